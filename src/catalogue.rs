@@ -1,0 +1,370 @@
+//! Every problem doctor knows, in one static list. Adding a problem is one line here and one
+//! file under `runbooks/`; the tests below fail when the two disagree, when a text lacks a
+//! language, or when codes and cause ids drift from the contract.
+
+use crate::runbook::Problem;
+use std::sync::OnceLock;
+
+macro_rules! runbooks {
+    ($($path:literal),* $(,)?) => {
+        &[$(($path, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/runbooks/", $path)))),*]
+    };
+}
+
+/// (file under `runbooks/`, its text), in the order areas are reported.
+static SOURCES: &[(&str, &str)] = runbooks![
+    "docker/DK001-engine-unreachable.toml",
+    "postgres/PG001-cannot-connect.toml",
+    "postgres/PG002-too-many-clients.toml",
+    "postgres/PG003-slow-queries.toml",
+    "postgres/PG004-connections-drop.toml",
+    "redis/RD001-cannot-connect.toml",
+    "redis/RD002-out-of-memory.toml",
+    "redis/RD003-low-hit-rate.toml",
+    "auth/AU001-login-fails.toml",
+    "auth/AU002-jwt-verification-fails.toml",
+    "auth/AU003-refresh-fails.toml",
+    "api/API001-timeout.toml",
+    "api/API002-profile-lookup-fails.toml",
+    "api/API003-upload-fails.toml",
+    "frontend/FE001-page-does-not-load.toml",
+    "frontend/FE002-no-redirect-after-login.toml",
+    "frontend/FE003-api-unauthorized.toml",
+    "network/NET001-services-cannot-reach-each-other.toml",
+    "network/NET002-host-cannot-reach-container.toml",
+    "perf/PERF001-slow-responses.toml",
+    "perf/PERF002-memory-growth.toml",
+];
+
+/// The whole catalogue, parsed once. The files are compiled in and tested, so a parse failure
+/// here is a build defect; it is still reported, never a panic.
+pub fn all() -> Result<&'static [Problem], String> {
+    static CATALOGUE: OnceLock<Result<Vec<Problem>, String>> = OnceLock::new();
+    CATALOGUE
+        .get_or_init(|| {
+            SOURCES
+                .iter()
+                .map(|(name, text)| Problem::parse(name, text))
+                .collect()
+        })
+        .as_ref()
+        .map(|v| v.as_slice())
+        .map_err(|e| format!("the built-in runbook is broken: {e}"))
+}
+
+pub fn get(code: &str) -> Option<&'static Problem> {
+    all()
+        .ok()?
+        .iter()
+        .find(|p| p.code.eq_ignore_ascii_case(code))
+}
+
+/// Areas in report order (a problem's `area` is one of these).
+pub const AREAS: &[&str] = &[
+    "docker", "postgres", "redis", "auth", "api", "frontend", "network", "perf",
+];
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::runbook::Symptom;
+
+    /// The contract's table of codes and cause ids (CONTRACT.md), copied on purpose: this is
+    /// what scripts rely on, so the catalogue must never drift from it.
+    pub(crate) const CONTRACT: &[(&str, &str, &[&str])] = &[
+        (
+            "DK001",
+            "docker",
+            &[
+                "daemon-down",
+                "socket-permission",
+                "wrong-docker-host",
+                "api-version",
+            ],
+        ),
+        (
+            "PG001",
+            "postgres",
+            &[
+                "container-stopped",
+                "wrong-password",
+                "bad-database-url",
+                "network-isolated",
+                "database-missing",
+            ],
+        ),
+        (
+            "PG002",
+            "postgres",
+            &["connection-leak", "max-connections-low", "idle-connections"],
+        ),
+        (
+            "PG003",
+            "postgres",
+            &["long-running-queries", "missing-index", "stale-statistics"],
+        ),
+        (
+            "PG004",
+            "postgres",
+            &[
+                "oom-killed",
+                "idle-in-transaction-timeout",
+                "network-unstable",
+                "server-restarted",
+            ],
+        ),
+        (
+            "RD001",
+            "redis",
+            &[
+                "container-stopped",
+                "wrong-password",
+                "bad-redis-url",
+                "network-isolated",
+            ],
+        ),
+        (
+            "RD002",
+            "redis",
+            &[
+                "maxmemory-too-low",
+                "no-eviction-policy",
+                "big-keys",
+                "keys-without-ttl",
+            ],
+        ),
+        (
+            "RD003",
+            "redis",
+            &["ttl-too-short", "no-warmup", "poor-key-design", "evictions"],
+        ),
+        (
+            "AU001",
+            "auth",
+            &[
+                "wrong-password",
+                "user-inactive",
+                "database-error",
+                "redis-error",
+            ],
+        ),
+        (
+            "AU002",
+            "auth",
+            &[
+                "keys-missing",
+                "jwks-unreachable",
+                "token-expired",
+                "issuer-mismatch",
+                "audience-mismatch",
+                "signature-mismatch",
+            ],
+        ),
+        (
+            "AU003",
+            "auth",
+            &["refresh-expired", "refresh-missing", "refresh-revoked"],
+        ),
+        (
+            "API001",
+            "api",
+            &[
+                "slow-database",
+                "slow-external-call",
+                "memory-pressure",
+                "cpu-saturated",
+            ],
+        ),
+        (
+            "API002",
+            "api",
+            &["profile-missing", "stale-cache", "database-error"],
+        ),
+        (
+            "API003",
+            "api",
+            &[
+                "disk-full",
+                "uploads-permission",
+                "file-too-large",
+                "ocr-dependency",
+            ],
+        ),
+        (
+            "FE001",
+            "frontend",
+            &["frontend-down", "backend-unreachable", "stale-build-cache"],
+        ),
+        (
+            "FE002",
+            "frontend",
+            &[
+                "cors-credentials",
+                "cookie-attributes",
+                "secure-cookie-on-http",
+            ],
+        ),
+        (
+            "FE003",
+            "frontend",
+            &["cookie-missing", "token-not-forwarded", "token-invalid"],
+        ),
+        (
+            "NET001",
+            "network",
+            &[
+                "no-shared-network",
+                "name-not-resolvable",
+                "port-not-listening",
+            ],
+        ),
+        (
+            "NET002",
+            "network",
+            &[
+                "port-not-published",
+                "bound-to-container-loopback",
+                "firewall",
+            ],
+        ),
+        (
+            "PERF001",
+            "perf",
+            &[
+                "slow-database",
+                "cache-misses",
+                "cpu-saturated",
+                "slow-external-call",
+            ],
+        ),
+        (
+            "PERF002",
+            "perf",
+            &["memory-growth", "near-memory-limit", "oom-killed"],
+        ),
+    ];
+
+    #[test]
+    fn every_runbook_parses() {
+        if let Err(e) = all() {
+            panic!("{e}");
+        }
+    }
+
+    #[test]
+    fn catalogue_matches_the_contract_exactly() {
+        let problems = all().unwrap();
+        assert_eq!(problems.len(), CONTRACT.len());
+        for (p, (code, area, causes)) in problems.iter().zip(CONTRACT) {
+            assert_eq!(&p.code, code);
+            assert_eq!(&p.area, area, "{code}");
+            let ids: Vec<&str> = p.causes.iter().map(|c| c.id.as_str()).collect();
+            assert_eq!(&ids, causes, "{code}: cause ids differ from the contract");
+        }
+    }
+
+    #[test]
+    fn file_names_carry_their_code_and_area() {
+        for ((path, _), p) in SOURCES.iter().zip(all().unwrap()) {
+            assert!(
+                path.starts_with(&format!("{}/{}-", p.area, p.code)),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_file_under_runbooks_is_listed() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/runbooks");
+        for area in std::fs::read_dir(dir).unwrap() {
+            let area = area.unwrap().path();
+            for f in std::fs::read_dir(&area).unwrap() {
+                let f = f.unwrap().path();
+                let rel = f.strip_prefix(dir).unwrap().to_string_lossy().to_string();
+                assert!(
+                    SOURCES.iter().any(|(p, _)| *p == rel),
+                    "{rel} is not in catalogue.rs"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_text_has_both_languages_and_japanese_is_japanese() {
+        let is_ja = |s: &str| {
+            s.chars().any(|c| {
+                ('\u{3040}'..='\u{30ff}').contains(&c) || ('\u{4e00}'..='\u{9fff}').contains(&c)
+            })
+        };
+        for p in all().unwrap() {
+            assert!(
+                !p.title.en.trim().is_empty() && is_ja(&p.title.ja),
+                "{} title",
+                p.code
+            );
+            assert!(
+                !p.by_hand.en.trim().is_empty() && is_ja(&p.by_hand.ja),
+                "{} by_hand",
+                p.code
+            );
+            assert!(!p.symptoms.is_empty(), "{} has no symptom", p.code);
+            for s in &p.symptoms {
+                if let Symptom::Described { en, ja } = s {
+                    assert!(
+                        !en.trim().is_empty() && is_ja(ja),
+                        "{}: symptom {en:?}",
+                        p.code
+                    );
+                }
+            }
+            for c in &p.causes {
+                for t in [&c.cause, &c.remedy] {
+                    assert!(
+                        !t.en.trim().is_empty() && is_ja(&t.ja),
+                        "{} {}",
+                        p.code,
+                        c.id
+                    );
+                    assert!(
+                        !is_ja(&t.en),
+                        "{} {}: English text contains Japanese",
+                        p.code,
+                        c.id
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn english_titles_are_the_contract_titles() {
+        let titles = [
+            ("DK001", "Docker engine unreachable"),
+            ("PG001", "PostgreSQL: cannot connect"),
+            ("PG002", "PostgreSQL: too many clients"),
+            ("RD002", "Redis: out of memory"),
+            ("AU002", "auth: JWT verification fails"),
+            ("PERF002", "memory keeps growing"),
+        ];
+        for (code, title) in titles {
+            assert_eq!(get(code).unwrap().title.en, title);
+        }
+    }
+
+    #[test]
+    fn by_hand_never_uses_keys() {
+        for p in all().unwrap() {
+            for line in p.by_hand.en.lines().chain(p.by_hand.ja.lines()) {
+                let l = line.trim_start();
+                if l.starts_with('#') {
+                    continue;
+                }
+                assert!(
+                    !line.contains(" KEYS "),
+                    "{}: by_hand uses KEYS: {line}",
+                    p.code
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! The check commands (`all`, `postgres`, `redis`): gather facts, diagnose, render, exit with
+//! the worst status. `--wait` repeats the whole run until nothing is critical or time is up.
+
+use super::{Global, PostgresArgs, RedisArgs, err, out};
+use crate::config::{Format, Settings, parse_duration};
+use crate::lang::tr;
+use crate::probe::redis::BigKeysLimits;
+use crate::problems::Ctx;
+use crate::render::{self, Style};
+use crate::report::{Report, Status};
+use crate::run::{self, Area, Request};
+use std::io::IsTerminal;
+use std::time::{Duration, Instant, SystemTime};
+
+pub enum Target {
+    All,
+    Postgres(PostgresArgs),
+    Redis(RedisArgs),
+}
+
+pub fn run(s: &Settings, g: &Global, target: Target) -> i32 {
+    let (command, req) = match request(&target) {
+        Ok(r) => r,
+        Err(e) => {
+            err(&e);
+            return 3;
+        }
+    };
+    let wait = match g.wait.as_deref().map(parse_duration).transpose() {
+        Ok(w) => w,
+        Err(e) => {
+            err(&format!("--wait: {e}"));
+            return 3;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            err(&format!("cannot start the async runtime: {e}"));
+            return 3;
+        }
+    };
+    let ctx = Ctx {
+        lang: s.lang,
+        thresholds: s.thresholds.clone(),
+    };
+    let began = Instant::now();
+    let report = loop {
+        let started_at = run::rfc3339(SystemTime::now());
+        let t = Instant::now();
+        let facts = rt.block_on(run::gather(s, &req));
+        if s.verbose {
+            log_timings(&facts);
+        }
+        let findings = run::diagnose(&facts, &ctx);
+        let report = Report::build(
+            &command,
+            findings,
+            s.lang,
+            started_at,
+            crate::probe::ms(t.elapsed()),
+        );
+        let Some(limit) = wait else { break report };
+        let left = limit.saturating_sub(began.elapsed());
+        if report.status < Status::Critical || left.is_zero() {
+            break report;
+        }
+        let pending: Vec<String> = report
+            .checks
+            .iter()
+            .filter(|c| c.status == Status::Critical)
+            .map(|c| format!("{} ({})", c.code, c.summary))
+            .collect();
+        err(&tr(
+            s.lang,
+            format!(
+                "waiting ({}s left) for: {}",
+                left.as_secs(),
+                pending.join("; ")
+            ),
+            format!(
+                "待機中（残り {} 秒）: {}",
+                left.as_secs(),
+                pending.join("; ")
+            ),
+        ));
+        std::thread::sleep(left.min(Duration::from_secs(2)));
+    };
+    let style = Style {
+        color: std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        width: std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(120),
+        verbose: s.verbose,
+        quiet: s.quiet,
+    };
+    let text = match s.format {
+        Format::Table => render::table::report(&report, style),
+        Format::Json => render::json::report(&report) + "\n",
+        Format::Junit => render::junit::report(&report),
+        Format::Markdown => render::markdown::report(&report),
+    };
+    out(&text);
+    report.exit_code
+}
+
+fn request(target: &Target) -> Result<(String, Request), String> {
+    Ok(match target {
+        Target::All => (
+            "all".into(),
+            Request {
+                areas: vec![Area::Postgres, Area::Redis],
+                ..Default::default()
+            },
+        ),
+        Target::Postgres(a) => (
+            "postgres".into(),
+            Request {
+                areas: vec![Area::Postgres],
+                pg_url: a.url.clone(),
+                pg_admin_url: a.admin_url.clone(),
+                ..Default::default()
+            },
+        ),
+        Target::Redis(a) => {
+            let bigkeys = if a.bigkeys {
+                let time = parse_duration(&a.scan_time).map_err(|e| format!("--scan-time: {e}"))?;
+                Some(BigKeysLimits {
+                    max_keys: a.max_keys,
+                    batch: a.scan_count,
+                    time,
+                })
+            } else {
+                None
+            };
+            (
+                "redis".into(),
+                Request {
+                    areas: vec![Area::Redis],
+                    redis_url: a.url.clone(),
+                    bigkeys,
+                    ..Default::default()
+                },
+            )
+        }
+    })
+}
+
+/// `-v`: each probe step and how long it took, on stderr.
+fn log_timings(facts: &run::Facts) {
+    let mut lines = Vec::new();
+    if let Some(pg) = &facts.postgres {
+        lines.push(format!(
+            "postgres {} ({} ms total; url from {})",
+            pg.target, facts.postgres_ms, pg.url_source
+        ));
+        lines.extend(pg.timings.iter().map(|t| {
+            format!(
+                "  {:<24} {:>5} ms {}",
+                t.step,
+                t.ms,
+                if t.ok { "ok" } else { "failed" }
+            )
+        }));
+        lines.extend(
+            pg.query_errors
+                .iter()
+                .map(|e| format!("  query failed: {e}")),
+        );
+    }
+    if let Some(rd) = &facts.redis {
+        lines.push(format!(
+            "redis {} ({} ms total; url from {})",
+            rd.target, facts.redis_ms, rd.url_source
+        ));
+        lines.extend(rd.timings.iter().map(|t| {
+            format!(
+                "  {:<24} {:>5} ms {}",
+                t.step,
+                t.ms,
+                if t.ok { "ok" } else { "failed" }
+            )
+        }));
+        lines.extend(rd.errors.iter().map(|e| format!("  failed: {e}")));
+    }
+    for l in lines {
+        err(&l);
+    }
+}

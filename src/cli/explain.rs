@@ -1,0 +1,72 @@
+//! `doctor explain` and `doctor list`: the runbook offline. Exit 0 when something is printed,
+//! 3 when nothing matches.
+
+use super::{err, out};
+use crate::catalogue;
+use crate::config::{Format, Settings};
+use crate::explain::search;
+use crate::lang::tr;
+use crate::render::catalogue as view;
+
+pub fn explain(query: &str, s: &Settings) -> i32 {
+    let all = match catalogue::all() {
+        Ok(a) => a,
+        Err(e) => {
+            err(&e);
+            return 3;
+        }
+    };
+    let matches = search(all, query);
+    if matches.is_empty() {
+        if s.format == Format::Json {
+            out(&view::explain_json(&[], s.lang));
+            out("\n");
+        }
+        err(&tr(
+            s.lang,
+            format!("nothing in the runbook matches {query:?}; `doctor list` shows every problem"),
+            format!(
+                "{query:?} に一致する項目はランブックにありません。`doctor list` で一覧を表示できます"
+            ),
+        ));
+        return 3;
+    }
+    match s.format {
+        Format::Json => out(&view::explain_json(&matches, s.lang)),
+        _ => out(&view::explain_text(&matches, s.lang)),
+    }
+    if s.format == Format::Json {
+        out("\n");
+    }
+    0
+}
+
+pub fn list(area: Option<&str>, s: &Settings) -> i32 {
+    let all = match catalogue::all() {
+        Ok(a) => a,
+        Err(e) => {
+            err(&e);
+            return 3;
+        }
+    };
+    let chosen: Vec<_> = all
+        .iter()
+        .filter(|p| area.is_none_or(|a| p.area.eq_ignore_ascii_case(a)))
+        .collect();
+    if chosen.is_empty() {
+        err(&format!(
+            "no problems in area {:?}; areas are {}",
+            area.unwrap_or_default(),
+            catalogue::AREAS.join(", ")
+        ));
+        return 3;
+    }
+    match s.format {
+        Format::Json => {
+            out(&view::list_json(&chosen, s.lang));
+            out("\n");
+        }
+        _ => out(&view::list_text(&chosen, s.lang)),
+    }
+    0
+}

@@ -1,0 +1,201 @@
+//! The command line: clap definitions (which also drive `--help`), and `run`, which parses,
+//! loads settings, dispatches to one file per command, and maps the outcome to the contract's
+//! exit codes. Printing happens here and nowhere else, always through `redact::scrub`.
+
+mod check;
+mod explain;
+
+use crate::config::{Overrides, Settings};
+use crate::redact;
+use clap::{Args, Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+
+const AFTER_HELP: &str = "\
+Examples:
+  doctor all                                  every check, against the stack on this host
+  doctor postgres --admin-url postgresql://postgres:PW@localhost:5432/postgres
+  doctor redis --bigkeys                      also rank the largest keys (SCAN, read-only)
+  doctor all --format json > report.json      for scripts; --format junit for CI
+  doctor explain \"FATAL: sorry, too many clients already\"
+  doctor list
+
+Configuration, strongest first: flags, environment, ./.env, ./doctor.toml, the built-in stack
+(postgres on localhost:5432, redis on localhost:6379, ...). The stack's own variables are read
+as they are: DATABASE_URL, POSTGRES_PASSWORD, REDIS_URL, REDIS_PASSWORD.
+
+Exit codes: 0 all ok, 1 worst is a warning, 2 something is critical,
+            3 could not tell (unknown), or the command line or configuration is wrong.
+doctor only reads: it never writes to a database, never runs KEYS or CONFIG SET, and never
+prints a password, token or key.";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "doctor",
+    version,
+    about = "Diagnoses the ai-micro-service stack: runs the troubleshooting runbook's checks and says which cause applies",
+    after_help = AFTER_HELP
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Output format: table (people), json (scripts), junit (CI), markdown (incident ticket)
+    #[arg(
+        short = 'f',
+        long,
+        global = true,
+        value_name = "FORMAT",
+        env = "DOCTOR_FORMAT"
+    )]
+    pub format: Option<String>,
+    /// Language of every text: en or ja [default: DOCTOR_LANG, else from LC_ALL/LANG]
+    #[arg(long, global = true, value_name = "LANG")]
+    pub lang: Option<String>,
+    /// Bound on each probe and on the whole run (5s, 500ms, 1m) [default: 5s]
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Never contact the Docker engine; container evidence is reported as unchecked
+    #[arg(long, global = true)]
+    pub no_docker: bool,
+    /// Read the stack's variables from this file [default: ./.env when present]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
+    /// Stack definition and thresholds [default: ./doctor.toml when present]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Override a threshold, e.g. long_query=30s (repeatable; see `doctor --help`)
+    #[arg(long, global = true, value_name = "NAME=VALUE")]
+    pub threshold: Vec<String>,
+    /// Run again until nothing is critical or this time is up (CI after `docker compose up`)
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub wait: Option<String>,
+    /// Also print each probe step and its timing (to stderr) and expand every check
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Print only the summary line
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run every check, all at once (PostgreSQL and Redis so far)
+    All,
+    /// PostgreSQL: PG001 cannot connect, PG002 too many clients, PG003 slow queries, PG004 connections drop
+    Postgres(PostgresArgs),
+    /// Redis: RD001 cannot connect, RD002 out of memory, RD003 low hit rate
+    Redis(RedisArgs),
+    /// Explain a problem code (PG002), a cause id (idle-connections) or an error text, offline
+    Explain {
+        /// The code, cause id or error text (quote it, or pass it as several words)
+        #[arg(required = true, num_args = 1.., value_name = "CODE|TEXT")]
+        query: Vec<String>,
+    },
+    /// List every problem doctor knows, with its cause ids
+    List {
+        /// Only this area (docker, postgres, redis, auth, api, frontend, network, perf)
+        area: Option<String>,
+    },
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct PostgresArgs {
+    /// The application's connection [default: DATABASE_URL, else postgres@localhost:5432/authdb]
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// A superuser connection, used for pg_stat_activity even when normal slots are full
+    /// [default: user postgres with POSTGRES_PASSWORD on the same host]
+    #[arg(long, value_name = "URL")]
+    pub admin_url: Option<String>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct RedisArgs {
+    /// [default: REDIS_URL, else redis://localhost:6379 with REDIS_PASSWORD]
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Also rank the largest keys by memory (SCAN with pipelined TYPE/MEMORY USAGE/TTL; read-only)
+    #[arg(long)]
+    pub bigkeys: bool,
+    /// With --bigkeys: stop after this many keys
+    #[arg(long, value_name = "N", default_value_t = 2_000_000)]
+    pub max_keys: u64,
+    /// With --bigkeys: keys asked for per SCAN round trip
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub scan_count: u32,
+    /// With --bigkeys: stop scanning after this long
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub scan_time: String,
+}
+
+/// Writes a text to stdout after removing every secret. A closed pipe is not an error.
+pub fn out(text: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(redact::scrub(text).as_bytes());
+    let _ = o.flush();
+}
+
+/// A one-line message on stderr, secrets removed.
+pub fn err(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "doctor: {}", redact::scrub(text));
+}
+
+/// Parses the command line and runs it; returns the exit code.
+pub fn run() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            return match e.kind() {
+                ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    let _ = e.print();
+                    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                        3
+                    } else {
+                        0
+                    }
+                }
+                _ => {
+                    let _ = e.print();
+                    3
+                }
+            };
+        }
+    };
+    let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let g = &cli.global;
+    let overrides = Overrides {
+        lang: g.lang.clone(),
+        format: g.format.clone(),
+        timeout: g.timeout.clone(),
+        no_docker: g.no_docker,
+        env_file: g.env_file.clone(),
+        config: g.config.clone(),
+        thresholds: g.threshold.clone(),
+        verbose: g.verbose,
+        quiet: g.quiet,
+    };
+    let settings = match Settings::load(&overrides, &env, &cwd) {
+        Ok(s) => s,
+        Err(e) => {
+            err(&e);
+            return 3;
+        }
+    };
+    match &cli.command {
+        Command::Explain { query } => explain::explain(&query.join(" "), &settings),
+        Command::List { area } => explain::list(area.as_deref(), &settings),
+        Command::All => check::run(&settings, g, check::Target::All),
+        Command::Postgres(a) => check::run(&settings, g, check::Target::Postgres(a.clone())),
+        Command::Redis(a) => check::run(&settings, g, check::Target::Redis(a.clone())),
+    }
+}

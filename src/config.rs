@@ -1,0 +1,586 @@
+//! The stack definition and thresholds, from every source an operator might use, in one
+//! order: flags > process environment > `.env` > `doctor.toml` > the embedded default (the
+//! stack of the contract on this host). The stack's own variables (`DATABASE_URL`,
+//! `POSTGRES_PASSWORD`, `REDIS_URL`, ...) are honoured as they are. Every secret met while
+//! loading is registered with `redact` before anything can be printed.
+
+use crate::envfile::{self, Vars};
+use crate::lang::Lang;
+use crate::redact;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Junit,
+    Markdown,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Result<Format, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "table" | "text" => Ok(Format::Table),
+            "json" => Ok(Format::Json),
+            "junit" | "xml" => Ok(Format::Junit),
+            "markdown" | "md" => Ok(Format::Markdown),
+            _ => Err(format!(
+                "unknown format {s:?}: use table, json, junit or markdown"
+            )),
+        }
+    }
+}
+
+/// A duration as people write them: `5s`, `500ms`, `2m`, `1h30m`; a bare number is seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if let Ok(secs) = t.parse::<f64>() {
+        if secs.is_finite() && secs >= 0.0 && secs < 1e9 {
+            return Ok(Duration::from_secs_f64(secs));
+        }
+    }
+    humantime::parse_duration(t)
+        .map_err(|_| format!("{s:?} is not a duration (try 5s, 500ms, 2m, 1h)"))
+}
+
+pub fn format_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else if s < 120 {
+        let f = d.as_secs_f64();
+        if (f - f.round()).abs() < 0.05 {
+            format!("{}s", f.round() as u64)
+        } else {
+            format!("{f:.1}s")
+        }
+    } else if s < 7200 {
+        format!("{}m", s / 60)
+    } else if s < 172_800 {
+        format!("{}h", s / 3600)
+    } else {
+        format!("{}d", s / 86_400)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Thresholds {
+    pub long_query: Duration,
+    pub idle_connection: Duration,
+    pub connections_warn: f64,
+    pub redis_memory_warn: f64,
+    pub redis_hit_rate_warn: f64,
+    pub response_time_warn: Duration,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            long_query: Duration::from_secs(60),
+            idle_connection: Duration::from_secs(300),
+            connections_warn: 0.8,
+            redis_memory_warn: 0.9,
+            redis_hit_rate_warn: 0.8,
+            response_time_warn: Duration::from_secs(1),
+        }
+    }
+}
+
+pub const THRESHOLD_NAMES: &[&str] = &[
+    "long_query",
+    "idle_connection",
+    "connections_warn",
+    "redis_memory_warn",
+    "redis_hit_rate_warn",
+    "response_time_warn",
+];
+
+impl Thresholds {
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let ratio = |v: &str| -> Result<f64, String> {
+            let t = v.trim();
+            let r = match t.strip_suffix('%') {
+                Some(p) => p.trim().parse::<f64>().map(|x| x / 100.0),
+                None => t.parse::<f64>(),
+            }
+            .map_err(|_| format!("{name}={v:?}: expected a share such as 0.8 or 80%"))?;
+            if (0.0..=1.0).contains(&r) {
+                Ok(r)
+            } else {
+                Err(format!("{name}={v:?}: a share must be between 0 and 1"))
+            }
+        };
+        let dur = |v: &str| parse_duration(v).map_err(|e| format!("{name}: {e}"));
+        match name.trim() {
+            "long_query" => self.long_query = dur(value)?,
+            "idle_connection" => self.idle_connection = dur(value)?,
+            "connections_warn" => self.connections_warn = ratio(value)?,
+            "redis_memory_warn" => self.redis_memory_warn = ratio(value)?,
+            "redis_hit_rate_warn" => self.redis_hit_rate_warn = ratio(value)?,
+            "response_time_warn" => self.response_time_warn = dur(value)?,
+            other => {
+                return Err(format!(
+                    "unknown threshold {other:?}: known are {}",
+                    THRESHOLD_NAMES.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How one service of the stack is found and reached.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Service {
+    pub container: String,
+    pub url: String,
+    /// Whether `url` was set in `doctor.toml` (else it is the embedded default).
+    pub url_configured: bool,
+}
+
+/// The stack of the contract, as it runs on this host with no configuration.
+pub const DEFAULT_STACK: &[(&str, &str, &str)] = &[
+    (
+        "postgres",
+        "postgres",
+        "postgresql://postgres@localhost:5432/authdb",
+    ),
+    ("redis", "redis", "redis://localhost:6379"),
+    ("auth-service", "auth-service", "http://localhost:8002"),
+    ("user-api", "user-api", "http://localhost:8001"),
+    ("admin-api", "admin-api", "http://localhost:8003"),
+    ("user-frontend", "user-frontend", "http://localhost:3002"),
+    ("admin-frontend", "admin-frontend", "http://localhost:3003"),
+    ("prometheus", "prometheus", "http://localhost:9090"),
+];
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    services: BTreeMap<String, FileService>,
+    #[serde(default)]
+    thresholds: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    compose_project: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileService {
+    container: Option<String>,
+    url: Option<String>,
+    admin_url: Option<String>,
+}
+
+/// What the command line says, before anything is merged.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub lang: Option<String>,
+    pub format: Option<String>,
+    pub timeout: Option<String>,
+    pub no_docker: bool,
+    pub env_file: Option<PathBuf>,
+    pub config: Option<PathBuf>,
+    pub thresholds: Vec<String>,
+    pub verbose: bool,
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub lang: Lang,
+    pub format: Format,
+    pub timeout: Duration,
+    pub no_docker: bool,
+    pub verbose: bool,
+    pub quiet: bool,
+    pub thresholds: Thresholds,
+    /// Variables of the stack: the process environment over `.env`.
+    pub vars: Vars,
+    /// Names of the variables that came from the process environment (the rest from `.env`).
+    pub env_names: std::collections::BTreeSet<String>,
+    pub services: BTreeMap<String, Service>,
+    pub pg_admin_url: Option<String>,
+    pub compose_project: Option<String>,
+    /// Where each configured value came from, for `-v` and for error messages.
+    pub sources: Vec<String>,
+}
+
+impl Settings {
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Where a variable came from, for messages: "environment" or the `.env` file.
+    pub fn var_origin(&self, name: &str) -> &'static str {
+        if self.env_names.contains(name) {
+            "environment"
+        } else {
+            ".env"
+        }
+    }
+
+    pub fn service(&self, name: &str) -> Service {
+        self.services.get(name).cloned().unwrap_or_default()
+    }
+
+    /// Loads everything. `env` is the process environment (a map in tests).
+    pub fn load(
+        o: &Overrides,
+        env: &BTreeMap<String, String>,
+        cwd: &Path,
+    ) -> Result<Settings, String> {
+        let mut sources = Vec::new();
+        let lang = match &o.lang {
+            Some(l) => {
+                Lang::parse(l).ok_or_else(|| format!("unknown language {l:?}: use en or ja"))?
+            }
+            None => Lang::from_env(|k| env.get(k).cloned())?,
+        };
+        let format = Format::parse(o.format.as_deref().unwrap_or("table"))?;
+        let timeout = match &o.timeout {
+            Some(t) => parse_duration(t).map_err(|e| format!("--timeout: {e}"))?,
+            None => Duration::from_secs(5),
+        };
+        if timeout.is_zero() {
+            return Err("--timeout must be more than zero".into());
+        }
+
+        // .env: an explicit --env-file must exist; ./.env is read when present.
+        let env_path = o
+            .env_file
+            .clone()
+            .or_else(|| Some(cwd.join(".env")).filter(|p| p.is_file()));
+        let mut vars = match &env_path {
+            Some(p) => {
+                let text =
+                    std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                sources.push(format!("variables from {}", p.display()));
+                envfile::parse(&p.display().to_string(), &text)?
+            }
+            None => Vars::new(),
+        };
+        for (k, v) in env {
+            vars.insert(k.clone(), v.clone());
+        }
+
+        let cfg_path = o
+            .config
+            .clone()
+            .or_else(|| Some(cwd.join("doctor.toml")).filter(|p| p.is_file()));
+        let file: FileConfig = match &cfg_path {
+            Some(p) => {
+                let text =
+                    std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                sources.push(format!("configuration from {}", p.display()));
+                toml::from_str(&text).map_err(|e| {
+                    let line = e
+                        .span()
+                        .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+                    let msg = e.message().trim().to_string();
+                    match line {
+                        Some(l) => format!("{}:{l}: {msg}", p.display()),
+                        None => format!("{}: {msg}", p.display()),
+                    }
+                })?
+            }
+            None => FileConfig::default(),
+        };
+
+        let mut thresholds = Thresholds::default();
+        for (name, value) in &file.thresholds {
+            let v = match value {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                other => other.to_string(),
+            };
+            thresholds.set(name, &v).map_err(|e| match &cfg_path {
+                Some(p) => format!("{}: [thresholds] {e}", p.display()),
+                None => e,
+            })?;
+        }
+        for t in &o.thresholds {
+            let (name, value) = t.split_once('=').ok_or_else(|| {
+                format!("--threshold {t:?}: expected NAME=VALUE, e.g. long_query=30s")
+            })?;
+            thresholds
+                .set(name, value)
+                .map_err(|e| format!("--threshold: {e}"))?;
+        }
+
+        for name in file.services.keys() {
+            if !DEFAULT_STACK.iter().any(|(n, _, _)| n == name) {
+                let known: Vec<&str> = DEFAULT_STACK.iter().map(|(n, _, _)| *n).collect();
+                return Err(format!(
+                    "{}: unknown service [services.{name}]: known are {}",
+                    cfg_path
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                    known.join(", ")
+                ));
+            }
+        }
+        let mut services = BTreeMap::new();
+        for (name, container, url) in DEFAULT_STACK {
+            let f = file.services.get(*name);
+            services.insert(
+                name.to_string(),
+                Service {
+                    container: f
+                        .and_then(|f| f.container.clone())
+                        .unwrap_or_else(|| container.to_string()),
+                    url: f
+                        .and_then(|f| f.url.clone())
+                        .unwrap_or_else(|| url.to_string()),
+                    url_configured: f.is_some_and(|f| f.url.is_some()),
+                },
+            );
+        }
+        let pg_admin_url = file
+            .services
+            .get("postgres")
+            .and_then(|f| f.admin_url.clone());
+
+        let settings = Settings {
+            lang,
+            format,
+            timeout,
+            no_docker: o.no_docker,
+            verbose: o.verbose,
+            quiet: o.quiet,
+            thresholds,
+            vars,
+            env_names: env.keys().cloned().collect(),
+            services,
+            pg_admin_url,
+            compose_project: file.compose_project,
+            sources,
+        };
+        settings.register_secrets();
+        Ok(settings)
+    }
+
+    /// Every secret the configuration holds is known to `redact` before anything is printed.
+    fn register_secrets(&self) {
+        for (k, v) in &self.vars {
+            if redact::is_secret_name(k) {
+                redact::register_secret(v);
+            }
+            register_url_password(v);
+        }
+        for s in self.services.values() {
+            register_url_password(&s.url);
+        }
+        if let Some(u) = &self.pg_admin_url {
+            register_url_password(u);
+        }
+    }
+}
+
+/// Registers the password (or the lone user-info of a `redis://secret@host` URL) of a URL.
+pub fn register_url_password(text: &str) {
+    let Some(i) = text.find("://") else { return };
+    let after = &text[i + 3..];
+    let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+    let authority = &after[..end];
+    let is_redis = text[..i].to_ascii_lowercase().ends_with("redis")
+        || text[..i].to_ascii_lowercase().ends_with("rediss");
+    if let Some(at) = authority.rfind('@') {
+        let userinfo = &authority[..at];
+        // A lone user-info is a user name, except in `redis://secret@host`.
+        let secret = match userinfo.split_once(':') {
+            Some((_, p)) => p,
+            None if is_redis => userinfo,
+            None => return,
+        };
+        redact::register_secret(secret);
+        if let Ok(decoded) = percent_decode(secret) {
+            redact::register_secret(&decoded);
+        }
+    }
+}
+
+pub fn percent_decode(s: &str) -> Result<String, ()> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3).ok_or(())?;
+            let h = std::str::from_utf8(hex).map_err(|_| ())?;
+            out.push(u8::from_str_radix(h, 16).map_err(|_| ())?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(
+        o: Overrides,
+        env: &[(&str, &str)],
+        files: &[(&str, &str)],
+    ) -> Result<Settings, String> {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load(&o, &env, dir.path())
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-1").is_err());
+        assert_eq!(format_duration(Duration::from_secs(300)), "5m");
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1.5s");
+    }
+
+    #[test]
+    fn thresholds_from_file_then_flags() {
+        let s = load(
+            Overrides { thresholds: vec!["long_query=30s".into()], ..Default::default() },
+            &[],
+            &[("doctor.toml", "[thresholds]\nlong_query = \"10s\"\nconnections_warn = 0.5\nidle_connection = \"1m\"\n")],
+        )
+        .unwrap();
+        assert_eq!(s.thresholds.long_query, Duration::from_secs(30));
+        assert_eq!(s.thresholds.connections_warn, 0.5);
+        assert_eq!(s.thresholds.idle_connection, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn bad_thresholds_are_clear() {
+        let e = load(
+            Overrides {
+                thresholds: vec!["nope=1".into()],
+                ..Default::default()
+            },
+            &[],
+            &[],
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("unknown threshold \"nope\"") && e.contains("long_query"),
+            "{e}"
+        );
+        let e = load(
+            Overrides {
+                thresholds: vec!["connections_warn=2".into()],
+                ..Default::default()
+            },
+            &[],
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.contains("between 0 and 1"), "{e}");
+        let e = load(
+            Overrides {
+                thresholds: vec!["long_query".into()],
+                ..Default::default()
+            },
+            &[],
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.contains("NAME=VALUE"), "{e}");
+    }
+
+    #[test]
+    fn process_env_beats_dotenv() {
+        let s = load(
+            Overrides::default(),
+            &[("REDIS_PASSWORD", "fromenv")],
+            &[(
+                ".env",
+                "REDIS_PASSWORD=fromfile\nPOSTGRES_PASSWORD=pgfile\n",
+            )],
+        )
+        .unwrap();
+        assert_eq!(s.var("REDIS_PASSWORD"), Some("fromenv"));
+        assert_eq!(s.var("POSTGRES_PASSWORD"), Some("pgfile"));
+    }
+
+    #[test]
+    fn malformed_files_name_file_and_line() {
+        let e = load(
+            Overrides::default(),
+            &[],
+            &[("doctor.toml", "[services.postgres]\nurl = \n")],
+        )
+        .unwrap_err();
+        assert!(e.contains("doctor.toml:2:"), "{e}");
+        let e = load(Overrides::default(), &[], &[(".env", "OK=1\nnot a line\n")]).unwrap_err();
+        assert!(e.ends_with(".env:2: expected KEY=value"), "{e}");
+        let e = load(
+            Overrides::default(),
+            &[],
+            &[("doctor.toml", "[services.postgress]\nurl = \"x\"\n")],
+        )
+        .unwrap_err();
+        assert!(e.contains("unknown service [services.postgress]"), "{e}");
+    }
+
+    #[test]
+    fn toml_names_services() {
+        let s = load(
+            Overrides::default(),
+            &[],
+            &[("doctor.toml", "[services.postgres]\ncontainer = \"db\"\nurl = \"postgresql://app@db:5432/apidb\"\n")],
+        )
+        .unwrap();
+        assert_eq!(s.service("postgres").container, "db");
+        assert_eq!(s.service("redis").url, "redis://localhost:6379");
+    }
+
+    #[test]
+    fn language_and_format_choices() {
+        let s = load(Overrides::default(), &[("LANG", "ja_JP.UTF-8")], &[]).unwrap();
+        assert_eq!(s.lang, Lang::Ja);
+        assert!(
+            load(
+                Overrides {
+                    lang: Some("fr".into()),
+                    ..Default::default()
+                },
+                &[],
+                &[]
+            )
+            .is_err()
+        );
+        assert!(
+            load(
+                Overrides {
+                    format: Some("yaml".into()),
+                    ..Default::default()
+                },
+                &[],
+                &[]
+            )
+            .is_err()
+        );
+    }
+}

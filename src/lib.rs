@@ -1,0 +1,18 @@
+//! doctor: runs the ai-micro-service troubleshooting runbook's checks and gives every
+//! documented cause a verdict. Probes gather facts (I/O only), problems diagnose them (pure),
+//! renderers print the report; `cli` wires them to the command line.
+
+pub mod catalogue;
+pub mod cli;
+pub mod config;
+pub mod envfile;
+pub mod explain;
+pub mod lang;
+pub mod probe;
+pub mod problems;
+pub mod redact;
+pub mod render;
+pub mod report;
+pub mod run;
+pub mod runbook;
+pub mod urls;

@@ -1,0 +1,70 @@
+//! Diagnosis: pure functions from facts to findings, one file per problem. No I/O, no clock,
+//! no printing: everything a verdict depends on is in the facts and the thresholds, so every
+//! cause is unit-tested from a fixture and a report can be replayed offline.
+
+pub mod postgres;
+pub mod redis;
+
+use crate::config::{Thresholds, format_duration};
+use crate::lang::{Lang, tr};
+use std::time::Duration;
+
+/// What every diagnosis may read besides the facts.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub lang: Lang,
+    pub thresholds: Thresholds,
+}
+
+impl Ctx {
+    pub fn tr(&self, en: impl Into<String>, ja: impl Into<String>) -> String {
+        tr(self.lang, en, ja)
+    }
+}
+
+pub fn secs(s: f64) -> String {
+    format_duration(Duration::from_secs_f64(s.max(0.0)))
+}
+
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else if v < 10.0 {
+        format!("{v:.1} {}", UNITS[u])
+    } else {
+        format!("{v:.0} {}", UNITS[u])
+    }
+}
+
+pub fn percent(r: f64) -> String {
+    format!("{:.0}%", r * 100.0)
+}
+
+/// The sentence for a check that could not run because the one it depends on failed.
+pub fn depends_on(ctx: &Ctx, code: &str, why_en: &str, why_ja: &str) -> String {
+    ctx.tr(
+        format!("not checked: {why_en} (see {code})"),
+        format!("未確認: {why_ja}（{code} を参照）"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn human_numbers() {
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(2 * 1024 * 1024), "2.0 MB");
+        assert_eq!(bytes(300 * 1024), "300 KB");
+        assert_eq!(secs(90.0), "90s");
+        assert_eq!(secs(600.0), "10m");
+        assert_eq!(percent(0.834), "83%");
+    }
+}

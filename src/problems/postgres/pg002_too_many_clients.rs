@@ -1,0 +1,418 @@
+//! PG002: too many clients. Reads `max_connections`, the reserved slots and every client
+//! session (who, from where, in which state, for how long); a 53300 refusal of the
+//! application connection is itself proof. May confirm `idle-connections` and
+//! `max-connections-low`; `connection-leak` can only be suspected from one snapshot.
+
+use super::no_connection;
+use crate::probe::postgres::{PgErrorKind, PgFacts, Session};
+use crate::problems::{Ctx, depends_on, percent, secs};
+use crate::report::{Finding, Status, Verdict::*};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Sessions of one (database, user, application, client address).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Group {
+    pub database: String,
+    pub user: String,
+    pub application: String,
+    pub client: String,
+    pub total: usize,
+    pub idle: usize,
+    pub idle_long: usize,
+    pub active: usize,
+    pub idle_in_transaction: usize,
+}
+
+impl Group {
+    pub fn who(&self) -> String {
+        let app = if self.application.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", self.application)
+        };
+        format!("{}@{} from {}{app}", self.user, self.database, self.client)
+    }
+}
+
+pub fn groups(sessions: &[Session], idle_limit_s: f64) -> Vec<Group> {
+    let mut map: BTreeMap<(String, String, String, String), Group> = BTreeMap::new();
+    for s in sessions {
+        let key = (
+            s.datname.clone().unwrap_or_else(|| "?".into()),
+            s.usename.clone().unwrap_or_else(|| "?".into()),
+            s.application_name.clone().unwrap_or_default(),
+            s.client_addr.clone().unwrap_or_else(|| "local".into()),
+        );
+        let g = map.entry(key.clone()).or_insert_with(|| Group {
+            database: key.0,
+            user: key.1,
+            application: key.2,
+            client: key.3,
+            total: 0,
+            idle: 0,
+            idle_long: 0,
+            active: 0,
+            idle_in_transaction: 0,
+        });
+        g.total += 1;
+        match s.state.as_deref() {
+            Some("idle") => {
+                g.idle += 1;
+                if s.state_age_s.unwrap_or(0.0) >= idle_limit_s {
+                    g.idle_long += 1;
+                }
+            }
+            Some("active") => g.active += 1,
+            Some(st) if st.starts_with("idle in transaction") => g.idle_in_transaction += 1,
+            _ => {}
+        }
+    }
+    let mut v: Vec<Group> = map.into_values().collect();
+    v.sort_by(|a, b| b.total.cmp(&a.total).then(b.idle_long.cmp(&a.idle_long)));
+    v
+}
+
+pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
+    let mut out = Finding::new("PG002", f.target.clone());
+    let refused = f
+        .app_error()
+        .is_some_and(|e| e.kind == PgErrorKind::TooManyClients);
+    let need_admin = ctx.tr(
+        "give a superuser connection (--admin-url, or POSTGRES_PASSWORD) to see who holds the slots",
+        "誰が接続枠を使っているかを見るには、スーパーユーザー接続（--admin-url または POSTGRES_PASSWORD）を指定してください",
+    );
+    let (Some(server), Some(sessions)) = (&f.server, &f.sessions) else {
+        if refused {
+            let msg = f.app_error().map(|e| e.message.clone()).unwrap_or_default();
+            out.fact("refused", &msg);
+            out.cause("connection-leak", Unchecked, need_admin.clone());
+            out.cause("max-connections-low", Unchecked, need_admin.clone());
+            out.cause("idle-connections", Unchecked, need_admin.clone());
+            return out.status(
+                Status::Critical,
+                ctx.tr(
+                    format!(
+                        "the server refused the application's connection: {msg} (SQLSTATE 53300)"
+                    ),
+                    format!("アプリケーションの接続が拒否された: {msg}（SQLSTATE 53300）"),
+                ),
+            );
+        }
+        let why = if no_connection(f) {
+            depends_on(
+                ctx,
+                "PG001",
+                "no connection to the server",
+                "サーバーに接続できない",
+            )
+        } else {
+            ctx.tr(
+                format!(
+                    "connection settings or sessions could not be read: {}",
+                    f.query_errors.join("; ")
+                ),
+                format!(
+                    "接続設定またはセッション情報を読み取れなかった: {}",
+                    f.query_errors.join("; ")
+                ),
+            )
+        };
+        for id in ["connection-leak", "max-connections-low", "idle-connections"] {
+            out.cause(id, Unchecked, why.clone());
+        }
+        let status = if no_connection(f) {
+            Status::Skipped
+        } else {
+            Status::Unknown
+        };
+        return out.status(status, why);
+    };
+
+    let reserved = server.superuser_reserved_connections + server.reserved_connections;
+    let usable = (server.max_connections - reserved).max(1);
+    let used = sessions.len() as i64;
+    let share = used as f64 / usable as f64;
+    let idle_limit = ctx.thresholds.idle_connection.as_secs_f64();
+    let idle_limit_text = secs(idle_limit);
+    let gs = groups(sessions, idle_limit);
+    let idle_long: usize = gs.iter().map(|g| g.idle_long).sum();
+    let active: usize = gs.iter().map(|g| g.active).sum();
+    let hidden = sessions.iter().filter(|s| s.state.is_none()).count();
+    out.fact("connections", used);
+    out.fact("usable_slots", usable);
+    out.fact("max_connections", server.max_connections);
+    out.fact("reserved_slots", reserved);
+    out.fact("idle_over_threshold", idle_long);
+    out.fact("active", active);
+    out.fact("groups", gs.iter().take(10).collect::<Vec<_>>());
+    if refused {
+        out.fact("application_refused", true);
+    }
+
+    let status = if refused || used >= usable {
+        Status::Critical
+    } else if share >= ctx.thresholds.connections_warn {
+        Status::Warning
+    } else {
+        Status::Ok
+    };
+    let mut summary = ctx.tr(
+        format!("{used} of {usable} usable slots in use (max_connections {} − {reserved} reserved)", server.max_connections),
+        format!("利用可能な接続枠 {usable} のうち {used} を使用中（max_connections {} − 予約 {reserved}）", server.max_connections),
+    );
+    if idle_long > 0 {
+        summary = ctx.tr(
+            format!("{summary}; {idle_long} idle for more than {idle_limit_text}"),
+            format!("{summary}。{idle_limit_text} 以上アイドルが {idle_long}"),
+        );
+    }
+    if refused {
+        summary = ctx.tr(
+            format!("{summary}; the application was refused (53300)"),
+            format!("{summary}。アプリケーションの接続は拒否された（53300）"),
+        );
+    }
+    if hidden > 0 {
+        out.fact("sessions_with_hidden_state", hidden);
+    }
+
+    let top_idle: Vec<String> = gs
+        .iter()
+        .filter(|g| g.idle_long > 0)
+        .take(3)
+        .map(|g| format!("{} ×{}", g.who(), g.idle_long))
+        .collect();
+
+    if status == Status::Ok {
+        let calm = ctx.tr(
+            format!("{} of the usable slots in use", percent(share)),
+            format!("接続枠の使用率 {}", percent(share)),
+        );
+        out.cause("connection-leak", RuledOut, calm.clone());
+        out.cause("max-connections-low", RuledOut, calm.clone());
+        out.cause(
+            "idle-connections",
+            RuledOut,
+            if idle_long > 0 {
+                ctx.tr(
+                    format!("{idle_long} idle > {idle_limit_text} ({}), but slots are not short", top_idle.join(", ")),
+                    format!("{idle_limit_text} 超のアイドル接続が {idle_long}（{}）あるが、接続枠は不足していない", top_idle.join(", ")),
+                )
+            } else {
+                calm
+            },
+        );
+        return out.status(status, summary);
+    }
+
+    // idle-connections
+    if idle_long > 0 {
+        out.cause(
+            "idle-connections",
+            Confirmed,
+            ctx.tr(
+                format!(
+                    "{idle_long} idle > {idle_limit_text}: {}",
+                    top_idle.join(", ")
+                ),
+                format!(
+                    "{idle_limit_text} 超のアイドル接続 {idle_long}: {}",
+                    top_idle.join(", ")
+                ),
+            ),
+        );
+    } else if hidden > 0 && f.sessions_seen_by.as_deref() == Some("app") {
+        out.cause("idle-connections", Unchecked, need_admin.clone());
+    } else {
+        out.cause(
+            "idle-connections",
+            RuledOut,
+            ctx.tr(
+                format!("no connection idle for more than {idle_limit_text}"),
+                format!("{idle_limit_text} 以上アイドルの接続はない"),
+            ),
+        );
+    }
+
+    // connection-leak: one client holding most slots, mostly idle.
+    match gs.first() {
+        Some(g)
+            if g.total >= 3
+                && g.total as f64 >= 0.5 * used as f64
+                && g.idle + g.idle_in_transaction >= g.total / 2 + 1 =>
+        {
+            out.cause(
+                "connection-leak",
+                Suspected,
+                ctx.tr(
+                    format!("{} holds {} of {used} connections, {} of them idle: a client that does not give connections back", g.who(), g.total, g.idle + g.idle_in_transaction),
+                    format!("{} が {used} 接続中 {} を保持し、うち {} がアイドル: 接続を返却していないクライアント", g.who(), g.total, g.idle + g.idle_in_transaction),
+                ),
+            );
+        }
+        Some(g) => out.cause(
+            "connection-leak",
+            RuledOut,
+            ctx.tr(
+                format!(
+                    "no single client dominates: the largest, {}, holds {} of {used}",
+                    g.who(),
+                    g.total
+                ),
+                format!(
+                    "特定のクライアントへの偏りはない: 最大の {} でも {used} 中 {}",
+                    g.who(),
+                    g.total
+                ),
+            ),
+        ),
+        None => out.cause("connection-leak", Unchecked, need_admin.clone()),
+    }
+
+    // max-connections-low: the slots are really in use, or the limit is tiny.
+    if active as f64 >= ctx.thresholds.connections_warn * usable as f64 {
+        out.cause(
+            "max-connections-low",
+            Confirmed,
+            ctx.tr(
+                format!("{active} sessions are running queries at once: the load needs more than {usable} slots"),
+                format!("{active} セッションが同時にクエリを実行中: 負荷に対して {usable} 枠では足りない"),
+            ),
+        );
+    } else if server.max_connections < 50 {
+        out.cause(
+            "max-connections-low",
+            Suspected,
+            ctx.tr(
+                format!(
+                    "max_connections is only {} (the runbook suggests 200)",
+                    server.max_connections
+                ),
+                format!(
+                    "max_connections が {} しかない（ランブックの推奨は 200）",
+                    server.max_connections
+                ),
+            ),
+        );
+    } else {
+        out.cause(
+            "max-connections-low",
+            RuledOut,
+            ctx.tr(
+                format!("only {active} of {used} connections are active: more slots would fill up the same way"),
+                format!("{used} 接続中アクティブは {active} のみ: 枠を増やしても同様に埋まる"),
+            ),
+        );
+    }
+    out.status(status, summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Thresholds;
+    use crate::lang::Lang;
+    use crate::probe::postgres::ServerFacts;
+    use crate::problems::postgres::fixtures::{failed, healthy, session};
+
+    fn ctx() -> Ctx {
+        Ctx {
+            lang: Lang::En,
+            thresholds: Thresholds::default(),
+        }
+    }
+
+    fn full_of(sessions: Vec<Session>, max: i64) -> PgFacts {
+        let mut f = healthy();
+        f.server = Some(ServerFacts {
+            max_connections: max,
+            superuser_reserved_connections: 3,
+            ..Default::default()
+        });
+        f.sessions = Some(sessions);
+        f
+    }
+
+    #[test]
+    fn healthy_is_ok() {
+        let f = diagnose(&healthy(), &ctx());
+        assert_eq!(f.status, Status::Ok);
+        assert!(f.causes.iter().all(|c| c.verdict == RuledOut));
+    }
+
+    #[test]
+    fn idle_sessions_filling_the_slots_are_confirmed_with_who_holds_them() {
+        let f = diagnose(
+            &full_of(
+                (0..5).map(|i| session(i, "app", "idle", 900.0)).collect(),
+                8,
+            ),
+            &ctx(),
+        );
+        assert_eq!(f.status, Status::Critical);
+        assert_eq!(f.verdict_of("idle-connections"), Some(Confirmed));
+        let ev = &f
+            .causes
+            .iter()
+            .find(|c| c.id == "idle-connections")
+            .unwrap()
+            .evidence;
+        assert!(
+            ev.contains("app@authdb from 172.18.0.5 (user-api) ×5"),
+            "{ev}"
+        );
+        assert_eq!(f.verdict_of("connection-leak"), Some(Suspected));
+        assert_eq!(f.verdict_of("max-connections-low"), Some(Suspected));
+        assert!(
+            f.summary.starts_with("5 of 5 usable slots in use"),
+            "{}",
+            f.summary
+        );
+    }
+
+    #[test]
+    fn a_busy_server_confirms_max_connections_low() {
+        let mut s: Vec<Session> = (0..97).map(|i| session(i, "app", "active", 0.5)).collect();
+        for (i, x) in s.iter_mut().enumerate() {
+            x.client_addr = Some(format!("10.0.0.{i}"));
+        }
+        let f = diagnose(&full_of(s, 100), &ctx());
+        assert_eq!(f.status, Status::Critical);
+        assert_eq!(f.verdict_of("max-connections-low"), Some(Confirmed));
+        assert_eq!(f.verdict_of("idle-connections"), Some(RuledOut));
+        assert_eq!(f.verdict_of("connection-leak"), Some(RuledOut));
+    }
+
+    #[test]
+    fn warning_at_the_threshold_share() {
+        let s: Vec<Session> = (0..80).map(|i| session(i, "app", "active", 0.5)).collect();
+        let f = diagnose(&full_of(s, 103), &ctx());
+        assert_eq!(f.status, Status::Warning, "{}", f.summary);
+    }
+
+    #[test]
+    fn refusal_without_admin_is_critical_and_asks_for_a_superuser() {
+        let f = diagnose(
+            &failed(
+                PgErrorKind::TooManyClients,
+                Some("53300"),
+                "FATAL: sorry, too many clients already",
+            ),
+            &ctx(),
+        );
+        assert_eq!(f.status, Status::Critical);
+        assert!(
+            f.causes
+                .iter()
+                .all(|c| c.verdict == Unchecked && c.evidence.contains("--admin-url"))
+        );
+    }
+
+    #[test]
+    fn no_connection_skips() {
+        let f = diagnose(&failed(PgErrorKind::Refused, None, "refused"), &ctx());
+        assert_eq!(f.status, Status::Skipped);
+        assert!(f.summary.contains("PG001"));
+    }
+}

@@ -1,0 +1,405 @@
+//! PG003: slow queries. Reads active sessions (with their redacted text), `pg_stat_statements`
+//! when installed, which of the runbook's key columns lack an index, and table statistics
+//! (sequential scans on large tables, rows changed since the last ANALYZE). May confirm
+//! `long-running-queries`, `missing-index`, `stale-statistics`.
+
+use super::no_connection;
+use crate::probe::postgres::{PgFacts, Statements};
+use crate::problems::{Ctx, depends_on, secs};
+use crate::report::{Finding, Status, Verdict::*};
+
+/// A table is "large" for sequential-scan purposes from this many rows.
+const LARGE_TABLE_ROWS: i64 = 10_000;
+/// Statistics are stale when more rows changed than this share of the table (plus a floor).
+const STALE_SHARE: f64 = 0.2;
+const STALE_FLOOR: i64 = 1000;
+
+pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
+    let mut out = Finding::new("PG003", f.target.clone());
+    if no_connection(f) {
+        let why = depends_on(
+            ctx,
+            "PG001",
+            "no connection to the server",
+            "サーバーに接続できない",
+        );
+        for id in ["long-running-queries", "missing-index", "stale-statistics"] {
+            out.cause(id, Unchecked, why.clone());
+        }
+        return out.status(Status::Skipped, why);
+    }
+    let limit = ctx.thresholds.long_query.as_secs_f64();
+    let mut findings: Vec<String> = Vec::new();
+
+    // long-running-queries
+    match &f.sessions {
+        Some(sessions) => {
+            let mut long: Vec<_> = sessions
+                .iter()
+                .filter(|s| {
+                    s.state.as_deref() == Some("active") && s.query_age_s.unwrap_or(0.0) >= limit
+                })
+                .collect();
+            long.sort_by(|a, b| {
+                b.query_age_s
+                    .partial_cmp(&a.query_age_s)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+            out.fact(
+                "long_queries",
+                long.iter()
+                    .take(5)
+                    .map(|s| {
+                        serde_json::json!({
+                            "pid": s.pid, "user": s.usename, "database": s.datname,
+                            "seconds": s.query_age_s.map(|x| x.round()), "query": s.query,
+                        })
+                    })
+                    .collect::<Vec<_>>(),
+            );
+            if long.is_empty() {
+                out.cause(
+                    "long-running-queries",
+                    RuledOut,
+                    ctx.tr(
+                        format!("no active query older than {}", secs(limit)),
+                        format!("{} を超えて実行中のクエリはない", secs(limit)),
+                    ),
+                );
+            } else {
+                let list: Vec<String> = long
+                    .iter()
+                    .take(3)
+                    .map(|s| {
+                        format!(
+                            "pid {} {} {}: {}",
+                            s.pid,
+                            s.usename.as_deref().unwrap_or("?"),
+                            secs(s.query_age_s.unwrap_or(0.0)),
+                            s.query.as_deref().unwrap_or("?")
+                        )
+                    })
+                    .collect();
+                out.cause(
+                    "long-running-queries",
+                    Confirmed,
+                    ctx.tr(
+                        format!(
+                            "{} active for more than {}: {}",
+                            long.len(),
+                            secs(limit),
+                            list.join("; ")
+                        ),
+                        format!(
+                            "{} を超えて実行中のクエリが {}: {}",
+                            secs(limit),
+                            long.len(),
+                            list.join("; ")
+                        ),
+                    ),
+                );
+                findings.push(ctx.tr(
+                    format!("{} queries running longer than {}", long.len(), secs(limit)),
+                    format!("{} 超の実行中クエリ {}", secs(limit), long.len()),
+                ));
+            }
+        }
+        None => out.cause(
+            "long-running-queries",
+            Unchecked,
+            ctx.tr(
+                "pg_stat_activity could not be read",
+                "pg_stat_activity を読み取れなかった",
+            ),
+        ),
+    }
+    if let Some(Statements::Top { rows }) = &f.statements {
+        out.fact("slowest_statements", rows);
+        if let Some(worst) = rows.first().filter(|r| r.mean_ms >= limit * 1000.0) {
+            if out.verdict_of("long-running-queries") == Some(RuledOut) {
+                out.causes.retain(|c| c.id != "long-running-queries");
+                out.cause(
+                    "long-running-queries",
+                    Suspected,
+                    ctx.tr(
+                        format!(
+                            "none running now, but pg_stat_statements averages {:.0} ms for: {}",
+                            worst.mean_ms, worst.query
+                        ),
+                        format!(
+                            "現在実行中のものはないが、pg_stat_statements で平均 {:.0} ms: {}",
+                            worst.mean_ms, worst.query
+                        ),
+                    ),
+                );
+            }
+        }
+    }
+    out.fact(
+        "pg_stat_statements",
+        match &f.statements {
+            Some(Statements::Top { .. }) => "installed",
+            Some(Statements::NotInstalled) => "not installed",
+            Some(Statements::NotLoaded) => "not in shared_preload_libraries",
+            None => "unknown",
+        },
+    );
+
+    // missing-index
+    let unindexed: Vec<String> = f
+        .key_indexes
+        .iter()
+        .flatten()
+        .filter(|k| !k.indexed)
+        .map(|k| format!("{}({})", k.table, k.column))
+        .collect();
+    let seq_heavy: Vec<String> = f
+        .tables
+        .iter()
+        .flatten()
+        .filter(|t| t.live_rows >= LARGE_TABLE_ROWS && t.seq_scan > 10 && t.seq_scan > t.idx_scan)
+        .take(3)
+        .map(|t| {
+            ctx.tr(
+                format!(
+                    "{} ({} rows) read by {} sequential scans vs {} index scans",
+                    t.name, t.live_rows, t.seq_scan, t.idx_scan
+                ),
+                format!(
+                    "{}（{} 行）: シーケンシャルスキャン {} 回、インデックススキャン {} 回",
+                    t.name, t.live_rows, t.seq_scan, t.idx_scan
+                ),
+            )
+        })
+        .collect();
+    if !unindexed.is_empty() {
+        out.fact("unindexed_columns", &unindexed);
+        out.cause(
+            "missing-index",
+            Confirmed,
+            ctx.tr(
+                format!(
+                    "no index leads with {}, which the services look up by",
+                    unindexed.join(", ")
+                ),
+                format!(
+                    "{} を先頭列とするインデックスがない（サービスの検索キー）",
+                    unindexed.join(", ")
+                ),
+            ),
+        );
+        findings.push(ctx.tr(
+            format!("{} not indexed", unindexed.join(", ")),
+            format!("{} にインデックスがない", unindexed.join(", ")),
+        ));
+    } else if !seq_heavy.is_empty() {
+        out.cause("missing-index", Suspected, seq_heavy.join("; "));
+        findings.push(ctx.tr(
+            "large tables read by sequential scans",
+            "大きなテーブルがシーケンシャルスキャンされている",
+        ));
+    } else if f.tables.is_some() {
+        let checked: Vec<String> = f
+            .key_indexes
+            .iter()
+            .flatten()
+            .map(|k| format!("{}({})", k.table, k.column))
+            .collect();
+        out.cause(
+            "missing-index",
+            RuledOut,
+            if checked.is_empty() {
+                ctx.tr(
+                    "no large table is read mostly by sequential scans",
+                    "シーケンシャルスキャン中心の大きなテーブルはない",
+                )
+            } else {
+                ctx.tr(
+                    format!(
+                        "{} indexed; no large table read mostly by sequential scans",
+                        checked.join(", ")
+                    ),
+                    format!(
+                        "{} にはインデックスあり。シーケンシャルスキャン中心の大きなテーブルはない",
+                        checked.join(", ")
+                    ),
+                )
+            },
+        );
+    } else {
+        out.cause(
+            "missing-index",
+            Unchecked,
+            ctx.tr(
+                "table statistics could not be read",
+                "テーブル統計を読み取れなかった",
+            ),
+        );
+    }
+
+    // stale-statistics
+    match &f.tables {
+        Some(tables) => {
+            let stale: Vec<String> = tables
+                .iter()
+                .filter(|t| {
+                    t.modified_since_analyze >= STALE_FLOOR
+                        && t.modified_since_analyze as f64 > STALE_SHARE * t.live_rows.max(1) as f64
+                })
+                .take(3)
+                .map(|t| {
+                    let when = match t.analyzed_age_s {
+                        Some(a) => ctx.tr(
+                            format!("last analysed {} ago", secs(a)),
+                            format!("最終 ANALYZE は {} 前", secs(a)),
+                        ),
+                        None => ctx.tr("never analysed", "ANALYZE 未実施"),
+                    };
+                    ctx.tr(
+                        format!(
+                            "{}: {} of {} rows changed since the last ANALYZE ({when})",
+                            t.name, t.modified_since_analyze, t.live_rows
+                        ),
+                        format!(
+                            "{}: 前回の ANALYZE 以降 {} 行中 {} 行が変更（{when}）",
+                            t.name, t.live_rows, t.modified_since_analyze
+                        ),
+                    )
+                })
+                .collect();
+            if stale.is_empty() {
+                out.cause(
+                    "stale-statistics",
+                    RuledOut,
+                    ctx.tr(
+                        "statistics are recent for every table",
+                        "すべてのテーブルの統計情報は新しい",
+                    ),
+                );
+            } else {
+                out.cause("stale-statistics", Confirmed, stale.join("; "));
+                findings.push(ctx.tr("stale planner statistics", "統計情報が古い"));
+            }
+        }
+        None => out.cause(
+            "stale-statistics",
+            Unchecked,
+            ctx.tr(
+                "table statistics could not be read",
+                "テーブル統計を読み取れなかった",
+            ),
+        ),
+    }
+
+    if findings.is_empty() {
+        let summary = if f.app_connected() {
+            ctx.tr(
+                "no slow query, missing index or stale statistics found",
+                "遅いクエリ・インデックス不足・古い統計情報は見つからない",
+            )
+        } else {
+            ctx.tr(
+                "only cluster-wide views could be read (no application connection)",
+                "クラスタ全体の情報のみ確認（アプリケーション接続なし）",
+            )
+        };
+        out.status(Status::Ok, summary)
+    } else {
+        out.status(Status::Warning, findings.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Thresholds;
+    use crate::lang::Lang;
+    use crate::probe::postgres::{KeyIndex, PgErrorKind, TableStat};
+    use crate::problems::postgres::fixtures::{failed, healthy, session};
+
+    fn ctx() -> Ctx {
+        Ctx {
+            lang: Lang::En,
+            thresholds: Thresholds::default(),
+        }
+    }
+
+    #[test]
+    fn healthy_is_ok() {
+        let f = diagnose(&healthy(), &ctx());
+        assert_eq!(f.status, Status::Ok);
+        assert!(
+            f.causes.iter().all(|c| c.verdict == RuledOut),
+            "{:?}",
+            f.causes
+        );
+    }
+
+    #[test]
+    fn long_query_is_confirmed_with_its_text() {
+        let mut facts = healthy();
+        let mut s = session(7, "app", "active", 120.0);
+        s.query = Some("SELECT pg_sleep(600)".into());
+        facts.sessions.as_mut().unwrap().push(s);
+        let f = diagnose(&facts, &ctx());
+        assert_eq!(f.status, Status::Warning);
+        assert_eq!(f.verdict_of("long-running-queries"), Some(Confirmed));
+        assert!(
+            f.causes
+                .iter()
+                .any(|c| c.evidence.contains("pg_sleep(600)"))
+        );
+    }
+
+    #[test]
+    fn missing_key_index_is_confirmed() {
+        let mut facts = healthy();
+        facts.key_indexes = Some(vec![KeyIndex {
+            table: "users".into(),
+            column: "email".into(),
+            indexed: false,
+        }]);
+        let f = diagnose(&facts, &ctx());
+        assert_eq!(f.verdict_of("missing-index"), Some(Confirmed));
+    }
+
+    #[test]
+    fn seq_scans_on_a_large_table_are_suspected() {
+        let mut facts = healthy();
+        facts.tables.as_mut().unwrap()[0] = TableStat {
+            name: "public.profiles".into(),
+            live_rows: 200_000,
+            seq_scan: 4000,
+            idx_scan: 3,
+            ..Default::default()
+        };
+        let f = diagnose(&facts, &ctx());
+        assert_eq!(f.verdict_of("missing-index"), Some(Suspected));
+    }
+
+    #[test]
+    fn stale_statistics_are_confirmed() {
+        let mut facts = healthy();
+        facts.tables.as_mut().unwrap()[0] = TableStat {
+            name: "public.users".into(),
+            live_rows: 5000,
+            modified_since_analyze: 5000,
+            ..Default::default()
+        };
+        let f = diagnose(&facts, &ctx());
+        assert_eq!(f.verdict_of("stale-statistics"), Some(Confirmed));
+        assert!(
+            f.causes
+                .iter()
+                .any(|c| c.evidence.contains("never analysed"))
+        );
+    }
+
+    #[test]
+    fn no_connection_skips() {
+        assert_eq!(
+            diagnose(&failed(PgErrorKind::Timeout, None, "t"), &ctx()).status,
+            Status::Skipped
+        );
+    }
+}

@@ -1,0 +1,271 @@
+//! PG004: connections drop. Reads the server's uptime, `idle_in_transaction_session_timeout`
+//! with the sessions idle in a transaction, and (PostgreSQL 14+) the counters of sessions that
+//! ended abandoned, fatally or killed. May confirm `server-restarted`; `oom-killed` needs the
+//! Docker engine and is left `unchecked` here.
+
+use super::no_connection;
+use crate::probe::postgres::PgFacts;
+use crate::problems::{Ctx, depends_on, secs};
+use crate::report::{Finding, Status, Verdict::*};
+
+/// A server up for less than this restarted "recently".
+const RECENT_RESTART_S: f64 = 3600.0;
+
+pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
+    let mut out = Finding::new("PG004", f.target.clone());
+    if no_connection(f) {
+        let why = depends_on(
+            ctx,
+            "PG001",
+            "no connection to the server",
+            "サーバーに接続できない",
+        );
+        for id in [
+            "oom-killed",
+            "idle-in-transaction-timeout",
+            "network-unstable",
+            "server-restarted",
+        ] {
+            out.cause(id, Unchecked, why.clone());
+        }
+        return out.status(Status::Skipped, why);
+    }
+    out.cause(
+        "oom-killed",
+        Unchecked,
+        ctx.tr(
+            "needs the Docker engine (the container's OOMKilled flag)",
+            "Docker エンジンの情報（コンテナの OOMKilled）が必要",
+        ),
+    );
+    let mut status = Status::Ok;
+    let mut notes: Vec<String> = Vec::new();
+
+    match &f.server {
+        Some(server) => {
+            out.fact("uptime_s", server.uptime_s.round());
+            if server.uptime_s > 0.0 && server.uptime_s < RECENT_RESTART_S {
+                out.cause(
+                    "server-restarted",
+                    Confirmed,
+                    ctx.tr(
+                        format!(
+                            "the server started {} ago: every connection open before was cut",
+                            secs(server.uptime_s)
+                        ),
+                        format!(
+                            "サーバーは {} 前に起動した: それ以前の接続はすべて切断された",
+                            secs(server.uptime_s)
+                        ),
+                    ),
+                );
+                status = Status::Warning;
+                notes.push(ctx.tr(
+                    format!("restarted {} ago", secs(server.uptime_s)),
+                    format!("{} 前に再起動", secs(server.uptime_s)),
+                ));
+            } else {
+                out.cause(
+                    "server-restarted",
+                    RuledOut,
+                    ctx.tr(
+                        format!("up for {}", secs(server.uptime_s)),
+                        format!("稼働時間 {}", secs(server.uptime_s)),
+                    ),
+                );
+            }
+
+            let timeout_ms = server.idle_in_transaction_session_timeout_ms;
+            out.fact("idle_in_transaction_session_timeout_ms", timeout_ms);
+            let in_xact: Vec<_> = f
+                .sessions
+                .iter()
+                .flatten()
+                .filter(|s| {
+                    s.state
+                        .as_deref()
+                        .is_some_and(|st| st.starts_with("idle in transaction"))
+                })
+                .collect();
+            let longest = in_xact
+                .iter()
+                .filter_map(|s| s.state_age_s)
+                .fold(0.0_f64, f64::max);
+            out.fact("idle_in_transaction", in_xact.len());
+            if timeout_ms > 0 {
+                let t = secs(timeout_ms as f64 / 1000.0);
+                let fatal: i64 = f.db_stats.iter().flatten().map(|d| d.sessions_fatal).sum();
+                if !in_xact.is_empty() || fatal > 0 {
+                    out.cause(
+                        "idle-in-transaction-timeout",
+                        Suspected,
+                        ctx.tr(
+                            format!("the server ends sessions idle in a transaction after {t}; {} are idle in a transaction now (longest {}); {fatal} sessions ended by a fatal error", in_xact.len(), secs(longest)),
+                            format!("サーバーはトランザクション中のアイドルを {t} で切断する。現在 {} セッションがトランザクション中アイドル（最長 {}）、致命的エラーで終了したセッション {fatal}", in_xact.len(), secs(longest)),
+                        ),
+                    );
+                    status = status.max(Status::Warning);
+                    notes.push(ctx.tr(
+                        format!("idle_in_transaction_session_timeout {t} with sessions at risk"),
+                        format!(
+                            "idle_in_transaction_session_timeout {t} に該当しうるセッションあり"
+                        ),
+                    ));
+                } else {
+                    out.cause(
+                        "idle-in-transaction-timeout",
+                        RuledOut,
+                        ctx.tr(format!("timeout {t}, but no session is idle in a transaction"), format!("タイムアウトは {t} だが、トランザクション中アイドルのセッションはない")),
+                    );
+                }
+            } else {
+                out.cause(
+                    "idle-in-transaction-timeout",
+                    RuledOut,
+                    if in_xact.is_empty() {
+                        ctx.tr("idle_in_transaction_session_timeout is off: the server never ends such sessions", "idle_in_transaction_session_timeout は無効: サーバーがセッションを切断することはない")
+                    } else {
+                        ctx.tr(
+                            format!("the timeout is off, so nothing is cut; but {} sessions sit idle in a transaction (longest {}) holding locks", in_xact.len(), secs(longest)),
+                            format!("タイムアウトは無効なので切断はされないが、{} セッションがトランザクション中のままロックを保持（最長 {}）", in_xact.len(), secs(longest)),
+                        )
+                    },
+                );
+            }
+        }
+        None => {
+            let why = ctx.tr(
+                "server settings could not be read",
+                "サーバー設定を読み取れなかった",
+            );
+            out.cause("server-restarted", Unchecked, why.clone());
+            out.cause("idle-in-transaction-timeout", Unchecked, why);
+        }
+    }
+
+    match &f.db_stats {
+        Some(stats) => {
+            let abandoned: i64 = stats.iter().map(|d| d.sessions_abandoned).sum();
+            out.fact("sessions_abandoned", abandoned);
+            if abandoned > 0 {
+                let worst = stats
+                    .iter()
+                    .max_by_key(|d| d.sessions_abandoned)
+                    .map(|d| d.datname.clone())
+                    .unwrap_or_default();
+                out.cause(
+                    "network-unstable",
+                    Suspected,
+                    ctx.tr(
+                        format!("{abandoned} sessions ended because the client vanished without closing them (most on {worst}) since statistics were reset"),
+                        format!("統計リセット以降、クライアントが切断処理なしに消えたセッションが {abandoned}（最多は {worst}）"),
+                    ),
+                );
+            } else {
+                out.cause(
+                    "network-unstable",
+                    RuledOut,
+                    ctx.tr(
+                        "no session was abandoned by its client",
+                        "クライアント側から放棄されたセッションはない",
+                    ),
+                );
+            }
+        }
+        None => out.cause(
+            "network-unstable",
+            Unchecked,
+            ctx.tr(
+                "session counters need PostgreSQL 14 or later",
+                "セッション統計は PostgreSQL 14 以降が必要",
+            ),
+        ),
+    }
+
+    let summary = if notes.is_empty() {
+        ctx.tr("no sign of dropped connections", "接続切断の兆候はない")
+    } else {
+        notes.join("; ")
+    };
+    out.status(status, summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Thresholds;
+    use crate::lang::Lang;
+    use crate::probe::postgres::{DbStat, PgErrorKind};
+    use crate::problems::postgres::fixtures::{failed, healthy, session};
+
+    fn ctx() -> Ctx {
+        Ctx {
+            lang: Lang::En,
+            thresholds: Thresholds::default(),
+        }
+    }
+
+    #[test]
+    fn healthy_is_ok() {
+        let f = diagnose(&healthy(), &ctx());
+        assert_eq!(f.status, Status::Ok);
+        assert_eq!(f.verdict_of("server-restarted"), Some(RuledOut));
+        assert_eq!(f.verdict_of("oom-killed"), Some(Unchecked));
+    }
+
+    #[test]
+    fn recent_restart_is_confirmed() {
+        let mut facts = healthy();
+        facts.server.as_mut().unwrap().uptime_s = 120.0;
+        let f = diagnose(&facts, &ctx());
+        assert_eq!(
+            (f.status, f.verdict_of("server-restarted")),
+            (Status::Warning, Some(Confirmed))
+        );
+        assert!(
+            f.summary.contains("2m") || f.summary.contains("120s"),
+            "{}",
+            f.summary
+        );
+    }
+
+    #[test]
+    fn idle_in_transaction_under_a_timeout_is_suspected() {
+        let mut facts = healthy();
+        facts
+            .server
+            .as_mut()
+            .unwrap()
+            .idle_in_transaction_session_timeout_ms = 10_000;
+        facts
+            .sessions
+            .as_mut()
+            .unwrap()
+            .push(session(9, "app", "idle in transaction", 8.0));
+        let f = diagnose(&facts, &ctx());
+        assert_eq!(f.verdict_of("idle-in-transaction-timeout"), Some(Suspected));
+        assert_eq!(f.status, Status::Warning);
+    }
+
+    #[test]
+    fn abandoned_sessions_suspect_the_network() {
+        let mut facts = healthy();
+        facts.db_stats = Some(vec![DbStat {
+            datname: "authdb".into(),
+            sessions_abandoned: 4,
+            ..Default::default()
+        }]);
+        assert_eq!(
+            diagnose(&facts, &ctx()).verdict_of("network-unstable"),
+            Some(Suspected)
+        );
+    }
+
+    #[test]
+    fn no_connection_skips() {
+        assert_eq!(
+            diagnose(&failed(PgErrorKind::Refused, None, "r"), &ctx()).status,
+            Status::Skipped
+        );
+    }
+}

@@ -1,0 +1,90 @@
+//! Redis problems RD001–RD003, each diagnosed from one `RedisFacts`.
+
+pub mod rd001_cannot_connect;
+pub mod rd002_out_of_memory;
+pub mod rd003_low_hit_rate;
+
+use super::{Ctx, depends_on};
+use crate::probe::redis::RedisFacts;
+use crate::report::{Finding, Status, Verdict};
+
+pub fn diagnose(facts: &RedisFacts, ctx: &Ctx) -> Vec<Finding> {
+    vec![
+        rd001_cannot_connect::diagnose(facts, ctx),
+        rd002_out_of_memory::diagnose(facts, ctx),
+        rd003_low_hit_rate::diagnose(facts, ctx),
+    ]
+}
+
+/// RD002/RD003 without a connection: skipped, every cause unchecked, pointing at RD001.
+pub(crate) fn skipped(
+    code: &'static str,
+    f: &RedisFacts,
+    ctx: &Ctx,
+    ids: &[&'static str],
+) -> Finding {
+    let why = depends_on(
+        ctx,
+        "RD001",
+        "no connection to Redis",
+        "Redis に接続できない",
+    );
+    let mut out = Finding::new(code, f.target.clone());
+    for id in ids {
+        out.cause(id, Verdict::Unchecked, why.clone());
+    }
+    out.status(Status::Skipped, why)
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use crate::probe::redis::*;
+    use std::collections::BTreeMap;
+
+    pub fn healthy() -> RedisFacts {
+        let mut keyspace = BTreeMap::new();
+        keyspace.insert(
+            "db0".to_string(),
+            Keyspace {
+                keys: 1000,
+                expires: 900,
+                avg_ttl_ms: 900_000,
+            },
+        );
+        RedisFacts {
+            target: "redis@127.0.0.1:6379/0".into(),
+            url: "redis://:***@127.0.0.1:6379".into(),
+            url_source: "REDIS_URL".into(),
+            conn: Some(RedisConn {
+                address: "127.0.0.1:6379".into(),
+                latency_ms: 1,
+                result: Ok(()),
+            }),
+            info: Some(RedisInfo {
+                version: "7.0.15".into(),
+                uptime_s: 86_400,
+                used_memory: 10 << 20,
+                maxmemory: 256 << 20,
+                maxmemory_policy: "allkeys-lru".into(),
+                fragmentation_ratio: 1.1,
+                keyspace_hits: 9000,
+                keyspace_misses: 1000,
+                keyspace,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    pub fn failed(kind: RedisErrorKind, message: &str) -> RedisFacts {
+        let mut f = healthy();
+        f.info = None;
+        if let Some(c) = f.conn.as_mut() {
+            c.result = Err(RedisError {
+                kind,
+                message: message.into(),
+            });
+        }
+        f
+    }
+}

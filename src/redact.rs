@@ -1,0 +1,550 @@
+//! The one place that decides what is secret. Every text doctor prints (any format, `-v` logs,
+//! error messages, dumped facts) passes through [`scrub`] on its way out, and data that quotes
+//! the outside world (query texts, log lines, key names, environments) is scrubbed when it is
+//! gathered too, so that a secret is removed twice before anyone can read it.
+//!
+//! Two mechanisms: shapes that are always secret wherever they appear (a URL's password, a
+//! JWT, a PEM block, the value after a secret-looking name, a bearer token), and the exact
+//! secrets doctor was given (passwords from flags, environment, `.env`, `doctor.toml`), which
+//! are registered once and replaced wherever they turn up. Hand-written scanners rather than
+//! regexes: they are small, fuzzed, and cannot blow up on hostile input.
+
+use sha2::{Digest, Sha256};
+use std::sync::{OnceLock, RwLock};
+
+pub const MASK: &str = "***";
+
+fn registry() -> &'static RwLock<Vec<String>> {
+    static SECRETS: OnceLock<RwLock<Vec<String>>> = OnceLock::new();
+    SECRETS.get_or_init(|| RwLock::new(Vec::new()))
+}
+
+/// Remembers an exact secret so that every later output has it replaced. Very short values
+/// (under 4 characters) are not registered: replacing them everywhere would shred the report;
+/// the shape rules still catch them where they stand in a URL or after a secret name.
+pub fn register_secret(secret: &str) {
+    let s = secret.trim();
+    if s.chars().count() < 4 {
+        return;
+    }
+    if let Ok(mut v) = registry().write() {
+        let variants = [s.to_string(), percent_encode(s), json_escape(s)];
+        for var in variants {
+            if !v.contains(&var) {
+                v.push(var);
+            }
+        }
+        // Longest first, so a secret that contains another is replaced whole.
+        v.sort_by_key(|x| std::cmp::Reverse(x.len()));
+    }
+}
+
+/// Whether a variable or field name says its value is secret.
+pub fn is_secret_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    if [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "credential",
+        "private",
+        "apikey",
+        "api_key",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
+    {
+        return true;
+    }
+    n.split(|c: char| c == '_' || c == '-' || c == '.')
+        .any(|seg| seg == "key" || seg == "pass" || (seg == "pwd" && n != "pwd"))
+}
+
+/// A short keyed fingerprint of a secret, to show that two secrets are (or are not) the same
+/// without showing either. The key is random per run: fingerprints compare within one report
+/// and cannot be used to test guesses offline.
+pub fn fingerprint(secret: &str) -> String {
+    static KEY: OnceLock<[u8; 16]> = OnceLock::new();
+    let key = KEY.get_or_init(random_key);
+    let mut h = Sha256::new();
+    h.update(key);
+    h.update(secret.as_bytes());
+    let d = h.finalize();
+    d.iter().take(4).map(|b| format!("{b:02x}")).collect()
+}
+
+fn random_key() -> [u8; 16] {
+    use std::io::Read;
+    let mut k = [0u8; 16];
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut k))
+        .is_err()
+    {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0),
+        );
+        k[..8].copy_from_slice(&h.finish().to_le_bytes());
+    }
+    k
+}
+
+/// Removes every secret from a text meant for output.
+pub fn scrub(text: &str) -> String {
+    let mut s = pem_blocks(text);
+    s = url_passwords(&s);
+    s = jwts(&s);
+    s = bearer_tokens(&s);
+    s = named_values(&s);
+    if let Ok(v) = registry().read() {
+        for secret in v.iter() {
+            if s.contains(secret.as_str()) {
+                s = s.replace(secret.as_str(), MASK);
+            }
+        }
+    }
+    s
+}
+
+/// A URL with its password masked (`postgresql://app:***@db:5432/authdb`).
+pub fn url(u: &str) -> String {
+    url_passwords(u)
+}
+
+/// SQL text with its string literals blanked, so a query quoted as evidence never carries a
+/// value (`WHERE token = '…'`).
+pub fn sql_literals(q: &str) -> String {
+    let mut out = String::with_capacity(q.len());
+    let chars: Vec<char> = q.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' {
+            out.push_str("'…'");
+            i += 1;
+            while i < chars.len() {
+                if chars[i] == '\'' {
+                    if chars.get(i + 1) == Some(&'\'') {
+                        i += 2;
+                        continue;
+                    }
+                    break;
+                }
+                i += 1;
+            }
+            i += 1;
+        } else if c == '$' {
+            // dollar quoting: $tag$ ... $tag$
+            let mut j = i + 1;
+            while j < chars.len() && (chars[j].is_alphanumeric() || chars[j] == '_') {
+                j += 1;
+            }
+            if j < chars.len()
+                && chars[j] == '$'
+                && !chars[i + 1..j].first().is_some_and(|c| c.is_ascii_digit())
+            {
+                let tag: String = chars[i..=j].iter().collect();
+                let rest: String = chars[j + 1..].iter().collect();
+                match rest.find(&tag) {
+                    Some(end) => {
+                        out.push_str(&tag);
+                        out.push('…');
+                        out.push_str(&tag);
+                        i = j + 1 + rest[..end].chars().count() + tag.chars().count();
+                    }
+                    None => {
+                        out.push_str(&tag);
+                        out.push('…');
+                        i = chars.len();
+                    }
+                }
+            } else {
+                out.push(c);
+                i += 1;
+            }
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    out
+}
+
+fn pem_blocks(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(start) = rest.find("-----BEGIN ") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start..];
+        match after.find("-----END ") {
+            Some(end_at) => {
+                let tail = &after[end_at + 9..];
+                let close = tail.find("-----").map_or(tail.len(), |i| i + 5);
+                out.push_str("[PEM block redacted]");
+                rest = &tail[close..];
+            }
+            None => {
+                out.push_str("[PEM block redacted]");
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn url_passwords(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("://") {
+        let scheme_start = rest[..i]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '-' || c == '.'))
+            .map_or(0, |p| p + 1);
+        let scheme = rest[scheme_start..i].to_ascii_lowercase();
+        out.push_str(&rest[..i + 3]);
+        let after = &rest[i + 3..];
+        let end = after
+            .find(|c: char| {
+                c == '/'
+                    || c == '?'
+                    || c == '#'
+                    || c.is_whitespace()
+                    || c == '"'
+                    || c == '\''
+                    || c == '<'
+                    || c == '>'
+                    || c == '`'
+            })
+            .unwrap_or(after.len());
+        let authority = &after[..end];
+        match authority.rfind('@') {
+            Some(at) => {
+                let userinfo = &authority[..at];
+                match userinfo.find(':') {
+                    Some(colon) => {
+                        out.push_str(&userinfo[..colon + 1]);
+                        out.push_str(MASK);
+                    }
+                    // `redis://secret@host`: a password put where the user name goes.
+                    None if scheme.starts_with("redis") && !userinfo.is_empty() => {
+                        out.push_str(MASK)
+                    }
+                    None => out.push_str(userinfo),
+                }
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn is_b64url(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_'
+}
+
+fn jwts(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("eyJ") {
+        let preceded_by_word = rest[..i].chars().next_back().is_some_and(is_b64url);
+        let cand = &rest[i..];
+        let seg1 = cand.find(|c: char| !is_b64url(c)).unwrap_or(cand.len());
+        let is_jwt = !preceded_by_word && cand[seg1..].starts_with('.') && {
+            let c2 = &cand[seg1 + 1..];
+            let seg2 = c2.find(|c: char| !is_b64url(c)).unwrap_or(c2.len());
+            seg2 > 0 && c2[seg2..].starts_with('.')
+        };
+        out.push_str(&rest[..i]);
+        if is_jwt {
+            let len = cand
+                .find(|c: char| !(is_b64url(c) || c == '.'))
+                .unwrap_or(cand.len());
+            out.push_str("[JWT redacted]");
+            rest = &cand[len..];
+        } else {
+            out.push_str("eyJ");
+            rest = &cand[3..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn bearer_tokens(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    loop {
+        let lower = rest.to_ascii_lowercase();
+        let Some(i) = lower.find("bearer ") else {
+            break;
+        };
+        out.push_str(&rest[..i + 7]);
+        let after = &rest[i + 7..];
+        let len = after
+            .find(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ',' || c == ';')
+            .unwrap_or(after.len());
+        if len > 0 && after[..len] != *MASK && after[..len] != *"[JWT redacted]" {
+            out.push_str(MASK);
+        } else {
+            out.push_str(&after[..len]);
+        }
+        rest = &after[len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `PASSWORD=x`, `password: x`, `"token": "x"`, `Cookie: a=b`: the value after a secret name.
+fn named_values(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+            let start = i;
+            while i < chars.len()
+                && (chars[i].is_ascii_alphanumeric()
+                    || chars[i] == '_'
+                    || chars[i] == '-'
+                    || chars[i] == '.')
+            {
+                i += 1;
+            }
+            let name: String = chars[start..i].iter().collect();
+            out.push_str(&name);
+            // optional closing quote of a JSON key, spaces, then = or :
+            let mut j = i;
+            if j < chars.len() && chars[j] == '"' {
+                j += 1;
+            }
+            while j < chars.len() && chars[j] == ' ' {
+                j += 1;
+            }
+            let is_cookie =
+                name.eq_ignore_ascii_case("cookie") || name.eq_ignore_ascii_case("set-cookie");
+            if j < chars.len()
+                && (chars[j] == '=' || chars[j] == ':')
+                && (is_secret_name(&name) || is_cookie)
+            {
+                let sep_end = j + 1;
+                let mut k = sep_end;
+                while k < chars.len() && chars[k] == ' ' {
+                    k += 1;
+                }
+                let quoted = k < chars.len() && (chars[k] == '"' || chars[k] == '\'');
+                let vstart = if quoted { k + 1 } else { k };
+                let mut vend = vstart;
+                if quoted {
+                    let q = chars[k];
+                    while vend < chars.len() && chars[vend] != q {
+                        vend += 1;
+                    }
+                } else if is_cookie {
+                    while vend < chars.len() && chars[vend] != '\n' {
+                        vend += 1;
+                    }
+                } else {
+                    while vend < chars.len()
+                        && !(chars[vend].is_whitespace()
+                            || matches!(chars[vend], ',' | ';' | '&' | '"' | '\'' | ')' | '}'))
+                    {
+                        vend += 1;
+                    }
+                }
+                let value: String = chars[vstart..vend].iter().collect();
+                let keep = value.is_empty()
+                    || value == "*"
+                    || value == MASK
+                    || value.starts_with("[JWT")
+                    || value.starts_with("[PEM");
+                out.extend(&chars[i..vstart]);
+                if keep {
+                    out.push_str(&value);
+                } else if is_cookie {
+                    out.push_str(&cookie_mask(&value));
+                } else {
+                    out.push_str(MASK);
+                }
+                i = vend;
+            }
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+/// A cookie header with each value masked but names and attributes kept.
+fn cookie_mask(v: &str) -> String {
+    v.split(';')
+        .map(|part| match part.split_once('=') {
+            Some((k, _))
+                if !matches!(
+                    k.trim().to_ascii_lowercase().as_str(),
+                    "path" | "samesite" | "domain" | "expires" | "max-age"
+                ) =>
+            {
+                format!("{k}={MASK}")
+            }
+            _ => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn json_escape(s: &str) -> String {
+    let quoted = serde_json::to_string(s).unwrap_or_default();
+    quoted.trim_matches('"').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_password_is_masked_user_kept() {
+        assert_eq!(
+            url("postgresql://app:s3cr%40t@db:5432/authdb"),
+            "postgresql://app:***@db:5432/authdb"
+        );
+        assert_eq!(url("redis://:pw@redis:6379/0"), "redis://:***@redis:6379/0");
+        assert_eq!(url("redis://pw@redis:6379"), "redis://***@redis:6379");
+        assert_eq!(
+            url("http://localhost:8002/health"),
+            "http://localhost:8002/health"
+        );
+        assert_eq!(
+            scrub("DATABASE_URL=postgresql://u:p@h/db and more"),
+            "DATABASE_URL=postgresql://u:***@h/db and more"
+        );
+    }
+
+    #[test]
+    fn password_with_at_sign_is_masked_whole() {
+        assert_eq!(
+            url("postgresql://u:p@ss@h:5432/db"),
+            "postgresql://u:***@h:5432/db"
+        );
+    }
+
+    #[test]
+    fn jwts_pem_and_bearer_are_removed() {
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl";
+        assert_eq!(
+            scrub(&format!("token {jwt} end")),
+            "token [JWT redacted] end"
+        );
+        assert_eq!(
+            scrub("Authorization: Bearer abc.def"),
+            "Authorization: Bearer ***"
+        );
+        let pem = "x -----BEGIN PRIVATE KEY-----\nMIIEv\n-----END PRIVATE KEY----- y";
+        assert_eq!(scrub(pem), "x [PEM block redacted] y");
+        assert_eq!(
+            scrub("-----BEGIN RSA PRIVATE KEY-----\nMII"),
+            "[PEM block redacted]"
+        );
+    }
+
+    #[test]
+    fn values_after_secret_names_are_masked() {
+        assert_eq!(scrub("POSTGRES_PASSWORD=hunter22"), "POSTGRES_PASSWORD=***");
+        assert_eq!(
+            scrub("host=db password=hunter22 user=app"),
+            "host=db password=*** user=app"
+        );
+        assert_eq!(
+            scrub(r#"{"access_token": "abc", "x": 1}"#),
+            r#"{"access_token": "***", "x": 1}"#
+        );
+        assert_eq!(scrub("JWT_SECRET_KEY: abc"), "JWT_SECRET_KEY: ***");
+        assert_eq!(
+            scrub("Set-Cookie: session=abc; Path=/; HttpOnly"),
+            "Set-Cookie: session=***; Path=/; HttpOnly"
+        );
+    }
+
+    #[test]
+    fn ordinary_evidence_is_left_alone() {
+        for s in [
+            "db0:keys=300,expires=75,avg_ttl=0",
+            "keyspace_hits=10 keyspace_misses=3",
+            "SCAN 0 MATCH refresh_token:* COUNT 1000",
+            "5 of 5 usable slots in use; 3 idle for more than 5m",
+            "max_connections: 100",
+        ] {
+            assert_eq!(scrub(s), s);
+        }
+    }
+
+    #[test]
+    fn registered_secrets_are_replaced_in_all_their_forms() {
+        register_secret("Zq9-planted/secret\"x");
+        let s =
+            scrub("a Zq9-planted/secret\"x b Zq9-planted%2Fsecret%22x c Zq9-planted/secret\\\"x");
+        assert!(!s.contains("planted"), "{s}");
+    }
+
+    #[test]
+    fn sql_literals_are_blanked() {
+        assert_eq!(
+            sql_literals("SELECT * FROM t WHERE pw = 'it''s' AND n = 1"),
+            "SELECT * FROM t WHERE pw = '…' AND n = 1"
+        );
+        assert_eq!(sql_literals("SELECT $$secret$$, $1"), "SELECT $$…$$, $1");
+        assert_eq!(sql_literals("SELECT 'unterminated"), "SELECT '…'");
+    }
+
+    #[test]
+    fn fingerprints_compare_without_revealing() {
+        assert_eq!(fingerprint("a"), fingerprint("a"));
+        assert_ne!(fingerprint("a"), fingerprint("b"));
+        assert_eq!(fingerprint("a").len(), 8);
+    }
+
+    #[test]
+    fn secret_names() {
+        for n in [
+            "POSTGRES_PASSWORD",
+            "JWT_SECRET",
+            "API_KEY",
+            "REDIS_PASS",
+            "access_token",
+            "PRIVATE_KEY_PATH",
+        ] {
+            assert!(is_secret_name(n), "{n}");
+        }
+        for n in [
+            "keys",
+            "keyspace_hits",
+            "DATABASE_URL",
+            "PWD",
+            "HOME",
+            "monkey",
+        ] {
+            assert!(!is_secret_name(n), "{n}");
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! `--format markdown`: the incident report the runbook's last step asks for: when, what was
+//! checked, every finding with its evidence and the causes that apply, the remedies to run,
+//! and the emergency checklist to tick. Meant to be pasted into a ticket.
+
+use super::{counts, status_label, verdict_label};
+use crate::lang::{Lang, tr};
+use crate::report::{Report, Status, Verdict};
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', "<br>")
+}
+
+pub fn report(r: &Report) -> String {
+    let l = r.lang;
+    let mut m = String::new();
+    m.push_str(&tr(
+        l,
+        format!("# Incident report: doctor {}\n\n", r.command),
+        format!("# インシデントレポート: doctor {}\n\n", r.command),
+    ));
+    m.push_str(&format!("- {}: {}\n", tr(l, "Time", "日時"), r.started_at));
+    let areas: Vec<&str> = r
+        .checks
+        .iter()
+        .map(|c| c.area.as_str())
+        .fold(Vec::new(), |mut v, a| {
+            if !v.contains(&a) {
+                v.push(a);
+            }
+            v
+        });
+    m.push_str(&format!(
+        "- {}: {}\n",
+        tr(l, "Scope", "範囲"),
+        areas.join(", ")
+    ));
+    m.push_str(&format!(
+        "- {}: **{}** ({}) in {} ms\n\n",
+        tr(l, "Result", "結果"),
+        status_label(r.status, l),
+        counts(r),
+        r.duration_ms
+    ));
+
+    m.push_str(&tr(l, "## Findings\n\n", "## 検出事項\n\n"));
+    let mut findings: Vec<_> = r
+        .checks
+        .iter()
+        .filter(|c| !matches!(c.status, Status::Ok | Status::Skipped))
+        .collect();
+    findings.sort_by_key(|c| std::cmp::Reverse(c.status));
+    if findings.is_empty() {
+        m.push_str(&tr(
+            l,
+            "Nothing abnormal was found.\n\n",
+            "異常は見つかりませんでした。\n\n",
+        ));
+    }
+    for c in &findings {
+        m.push_str(&format!(
+            "### {} {} {} — `{}`\n\n{}\n\n",
+            status_label(c.status, l),
+            c.code,
+            c.title,
+            c.target,
+            c.summary
+        ));
+        m.push_str(&tr(
+            l,
+            "| verdict | cause | evidence |\n|---|---|---|\n",
+            "| 判定 | 原因 | 根拠 |\n|---|---|---|\n",
+        ));
+        for k in &c.causes {
+            m.push_str(&format!(
+                "| {} | `{}` {} | {} |\n",
+                verdict_label(k.verdict, l),
+                k.id,
+                cell(&k.cause),
+                cell(&k.evidence)
+            ));
+        }
+        m.push('\n');
+    }
+
+    let remedies: Vec<_> = findings
+        .iter()
+        .flat_map(|c| {
+            c.causes
+                .iter()
+                .filter(|k| matches!(k.verdict, Verdict::Confirmed | Verdict::Suspected))
+                .map(move |k| (c, k))
+        })
+        .collect();
+    if !remedies.is_empty() {
+        m.push_str(&tr(l, "## Remedies\n\n", "## 対処\n\n"));
+        for (c, k) in remedies {
+            m.push_str(&format!(
+                "- [ ] **{} `{}`** ({})\n\n",
+                c.code,
+                k.id,
+                verdict_label(k.verdict, l)
+            ));
+            m.push_str("  ```\n");
+            for line in k.remedy.lines() {
+                m.push_str(&format!("  {line}\n"));
+            }
+            m.push_str("  ```\n\n");
+        }
+    }
+
+    let others: Vec<_> = r
+        .checks
+        .iter()
+        .filter(|c| matches!(c.status, Status::Ok | Status::Skipped))
+        .collect();
+    if !others.is_empty() {
+        m.push_str(&tr(
+            l,
+            "## Checks without findings\n\n",
+            "## 問題のなかったチェック\n\n",
+        ));
+        for c in others {
+            m.push_str(&format!(
+                "- {} {} {} — {}\n",
+                status_label(c.status, l),
+                c.code,
+                c.title,
+                c.summary
+            ));
+        }
+        m.push('\n');
+    }
+
+    m.push_str(&tr(
+        l,
+        "## Emergency checklist\n\n",
+        "## 緊急対応チェックリスト\n\n",
+    ));
+    for item in checklist(l) {
+        m.push_str(&format!("- [ ] {item}\n"));
+    }
+    m
+}
+
+/// The runbook's emergency checklist for a major incident.
+fn checklist(l: Lang) -> [&'static str; 9] {
+    match l {
+        Lang::En => [
+            "Open an incident ticket",
+            "Establish the impact (all users? one feature?)",
+            "Notify the stakeholders",
+            "Review logs and metrics",
+            "Apply a temporary workaround (a restart, for example)",
+            "Investigate the root cause",
+            "Apply the permanent fix",
+            "Hold a postmortem",
+            "Document how to prevent a recurrence",
+        ],
+        Lang::Ja => [
+            "インシデント管理チケットを起票する",
+            "影響範囲を確認する（全ユーザーか、特定の機能か）",
+            "関係者に連絡する",
+            "ログとメトリクスを確認する",
+            "暫定対処を行う（再起動など）",
+            "根本原因を調査する",
+            "恒久対策を実施する",
+            "ポストモーテム（振り返り）を行う",
+            "再発防止策を文書に残す",
+        ],
+    }
+}

@@ -1,0 +1,110 @@
+//! The human report: a header line, then each check with its status and summary, and for
+//! every check that is not ok the runbook's table of causes with a verdict and the evidence
+//! for each row, followed by the remedies of the causes that apply. Ok and skipped checks stay
+//! on one line unless `-v`; `-q` prints only the header.
+
+use super::{Style, counts, paint, status_icon, status_label, verdict_label};
+use crate::lang::Lang;
+use crate::report::{Check, Report, Status, Verdict};
+use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
+
+pub fn report(r: &Report, style: Style) -> String {
+    let mut out = String::new();
+    let head = format!(
+        "doctor {} · {} · {} · {} ms",
+        r.command,
+        paint(status_label(r.status, r.lang), r.status, style.color),
+        counts(r),
+        r.duration_ms
+    );
+    out.push_str(&head);
+    out.push('\n');
+    if style.quiet {
+        return out;
+    }
+    for c in &r.checks {
+        out.push('\n');
+        out.push_str(&check(c, r.lang, style));
+    }
+    out
+}
+
+fn check(c: &Check, lang: Lang, style: Style) -> String {
+    let mut s = String::new();
+    let badge = format!(
+        "{} {:<8}",
+        status_icon(c.status),
+        status_label(c.status, lang)
+    );
+    s.push_str(&format!(
+        "{} {}  {} · {}\n",
+        paint(&badge, c.status, style.color),
+        c.code,
+        c.title,
+        c.target
+    ));
+    s.push_str(&format!("    {}\n", c.summary));
+    let expand = style.verbose || !matches!(c.status, Status::Ok | Status::Skipped);
+    if !expand {
+        return s;
+    }
+    let mut t = Table::new();
+    t.load_style(presets::UTF8_FULL_CONDENSED);
+    t.set_content_arrangement(ContentArrangement::Dynamic);
+    t.set_width(style.width.saturating_sub(4).max(40) as u16);
+    if !style.color {
+        t.force_no_tty();
+    } else {
+        t.enforce_styling();
+    }
+    let (h_verdict, h_cause, h_evidence) = match lang {
+        Lang::En => ("verdict", "cause", "evidence"),
+        Lang::Ja => ("判定", "原因", "根拠"),
+    };
+    t.set_header(vec![h_verdict, h_cause, h_evidence]);
+    for k in &c.causes {
+        let mut v = Cell::new(verdict_label(k.verdict, lang));
+        if style.color {
+            v = match k.verdict {
+                Verdict::Confirmed => v.fg(Color::Red),
+                Verdict::Suspected => v.fg(Color::Yellow),
+                Verdict::RuledOut => v.fg(Color::Green),
+                Verdict::Unchecked => v.fg(Color::DarkGrey),
+            };
+        }
+        t.add_row(vec![
+            v,
+            Cell::new(format!("{}\n{}", k.id, k.cause)),
+            Cell::new(&k.evidence),
+        ]);
+    }
+    for line in t.to_string().lines() {
+        s.push_str("    ");
+        s.push_str(line);
+        s.push('\n');
+    }
+    let applying: Vec<_> = c
+        .causes
+        .iter()
+        .filter(|k| matches!(k.verdict, Verdict::Confirmed | Verdict::Suspected))
+        .collect();
+    if !applying.is_empty() {
+        s.push_str(match lang {
+            Lang::En => "    What to do:\n",
+            Lang::Ja => "    対処:\n",
+        });
+        for k in applying {
+            s.push_str(&format!(
+                "    • {} ({})\n",
+                k.id,
+                verdict_label(k.verdict, lang)
+            ));
+            for line in k.remedy.lines() {
+                s.push_str("        ");
+                s.push_str(line);
+                s.push('\n');
+            }
+        }
+    }
+    s
+}

@@ -1,0 +1,256 @@
+//! What a run produces: checks with a status, evidence, and a verdict on every cause of the
+//! runbook. Diagnosis fills `Finding`s (no texts of the runbook, no clock); `Report::build`
+//! joins them with the runbook's words in the chosen language. Renderers only read a `Report`.
+
+use crate::catalogue;
+use crate::lang::Lang;
+use serde::Serialize;
+use serde_json::Value;
+
+/// Ordered by how bad it is: the worst status of a run decides its exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Skipped,
+    Warning,
+    Unknown,
+    Critical,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Skipped => "skipped",
+            Status::Warning => "warning",
+            Status::Unknown => "unknown",
+            Status::Critical => "critical",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Confirmed,
+    Suspected,
+    RuledOut,
+    Unchecked,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Confirmed => "confirmed",
+            Verdict::Suspected => "suspected",
+            Verdict::RuledOut => "ruled-out",
+            Verdict::Unchecked => "unchecked",
+        }
+    }
+}
+
+/// One cause's verdict, as diagnosis decides it.
+#[derive(Debug, Clone)]
+pub struct CauseFinding {
+    pub id: &'static str,
+    pub verdict: Verdict,
+    pub evidence: String,
+}
+
+/// What a problem's `diagnose` returns for one target.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub code: &'static str,
+    pub target: String,
+    pub status: Status,
+    pub summary: String,
+    pub evidence: serde_json::Map<String, Value>,
+    pub causes: Vec<CauseFinding>,
+    pub duration_ms: u64,
+}
+
+impl Finding {
+    pub fn new(code: &'static str, target: impl Into<String>) -> Finding {
+        Finding {
+            code,
+            target: target.into(),
+            status: Status::Ok,
+            summary: String::new(),
+            evidence: serde_json::Map::new(),
+            causes: Vec::new(),
+            duration_ms: 0,
+        }
+    }
+
+    pub fn status(mut self, status: Status, summary: impl Into<String>) -> Self {
+        self.status = status;
+        self.summary = summary.into();
+        self
+    }
+
+    pub fn cause(&mut self, id: &'static str, verdict: Verdict, evidence: impl Into<String>) {
+        self.causes.push(CauseFinding {
+            id,
+            verdict,
+            evidence: evidence.into(),
+        });
+    }
+
+    pub fn fact(&mut self, key: &str, value: impl Serialize) {
+        if let Ok(v) = serde_json::to_value(value) {
+            self.evidence.insert(key.to_string(), v);
+        }
+    }
+
+    pub fn verdict_of(&self, id: &str) -> Option<Verdict> {
+        self.causes.iter().find(|c| c.id == id).map(|c| c.verdict)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CauseReport {
+    pub id: String,
+    pub verdict: Verdict,
+    pub cause: String,
+    pub remedy: String,
+    pub evidence: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub code: String,
+    pub area: String,
+    pub target: String,
+    pub title: String,
+    pub status: Status,
+    pub summary: String,
+    pub duration_ms: u64,
+    pub evidence: serde_json::Map<String, Value>,
+    pub causes: Vec<CauseReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema: &'static str,
+    pub status: Status,
+    pub exit_code: i32,
+    pub started_at: String,
+    pub duration_ms: u64,
+    pub lang: Lang,
+    /// What was run (`postgres`, `all` ...), for headers of the human formats.
+    #[serde(skip)]
+    pub command: String,
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    /// Joins findings with the runbook's texts. Causes come in the runbook's order; a cause
+    /// diagnosis did not speak of is reported `unchecked` rather than silently dropped.
+    pub fn build(
+        command: &str,
+        findings: Vec<Finding>,
+        lang: Lang,
+        started_at: String,
+        duration_ms: u64,
+    ) -> Report {
+        let mut checks: Vec<Check> = findings.into_iter().map(|f| check_from(f, lang)).collect();
+        checks.sort_by_key(|c| area_rank(&c.area));
+        let status = checks.iter().map(|c| c.status).max().unwrap_or(Status::Ok);
+        Report {
+            schema: "doctor.report/v1",
+            status,
+            exit_code: exit_code(status),
+            started_at,
+            duration_ms,
+            lang,
+            command: command.to_string(),
+            checks,
+        }
+    }
+
+    pub fn count(&self, status: Status) -> usize {
+        self.checks.iter().filter(|c| c.status == status).count()
+    }
+}
+
+fn area_rank(area: &str) -> usize {
+    catalogue::AREAS
+        .iter()
+        .position(|a| *a == area)
+        .unwrap_or(usize::MAX)
+}
+
+fn check_from(f: Finding, lang: Lang) -> Check {
+    let problem = catalogue::get(f.code);
+    let mut causes: Vec<CauseReport> = Vec::new();
+    if let Some(p) = problem {
+        for c in &p.causes {
+            let found = f.causes.iter().find(|x| x.id == c.id);
+            causes.push(CauseReport {
+                id: c.id.clone(),
+                verdict: found.map_or(Verdict::Unchecked, |x| x.verdict),
+                cause: c.cause.get(lang).trim().to_string(),
+                remedy: c.remedy.get(lang).trim().to_string(),
+                evidence: found.map_or_else(String::new, |x| x.evidence.clone()),
+            });
+        }
+    }
+    Check {
+        code: f.code.to_string(),
+        area: problem.map_or_else(String::new, |p| p.area.clone()),
+        target: f.target,
+        title: problem.map_or_else(|| f.code.to_string(), |p| p.title.get(lang).to_string()),
+        status: f.status,
+        summary: f.summary,
+        duration_ms: f.duration_ms,
+        evidence: f.evidence,
+        causes,
+    }
+}
+
+/// The contract's exit codes: 0 ok/skipped, 1 warning, 2 critical, 3 unknown.
+pub fn exit_code(worst: Status) -> i32 {
+    match worst {
+        Status::Ok | Status::Skipped => 0,
+        Status::Warning => 1,
+        Status::Critical => 2,
+        Status::Unknown => 3,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_code_follows_the_worst_status() {
+        let f = |s| Finding::new("PG002", "t").status(s, "");
+        let r = |v: Vec<Finding>| Report::build("x", v, Lang::En, String::new(), 0).exit_code;
+        assert_eq!(r(vec![f(Status::Ok), f(Status::Skipped)]), 0);
+        assert_eq!(r(vec![f(Status::Ok), f(Status::Warning)]), 1);
+        assert_eq!(r(vec![f(Status::Unknown), f(Status::Warning)]), 3);
+        assert_eq!(r(vec![f(Status::Unknown), f(Status::Critical)]), 2);
+        assert_eq!(r(vec![]), 0);
+    }
+
+    #[test]
+    fn unmentioned_causes_are_unchecked_and_in_runbook_order() {
+        let mut f = Finding::new("PG002", "t").status(Status::Critical, "s");
+        f.cause("idle-connections", Verdict::Confirmed, "3 idle");
+        let r = Report::build("x", vec![f], Lang::En, String::new(), 0);
+        let ids: Vec<_> = r.checks[0]
+            .causes
+            .iter()
+            .map(|c| (c.id.as_str(), c.verdict))
+            .collect();
+        assert_eq!(
+            ids,
+            vec![
+                ("connection-leak", Verdict::Unchecked),
+                ("max-connections-low", Verdict::Unchecked),
+                ("idle-connections", Verdict::Confirmed)
+            ]
+        );
+    }
+}

@@ -1,0 +1,313 @@
+//! Running checks: decide what to probe from the settings, gather every area's facts at once
+//! under one deadline, then diagnose. The `Facts` of a run are one serializable value, so a run
+//! can be dumped and replayed.
+
+use crate::config::Settings;
+use crate::probe::postgres::{self, PgFacts, PgProbeConfig};
+use crate::probe::redis::{self, BigKeysLimits, RedisFacts, RedisProbeConfig};
+use crate::problems::{self, Ctx};
+use crate::redact;
+use crate::report::Finding;
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, SystemTime};
+use tokio::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Area {
+    Postgres,
+    Redis,
+}
+
+/// What one invocation asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub areas: Vec<Area>,
+    pub pg_url: Option<String>,
+    pub pg_admin_url: Option<String>,
+    pub redis_url: Option<String>,
+    pub bigkeys: Option<BigKeysLimits>,
+}
+
+/// Everything a run gathered.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Facts {
+    pub postgres: Option<PgFacts>,
+    pub postgres_ms: u64,
+    pub redis: Option<RedisFacts>,
+    pub redis_ms: u64,
+}
+
+pub fn pg_config(s: &Settings, url_flag: Option<&str>, admin_flag: Option<&str>) -> PgProbeConfig {
+    let service = s.service("postgres");
+    let (url, url_source) = if let Some(u) = url_flag {
+        (u.to_string(), "--url".to_string())
+    } else if let Some(u) = s.var("DATABASE_URL") {
+        (
+            u.to_string(),
+            format!("DATABASE_URL ({})", s.var_origin("DATABASE_URL")),
+        )
+    } else if service.url_configured {
+        (service.url.clone(), "doctor.toml".to_string())
+    } else {
+        (
+            with_password(&service.url, s.var("POSTGRES_PASSWORD"), true),
+            "default (POSTGRES_PASSWORD)".to_string(),
+        )
+    };
+    let (admin_url, admin_source) = if let Some(a) = admin_flag {
+        (Some(a.to_string()), "--admin-url".to_string())
+    } else if let Some(a) = s.var("DOCTOR_ADMIN_URL") {
+        (Some(a.to_string()), "DOCTOR_ADMIN_URL".to_string())
+    } else if let Some(a) = &s.pg_admin_url {
+        (Some(a.clone()), "doctor.toml".to_string())
+    } else {
+        (
+            default_admin_url(&url, s.var("POSTGRES_PASSWORD")),
+            "default (postgres, POSTGRES_PASSWORD)".to_string(),
+        )
+    };
+    crate::config::register_url_password(&url);
+    if let Some(a) = &admin_url {
+        crate::config::register_url_password(a);
+    }
+    PgProbeConfig {
+        url,
+        url_source,
+        admin_url,
+        admin_source,
+        timeout: s.timeout,
+    }
+}
+
+/// The superuser connection when none is configured: user `postgres` on the application's
+/// server, database `postgres`, with `POSTGRES_PASSWORD` (or the application's own password
+/// when it already connects as `postgres`). `None` when no password is known: a guess would
+/// only leave an authentication failure in the server's log.
+fn default_admin_url(app_url: &str, pg_password: Option<&str>) -> Option<String> {
+    let u = crate::urls::parse_postgres(app_url).ok()?;
+    let password = match pg_password {
+        Some(p) => p.to_string(),
+        None if u.user == "postgres" => u.password.clone()?,
+        None => return None,
+    };
+    let q = match u.sslmode {
+        crate::urls::SslMode::Require => "?sslmode=require",
+        crate::urls::SslMode::Disable => "?sslmode=disable",
+        crate::urls::SslMode::Prefer => "",
+    };
+    Some(format!(
+        "postgresql://postgres:{}@{}:{}/postgres{q}",
+        redact::percent_encode(&password),
+        u.host,
+        u.port
+    ))
+}
+
+/// Puts a password into a URL that has none (`postgresql://postgres@h` → `postgresql://postgres:pw@h`).
+fn with_password(url: &str, password: Option<&str>, has_user: bool) -> String {
+    let Some(pw) = password else {
+        return url.to_string();
+    };
+    let Some(i) = url.find("://") else {
+        return url.to_string();
+    };
+    let (scheme, rest) = url.split_at(i + 3);
+    let enc = redact::percent_encode(pw);
+    match rest.split_once('@') {
+        Some((user, host)) if has_user && !user.contains(':') => {
+            format!("{scheme}{user}:{enc}@{host}")
+        }
+        Some(_) => url.to_string(),
+        None => format!("{scheme}:{enc}@{rest}"),
+    }
+}
+
+pub fn redis_config(
+    s: &Settings,
+    url_flag: Option<&str>,
+    bigkeys: Option<BigKeysLimits>,
+) -> RedisProbeConfig {
+    let service = s.service("redis");
+    let (url, url_source) = if let Some(u) = url_flag {
+        (u.to_string(), "--url".to_string())
+    } else if let Some(u) = s.var("REDIS_URL") {
+        (
+            u.to_string(),
+            format!("REDIS_URL ({})", s.var_origin("REDIS_URL")),
+        )
+    } else if service.url_configured {
+        (service.url.clone(), "doctor.toml".to_string())
+    } else {
+        (
+            with_password(&service.url, s.var("REDIS_PASSWORD"), false),
+            "default (REDIS_PASSWORD)".to_string(),
+        )
+    };
+    crate::config::register_url_password(&url);
+    RedisProbeConfig {
+        url,
+        url_source,
+        timeout: s.timeout,
+        bigkeys,
+    }
+}
+
+/// Gathers every requested area at once. Each probe has its own deadline at `--timeout`; this
+/// adds a guard a little later so that even a probe that misbehaves cannot hold the run.
+pub async fn gather(s: &Settings, req: &Request) -> Facts {
+    let guard = s.timeout + Duration::from_millis(250);
+    let pg = async {
+        if !req.areas.contains(&Area::Postgres) {
+            return (None, 0);
+        }
+        let cfg = pg_config(s, req.pg_url.as_deref(), req.pg_admin_url.as_deref());
+        let t = Instant::now();
+        let facts = match tokio::time::timeout(guard, postgres::gather(&cfg)).await {
+            Ok(f) => f,
+            Err(_) => PgFacts {
+                target: "postgres".into(),
+                url: redact::url(&cfg.url),
+                url_source: cfg.url_source.clone(),
+                query_errors: vec!["the PostgreSQL probe overran its deadline".into()],
+                ..Default::default()
+            },
+        };
+        (Some(facts), crate::probe::ms(t.elapsed()))
+    };
+    let rd = async {
+        if !req.areas.contains(&Area::Redis) {
+            return (None, 0);
+        }
+        let cfg = redis_config(s, req.redis_url.as_deref(), req.bigkeys);
+        let extra = req.bigkeys.map_or(Duration::ZERO, |b| b.time);
+        let t = Instant::now();
+        let facts = match tokio::time::timeout(guard + extra, redis::gather(&cfg)).await {
+            Ok(f) => f,
+            Err(_) => RedisFacts {
+                target: "redis".into(),
+                url: redact::url(&cfg.url),
+                url_source: cfg.url_source.clone(),
+                errors: vec!["the Redis probe overran its deadline".into()],
+                ..Default::default()
+            },
+        };
+        (Some(facts), crate::probe::ms(t.elapsed()))
+    };
+    let ((postgres, postgres_ms), (redis, redis_ms)) = tokio::join!(pg, rd);
+    Facts {
+        postgres,
+        postgres_ms,
+        redis,
+        redis_ms,
+    }
+}
+
+pub fn diagnose(facts: &Facts, ctx: &Ctx) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if let Some(pg) = &facts.postgres {
+        for mut f in problems::postgres::diagnose(pg, ctx) {
+            f.duration_ms = facts.postgres_ms;
+            out.push(f);
+        }
+    }
+    if let Some(rd) = &facts.redis {
+        for mut f in problems::redis::diagnose(rd, ctx) {
+            f.duration_ms = facts.redis_ms;
+            out.push(f);
+        }
+    }
+    out
+}
+
+/// `2026-11-28T12:00:00Z` for a time, without a date library.
+pub fn rfc3339(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0) as i64;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Overrides;
+    use std::collections::BTreeMap;
+
+    fn settings(env: &[(&str, &str)]) -> Settings {
+        let dir = tempfile::tempdir().unwrap();
+        let env: BTreeMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load(&Overrides::default(), &env, dir.path()).unwrap()
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_867_200)),
+            "2026-11-28T12:00:00Z"
+        );
+    }
+
+    #[test]
+    fn postgres_url_precedence_and_default_admin() {
+        let s = settings(&[("POSTGRES_PASSWORD", "pg pw")]);
+        let c = pg_config(&s, None, None);
+        assert_eq!(c.url, "postgresql://postgres:pg%20pw@localhost:5432/authdb");
+        assert_eq!(
+            c.admin_url.as_deref(),
+            Some("postgresql://postgres:pg%20pw@localhost:5432/postgres")
+        );
+        let s = settings(&[("DATABASE_URL", "postgresql://app:x@db:5432/apidb")]);
+        let c = pg_config(&s, None, None);
+        assert_eq!(
+            (c.url.as_str(), c.url_source.as_str()),
+            (
+                "postgresql://app:x@db:5432/apidb",
+                "DATABASE_URL (environment)"
+            )
+        );
+        assert_eq!(c.admin_url, None, "no superuser password known: no guess");
+        let c = pg_config(
+            &s,
+            Some("postgresql://u@h/d"),
+            Some("postgresql://postgres:a@h/postgres"),
+        );
+        assert_eq!(
+            (c.url_source.as_str(), c.admin_source.as_str()),
+            ("--url", "--admin-url")
+        );
+    }
+
+    #[test]
+    fn redis_default_uses_redis_password() {
+        let s = settings(&[("REDIS_PASSWORD", "r/pw")]);
+        assert_eq!(
+            redis_config(&s, None, None).url,
+            "redis://:r%2Fpw@localhost:6379"
+        );
+        let s = settings(&[]);
+        assert_eq!(redis_config(&s, None, None).url, "redis://localhost:6379");
+    }
+}

@@ -1,0 +1,101 @@
+//! The runbook data model: one problem per file under `runbooks/`, every text in English and
+//! Japanese. Runbook text lives in data, not code, so that a remedy changed in one language
+//! shows its twin in the same diff, and so that `explain`, `list`, log triage and the check
+//! reports all read the same words.
+
+use crate::lang::Lang;
+use serde::Deserialize;
+
+/// A text in both languages.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Text {
+    pub en: String,
+    pub ja: String,
+}
+
+impl Text {
+    pub fn get(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::En => &self.en,
+            Lang::Ja => &self.ja,
+        }
+    }
+}
+
+/// What a person sees: an error text exactly as some program prints it (the same in every
+/// language, matched by `explain` and log triage), or a sign described in words.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Symptom {
+    Literal {
+        text: String,
+        #[serde(default)]
+        source: Option<String>,
+    },
+    Described {
+        en: String,
+        ja: String,
+    },
+}
+
+impl Symptom {
+    pub fn text(&self, lang: Lang) -> &str {
+        match self {
+            Symptom::Literal { text, .. } => text,
+            Symptom::Described { en, ja } => match lang {
+                Lang::En => en,
+                Lang::Ja => ja,
+            },
+        }
+    }
+
+    /// Every wording of the symptom, for matching whatever language the input is in.
+    pub fn wordings(&self) -> Vec<&str> {
+        match self {
+            Symptom::Literal { text, .. } => vec![text],
+            Symptom::Described { en, ja } => vec![en, ja],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cause {
+    pub id: String,
+    pub cause: Text,
+    pub remedy: Text,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Problem {
+    pub code: String,
+    pub area: String,
+    pub title: Text,
+    pub symptoms: Vec<Symptom>,
+    /// The commands a person would type to check this by hand.
+    pub by_hand: Text,
+    pub causes: Vec<Cause>,
+}
+
+impl Problem {
+    pub fn parse(source_name: &str, toml_text: &str) -> Result<Problem, String> {
+        toml::from_str(toml_text).map_err(|e| {
+            let line = e.span().map(|s| {
+                toml_text[..s.start.min(toml_text.len())]
+                    .lines()
+                    .count()
+                    .max(1)
+            });
+            match line {
+                Some(l) => format!("{source_name}:{l}: {}", e.message()),
+                None => format!("{source_name}: {}", e.message()),
+            }
+        })
+    }
+
+    pub fn cause(&self, id: &str) -> Option<&Cause> {
+        self.causes.iter().find(|c| c.id == id)
+    }
+}

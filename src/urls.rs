@@ -1,0 +1,492 @@
+//! Connection URLs of the services under diagnosis, checked for the shape the runbook gives
+//! (`postgresql://user:pass@host:5432/db`, `redis://:password@host:6379`). A malformed URL is
+//! not a usage error: it is the runbook's own cause (`bad-database-url`, `bad-redis-url`), so
+//! the problem is returned as data, in both languages, naming what is wrong. Pure functions,
+//! fuzzed: outside input of any shape must come back as `Ok` or `Err`, never a panic.
+
+use crate::config::percent_decode;
+use serde::{Deserialize, Serialize};
+
+/// What is wrong in a URL, in both languages (it goes into evidence as is).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UrlProblem {
+    pub en: String,
+    pub ja: String,
+}
+
+fn problem(en: impl Into<String>, ja: impl Into<String>) -> UrlProblem {
+    UrlProblem {
+        en: en.into(),
+        ja: ja.into(),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PgUrl {
+    pub user: String,
+    pub password: Option<String>,
+    pub host: String,
+    pub port: u16,
+    pub dbname: String,
+    pub sslmode: SslMode,
+    /// Things worth saying that do not stop the connection (`+psycopg2` dropped, ...).
+    pub notes: Vec<UrlProblem>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedisUrl {
+    pub tls: bool,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub host: String,
+    pub port: u16,
+    pub db: i64,
+    pub notes: Vec<UrlProblem>,
+}
+
+const PG_SHAPE: &str = "postgresql://user:pass@host:5432/db";
+const REDIS_SHAPE: &str = "redis://:password@host:6379";
+
+/// Splits `scheme://authority/path?query#fragment` by hand, so that every way it can be wrong
+/// can be named (the `url` crate would only say "invalid").
+struct Parts<'a> {
+    scheme: &'a str,
+    userinfo: Option<&'a str>,
+    host: &'a str,
+    port: Option<&'a str>,
+    path: &'a str,
+    query: Option<&'a str>,
+    fragment: Option<&'a str>,
+}
+
+fn split<'a>(url: &'a str, shape: &str) -> Result<Parts<'a>, UrlProblem> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(problem(
+            format!("it is not a URL (no \"://\"); expected the form {shape}"),
+            format!("URL の形式ではありません（\"://\" がない）。正しい形式: {shape}"),
+        ));
+    };
+    let (rest, fragment) = match rest.split_once('#') {
+        Some((r, f)) => (r, Some(f)),
+        None => (rest, None),
+    };
+    let (rest, query) = match rest.split_once('?') {
+        Some((r, q)) => (r, Some(q)),
+        None => (rest, None),
+    };
+    // The authority ends at the first '/' after the last '@' (a password may hold '/').
+    let at = rest.rfind('@');
+    let slash = match at {
+        Some(a) => rest[a..].find('/').map(|i| a + i),
+        None => rest.find('/'),
+    };
+    let (authority, path) = match slash {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let (userinfo, hostport) = match authority.rfind('@') {
+        Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
+        None => (None, authority),
+    };
+    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+        match v6.find(']') {
+            Some(end) => {
+                let after = &v6[end + 1..];
+                let port = match after.strip_prefix(':') {
+                    Some(p) => Some(p),
+                    None if after.is_empty() => None,
+                    None => {
+                        return Err(problem(
+                            format!("unexpected {after:?} after the IPv6 address"),
+                            format!("IPv6 アドレスの後に不正な文字列 {after:?} があります"),
+                        ));
+                    }
+                };
+                (&hostport[..end + 2], port)
+            }
+            None => {
+                return Err(problem(
+                    "the IPv6 address is not closed: a ']' is missing (write [::1]:5432)",
+                    "IPv6 アドレスが閉じられていません（']' がない）。[::1]:5432 のように書いてください",
+                ));
+            }
+        }
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (hostport, None),
+        }
+    };
+    Ok(Parts {
+        scheme,
+        userinfo,
+        host,
+        port,
+        path,
+        query,
+        fragment,
+    })
+}
+
+fn check_host(host: &str, shape: &str) -> Result<(), UrlProblem> {
+    if host.is_empty() {
+        return Err(problem(
+            format!("no host: the URL must name the server, as in {shape}"),
+            format!("ホスト名がありません。{shape} のようにサーバーを指定してください"),
+        ));
+    }
+    if host.starts_with('[') {
+        let inner = &host[1..host.len() - 1];
+        if inner.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(problem(
+                format!("{host} is not an IPv6 address"),
+                format!("{host} は IPv6 アドレスとして不正です"),
+            ));
+        }
+        return Ok(());
+    }
+    if let Some(bad) = host
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | '%')))
+    {
+        return Err(problem(
+            format!(
+                "the host {host:?} contains {bad:?}; special characters in the password must be percent-encoded (e.g. @ as %40)"
+            ),
+            format!(
+                "ホスト {host:?} に {bad:?} が含まれています。パスワード中の記号はパーセントエンコードが必要です（例: @ は %40）"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_port(port: Option<&str>, default: u16) -> Result<u16, UrlProblem> {
+    match port {
+        None | Some("") => Ok(default),
+        Some(p) => match p.parse::<u32>() {
+            Ok(n) if (1..=65535).contains(&n) => Ok(n as u16),
+            Ok(n) => Err(problem(
+                format!("port {n} is out of range (1-65535)"),
+                format!("ポート {n} は範囲外です（1〜65535）"),
+            )),
+            Err(_) => Err(problem(
+                format!(
+                    "port {p:?} is not a number; if the password contains ':' '/' or '@', percent-encode it"
+                ),
+                format!(
+                    "ポート {p:?} が数値ではありません。パスワードに ':' '/' '@' が含まれる場合はパーセントエンコードしてください"
+                ),
+            )),
+        },
+    }
+}
+
+fn decode(part: &str, what: &str) -> Result<String, UrlProblem> {
+    percent_decode(part).map_err(|_| {
+        problem(
+            format!("the {what} has a broken percent-encoding"),
+            format!("{what} のパーセントエンコードが壊れています"),
+        )
+    })
+}
+
+fn fragment_problem(fragment: Option<&str>) -> Result<(), UrlProblem> {
+    if fragment.is_some() {
+        return Err(problem(
+            "it contains '#': a '#' in the password must be written %23",
+            "'#' が含まれています。パスワード中の '#' は %23 と書く必要があります",
+        ));
+    }
+    Ok(())
+}
+
+pub fn parse_postgres(url: &str) -> Result<PgUrl, UrlProblem> {
+    let url = url.trim();
+    if url.is_empty() {
+        return Err(problem("the URL is empty", "URL が空です"));
+    }
+    let p = split(url, PG_SHAPE)?;
+    let mut notes = Vec::new();
+    let (base, driver) = match p.scheme.split_once('+') {
+        Some((b, d)) => (b, Some(d)),
+        None => (p.scheme, None),
+    };
+    if !matches!(
+        base.to_ascii_lowercase().as_str(),
+        "postgresql" | "postgres"
+    ) {
+        return Err(problem(
+            format!(
+                "the scheme {:?} is not PostgreSQL's; expected {PG_SHAPE}",
+                p.scheme
+            ),
+            format!(
+                "スキーム {:?} は PostgreSQL のものではありません。正しい形式: {PG_SHAPE}",
+                p.scheme
+            ),
+        ));
+    }
+    if let Some(d) = driver {
+        notes.push(problem(
+            format!("the SQLAlchemy driver suffix \"+{d}\" was ignored"),
+            format!("SQLAlchemy のドライバ指定 \"+{d}\" は無視しました"),
+        ));
+    }
+    fragment_problem(p.fragment)?;
+    check_host(p.host, PG_SHAPE)?;
+    let port = check_port(p.port, 5432)?;
+    let (user, password) = match p.userinfo {
+        None => (String::new(), None),
+        Some(ui) => match ui.split_once(':') {
+            Some((u, pw)) => (decode(u, "user name")?, Some(decode(pw, "password")?)),
+            None => (decode(ui, "user name")?, None),
+        },
+    };
+    if user.is_empty() {
+        return Err(problem(
+            format!("no user name; expected {PG_SHAPE}"),
+            format!("ユーザー名がありません。正しい形式: {PG_SHAPE}"),
+        ));
+    }
+    let db = p.path.trim_start_matches('/');
+    if db.contains('/') {
+        return Err(problem(
+            format!("the database name {db:?} contains '/'"),
+            format!("データベース名 {db:?} に '/' が含まれています"),
+        ));
+    }
+    let mut dbname = decode(db, "database name")?;
+    if dbname.is_empty() {
+        notes.push(problem(
+            format!("no database name: PostgreSQL uses the user name {user:?}"),
+            format!(
+                "データベース名がないため、ユーザー名 {user:?} と同名のデータベースに接続します"
+            ),
+        ));
+        dbname = user.clone();
+    }
+    let mut sslmode = SslMode::Prefer;
+    for pair in p.query.unwrap_or("").split('&').filter(|s| !s.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if k == "sslmode" {
+            sslmode = match v {
+                "disable" | "allow" => SslMode::Disable,
+                "prefer" => SslMode::Prefer,
+                "require" | "verify-ca" | "verify-full" => {
+                    if v != "require" {
+                        notes.push(problem(
+                            format!("sslmode={v}: doctor checks that TLS works but does not verify the certificate"),
+                            format!("sslmode={v}: doctor は TLS 接続を確認しますが、証明書の検証は行いません"),
+                        ));
+                    }
+                    SslMode::Require
+                }
+                other => {
+                    return Err(problem(
+                        format!(
+                            "sslmode={other:?} is not a valid mode (disable, allow, prefer, require, verify-ca, verify-full)"
+                        ),
+                        format!(
+                            "sslmode={other:?} は不正な値です（disable, allow, prefer, require, verify-ca, verify-full）"
+                        ),
+                    ));
+                }
+            };
+        }
+    }
+    Ok(PgUrl {
+        user,
+        password,
+        host: p.host.to_string(),
+        port,
+        dbname,
+        sslmode,
+        notes,
+    })
+}
+
+pub fn parse_redis(url: &str) -> Result<RedisUrl, UrlProblem> {
+    let url = url.trim();
+    if url.is_empty() {
+        return Err(problem("the URL is empty", "URL が空です"));
+    }
+    let p = split(url, REDIS_SHAPE)?;
+    let tls = match p.scheme.to_ascii_lowercase().as_str() {
+        "redis" => false,
+        "rediss" => true,
+        other => {
+            return Err(problem(
+                format!("the scheme {other:?} is not Redis's; expected {REDIS_SHAPE}"),
+                format!(
+                    "スキーム {other:?} は Redis のものではありません。正しい形式: {REDIS_SHAPE}"
+                ),
+            ));
+        }
+    };
+    fragment_problem(p.fragment)?;
+    check_host(p.host, REDIS_SHAPE)?;
+    let port = check_port(p.port, 6379)?;
+    let mut notes = Vec::new();
+    let (username, password) = match p.userinfo {
+        None => (None, None),
+        Some(ui) => match ui.split_once(':') {
+            Some((u, pw)) => {
+                let u = decode(u, "user name")?;
+                (
+                    Some(u).filter(|u| !u.is_empty()),
+                    Some(decode(pw, "password")?).filter(|p| !p.is_empty()),
+                )
+            }
+            None => {
+                notes.push(problem(
+                    format!("the user-info has no ':', so clients send it as a user name, not a password; write {REDIS_SHAPE}"),
+                    format!("ユーザー情報に ':' がないため、パスワードではなくユーザー名として送られます。{REDIS_SHAPE} と書いてください"),
+                ));
+                (Some(decode(ui, "user name")?), None)
+            }
+        },
+    };
+    let db_text = p.path.trim_start_matches('/');
+    let db = if db_text.is_empty() {
+        0
+    } else {
+        match db_text.parse::<i64>() {
+            Ok(n) if (0..=10_000).contains(&n) => n,
+            _ => {
+                return Err(problem(
+                    format!("the database {db_text:?} is not a number (redis://host:6379/0)"),
+                    format!(
+                        "データベース番号 {db_text:?} が数値ではありません（redis://host:6379/0）"
+                    ),
+                ));
+            }
+        }
+    };
+    for pair in p.query.unwrap_or("").split('&').filter(|s| !s.is_empty()) {
+        if let Some(("password", v)) = pair.split_once('=') {
+            if password.is_none() {
+                return Ok(RedisUrl {
+                    tls,
+                    username,
+                    password: Some(decode(v, "password")?),
+                    host: p.host.to_string(),
+                    port,
+                    db,
+                    notes,
+                });
+            }
+        }
+    }
+    Ok(RedisUrl {
+        tls,
+        username,
+        password,
+        host: p.host.to_string(),
+        port,
+        db,
+        notes,
+    })
+}
+
+/// The host without IPv6 brackets, as a resolver wants it.
+pub fn bare_host(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn good_postgres_urls() {
+        let u = parse_postgres("postgresql://app:p%40ss@db:6543/authdb?sslmode=require").unwrap();
+        assert_eq!(
+            (
+                u.user.as_str(),
+                u.password.as_deref(),
+                u.host.as_str(),
+                u.port,
+                u.dbname.as_str()
+            ),
+            ("app", Some("p@ss"), "db", 6543, "authdb")
+        );
+        assert_eq!(u.sslmode, SslMode::Require);
+        let u = parse_postgres("postgresql+asyncpg://app@[::1]/x").unwrap();
+        assert_eq!((u.host.as_str(), u.port, u.notes.len()), ("[::1]", 5432, 1));
+        let u = parse_postgres("postgres://u:p@ss@h/db").unwrap();
+        assert_eq!(u.password.as_deref(), Some("p@ss"));
+        assert_eq!(
+            parse_postgres("postgresql://postgres@localhost")
+                .unwrap()
+                .dbname,
+            "postgres"
+        );
+    }
+
+    #[test]
+    fn bad_postgres_urls_say_what_is_wrong() {
+        let cases = [
+            ("mysql://u:p@h/db", "scheme"),
+            ("postgresql://u:p@h:99999/db", "out of range"),
+            ("postgresql://u:p@[::1:5432/db", "IPv6"),
+            ("postgresql://u:p@:5432/db", "no host"),
+            ("postgresql://u:p@h:54a2/db", "not a number"),
+            ("postgresql://u:p#ss@h/db", "'#'"),
+            ("localhost:5432", "not a URL"),
+            ("", "empty"),
+            ("postgresql://:pw@h/db", "no user name"),
+            ("postgresql://u@h/db?sslmode=maybe", "sslmode"),
+            ("postgresql://u:p%zz@h/db", "percent"),
+        ];
+        for (url, needle) in cases {
+            let e = parse_postgres(url).expect_err(url);
+            assert!(e.en.contains(needle), "{url}: {}", e.en);
+            assert!(!e.ja.is_empty());
+        }
+    }
+
+    #[test]
+    fn redis_urls() {
+        let u = parse_redis("redis://:secret@redis:6379/1").unwrap();
+        assert_eq!(
+            (u.password.as_deref(), u.host.as_str(), u.db, u.username),
+            (Some("secret"), "redis", 1, None)
+        );
+        let u = parse_redis("redis://secret@redis:6379").unwrap();
+        assert_eq!(
+            u.notes.len(),
+            1,
+            "a password in the user name slot is pointed out"
+        );
+        assert!(
+            parse_redis("http://redis:6379")
+                .unwrap_err()
+                .en
+                .contains("scheme")
+        );
+        assert!(
+            parse_redis("redis://redis:6379/x")
+                .unwrap_err()
+                .en
+                .contains("not a number")
+        );
+        assert!(
+            parse_redis("redis://redis:0")
+                .unwrap_err()
+                .en
+                .contains("out of range")
+        );
+        assert_eq!(parse_redis("rediss://h").unwrap().port, 6379);
+    }
+}
