@@ -41,28 +41,18 @@ static SOURCES: &[(&str, &str)] = runbooks![
 pub fn all() -> Result<&'static [Problem], String> {
     static CATALOGUE: OnceLock<Result<Vec<Problem>, String>> = OnceLock::new();
     CATALOGUE
-        .get_or_init(|| {
-            SOURCES
-                .iter()
-                .map(|(name, text)| Problem::parse(name, text))
-                .collect()
-        })
+        .get_or_init(|| SOURCES.iter().map(|(name, text)| Problem::parse(name, text)).collect())
         .as_ref()
         .map(|v| v.as_slice())
         .map_err(|e| format!("the built-in runbook is broken: {e}"))
 }
 
 pub fn get(code: &str) -> Option<&'static Problem> {
-    all()
-        .ok()?
-        .iter()
-        .find(|p| p.code.eq_ignore_ascii_case(code))
+    all().ok()?.iter().find(|p| p.code.eq_ignore_ascii_case(code))
 }
 
 /// Areas in report order (a problem's `area` is one of these).
-pub const AREAS: &[&str] = &[
-    "docker", "postgres", "redis", "auth", "api", "frontend", "network", "perf",
-];
+pub const AREAS: &[&str] = &["docker", "postgres", "redis", "auth", "api", "frontend", "network", "perf"];
 
 #[cfg(test)]
 pub(crate) mod tests {
@@ -72,82 +62,19 @@ pub(crate) mod tests {
     /// The contract's table of codes and cause ids (CONTRACT.md), copied on purpose: this is
     /// what scripts rely on, so the catalogue must never drift from it.
     pub(crate) const CONTRACT: &[(&str, &str, &[&str])] = &[
-        (
-            "DK001",
-            "docker",
-            &[
-                "daemon-down",
-                "socket-permission",
-                "wrong-docker-host",
-                "api-version",
-            ],
-        ),
+        ("DK001", "docker", &["daemon-down", "socket-permission", "wrong-docker-host", "api-version"]),
         (
             "PG001",
             "postgres",
-            &[
-                "container-stopped",
-                "wrong-password",
-                "bad-database-url",
-                "network-isolated",
-                "database-missing",
-            ],
+            &["container-stopped", "wrong-password", "bad-database-url", "network-isolated", "database-missing"],
         ),
-        (
-            "PG002",
-            "postgres",
-            &["connection-leak", "max-connections-low", "idle-connections"],
-        ),
-        (
-            "PG003",
-            "postgres",
-            &["long-running-queries", "missing-index", "stale-statistics"],
-        ),
-        (
-            "PG004",
-            "postgres",
-            &[
-                "oom-killed",
-                "idle-in-transaction-timeout",
-                "network-unstable",
-                "server-restarted",
-            ],
-        ),
-        (
-            "RD001",
-            "redis",
-            &[
-                "container-stopped",
-                "wrong-password",
-                "bad-redis-url",
-                "network-isolated",
-            ],
-        ),
-        (
-            "RD002",
-            "redis",
-            &[
-                "maxmemory-too-low",
-                "no-eviction-policy",
-                "big-keys",
-                "keys-without-ttl",
-            ],
-        ),
-        (
-            "RD003",
-            "redis",
-            &["ttl-too-short", "no-warmup", "poor-key-design", "evictions"],
-        ),
-        (
-            "AU001",
-            "auth",
-            &[
-                "wrong-password",
-                "user-inactive",
-                "database-error",
-                "redis-error",
-            ],
-        ),
+        ("PG002", "postgres", &["connection-leak", "max-connections-low", "idle-connections"]),
+        ("PG003", "postgres", &["long-running-queries", "missing-index", "stale-statistics"]),
+        ("PG004", "postgres", &["oom-killed", "idle-in-transaction-timeout", "network-unstable", "server-restarted"]),
+        ("RD001", "redis", &["container-stopped", "wrong-password", "bad-redis-url", "network-isolated"]),
+        ("RD002", "redis", &["maxmemory-too-low", "no-eviction-policy", "big-keys", "keys-without-ttl"]),
+        ("RD003", "redis", &["ttl-too-short", "no-warmup", "poor-key-design", "evictions"]),
+        ("AU001", "auth", &["wrong-password", "user-inactive", "database-error", "redis-error"]),
         (
             "AU002",
             "auth",
@@ -160,88 +87,17 @@ pub(crate) mod tests {
                 "signature-mismatch",
             ],
         ),
-        (
-            "AU003",
-            "auth",
-            &["refresh-expired", "refresh-missing", "refresh-revoked"],
-        ),
-        (
-            "API001",
-            "api",
-            &[
-                "slow-database",
-                "slow-external-call",
-                "memory-pressure",
-                "cpu-saturated",
-            ],
-        ),
-        (
-            "API002",
-            "api",
-            &["profile-missing", "stale-cache", "database-error"],
-        ),
-        (
-            "API003",
-            "api",
-            &[
-                "disk-full",
-                "uploads-permission",
-                "file-too-large",
-                "ocr-dependency",
-            ],
-        ),
-        (
-            "FE001",
-            "frontend",
-            &["frontend-down", "backend-unreachable", "stale-build-cache"],
-        ),
-        (
-            "FE002",
-            "frontend",
-            &[
-                "cors-credentials",
-                "cookie-attributes",
-                "secure-cookie-on-http",
-            ],
-        ),
-        (
-            "FE003",
-            "frontend",
-            &["cookie-missing", "token-not-forwarded", "token-invalid"],
-        ),
-        (
-            "NET001",
-            "network",
-            &[
-                "no-shared-network",
-                "name-not-resolvable",
-                "port-not-listening",
-            ],
-        ),
-        (
-            "NET002",
-            "network",
-            &[
-                "port-not-published",
-                "bound-to-container-loopback",
-                "firewall",
-            ],
-        ),
-        (
-            "PERF001",
-            "perf",
-            &[
-                "slow-database",
-                "cache-misses",
-                "cpu-saturated",
-                "slow-external-call",
-            ],
-        ),
-        (
-            "PERF002",
-            "perf",
-            &["memory-growth", "near-memory-limit", "oom-killed"],
-        ),
+        ("AU003", "auth", &["refresh-expired", "refresh-missing", "refresh-revoked"]),
+        ("API001", "api", &["slow-database", "slow-external-call", "memory-pressure", "cpu-saturated"]),
+        ("API002", "api", &["profile-missing", "stale-cache", "database-error"]),
+        ("API003", "api", &["disk-full", "uploads-permission", "file-too-large", "ocr-dependency"]),
+        ("FE001", "frontend", &["frontend-down", "backend-unreachable", "stale-build-cache"]),
+        ("FE002", "frontend", &["cors-credentials", "cookie-attributes", "secure-cookie-on-http"]),
+        ("FE003", "frontend", &["cookie-missing", "token-not-forwarded", "token-invalid"]),
+        ("NET001", "network", &["no-shared-network", "name-not-resolvable", "port-not-listening"]),
+        ("NET002", "network", &["port-not-published", "bound-to-container-loopback", "firewall"]),
+        ("PERF001", "perf", &["slow-database", "cache-misses", "cpu-saturated", "slow-external-call"]),
+        ("PERF002", "perf", &["memory-growth", "near-memory-limit", "oom-killed"]),
     ];
 
     #[test]
@@ -266,10 +122,7 @@ pub(crate) mod tests {
     #[test]
     fn file_names_carry_their_code_and_area() {
         for ((path, _), p) in SOURCES.iter().zip(all().unwrap()) {
-            assert!(
-                path.starts_with(&format!("{}/{}-", p.area, p.code)),
-                "{path}"
-            );
+            assert!(path.starts_with(&format!("{}/{}-", p.area, p.code)), "{path}");
         }
     }
 
@@ -281,10 +134,7 @@ pub(crate) mod tests {
             for f in std::fs::read_dir(&area).unwrap() {
                 let f = f.unwrap().path();
                 let rel = f.strip_prefix(dir).unwrap().to_string_lossy().to_string();
-                assert!(
-                    SOURCES.iter().any(|(p, _)| *p == rel),
-                    "{rel} is not in catalogue.rs"
-                );
+                assert!(SOURCES.iter().any(|(p, _)| *p == rel), "{rel} is not in catalogue.rs");
             }
         }
     }
@@ -292,45 +142,21 @@ pub(crate) mod tests {
     #[test]
     fn every_text_has_both_languages_and_japanese_is_japanese() {
         let is_ja = |s: &str| {
-            s.chars().any(|c| {
-                ('\u{3040}'..='\u{30ff}').contains(&c) || ('\u{4e00}'..='\u{9fff}').contains(&c)
-            })
+            s.chars().any(|c| ('\u{3040}'..='\u{30ff}').contains(&c) || ('\u{4e00}'..='\u{9fff}').contains(&c))
         };
         for p in all().unwrap() {
-            assert!(
-                !p.title.en.trim().is_empty() && is_ja(&p.title.ja),
-                "{} title",
-                p.code
-            );
-            assert!(
-                !p.by_hand.en.trim().is_empty() && is_ja(&p.by_hand.ja),
-                "{} by_hand",
-                p.code
-            );
+            assert!(!p.title.en.trim().is_empty() && is_ja(&p.title.ja), "{} title", p.code);
+            assert!(!p.by_hand.en.trim().is_empty() && is_ja(&p.by_hand.ja), "{} by_hand", p.code);
             assert!(!p.symptoms.is_empty(), "{} has no symptom", p.code);
             for s in &p.symptoms {
                 if let Symptom::Described { en, ja } = s {
-                    assert!(
-                        !en.trim().is_empty() && is_ja(ja),
-                        "{}: symptom {en:?}",
-                        p.code
-                    );
+                    assert!(!en.trim().is_empty() && is_ja(ja), "{}: symptom {en:?}", p.code);
                 }
             }
             for c in &p.causes {
                 for t in [&c.cause, &c.remedy] {
-                    assert!(
-                        !t.en.trim().is_empty() && is_ja(&t.ja),
-                        "{} {}",
-                        p.code,
-                        c.id
-                    );
-                    assert!(
-                        !is_ja(&t.en),
-                        "{} {}: English text contains Japanese",
-                        p.code,
-                        c.id
-                    );
+                    assert!(!t.en.trim().is_empty() && is_ja(&t.ja), "{} {}", p.code, c.id);
+                    assert!(!is_ja(&t.en), "{} {}: English text contains Japanese", p.code, c.id);
                 }
             }
         }
@@ -359,11 +185,7 @@ pub(crate) mod tests {
                 if l.starts_with('#') {
                     continue;
                 }
-                assert!(
-                    !line.contains(" KEYS "),
-                    "{}: by_hand uses KEYS: {line}",
-                    p.code
-                );
+                assert!(!line.contains(" KEYS "), "{}: by_hand uses KEYS: {line}", p.code);
             }
         }
     }

@@ -27,9 +27,7 @@ impl Format {
             "json" => Ok(Format::Json),
             "junit" | "xml" => Ok(Format::Junit),
             "markdown" | "md" => Ok(Format::Markdown),
-            _ => Err(format!(
-                "unknown format {s:?}: use table, json, junit or markdown"
-            )),
+            _ => Err(format!("unknown format {s:?}: use table, json, junit or markdown")),
         }
     }
 }
@@ -42,8 +40,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             return Ok(Duration::from_secs_f64(secs));
         }
     }
-    humantime::parse_duration(t)
-        .map_err(|_| format!("{s:?} is not a duration (try 5s, 500ms, 2m, 1h)"))
+    humantime::parse_duration(t).map_err(|_| format!("{s:?} is not a duration (try 5s, 500ms, 2m, 1h)"))
 }
 
 pub fn format_duration(d: Duration) -> String {
@@ -52,11 +49,7 @@ pub fn format_duration(d: Duration) -> String {
         format!("{}ms", d.as_millis())
     } else if s < 120 {
         let f = d.as_secs_f64();
-        if (f - f.round()).abs() < 0.05 {
-            format!("{}s", f.round() as u64)
-        } else {
-            format!("{f:.1}s")
-        }
+        if (f - f.round()).abs() < 0.05 { format!("{}s", f.round() as u64) } else { format!("{f:.1}s") }
     } else if s < 7200 {
         format!("{}m", s / 60)
     } else if s < 172_800 {
@@ -107,11 +100,7 @@ impl Thresholds {
                 None => t.parse::<f64>(),
             }
             .map_err(|_| format!("{name}={v:?}: expected a share such as 0.8 or 80%"))?;
-            if (0.0..=1.0).contains(&r) {
-                Ok(r)
-            } else {
-                Err(format!("{name}={v:?}: a share must be between 0 and 1"))
-            }
+            if (0.0..=1.0).contains(&r) { Ok(r) } else { Err(format!("{name}={v:?}: a share must be between 0 and 1")) }
         };
         let dur = |v: &str| parse_duration(v).map_err(|e| format!("{name}: {e}"));
         match name.trim() {
@@ -122,10 +111,7 @@ impl Thresholds {
             "redis_hit_rate_warn" => self.redis_hit_rate_warn = ratio(value)?,
             "response_time_warn" => self.response_time_warn = dur(value)?,
             other => {
-                return Err(format!(
-                    "unknown threshold {other:?}: known are {}",
-                    THRESHOLD_NAMES.join(", ")
-                ));
+                return Err(format!("unknown threshold {other:?}: known are {}", THRESHOLD_NAMES.join(", ")));
             }
         }
         Ok(())
@@ -143,11 +129,7 @@ pub struct Service {
 
 /// The stack of the contract, as it runs on this host with no configuration.
 pub const DEFAULT_STACK: &[(&str, &str, &str)] = &[
-    (
-        "postgres",
-        "postgres",
-        "postgresql://postgres@localhost:5432/authdb",
-    ),
+    ("postgres", "postgres", "postgresql://postgres@localhost:5432/authdb"),
     ("redis", "redis", "redis://localhost:6379"),
     ("auth-service", "auth-service", "http://localhost:8002"),
     ("user-api", "user-api", "http://localhost:8001"),
@@ -212,19 +194,12 @@ pub struct Settings {
 
 impl Settings {
     pub fn var(&self, name: &str) -> Option<&str> {
-        self.vars
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
+        self.vars.get(name).map(String::as_str).filter(|v| !v.is_empty())
     }
 
     /// Where a variable came from, for messages: "environment" or the `.env` file.
     pub fn var_origin(&self, name: &str) -> &'static str {
-        if self.env_names.contains(name) {
-            "environment"
-        } else {
-            ".env"
-        }
+        if self.env_names.contains(name) { "environment" } else { ".env" }
     }
 
     pub fn service(&self, name: &str) -> Service {
@@ -232,16 +207,10 @@ impl Settings {
     }
 
     /// Loads everything. `env` is the process environment (a map in tests).
-    pub fn load(
-        o: &Overrides,
-        env: &BTreeMap<String, String>,
-        cwd: &Path,
-    ) -> Result<Settings, String> {
+    pub fn load(o: &Overrides, env: &BTreeMap<String, String>, cwd: &Path) -> Result<Settings, String> {
         let mut sources = Vec::new();
         let lang = match &o.lang {
-            Some(l) => {
-                Lang::parse(l).ok_or_else(|| format!("unknown language {l:?}: use en or ja"))?
-            }
+            Some(l) => Lang::parse(l).ok_or_else(|| format!("unknown language {l:?}: use en or ja"))?,
             None => Lang::from_env(|k| env.get(k).cloned())?,
         };
         let format = Format::parse(o.format.as_deref().unwrap_or("table"))?;
@@ -254,14 +223,10 @@ impl Settings {
         }
 
         // .env: an explicit --env-file must exist; ./.env is read when present.
-        let env_path = o
-            .env_file
-            .clone()
-            .or_else(|| Some(cwd.join(".env")).filter(|p| p.is_file()));
+        let env_path = o.env_file.clone().or_else(|| Some(cwd.join(".env")).filter(|p| p.is_file()));
         let mut vars = match &env_path {
             Some(p) => {
-                let text =
-                    std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
                 sources.push(format!("variables from {}", p.display()));
                 envfile::parse(&p.display().to_string(), &text)?
             }
@@ -271,19 +236,13 @@ impl Settings {
             vars.insert(k.clone(), v.clone());
         }
 
-        let cfg_path = o
-            .config
-            .clone()
-            .or_else(|| Some(cwd.join("doctor.toml")).filter(|p| p.is_file()));
+        let cfg_path = o.config.clone().or_else(|| Some(cwd.join("doctor.toml")).filter(|p| p.is_file()));
         let file: FileConfig = match &cfg_path {
             Some(p) => {
-                let text =
-                    std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
                 sources.push(format!("configuration from {}", p.display()));
                 toml::from_str(&text).map_err(|e| {
-                    let line = e
-                        .span()
-                        .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+                    let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
                     let msg = e.message().trim().to_string();
                     match line {
                         Some(l) => format!("{}:{l}: {msg}", p.display()),
@@ -308,12 +267,10 @@ impl Settings {
             })?;
         }
         for t in &o.thresholds {
-            let (name, value) = t.split_once('=').ok_or_else(|| {
-                format!("--threshold {t:?}: expected NAME=VALUE, e.g. long_query=30s")
-            })?;
-            thresholds
-                .set(name, value)
-                .map_err(|e| format!("--threshold: {e}"))?;
+            let (name, value) = t
+                .split_once('=')
+                .ok_or_else(|| format!("--threshold {t:?}: expected NAME=VALUE, e.g. long_query=30s"))?;
+            thresholds.set(name, value).map_err(|e| format!("--threshold: {e}"))?;
         }
 
         for name in file.services.keys() {
@@ -321,10 +278,7 @@ impl Settings {
                 let known: Vec<&str> = DEFAULT_STACK.iter().map(|(n, _, _)| *n).collect();
                 return Err(format!(
                     "{}: unknown service [services.{name}]: known are {}",
-                    cfg_path
-                        .as_ref()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default(),
+                    cfg_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
                     known.join(", ")
                 ));
             }
@@ -335,20 +289,13 @@ impl Settings {
             services.insert(
                 name.to_string(),
                 Service {
-                    container: f
-                        .and_then(|f| f.container.clone())
-                        .unwrap_or_else(|| container.to_string()),
-                    url: f
-                        .and_then(|f| f.url.clone())
-                        .unwrap_or_else(|| url.to_string()),
+                    container: f.and_then(|f| f.container.clone()).unwrap_or_else(|| container.to_string()),
+                    url: f.and_then(|f| f.url.clone()).unwrap_or_else(|| url.to_string()),
                     url_configured: f.is_some_and(|f| f.url.is_some()),
                 },
             );
         }
-        let pg_admin_url = file
-            .services
-            .get("postgres")
-            .and_then(|f| f.admin_url.clone());
+        let pg_admin_url = file.services.get("postgres").and_then(|f| f.admin_url.clone());
 
         let settings = Settings {
             lang,
@@ -392,8 +339,8 @@ pub fn register_url_password(text: &str) {
     let after = &text[i + 3..];
     let end = after.find(['/', '?', '#']).unwrap_or(after.len());
     let authority = &after[..end];
-    let is_redis = text[..i].to_ascii_lowercase().ends_with("redis")
-        || text[..i].to_ascii_lowercase().ends_with("rediss");
+    let is_redis =
+        text[..i].to_ascii_lowercase().ends_with("redis") || text[..i].to_ascii_lowercase().ends_with("rediss");
     if let Some(at) = authority.rfind('@') {
         let userinfo = &authority[..at];
         // A lone user-info is a user name, except in `redis://secret@host`.
@@ -431,19 +378,12 @@ pub fn percent_decode(s: &str) -> Result<String, ()> {
 mod tests {
     use super::*;
 
-    fn load(
-        o: Overrides,
-        env: &[(&str, &str)],
-        files: &[(&str, &str)],
-    ) -> Result<Settings, String> {
+    fn load(o: Overrides, env: &[(&str, &str)], files: &[(&str, &str)]) -> Result<Settings, String> {
         let dir = tempfile::tempdir().unwrap();
         for (name, text) in files {
             std::fs::write(dir.path().join(name), text).unwrap();
         }
-        let env = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Settings::load(&o, &env, dir.path())
     }
 
@@ -464,7 +404,10 @@ mod tests {
         let s = load(
             Overrides { thresholds: vec!["long_query=30s".into()], ..Default::default() },
             &[],
-            &[("doctor.toml", "[thresholds]\nlong_query = \"10s\"\nconnections_warn = 0.5\nidle_connection = \"1m\"\n")],
+            &[(
+                "doctor.toml",
+                "[thresholds]\nlong_query = \"10s\"\nconnections_warn = 0.5\nidle_connection = \"1m\"\n",
+            )],
         )
         .unwrap();
         assert_eq!(s.thresholds.long_query, Duration::from_secs(30));
@@ -474,38 +417,12 @@ mod tests {
 
     #[test]
     fn bad_thresholds_are_clear() {
-        let e = load(
-            Overrides {
-                thresholds: vec!["nope=1".into()],
-                ..Default::default()
-            },
-            &[],
-            &[],
-        )
-        .unwrap_err();
-        assert!(
-            e.contains("unknown threshold \"nope\"") && e.contains("long_query"),
-            "{e}"
-        );
-        let e = load(
-            Overrides {
-                thresholds: vec!["connections_warn=2".into()],
-                ..Default::default()
-            },
-            &[],
-            &[],
-        )
-        .unwrap_err();
+        let e = load(Overrides { thresholds: vec!["nope=1".into()], ..Default::default() }, &[], &[]).unwrap_err();
+        assert!(e.contains("unknown threshold \"nope\"") && e.contains("long_query"), "{e}");
+        let e = load(Overrides { thresholds: vec!["connections_warn=2".into()], ..Default::default() }, &[], &[])
+            .unwrap_err();
         assert!(e.contains("between 0 and 1"), "{e}");
-        let e = load(
-            Overrides {
-                thresholds: vec!["long_query".into()],
-                ..Default::default()
-            },
-            &[],
-            &[],
-        )
-        .unwrap_err();
+        let e = load(Overrides { thresholds: vec!["long_query".into()], ..Default::default() }, &[], &[]).unwrap_err();
         assert!(e.contains("NAME=VALUE"), "{e}");
     }
 
@@ -514,10 +431,7 @@ mod tests {
         let s = load(
             Overrides::default(),
             &[("REDIS_PASSWORD", "fromenv")],
-            &[(
-                ".env",
-                "REDIS_PASSWORD=fromfile\nPOSTGRES_PASSWORD=pgfile\n",
-            )],
+            &[(".env", "REDIS_PASSWORD=fromfile\nPOSTGRES_PASSWORD=pgfile\n")],
         )
         .unwrap();
         assert_eq!(s.var("REDIS_PASSWORD"), Some("fromenv"));
@@ -526,21 +440,11 @@ mod tests {
 
     #[test]
     fn malformed_files_name_file_and_line() {
-        let e = load(
-            Overrides::default(),
-            &[],
-            &[("doctor.toml", "[services.postgres]\nurl = \n")],
-        )
-        .unwrap_err();
+        let e = load(Overrides::default(), &[], &[("doctor.toml", "[services.postgres]\nurl = \n")]).unwrap_err();
         assert!(e.contains("doctor.toml:2:"), "{e}");
         let e = load(Overrides::default(), &[], &[(".env", "OK=1\nnot a line\n")]).unwrap_err();
         assert!(e.ends_with(".env:2: expected KEY=value"), "{e}");
-        let e = load(
-            Overrides::default(),
-            &[],
-            &[("doctor.toml", "[services.postgress]\nurl = \"x\"\n")],
-        )
-        .unwrap_err();
+        let e = load(Overrides::default(), &[], &[("doctor.toml", "[services.postgress]\nurl = \"x\"\n")]).unwrap_err();
         assert!(e.contains("unknown service [services.postgress]"), "{e}");
     }
 
@@ -560,27 +464,7 @@ mod tests {
     fn language_and_format_choices() {
         let s = load(Overrides::default(), &[("LANG", "ja_JP.UTF-8")], &[]).unwrap();
         assert_eq!(s.lang, Lang::Ja);
-        assert!(
-            load(
-                Overrides {
-                    lang: Some("fr".into()),
-                    ..Default::default()
-                },
-                &[],
-                &[]
-            )
-            .is_err()
-        );
-        assert!(
-            load(
-                Overrides {
-                    format: Some("yaml".into()),
-                    ..Default::default()
-                },
-                &[],
-                &[]
-            )
-            .is_err()
-        );
+        assert!(load(Overrides { lang: Some("fr".into()), ..Default::default() }, &[], &[]).is_err());
+        assert!(load(Overrides { format: Some("yaml".into()), ..Default::default() }, &[], &[]).is_err());
     }
 }

@@ -16,19 +16,14 @@ pub fn parse(name: &str, text: &str) -> Result<Vars, String> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let line = line
-            .strip_prefix("export ")
-            .map(str::trim_start)
-            .unwrap_or(line);
+        let line = line.strip_prefix("export ").map(str::trim_start).unwrap_or(line);
         let Some((key, value)) = line.split_once('=') else {
             return Err(format!("{name}:{lineno}: expected KEY=value"));
         };
         let key = key.trim();
         if key.is_empty()
             || key.starts_with(|c: char| c.is_ascii_digit())
-            || !key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
+            || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
         {
             return Err(format!("{name}:{lineno}: {key:?} is not a variable name"));
         }
@@ -40,9 +35,7 @@ pub fn parse(name: &str, text: &str) -> Result<Vars, String> {
                 if let Some(end) = closing_quote(&body, q) {
                     let rest = body[end + 1..].trim();
                     if !(rest.is_empty() || rest.starts_with('#')) {
-                        return Err(format!(
-                            "{name}:{lineno}: unexpected text after the closing quote"
-                        ));
+                        return Err(format!("{name}:{lineno}: unexpected text after the closing quote"));
                     }
                     body.truncate(end);
                     break;
@@ -53,9 +46,7 @@ pub fn parse(name: &str, text: &str) -> Result<Vars, String> {
                         body.push_str(more);
                     }
                     None => {
-                        return Err(format!(
-                            "{name}:{lineno}: the quote opened here is never closed"
-                        ));
+                        return Err(format!("{name}:{lineno}: the quote opened here is never closed"));
                     }
                 }
             }
@@ -129,10 +120,7 @@ mod tests {
         let e = parse(".env", "A=1\nthis is wrong\n").unwrap_err();
         assert_eq!(e, ".env:2: expected KEY=value");
         let e = parse(".env", "A=1\nB=\"secretvalue\n").unwrap_err();
-        assert!(
-            e.starts_with(".env:2:") && !e.contains("secretvalue"),
-            "{e}"
-        );
+        assert!(e.starts_with(".env:2:") && !e.contains("secretvalue"), "{e}");
         assert!(parse(".env", "1A=x").is_err());
         assert!(parse(".env", "A=\"x\" junk").is_err());
     }

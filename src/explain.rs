@@ -63,9 +63,7 @@ pub fn tokens(text: &str) -> Vec<String> {
     let flush_word = |w: &mut String, out: &mut Vec<String>| {
         if !w.is_empty() {
             let lw = w.to_lowercase();
-            let variable = lw
-                .chars()
-                .all(|c| c.is_ascii_digit() || c == '.' || c == ':')
+            let variable = lw.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ':')
                 || (lw.len() >= 8 && lw.chars().all(|c| c.is_ascii_hexdigit()))
                 || lw.chars().filter(|c| c.is_ascii_digit()).count() * 2 > lw.len();
             if !variable && !STOP.contains(&lw.as_str()) && lw.chars().count() > 1 {
@@ -141,30 +139,15 @@ fn docs(catalogue: &[Problem]) -> Vec<Doc<'_>> {
     for p in catalogue {
         for s in &p.symptoms {
             for w in s.wordings() {
-                v.push(Doc {
-                    problem: p,
-                    text: w.to_string(),
-                    tokens: tokens(w).into_iter().collect(),
-                    weight: 1.0,
-                });
+                v.push(Doc { problem: p, text: w.to_string(), tokens: tokens(w).into_iter().collect(), weight: 1.0 });
             }
         }
         for t in [&p.title.en, &p.title.ja] {
-            v.push(Doc {
-                problem: p,
-                text: t.clone(),
-                tokens: tokens(t).into_iter().collect(),
-                weight: 0.8,
-            });
+            v.push(Doc { problem: p, text: t.clone(), tokens: tokens(t).into_iter().collect(), weight: 0.8 });
         }
         for c in &p.causes {
             for t in [&c.cause.en, &c.cause.ja] {
-                v.push(Doc {
-                    problem: p,
-                    text: t.clone(),
-                    tokens: tokens(t).into_iter().collect(),
-                    weight: 0.6,
-                });
+                v.push(Doc { problem: p, text: t.clone(), tokens: tokens(t).into_iter().collect(), weight: 0.6 });
             }
         }
     }
@@ -179,20 +162,12 @@ pub fn search<'a>(catalogue: &'a [Problem], query: &str) -> Vec<Match<'a>> {
         return Vec::new();
     }
     if let Some(p) = catalogue.iter().find(|p| p.code.eq_ignore_ascii_case(q)) {
-        return vec![Match {
-            problem: p,
-            score: 1.0,
-            matched: p.code.clone(),
-        }];
+        return vec![Match { problem: p, score: 1.0, matched: p.code.clone() }];
     }
     let by_cause: Vec<Match> = catalogue
         .iter()
         .filter(|p| p.causes.iter().any(|c| c.id.eq_ignore_ascii_case(q)))
-        .map(|p| Match {
-            problem: p,
-            score: 1.0,
-            matched: q.to_ascii_lowercase(),
-        })
+        .map(|p| Match { problem: p, score: 1.0, matched: q.to_ascii_lowercase() })
         .collect();
     if !by_cause.is_empty() {
         return by_cause;
@@ -243,10 +218,7 @@ pub fn search<'a>(catalogue: &'a [Problem], query: &str) -> Vec<Match<'a>> {
     }
     let mut v: Vec<Match> = best.into_values().collect();
     v.sort_by(|a, b| {
-        b.score
-            .partial_cmp(&a.score)
-            .unwrap_or(std::cmp::Ordering::Equal)
-            .then(a.problem.code.cmp(&b.problem.code))
+        b.score.partial_cmp(&a.score).unwrap_or(std::cmp::Ordering::Equal).then(a.problem.code.cmp(&b.problem.code))
     });
     // Keep the clear winners: anything far below the best is noise.
     if let Some(top) = v.first().map(|m| m.score) {
@@ -262,17 +234,11 @@ mod tests {
     use crate::catalogue;
 
     fn codes(q: &str) -> Vec<String> {
-        search(catalogue::all().unwrap(), q)
-            .iter()
-            .map(|m| m.problem.code.clone())
-            .collect()
+        search(catalogue::all().unwrap(), q).iter().map(|m| m.problem.code.clone()).collect()
     }
 
     fn first(q: &str) -> String {
-        codes(q)
-            .first()
-            .cloned()
-            .unwrap_or_else(|| format!("nothing for {q:?}"))
+        codes(q).first().cloned().unwrap_or_else(|| format!("nothing for {q:?}"))
     }
 
     #[test]
@@ -281,9 +247,7 @@ mod tests {
         assert_eq!(codes("idle-connections"), ["PG002"]);
         let w = codes("wrong-password");
         assert!(
-            w.contains(&"PG001".to_string())
-                && w.contains(&"RD001".to_string())
-                && w.contains(&"AU001".to_string())
+            w.contains(&"PG001".to_string()) && w.contains(&"RD001".to_string()) && w.contains(&"AU001".to_string())
         );
     }
 
@@ -292,26 +256,14 @@ mod tests {
         let cases = [
             ("FATAL: sorry, too many clients already", "PG002"),
             ("fatal:   SORRY,   too many clients already", "PG002"),
-            (
-                "2026-11-28 12:00:01.123 UTC [4711] FATAL:  sorry, too many clients already",
-                "PG002",
-            ),
+            ("2026-11-28 12:00:01.123 UTC [4711] FATAL:  sorry, too many clients already", "PG002"),
             (
                 "sqlalchemy.exc.OperationalError: (psycopg2.OperationalError) connection to server at \"db\" (10.1.2.3), port 5432 failed: FATAL:  password authentication failed for user \"svc\"",
                 "PG001",
             ),
-            (
-                "OOM command not allowed when used memory > 'maxmemory'.",
-                "RD002",
-            ),
-            (
-                "redis.exceptions.ResponseError: OOM command not allowed when used memory > 'maxmemory'",
-                "RD002",
-            ),
-            (
-                "FATAL: remaining connection slots are reserved for non-replication superuser connections",
-                "PG002",
-            ),
+            ("OOM command not allowed when used memory > 'maxmemory'.", "RD002"),
+            ("redis.exceptions.ResponseError: OOM command not allowed when used memory > 'maxmemory'", "RD002"),
+            ("FATAL: remaining connection slots are reserved for non-replication superuser connections", "PG002"),
             ("server closed the connection unexpectedly", "PG004"),
             (
                 "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?",
@@ -347,13 +299,7 @@ mod tests {
 
     #[test]
     fn variable_parts_are_dropped() {
-        assert_eq!(
-            tokens("user \"alice\" at 10.0.0.7:5432 pid 4711"),
-            ["user", "pid"]
-        );
-        assert_eq!(
-            tokens("接続できない"),
-            ["接続", "続で", "でき", "きな", "ない"]
-        );
+        assert_eq!(tokens("user \"alice\" at 10.0.0.7:5432 pid 4711"), ["user", "pid"]);
+        assert_eq!(tokens("接続できない"), ["接続", "続で", "でき", "きな", "ない"]);
     }
 }

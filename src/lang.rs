@@ -34,13 +34,10 @@ impl Lang {
     /// `get` reads a variable (the process environment in production, a map in tests).
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Lang, String> {
         if let Some(v) = get("DOCTOR_LANG").filter(|v| !v.is_empty()) {
-            return Lang::parse(&v).ok_or_else(|| {
-                format!("DOCTOR_LANG={v:?} is not a language doctor speaks (en, ja)")
-            });
+            return Lang::parse(&v)
+                .ok_or_else(|| format!("DOCTOR_LANG={v:?} is not a language doctor speaks (en, ja)"));
         }
-        let locale = get("LC_ALL")
-            .filter(|v| !v.is_empty())
-            .or_else(|| get("LANG").filter(|v| !v.is_empty()));
+        let locale = get("LC_ALL").filter(|v| !v.is_empty()).or_else(|| get("LANG").filter(|v| !v.is_empty()));
         Ok(match locale {
             Some(l) if l.to_ascii_lowercase().starts_with("ja") => Lang::Ja,
             _ => Lang::En,
@@ -62,32 +59,20 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| m.get(k).cloned()
     }
 
     #[test]
     fn doctor_lang_wins_over_locale() {
-        assert_eq!(
-            Lang::from_env(env(&[("DOCTOR_LANG", "en"), ("LANG", "ja_JP.UTF-8")])),
-            Ok(Lang::En)
-        );
+        assert_eq!(Lang::from_env(env(&[("DOCTOR_LANG", "en"), ("LANG", "ja_JP.UTF-8")])), Ok(Lang::En));
         assert_eq!(Lang::from_env(env(&[("DOCTOR_LANG", "ja")])), Ok(Lang::Ja));
     }
 
     #[test]
     fn locale_decides_otherwise_and_lc_all_beats_lang() {
-        assert_eq!(
-            Lang::from_env(env(&[("LANG", "ja_JP.UTF-8")])),
-            Ok(Lang::Ja)
-        );
-        assert_eq!(
-            Lang::from_env(env(&[("LC_ALL", "C.UTF-8"), ("LANG", "ja_JP.UTF-8")])),
-            Ok(Lang::En)
-        );
+        assert_eq!(Lang::from_env(env(&[("LANG", "ja_JP.UTF-8")])), Ok(Lang::Ja));
+        assert_eq!(Lang::from_env(env(&[("LC_ALL", "C.UTF-8"), ("LANG", "ja_JP.UTF-8")])), Ok(Lang::En));
         assert_eq!(Lang::from_env(env(&[])), Ok(Lang::En));
     }
 

@@ -42,18 +42,9 @@ pub fn register_secret(secret: &str) {
 /// Whether a variable or field name says its value is secret.
 pub fn is_secret_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    if [
-        "password",
-        "passwd",
-        "secret",
-        "token",
-        "credential",
-        "private",
-        "apikey",
-        "api_key",
-    ]
-    .iter()
-    .any(|w| n.contains(w))
+    if ["password", "passwd", "secret", "token", "credential", "private", "apikey", "api_key"]
+        .iter()
+        .any(|w| n.contains(w))
     {
         return true;
     }
@@ -77,17 +68,11 @@ pub fn fingerprint(secret: &str) -> String {
 fn random_key() -> [u8; 16] {
     use std::io::Read;
     let mut k = [0u8; 16];
-    if std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut k))
-        .is_err()
-    {
+    if std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut k)).is_err() {
         use std::hash::{BuildHasher, Hasher};
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0),
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0),
         );
         k[..8].copy_from_slice(&h.finish().to_le_bytes());
     }
@@ -144,10 +129,7 @@ pub fn sql_literals(q: &str) -> String {
             while j < chars.len() && (chars[j].is_alphanumeric() || chars[j] == '_') {
                 j += 1;
             }
-            if j < chars.len()
-                && chars[j] == '$'
-                && !chars[i + 1..j].first().is_some_and(|c| c.is_ascii_digit())
-            {
+            if j < chars.len() && chars[j] == '$' && !chars[i + 1..j].first().is_some_and(|c| c.is_ascii_digit()) {
                 let tag: String = chars[i..=j].iter().collect();
                 let rest: String = chars[j + 1..].iter().collect();
                 match rest.find(&tag) {
@@ -231,9 +213,7 @@ fn url_passwords(s: &str) -> String {
                         out.push_str(MASK);
                     }
                     // `redis://secret@host`: a password put where the user name goes.
-                    None if scheme.starts_with("redis") && !userinfo.is_empty() => {
-                        out.push_str(MASK)
-                    }
+                    None if scheme.starts_with("redis") && !userinfo.is_empty() => out.push_str(MASK),
                     None => out.push_str(userinfo),
                 }
                 out.push_str(&authority[at..]);
@@ -264,9 +244,7 @@ fn jwts(s: &str) -> String {
         };
         out.push_str(&rest[..i]);
         if is_jwt {
-            let len = cand
-                .find(|c: char| !(is_b64url(c) || c == '.'))
-                .unwrap_or(cand.len());
+            let len = cand.find(|c: char| !(is_b64url(c) || c == '.')).unwrap_or(cand.len());
             out.push_str("[JWT redacted]");
             rest = &cand[len..];
         } else {
@@ -312,10 +290,7 @@ fn named_values(s: &str) -> String {
         if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
             let start = i;
             while i < chars.len()
-                && (chars[i].is_ascii_alphanumeric()
-                    || chars[i] == '_'
-                    || chars[i] == '-'
-                    || chars[i] == '.')
+                && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == '-' || chars[i] == '.')
             {
                 i += 1;
             }
@@ -329,12 +304,14 @@ fn named_values(s: &str) -> String {
             while j < chars.len() && chars[j] == ' ' {
                 j += 1;
             }
-            let is_cookie =
-                name.eq_ignore_ascii_case("cookie") || name.eq_ignore_ascii_case("set-cookie");
-            if j < chars.len()
-                && (chars[j] == '=' || chars[j] == ':')
-                && (is_secret_name(&name) || is_cookie)
-            {
+            let is_cookie = name.eq_ignore_ascii_case("cookie") || name.eq_ignore_ascii_case("set-cookie");
+            let quoted_name = start > 0 && chars[start - 1] == '"';
+            // `name=value` always; `name: value` only with a space or a quoted name, so that
+            // key names such as `refresh_token:42` or `key:7` stay readable.
+            let separator = j < chars.len()
+                && (chars[j] == '='
+                    || (chars[j] == ':' && (quoted_name || chars.get(j + 1).is_some_and(|c| *c == ' '))));
+            if separator && (is_secret_name(&name) || is_cookie) {
                 let sep_end = j + 1;
                 let mut k = sep_end;
                 while k < chars.len() && chars[k] == ' ' {
@@ -425,16 +402,10 @@ mod tests {
 
     #[test]
     fn url_password_is_masked_user_kept() {
-        assert_eq!(
-            url("postgresql://app:s3cr%40t@db:5432/authdb"),
-            "postgresql://app:***@db:5432/authdb"
-        );
+        assert_eq!(url("postgresql://app:s3cr%40t@db:5432/authdb"), "postgresql://app:***@db:5432/authdb");
         assert_eq!(url("redis://:pw@redis:6379/0"), "redis://:***@redis:6379/0");
         assert_eq!(url("redis://pw@redis:6379"), "redis://***@redis:6379");
-        assert_eq!(
-            url("http://localhost:8002/health"),
-            "http://localhost:8002/health"
-        );
+        assert_eq!(url("http://localhost:8002/health"), "http://localhost:8002/health");
         assert_eq!(
             scrub("DATABASE_URL=postgresql://u:p@h/db and more"),
             "DATABASE_URL=postgresql://u:***@h/db and more"
@@ -443,47 +414,26 @@ mod tests {
 
     #[test]
     fn password_with_at_sign_is_masked_whole() {
-        assert_eq!(
-            url("postgresql://u:p@ss@h:5432/db"),
-            "postgresql://u:***@h:5432/db"
-        );
+        assert_eq!(url("postgresql://u:p@ss@h:5432/db"), "postgresql://u:***@h:5432/db");
     }
 
     #[test]
     fn jwts_pem_and_bearer_are_removed() {
         let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl";
-        assert_eq!(
-            scrub(&format!("token {jwt} end")),
-            "token [JWT redacted] end"
-        );
-        assert_eq!(
-            scrub("Authorization: Bearer abc.def"),
-            "Authorization: Bearer ***"
-        );
+        assert_eq!(scrub(&format!("token {jwt} end")), "token [JWT redacted] end");
+        assert_eq!(scrub("Authorization: Bearer abc.def"), "Authorization: Bearer ***");
         let pem = "x -----BEGIN PRIVATE KEY-----\nMIIEv\n-----END PRIVATE KEY----- y";
         assert_eq!(scrub(pem), "x [PEM block redacted] y");
-        assert_eq!(
-            scrub("-----BEGIN RSA PRIVATE KEY-----\nMII"),
-            "[PEM block redacted]"
-        );
+        assert_eq!(scrub("-----BEGIN RSA PRIVATE KEY-----\nMII"), "[PEM block redacted]");
     }
 
     #[test]
     fn values_after_secret_names_are_masked() {
         assert_eq!(scrub("POSTGRES_PASSWORD=hunter22"), "POSTGRES_PASSWORD=***");
-        assert_eq!(
-            scrub("host=db password=hunter22 user=app"),
-            "host=db password=*** user=app"
-        );
-        assert_eq!(
-            scrub(r#"{"access_token": "abc", "x": 1}"#),
-            r#"{"access_token": "***", "x": 1}"#
-        );
+        assert_eq!(scrub("host=db password=hunter22 user=app"), "host=db password=*** user=app");
+        assert_eq!(scrub(r#"{"access_token": "abc", "x": 1}"#), r#"{"access_token": "***", "x": 1}"#);
         assert_eq!(scrub("JWT_SECRET_KEY: abc"), "JWT_SECRET_KEY: ***");
-        assert_eq!(
-            scrub("Set-Cookie: session=abc; Path=/; HttpOnly"),
-            "Set-Cookie: session=***; Path=/; HttpOnly"
-        );
+        assert_eq!(scrub("Set-Cookie: session=abc; Path=/; HttpOnly"), "Set-Cookie: session=***; Path=/; HttpOnly");
     }
 
     #[test]
@@ -492,6 +442,7 @@ mod tests {
             "db0:keys=300,expires=75,avg_ttl=0",
             "keyspace_hits=10 keyspace_misses=3",
             "SCAN 0 MATCH refresh_token:* COUNT 1000",
+            "largest key key:42 (string, 10 KB); refresh_token:17 has a TTL",
             "5 of 5 usable slots in use; 3 idle for more than 5m",
             "max_connections: 100",
         ] {
@@ -502,8 +453,7 @@ mod tests {
     #[test]
     fn registered_secrets_are_replaced_in_all_their_forms() {
         register_secret("Zq9-planted/secret\"x");
-        let s =
-            scrub("a Zq9-planted/secret\"x b Zq9-planted%2Fsecret%22x c Zq9-planted/secret\\\"x");
+        let s = scrub("a Zq9-planted/secret\"x b Zq9-planted%2Fsecret%22x c Zq9-planted/secret\\\"x");
         assert!(!s.contains("planted"), "{s}");
     }
 
@@ -526,24 +476,10 @@ mod tests {
 
     #[test]
     fn secret_names() {
-        for n in [
-            "POSTGRES_PASSWORD",
-            "JWT_SECRET",
-            "API_KEY",
-            "REDIS_PASS",
-            "access_token",
-            "PRIVATE_KEY_PATH",
-        ] {
+        for n in ["POSTGRES_PASSWORD", "JWT_SECRET", "API_KEY", "REDIS_PASS", "access_token", "PRIVATE_KEY_PATH"] {
             assert!(is_secret_name(n), "{n}");
         }
-        for n in [
-            "keys",
-            "keyspace_hits",
-            "DATABASE_URL",
-            "PWD",
-            "HOME",
-            "monkey",
-        ] {
+        for n in ["keys", "keyspace_hits", "DATABASE_URL", "PWD", "HOME", "monkey"] {
             assert!(!is_secret_name(n), "{n}");
         }
     }

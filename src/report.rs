@@ -90,11 +90,7 @@ impl Finding {
     }
 
     pub fn cause(&mut self, id: &'static str, verdict: Verdict, evidence: impl Into<String>) {
-        self.causes.push(CauseFinding {
-            id,
-            verdict,
-            evidence: evidence.into(),
-        });
+        self.causes.push(CauseFinding { id, verdict, evidence: evidence.into() });
     }
 
     pub fn fact(&mut self, key: &str, value: impl Serialize) {
@@ -147,13 +143,7 @@ pub struct Report {
 impl Report {
     /// Joins findings with the runbook's texts. Causes come in the runbook's order; a cause
     /// diagnosis did not speak of is reported `unchecked` rather than silently dropped.
-    pub fn build(
-        command: &str,
-        findings: Vec<Finding>,
-        lang: Lang,
-        started_at: String,
-        duration_ms: u64,
-    ) -> Report {
+    pub fn build(command: &str, findings: Vec<Finding>, lang: Lang, started_at: String, duration_ms: u64) -> Report {
         let mut checks: Vec<Check> = findings.into_iter().map(|f| check_from(f, lang)).collect();
         checks.sort_by_key(|c| area_rank(&c.area));
         let status = checks.iter().map(|c| c.status).max().unwrap_or(Status::Ok);
@@ -175,10 +165,7 @@ impl Report {
 }
 
 fn area_rank(area: &str) -> usize {
-    catalogue::AREAS
-        .iter()
-        .position(|a| *a == area)
-        .unwrap_or(usize::MAX)
+    catalogue::AREAS.iter().position(|a| *a == area).unwrap_or(usize::MAX)
 }
 
 fn check_from(f: Finding, lang: Lang) -> Check {
@@ -239,11 +226,7 @@ mod tests {
         let mut f = Finding::new("PG002", "t").status(Status::Critical, "s");
         f.cause("idle-connections", Verdict::Confirmed, "3 idle");
         let r = Report::build("x", vec![f], Lang::En, String::new(), 0);
-        let ids: Vec<_> = r.checks[0]
-            .causes
-            .iter()
-            .map(|c| (c.id.as_str(), c.verdict))
-            .collect();
+        let ids: Vec<_> = r.checks[0].causes.iter().map(|c| (c.id.as_str(), c.verdict)).collect();
         assert_eq!(
             ids,
             vec![

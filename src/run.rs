@@ -42,17 +42,11 @@ pub fn pg_config(s: &Settings, url_flag: Option<&str>, admin_flag: Option<&str>)
     let (url, url_source) = if let Some(u) = url_flag {
         (u.to_string(), "--url".to_string())
     } else if let Some(u) = s.var("DATABASE_URL") {
-        (
-            u.to_string(),
-            format!("DATABASE_URL ({})", s.var_origin("DATABASE_URL")),
-        )
+        (u.to_string(), format!("DATABASE_URL ({})", s.var_origin("DATABASE_URL")))
     } else if service.url_configured {
         (service.url.clone(), "doctor.toml".to_string())
     } else {
-        (
-            with_password(&service.url, s.var("POSTGRES_PASSWORD"), true),
-            "default (POSTGRES_PASSWORD)".to_string(),
-        )
+        (with_password(&service.url, s.var("POSTGRES_PASSWORD"), true), "default (POSTGRES_PASSWORD)".to_string())
     };
     let (admin_url, admin_source) = if let Some(a) = admin_flag {
         (Some(a.to_string()), "--admin-url".to_string())
@@ -61,22 +55,13 @@ pub fn pg_config(s: &Settings, url_flag: Option<&str>, admin_flag: Option<&str>)
     } else if let Some(a) = &s.pg_admin_url {
         (Some(a.clone()), "doctor.toml".to_string())
     } else {
-        (
-            default_admin_url(&url, s.var("POSTGRES_PASSWORD")),
-            "default (postgres, POSTGRES_PASSWORD)".to_string(),
-        )
+        (default_admin_url(&url, s.var("POSTGRES_PASSWORD")), "default (postgres, POSTGRES_PASSWORD)".to_string())
     };
     crate::config::register_url_password(&url);
     if let Some(a) = &admin_url {
         crate::config::register_url_password(a);
     }
-    PgProbeConfig {
-        url,
-        url_source,
-        admin_url,
-        admin_source,
-        timeout: s.timeout,
-    }
+    PgProbeConfig { url, url_source, admin_url, admin_source, timeout: s.timeout }
 }
 
 /// The superuser connection when none is configured: user `postgres` on the application's
@@ -95,12 +80,7 @@ fn default_admin_url(app_url: &str, pg_password: Option<&str>) -> Option<String>
         crate::urls::SslMode::Disable => "?sslmode=disable",
         crate::urls::SslMode::Prefer => "",
     };
-    Some(format!(
-        "postgresql://postgres:{}@{}:{}/postgres{q}",
-        redact::percent_encode(&password),
-        u.host,
-        u.port
-    ))
+    Some(format!("postgresql://postgres:{}@{}:{}/postgres{q}", redact::percent_encode(&password), u.host, u.port))
 }
 
 /// Puts a password into a URL that has none (`postgresql://postgres@h` → `postgresql://postgres:pw@h`).
@@ -122,34 +102,19 @@ fn with_password(url: &str, password: Option<&str>, has_user: bool) -> String {
     }
 }
 
-pub fn redis_config(
-    s: &Settings,
-    url_flag: Option<&str>,
-    bigkeys: Option<BigKeysLimits>,
-) -> RedisProbeConfig {
+pub fn redis_config(s: &Settings, url_flag: Option<&str>, bigkeys: Option<BigKeysLimits>) -> RedisProbeConfig {
     let service = s.service("redis");
     let (url, url_source) = if let Some(u) = url_flag {
         (u.to_string(), "--url".to_string())
     } else if let Some(u) = s.var("REDIS_URL") {
-        (
-            u.to_string(),
-            format!("REDIS_URL ({})", s.var_origin("REDIS_URL")),
-        )
+        (u.to_string(), format!("REDIS_URL ({})", s.var_origin("REDIS_URL")))
     } else if service.url_configured {
         (service.url.clone(), "doctor.toml".to_string())
     } else {
-        (
-            with_password(&service.url, s.var("REDIS_PASSWORD"), false),
-            "default (REDIS_PASSWORD)".to_string(),
-        )
+        (with_password(&service.url, s.var("REDIS_PASSWORD"), false), "default (REDIS_PASSWORD)".to_string())
     };
     crate::config::register_url_password(&url);
-    RedisProbeConfig {
-        url,
-        url_source,
-        timeout: s.timeout,
-        bigkeys,
-    }
+    RedisProbeConfig { url, url_source, timeout: s.timeout, bigkeys }
 }
 
 /// Gathers every requested area at once. Each probe has its own deadline at `--timeout`; this
@@ -194,12 +159,7 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
         (Some(facts), crate::probe::ms(t.elapsed()))
     };
     let ((postgres, postgres_ms), (redis, redis_ms)) = tokio::join!(pg, rd);
-    Facts {
-        postgres,
-        postgres_ms,
-        redis,
-        redis_ms,
-    }
+    Facts { postgres, postgres_ms, redis, redis_ms }
 }
 
 pub fn diagnose(facts: &Facts, ctx: &Ctx) -> Vec<Finding> {
@@ -221,10 +181,7 @@ pub fn diagnose(facts: &Facts, ctx: &Ctx) -> Vec<Finding> {
 
 /// `2026-11-28T12:00:00Z` for a time, without a date library.
 pub fn rfc3339(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0) as i64;
+    let secs = t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) as i64;
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     // Civil from days (Howard Hinnant's algorithm).
@@ -238,12 +195,7 @@ pub fn rfc3339(t: SystemTime) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 #[cfg(test)]
@@ -254,20 +206,14 @@ mod tests {
 
     fn settings(env: &[(&str, &str)]) -> Settings {
         let dir = tempfile::tempdir().unwrap();
-        let env: BTreeMap<String, String> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let env: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Settings::load(&Overrides::default(), &env, dir.path()).unwrap()
     }
 
     #[test]
     fn dates() {
         assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00Z");
-        assert_eq!(
-            rfc3339(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_867_200)),
-            "2026-11-28T12:00:00Z"
-        );
+        assert_eq!(rfc3339(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_867_200)), "2026-11-28T12:00:00Z");
     }
 
     #[test]
@@ -275,38 +221,22 @@ mod tests {
         let s = settings(&[("POSTGRES_PASSWORD", "pg pw")]);
         let c = pg_config(&s, None, None);
         assert_eq!(c.url, "postgresql://postgres:pg%20pw@localhost:5432/authdb");
-        assert_eq!(
-            c.admin_url.as_deref(),
-            Some("postgresql://postgres:pg%20pw@localhost:5432/postgres")
-        );
+        assert_eq!(c.admin_url.as_deref(), Some("postgresql://postgres:pg%20pw@localhost:5432/postgres"));
         let s = settings(&[("DATABASE_URL", "postgresql://app:x@db:5432/apidb")]);
         let c = pg_config(&s, None, None);
         assert_eq!(
             (c.url.as_str(), c.url_source.as_str()),
-            (
-                "postgresql://app:x@db:5432/apidb",
-                "DATABASE_URL (environment)"
-            )
+            ("postgresql://app:x@db:5432/apidb", "DATABASE_URL (environment)")
         );
         assert_eq!(c.admin_url, None, "no superuser password known: no guess");
-        let c = pg_config(
-            &s,
-            Some("postgresql://u@h/d"),
-            Some("postgresql://postgres:a@h/postgres"),
-        );
-        assert_eq!(
-            (c.url_source.as_str(), c.admin_source.as_str()),
-            ("--url", "--admin-url")
-        );
+        let c = pg_config(&s, Some("postgresql://u@h/d"), Some("postgresql://postgres:a@h/postgres"));
+        assert_eq!((c.url_source.as_str(), c.admin_source.as_str()), ("--url", "--admin-url"));
     }
 
     #[test]
     fn redis_default_uses_redis_password() {
         let s = settings(&[("REDIS_PASSWORD", "r/pw")]);
-        assert_eq!(
-            redis_config(&s, None, None).url,
-            "redis://:r%2Fpw@localhost:6379"
-        );
+        assert_eq!(redis_config(&s, None, None).url, "redis://:r%2Fpw@localhost:6379");
         let s = settings(&[]);
         assert_eq!(redis_config(&s, None, None).url, "redis://localhost:6379");
     }

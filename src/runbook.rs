@@ -82,12 +82,7 @@ pub struct Problem {
 impl Problem {
     pub fn parse(source_name: &str, toml_text: &str) -> Result<Problem, String> {
         toml::from_str(toml_text).map_err(|e| {
-            let line = e.span().map(|s| {
-                toml_text[..s.start.min(toml_text.len())]
-                    .lines()
-                    .count()
-                    .max(1)
-            });
+            let line = e.span().map(|s| toml_text[..s.start.min(toml_text.len())].lines().count().max(1));
             match line {
                 Some(l) => format!("{source_name}:{l}: {}", e.message()),
                 None => format!("{source_name}: {}", e.message()),

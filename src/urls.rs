@@ -15,10 +15,7 @@ pub struct UrlProblem {
 }
 
 fn problem(en: impl Into<String>, ja: impl Into<String>) -> UrlProblem {
-    UrlProblem {
-        en: en.into(),
-        ja: ja.into(),
-    }
+    UrlProblem { en: en.into(), ja: ja.into() }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -125,15 +122,7 @@ fn split<'a>(url: &'a str, shape: &str) -> Result<Parts<'a>, UrlProblem> {
             None => (hostport, None),
         }
     };
-    Ok(Parts {
-        scheme,
-        userinfo,
-        host,
-        port,
-        path,
-        query,
-        fragment,
-    })
+    Ok(Parts { scheme, userinfo, host, port, path, query, fragment })
 }
 
 fn check_host(host: &str, shape: &str) -> Result<(), UrlProblem> {
@@ -153,10 +142,7 @@ fn check_host(host: &str, shape: &str) -> Result<(), UrlProblem> {
         }
         return Ok(());
     }
-    if let Some(bad) = host
-        .chars()
-        .find(|c| !(c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | '%')))
-    {
+    if let Some(bad) = host.chars().find(|c| !(c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | '%'))) {
         return Err(problem(
             format!(
                 "the host {host:?} contains {bad:?}; special characters in the password must be percent-encoded (e.g. @ as %40)"
@@ -179,9 +165,7 @@ fn check_port(port: Option<&str>, default: u16) -> Result<u16, UrlProblem> {
                 format!("ポート {n} は範囲外です（1〜65535）"),
             )),
             Err(_) => Err(problem(
-                format!(
-                    "port {p:?} is not a number; if the password contains ':' '/' or '@', percent-encode it"
-                ),
+                format!("port {p:?} is not a number; if the password contains ':' '/' or '@', percent-encode it"),
                 format!(
                     "ポート {p:?} が数値ではありません。パスワードに ':' '/' '@' が含まれる場合はパーセントエンコードしてください"
                 ),
@@ -220,19 +204,10 @@ pub fn parse_postgres(url: &str) -> Result<PgUrl, UrlProblem> {
         Some((b, d)) => (b, Some(d)),
         None => (p.scheme, None),
     };
-    if !matches!(
-        base.to_ascii_lowercase().as_str(),
-        "postgresql" | "postgres"
-    ) {
+    if !matches!(base.to_ascii_lowercase().as_str(), "postgresql" | "postgres") {
         return Err(problem(
-            format!(
-                "the scheme {:?} is not PostgreSQL's; expected {PG_SHAPE}",
-                p.scheme
-            ),
-            format!(
-                "スキーム {:?} は PostgreSQL のものではありません。正しい形式: {PG_SHAPE}",
-                p.scheme
-            ),
+            format!("the scheme {:?} is not PostgreSQL's; expected {PG_SHAPE}", p.scheme),
+            format!("スキーム {:?} は PostgreSQL のものではありません。正しい形式: {PG_SHAPE}", p.scheme),
         ));
     }
     if let Some(d) = driver {
@@ -268,9 +243,7 @@ pub fn parse_postgres(url: &str) -> Result<PgUrl, UrlProblem> {
     if dbname.is_empty() {
         notes.push(problem(
             format!("no database name: PostgreSQL uses the user name {user:?}"),
-            format!(
-                "データベース名がないため、ユーザー名 {user:?} と同名のデータベースに接続します"
-            ),
+            format!("データベース名がないため、ユーザー名 {user:?} と同名のデータベースに接続します"),
         ));
         dbname = user.clone();
     }
@@ -303,15 +276,7 @@ pub fn parse_postgres(url: &str) -> Result<PgUrl, UrlProblem> {
             };
         }
     }
-    Ok(PgUrl {
-        user,
-        password,
-        host: p.host.to_string(),
-        port,
-        dbname,
-        sslmode,
-        notes,
-    })
+    Ok(PgUrl { user, password, host: p.host.to_string(), port, dbname, sslmode, notes })
 }
 
 pub fn parse_redis(url: &str) -> Result<RedisUrl, UrlProblem> {
@@ -326,9 +291,7 @@ pub fn parse_redis(url: &str) -> Result<RedisUrl, UrlProblem> {
         other => {
             return Err(problem(
                 format!("the scheme {other:?} is not Redis's; expected {REDIS_SHAPE}"),
-                format!(
-                    "スキーム {other:?} は Redis のものではありません。正しい形式: {REDIS_SHAPE}"
-                ),
+                format!("スキーム {other:?} は Redis のものではありません。正しい形式: {REDIS_SHAPE}"),
             ));
         }
     };
@@ -341,10 +304,7 @@ pub fn parse_redis(url: &str) -> Result<RedisUrl, UrlProblem> {
         Some(ui) => match ui.split_once(':') {
             Some((u, pw)) => {
                 let u = decode(u, "user name")?;
-                (
-                    Some(u).filter(|u| !u.is_empty()),
-                    Some(decode(pw, "password")?).filter(|p| !p.is_empty()),
-                )
+                (Some(u).filter(|u| !u.is_empty()), Some(decode(pw, "password")?).filter(|p| !p.is_empty()))
             }
             None => {
                 notes.push(problem(
@@ -364,9 +324,7 @@ pub fn parse_redis(url: &str) -> Result<RedisUrl, UrlProblem> {
             _ => {
                 return Err(problem(
                     format!("the database {db_text:?} is not a number (redis://host:6379/0)"),
-                    format!(
-                        "データベース番号 {db_text:?} が数値ではありません（redis://host:6379/0）"
-                    ),
+                    format!("データベース番号 {db_text:?} が数値ではありません（redis://host:6379/0）"),
                 ));
             }
         }
@@ -386,22 +344,12 @@ pub fn parse_redis(url: &str) -> Result<RedisUrl, UrlProblem> {
             }
         }
     }
-    Ok(RedisUrl {
-        tls,
-        username,
-        password,
-        host: p.host.to_string(),
-        port,
-        db,
-        notes,
-    })
+    Ok(RedisUrl { tls, username, password, host: p.host.to_string(), port, db, notes })
 }
 
 /// The host without IPv6 brackets, as a resolver wants it.
 pub fn bare_host(host: &str) -> &str {
-    host.strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host)
+    host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host)
 }
 
 #[cfg(test)]
@@ -412,13 +360,7 @@ mod tests {
     fn good_postgres_urls() {
         let u = parse_postgres("postgresql://app:p%40ss@db:6543/authdb?sslmode=require").unwrap();
         assert_eq!(
-            (
-                u.user.as_str(),
-                u.password.as_deref(),
-                u.host.as_str(),
-                u.port,
-                u.dbname.as_str()
-            ),
+            (u.user.as_str(), u.password.as_deref(), u.host.as_str(), u.port, u.dbname.as_str()),
             ("app", Some("p@ss"), "db", 6543, "authdb")
         );
         assert_eq!(u.sslmode, SslMode::Require);
@@ -426,12 +368,7 @@ mod tests {
         assert_eq!((u.host.as_str(), u.port, u.notes.len()), ("[::1]", 5432, 1));
         let u = parse_postgres("postgres://u:p@ss@h/db").unwrap();
         assert_eq!(u.password.as_deref(), Some("p@ss"));
-        assert_eq!(
-            parse_postgres("postgresql://postgres@localhost")
-                .unwrap()
-                .dbname,
-            "postgres"
-        );
+        assert_eq!(parse_postgres("postgresql://postgres@localhost").unwrap().dbname, "postgres");
     }
 
     #[test]
@@ -459,34 +396,12 @@ mod tests {
     #[test]
     fn redis_urls() {
         let u = parse_redis("redis://:secret@redis:6379/1").unwrap();
-        assert_eq!(
-            (u.password.as_deref(), u.host.as_str(), u.db, u.username),
-            (Some("secret"), "redis", 1, None)
-        );
+        assert_eq!((u.password.as_deref(), u.host.as_str(), u.db, u.username), (Some("secret"), "redis", 1, None));
         let u = parse_redis("redis://secret@redis:6379").unwrap();
-        assert_eq!(
-            u.notes.len(),
-            1,
-            "a password in the user name slot is pointed out"
-        );
-        assert!(
-            parse_redis("http://redis:6379")
-                .unwrap_err()
-                .en
-                .contains("scheme")
-        );
-        assert!(
-            parse_redis("redis://redis:6379/x")
-                .unwrap_err()
-                .en
-                .contains("not a number")
-        );
-        assert!(
-            parse_redis("redis://redis:0")
-                .unwrap_err()
-                .en
-                .contains("out of range")
-        );
+        assert_eq!(u.notes.len(), 1, "a password in the user name slot is pointed out");
+        assert!(parse_redis("http://redis:6379").unwrap_err().en.contains("scheme"));
+        assert!(parse_redis("redis://redis:6379/x").unwrap_err().en.contains("not a number"));
+        assert!(parse_redis("redis://redis:0").unwrap_err().en.contains("out of range"));
         assert_eq!(parse_redis("rediss://h").unwrap().port, 6379);
     }
 }

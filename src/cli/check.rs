@@ -33,20 +33,14 @@ pub fn run(s: &Settings, g: &Global, target: Target) -> i32 {
             return 3;
         }
     };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             err(&format!("cannot start the async runtime: {e}"));
             return 3;
         }
     };
-    let ctx = Ctx {
-        lang: s.lang,
-        thresholds: s.thresholds.clone(),
-    };
+    let ctx = Ctx { lang: s.lang, thresholds: s.thresholds.clone() };
     let began = Instant::now();
     let report = loop {
         let started_at = run::rfc3339(SystemTime::now());
@@ -56,13 +50,7 @@ pub fn run(s: &Settings, g: &Global, target: Target) -> i32 {
             log_timings(&facts);
         }
         let findings = run::diagnose(&facts, &ctx);
-        let report = Report::build(
-            &command,
-            findings,
-            s.lang,
-            started_at,
-            crate::probe::ms(t.elapsed()),
-        );
+        let report = Report::build(&command, findings, s.lang, started_at, crate::probe::ms(t.elapsed()));
         let Some(limit) = wait else { break report };
         let left = limit.saturating_sub(began.elapsed());
         if report.status < Status::Critical || left.is_zero() {
@@ -76,26 +64,14 @@ pub fn run(s: &Settings, g: &Global, target: Target) -> i32 {
             .collect();
         err(&tr(
             s.lang,
-            format!(
-                "waiting ({}s left) for: {}",
-                left.as_secs(),
-                pending.join("; ")
-            ),
-            format!(
-                "待機中（残り {} 秒）: {}",
-                left.as_secs(),
-                pending.join("; ")
-            ),
+            format!("waiting ({}s left) for: {}", left.as_secs(), pending.join("; ")),
+            format!("待機中（残り {} 秒）: {}", left.as_secs(), pending.join("; ")),
         ));
         std::thread::sleep(left.min(Duration::from_secs(2)));
     };
     let style = Style {
-        color: std::io::stdout().is_terminal()
-            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-        width: std::env::var("COLUMNS")
-            .ok()
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(120),
+        color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        width: std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(120),
         verbose: s.verbose,
         quiet: s.quiet,
     };
@@ -111,13 +87,7 @@ pub fn run(s: &Settings, g: &Global, target: Target) -> i32 {
 
 fn request(target: &Target) -> Result<(String, Request), String> {
     Ok(match target {
-        Target::All => (
-            "all".into(),
-            Request {
-                areas: vec![Area::Postgres, Area::Redis],
-                ..Default::default()
-            },
-        ),
+        Target::All => ("all".into(), Request { areas: vec![Area::Postgres, Area::Redis], ..Default::default() }),
         Target::Postgres(a) => (
             "postgres".into(),
             Request {
@@ -130,22 +100,13 @@ fn request(target: &Target) -> Result<(String, Request), String> {
         Target::Redis(a) => {
             let bigkeys = if a.bigkeys {
                 let time = parse_duration(&a.scan_time).map_err(|e| format!("--scan-time: {e}"))?;
-                Some(BigKeysLimits {
-                    max_keys: a.max_keys,
-                    batch: a.scan_count,
-                    time,
-                })
+                Some(BigKeysLimits { max_keys: a.max_keys, batch: a.scan_count, time })
             } else {
                 None
             };
             (
                 "redis".into(),
-                Request {
-                    areas: vec![Area::Redis],
-                    redis_url: a.url.clone(),
-                    bigkeys,
-                    ..Default::default()
-                },
+                Request { areas: vec![Area::Redis], redis_url: a.url.clone(), bigkeys, ..Default::default() },
             )
         }
     })
@@ -155,37 +116,21 @@ fn request(target: &Target) -> Result<(String, Request), String> {
 fn log_timings(facts: &run::Facts) {
     let mut lines = Vec::new();
     if let Some(pg) = &facts.postgres {
-        lines.push(format!(
-            "postgres {} ({} ms total; url from {})",
-            pg.target, facts.postgres_ms, pg.url_source
-        ));
-        lines.extend(pg.timings.iter().map(|t| {
-            format!(
-                "  {:<24} {:>5} ms {}",
-                t.step,
-                t.ms,
-                if t.ok { "ok" } else { "failed" }
-            )
-        }));
+        lines.push(format!("postgres {} ({} ms total; url from {})", pg.target, facts.postgres_ms, pg.url_source));
         lines.extend(
-            pg.query_errors
+            pg.timings
                 .iter()
-                .map(|e| format!("  query failed: {e}")),
+                .map(|t| format!("  {:<24} {:>5} ms {}", t.step, t.ms, if t.ok { "ok" } else { "failed" })),
         );
+        lines.extend(pg.query_errors.iter().map(|e| format!("  query failed: {e}")));
     }
     if let Some(rd) = &facts.redis {
-        lines.push(format!(
-            "redis {} ({} ms total; url from {})",
-            rd.target, facts.redis_ms, rd.url_source
-        ));
-        lines.extend(rd.timings.iter().map(|t| {
-            format!(
-                "  {:<24} {:>5} ms {}",
-                t.step,
-                t.ms,
-                if t.ok { "ok" } else { "failed" }
-            )
-        }));
+        lines.push(format!("redis {} ({} ms total; url from {})", rd.target, facts.redis_ms, rd.url_source));
+        lines.extend(
+            rd.timings
+                .iter()
+                .map(|t| format!("  {:<24} {:>5} ms {}", t.step, t.ms, if t.ok { "ok" } else { "failed" })),
+        );
         lines.extend(rd.errors.iter().map(|e| format!("  failed: {e}")));
     }
     for l in lines {

@@ -25,9 +25,7 @@ pub fn explain(query: &str, s: &Settings) -> i32 {
         err(&tr(
             s.lang,
             format!("nothing in the runbook matches {query:?}; `doctor list` shows every problem"),
-            format!(
-                "{query:?} に一致する項目はランブックにありません。`doctor list` で一覧を表示できます"
-            ),
+            format!("{query:?} に一致する項目はランブックにありません。`doctor list` で一覧を表示できます"),
         ));
         return 3;
     }
@@ -49,16 +47,9 @@ pub fn list(area: Option<&str>, s: &Settings) -> i32 {
             return 3;
         }
     };
-    let chosen: Vec<_> = all
-        .iter()
-        .filter(|p| area.is_none_or(|a| p.area.eq_ignore_ascii_case(a)))
-        .collect();
+    let chosen: Vec<_> = all.iter().filter(|p| area.is_none_or(|a| p.area.eq_ignore_ascii_case(a))).collect();
     if chosen.is_empty() {
-        err(&format!(
-            "no problems in area {:?}; areas are {}",
-            area.unwrap_or_default(),
-            catalogue::AREAS.join(", ")
-        ));
+        err(&format!("no problems in area {:?}; areas are {}", area.unwrap_or_default(), catalogue::AREAS.join(", ")));
         return 3;
     }
     match s.format {

@@ -46,13 +46,7 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct Global {
     /// Output format: table (people), json (scripts), junit (CI), markdown (incident ticket)
-    #[arg(
-        short = 'f',
-        long,
-        global = true,
-        value_name = "FORMAT",
-        env = "DOCTOR_FORMAT"
-    )]
+    #[arg(short = 'f', long, global = true, value_name = "FORMAT", env = "DOCTOR_FORMAT")]
     pub format: Option<String>,
     /// Language of every text: en or ja [default: DOCTOR_LANG, else from LC_ALL/LANG]
     #[arg(long, global = true, value_name = "LANG")]
@@ -157,11 +151,7 @@ pub fn run() -> i32 {
                 | ErrorKind::DisplayVersion
                 | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
                     let _ = e.print();
-                    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                        3
-                    } else {
-                        0
-                    }
+                    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { 3 } else { 0 }
                 }
                 _ => {
                     let _ = e.print();

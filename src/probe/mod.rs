@@ -44,16 +44,12 @@ pub async fn resolve(host: &str, port: u16, deadline: Instant) -> Resolution {
             let mut addrs: Vec<String> = it.map(|a| a.ip().to_string()).collect();
             addrs.dedup();
             if addrs.is_empty() {
-                Resolution::NotFound {
-                    message: "no address".into(),
-                }
+                Resolution::NotFound { message: "no address".into() }
             } else {
                 Resolution::Resolved { addrs }
             }
         }
-        Some(Err(e)) => Resolution::NotFound {
-            message: e.to_string(),
-        },
+        Some(Err(e)) => Resolution::NotFound { message: e.to_string() },
     }
 }
 

@@ -204,9 +204,7 @@ pub async fn gather(cfg: &PgProbeConfig) -> PgFacts {
         Some(a) => match urls::parse_postgres(a) {
             Ok(u) => Some(u),
             Err(p) => {
-                facts
-                    .query_errors
-                    .push(format!("admin URL ({}): {}", cfg.admin_source, p.en));
+                facts.query_errors.push(format!("admin URL ({}): {}", cfg.admin_source, p.en));
                 None
             }
         },
@@ -225,10 +223,7 @@ pub async fn gather(cfg: &PgProbeConfig) -> PgFacts {
         return facts;
     };
     facts.url_notes = app_url.notes.clone();
-    facts.target = format!(
-        "postgres@{}:{}/{}",
-        app_url.host, app_url.port, app_url.dbname
-    );
+    facts.target = format!("postgres@{}:{}/{}", app_url.host, app_url.port, app_url.dbname);
 
     // A container name that does not resolve here: try the port published on this host.
     let t = Instant::now();
@@ -239,9 +234,7 @@ pub async fn gather(cfg: &PgProbeConfig) -> PgFacts {
         ok: matches!(resolution, Resolution::Resolved { .. }),
     });
     let mut host_override = None;
-    if matches!(resolution, Resolution::NotFound { .. })
-        && super::is_container_style_name(&app_url.host)
-    {
+    if matches!(resolution, Resolution::NotFound { .. }) && super::is_container_style_name(&app_url.host) {
         host_override = Some("127.0.0.1".to_string());
         facts.reached_via = Some(format!("127.0.0.1:{}", app_url.port));
         if let Some(a) = admin_url.as_mut().filter(|a| a.host == app_url.host) {
@@ -274,11 +267,7 @@ pub async fn gather(cfg: &PgProbeConfig) -> PgFacts {
     // Cluster-wide views from the admin connection when there is one; per-database views
     // from the application connection (they describe the database the services use).
     let cluster_client = admin_client.as_ref().or(app_client.as_ref());
-    let seen_by = if admin_client.is_some() {
-        "admin"
-    } else {
-        "app"
-    };
+    let seen_by = if admin_client.is_some() { "admin" } else { "app" };
     let mut cluster = PgFacts::default();
     let mut per_db = PgFacts::default();
     let cluster_fut = async {
@@ -337,13 +326,8 @@ async fn connect(
     let outcome = until(deadline, cfg.connect(tls)).await;
     let latency_ms = ms(started.elapsed());
     let address = format!("{}:{}", host, u.port);
-    let base = |result| Conn {
-        user: u.user.clone(),
-        db: u.dbname.clone(),
-        address: address.clone(),
-        latency_ms,
-        result,
-    };
+    let base =
+        |result| Conn { user: u.user.clone(), db: u.dbname.clone(), address: address.clone(), latency_ms, result };
     let (conn, client) = match outcome {
         None => (
             base(Err(PgError {
@@ -366,19 +350,12 @@ async fn connect(
                     server_version: row.try_get::<_, String>(0).unwrap_or_default(),
                     superuser: row.try_get::<_, bool>(1).unwrap_or(false),
                 },
-                _ => Connected {
-                    server_version: String::new(),
-                    superuser: false,
-                },
+                _ => Connected { server_version: String::new(), superuser: false },
             };
             (base(Ok(connected)), Some(client))
         }
     };
-    timings.push(Timing {
-        step: format!("connect {role}"),
-        ms: latency_ms,
-        ok: client.is_some(),
-    });
+    timings.push(Timing { step: format!("connect {role}"), ms: latency_ms, ok: client.is_some() });
     (conn, client)
 }
 
@@ -395,23 +372,15 @@ pub fn classify(e: &tokio_postgres::Error) -> PgError {
             c if *c == SqlState::CANNOT_CONNECT_NOW => PgErrorKind::NotAcceptingConnections,
             _ => PgErrorKind::Other,
         };
-        return PgError {
-            kind,
-            sqlstate: Some(code.code().to_string()),
-            message,
-        };
+        return PgError { kind, sqlstate: Some(code.code().to_string()), message };
     }
     let lower = message.to_ascii_lowercase();
-    let io_kind = std::error::Error::source(e)
-        .and_then(|s| s.downcast_ref::<std::io::Error>())
-        .map(|io| io.kind());
+    let io_kind = std::error::Error::source(e).and_then(|s| s.downcast_ref::<std::io::Error>()).map(|io| io.kind());
     let kind = match io_kind {
         Some(std::io::ErrorKind::ConnectionRefused) => PgErrorKind::Refused,
         Some(std::io::ErrorKind::TimedOut) => PgErrorKind::Timeout,
         Some(
-            std::io::ErrorKind::ConnectionReset
-            | std::io::ErrorKind::UnexpectedEof
-            | std::io::ErrorKind::BrokenPipe,
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::BrokenPipe,
         ) => PgErrorKind::Reset,
         _ if lower.contains("password missing") => PgErrorKind::PasswordMissing,
         _ if lower.contains("server does not support tls") => PgErrorKind::TlsUnsupported,
@@ -427,18 +396,12 @@ pub fn classify(e: &tokio_postgres::Error) -> PgError {
         {
             PgErrorKind::Protocol
         }
-        _ if lower.contains("connection closed")
-            || lower.contains("communicating with the server") =>
-        {
+        _ if lower.contains("connection closed") || lower.contains("communicating with the server") => {
             PgErrorKind::Reset
         }
         _ => PgErrorKind::Other,
     };
-    PgError {
-        kind,
-        sqlstate: None,
-        message,
-    }
+    PgError { kind, sqlstate: None, message }
 }
 
 fn full_message(e: &tokio_postgres::Error) -> String {
@@ -477,21 +440,9 @@ async fn read_cluster(c: &Client, f: &mut PgFacts, deadline: Instant, seen_by: &
     let t = Instant::now();
     let (settings, uptime, activity, dbs, dbstats) = tokio::join!(
         until(deadline, c.query(settings_query(), &[])),
-        until(
-            deadline,
-            c.query_one(
-                "SELECT extract(epoch FROM now() - pg_postmaster_start_time())::float8",
-                &[]
-            )
-        ),
+        until(deadline, c.query_one("SELECT extract(epoch FROM now() - pg_postmaster_start_time())::float8", &[])),
         until(deadline, c.query(ACTIVITY, &[])),
-        until(
-            deadline,
-            c.query(
-                "SELECT datname::text FROM pg_database WHERE NOT datistemplate ORDER BY 1",
-                &[]
-            )
-        ),
+        until(deadline, c.query("SELECT datname::text FROM pg_database WHERE NOT datistemplate ORDER BY 1", &[])),
         until(
             deadline,
             c.query(
@@ -501,11 +452,7 @@ async fn read_cluster(c: &Client, f: &mut PgFacts, deadline: Instant, seen_by: &
             )
         ),
     );
-    f.timings.push(Timing {
-        step: "read cluster views".into(),
-        ms: ms(t.elapsed()),
-        ok: true,
-    });
+    f.timings.push(Timing { step: "read cluster views".into(), ms: ms(t.elapsed()), ok: true });
     let mut errors = Vec::new();
     if let Some(rows) = take(&mut errors, "pg_settings", settings) {
         let get = |name: &str| -> Option<String> {
@@ -518,18 +465,14 @@ async fn read_cluster(c: &Client, f: &mut PgFacts, deadline: Instant, seen_by: &
             max_connections: num("max_connections").unwrap_or(0),
             superuser_reserved_connections: num("superuser_reserved_connections").unwrap_or(0),
             reserved_connections: num("reserved_connections").unwrap_or(0),
-            idle_in_transaction_session_timeout_ms: num("idle_in_transaction_session_timeout")
-                .unwrap_or(0),
+            idle_in_transaction_session_timeout_ms: num("idle_in_transaction_session_timeout").unwrap_or(0),
             idle_session_timeout_ms: num("idle_session_timeout"),
             statement_timeout_ms: num("statement_timeout").unwrap_or(0),
             uptime_s: 0.0,
             version: get("server_version").unwrap_or_default(),
         });
     }
-    if let (Some(row), Some(server)) = (
-        take(&mut errors, "pg_postmaster_start_time", uptime),
-        f.server.as_mut(),
-    ) {
+    if let (Some(row), Some(server)) = (take(&mut errors, "pg_postmaster_start_time", uptime), f.server.as_mut()) {
         server.uptime_s = row.try_get::<_, f64>(0).unwrap_or(0.0);
     }
     if let Some(rows) = take(&mut errors, "pg_stat_activity", activity) {
@@ -539,11 +482,7 @@ async fn read_cluster(c: &Client, f: &mut PgFacts, deadline: Instant, seen_by: &
                     pid: r.try_get(0).unwrap_or(0),
                     datname: r.try_get(1).ok().flatten(),
                     usename: r.try_get(2).ok().flatten(),
-                    application_name: r
-                        .try_get::<_, Option<String>>(3)
-                        .ok()
-                        .flatten()
-                        .map(|s| redact::scrub(&s)),
+                    application_name: r.try_get::<_, Option<String>>(3).ok().flatten().map(|s| redact::scrub(&s)),
                     client_addr: r.try_get(4).ok().flatten(),
                     state: r.try_get(5).ok().flatten(),
                     superuser: r.try_get(6).unwrap_or(false),
@@ -564,11 +503,7 @@ async fn read_cluster(c: &Client, f: &mut PgFacts, deadline: Instant, seen_by: &
         f.sessions_seen_by = Some(seen_by.to_string());
     }
     if let Some(rows) = take(&mut errors, "pg_database", dbs) {
-        f.databases = Some(
-            rows.iter()
-                .filter_map(|r| r.try_get::<_, String>(0).ok())
-                .collect(),
-        );
+        f.databases = Some(rows.iter().filter_map(|r| r.try_get::<_, String>(0).ok()).collect());
     }
     // pg_stat_database's session counters exist from PostgreSQL 14 on; older servers lack them.
     if let Some(Ok(rows)) = dbstats {
@@ -586,11 +521,7 @@ async fn read_cluster(c: &Client, f: &mut PgFacts, deadline: Instant, seen_by: &
     f.query_errors.extend(errors);
 }
 
-fn take<T>(
-    errors: &mut Vec<String>,
-    what: &str,
-    r: Option<Result<T, tokio_postgres::Error>>,
-) -> Option<T> {
+fn take<T>(errors: &mut Vec<String>, what: &str, r: Option<Result<T, tokio_postgres::Error>>) -> Option<T> {
     match r {
         None => {
             errors.push(format!("{what}: timed out"));
@@ -606,10 +537,7 @@ fn take<T>(
 
 /// A query quoted as evidence: literals blanked, secrets removed, whitespace folded, cut short.
 pub fn clean_query(q: &str) -> String {
-    let folded: String = redact::scrub(&redact::sql_literals(q))
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let folded: String = redact::scrub(&redact::sql_literals(q)).split_whitespace().collect::<Vec<_>>().join(" ");
     if folded.chars().count() > 300 {
         let mut s: String = folded.chars().take(299).collect();
         s.push('…');
@@ -645,11 +573,7 @@ async fn read_database(c: &Client, f: &mut PgFacts, deadline: Instant) {
         until(deadline, c.query(KEY_INDEXES, &[])),
         until(deadline, c.query(STATEMENTS, &[])),
     );
-    f.timings.push(Timing {
-        step: "read database views".into(),
-        ms: ms(t.elapsed()),
-        ok: true,
-    });
+    f.timings.push(Timing { step: "read database views".into(), ms: ms(t.elapsed()), ok: true });
     match tables {
         Some(Ok(rows)) => {
             f.tables = Some(
@@ -667,10 +591,7 @@ async fn read_database(c: &Client, f: &mut PgFacts, deadline: Instant) {
                     .collect(),
             )
         }
-        Some(Err(e)) => f.query_errors.push(format!(
-            "pg_stat_user_tables: {}",
-            redact::scrub(&full_message(&e))
-        )),
+        Some(Err(e)) => f.query_errors.push(format!("pg_stat_user_tables: {}", redact::scrub(&full_message(&e)))),
         None => f.query_errors.push("pg_stat_user_tables: timed out".into()),
     }
     match keys {
@@ -685,9 +606,7 @@ async fn read_database(c: &Client, f: &mut PgFacts, deadline: Instant) {
                     .collect(),
             )
         }
-        Some(Err(e)) => f
-            .query_errors
-            .push(format!("index check: {}", redact::scrub(&full_message(&e)))),
+        Some(Err(e)) => f.query_errors.push(format!("index check: {}", redact::scrub(&full_message(&e)))),
         None => f.query_errors.push("index check: timed out".into()),
     }
     f.statements = match stmts {

@@ -29,11 +29,7 @@ pub struct BigKeysLimits {
 
 impl Default for BigKeysLimits {
     fn default() -> Self {
-        BigKeysLimits {
-            max_keys: 2_000_000,
-            batch: 1000,
-            time: Duration::from_secs(60),
-        }
+        BigKeysLimits { max_keys: 2_000_000, batch: 1000, time: Duration::from_secs(60) }
     }
 }
 
@@ -189,8 +185,7 @@ pub async fn gather(cfg: &RedisProbeConfig) -> RedisFacts {
         ok: matches!(resolution, Resolution::Resolved { .. }),
     });
     let mut host = u.host.clone();
-    if matches!(resolution, Resolution::NotFound { .. }) && super::is_container_style_name(&u.host)
-    {
+    if matches!(resolution, Resolution::NotFound { .. }) && super::is_container_style_name(&u.host) {
         host = "127.0.0.1".into();
         facts.reached_via = Some(format!("127.0.0.1:{}", u.port));
     }
@@ -200,46 +195,25 @@ pub async fn gather(cfg: &RedisProbeConfig) -> RedisFacts {
     let started = Instant::now();
     let connected = connect(&u, &host, deadline).await;
     let latency_ms = ms(started.elapsed());
-    facts.timings.push(Timing {
-        step: "connect".into(),
-        ms: latency_ms,
-        ok: connected.is_ok(),
-    });
+    facts.timings.push(Timing { step: "connect".into(), ms: latency_ms, ok: connected.is_ok() });
     let mut con = match connected {
         Ok(c) => c,
         Err(e) => {
-            facts.conn = Some(RedisConn {
-                address,
-                latency_ms,
-                result: Err(e),
-            });
+            facts.conn = Some(RedisConn { address, latency_ms, result: Err(e) });
             return facts;
         }
     };
     let t = Instant::now();
-    let info: Option<redis::RedisResult<String>> =
-        until(deadline, redis::cmd("INFO").query_async(&mut con)).await;
-    facts.timings.push(Timing {
-        step: "INFO".into(),
-        ms: ms(t.elapsed()),
-        ok: matches!(info, Some(Ok(_))),
-    });
+    let info: Option<redis::RedisResult<String>> = until(deadline, redis::cmd("INFO").query_async(&mut con)).await;
+    facts.timings.push(Timing { step: "INFO".into(), ms: ms(t.elapsed()), ok: matches!(info, Some(Ok(_))) });
     match info {
         Some(Ok(text)) => {
             facts.info = Some(parse_info(&text));
-            facts.conn = Some(RedisConn {
-                address,
-                latency_ms,
-                result: Ok(()),
-            });
+            facts.conn = Some(RedisConn { address, latency_ms, result: Ok(()) });
         }
         // NOAUTH and friends arrive with the first command, not at connect time.
         Some(Err(e)) => {
-            facts.conn = Some(RedisConn {
-                address,
-                latency_ms,
-                result: Err(classify(&e)),
-            });
+            facts.conn = Some(RedisConn { address, latency_ms, result: Err(classify(&e)) });
             return facts;
         }
         None => {
@@ -257,20 +231,12 @@ pub async fn gather(cfg: &RedisProbeConfig) -> RedisFacts {
     if let Some(limits) = cfg.bigkeys {
         let t = Instant::now();
         facts.bigkeys = Some(scan_bigkeys(&mut con, limits, cfg.timeout).await);
-        facts.timings.push(Timing {
-            step: "bigkeys scan".into(),
-            ms: ms(t.elapsed()),
-            ok: true,
-        });
+        facts.timings.push(Timing { step: "bigkeys scan".into(), ms: ms(t.elapsed()), ok: true });
     }
     facts
 }
 
-async fn connect(
-    u: &RedisUrl,
-    host: &str,
-    deadline: Instant,
-) -> Result<redis::aio::MultiplexedConnection, RedisError> {
+async fn connect(u: &RedisUrl, host: &str, deadline: Instant) -> Result<redis::aio::MultiplexedConnection, RedisError> {
     let mut url = String::from("redis://");
     if u.username.is_some() || u.password.is_some() {
         url.push_str(&redact::percent_encode(u.username.as_deref().unwrap_or("")));
@@ -282,22 +248,12 @@ async fn connect(
     }
     url.push_str(&format!("{}:{}/{}", host, u.port, u.db));
     let client = redis::Client::open(url.as_str()).map_err(|e| classify(&e))?;
-    let remaining = deadline
-        .saturating_duration_since(Instant::now())
-        .max(Duration::from_millis(1));
+    let remaining = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
     let cfg = redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Some(remaining))
         .set_response_timeout(Some(remaining));
-    match until(
-        deadline,
-        client.get_multiplexed_async_connection_with_config(&cfg),
-    )
-    .await
-    {
-        None => Err(RedisError {
-            kind: RedisErrorKind::Timeout,
-            message: "no answer before the timeout".into(),
-        }),
+    match until(deadline, client.get_multiplexed_async_connection_with_config(&cfg)).await {
+        None => Err(RedisError { kind: RedisErrorKind::Timeout, message: "no answer before the timeout".into() }),
         Some(Err(e)) => Err(classify(&e)),
         Some(Ok(c)) => Ok(c),
     }
@@ -318,10 +274,7 @@ pub fn classify(e: &redis::RedisError) -> RedisError {
         RedisErrorKind::Loading
     } else if lower.contains("lookup address") || lower.contains("name or service not known") {
         RedisErrorKind::NameNotResolved
-    } else if e.kind() == redis::ErrorKind::Parse
-        || lower.contains("parse")
-        || lower.contains("protocol")
-    {
+    } else if e.kind() == redis::ErrorKind::Parse || lower.contains("parse") || lower.contains("protocol") {
         RedisErrorKind::Protocol
     } else if lower.contains("refused") {
         RedisErrorKind::Refused
@@ -346,24 +299,14 @@ pub fn parse_info(text: &str) -> RedisInfo {
             map.insert(k, v);
         }
     }
-    let num = |k: &str| {
-        map.get(k)
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .unwrap_or(0)
-    };
+    let num = |k: &str| map.get(k).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0);
     let mut info = RedisInfo {
-        version: map
-            .get("redis_version")
-            .map(|s| s.to_string())
-            .unwrap_or_default(),
+        version: map.get("redis_version").map(|s| s.to_string()).unwrap_or_default(),
         uptime_s: num("uptime_in_seconds"),
         used_memory: num("used_memory"),
         used_memory_rss: num("used_memory_rss"),
         maxmemory: num("maxmemory"),
-        maxmemory_policy: map
-            .get("maxmemory_policy")
-            .map(|s| s.to_string())
-            .unwrap_or_default(),
+        maxmemory_policy: map.get("maxmemory_policy").map(|s| s.to_string()).unwrap_or_default(),
         fragmentation_ratio: map
             .get("mem_fragmentation_ratio")
             .and_then(|v| v.parse::<f64>().ok())
@@ -379,25 +322,15 @@ pub fn parse_info(text: &str) -> RedisInfo {
         keyspace: BTreeMap::new(),
     };
     if let Some(v) = map.get("errorstat_OOM") {
-        info.oom_errors = fields(v)
-            .get("count")
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
+        info.oom_errors = fields(v).get("count").and_then(|c| c.parse().ok()).unwrap_or(0);
     }
     for (k, v) in &map {
-        if let Some(n) = k
-            .strip_prefix("db")
-            .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
-        {
+        if let Some(n) = k.strip_prefix("db").filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit())) {
             let f = fields(v);
             let get = |name: &str| f.get(name).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
             info.keyspace.insert(
                 format!("db{n}"),
-                Keyspace {
-                    keys: get("keys"),
-                    expires: get("expires"),
-                    avg_ttl_ms: get("avg_ttl"),
-                },
+                Keyspace { keys: get("keys"), expires: get("expires"), avg_ttl_ms: get("avg_ttl") },
             );
         }
     }
@@ -422,11 +355,7 @@ async fn scan_bigkeys(
     // First SCAN alone; afterwards each pipeline carries a batch's probes plus the next SCAN.
     let first: Option<redis::RedisResult<(u64, Vec<Vec<u8>>)>> = until(
         deadline.min(Instant::now() + step_timeout),
-        redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("COUNT")
-            .arg(limits.batch)
-            .query_async(con),
+        redis::cmd("SCAN").arg(cursor).arg("COUNT").arg(limits.batch).query_async(con),
     )
     .await;
     let mut batch = match first {
@@ -501,12 +430,7 @@ async fn scan_bigkeys(
                 if name.chars().count() > 120 {
                     name = name.chars().take(119).collect::<String>() + "…";
                 }
-                out.top.push(KeySize {
-                    key: name,
-                    kind,
-                    bytes,
-                    ttl_s: ttl,
-                });
+                out.top.push(KeySize { key: name, kind, bytes, ttl_s: ttl });
                 out.top.sort_by(|a, b| b.bytes.cmp(&a.bytes));
                 out.top.truncate(TOP);
             }
@@ -559,19 +483,8 @@ mod tests {
                     # Keyspace\r\ndb0:keys=300,expires=75,avg_ttl=1200\r\ndb2:keys=10,expires=0,avg_ttl=0\r\n\
                     garbage line\r\nused_memory_rss:notanumber\r\n";
         let i = parse_info(text);
-        assert_eq!(
-            (i.used_memory, i.maxmemory, i.maxmemory_policy.as_str()),
-            (1_048_576, 2_097_152, "noeviction")
-        );
-        assert_eq!(
-            (
-                i.keyspace_hits,
-                i.keyspace_misses,
-                i.evicted_keys,
-                i.oom_errors
-            ),
-            (80, 20, 3, 7)
-        );
+        assert_eq!((i.used_memory, i.maxmemory, i.maxmemory_policy.as_str()), (1_048_576, 2_097_152, "noeviction"));
+        assert_eq!((i.keyspace_hits, i.keyspace_misses, i.evicted_keys, i.oom_errors), (80, 20, 3, 7));
         assert_eq!(i.fragmentation_ratio, 1.5);
         assert_eq!((i.total_keys(), i.total_expires()), (310, 75));
         assert_eq!(i.keyspace["db0"].avg_ttl_ms, 1200);

@@ -49,10 +49,7 @@ pub fn percent(r: f64) -> String {
 
 /// The sentence for a check that could not run because the one it depends on failed.
 pub fn depends_on(ctx: &Ctx, code: &str, why_en: &str, why_ja: &str) -> String {
-    ctx.tr(
-        format!("not checked: {why_en} (see {code})"),
-        format!("未確認: {why_ja}（{code} を参照）"),
-    )
+    ctx.tr(format!("not checked: {why_en} (see {code})"), format!("未確認: {why_ja}（{code} を参照）"))
 }
 
 #[cfg(test)]

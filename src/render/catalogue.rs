@@ -52,12 +52,7 @@ pub fn list_text(problems: &[&Problem], lang: Lang) -> String {
             s.push_str(&format!("\n{area}\n"));
         }
         let ids: Vec<&str> = p.causes.iter().map(|c| c.id.as_str()).collect();
-        s.push_str(&format!(
-            "  {:<8} {}\n           {}\n",
-            p.code,
-            p.title.get(lang),
-            ids.join(", ")
-        ));
+        s.push_str(&format!("  {:<8} {}\n           {}\n", p.code, p.title.get(lang), ids.join(", ")));
     }
     s.push_str(&tr(
         lang,
@@ -70,11 +65,7 @@ pub fn list_text(problems: &[&Problem], lang: Lang) -> String {
 pub fn explain_text(matches: &[Match], lang: Lang) -> String {
     let mut s = String::new();
     if matches.len() > 1 {
-        s.push_str(&tr(
-            lang,
-            "Best matches, best first:\n",
-            "一致した問題（一致度の高い順）:\n",
-        ));
+        s.push_str(&tr(lang, "Best matches, best first:\n", "一致した問題（一致度の高い順）:\n"));
         for m in matches {
             s.push_str(&format!(
                 "  {:<8} {}  ({:.0}%: {})\n",
@@ -114,14 +105,8 @@ fn problem_text(p: &Problem, lang: Lang) -> String {
     }
     s.push_str(&tr(
         lang,
-        format!(
-            "\nRun `doctor {}` to see which cause applies here.\n",
-            cli_area(&p.area)
-        ),
-        format!(
-            "\n`doctor {}` でどの原因に該当するかを診断できます。\n",
-            cli_area(&p.area)
-        ),
+        format!("\nRun `doctor {}` to see which cause applies here.\n", cli_area(&p.area)),
+        format!("\n`doctor {}` でどの原因に該当するかを診断できます。\n", cli_area(&p.area)),
     ));
     s
 }

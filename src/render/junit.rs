@@ -46,10 +46,7 @@ pub fn report(r: &Report) -> String {
             esc(area),
             checks.len(),
             checks.iter().filter(|c| failing(c.status)).count(),
-            checks
-                .iter()
-                .filter(|c| c.status == Status::Skipped)
-                .count(),
+            checks.iter().filter(|c| c.status == Status::Skipped).count(),
             secs(checks.iter().map(|c| c.duration_ms).max().unwrap_or(0))
         ));
         for c in checks {
@@ -83,13 +80,12 @@ pub fn report(r: &Report) -> String {
                     esc(&c.summary),
                     body
                 )),
-                Status::Skipped => x.push_str(&format!(
-                    ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
-                    esc(&c.summary)
-                )),
-                Status::Warning => x.push_str(&format!(
-                    ">\n      <system-out>warning: {body}</system-out>\n    </testcase>\n"
-                )),
+                Status::Skipped => {
+                    x.push_str(&format!(">\n      <skipped message=\"{}\"/>\n    </testcase>\n", esc(&c.summary)))
+                }
+                Status::Warning => {
+                    x.push_str(&format!(">\n      <system-out>warning: {body}</system-out>\n    </testcase>\n"))
+                }
                 Status::Ok => x.push_str("/>\n"),
             }
         }

@@ -19,21 +19,13 @@ pub fn report(r: &Report) -> String {
         format!("# インシデントレポート: doctor {}\n\n", r.command),
     ));
     m.push_str(&format!("- {}: {}\n", tr(l, "Time", "日時"), r.started_at));
-    let areas: Vec<&str> = r
-        .checks
-        .iter()
-        .map(|c| c.area.as_str())
-        .fold(Vec::new(), |mut v, a| {
-            if !v.contains(&a) {
-                v.push(a);
-            }
-            v
-        });
-    m.push_str(&format!(
-        "- {}: {}\n",
-        tr(l, "Scope", "範囲"),
-        areas.join(", ")
-    ));
+    let areas: Vec<&str> = r.checks.iter().map(|c| c.area.as_str()).fold(Vec::new(), |mut v, a| {
+        if !v.contains(&a) {
+            v.push(a);
+        }
+        v
+    });
+    m.push_str(&format!("- {}: {}\n", tr(l, "Scope", "範囲"), areas.join(", ")));
     m.push_str(&format!(
         "- {}: **{}** ({}) in {} ms\n\n",
         tr(l, "Result", "結果"),
@@ -43,18 +35,10 @@ pub fn report(r: &Report) -> String {
     ));
 
     m.push_str(&tr(l, "## Findings\n\n", "## 検出事項\n\n"));
-    let mut findings: Vec<_> = r
-        .checks
-        .iter()
-        .filter(|c| !matches!(c.status, Status::Ok | Status::Skipped))
-        .collect();
+    let mut findings: Vec<_> = r.checks.iter().filter(|c| !matches!(c.status, Status::Ok | Status::Skipped)).collect();
     findings.sort_by_key(|c| std::cmp::Reverse(c.status));
     if findings.is_empty() {
-        m.push_str(&tr(
-            l,
-            "Nothing abnormal was found.\n\n",
-            "異常は見つかりませんでした。\n\n",
-        ));
+        m.push_str(&tr(l, "Nothing abnormal was found.\n\n", "異常は見つかりませんでした。\n\n"));
     }
     for c in &findings {
         m.push_str(&format!(
@@ -94,12 +78,7 @@ pub fn report(r: &Report) -> String {
     if !remedies.is_empty() {
         m.push_str(&tr(l, "## Remedies\n\n", "## 対処\n\n"));
         for (c, k) in remedies {
-            m.push_str(&format!(
-                "- [ ] **{} `{}`** ({})\n\n",
-                c.code,
-                k.id,
-                verdict_label(k.verdict, l)
-            ));
+            m.push_str(&format!("- [ ] **{} `{}`** ({})\n\n", c.code, k.id, verdict_label(k.verdict, l)));
             m.push_str("  ```\n");
             for line in k.remedy.lines() {
                 m.push_str(&format!("  {line}\n"));
@@ -108,34 +87,16 @@ pub fn report(r: &Report) -> String {
         }
     }
 
-    let others: Vec<_> = r
-        .checks
-        .iter()
-        .filter(|c| matches!(c.status, Status::Ok | Status::Skipped))
-        .collect();
+    let others: Vec<_> = r.checks.iter().filter(|c| matches!(c.status, Status::Ok | Status::Skipped)).collect();
     if !others.is_empty() {
-        m.push_str(&tr(
-            l,
-            "## Checks without findings\n\n",
-            "## 問題のなかったチェック\n\n",
-        ));
+        m.push_str(&tr(l, "## Checks without findings\n\n", "## 問題のなかったチェック\n\n"));
         for c in others {
-            m.push_str(&format!(
-                "- {} {} {} — {}\n",
-                status_label(c.status, l),
-                c.code,
-                c.title,
-                c.summary
-            ));
+            m.push_str(&format!("- {} {} {} — {}\n", status_label(c.status, l), c.code, c.title, c.summary));
         }
         m.push('\n');
     }
 
-    m.push_str(&tr(
-        l,
-        "## Emergency checklist\n\n",
-        "## 緊急対応チェックリスト\n\n",
-    ));
+    m.push_str(&tr(l, "## Emergency checklist\n\n", "## 緊急対応チェックリスト\n\n"));
     for item in checklist(l) {
         m.push_str(&format!("- [ ] {item}\n"));
     }

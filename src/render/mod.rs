@@ -21,12 +21,7 @@ pub struct Style {
 
 impl Style {
     pub fn plain() -> Style {
-        Style {
-            color: false,
-            width: 100,
-            verbose: false,
-            quiet: false,
-        }
+        Style { color: false, width: 100, verbose: false, quiet: false }
     }
 }
 
@@ -85,13 +80,7 @@ pub fn paint(text: &str, s: Status, on: bool) -> String {
 
 /// "2 critical, 1 warning, 4 ok" in the report's language, worst first.
 pub fn counts(r: &crate::report::Report) -> String {
-    let order = [
-        Status::Critical,
-        Status::Unknown,
-        Status::Warning,
-        Status::Ok,
-        Status::Skipped,
-    ];
+    let order = [Status::Critical, Status::Unknown, Status::Warning, Status::Ok, Status::Skipped];
     let parts: Vec<String> = order
         .iter()
         .filter(|s| r.count(**s) > 0)

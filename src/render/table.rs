@@ -31,18 +31,8 @@ pub fn report(r: &Report, style: Style) -> String {
 
 fn check(c: &Check, lang: Lang, style: Style) -> String {
     let mut s = String::new();
-    let badge = format!(
-        "{} {:<8}",
-        status_icon(c.status),
-        status_label(c.status, lang)
-    );
-    s.push_str(&format!(
-        "{} {}  {} · {}\n",
-        paint(&badge, c.status, style.color),
-        c.code,
-        c.title,
-        c.target
-    ));
+    let badge = format!("{} {:<8}", status_icon(c.status), status_label(c.status, lang));
+    s.push_str(&format!("{} {}  {} · {}\n", paint(&badge, c.status, style.color), c.code, c.title, c.target));
     s.push_str(&format!("    {}\n", c.summary));
     let expand = style.verbose || !matches!(c.status, Status::Ok | Status::Skipped);
     if !expand {
@@ -72,33 +62,22 @@ fn check(c: &Check, lang: Lang, style: Style) -> String {
                 Verdict::Unchecked => v.fg(Color::DarkGrey),
             };
         }
-        t.add_row(vec![
-            v,
-            Cell::new(format!("{}\n{}", k.id, k.cause)),
-            Cell::new(&k.evidence),
-        ]);
+        t.add_row(vec![v, Cell::new(format!("{}\n{}", k.id, k.cause)), Cell::new(&k.evidence)]);
     }
     for line in t.to_string().lines() {
         s.push_str("    ");
         s.push_str(line);
         s.push('\n');
     }
-    let applying: Vec<_> = c
-        .causes
-        .iter()
-        .filter(|k| matches!(k.verdict, Verdict::Confirmed | Verdict::Suspected))
-        .collect();
+    let applying: Vec<_> =
+        c.causes.iter().filter(|k| matches!(k.verdict, Verdict::Confirmed | Verdict::Suspected)).collect();
     if !applying.is_empty() {
         s.push_str(match lang {
             Lang::En => "    What to do:\n",
             Lang::Ja => "    対処:\n",
         });
         for k in applying {
-            s.push_str(&format!(
-                "    • {} ({})\n",
-                k.id,
-                verdict_label(k.verdict, lang)
-            ));
+            s.push_str(&format!("    • {} ({})\n", k.id, verdict_label(k.verdict, lang)));
             for line in k.remedy.lines() {
                 s.push_str("        ");
                 s.push_str(line);

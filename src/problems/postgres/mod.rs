@@ -35,10 +35,7 @@ pub(crate) mod fixtures {
             db: db.into(),
             address: "127.0.0.1:5432".into(),
             latency_ms: 3,
-            result: Ok(Connected {
-                superuser,
-                server_version: "15.18".into(),
-            }),
+            result: Ok(Connected { superuser, server_version: "15.18".into() }),
         };
         PgFacts {
             target: "postgres@127.0.0.1:5432/authdb".into(),
@@ -53,21 +50,10 @@ pub(crate) mod fixtures {
                 version: "15.18".into(),
                 ..Default::default()
             }),
-            sessions: Some(vec![
-                session(101, "app", "active", 0.2),
-                session(102, "app", "idle", 12.0),
-            ]),
+            sessions: Some(vec![session(101, "app", "active", 0.2), session(102, "app", "idle", 12.0)]),
             sessions_seen_by: Some("admin".into()),
-            databases: Some(vec![
-                "admindb".into(),
-                "apidb".into(),
-                "authdb".into(),
-                "postgres".into(),
-            ]),
-            db_stats: Some(vec![DbStat {
-                datname: "authdb".into(),
-                ..Default::default()
-            }]),
+            databases: Some(vec!["admindb".into(), "apidb".into(), "authdb".into(), "postgres".into()]),
+            db_stats: Some(vec![DbStat { datname: "authdb".into(), ..Default::default() }]),
             tables: Some(vec![TableStat {
                 name: "public.users".into(),
                 live_rows: 5000,
@@ -78,11 +64,7 @@ pub(crate) mod fixtures {
                 analyzed_age_s: Some(3600.0),
                 size_bytes: 1 << 20,
             }]),
-            key_indexes: Some(vec![KeyIndex {
-                table: "users".into(),
-                column: "email".into(),
-                indexed: true,
-            }]),
+            key_indexes: Some(vec![KeyIndex { table: "users".into(), column: "email".into(), indexed: true }]),
             statements: Some(Statements::NotInstalled),
             ..Default::default()
         }
@@ -107,11 +89,7 @@ pub(crate) mod fixtures {
     pub fn failed(kind: PgErrorKind, sqlstate: Option<&str>, message: &str) -> PgFacts {
         let mut f = healthy();
         if let Some(app) = f.app.as_mut() {
-            app.result = Err(PgError {
-                kind,
-                sqlstate: sqlstate.map(str::to_string),
-                message: message.into(),
-            });
+            app.result = Err(PgError { kind, sqlstate: sqlstate.map(str::to_string), message: message.into() });
         }
         f.admin = None;
         f.server = None;

@@ -30,48 +30,33 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
         );
         out.cause("bad-database-url", Confirmed, what.clone());
         let not_tried = ctx.tr("not tried: the URL is unusable", "URL が使えないため未確認");
-        for id in [
-            "container-stopped",
-            "wrong-password",
-            "network-isolated",
-            "database-missing",
-        ] {
+        for id in ["container-stopped", "wrong-password", "network-isolated", "database-missing"] {
             out.cause(id, Unchecked, not_tried.clone());
         }
         return out;
     }
-    let notes: Vec<String> = f
-        .url_notes
-        .iter()
-        .map(|n| {
-            if ctx.lang == Lang::Ja {
-                n.ja.clone()
-            } else {
-                n.en.clone()
-            }
-        })
-        .collect();
+    let notes: Vec<String> =
+        f.url_notes.iter().map(|n| if ctx.lang == Lang::Ja { n.ja.clone() } else { n.en.clone() }).collect();
     let Some(app) = &f.app else {
-        return out.status(
-            Status::Unknown,
-            ctx.tr("no connection was attempted", "接続を試行していません"),
-        );
+        return out.status(Status::Unknown, ctx.tr("no connection was attempted", "接続を試行していません"));
     };
     out.fact("address", &app.address);
     out.fact("latency_ms", app.latency_ms);
     let via = f.reached_via.as_ref().map(|v| {
         ctx.tr(
-            format!("the URL's host does not resolve on this machine (a name inside the compose network), so {v} was used"),
-            format!("URL のホスト名はこのマシンでは名前解決できない（compose ネットワーク内の名前）ため、{v} に接続しました"),
+            format!(
+                "the URL's host does not resolve on this machine (a name inside the compose network), so {v} was used"
+            ),
+            format!(
+                "URL のホスト名はこのマシンでは名前解決できない（compose ネットワーク内の名前）ため、{v} に接続しました"
+            ),
         )
     });
     if via.is_some() {
         out.fact("reached_via", f.reached_via.as_deref());
     }
-    let shape_ok = ctx.tr(
-        format!("the URL has the expected shape ({})", f.url),
-        format!("URL の形式は正しい（{}）", f.url),
-    );
+    let shape_ok =
+        ctx.tr(format!("the URL has the expected shape ({})", f.url), format!("URL の形式は正しい（{}）", f.url));
     match &app.result {
         Ok(c) => {
             let mut summary = ctx.tr(
@@ -84,16 +69,8 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                     app.user, app.db, app.latency_ms, c.server_version
                 ),
             );
-            out.cause(
-                "container-stopped",
-                RuledOut,
-                ctx.tr("the server answered", "サーバーが応答した"),
-            );
-            out.cause(
-                "wrong-password",
-                RuledOut,
-                ctx.tr("the server accepted the credentials", "認証に成功した"),
-            );
+            out.cause("container-stopped", RuledOut, ctx.tr("the server answered", "サーバーが応答した"));
+            out.cause("wrong-password", RuledOut, ctx.tr("the server accepted the credentials", "認証に成功した"));
             let mut url_evidence = shape_ok;
             if !notes.is_empty() {
                 url_evidence = format!("{url_evidence}; {}", notes.join("; "));
@@ -111,11 +88,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                 ),
             }
             let missing: Vec<&str> = match &f.databases {
-                Some(dbs) => STACK_DATABASES
-                    .iter()
-                    .copied()
-                    .filter(|d| !dbs.iter().any(|x| x == d))
-                    .collect(),
+                Some(dbs) => STACK_DATABASES.iter().copied().filter(|d| !dbs.iter().any(|x| x == d)).collect(),
                 None => Vec::new(),
             };
             if missing.is_empty() {
@@ -127,10 +100,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                             format!("{} all exist", STACK_DATABASES.join(", ")),
                             format!("{} はすべて存在する", STACK_DATABASES.join(", ")),
                         ),
-                        None => ctx.tr(
-                            format!("{} exists", app.db),
-                            format!("{} は存在する", app.db),
-                        ),
+                        None => ctx.tr(format!("{} exists", app.db), format!("{} は存在する", app.db)),
                     },
                 );
                 out = out.status(Status::Ok, summary);
@@ -145,10 +115,8 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                         format!("スタックが使うデータベース {list} がこのサーバーに存在しない"),
                     ),
                 );
-                summary = ctx.tr(
-                    format!("{summary}; but {list} missing"),
-                    format!("{summary}。ただし {list} が存在しない"),
-                );
+                summary =
+                    ctx.tr(format!("{summary}; but {list} missing"), format!("{summary}。ただし {list} が存在しない"));
                 out = out.status(Status::Warning, summary);
             }
             out
@@ -159,17 +127,18 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
             out.fact("message", &e.message);
             let addr = &app.address;
             let server_answered = ctx.tr("the server answered", "サーバーは応答した");
-            let not_asked = ctx.tr(
-                "the server never got to checking the password",
-                "パスワード確認の段階まで進んでいない",
-            );
-            let db_unknown = ctx.tr(
-                "not known until the login succeeds",
-                "ログインが成功するまで判別できない",
-            );
+            let not_asked =
+                ctx.tr("the server never got to checking the password", "パスワード確認の段階まで進んでいない");
+            let db_unknown = ctx.tr("not known until the login succeeds", "ログインが成功するまで判別できない");
             let url_port_note = |port_suspect: bool| {
                 if port_suspect {
-                    (Suspected, ctx.tr(format!("nothing answers at {addr}: check that the URL names the right host and port"), format!("{addr} で応答がない。URL のホスト名とポートが正しいか確認")))
+                    (
+                        Suspected,
+                        ctx.tr(
+                            format!("nothing answers at {addr}: check that the URL names the right host and port"),
+                            format!("{addr} で応答がない。URL のホスト名とポートが正しいか確認"),
+                        ),
+                    )
                 } else {
                     (RuledOut, shape_ok.clone())
                 }
@@ -187,31 +156,26 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                     out.cause("database-missing", Unchecked, db_unknown.clone());
                     (
                         Status::Critical,
-                        ctx.tr(
-                            format!("connection refused at {addr}"),
-                            format!("{addr} への接続が拒否された"),
-                        ),
+                        ctx.tr(format!("connection refused at {addr}"), format!("{addr} への接続が拒否された")),
                     )
                 }
                 PgErrorKind::Timeout => {
-                    out.cause("container-stopped", Suspected, ctx.tr(
-                        "no answer at all: a paused or hung server, or packets dropped on the way",
-                        "まったく応答がない: サーバーの一時停止・ハング、または途中でパケットが破棄されている",
-                    ));
+                    out.cause(
+                        "container-stopped",
+                        Suspected,
+                        ctx.tr(
+                            "no answer at all: a paused or hung server, or packets dropped on the way",
+                            "まったく応答がない: サーバーの一時停止・ハング、または途中でパケットが破棄されている",
+                        ),
+                    );
                     out.cause("wrong-password", Unchecked, not_asked.clone());
                     out.cause("bad-database-url", Unchecked, shape_ok.clone());
                     out.cause(
                         "network-isolated",
                         Suspected,
                         ctx.tr(
-                            format!(
-                                "{addr} did not answer within {}",
-                                secs(app.latency_ms as f64 / 1000.0)
-                            ),
-                            format!(
-                                "{addr} が {} 以内に応答しなかった",
-                                secs(app.latency_ms as f64 / 1000.0)
-                            ),
+                            format!("{addr} did not answer within {}", secs(app.latency_ms as f64 / 1000.0)),
+                            format!("{addr} が {} 以内に応答しなかった", secs(app.latency_ms as f64 / 1000.0)),
                         ),
                     );
                     out.cause("database-missing", Unchecked, db_unknown.clone());
@@ -231,9 +195,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                         "bad-database-url",
                         Suspected,
                         ctx.tr(
-                            format!(
-                                "the host name {host:?} does not resolve: is it spelled right?"
-                            ),
+                            format!("the host name {host:?} does not resolve: is it spelled right?"),
                             format!("ホスト名 {host:?} が名前解決できない。綴りは正しいか"),
                         ),
                     );
@@ -260,14 +222,8 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                         "wrong-password",
                         Confirmed,
                         ctx.tr(
-                            format!(
-                                "the server rejected the password for user {:?} (SQLSTATE 28P01)",
-                                app.user
-                            ),
-                            format!(
-                                "ユーザー {:?} のパスワードが拒否された（SQLSTATE 28P01）",
-                                app.user
-                            ),
+                            format!("the server rejected the password for user {:?} (SQLSTATE 28P01)", app.user),
+                            format!("ユーザー {:?} のパスワードが拒否された（SQLSTATE 28P01）", app.user),
                         ),
                     );
                     out.cause("bad-database-url", RuledOut, shape_ok.clone());
@@ -314,24 +270,35 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                     out.cause("container-stopped", RuledOut, server_answered.clone());
                     out.cause("wrong-password", Unchecked, not_asked.clone());
                     if tls_needed {
-                        out.cause("bad-database-url", Confirmed, ctx.tr(
-                            "the server accepts only TLS connections from here: add ?sslmode=require to the URL",
-                            "サーバーはこの接続元から TLS 接続のみ受け付ける: URL に ?sslmode=require を追加",
-                        ));
+                        out.cause(
+                            "bad-database-url",
+                            Confirmed,
+                            ctx.tr(
+                                "the server accepts only TLS connections from here: add ?sslmode=require to the URL",
+                                "サーバーはこの接続元から TLS 接続のみ受け付ける: URL に ?sslmode=require を追加",
+                            ),
+                        );
                     } else {
-                        out.cause("bad-database-url", Suspected, ctx.tr(
-                            format!("pg_hba.conf has no rule for user {:?}, database {:?} from this address", app.user, app.db),
-                            format!("pg_hba.conf にこの接続元・ユーザー {:?}・データベース {:?} の規則がない", app.user, app.db),
-                        ));
+                        out.cause(
+                            "bad-database-url",
+                            Suspected,
+                            ctx.tr(
+                                format!(
+                                    "pg_hba.conf has no rule for user {:?}, database {:?} from this address",
+                                    app.user, app.db
+                                ),
+                                format!(
+                                    "pg_hba.conf にこの接続元・ユーザー {:?}・データベース {:?} の規則がない",
+                                    app.user, app.db
+                                ),
+                            ),
+                        );
                     }
                     out.cause(
                         "network-isolated",
                         Suspected,
                         ctx.tr(
-                            format!(
-                                "the server refuses clients from this address: {}",
-                                e.message
-                            ),
+                            format!("the server refuses clients from this address: {}", e.message),
                             format!("サーバーがこの接続元を拒否した: {}", e.message),
                         ),
                     );
@@ -381,28 +348,25 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                     out.cause(
                         "wrong-password",
                         Unchecked,
-                        ctx.tr(
-                            "the server refused before checking the password",
-                            "パスワード確認の前に拒否された",
-                        ),
+                        ctx.tr("the server refused before checking the password", "パスワード確認の前に拒否された"),
                     );
                     out.cause("bad-database-url", RuledOut, shape_ok.clone());
                     out.cause("network-isolated", RuledOut, server_answered.clone());
                     out.cause("database-missing", Unchecked, db_unknown.clone());
-                    (Status::Skipped, ctx.tr(
-                        "the server answers but refuses new connections: every slot is taken (see PG002)",
-                        "サーバーは応答するが新規接続を拒否している: 接続枠がすべて使用中（PG002 を参照）",
-                    ))
+                    (
+                        Status::Skipped,
+                        ctx.tr(
+                            "the server answers but refuses new connections: every slot is taken (see PG002)",
+                            "サーバーは応答するが新規接続を拒否している: 接続枠がすべて使用中（PG002 を参照）",
+                        ),
+                    )
                 }
                 PgErrorKind::NotAcceptingConnections => {
                     out.cause(
                         "container-stopped",
                         Suspected,
                         ctx.tr(
-                            format!(
-                                "the server is starting up, shutting down or recovering: {}",
-                                e.message
-                            ),
+                            format!("the server is starting up, shutting down or recovering: {}", e.message),
                             format!("サーバーが起動中・停止中・リカバリ中: {}", e.message),
                         ),
                     );
@@ -421,10 +385,14 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                 PgErrorKind::TlsUnsupported => {
                     out.cause("container-stopped", RuledOut, server_answered.clone());
                     out.cause("wrong-password", Unchecked, not_asked.clone());
-                    out.cause("bad-database-url", Confirmed, ctx.tr(
-                        "the URL demands TLS (sslmode=require) but the server does not speak it",
-                        "URL が TLS（sslmode=require）を要求しているが、サーバーは TLS に対応していない",
-                    ));
+                    out.cause(
+                        "bad-database-url",
+                        Confirmed,
+                        ctx.tr(
+                            "the URL demands TLS (sslmode=require) but the server does not speak it",
+                            "URL が TLS（sslmode=require）を要求しているが、サーバーは TLS に対応していない",
+                        ),
+                    );
                     out.cause("network-isolated", RuledOut, server_answered.clone());
                     out.cause("database-missing", Unchecked, db_unknown.clone());
                     (
@@ -439,10 +407,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                     out.cause(
                         "container-stopped",
                         RuledOut,
-                        ctx.tr(
-                            format!("something answers at {addr}"),
-                            format!("{addr} で何かが応答している"),
-                        ),
+                        ctx.tr(format!("something answers at {addr}"), format!("{addr} で何かが応答している")),
                     );
                     out.cause("wrong-password", Unchecked, not_asked.clone());
                     out.cause("bad-database-url", Suspected, ctx.tr(
@@ -498,10 +463,7 @@ mod tests {
     use crate::urls::UrlProblem;
 
     fn ctx() -> Ctx {
-        Ctx {
-            lang: Lang::En,
-            thresholds: Thresholds::default(),
-        }
+        Ctx { lang: Lang::En, thresholds: Thresholds::default() }
     }
 
     #[test]
@@ -509,21 +471,13 @@ mod tests {
         let f = diagnose(&healthy(), &ctx());
         assert_eq!(f.status, Status::Ok, "{}", f.summary);
         assert_eq!(f.causes.len(), 5);
-        assert!(
-            f.causes.iter().all(|c| c.verdict == RuledOut),
-            "{:?}",
-            f.causes
-        );
+        assert!(f.causes.iter().all(|c| c.verdict == RuledOut), "{:?}", f.causes);
     }
 
     #[test]
     fn wrong_password_is_confirmed() {
         let f = diagnose(
-            &failed(
-                PgErrorKind::WrongPassword,
-                Some("28P01"),
-                "FATAL: password authentication failed",
-            ),
+            &failed(PgErrorKind::WrongPassword, Some("28P01"), "FATAL: password authentication failed"),
             &ctx(),
         );
         assert_eq!(f.status, Status::Critical);
@@ -534,10 +488,8 @@ mod tests {
     #[test]
     fn bad_url_is_confirmed_naming_what_is_wrong() {
         let mut facts = healthy();
-        facts.url_problem = Some(UrlProblem {
-            en: "port 99999 is out of range (1-65535)".into(),
-            ja: "ポート".into(),
-        });
+        facts.url_problem =
+            Some(UrlProblem { en: "port 99999 is out of range (1-65535)".into(), ja: "ポート".into() });
         facts.app = None;
         let f = diagnose(&facts, &ctx());
         assert_eq!(f.status, Status::Critical);
@@ -547,72 +499,42 @@ mod tests {
 
     #[test]
     fn refused_suspects_a_stopped_container() {
-        let f = diagnose(
-            &failed(PgErrorKind::Refused, None, "Connection refused"),
-            &ctx(),
-        );
+        let f = diagnose(&failed(PgErrorKind::Refused, None, "Connection refused"), &ctx());
         assert_eq!(f.status, Status::Critical);
         assert_eq!(f.verdict_of("container-stopped"), Some(Suspected));
     }
 
     #[test]
     fn unresolvable_host_suspects_network_isolation() {
-        let f = diagnose(
-            &failed(
-                PgErrorKind::NameNotResolved,
-                None,
-                "failed to lookup address",
-            ),
-            &ctx(),
-        );
+        let f = diagnose(&failed(PgErrorKind::NameNotResolved, None, "failed to lookup address"), &ctx());
         assert_eq!(f.verdict_of("network-isolated"), Some(Suspected));
     }
 
     #[test]
     fn missing_database_is_confirmed() {
         let f = diagnose(
-            &failed(
-                PgErrorKind::DatabaseMissing,
-                Some("3D000"),
-                "database \"authdb\" does not exist",
-            ),
+            &failed(PgErrorKind::DatabaseMissing, Some("3D000"), "database \"authdb\" does not exist"),
             &ctx(),
         );
         assert_eq!(f.verdict_of("database-missing"), Some(Confirmed));
         let mut facts = healthy();
         facts.databases = Some(vec!["authdb".into(), "postgres".into()]);
         let f = diagnose(&facts, &ctx());
-        assert_eq!(
-            (f.status, f.verdict_of("database-missing")),
-            (Status::Warning, Some(Confirmed))
-        );
+        assert_eq!((f.status, f.verdict_of("database-missing")), (Status::Warning, Some(Confirmed)));
         assert!(f.summary.contains("apidb, admindb"), "{}", f.summary);
     }
 
     #[test]
     fn too_many_clients_defers_to_pg002() {
-        let f = diagnose(
-            &failed(
-                PgErrorKind::TooManyClients,
-                Some("53300"),
-                "sorry, too many clients already",
-            ),
-            &ctx(),
-        );
+        let f =
+            diagnose(&failed(PgErrorKind::TooManyClients, Some("53300"), "sorry, too many clients already"), &ctx());
         assert_eq!(f.status, Status::Skipped);
         assert!(f.summary.contains("PG002"));
     }
 
     #[test]
     fn tls_mismatch_points_at_the_url() {
-        let f = diagnose(
-            &failed(
-                PgErrorKind::TlsUnsupported,
-                None,
-                "server does not support TLS",
-            ),
-            &ctx(),
-        );
+        let f = diagnose(&failed(PgErrorKind::TlsUnsupported, None, "server does not support TLS"), &ctx());
         assert_eq!(f.verdict_of("bad-database-url"), Some(Confirmed));
         let f = diagnose(
             &failed(
@@ -629,10 +551,7 @@ mod tests {
     fn japanese_texts() {
         let f = diagnose(
             &failed(PgErrorKind::WrongPassword, Some("28P01"), "x"),
-            &Ctx {
-                lang: Lang::Ja,
-                thresholds: Thresholds::default(),
-            },
+            &Ctx { lang: Lang::Ja, thresholds: Thresholds::default() },
         );
         assert!(f.summary.contains("パスワード認証に失敗"), "{}", f.summary);
     }

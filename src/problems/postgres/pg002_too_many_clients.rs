@@ -26,11 +26,7 @@ pub struct Group {
 
 impl Group {
     pub fn who(&self) -> String {
-        let app = if self.application.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", self.application)
-        };
+        let app = if self.application.is_empty() { String::new() } else { format!(" ({})", self.application) };
         format!("{}@{} from {}{app}", self.user, self.database, self.client)
     }
 }
@@ -75,9 +71,7 @@ pub fn groups(sessions: &[Session], idle_limit_s: f64) -> Vec<Group> {
 
 pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
     let mut out = Finding::new("PG002", f.target.clone());
-    let refused = f
-        .app_error()
-        .is_some_and(|e| e.kind == PgErrorKind::TooManyClients);
+    let refused = f.app_error().is_some_and(|e| e.kind == PgErrorKind::TooManyClients);
     let need_admin = ctx.tr(
         "give a superuser connection (--admin-url, or POSTGRES_PASSWORD) to see who holds the slots",
         "誰が接続枠を使っているかを見るには、スーパーユーザー接続（--admin-url または POSTGRES_PASSWORD）を指定してください",
@@ -92,40 +86,23 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
             return out.status(
                 Status::Critical,
                 ctx.tr(
-                    format!(
-                        "the server refused the application's connection: {msg} (SQLSTATE 53300)"
-                    ),
+                    format!("the server refused the application's connection: {msg} (SQLSTATE 53300)"),
                     format!("アプリケーションの接続が拒否された: {msg}（SQLSTATE 53300）"),
                 ),
             );
         }
         let why = if no_connection(f) {
-            depends_on(
-                ctx,
-                "PG001",
-                "no connection to the server",
-                "サーバーに接続できない",
-            )
+            depends_on(ctx, "PG001", "no connection to the server", "サーバーに接続できない")
         } else {
             ctx.tr(
-                format!(
-                    "connection settings or sessions could not be read: {}",
-                    f.query_errors.join("; ")
-                ),
-                format!(
-                    "接続設定またはセッション情報を読み取れなかった: {}",
-                    f.query_errors.join("; ")
-                ),
+                format!("connection settings or sessions could not be read: {}", f.query_errors.join("; ")),
+                format!("接続設定またはセッション情報を読み取れなかった: {}", f.query_errors.join("; ")),
             )
         };
         for id in ["connection-leak", "max-connections-low", "idle-connections"] {
             out.cause(id, Unchecked, why.clone());
         }
-        let status = if no_connection(f) {
-            Status::Skipped
-        } else {
-            Status::Unknown
-        };
+        let status = if no_connection(f) { Status::Skipped } else { Status::Unknown };
         return out.status(status, why);
     };
 
@@ -158,8 +135,14 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
         Status::Ok
     };
     let mut summary = ctx.tr(
-        format!("{used} of {usable} usable slots in use (max_connections {} − {reserved} reserved)", server.max_connections),
-        format!("利用可能な接続枠 {usable} のうち {used} を使用中（max_connections {} − 予約 {reserved}）", server.max_connections),
+        format!(
+            "{used} of {usable} usable slots in use (max_connections {} − {reserved} reserved)",
+            server.max_connections
+        ),
+        format!(
+            "利用可能な接続枠 {usable} のうち {used} を使用中（max_connections {} − 予約 {reserved}）",
+            server.max_connections
+        ),
     );
     if idle_long > 0 {
         summary = ctx.tr(
@@ -177,18 +160,12 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
         out.fact("sessions_with_hidden_state", hidden);
     }
 
-    let top_idle: Vec<String> = gs
-        .iter()
-        .filter(|g| g.idle_long > 0)
-        .take(3)
-        .map(|g| format!("{} ×{}", g.who(), g.idle_long))
-        .collect();
+    let top_idle: Vec<String> =
+        gs.iter().filter(|g| g.idle_long > 0).take(3).map(|g| format!("{} ×{}", g.who(), g.idle_long)).collect();
 
     if status == Status::Ok {
-        let calm = ctx.tr(
-            format!("{} of the usable slots in use", percent(share)),
-            format!("接続枠の使用率 {}", percent(share)),
-        );
+        let calm = ctx
+            .tr(format!("{} of the usable slots in use", percent(share)), format!("接続枠の使用率 {}", percent(share)));
         out.cause("connection-leak", RuledOut, calm.clone());
         out.cause("max-connections-low", RuledOut, calm.clone());
         out.cause(
@@ -197,7 +174,10 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
             if idle_long > 0 {
                 ctx.tr(
                     format!("{idle_long} idle > {idle_limit_text} ({}), but slots are not short", top_idle.join(", ")),
-                    format!("{idle_limit_text} 超のアイドル接続が {idle_long}（{}）あるが、接続枠は不足していない", top_idle.join(", ")),
+                    format!(
+                        "{idle_limit_text} 超のアイドル接続が {idle_long}（{}）あるが、接続枠は不足していない",
+                        top_idle.join(", ")
+                    ),
                 )
             } else {
                 calm
@@ -212,14 +192,8 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
             "idle-connections",
             Confirmed,
             ctx.tr(
-                format!(
-                    "{idle_long} idle > {idle_limit_text}: {}",
-                    top_idle.join(", ")
-                ),
-                format!(
-                    "{idle_limit_text} 超のアイドル接続 {idle_long}: {}",
-                    top_idle.join(", ")
-                ),
+                format!("{idle_long} idle > {idle_limit_text}: {}", top_idle.join(", ")),
+                format!("{idle_limit_text} 超のアイドル接続 {idle_long}: {}", top_idle.join(", ")),
             ),
         );
     } else if hidden > 0 && f.sessions_seen_by.as_deref() == Some("app") {
@@ -255,16 +229,8 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
             "connection-leak",
             RuledOut,
             ctx.tr(
-                format!(
-                    "no single client dominates: the largest, {}, holds {} of {used}",
-                    g.who(),
-                    g.total
-                ),
-                format!(
-                    "特定のクライアントへの偏りはない: 最大の {} でも {used} 中 {}",
-                    g.who(),
-                    g.total
-                ),
+                format!("no single client dominates: the largest, {}, holds {} of {used}", g.who(), g.total),
+                format!("特定のクライアントへの偏りはない: 最大の {} でも {used} 中 {}", g.who(), g.total),
             ),
         ),
         None => out.cause("connection-leak", Unchecked, need_admin.clone()),
@@ -285,14 +251,8 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
             "max-connections-low",
             Suspected,
             ctx.tr(
-                format!(
-                    "max_connections is only {} (the runbook suggests 200)",
-                    server.max_connections
-                ),
-                format!(
-                    "max_connections が {} しかない（ランブックの推奨は 200）",
-                    server.max_connections
-                ),
+                format!("max_connections is only {} (the runbook suggests 200)", server.max_connections),
+                format!("max_connections が {} しかない（ランブックの推奨は 200）", server.max_connections),
             ),
         );
     } else {
@@ -317,19 +277,12 @@ mod tests {
     use crate::problems::postgres::fixtures::{failed, healthy, session};
 
     fn ctx() -> Ctx {
-        Ctx {
-            lang: Lang::En,
-            thresholds: Thresholds::default(),
-        }
+        Ctx { lang: Lang::En, thresholds: Thresholds::default() }
     }
 
     fn full_of(sessions: Vec<Session>, max: i64) -> PgFacts {
         let mut f = healthy();
-        f.server = Some(ServerFacts {
-            max_connections: max,
-            superuser_reserved_connections: 3,
-            ..Default::default()
-        });
+        f.server = Some(ServerFacts { max_connections: max, superuser_reserved_connections: 3, ..Default::default() });
         f.sessions = Some(sessions);
         f
     }
@@ -343,32 +296,14 @@ mod tests {
 
     #[test]
     fn idle_sessions_filling_the_slots_are_confirmed_with_who_holds_them() {
-        let f = diagnose(
-            &full_of(
-                (0..5).map(|i| session(i, "app", "idle", 900.0)).collect(),
-                8,
-            ),
-            &ctx(),
-        );
+        let f = diagnose(&full_of((0..5).map(|i| session(i, "app", "idle", 900.0)).collect(), 8), &ctx());
         assert_eq!(f.status, Status::Critical);
         assert_eq!(f.verdict_of("idle-connections"), Some(Confirmed));
-        let ev = &f
-            .causes
-            .iter()
-            .find(|c| c.id == "idle-connections")
-            .unwrap()
-            .evidence;
-        assert!(
-            ev.contains("app@authdb from 172.18.0.5 (user-api) ×5"),
-            "{ev}"
-        );
+        let ev = &f.causes.iter().find(|c| c.id == "idle-connections").unwrap().evidence;
+        assert!(ev.contains("app@authdb from 172.18.0.5 (user-api) ×5"), "{ev}");
         assert_eq!(f.verdict_of("connection-leak"), Some(Suspected));
         assert_eq!(f.verdict_of("max-connections-low"), Some(Suspected));
-        assert!(
-            f.summary.starts_with("5 of 5 usable slots in use"),
-            "{}",
-            f.summary
-        );
+        assert!(f.summary.starts_with("5 of 5 usable slots in use"), "{}", f.summary);
     }
 
     #[test]
@@ -394,19 +329,11 @@ mod tests {
     #[test]
     fn refusal_without_admin_is_critical_and_asks_for_a_superuser() {
         let f = diagnose(
-            &failed(
-                PgErrorKind::TooManyClients,
-                Some("53300"),
-                "FATAL: sorry, too many clients already",
-            ),
+            &failed(PgErrorKind::TooManyClients, Some("53300"), "FATAL: sorry, too many clients already"),
             &ctx(),
         );
         assert_eq!(f.status, Status::Critical);
-        assert!(
-            f.causes
-                .iter()
-                .all(|c| c.verdict == Unchecked && c.evidence.contains("--admin-url"))
-        );
+        assert!(f.causes.iter().all(|c| c.verdict == Unchecked && c.evidence.contains("--admin-url")));
     }
 
     #[test]

@@ -17,12 +17,7 @@ const STALE_FLOOR: i64 = 1000;
 pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
     let mut out = Finding::new("PG003", f.target.clone());
     if no_connection(f) {
-        let why = depends_on(
-            ctx,
-            "PG001",
-            "no connection to the server",
-            "サーバーに接続できない",
-        );
+        let why = depends_on(ctx, "PG001", "no connection to the server", "サーバーに接続できない");
         for id in ["long-running-queries", "missing-index", "stale-statistics"] {
             out.cause(id, Unchecked, why.clone());
         }
@@ -36,15 +31,9 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
         Some(sessions) => {
             let mut long: Vec<_> = sessions
                 .iter()
-                .filter(|s| {
-                    s.state.as_deref() == Some("active") && s.query_age_s.unwrap_or(0.0) >= limit
-                })
+                .filter(|s| s.state.as_deref() == Some("active") && s.query_age_s.unwrap_or(0.0) >= limit)
                 .collect();
-            long.sort_by(|a, b| {
-                b.query_age_s
-                    .partial_cmp(&a.query_age_s)
-                    .unwrap_or(std::cmp::Ordering::Equal)
-            });
+            long.sort_by(|a, b| b.query_age_s.partial_cmp(&a.query_age_s).unwrap_or(std::cmp::Ordering::Equal));
             out.fact(
                 "long_queries",
                 long.iter()
@@ -84,18 +73,8 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                     "long-running-queries",
                     Confirmed,
                     ctx.tr(
-                        format!(
-                            "{} active for more than {}: {}",
-                            long.len(),
-                            secs(limit),
-                            list.join("; ")
-                        ),
-                        format!(
-                            "{} を超えて実行中のクエリが {}: {}",
-                            secs(limit),
-                            long.len(),
-                            list.join("; ")
-                        ),
+                        format!("{} active for more than {}: {}", long.len(), secs(limit), list.join("; ")),
+                        format!("{} を超えて実行中のクエリが {}: {}", secs(limit), long.len(), list.join("; ")),
                     ),
                 );
                 findings.push(ctx.tr(
@@ -107,10 +86,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
         None => out.cause(
             "long-running-queries",
             Unchecked,
-            ctx.tr(
-                "pg_stat_activity could not be read",
-                "pg_stat_activity を読み取れなかった",
-            ),
+            ctx.tr("pg_stat_activity could not be read", "pg_stat_activity を読み取れなかった"),
         ),
     }
     if let Some(Statements::Top { rows }) = &f.statements {
@@ -146,13 +122,8 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
     );
 
     // missing-index
-    let unindexed: Vec<String> = f
-        .key_indexes
-        .iter()
-        .flatten()
-        .filter(|k| !k.indexed)
-        .map(|k| format!("{}({})", k.table, k.column))
-        .collect();
+    let unindexed: Vec<String> =
+        f.key_indexes.iter().flatten().filter(|k| !k.indexed).map(|k| format!("{}({})", k.table, k.column)).collect();
     let seq_heavy: Vec<String> = f
         .tables
         .iter()
@@ -178,14 +149,8 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
             "missing-index",
             Confirmed,
             ctx.tr(
-                format!(
-                    "no index leads with {}, which the services look up by",
-                    unindexed.join(", ")
-                ),
-                format!(
-                    "{} を先頭列とするインデックスがない（サービスの検索キー）",
-                    unindexed.join(", ")
-                ),
+                format!("no index leads with {}, which the services look up by", unindexed.join(", ")),
+                format!("{} を先頭列とするインデックスがない（サービスの検索キー）", unindexed.join(", ")),
             ),
         );
         findings.push(ctx.tr(
@@ -194,17 +159,11 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
         ));
     } else if !seq_heavy.is_empty() {
         out.cause("missing-index", Suspected, seq_heavy.join("; "));
-        findings.push(ctx.tr(
-            "large tables read by sequential scans",
-            "大きなテーブルがシーケンシャルスキャンされている",
-        ));
+        findings
+            .push(ctx.tr("large tables read by sequential scans", "大きなテーブルがシーケンシャルスキャンされている"));
     } else if f.tables.is_some() {
-        let checked: Vec<String> = f
-            .key_indexes
-            .iter()
-            .flatten()
-            .map(|k| format!("{}({})", k.table, k.column))
-            .collect();
+        let checked: Vec<String> =
+            f.key_indexes.iter().flatten().map(|k| format!("{}({})", k.table, k.column)).collect();
         out.cause(
             "missing-index",
             RuledOut,
@@ -215,10 +174,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                 )
             } else {
                 ctx.tr(
-                    format!(
-                        "{} indexed; no large table read mostly by sequential scans",
-                        checked.join(", ")
-                    ),
+                    format!("{} indexed; no large table read mostly by sequential scans", checked.join(", ")),
                     format!(
                         "{} にはインデックスあり。シーケンシャルスキャン中心の大きなテーブルはない",
                         checked.join(", ")
@@ -230,10 +186,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
         out.cause(
             "missing-index",
             Unchecked,
-            ctx.tr(
-                "table statistics could not be read",
-                "テーブル統計を読み取れなかった",
-            ),
+            ctx.tr("table statistics could not be read", "テーブル統計を読み取れなかった"),
         );
     }
 
@@ -249,10 +202,9 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                 .take(3)
                 .map(|t| {
                     let when = match t.analyzed_age_s {
-                        Some(a) => ctx.tr(
-                            format!("last analysed {} ago", secs(a)),
-                            format!("最終 ANALYZE は {} 前", secs(a)),
-                        ),
+                        Some(a) => {
+                            ctx.tr(format!("last analysed {} ago", secs(a)), format!("最終 ANALYZE は {} 前", secs(a)))
+                        }
                         None => ctx.tr("never analysed", "ANALYZE 未実施"),
                     };
                     ctx.tr(
@@ -271,10 +223,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                 out.cause(
                     "stale-statistics",
                     RuledOut,
-                    ctx.tr(
-                        "statistics are recent for every table",
-                        "すべてのテーブルの統計情報は新しい",
-                    ),
+                    ctx.tr("statistics are recent for every table", "すべてのテーブルの統計情報は新しい"),
                 );
             } else {
                 out.cause("stale-statistics", Confirmed, stale.join("; "));
@@ -284,10 +233,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
         None => out.cause(
             "stale-statistics",
             Unchecked,
-            ctx.tr(
-                "table statistics could not be read",
-                "テーブル統計を読み取れなかった",
-            ),
+            ctx.tr("table statistics could not be read", "テーブル統計を読み取れなかった"),
         ),
     }
 
@@ -318,21 +264,14 @@ mod tests {
     use crate::problems::postgres::fixtures::{failed, healthy, session};
 
     fn ctx() -> Ctx {
-        Ctx {
-            lang: Lang::En,
-            thresholds: Thresholds::default(),
-        }
+        Ctx { lang: Lang::En, thresholds: Thresholds::default() }
     }
 
     #[test]
     fn healthy_is_ok() {
         let f = diagnose(&healthy(), &ctx());
         assert_eq!(f.status, Status::Ok);
-        assert!(
-            f.causes.iter().all(|c| c.verdict == RuledOut),
-            "{:?}",
-            f.causes
-        );
+        assert!(f.causes.iter().all(|c| c.verdict == RuledOut), "{:?}", f.causes);
     }
 
     #[test]
@@ -344,21 +283,13 @@ mod tests {
         let f = diagnose(&facts, &ctx());
         assert_eq!(f.status, Status::Warning);
         assert_eq!(f.verdict_of("long-running-queries"), Some(Confirmed));
-        assert!(
-            f.causes
-                .iter()
-                .any(|c| c.evidence.contains("pg_sleep(600)"))
-        );
+        assert!(f.causes.iter().any(|c| c.evidence.contains("pg_sleep(600)")));
     }
 
     #[test]
     fn missing_key_index_is_confirmed() {
         let mut facts = healthy();
-        facts.key_indexes = Some(vec![KeyIndex {
-            table: "users".into(),
-            column: "email".into(),
-            indexed: false,
-        }]);
+        facts.key_indexes = Some(vec![KeyIndex { table: "users".into(), column: "email".into(), indexed: false }]);
         let f = diagnose(&facts, &ctx());
         assert_eq!(f.verdict_of("missing-index"), Some(Confirmed));
     }
@@ -388,18 +319,11 @@ mod tests {
         };
         let f = diagnose(&facts, &ctx());
         assert_eq!(f.verdict_of("stale-statistics"), Some(Confirmed));
-        assert!(
-            f.causes
-                .iter()
-                .any(|c| c.evidence.contains("never analysed"))
-        );
+        assert!(f.causes.iter().any(|c| c.evidence.contains("never analysed")));
     }
 
     #[test]
     fn no_connection_skips() {
-        assert_eq!(
-            diagnose(&failed(PgErrorKind::Timeout, None, "t"), &ctx()).status,
-            Status::Skipped
-        );
+        assert_eq!(diagnose(&failed(PgErrorKind::Timeout, None, "t"), &ctx()).status, Status::Skipped);
     }
 }

@@ -14,18 +14,8 @@ const RECENT_RESTART_S: f64 = 3600.0;
 pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
     let mut out = Finding::new("PG004", f.target.clone());
     if no_connection(f) {
-        let why = depends_on(
-            ctx,
-            "PG001",
-            "no connection to the server",
-            "サーバーに接続できない",
-        );
-        for id in [
-            "oom-killed",
-            "idle-in-transaction-timeout",
-            "network-unstable",
-            "server-restarted",
-        ] {
+        let why = depends_on(ctx, "PG001", "no connection to the server", "サーバーに接続できない");
+        for id in ["oom-killed", "idle-in-transaction-timeout", "network-unstable", "server-restarted"] {
             out.cause(id, Unchecked, why.clone());
         }
         return out.status(Status::Skipped, why);
@@ -53,10 +43,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                             "the server started {} ago: every connection open before was cut",
                             secs(server.uptime_s)
                         ),
-                        format!(
-                            "サーバーは {} 前に起動した: それ以前の接続はすべて切断された",
-                            secs(server.uptime_s)
-                        ),
+                        format!("サーバーは {} 前に起動した: それ以前の接続はすべて切断された", secs(server.uptime_s)),
                     ),
                 );
                 status = Status::Warning;
@@ -68,10 +55,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                 out.cause(
                     "server-restarted",
                     RuledOut,
-                    ctx.tr(
-                        format!("up for {}", secs(server.uptime_s)),
-                        format!("稼働時間 {}", secs(server.uptime_s)),
-                    ),
+                    ctx.tr(format!("up for {}", secs(server.uptime_s)), format!("稼働時間 {}", secs(server.uptime_s))),
                 );
             }
 
@@ -81,16 +65,9 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                 .sessions
                 .iter()
                 .flatten()
-                .filter(|s| {
-                    s.state
-                        .as_deref()
-                        .is_some_and(|st| st.starts_with("idle in transaction"))
-                })
+                .filter(|s| s.state.as_deref().is_some_and(|st| st.starts_with("idle in transaction")))
                 .collect();
-            let longest = in_xact
-                .iter()
-                .filter_map(|s| s.state_age_s)
-                .fold(0.0_f64, f64::max);
+            let longest = in_xact.iter().filter_map(|s| s.state_age_s).fold(0.0_f64, f64::max);
             out.fact("idle_in_transaction", in_xact.len());
             if timeout_ms > 0 {
                 let t = secs(timeout_ms as f64 / 1000.0);
@@ -107,15 +84,16 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                     status = status.max(Status::Warning);
                     notes.push(ctx.tr(
                         format!("idle_in_transaction_session_timeout {t} with sessions at risk"),
-                        format!(
-                            "idle_in_transaction_session_timeout {t} に該当しうるセッションあり"
-                        ),
+                        format!("idle_in_transaction_session_timeout {t} に該当しうるセッションあり"),
                     ));
                 } else {
                     out.cause(
                         "idle-in-transaction-timeout",
                         RuledOut,
-                        ctx.tr(format!("timeout {t}, but no session is idle in a transaction"), format!("タイムアウトは {t} だが、トランザクション中アイドルのセッションはない")),
+                        ctx.tr(
+                            format!("timeout {t}, but no session is idle in a transaction"),
+                            format!("タイムアウトは {t} だが、トランザクション中アイドルのセッションはない"),
+                        ),
                     );
                 }
             } else {
@@ -134,10 +112,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
             }
         }
         None => {
-            let why = ctx.tr(
-                "server settings could not be read",
-                "サーバー設定を読み取れなかった",
-            );
+            let why = ctx.tr("server settings could not be read", "サーバー設定を読み取れなかった");
             out.cause("server-restarted", Unchecked, why.clone());
             out.cause("idle-in-transaction-timeout", Unchecked, why);
         }
@@ -148,11 +123,8 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
             let abandoned: i64 = stats.iter().map(|d| d.sessions_abandoned).sum();
             out.fact("sessions_abandoned", abandoned);
             if abandoned > 0 {
-                let worst = stats
-                    .iter()
-                    .max_by_key(|d| d.sessions_abandoned)
-                    .map(|d| d.datname.clone())
-                    .unwrap_or_default();
+                let worst =
+                    stats.iter().max_by_key(|d| d.sessions_abandoned).map(|d| d.datname.clone()).unwrap_or_default();
                 out.cause(
                     "network-unstable",
                     Suspected,
@@ -165,20 +137,14 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                 out.cause(
                     "network-unstable",
                     RuledOut,
-                    ctx.tr(
-                        "no session was abandoned by its client",
-                        "クライアント側から放棄されたセッションはない",
-                    ),
+                    ctx.tr("no session was abandoned by its client", "クライアント側から放棄されたセッションはない"),
                 );
             }
         }
         None => out.cause(
             "network-unstable",
             Unchecked,
-            ctx.tr(
-                "session counters need PostgreSQL 14 or later",
-                "セッション統計は PostgreSQL 14 以降が必要",
-            ),
+            ctx.tr("session counters need PostgreSQL 14 or later", "セッション統計は PostgreSQL 14 以降が必要"),
         ),
     }
 
@@ -199,10 +165,7 @@ mod tests {
     use crate::problems::postgres::fixtures::{failed, healthy, session};
 
     fn ctx() -> Ctx {
-        Ctx {
-            lang: Lang::En,
-            thresholds: Thresholds::default(),
-        }
+        Ctx { lang: Lang::En, thresholds: Thresholds::default() }
     }
 
     #[test]
@@ -218,30 +181,15 @@ mod tests {
         let mut facts = healthy();
         facts.server.as_mut().unwrap().uptime_s = 120.0;
         let f = diagnose(&facts, &ctx());
-        assert_eq!(
-            (f.status, f.verdict_of("server-restarted")),
-            (Status::Warning, Some(Confirmed))
-        );
-        assert!(
-            f.summary.contains("2m") || f.summary.contains("120s"),
-            "{}",
-            f.summary
-        );
+        assert_eq!((f.status, f.verdict_of("server-restarted")), (Status::Warning, Some(Confirmed)));
+        assert!(f.summary.contains("2m") || f.summary.contains("120s"), "{}", f.summary);
     }
 
     #[test]
     fn idle_in_transaction_under_a_timeout_is_suspected() {
         let mut facts = healthy();
-        facts
-            .server
-            .as_mut()
-            .unwrap()
-            .idle_in_transaction_session_timeout_ms = 10_000;
-        facts
-            .sessions
-            .as_mut()
-            .unwrap()
-            .push(session(9, "app", "idle in transaction", 8.0));
+        facts.server.as_mut().unwrap().idle_in_transaction_session_timeout_ms = 10_000;
+        facts.sessions.as_mut().unwrap().push(session(9, "app", "idle in transaction", 8.0));
         let f = diagnose(&facts, &ctx());
         assert_eq!(f.verdict_of("idle-in-transaction-timeout"), Some(Suspected));
         assert_eq!(f.status, Status::Warning);
@@ -250,22 +198,12 @@ mod tests {
     #[test]
     fn abandoned_sessions_suspect_the_network() {
         let mut facts = healthy();
-        facts.db_stats = Some(vec![DbStat {
-            datname: "authdb".into(),
-            sessions_abandoned: 4,
-            ..Default::default()
-        }]);
-        assert_eq!(
-            diagnose(&facts, &ctx()).verdict_of("network-unstable"),
-            Some(Suspected)
-        );
+        facts.db_stats = Some(vec![DbStat { datname: "authdb".into(), sessions_abandoned: 4, ..Default::default() }]);
+        assert_eq!(diagnose(&facts, &ctx()).verdict_of("network-unstable"), Some(Suspected));
     }
 
     #[test]
     fn no_connection_skips() {
-        assert_eq!(
-            diagnose(&failed(PgErrorKind::Refused, None, "r"), &ctx()).status,
-            Status::Skipped
-        );
+        assert_eq!(diagnose(&failed(PgErrorKind::Refused, None, "r"), &ctx()).status, Status::Skipped);
     }
 }

@@ -17,18 +17,8 @@ pub fn diagnose(facts: &RedisFacts, ctx: &Ctx) -> Vec<Finding> {
 }
 
 /// RD002/RD003 without a connection: skipped, every cause unchecked, pointing at RD001.
-pub(crate) fn skipped(
-    code: &'static str,
-    f: &RedisFacts,
-    ctx: &Ctx,
-    ids: &[&'static str],
-) -> Finding {
-    let why = depends_on(
-        ctx,
-        "RD001",
-        "no connection to Redis",
-        "Redis に接続できない",
-    );
+pub(crate) fn skipped(code: &'static str, f: &RedisFacts, ctx: &Ctx, ids: &[&'static str]) -> Finding {
+    let why = depends_on(ctx, "RD001", "no connection to Redis", "Redis に接続できない");
     let mut out = Finding::new(code, f.target.clone());
     for id in ids {
         out.cause(id, Verdict::Unchecked, why.clone());
@@ -43,23 +33,12 @@ pub(crate) mod fixtures {
 
     pub fn healthy() -> RedisFacts {
         let mut keyspace = BTreeMap::new();
-        keyspace.insert(
-            "db0".to_string(),
-            Keyspace {
-                keys: 1000,
-                expires: 900,
-                avg_ttl_ms: 900_000,
-            },
-        );
+        keyspace.insert("db0".to_string(), Keyspace { keys: 1000, expires: 900, avg_ttl_ms: 900_000 });
         RedisFacts {
             target: "redis@127.0.0.1:6379/0".into(),
             url: "redis://:***@127.0.0.1:6379".into(),
             url_source: "REDIS_URL".into(),
-            conn: Some(RedisConn {
-                address: "127.0.0.1:6379".into(),
-                latency_ms: 1,
-                result: Ok(()),
-            }),
+            conn: Some(RedisConn { address: "127.0.0.1:6379".into(), latency_ms: 1, result: Ok(()) }),
             info: Some(RedisInfo {
                 version: "7.0.15".into(),
                 uptime_s: 86_400,
@@ -80,10 +59,7 @@ pub(crate) mod fixtures {
         let mut f = healthy();
         f.info = None;
         if let Some(c) = f.conn.as_mut() {
-            c.result = Err(RedisError {
-                kind,
-                message: message.into(),
-            });
+            c.result = Err(RedisError { kind, message: message.into() });
         }
         f
     }

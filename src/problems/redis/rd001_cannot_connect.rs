@@ -13,11 +13,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
     out.fact("url", &f.url);
     out.fact("url_source", &f.url_source);
     let pick = |p: &crate::urls::UrlProblem| {
-        if ctx.lang == Lang::Ja {
-            p.ja.clone()
-        } else {
-            p.en.clone()
-        }
+        if ctx.lang == Lang::Ja { p.ja.clone() } else { p.en.clone() }
     };
     if let Some(p) = &f.url_problem {
         let what = pick(p);
@@ -36,10 +32,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
     }
     let notes: Vec<String> = f.url_notes.iter().map(pick).collect();
     let Some(conn) = &f.conn else {
-        return out.status(
-            Status::Unknown,
-            ctx.tr("no connection was attempted", "接続を試行していません"),
-        );
+        return out.status(Status::Unknown, ctx.tr("no connection was attempted", "接続を試行していません"));
     };
     let addr = &conn.address;
     out.fact("address", addr);
@@ -53,31 +46,16 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
     );
     let answered = ctx.tr("the server answered", "サーバーは応答した");
     let shape_ok = if notes.is_empty() {
-        ctx.tr(
-            format!("the URL has the expected shape ({})", f.url),
-            format!("URL の形式は正しい（{}）", f.url),
-        )
+        ctx.tr(format!("the URL has the expected shape ({})", f.url), format!("URL の形式は正しい（{}）", f.url))
     } else {
         notes.join("; ")
     };
-    let url_verdict = if notes.is_empty() {
-        RuledOut
-    } else {
-        Suspected
-    };
+    let url_verdict = if notes.is_empty() { RuledOut } else { Suspected };
     let (status, summary) = match &conn.result {
         Ok(()) => {
-            let version = f
-                .info
-                .as_ref()
-                .map(|i| i.version.clone())
-                .unwrap_or_default();
+            let version = f.info.as_ref().map(|i| i.version.clone()).unwrap_or_default();
             out.cause("container-stopped", RuledOut, answered.clone());
-            out.cause(
-                "wrong-password",
-                RuledOut,
-                ctx.tr("commands are accepted", "コマンドが受け付けられた"),
-            );
+            out.cause("wrong-password", RuledOut, ctx.tr("commands are accepted", "コマンドが受け付けられた"));
             out.cause("bad-redis-url", url_verdict, shape_ok);
             out.cause(
                 "network-isolated",
@@ -107,44 +85,39 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
                         format!("connection refused at {addr}: nothing listens there (stopped container, or port not published)"),
                         format!("{addr} で接続拒否: 待ち受けがない（コンテナ停止、またはポート未公開）"),
                     ));
+                    out.cause("wrong-password", Unchecked, ctx.tr("never got that far", "認証の段階まで進んでいない"));
                     out.cause(
-                        "wrong-password",
-                        Unchecked,
-                        ctx.tr("never got that far", "認証の段階まで進んでいない"),
+                        "bad-redis-url",
+                        if addr.ends_with(":6379") { url_verdict } else { Suspected },
+                        if addr.ends_with(":6379") {
+                            shape_ok
+                        } else {
+                            ctx.tr(
+                                format!("the URL names {addr}; the stack's Redis listens on 6379"),
+                                format!("URL は {addr} を指している。スタックの Redis は 6379 で待ち受ける"),
+                            )
+                        },
                     );
-                    out.cause("bad-redis-url", if addr.ends_with(":6379") { url_verdict } else { Suspected }, if addr.ends_with(":6379") { shape_ok } else { ctx.tr(format!("the URL names {addr}; the stack's Redis listens on 6379"), format!("URL は {addr} を指している。スタックの Redis は 6379 で待ち受ける")) });
                     out.cause("network-isolated", Unchecked, docker_note);
                     (
                         Status::Critical,
-                        ctx.tr(
-                            format!("connection refused at {addr}"),
-                            format!("{addr} への接続が拒否された"),
-                        ),
+                        ctx.tr(format!("connection refused at {addr}"), format!("{addr} への接続が拒否された")),
                     )
                 }
                 RedisErrorKind::Timeout => {
                     out.cause(
                         "container-stopped",
                         Suspected,
-                        ctx.tr(
-                            "no answer: a paused or hung server",
-                            "応答がない: サーバーの一時停止またはハング",
-                        ),
+                        ctx.tr("no answer: a paused or hung server", "応答がない: サーバーの一時停止またはハング"),
                     );
-                    out.cause(
-                        "wrong-password",
-                        Unchecked,
-                        ctx.tr("never got that far", "認証の段階まで進んでいない"),
-                    );
+                    out.cause("wrong-password", Unchecked, ctx.tr("never got that far", "認証の段階まで進んでいない"));
                     out.cause("bad-redis-url", url_verdict, shape_ok);
                     out.cause(
                         "network-isolated",
                         Suspected,
                         ctx.tr(
                             format!("{addr} did not answer in time: packets dropped on the way?"),
-                            format!(
-                                "{addr} が時間内に応答しない: 途中でパケットが破棄されている可能性"
-                            ),
+                            format!("{addr} が時間内に応答しない: 途中でパケットが破棄されている可能性"),
                         ),
                     );
                     (
@@ -157,19 +130,12 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
                 }
                 RedisErrorKind::NameNotResolved => {
                     out.cause("container-stopped", Unchecked, docker_note);
-                    out.cause(
-                        "wrong-password",
-                        Unchecked,
-                        ctx.tr("never got that far", "認証の段階まで進んでいない"),
-                    );
+                    out.cause("wrong-password", Unchecked, ctx.tr("never got that far", "認証の段階まで進んでいない"));
                     out.cause(
                         "bad-redis-url",
                         Suspected,
                         ctx.tr(
-                            format!(
-                                "the host of {} does not resolve: is it spelled right?",
-                                f.url
-                            ),
+                            format!("the host of {} does not resolve: is it spelled right?", f.url),
                             format!("{} のホスト名が解決できない。綴りは正しいか", f.url),
                         ),
                     );
@@ -181,13 +147,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
                             "このマシンのネットワークでは解決できないホスト名",
                         ),
                     );
-                    (
-                        Status::Critical,
-                        ctx.tr(
-                            "the host name does not resolve",
-                            "ホスト名を名前解決できない",
-                        ),
-                    )
+                    (Status::Critical, ctx.tr("the host name does not resolve", "ホスト名を名前解決できない"))
                 }
                 RedisErrorKind::WrongPassword => {
                     out.cause("container-stopped", RuledOut, answered.clone());
@@ -197,13 +157,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
                     ));
                     out.cause("bad-redis-url", url_verdict, shape_ok);
                     out.cause("network-isolated", RuledOut, answered);
-                    (
-                        Status::Critical,
-                        ctx.tr(
-                            "Redis rejected the password",
-                            "Redis がパスワードを拒否した",
-                        ),
-                    )
+                    (Status::Critical, ctx.tr("Redis rejected the password", "Redis がパスワードを拒否した"))
                 }
                 RedisErrorKind::NoAuth => {
                     out.cause("container-stopped", RuledOut, answered.clone());
@@ -230,10 +184,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
                     out.cause("network-isolated", RuledOut, answered);
                     (
                         Status::Critical,
-                        ctx.tr(
-                            "Redis requires a password (NOAUTH)",
-                            "Redis がパスワードを要求している（NOAUTH）",
-                        ),
+                        ctx.tr("Redis requires a password (NOAUTH)", "Redis がパスワードを要求している（NOAUTH）"),
                     )
                 }
                 RedisErrorKind::Loading => {
@@ -245,28 +196,25 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
                             "Redis が（再）起動後にデータをロード中（LOADING）",
                         ),
                     );
-                    out.cause(
-                        "wrong-password",
-                        Unchecked,
-                        ctx.tr("not known while loading", "ロード中のため不明"),
-                    );
+                    out.cause("wrong-password", Unchecked, ctx.tr("not known while loading", "ロード中のため不明"));
                     out.cause("bad-redis-url", url_verdict, shape_ok);
                     out.cause("network-isolated", RuledOut, answered);
-                    (
-                        Status::Critical,
-                        ctx.tr(
-                            "Redis is still loading its data set",
-                            "Redis がデータセットをロード中",
-                        ),
-                    )
+                    (Status::Critical, ctx.tr("Redis is still loading its data set", "Redis がデータセットをロード中"))
                 }
                 RedisErrorKind::Protocol | RedisErrorKind::Other => {
                     out.cause("container-stopped", Unchecked, docker_note.clone());
                     out.cause("wrong-password", Unchecked, ctx.tr("not known", "不明"));
-                    out.cause("bad-redis-url", Suspected, ctx.tr(
-                        format!("what answers at {addr} does not behave like Redis: is it the right port? ({})", e.message),
-                        format!("{addr} の応答が Redis のものではない。ポートは正しいか（{}）", e.message),
-                    ));
+                    out.cause(
+                        "bad-redis-url",
+                        Suspected,
+                        ctx.tr(
+                            format!(
+                                "what answers at {addr} does not behave like Redis: is it the right port? ({})",
+                                e.message
+                            ),
+                            format!("{addr} の応答が Redis のものではない。ポートは正しいか（{}）", e.message),
+                        ),
+                    );
                     out.cause("network-isolated", Unchecked, docker_note);
                     (
                         Status::Critical,
@@ -290,10 +238,7 @@ mod tests {
     use crate::urls::UrlProblem;
 
     fn ctx() -> Ctx {
-        Ctx {
-            lang: Lang::En,
-            thresholds: Thresholds::default(),
-        }
+        Ctx { lang: Lang::En, thresholds: Thresholds::default() }
     }
 
     #[test]
@@ -307,44 +252,29 @@ mod tests {
     fn wrong_password_and_noauth_confirm_wrong_password() {
         for k in [RedisErrorKind::WrongPassword, RedisErrorKind::NoAuth] {
             let f = diagnose(&failed(k, "x"), &ctx());
-            assert_eq!(
-                (f.status, f.verdict_of("wrong-password")),
-                (Status::Critical, Some(Confirmed))
-            );
+            assert_eq!((f.status, f.verdict_of("wrong-password")), (Status::Critical, Some(Confirmed)));
         }
     }
 
     #[test]
     fn refused_suspects_a_stopped_container() {
-        let f = diagnose(
-            &failed(RedisErrorKind::Refused, "Connection refused"),
-            &ctx(),
-        );
+        let f = diagnose(&failed(RedisErrorKind::Refused, "Connection refused"), &ctx());
         assert_eq!(f.verdict_of("container-stopped"), Some(Suspected));
     }
 
     #[test]
     fn bad_url_is_confirmed() {
         let mut facts = healthy();
-        facts.url_problem = Some(UrlProblem {
-            en: "the scheme \"http\" is not Redis's".into(),
-            ja: "x".into(),
-        });
+        facts.url_problem = Some(UrlProblem { en: "the scheme \"http\" is not Redis's".into(), ja: "x".into() });
         facts.conn = None;
         let f = diagnose(&facts, &ctx());
-        assert_eq!(
-            (f.status, f.verdict_of("bad-redis-url")),
-            (Status::Critical, Some(Confirmed))
-        );
+        assert_eq!((f.status, f.verdict_of("bad-redis-url")), (Status::Critical, Some(Confirmed)));
     }
 
     #[test]
     fn timeout_and_names_suspect_the_network() {
         for k in [RedisErrorKind::Timeout, RedisErrorKind::NameNotResolved] {
-            assert_eq!(
-                diagnose(&failed(k, "x"), &ctx()).verdict_of("network-isolated"),
-                Some(Suspected)
-            );
+            assert_eq!(diagnose(&failed(k, "x"), &ctx()).verdict_of("network-isolated"), Some(Suspected));
         }
     }
 }

@@ -8,12 +8,7 @@ use crate::probe::redis::RedisFacts;
 use crate::problems::{Ctx, bytes, percent};
 use crate::report::{Finding, Status, Verdict::*};
 
-const IDS: &[&str] = &[
-    "maxmemory-too-low",
-    "no-eviction-policy",
-    "big-keys",
-    "keys-without-ttl",
-];
+const IDS: &[&str] = &["maxmemory-too-low", "no-eviction-policy", "big-keys", "keys-without-ttl"];
 /// A key is "big" from 10% of used memory or 10 MB, whichever is smaller (and at least 1 MB).
 const BIG_KEY_SHARE: f64 = 0.1;
 const BIG_KEY_BYTES: u64 = 10 << 20;
@@ -28,11 +23,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
     out.fact("maxmemory_policy", &info.maxmemory_policy);
     out.fact("mem_fragmentation_ratio", info.fragmentation_ratio);
     out.fact("oom_errors", info.oom_errors);
-    let usage = if info.maxmemory > 0 {
-        Some(info.used_memory as f64 / info.maxmemory as f64)
-    } else {
-        None
-    };
+    let usage = if info.maxmemory > 0 { Some(info.used_memory as f64 / info.maxmemory as f64) } else { None };
     let warn = ctx.thresholds.redis_memory_warn;
     let full = usage.is_some_and(|u| u >= 1.0);
     let near = usage.is_some_and(|u| u >= warn);
@@ -52,38 +43,20 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
     };
     let mem = match usage {
         Some(u) => ctx.tr(
-            format!(
-                "{} used of maxmemory {} ({})",
-                bytes(info.used_memory),
-                bytes(info.maxmemory),
-                percent(u)
-            ),
-            format!(
-                "maxmemory {} のうち {} を使用（{}）",
-                bytes(info.maxmemory),
-                bytes(info.used_memory),
-                percent(u)
-            ),
+            format!("{} used of maxmemory {} ({})", bytes(info.used_memory), bytes(info.maxmemory), percent(u)),
+            format!("maxmemory {} のうち {} を使用（{}）", bytes(info.maxmemory), bytes(info.used_memory), percent(u)),
         ),
         None => ctx.tr(
             format!("{} used; no maxmemory set", bytes(info.used_memory)),
             format!("使用量 {}。maxmemory は未設定", bytes(info.used_memory)),
         ),
     };
-    let mut summary = ctx.tr(
-        format!("{mem}; policy {}", info.maxmemory_policy),
-        format!("{mem}。ポリシー {}", info.maxmemory_policy),
-    );
+    let mut summary = ctx
+        .tr(format!("{mem}; policy {}", info.maxmemory_policy), format!("{mem}。ポリシー {}", info.maxmemory_policy));
     if info.oom_errors > 0 {
         summary = ctx.tr(
-            format!(
-                "{summary}; {} writes already refused with OOM",
-                info.oom_errors
-            ),
-            format!(
-                "{summary}。OOM で拒否された書き込みが既に {} 件",
-                info.oom_errors
-            ),
+            format!("{summary}; {} writes already refused with OOM", info.oom_errors),
+            format!("{summary}。OOM で拒否された書き込みが既に {} 件", info.oom_errors),
         );
     }
 
@@ -104,10 +77,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
     // no-eviction-policy
     let policy_text = if volatile && info.total_expires() == 0 {
         ctx.tr(
-            format!(
-                "maxmemory-policy {} evicts only keys with a TTL, and no key has one",
-                info.maxmemory_policy
-            ),
+            format!("maxmemory-policy {} evicts only keys with a TTL, and no key has one", info.maxmemory_policy),
             format!(
                 "maxmemory-policy {} は TTL 付きのキーしか削除しないが、TTL 付きのキーがない",
                 info.maxmemory_policy
@@ -132,14 +102,8 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
             "no-eviction-policy",
             RuledOut,
             ctx.tr(
-                format!(
-                    "policy {}, but memory is not near the limit yet",
-                    info.maxmemory_policy
-                ),
-                format!(
-                    "ポリシーは {} だが、まだ上限に近くない",
-                    info.maxmemory_policy
-                ),
+                format!("policy {}, but memory is not near the limit yet", info.maxmemory_policy),
+                format!("ポリシーは {} だが、まだ上限に近くない", info.maxmemory_policy),
             ),
         );
     } else {
@@ -148,10 +112,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
             RuledOut,
             ctx.tr(
                 format!("policy {} evicts keys at the limit", info.maxmemory_policy),
-                format!(
-                    "ポリシー {} は上限到達時にキーを削除する",
-                    info.maxmemory_policy
-                ),
+                format!("ポリシー {} は上限到達時にキーを削除する", info.maxmemory_policy),
             ),
         );
     }
@@ -160,25 +121,13 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
     match &f.bigkeys {
         Some(b) => {
             out.fact("bigkeys", b);
-            let floor =
-                ((info.used_memory as f64 * BIG_KEY_SHARE) as u64).clamp(1 << 20, BIG_KEY_BYTES);
+            let floor = ((info.used_memory as f64 * BIG_KEY_SHARE) as u64).clamp(1 << 20, BIG_KEY_BYTES);
             let scope = if b.complete {
-                ctx.tr(
-                    format!("all {} keys scanned", b.scanned),
-                    format!("全 {} キーを走査", b.scanned),
-                )
+                ctx.tr(format!("all {} keys scanned", b.scanned), format!("全 {} キーを走査", b.scanned))
             } else {
                 ctx.tr(
-                    format!(
-                        "{} keys scanned ({})",
-                        b.scanned,
-                        b.stopped.as_deref().unwrap_or("stopped early")
-                    ),
-                    format!(
-                        "{} キーを走査（{}）",
-                        b.scanned,
-                        b.stopped.as_deref().unwrap_or("途中で終了")
-                    ),
+                    format!("{} keys scanned ({})", b.scanned, b.stopped.as_deref().unwrap_or("stopped early")),
+                    format!("{} キーを走査（{}）", b.scanned, b.stopped.as_deref().unwrap_or("途中で終了")),
                 )
             };
             let big: Vec<String> = b
@@ -189,11 +138,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
                 .map(|k| format!("{} ({}, {})", k.key, k.kind, bytes(k.bytes)))
                 .collect();
             if !big.is_empty() {
-                out.cause(
-                    "big-keys",
-                    Confirmed,
-                    format!("{}; {scope}", big.join(", ")),
-                );
+                out.cause("big-keys", Confirmed, format!("{}; {scope}", big.join(", ")));
             } else {
                 let largest = b
                     .top
@@ -203,10 +148,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
                 out.cause(
                     "big-keys",
                     if b.complete { RuledOut } else { Unchecked },
-                    ctx.tr(
-                        format!("largest key {largest}; {scope}"),
-                        format!("最大のキー {largest}。{scope}"),
-                    ),
+                    ctx.tr(format!("largest key {largest}; {scope}"), format!("最大のキー {largest}。{scope}")),
                 );
             }
         }
@@ -222,27 +164,16 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
 
     // keys-without-ttl
     if keys == 0 {
-        out.cause(
-            "keys-without-ttl",
-            RuledOut,
-            ctx.tr("the keyspace is empty", "キーが存在しない"),
-        );
+        out.cause("keys-without-ttl", RuledOut, ctx.tr("the keyspace is empty", "キーが存在しない"));
     } else {
         let share = no_ttl as f64 / keys as f64;
         let text = ctx.tr(
             format!("{no_ttl} of {keys} keys ({}) never expire", percent(share)),
-            format!(
-                "{keys} キー中 {no_ttl}（{}）に有効期限がない",
-                percent(share)
-            ),
+            format!("{keys} キー中 {no_ttl}（{}）に有効期限がない", percent(share)),
         );
         out.fact("keys", keys);
         out.fact("keys_without_ttl", no_ttl);
-        let verdict = if status != Status::Ok && share >= 0.5 {
-            Confirmed
-        } else {
-            RuledOut
-        };
+        let verdict = if status != Status::Ok && share >= 0.5 { Confirmed } else { RuledOut };
         out.cause("keys-without-ttl", verdict, text);
     }
     out.status(status, summary)
@@ -257,10 +188,7 @@ mod tests {
     use crate::problems::redis::fixtures::{failed, healthy};
 
     fn ctx() -> Ctx {
-        Ctx {
-            lang: Lang::En,
-            thresholds: Thresholds::default(),
-        }
+        Ctx { lang: Lang::En, thresholds: Thresholds::default() }
     }
 
     #[test]
@@ -268,12 +196,7 @@ mod tests {
         let f = diagnose(&healthy(), &ctx());
         assert_eq!(f.status, Status::Ok);
         assert_eq!(f.verdict_of("big-keys"), Some(Unchecked));
-        assert!(
-            f.causes
-                .iter()
-                .filter(|c| c.id != "big-keys")
-                .all(|c| c.verdict == RuledOut)
-        );
+        assert!(f.causes.iter().filter(|c| c.id != "big-keys").all(|c| c.verdict == RuledOut));
     }
 
     #[test]
@@ -284,24 +207,13 @@ mod tests {
         i.used_memory = (2 << 20) + 4096;
         i.maxmemory_policy = "noeviction".into();
         i.oom_errors = 12;
-        i.keyspace.insert(
-            "db0".into(),
-            Keyspace {
-                keys: 400,
-                expires: 0,
-                avg_ttl_ms: 0,
-            },
-        );
+        i.keyspace.insert("db0".into(), Keyspace { keys: 400, expires: 0, avg_ttl_ms: 0 });
         let f = diagnose(&facts, &ctx());
         assert_eq!(f.status, Status::Critical);
         assert_eq!(f.verdict_of("no-eviction-policy"), Some(Confirmed));
         assert_eq!(f.verdict_of("maxmemory-too-low"), Some(Confirmed));
         assert_eq!(f.verdict_of("keys-without-ttl"), Some(Confirmed));
-        assert!(
-            f.summary.contains("12 writes already refused"),
-            "{}",
-            f.summary
-        );
+        assert!(f.summary.contains("12 writes already refused"), "{}", f.summary);
     }
 
     #[test]
@@ -311,14 +223,7 @@ mod tests {
         i.maxmemory = 100;
         i.used_memory = 99;
         i.maxmemory_policy = "volatile-lru".into();
-        i.keyspace.insert(
-            "db0".into(),
-            Keyspace {
-                keys: 10,
-                expires: 0,
-                avg_ttl_ms: 0,
-            },
-        );
+        i.keyspace.insert("db0".into(), Keyspace { keys: 10, expires: 0, avg_ttl_ms: 0 });
         let f = diagnose(&facts, &ctx());
         assert_eq!(f.verdict_of("no-eviction-policy"), Some(Confirmed));
     }
@@ -329,21 +234,12 @@ mod tests {
         facts.bigkeys = Some(BigKeys {
             scanned: 1000,
             complete: true,
-            top: vec![KeySize {
-                key: "cache:all".into(),
-                kind: "hash".into(),
-                bytes: 5 << 20,
-                ttl_s: None,
-            }],
+            top: vec![KeySize { key: "cache:all".into(), kind: "hash".into(), bytes: 5 << 20, ttl_s: None }],
             ..Default::default()
         });
         let f = diagnose(&facts, &ctx());
         assert_eq!(f.verdict_of("big-keys"), Some(Confirmed));
-        assert!(
-            f.causes
-                .iter()
-                .any(|c| c.evidence.contains("cache:all (hash, 5.0 MB)"))
-        );
+        assert!(f.causes.iter().any(|c| c.evidence.contains("cache:all (hash, 5.0 MB)")));
     }
 
     #[test]

@@ -38,31 +38,13 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
     out.fact("hit_rate", (rate * 1000.0).round() / 1000.0);
     let low = rate < ctx.thresholds.redis_hit_rate_warn;
     let summary = ctx.tr(
-        format!(
-            "hit rate {} ({} hits, {} misses)",
-            percent(rate),
-            info.keyspace_hits,
-            info.keyspace_misses
-        ),
-        format!(
-            "ヒット率 {}（ヒット {}、ミス {}）",
-            percent(rate),
-            info.keyspace_hits,
-            info.keyspace_misses
-        ),
+        format!("hit rate {} ({} hits, {} misses)", percent(rate), info.keyspace_hits, info.keyspace_misses),
+        format!("ヒット率 {}（ヒット {}、ミス {}）", percent(rate), info.keyspace_hits, info.keyspace_misses),
     );
     if !low {
         let fine = ctx.tr(
-            format!(
-                "hit rate {} is above {}",
-                percent(rate),
-                percent(ctx.thresholds.redis_hit_rate_warn)
-            ),
-            format!(
-                "ヒット率 {} は基準 {} 以上",
-                percent(rate),
-                percent(ctx.thresholds.redis_hit_rate_warn)
-            ),
+            format!("hit rate {} is above {}", percent(rate), percent(ctx.thresholds.redis_hit_rate_warn)),
+            format!("ヒット率 {} は基準 {} 以上", percent(rate), percent(ctx.thresholds.redis_hit_rate_warn)),
         );
         for id in IDS {
             out.cause(id, RuledOut, fine.clone());
@@ -77,36 +59,19 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
             "evictions",
             Confirmed,
             ctx.tr(
-                format!(
-                    "{} keys evicted for lack of memory (policy {})",
-                    info.evicted_keys, info.maxmemory_policy
-                ),
-                format!(
-                    "メモリ不足で {} キーが削除された（ポリシー {}）",
-                    info.evicted_keys, info.maxmemory_policy
-                ),
+                format!("{} keys evicted for lack of memory (policy {})", info.evicted_keys, info.maxmemory_policy),
+                format!("メモリ不足で {} キーが削除された（ポリシー {}）", info.evicted_keys, info.maxmemory_policy),
             ),
         );
     } else {
-        out.cause(
-            "evictions",
-            RuledOut,
-            ctx.tr("no key was evicted", "削除（eviction）されたキーはない"),
-        );
+        out.cause("evictions", RuledOut, ctx.tr("no key was evicted", "削除（eviction）されたキーはない"));
     }
 
-    let avg_ttl = info
-        .keyspace
-        .values()
-        .map(|k| k.avg_ttl_ms)
-        .filter(|t| *t > 0)
-        .min();
+    let avg_ttl = info.keyspace.values().map(|k| k.avg_ttl_ms).filter(|t| *t > 0).min();
     let short = avg_ttl.is_some_and(|t| t < SHORT_TTL_MS);
     if info.expired_keys > 0 && (short || info.expired_keys * 2 >= info.keyspace_misses) {
         explained = true;
-        let ttl_text = avg_ttl
-            .map(|t| secs(t as f64 / 1000.0))
-            .unwrap_or_else(|| "-".into());
+        let ttl_text = avg_ttl.map(|t| secs(t as f64 / 1000.0)).unwrap_or_else(|| "-".into());
         out.cause(
             "ttl-too-short",
             Suspected,
@@ -144,14 +109,8 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
             "no-warmup",
             Suspected,
             ctx.tr(
-                format!(
-                    "Redis started {} ago: the cache is still filling",
-                    secs(info.uptime_s as f64)
-                ),
-                format!(
-                    "Redis は {} 前に起動: キャッシュがまだ温まっていない",
-                    secs(info.uptime_s as f64)
-                ),
+                format!("Redis started {} ago: the cache is still filling", secs(info.uptime_s as f64)),
+                format!("Redis は {} 前に起動: キャッシュがまだ温まっていない", secs(info.uptime_s as f64)),
             ),
         );
     } else {
@@ -195,10 +154,7 @@ mod tests {
     use crate::problems::redis::fixtures::healthy;
 
     fn ctx() -> Ctx {
-        Ctx {
-            lang: Lang::En,
-            thresholds: Thresholds::default(),
-        }
+        Ctx { lang: Lang::En, thresholds: Thresholds::default() }
     }
 
     fn low(hits: u64, misses: u64) -> RedisFacts {
@@ -221,10 +177,7 @@ mod tests {
         let mut f = low(100, 500);
         f.info.as_mut().unwrap().evicted_keys = 500;
         let d = diagnose(&f, &ctx());
-        assert_eq!(
-            (d.status, d.verdict_of("evictions")),
-            (Status::Warning, Some(Confirmed))
-        );
+        assert_eq!((d.status, d.verdict_of("evictions")), (Status::Warning, Some(Confirmed)));
         assert!(d.summary.starts_with("hit rate 17%"), "{}", d.summary);
     }
 
@@ -234,20 +187,14 @@ mod tests {
         let i = f.info.as_mut().unwrap();
         i.expired_keys = 400;
         i.keyspace.get_mut("db0").unwrap().avg_ttl_ms = 5000;
-        assert_eq!(
-            diagnose(&f, &ctx()).verdict_of("ttl-too-short"),
-            Some(Suspected)
-        );
+        assert_eq!(diagnose(&f, &ctx()).verdict_of("ttl-too-short"), Some(Suspected));
     }
 
     #[test]
     fn a_fresh_start_suspects_no_warmup() {
         let mut f = low(100, 500);
         f.info.as_mut().unwrap().uptime_s = 120;
-        assert_eq!(
-            diagnose(&f, &ctx()).verdict_of("no-warmup"),
-            Some(Suspected)
-        );
+        assert_eq!(diagnose(&f, &ctx()).verdict_of("no-warmup"), Some(Suspected));
     }
 
     #[test]
