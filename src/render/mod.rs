@@ -7,6 +7,9 @@ pub mod junit;
 pub mod markdown;
 pub mod table;
 
+#[cfg(test)]
+mod snapshots;
+
 use crate::lang::Lang;
 use crate::report::{Status, Verdict};
 

@@ -31,7 +31,8 @@ pub fn report(r: &Report, style: Style) -> String {
 
 fn check(c: &Check, lang: Lang, style: Style) -> String {
     let mut s = String::new();
-    let badge = format!("{} {:<8}", status_icon(c.status), status_label(c.status, lang));
+    let label = status_label(c.status, lang);
+    let badge = format!("{} {label}{}", status_icon(c.status), " ".repeat(8usize.saturating_sub(display_width(label))));
     s.push_str(&format!("{} {}  {} · {}\n", paint(&badge, c.status, style.color), c.code, c.title, c.target));
     s.push_str(&format!("    {}\n", c.summary));
     let expand = style.verbose || !matches!(c.status, Status::Ok | Status::Skipped);
@@ -86,4 +87,9 @@ fn check(c: &Check, lang: Lang, style: Style) -> String {
         }
     }
     s
+}
+
+/// Terminal columns a text takes: East Asian wide characters take two.
+fn display_width(s: &str) -> usize {
+    s.chars().map(|c| if ('\u{1100}'..='\u{ffdc}').contains(&c) && !c.is_ascii() { 2 } else { 1 }).sum()
 }

@@ -1,7 +1,7 @@
 //! PG004: connections drop. Reads the server's uptime, `idle_in_transaction_session_timeout`
 //! with the sessions idle in a transaction, and (PostgreSQL 14+) the counters of sessions that
-//! ended abandoned, fatally or killed. May confirm `server-restarted`; `oom-killed` needs the
-//! Docker engine and is left `unchecked` here.
+//! ended abandoned, fatally or killed. A recent start is only suspected here (a freshly started
+//! stack must not warn); `oom-killed` needs the Docker engine and is left `unchecked` here.
 
 use super::no_connection;
 use crate::probe::postgres::PgFacts;
@@ -35,9 +35,11 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
         Some(server) => {
             out.fact("uptime_s", server.uptime_s.round());
             if server.uptime_s > 0.0 && server.uptime_s < RECENT_RESTART_S {
+                // A recent start is evidence, not a fault: a stack just brought up by
+                // `docker compose up` must not warn. The Docker layer confirms restarts.
                 out.cause(
                     "server-restarted",
-                    Confirmed,
+                    Suspected,
                     ctx.tr(
                         format!(
                             "the server started {} ago: every connection open before was cut",
@@ -46,10 +48,9 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                         format!("サーバーは {} 前に起動した: それ以前の接続はすべて切断された", secs(server.uptime_s)),
                     ),
                 );
-                status = Status::Warning;
                 notes.push(ctx.tr(
-                    format!("restarted {} ago", secs(server.uptime_s)),
-                    format!("{} 前に再起動", secs(server.uptime_s)),
+                    format!("the server started {} ago", secs(server.uptime_s)),
+                    format!("サーバーは {} 前に起動", secs(server.uptime_s)),
                 ));
             } else {
                 out.cause(
@@ -148,10 +149,13 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
         ),
     }
 
-    let summary = if notes.is_empty() {
-        ctx.tr("no sign of dropped connections", "接続切断の兆候はない")
-    } else {
-        notes.join("; ")
+    let summary = match (status, notes.is_empty()) {
+        (_, true) => ctx.tr("no sign of dropped connections", "接続切断の兆候はない"),
+        (Status::Ok, false) => ctx.tr(
+            format!("no sign of dropped connections now; {}", notes.join("; ")),
+            format!("現在、接続切断の兆候はない。{}", notes.join("。")),
+        ),
+        _ => notes.join("; "),
     };
     out.status(status, summary)
 }
@@ -177,11 +181,11 @@ mod tests {
     }
 
     #[test]
-    fn recent_restart_is_confirmed() {
+    fn recent_restart_is_suspected_but_does_not_warn() {
         let mut facts = healthy();
         facts.server.as_mut().unwrap().uptime_s = 120.0;
         let f = diagnose(&facts, &ctx());
-        assert_eq!((f.status, f.verdict_of("server-restarted")), (Status::Warning, Some(Confirmed)));
+        assert_eq!((f.status, f.verdict_of("server-restarted")), (Status::Ok, Some(Suspected)));
         assert!(f.summary.contains("2m") || f.summary.contains("120s"), "{}", f.summary);
     }
 

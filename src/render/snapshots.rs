@@ -1,0 +1,90 @@
+//! Renderer snapshots: one sample report (a full PostgreSQL server, a Redis under noeviction)
+//! in every format, so that a change to what people and scripts read shows up in review.
+
+use super::{Style, json, junit, markdown, table};
+use crate::config::Thresholds;
+use crate::lang::Lang;
+use crate::probe::postgres::ServerFacts;
+use crate::problems::postgres::fixtures as pg;
+use crate::problems::redis::fixtures as rd;
+use crate::problems::{Ctx, postgres, redis};
+use crate::report::Report;
+
+fn sample(lang: Lang) -> Report {
+    let ctx = Ctx { lang, thresholds: Thresholds::default() };
+    let mut p = pg::healthy();
+    p.server = Some(ServerFacts {
+        max_connections: 8,
+        superuser_reserved_connections: 3,
+        uptime_s: 90_000.0,
+        ..Default::default()
+    });
+    p.sessions = Some((0..5).map(|i| pg::session(100 + i, "app", "idle", 900.0)).collect());
+    let mut r = rd::healthy();
+    if let Some(i) = r.info.as_mut() {
+        i.maxmemory = 2 << 20;
+        i.used_memory = (2 << 20) + 100;
+        i.maxmemory_policy = "noeviction".into();
+        i.oom_errors = 3;
+    }
+    let mut findings = postgres::diagnose(&p, &ctx);
+    findings.extend(redis::diagnose(&r, &ctx));
+    for f in &mut findings {
+        f.duration_ms = 12;
+    }
+    Report::build("all", findings, lang, "2026-11-28T12:00:00Z".into(), 184)
+}
+
+#[test]
+fn table_en() {
+    insta::assert_snapshot!(table::report(&sample(Lang::En), Style::plain()));
+}
+
+#[test]
+fn table_ja() {
+    insta::assert_snapshot!(table::report(&sample(Lang::Ja), Style::plain()));
+}
+
+#[test]
+fn table_quiet() {
+    insta::assert_snapshot!(table::report(&sample(Lang::En), Style { quiet: true, ..Style::plain() }));
+}
+
+#[test]
+fn json_en() {
+    insta::assert_snapshot!(json::report(&sample(Lang::En)));
+}
+
+#[test]
+fn junit_en() {
+    insta::assert_snapshot!(junit::report(&sample(Lang::En)));
+}
+
+#[test]
+fn markdown_ja() {
+    insta::assert_snapshot!(markdown::report(&sample(Lang::Ja)));
+}
+
+#[test]
+fn json_keeps_the_contract_shape() {
+    let v: serde_json::Value = serde_json::from_str(&json::report(&sample(Lang::Ja))).unwrap();
+    assert_eq!(v["schema"], "doctor.report/v1");
+    assert_eq!(v["exit_code"], 2);
+    let c = &v["checks"][1];
+    for key in ["code", "area", "target", "title", "status", "summary", "duration_ms", "evidence", "causes"] {
+        assert!(c.get(key).is_some(), "check lacks {key}");
+    }
+    for key in ["id", "verdict", "cause", "remedy", "evidence"] {
+        assert!(c["causes"][0].get(key).is_some(), "cause lacks {key}");
+    }
+    assert_eq!(c["status"], "critical");
+    assert_eq!(c["causes"][2]["verdict"], "confirmed");
+}
+
+#[test]
+fn junit_is_well_formed_enough_for_ci() {
+    let x = junit::report(&sample(Lang::En));
+    assert_eq!(x.matches("<testcase ").count(), 7);
+    assert_eq!(x.matches("<failure ").count(), 2, "PG002 and RD002 are critical");
+    assert!(!x.contains("&&") && !x.contains("<service>"), "text is escaped");
+}
