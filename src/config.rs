@@ -320,7 +320,7 @@ impl Settings {
     fn register_secrets(&self) {
         for (k, v) in &self.vars {
             if redact::is_secret_name(k) {
-                redact::register_secret(v);
+                redact::register_named_secret(k, v);
             }
             register_url_password(v);
         }
@@ -443,7 +443,7 @@ mod tests {
         let e = load(Overrides::default(), &[], &[("doctor.toml", "[services.postgres]\nurl = \n")]).unwrap_err();
         assert!(e.contains("doctor.toml:2:"), "{e}");
         let e = load(Overrides::default(), &[], &[(".env", "OK=1\nnot a line\n")]).unwrap_err();
-        assert!(e.ends_with(".env:2: expected KEY=value"), "{e}");
+        assert!(e.ends_with(".env:2: expected NAME=value"), "{e}");
         let e = load(Overrides::default(), &[], &[("doctor.toml", "[services.postgress]\nurl = \"x\"\n")]).unwrap_err();
         assert!(e.contains("unknown service [services.postgress]"), "{e}");
     }

@@ -18,7 +18,7 @@ pub fn parse(name: &str, text: &str) -> Result<Vars, String> {
         }
         let line = line.strip_prefix("export ").map(str::trim_start).unwrap_or(line);
         let Some((key, value)) = line.split_once('=') else {
-            return Err(format!("{name}:{lineno}: expected KEY=value"));
+            return Err(format!("{name}:{lineno}: expected NAME=value"));
         };
         let key = key.trim();
         if key.is_empty()
@@ -118,7 +118,7 @@ mod tests {
     #[test]
     fn errors_name_the_line_and_not_the_value() {
         let e = parse(".env", "A=1\nthis is wrong\n").unwrap_err();
-        assert_eq!(e, ".env:2: expected KEY=value");
+        assert_eq!(e, ".env:2: expected NAME=value");
         let e = parse(".env", "A=1\nB=\"secretvalue\n").unwrap_err();
         assert!(e.starts_with(".env:2:") && !e.contains("secretvalue"), "{e}");
         assert!(parse(".env", "1A=x").is_err());

@@ -19,12 +19,64 @@ fn registry() -> &'static RwLock<Vec<String>> {
     SECRETS.get_or_init(|| RwLock::new(Vec::new()))
 }
 
+fn is_placeholder(s: &str) -> bool {
+    s.len() > 2 && s.starts_with('<') && s.ends_with('>') && !s[1..s.len() - 1].contains(['<', '>'])
+}
+
+/// Values too common to be replaced wherever they appear (`postgres` is also a user, a
+/// database and half of every sentence here). They are still masked where they stand as a
+/// password (in a URL, after `PASSWORD=`), and the operator is told to choose a real one.
+const COMMON_WORDS: &[&str] = &[
+    "postgres",
+    "postgresql",
+    "password",
+    "redis",
+    "admin",
+    "secret",
+    "changeme",
+    "root",
+    "user",
+    "test",
+    "example",
+    "default",
+    "guest",
+    "app",
+    "authdb",
+    "apidb",
+    "admindb",
+    "localhost",
+];
+
+fn weak() -> &'static RwLock<Vec<String>> {
+    static WEAK: OnceLock<RwLock<Vec<String>>> = OnceLock::new();
+    WEAK.get_or_init(|| RwLock::new(Vec::new()))
+}
+
+/// Names of the variables whose secret was too common a word to be removed everywhere.
+pub fn weak_secret_names() -> Vec<String> {
+    weak().read().map(|v| v.clone()).unwrap_or_default()
+}
+
+/// Like [`register_secret`], remembering `name` when the value is too common to register.
+pub fn register_named_secret(name: &str, secret: &str) {
+    let s = secret.trim();
+    if COMMON_WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)) {
+        if let Ok(mut v) = weak().write() {
+            if !v.iter().any(|n| n == name) {
+                v.push(name.to_string());
+            }
+        }
+        return;
+    }
+    register_secret(s);
+}
+
 /// Remembers an exact secret so that every later output has it replaced. Very short values
 /// (under 4 characters) are not registered: replacing them everywhere would shred the report;
 /// the shape rules still catch them where they stand in a URL or after a secret name.
 pub fn register_secret(secret: &str) {
     let s = secret.trim();
-    if s.chars().count() < 4 {
+    if s.chars().count() < 4 || COMMON_WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)) {
         return;
     }
     if let Ok(mut v) = registry().write() {
@@ -94,6 +146,23 @@ pub fn scrub(text: &str) -> String {
         }
     }
     s
+}
+
+/// Scrubs every string of a JSON value (keys too), so JSON stays valid whatever was removed.
+pub fn scrub_json(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => *s = scrub(s),
+        Value::Array(a) => a.iter_mut().for_each(scrub_json),
+        Value::Object(o) => {
+            let entries: Vec<(String, Value)> = std::mem::take(o).into_iter().collect();
+            for (k, mut val) in entries {
+                scrub_json(&mut val);
+                o.insert(scrub(&k), val);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// A URL with its password masked (`postgresql://app:***@db:5432/authdb`).
@@ -208,6 +277,8 @@ fn url_passwords(s: &str) -> String {
             Some(at) => {
                 let userinfo = &authority[..at];
                 match userinfo.find(':') {
+                    // A placeholder in our own texts (`user:<password>@host`) is kept.
+                    Some(colon) if is_placeholder(&userinfo[colon + 1..]) => out.push_str(userinfo),
                     Some(colon) => {
                         out.push_str(&userinfo[..colon + 1]);
                         out.push_str(MASK);
@@ -338,7 +409,10 @@ fn named_values(s: &str) -> String {
                     }
                 }
                 let value: String = chars[vstart..vend].iter().collect();
+                // Placeholders in our own texts (`<token_id>`, `${REDIS_PASSWORD}`) are not secrets.
                 let keep = value.is_empty()
+                    || value.starts_with('<')
+                    || value.starts_with('$')
                     || value == "*"
                     || value == MASK
                     || value.starts_with("[JWT")
@@ -455,6 +529,36 @@ mod tests {
         register_secret("Zq9-planted/secret\"x");
         let s = scrub("a Zq9-planted/secret\"x b Zq9-planted%2Fsecret%22x c Zq9-planted/secret\\\"x");
         assert!(!s.contains("planted"), "{s}");
+    }
+
+    #[test]
+    fn placeholders_in_runbook_texts_survive() {
+        for s in [
+            "use redis://:<password>@host:6379",
+            "postgresql://user:<password>@host:5432/db",
+            "GET \"refresh_token:<token_id>\"",
+            "redis-cli -a \"${REDIS_PASSWORD}\" ping",
+            "POSTGRES_PASSWORD=$POSTGRES_PASSWORD",
+        ] {
+            assert_eq!(scrub(s), s);
+        }
+    }
+
+    #[test]
+    fn common_words_are_not_registered_but_named() {
+        register_named_secret("POSTGRES_PASSWORD", "postgres");
+        assert_eq!(scrub("postgres@127.0.0.1:5432/authdb"), "postgres@127.0.0.1:5432/authdb");
+        assert_eq!(scrub("postgresql://postgres:postgres@h/db"), "postgresql://postgres:***@h/db");
+        assert!(weak_secret_names().contains(&"POSTGRES_PASSWORD".to_string()));
+    }
+
+    #[test]
+    fn json_stays_valid_whatever_is_removed() {
+        let mut v = serde_json::json!({"a": "GET \"token: \\x\"", "password=x": ["postgresql://u:p@h/d"], "n": 1});
+        scrub_json(&mut v);
+        let text = serde_json::to_string(&v).unwrap();
+        assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok());
+        assert!(text.contains("u:***@h") && text.contains("password=***"), "{text}");
     }
 
     #[test]

@@ -44,7 +44,9 @@ pub fn pg_config(s: &Settings, url_flag: Option<&str>, admin_flag: Option<&str>)
     } else if let Some(u) = s.var("DATABASE_URL") {
         (u.to_string(), format!("DATABASE_URL ({})", s.var_origin("DATABASE_URL")))
     } else if service.url_configured {
-        (service.url.clone(), "doctor.toml".to_string())
+        // A configured URL without a password for the superuser takes POSTGRES_PASSWORD.
+        let pw = s.var("POSTGRES_PASSWORD").filter(|_| service.url.contains("://postgres@"));
+        (with_password(&service.url, pw, true), "doctor.toml".to_string())
     } else {
         (with_password(&service.url, s.var("POSTGRES_PASSWORD"), true), "default (POSTGRES_PASSWORD)".to_string())
     };
@@ -109,7 +111,8 @@ pub fn redis_config(s: &Settings, url_flag: Option<&str>, bigkeys: Option<BigKey
     } else if let Some(u) = s.var("REDIS_URL") {
         (u.to_string(), format!("REDIS_URL ({})", s.var_origin("REDIS_URL")))
     } else if service.url_configured {
-        (service.url.clone(), "doctor.toml".to_string())
+        // Where Redis is comes from doctor.toml; a password it lacks comes from REDIS_PASSWORD.
+        (with_password(&service.url, s.var("REDIS_PASSWORD"), false), "doctor.toml".to_string())
     } else {
         (with_password(&service.url, s.var("REDIS_PASSWORD"), false), "default (REDIS_PASSWORD)".to_string())
     };

@@ -1,5 +1,5 @@
 //! Connection URLs of the services under diagnosis, checked for the shape the runbook gives
-//! (`postgresql://user:pass@host:5432/db`, `redis://:password@host:6379`). A malformed URL is
+//! (`postgresql://user:<password>@host:5432/db`, `redis://:<password>@host:6379`). A malformed URL is
 //! not a usage error: it is the runbook's own cause (`bad-database-url`, `bad-redis-url`), so
 //! the problem is returned as data, in both languages, naming what is wrong. Pure functions,
 //! fuzzed: outside input of any shape must come back as `Ok` or `Err`, never a panic.
@@ -49,8 +49,8 @@ pub struct RedisUrl {
     pub notes: Vec<UrlProblem>,
 }
 
-const PG_SHAPE: &str = "postgresql://user:pass@host:5432/db";
-const REDIS_SHAPE: &str = "redis://:password@host:6379";
+const PG_SHAPE: &str = "postgresql://user:<password>@host:5432/db";
+const REDIS_SHAPE: &str = "redis://:<password>@host:6379";
 
 /// Splits `scheme://authority/path?query#fragment` by hand, so that every way it can be wrong
 /// can be named (the `url` crate would only say "invalid").

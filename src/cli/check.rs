@@ -1,7 +1,7 @@
 //! The check commands (`all`, `postgres`, `redis`): gather facts, diagnose, render, exit with
 //! the worst status. `--wait` repeats the whole run until nothing is critical or time is up.
 
-use super::{Global, PostgresArgs, RedisArgs, err, out};
+use super::{Global, PostgresArgs, RedisArgs, err, out, out_json};
 use crate::config::{Format, Settings, parse_duration};
 use crate::lang::tr;
 use crate::probe::redis::BigKeysLimits;
@@ -75,13 +75,12 @@ pub fn run(s: &Settings, g: &Global, target: Target) -> i32 {
         verbose: s.verbose,
         quiet: s.quiet,
     };
-    let text = match s.format {
-        Format::Table => render::table::report(&report, style),
-        Format::Json => render::json::report(&report) + "\n",
-        Format::Junit => render::junit::report(&report),
-        Format::Markdown => render::markdown::report(&report),
-    };
-    out(&text);
+    match s.format {
+        Format::Table => out(&render::table::report(&report, style)),
+        Format::Json => out_json(render::json::report(&report)),
+        Format::Junit => out(&render::junit::report(&report)),
+        Format::Markdown => out(&render::markdown::report(&report)),
+    }
     report.exit_code
 }
 

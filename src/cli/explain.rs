@@ -1,7 +1,7 @@
 //! `doctor explain` and `doctor list`: the runbook offline. Exit 0 when something is printed,
 //! 3 when nothing matches.
 
-use super::{err, out};
+use super::{err, out, out_json};
 use crate::catalogue;
 use crate::config::{Format, Settings};
 use crate::explain::search;
@@ -19,8 +19,7 @@ pub fn explain(query: &str, s: &Settings) -> i32 {
     let matches = search(all, query);
     if matches.is_empty() {
         if s.format == Format::Json {
-            out(&view::explain_json(&[], s.lang));
-            out("\n");
+            out_json(view::explain_json(&[], s.lang));
         }
         err(&tr(
             s.lang,
@@ -30,11 +29,8 @@ pub fn explain(query: &str, s: &Settings) -> i32 {
         return 3;
     }
     match s.format {
-        Format::Json => out(&view::explain_json(&matches, s.lang)),
+        Format::Json => out_json(view::explain_json(&matches, s.lang)),
         _ => out(&view::explain_text(&matches, s.lang)),
-    }
-    if s.format == Format::Json {
-        out("\n");
     }
     0
 }
@@ -53,10 +49,7 @@ pub fn list(area: Option<&str>, s: &Settings) -> i32 {
         return 3;
     }
     match s.format {
-        Format::Json => {
-            out(&view::list_json(&chosen, s.lang));
-            out("\n");
-        }
+        Format::Json => out_json(view::list_json(&chosen, s.lang)),
         _ => out(&view::list_text(&chosen, s.lang)),
     }
     0

@@ -135,6 +135,16 @@ pub fn out(text: &str) {
     let _ = o.flush();
 }
 
+/// Writes a JSON value to stdout, each of its strings scrubbed first (so it stays valid JSON).
+pub fn out_json(mut v: serde_json::Value) {
+    redact::scrub_json(&mut v);
+    let text = serde_json::to_string_pretty(&v).unwrap_or_default();
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(text.as_bytes());
+    let _ = o.write_all(b"\n");
+    let _ = o.flush();
+}
+
 /// A one-line message on stderr, secrets removed.
 pub fn err(text: &str) {
     let _ = writeln!(std::io::stderr().lock(), "doctor: {}", redact::scrub(text));
@@ -181,6 +191,11 @@ pub fn run() -> i32 {
             return 3;
         }
     };
+    for name in redact::weak_secret_names() {
+        err(&format!(
+            "{name} is a common word, so it can be hidden only where it stands as a password; choose a real password"
+        ));
+    }
     match &cli.command {
         Command::Explain { query } => explain::explain(&query.join(" "), &settings),
         Command::List { area } => explain::list(area.as_deref(), &settings),

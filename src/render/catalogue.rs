@@ -20,16 +20,15 @@ fn problem_json(p: &Problem, lang: Lang) -> Value {
     })
 }
 
-pub fn list_json(problems: &[&Problem], lang: Lang) -> String {
-    let v = json!({
+pub fn list_json(problems: &[&Problem], lang: Lang) -> Value {
+    json!({
         "schema": "doctor.catalogue/v1",
         "problems": problems.iter().map(|p| problem_json(p, lang)).collect::<Vec<_>>(),
-    });
-    serde_json::to_string_pretty(&v).unwrap_or_default()
+    })
 }
 
-pub fn explain_json(matches: &[Match], lang: Lang) -> String {
-    let v = json!({
+pub fn explain_json(matches: &[Match], lang: Lang) -> Value {
+    json!({
         "schema": "doctor.catalogue/v1",
         "problems": matches.iter().map(|m| {
             let mut p = problem_json(m.problem, lang);
@@ -39,8 +38,7 @@ pub fn explain_json(matches: &[Match], lang: Lang) -> String {
             }
             p
         }).collect::<Vec<_>>(),
-    });
-    serde_json::to_string_pretty(&v).unwrap_or_default()
+    })
 }
 
 pub fn list_text(problems: &[&Problem], lang: Lang) -> String {

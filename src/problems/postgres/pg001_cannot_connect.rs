@@ -251,8 +251,8 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                         "bad-database-url",
                         Suspected,
                         ctx.tr(
-                            "the URL has no password: postgresql://user:pass@host:5432/db",
-                            "URL にパスワードがない: postgresql://user:pass@host:5432/db",
+                            "the URL has no password: postgresql://user:<password>@host:5432/db",
+                            "URL にパスワードがない: postgresql://user:<password>@host:5432/db",
                         ),
                     );
                     out.cause("network-isolated", RuledOut, server_answered.clone());

@@ -1,0 +1,333 @@
+//! Live PostgreSQL scenarios: each test starts its own throwaway server, reproduces one fault of
+//! the runbook for real, runs the `doctor` binary against it and asserts the verdict.
+
+mod support;
+
+use serde_json::Value;
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+use support::{Output, PgOptions, PgServer, doctor, run};
+
+const APP_PASSWORD: &str = "app-Pw-7c1e2f";
+
+/// A server with the stack's three databases and an application role `app`.
+fn server(opts: PgOptions) -> Option<PgServer> {
+    let pg = PgServer::start(PgOptions { databases: vec!["authdb".into(), "apidb".into(), "admindb".into()], ..opts })?;
+    pg.psql("postgres", &format!("CREATE ROLE app LOGIN PASSWORD '{APP_PASSWORD}'"));
+    Some(pg)
+}
+
+fn doctor_pg(args: &[&str]) -> Output {
+    let (mut cmd, _dir) = doctor();
+    cmd.args(["postgres", "--format", "json"]).args(args);
+    let out = run(&mut cmd);
+    out
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\n{}", out.stdout, out.stderr))
+}
+
+fn check<'a>(v: &'a Value, code: &str) -> &'a Value {
+    v["checks"].as_array().unwrap().iter().find(|c| c["code"] == code).unwrap_or_else(|| panic!("no {code} in {v:#}"))
+}
+
+fn status(v: &Value, code: &str) -> String {
+    check(v, code)["status"].as_str().unwrap().to_string()
+}
+
+fn cause<'a>(v: &'a Value, code: &str, id: &str) -> &'a Value {
+    check(v, code)["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no {id} in {code}"))
+}
+
+fn verdict(v: &Value, code: &str, id: &str) -> String {
+    cause(v, code, id)["verdict"].as_str().unwrap().to_string()
+}
+
+fn assert_no_secret(out: &Output, secrets: &[&str]) {
+    for s in secrets {
+        assert!(!out.combined().contains(s), "secret {s:?} leaked:\n{}", out.combined());
+    }
+}
+
+#[test]
+fn healthy_server_is_ok_and_exits_0() {
+    let Some(pg) = server(PgOptions::default()) else { return };
+    let out = doctor_pg(&["--url", &pg.url("app", APP_PASSWORD, "authdb"), "--admin-url", &pg.admin_url("postgres")]);
+    let v = json(&out);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    for code in ["PG001", "PG002", "PG003", "PG004"] {
+        assert_eq!(status(&v, code), "ok", "{code}: {:#}", check(&v, code));
+    }
+    for id in ["container-stopped", "wrong-password", "bad-database-url", "network-isolated", "database-missing"] {
+        assert_eq!(verdict(&v, "PG001", id), "ruled-out", "{id}");
+    }
+    assert_eq!(check(&v, "PG001")["target"], format!("postgres@127.0.0.1:{}/authdb", pg.port));
+    assert_no_secret(&out, &[APP_PASSWORD, &pg.superuser_password]);
+}
+
+#[test]
+fn wrong_password_is_confirmed() {
+    let Some(pg) = server(PgOptions::default()) else { return };
+    let out = doctor_pg(&["--url", &pg.url("app", "not-the-password-42", "authdb")]);
+    let v = json(&out);
+    assert_eq!(out.code, 2);
+    assert_eq!(status(&v, "PG001"), "critical");
+    assert_eq!(verdict(&v, "PG001", "wrong-password"), "confirmed");
+    assert_eq!(check(&v, "PG001")["evidence"]["sqlstate"], "28P01");
+    assert_eq!(status(&v, "PG002"), "skipped", "depends on PG001");
+    assert_no_secret(&out, &["not-the-password-42"]);
+}
+
+#[test]
+fn missing_database_is_confirmed() {
+    let Some(pg) = server(PgOptions::default()) else { return };
+    let out = doctor_pg(&["--url", &pg.url("app", APP_PASSWORD, "nosuchdb")]);
+    let v = json(&out);
+    assert_eq!(out.code, 2);
+    assert_eq!(verdict(&v, "PG001", "database-missing"), "confirmed");
+    assert_eq!(check(&v, "PG001")["evidence"]["sqlstate"], "3D000");
+}
+
+#[test]
+fn a_stack_database_missing_is_reported_even_when_ours_connects() {
+    let Some(pg) = PgServer::start(PgOptions::default()) else { return };
+    let out = doctor_pg(&["--url", &pg.admin_url("authdb")]);
+    let v = json(&out);
+    assert_eq!(status(&v, "PG001"), "warning", "{:#}", check(&v, "PG001"));
+    assert_eq!(verdict(&v, "PG001", "database-missing"), "confirmed");
+    assert!(check(&v, "PG001")["summary"].as_str().unwrap().contains("apidb, admindb"));
+}
+
+#[test]
+fn nothing_listening_suspects_a_stopped_server() {
+    let port = support::free_port();
+    let out = doctor_pg(&["--url", &format!("postgresql://app:pw@127.0.0.1:{port}/authdb")]);
+    let v = json(&out);
+    assert_eq!(out.code, 2);
+    assert_eq!(check(&v, "PG001")["evidence"]["error"], "refused");
+    assert_eq!(verdict(&v, "PG001", "container-stopped"), "suspected");
+}
+
+#[test]
+fn a_stopped_server_is_told_apart_from_a_wrong_password() {
+    let Some(pg) = server(PgOptions::default()) else { return };
+    pg.stop();
+    let out = doctor_pg(&["--url", &pg.url("app", APP_PASSWORD, "authdb")]);
+    let v = json(&out);
+    assert_eq!(verdict(&v, "PG001", "container-stopped"), "suspected");
+    assert_eq!(verdict(&v, "PG001", "wrong-password"), "unchecked");
+}
+
+#[test]
+fn a_silent_server_costs_no_more_than_the_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accepts (the kernel does) and never speaks.
+    let started = Instant::now();
+    let out = doctor_pg(&["--timeout", "1s", "--url", &format!("postgresql://app:pw@127.0.0.1:{port}/authdb")]);
+    let took = started.elapsed();
+    drop(listener);
+    let v = json(&out);
+    assert_eq!(out.code, 2);
+    assert_eq!(check(&v, "PG001")["evidence"]["error"], "timeout");
+    assert!(took < Duration::from_secs(3), "took {took:?} with --timeout 1s");
+}
+
+#[test]
+fn an_unresolvable_host_suspects_the_network() {
+    let out = doctor_pg(&["--timeout", "3s", "--url", "postgresql://app:pw@no-such-host.invalid:5432/authdb"]);
+    let v = json(&out);
+    assert_eq!(out.code, 2);
+    assert_eq!(verdict(&v, "PG001", "network-isolated"), "suspected");
+}
+
+#[test]
+fn tls_demanded_by_the_url_but_not_offered_points_at_the_url() {
+    let Some(pg) = server(PgOptions::default()) else { return };
+    let url = format!("{}?sslmode=require", pg.url("app", APP_PASSWORD, "authdb"));
+    let out = doctor_pg(&["--url", &url]);
+    let v = json(&out);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert_eq!(verdict(&v, "PG001", "bad-database-url"), "confirmed");
+}
+
+#[test]
+fn a_malformed_url_is_the_runbooks_cause_not_a_usage_error() {
+    for (url, needle) in [
+        ("postgresql://app:pw@127.0.0.1:99999/authdb", "out of range"),
+        ("postgresql://app:pw@[::1/authdb", "IPv6"),
+        ("mysql://app:pw@127.0.0.1/authdb", "scheme"),
+        ("postgresql://app:pw@:5432/authdb", "no host"),
+    ] {
+        let out = doctor_pg(&["--url", url]);
+        let v = json(&out);
+        assert_eq!(out.code, 2, "{url}");
+        assert_eq!(verdict(&v, "PG001", "bad-database-url"), "confirmed", "{url}");
+        assert!(check(&v, "PG001")["summary"].as_str().unwrap().contains(needle), "{url}: {:#}", check(&v, "PG001"));
+        assert!(!out.combined().contains("pw@"), "password shown for {url}");
+    }
+}
+
+#[test]
+fn slots_full_of_idle_sessions_confirm_idle_connections_with_who_holds_them() {
+    let Some(pg) = server(PgOptions { max_connections: 8, superuser_reserved_connections: 3, ..Default::default() })
+    else {
+        return;
+    };
+    let _idle = pg.spawn_idle_sessions("app", APP_PASSWORD, "authdb", 5);
+    std::thread::sleep(Duration::from_millis(1200));
+    let out = doctor_pg(&[
+        "--url",
+        &pg.url("app", APP_PASSWORD, "authdb"),
+        "--admin-url",
+        &pg.admin_url("postgres"),
+        "--threshold",
+        "idle_connection=1s",
+    ]);
+    let v = json(&out);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert_eq!(status(&v, "PG002"), "critical");
+    assert_eq!(check(&v, "PG002")["evidence"]["connections"], 5);
+    assert_eq!(check(&v, "PG002")["evidence"]["usable_slots"], 5);
+    assert_eq!(verdict(&v, "PG002", "idle-connections"), "confirmed");
+    let ev = cause(&v, "PG002", "idle-connections")["evidence"].as_str().unwrap();
+    assert!(ev.contains("app@authdb from 127.0.0.1"), "{ev}");
+    assert_eq!(status(&v, "PG001"), "skipped", "the refusal is PG002's, not PG001's");
+    assert_no_secret(&out, &[APP_PASSWORD, &pg.superuser_password]);
+
+    // The same in a table, as a person reads it.
+    let (mut cmd, _dir) = doctor();
+    cmd.args(["postgres", "--url", &pg.url("app", APP_PASSWORD, "authdb"), "--admin-url", &pg.admin_url("postgres")]);
+    let table = run(&mut cmd);
+    assert_eq!(table.code, 2);
+    assert!(table.stdout.contains("5 of 5 usable slots in use"), "{}", table.stdout);
+}
+
+#[test]
+fn slots_full_without_a_superuser_is_still_critical_and_says_what_is_missing() {
+    let Some(pg) = server(PgOptions { max_connections: 8, superuser_reserved_connections: 3, ..Default::default() })
+    else {
+        return;
+    };
+    let _idle = pg.spawn_idle_sessions("app", APP_PASSWORD, "authdb", 5);
+    let out = doctor_pg(&["--url", &pg.url("app", APP_PASSWORD, "authdb")]);
+    let v = json(&out);
+    assert_eq!(out.code, 2);
+    assert_eq!(status(&v, "PG002"), "critical");
+    assert!(cause(&v, "PG002", "idle-connections")["evidence"].as_str().unwrap().contains("--admin-url"));
+}
+
+#[test]
+fn a_long_query_is_confirmed_with_its_text() {
+    let Some(pg) = server(PgOptions::default()) else { return };
+    let _q = pg.spawn_sql_session("app", APP_PASSWORD, "authdb", "SELECT pg_sleep(600);");
+    std::thread::sleep(Duration::from_millis(1200));
+    let out = doctor_pg(&[
+        "--url",
+        &pg.url("app", APP_PASSWORD, "authdb"),
+        "--admin-url",
+        &pg.admin_url("postgres"),
+        "--threshold",
+        "long_query=1s",
+    ]);
+    let v = json(&out);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert_eq!(status(&v, "PG003"), "warning");
+    assert_eq!(verdict(&v, "PG003", "long-running-queries"), "confirmed");
+    assert!(cause(&v, "PG003", "long-running-queries")["evidence"].as_str().unwrap().contains("pg_sleep(600)"));
+}
+
+#[test]
+fn a_missing_index_on_users_email_is_confirmed() {
+    let Some(pg) = server(PgOptions::default()) else { return };
+    pg.psql("authdb", "CREATE TABLE users (id serial PRIMARY KEY, email text, is_active boolean)");
+    let out = doctor_pg(&["--url", &pg.admin_url("authdb")]);
+    let v = json(&out);
+    assert_eq!(verdict(&v, "PG003", "missing-index"), "confirmed", "{:#}", check(&v, "PG003"));
+    assert!(cause(&v, "PG003", "missing-index")["evidence"].as_str().unwrap().contains("users(email)"));
+
+    pg.psql("authdb", "CREATE INDEX idx_users_email ON users(email)");
+    let v = json(&doctor_pg(&["--url", &pg.admin_url("authdb")]));
+    assert_eq!(verdict(&v, "PG003", "missing-index"), "ruled-out");
+}
+
+#[test]
+fn stale_statistics_are_confirmed() {
+    let Some(pg) = server(PgOptions::default()) else { return };
+    pg.psql(
+        "authdb",
+        "CREATE TABLE profiles (id serial PRIMARY KEY, user_id int) WITH (autovacuum_enabled = false);\
+         CREATE INDEX ON profiles(user_id);\
+         INSERT INTO profiles (user_id) SELECT g FROM generate_series(1, 5000) g;",
+    );
+    pg.wait_for(
+        "authdb",
+        "SELECT n_mod_since_analyze >= 5000 FROM pg_stat_user_tables WHERE relname = 'profiles'",
+        "t",
+    );
+    let out = doctor_pg(&["--url", &pg.admin_url("authdb")]);
+    let v = json(&out);
+    assert_eq!(verdict(&v, "PG003", "stale-statistics"), "confirmed", "{:#}", check(&v, "PG003"));
+    assert!(cause(&v, "PG003", "stale-statistics")["evidence"].as_str().unwrap().contains("never analysed"));
+}
+
+#[test]
+fn idle_in_transaction_under_a_timeout_is_suspected() {
+    let Some(pg) = server(PgOptions {
+        settings: vec![("idle_in_transaction_session_timeout".into(), "60s".into())],
+        ..Default::default()
+    }) else {
+        return;
+    };
+    let _tx = pg.spawn_sql_session("app", APP_PASSWORD, "authdb", "BEGIN; SELECT 1;");
+    let out = doctor_pg(&["--url", &pg.url("app", APP_PASSWORD, "authdb"), "--admin-url", &pg.admin_url("postgres")]);
+    let v = json(&out);
+    assert_eq!(status(&v, "PG004"), "warning", "{:#}", check(&v, "PG004"));
+    assert_eq!(verdict(&v, "PG004", "idle-in-transaction-timeout"), "suspected");
+}
+
+#[test]
+fn a_fresh_server_is_suspected_of_a_restart_without_warning() {
+    let Some(pg) = server(PgOptions::default()) else { return };
+    let v = json(&doctor_pg(&["--url", &pg.admin_url("authdb")]));
+    assert_eq!(status(&v, "PG004"), "ok");
+    assert_eq!(verdict(&v, "PG004", "server-restarted"), "suspected");
+}
+
+#[test]
+fn doctor_writes_nothing() {
+    // Autovacuum off: its own catalog writes would count.
+    let Some(pg) = server(PgOptions { settings: vec![("autovacuum".into(), "off".into())], ..Default::default() })
+    else {
+        return;
+    };
+    pg.psql("authdb", "CREATE TABLE users (id serial PRIMARY KEY, email text)");
+    let writes = "SELECT sum(tup_inserted + tup_updated + tup_deleted) FROM pg_stat_database";
+    let before = pg.psql("postgres", &format!("SELECT pg_stat_force_next_flush(); {writes}"));
+    for _ in 0..3 {
+        doctor_pg(&["--url", &pg.url("app", APP_PASSWORD, "authdb"), "--admin-url", &pg.admin_url("postgres")]);
+    }
+    std::thread::sleep(Duration::from_millis(600));
+    let after = pg.psql("postgres", &format!("SELECT pg_stat_force_next_flush(); {writes}"));
+    assert_eq!(before, after, "tuples were written while doctor ran");
+}
+
+#[test]
+fn no_password_in_any_format_or_log() {
+    let Some(pg) = server(PgOptions::default()) else { return };
+    for format in ["table", "json", "junit", "markdown"] {
+        for url in [pg.url("app", APP_PASSWORD, "authdb"), pg.url("app", "Wrong-Planted-99", "authdb")] {
+            let (mut cmd, _dir) = doctor();
+            cmd.args(["postgres", "-v", "--format", format, "--url", &url, "--admin-url", &pg.admin_url("postgres")]);
+            let out = run(&mut cmd);
+            assert_no_secret(&out, &[APP_PASSWORD, "Wrong-Planted-99", &pg.superuser_password]);
+        }
+    }
+}
