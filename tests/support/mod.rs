@@ -757,7 +757,7 @@ impl PgServer {
         }
         input.push('\n');
         // The last statement psql will send (naive split; fine for test SQL).
-        let last = input.split(';').map(str::trim).filter(|s| !s.is_empty()).last().unwrap_or("").to_owned();
+        let last = input.split(';').map(str::trim).rfind(|s| !s.is_empty()).unwrap_or("").to_owned();
         let mut sessions = self.new_sessions();
         self.spawn_session(&mut sessions, user, password, db, &format!("SELECT pg_backend_pid();\n{input}"));
         sessions.backend_pids = sessions.wait_lines(1);
@@ -869,10 +869,10 @@ impl PgServer {
             ]),
             Duration::from_secs(90),
         );
-        if let Err(e) = res {
-            if self.data_dir().join("postmaster.pid").exists() {
-                panic!("pg_ctl stop failed:\n{e}");
-            }
+        if let Err(e) = res
+            && self.data_dir().join("postmaster.pid").exists()
+        {
+            panic!("pg_ctl stop failed:\n{e}");
         }
     }
 
