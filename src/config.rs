@@ -35,10 +35,11 @@ impl Format {
 /// A duration as people write them: `5s`, `500ms`, `2m`, `1h30m`; a bare number is seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
-    if let Ok(secs) = t.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 && secs < 1e9 {
-            return Ok(Duration::from_secs_f64(secs));
-        }
+    if let Ok(secs) = t.parse::<f64>()
+        && secs.is_finite()
+        && (0.0..1e9).contains(&secs)
+    {
+        return Ok(Duration::from_secs_f64(secs));
     }
     humantime::parse_duration(t).map_err(|_| format!("{s:?} is not a duration (try 5s, 500ms, 2m, 1h)"))
 }
@@ -350,28 +351,28 @@ pub fn register_url_password(text: &str) {
             None => return,
         };
         redact::register_secret(secret);
-        if let Ok(decoded) = percent_decode(secret) {
+        if let Some(decoded) = percent_decode(secret) {
             redact::register_secret(&decoded);
         }
     }
 }
 
-pub fn percent_decode(s: &str) -> Result<String, ()> {
+pub fn percent_decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3).ok_or(())?;
-            let h = std::str::from_utf8(hex).map_err(|_| ())?;
-            out.push(u8::from_str_radix(h, 16).map_err(|_| ())?);
+            let hex = bytes.get(i + 1..i + 3)?;
+            let h = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(h, 16).ok()?);
             i += 3;
         } else {
             out.push(bytes[i]);
             i += 1;
         }
     }
-    String::from_utf8(out).map_err(|_| ())
+    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]

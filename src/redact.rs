@@ -61,10 +61,10 @@ pub fn weak_secret_names() -> Vec<String> {
 pub fn register_named_secret(name: &str, secret: &str) {
     let s = secret.trim();
     if COMMON_WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)) {
-        if let Ok(mut v) = weak().write() {
-            if !v.iter().any(|n| n == name) {
-                v.push(name.to_string());
-            }
+        if let Ok(mut v) = weak().write()
+            && !v.iter().any(|n| n == name)
+        {
+            v.push(name.to_string());
         }
         return;
     }
@@ -100,8 +100,7 @@ pub fn is_secret_name(name: &str) -> bool {
     {
         return true;
     }
-    n.split(|c: char| c == '_' || c == '-' || c == '.')
-        .any(|seg| seg == "key" || seg == "pass" || (seg == "pwd" && n != "pwd"))
+    n.split(['_', '-', '.']).any(|seg| seg == "key" || seg == "pass" || (seg == "pwd" && n != "pwd"))
 }
 
 /// A short keyed fingerprint of a secret, to show that two secrets are (or are not) the same

@@ -175,7 +175,7 @@ fn check_port(port: Option<&str>, default: u16) -> Result<u16, UrlProblem> {
 }
 
 fn decode(part: &str, what: &str) -> Result<String, UrlProblem> {
-    percent_decode(part).map_err(|_| {
+    percent_decode(part).ok_or_else(|| {
         problem(
             format!("the {what} has a broken percent-encoding"),
             format!("{what} のパーセントエンコードが壊れています"),
@@ -330,18 +330,18 @@ pub fn parse_redis(url: &str) -> Result<RedisUrl, UrlProblem> {
         }
     };
     for pair in p.query.unwrap_or("").split('&').filter(|s| !s.is_empty()) {
-        if let Some(("password", v)) = pair.split_once('=') {
-            if password.is_none() {
-                return Ok(RedisUrl {
-                    tls,
-                    username,
-                    password: Some(decode(v, "password")?),
-                    host: p.host.to_string(),
-                    port,
-                    db,
-                    notes,
-                });
-            }
+        if let Some(("password", v)) = pair.split_once('=')
+            && password.is_none()
+        {
+            return Ok(RedisUrl {
+                tls,
+                username,
+                password: Some(decode(v, "password")?),
+                host: p.host.to_string(),
+                port,
+                db,
+                notes,
+            });
         }
     }
     Ok(RedisUrl { tls, username, password, host: p.host.to_string(), port, db, notes })

@@ -20,8 +20,8 @@ fn server(opts: PgOptions) -> Option<PgServer> {
 fn doctor_pg(args: &[&str]) -> Output {
     let (mut cmd, _dir) = doctor();
     cmd.args(["postgres", "--format", "json"]).args(args);
-    let out = run(&mut cmd);
-    out
+
+    run(&mut cmd)
 }
 
 fn json(out: &Output) -> Value {

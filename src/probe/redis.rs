@@ -431,7 +431,7 @@ async fn scan_bigkeys(
                     name = name.chars().take(119).collect::<String>() + "…";
                 }
                 out.top.push(KeySize { key: name, kind, bytes, ttl_s: ttl });
-                out.top.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+                out.top.sort_by_key(|k| std::cmp::Reverse(k.bytes));
                 out.top.truncate(TOP);
             }
         }

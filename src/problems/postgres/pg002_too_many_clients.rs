@@ -212,9 +212,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
     // connection-leak: one client holding most slots, mostly idle.
     match gs.first() {
         Some(g)
-            if g.total >= 3
-                && g.total as f64 >= 0.5 * used as f64
-                && g.idle + g.idle_in_transaction >= g.total / 2 + 1 =>
+            if g.total >= 3 && g.total as f64 >= 0.5 * used as f64 && g.idle + g.idle_in_transaction > g.total / 2 =>
         {
             out.cause(
                 "connection-leak",

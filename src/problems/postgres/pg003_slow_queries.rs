@@ -91,24 +91,24 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
     }
     if let Some(Statements::Top { rows }) = &f.statements {
         out.fact("slowest_statements", rows);
-        if let Some(worst) = rows.first().filter(|r| r.mean_ms >= limit * 1000.0) {
-            if out.verdict_of("long-running-queries") == Some(RuledOut) {
-                out.causes.retain(|c| c.id != "long-running-queries");
-                out.cause(
-                    "long-running-queries",
-                    Suspected,
-                    ctx.tr(
-                        format!(
-                            "none running now, but pg_stat_statements averages {:.0} ms for: {}",
-                            worst.mean_ms, worst.query
-                        ),
-                        format!(
-                            "現在実行中のものはないが、pg_stat_statements で平均 {:.0} ms: {}",
-                            worst.mean_ms, worst.query
-                        ),
+        if let Some(worst) = rows.first().filter(|r| r.mean_ms >= limit * 1000.0)
+            && out.verdict_of("long-running-queries") == Some(RuledOut)
+        {
+            out.causes.retain(|c| c.id != "long-running-queries");
+            out.cause(
+                "long-running-queries",
+                Suspected,
+                ctx.tr(
+                    format!(
+                        "none running now, but pg_stat_statements averages {:.0} ms for: {}",
+                        worst.mean_ms, worst.query
                     ),
-                );
-            }
+                    format!(
+                        "現在実行中のものはないが、pg_stat_statements で平均 {:.0} ms: {}",
+                        worst.mean_ms, worst.query
+                    ),
+                ),
+            );
         }
     }
     out.fact(
