@@ -331,3 +331,21 @@ fn no_password_in_any_format_or_log() {
         }
     }
 }
+
+#[test]
+fn pg_stat_statements_is_read_when_installed() {
+    let Some(pg) = server(PgOptions {
+        settings: vec![("shared_preload_libraries".into(), "pg_stat_statements".into())],
+        ..Default::default()
+    }) else {
+        return;
+    };
+    pg.psql("authdb", "CREATE EXTENSION pg_stat_statements; SELECT pg_sleep(0.2);");
+    let v = json(&doctor_pg(&["--url", &pg.admin_url("authdb"), "--threshold", "long_query=100ms"]));
+    let pg003 = check(&v, "PG003");
+    assert_eq!(pg003["evidence"]["pg_stat_statements"], "installed", "{pg003:#}");
+    let top = pg003["evidence"]["slowest_statements"].as_array().unwrap();
+    assert!(top.iter().any(|s| s["query"].as_str().unwrap().contains("pg_sleep")), "{top:?}");
+    // Nothing runs now, but the statistics show a statement slower than the threshold.
+    assert_eq!(verdict(&v, "PG003", "long-running-queries"), "suspected");
+}
