@@ -171,6 +171,8 @@ pub struct Overrides {
     pub thresholds: Vec<String>,
     pub verbose: bool,
     pub quiet: bool,
+    pub since: Option<String>,
+    pub tail: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -189,6 +191,9 @@ pub struct Settings {
     pub services: BTreeMap<String, Service>,
     pub pg_admin_url: Option<String>,
     pub compose_project: Option<String>,
+    /// How far back container logs are read for symptoms, and at most how many lines.
+    pub logs_since: Duration,
+    pub logs_tail: u32,
     /// Where each configured value came from, for `-v` and for error messages.
     pub sources: Vec<String>,
 }
@@ -311,6 +316,11 @@ impl Settings {
             services,
             pg_admin_url,
             compose_project: file.compose_project,
+            logs_since: match &o.since {
+                Some(d) => parse_duration(d).map_err(|e| format!("--since: {e}"))?,
+                None => Duration::from_secs(600),
+            },
+            logs_tail: o.tail.unwrap_or(1000),
             sources,
         };
         settings.register_secrets();

@@ -105,24 +105,33 @@ fn is_cjk(c: char) -> bool {
 }
 
 /// Removes "double-quoted" names: in error texts they are the variable parts (user "app",
-/// database "authdb", host "postgres"). Single quotes are kept: `'maxmemory'` is a keyword.
+/// database "authdb", host "postgres"). A quoted phrase with spaces (`"POST /api/auth/login
+/// HTTP/1.1"`) is kept: it is the text itself. Single quotes are kept: `'maxmemory'` is a keyword.
 fn strip_quoted(text: &str) -> String {
+    let is_quote = |c: char| matches!(c, '"' | '“' | '”');
     let mut out = String::with_capacity(text.len());
-    let mut in_quote = false;
-    for c in text.chars() {
-        match c {
-            '"' | '“' | '”' => {
-                in_quote = !in_quote;
+    let mut rest = text;
+    while let Some(open) = rest.find(is_quote) {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + rest[open..].chars().next().map_or(1, char::len_utf8)..];
+        match after.find(is_quote) {
+            Some(close) => {
+                let inner = &after[..close];
+                if inner.contains(char::is_whitespace) {
+                    out.push(' ');
+                    out.push_str(inner);
+                }
                 out.push(' ');
+                rest = &after[close + after[close..].chars().next().map_or(1, char::len_utf8)..];
             }
-            _ if in_quote => {}
-            _ => out.push(c),
+            None => {
+                // An unbalanced quote: keep the text rather than lose its tail.
+                out.push(' ');
+                rest = after;
+            }
         }
     }
-    if in_quote {
-        // An unbalanced quote: keep the text rather than lose its tail.
-        return text.replace(['"', '“', '”'], " ");
-    }
+    out.push_str(rest);
     out
 }
 

@@ -4,9 +4,11 @@
 
 pub mod catalogue;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod envfile;
 pub mod explain;
+pub mod glance;
 pub mod lang;
 pub mod probe;
 pub mod problems;
@@ -15,4 +17,5 @@ pub mod render;
 pub mod report;
 pub mod run;
 pub mod runbook;
+pub mod triage;
 pub mod urls;

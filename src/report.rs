@@ -138,6 +138,9 @@ pub struct Report {
     #[serde(skip)]
     pub command: String,
     pub checks: Vec<Check>,
+    /// `doctor docker`: every expected container at a glance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub containers: Option<Vec<crate::glance::ContainerRow>>,
 }
 
 impl Report {
@@ -156,6 +159,7 @@ impl Report {
             lang,
             command: command.to_string(),
             checks,
+            containers: None,
         }
     }
 

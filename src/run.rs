@@ -2,9 +2,11 @@
 //! under one deadline, then diagnose. The `Facts` of a run are one serializable value, so a run
 //! can be dumped and replayed.
 
-use crate::config::Settings;
+use crate::config::{DEFAULT_STACK, Settings};
+use crate::probe::docker::{self, DockerFacts, DockerProbeConfig};
 use crate::probe::postgres::{self, PgFacts, PgProbeConfig};
 use crate::probe::redis::{self, BigKeysLimits, RedisFacts, RedisProbeConfig};
+use crate::problems::engine::DockerView;
 use crate::problems::{self, Ctx};
 use crate::redact;
 use crate::report::Finding;
@@ -14,8 +16,11 @@ use tokio::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Area {
+    Docker,
     Postgres,
     Redis,
+    Network,
+    Perf,
 }
 
 /// What one invocation asked for.
@@ -35,6 +40,21 @@ pub struct Facts {
     pub postgres_ms: u64,
     pub redis: Option<RedisFacts>,
     pub redis_ms: u64,
+    /// `None` with `--no-docker` (see `docker_disabled`) or when no area needed the engine.
+    pub docker: Option<DockerFacts>,
+    pub docker_ms: u64,
+    pub docker_disabled: bool,
+}
+
+pub fn docker_config(s: &Settings) -> DockerProbeConfig {
+    DockerProbeConfig {
+        host: s.var("DOCKER_HOST").map(str::to_string),
+        services: DEFAULT_STACK.iter().map(|(name, _, _)| (name.to_string(), s.service(name).container)).collect(),
+        compose_project: s.compose_project.clone(),
+        timeout: s.timeout,
+        logs_since: s.logs_since,
+        logs_tail: s.logs_tail,
+    }
 }
 
 pub fn pg_config(s: &Settings, url_flag: Option<&str>, admin_flag: Option<&str>) -> PgProbeConfig {
@@ -161,44 +181,74 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
         };
         (Some(facts), crate::probe::ms(t.elapsed()))
     };
-    let ((postgres, postgres_ms), (redis, redis_ms)) = tokio::join!(pg, rd);
-    Facts { postgres, postgres_ms, redis, redis_ms }
+    let dk = async {
+        if s.no_docker || req.areas.is_empty() {
+            return (None, 0);
+        }
+        let cfg = docker_config(s);
+        let t = Instant::now();
+        let facts = match tokio::time::timeout(guard, docker::gather(&cfg)).await {
+            Ok(f) => f,
+            Err(_) => DockerFacts {
+                host: redact::url(cfg.host.as_deref().unwrap_or(docker::DEFAULT_HOST)),
+                host_from_env: cfg.host.is_some(),
+                engine: Err(docker::DockerError {
+                    kind: docker::DockerErrorKind::Timeout,
+                    message: "the Docker probe overran its deadline".into(),
+                }),
+                containers: Vec::new(),
+                timings: Vec::new(),
+            },
+        };
+        (Some(facts), crate::probe::ms(t.elapsed()))
+    };
+    let ((postgres, postgres_ms), (redis, redis_ms), (docker, docker_ms)) = tokio::join!(pg, rd, dk);
+    Facts { postgres, postgres_ms, redis, redis_ms, docker, docker_ms, docker_disabled: s.no_docker }
 }
 
-pub fn diagnose(facts: &Facts, ctx: &Ctx) -> Vec<Finding> {
+pub fn diagnose(facts: &Facts, areas: &[Area], ctx: &Ctx) -> Vec<Finding> {
+    let view = DockerView { facts: facts.docker.as_ref(), disabled: facts.docker_disabled };
     let mut out = Vec::new();
+    let timed = |mut f: Finding, ms: u64| {
+        f.duration_ms = ms;
+        f
+    };
+    if areas.contains(&Area::Docker) {
+        out.push(timed(problems::docker::dk001_engine_unreachable::diagnose(&view, ctx), facts.docker_ms));
+        out.push(timed(problems::docker::dk002_container_not_running::diagnose(&view, ctx), facts.docker_ms));
+    }
     if let Some(pg) = &facts.postgres {
-        for mut f in problems::postgres::diagnose(pg, ctx) {
-            f.duration_ms = facts.postgres_ms;
-            out.push(f);
-        }
+        out.extend(problems::postgres::diagnose(pg, &view, ctx).into_iter().map(|f| timed(f, facts.postgres_ms)));
     }
     if let Some(rd) = &facts.redis {
-        for mut f in problems::redis::diagnose(rd, ctx) {
-            f.duration_ms = facts.redis_ms;
-            out.push(f);
+        out.extend(problems::redis::diagnose(rd, &view, ctx).into_iter().map(|f| timed(f, facts.redis_ms)));
+    }
+    if areas.contains(&Area::Network) {
+        out.push(timed(
+            problems::network::net001_services_cannot_reach_each_other::diagnose(&view, ctx),
+            facts.docker_ms,
+        ));
+        out.push(timed(problems::network::net002_host_cannot_reach_container::diagnose(&view, ctx), facts.docker_ms));
+    }
+    if areas.contains(&Area::Perf) {
+        out.push(timed(problems::perf::perf002_memory_growth::diagnose(&view, ctx), facts.docker_ms));
+    }
+    // The engine's failure is the root cause of every unchecked container cause: show it.
+    let engine_down = facts.docker.as_ref().is_some_and(|d| !d.reachable());
+    if engine_down && !areas.contains(&Area::Docker) {
+        out.insert(0, timed(problems::docker::dk001_engine_unreachable::diagnose(&view, ctx), facts.docker_ms));
+    }
+    if let Some(d) = &facts.docker {
+        for f in &mut out {
+            problems::logs::attach(f, d, ctx);
         }
     }
     out
 }
 
-/// `2026-11-28T12:00:00Z` for a time, without a date library.
+/// `2026-11-28T12:00:00Z` for a time.
 pub fn rfc3339(t: SystemTime) -> String {
-    let secs = t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) as i64;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    crate::clock::rfc3339(t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0))
 }
 
 #[cfg(test)]

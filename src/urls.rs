@@ -405,3 +405,64 @@ mod tests {
         assert_eq!(parse_redis("rediss://h").unwrap().port, 6379);
     }
 }
+
+/// Any service URL found in a container's environment (`*_URL`), reduced to what consistency
+/// checks compare: where it points and with which credentials.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub scheme: String,
+    pub host: String,
+    pub port: u16,
+    pub user: Option<String>,
+    pub password: Option<String>,
+}
+
+/// Parses `scheme://[user[:password]@]host[:port][/...]`; `None` when it is no such URL.
+pub fn parse_endpoint(url: &str) -> Option<Endpoint> {
+    let p = split(url.trim(), "scheme://host:port").ok()?;
+    let scheme = p.scheme.to_ascii_lowercase();
+    let base = scheme.split('+').next().unwrap_or(&scheme).to_string();
+    let default = match base.as_str() {
+        "postgresql" | "postgres" => 5432,
+        "redis" | "rediss" => 6379,
+        "http" | "ws" => 80,
+        "https" | "wss" => 443,
+        "amqp" => 5672,
+        "mongodb" => 27017,
+        "mysql" => 3306,
+        _ => 0,
+    };
+    if p.host.is_empty() || check_host(p.host, "").is_err() {
+        return None;
+    }
+    let port = check_port(p.port, default).ok()?;
+    let (user, password) = match p.userinfo {
+        None => (None, None),
+        Some(ui) => match ui.split_once(':') {
+            Some((u, pw)) => (Some(percent_decode(u)?).filter(|u| !u.is_empty()), Some(percent_decode(pw)?)),
+            // `redis://secret@host`: a lone user-info is the password for Redis clients that take it so.
+            None if base.starts_with("redis") => (None, Some(percent_decode(ui)?)),
+            None => (Some(percent_decode(ui)?), None),
+        },
+    };
+    Some(Endpoint { scheme: base, host: bare_host(p.host).to_string(), port, user, password })
+}
+
+#[cfg(test)]
+mod endpoint_tests {
+    use super::*;
+
+    #[test]
+    fn endpoints() {
+        let e = parse_endpoint("postgresql+asyncpg://app:p%40w@postgres:5432/authdb").unwrap();
+        assert_eq!(
+            (e.scheme.as_str(), e.host.as_str(), e.port, e.user.as_deref(), e.password.as_deref()),
+            ("postgresql", "postgres", 5432, Some("app"), Some("p@w"))
+        );
+        assert_eq!(parse_endpoint("http://auth-service:8002/.well-known/jwks.json").unwrap().port, 8002);
+        assert_eq!(parse_endpoint("redis://:pw@redis").unwrap().port, 6379);
+        assert_eq!(parse_endpoint("https://example.com").unwrap().port, 443);
+        assert!(parse_endpoint("not a url").is_none());
+        assert!(parse_endpoint("http://:80").is_none());
+    }
+}

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 pub enum Target {
     All,
+    Docker,
+    Network,
     Postgres(PostgresArgs),
     Redis(RedisArgs),
 }
@@ -49,8 +51,11 @@ pub fn run(s: &Settings, g: &Global, target: Target) -> i32 {
         if s.verbose {
             log_timings(&facts);
         }
-        let findings = run::diagnose(&facts, &ctx);
-        let report = Report::build(&command, findings, s.lang, started_at, crate::probe::ms(t.elapsed()));
+        let findings = run::diagnose(&facts, &req.areas, &ctx);
+        let mut report = Report::build(&command, findings, s.lang, started_at, crate::probe::ms(t.elapsed()));
+        if command == "docker" {
+            report.containers = facts.docker.as_ref().filter(|d| d.reachable()).map(crate::glance::rows);
+        }
         let Some(limit) = wait else { break report };
         let left = limit.saturating_sub(began.elapsed());
         if report.status < Status::Critical || left.is_zero() {
@@ -86,7 +91,17 @@ pub fn run(s: &Settings, g: &Global, target: Target) -> i32 {
 
 fn request(target: &Target) -> Result<(String, Request), String> {
     Ok(match target {
-        Target::All => ("all".into(), Request { areas: vec![Area::Postgres, Area::Redis], ..Default::default() }),
+        Target::All => (
+            "all".into(),
+            Request {
+                areas: vec![Area::Docker, Area::Postgres, Area::Redis, Area::Network, Area::Perf],
+                ..Default::default()
+            },
+        ),
+        Target::Docker => ("docker".into(), Request { areas: vec![Area::Docker, Area::Perf], ..Default::default() }),
+        Target::Network => {
+            ("network".into(), Request { areas: vec![Area::Docker, Area::Network], ..Default::default() })
+        }
         Target::Postgres(a) => (
             "postgres".into(),
             Request {
@@ -114,6 +129,12 @@ fn request(target: &Target) -> Result<(String, Request), String> {
 /// `-v`: each probe step and how long it took, on stderr.
 fn log_timings(facts: &run::Facts) {
     let mut lines = Vec::new();
+    if let Some(d) = &facts.docker {
+        lines.push(format!("docker {} ({} ms total)", d.host, facts.docker_ms));
+        lines.extend(
+            d.timings.iter().map(|t| format!("  {:<24} {:>5} ms {}", t.step, t.ms, if t.ok { "ok" } else { "failed" })),
+        );
+    }
     if let Some(pg) = &facts.postgres {
         lines.push(format!("postgres {} ({} ms total; url from {})", pg.target, facts.postgres_ms, pg.url_source));
         lines.extend(

@@ -4,6 +4,7 @@
 
 mod check;
 mod explain;
+mod triage;
 
 use crate::config::{Overrides, Settings};
 use crate::redact;
@@ -75,12 +76,22 @@ pub struct Global {
     /// Print only the summary line
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// How far back container logs are searched for the runbook's error texts [default: 10m]
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub since: Option<String>,
+    /// At most this many recent log lines per container [default: 1000]
+    #[arg(long, global = true, value_name = "N")]
+    pub tail: Option<u32>,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run every check, all at once (PostgreSQL and Redis so far)
+    /// Run every check, all at once: Docker, PostgreSQL, Redis, networking, memory
     All,
+    /// The Docker engine (DK001) and every container of the stack at a glance; memory (PERF002)
+    Docker,
+    /// Networking: NET001 services cannot reach each other, NET002 this host cannot reach a container
+    Network,
     /// PostgreSQL: PG001 cannot connect, PG002 too many clients, PG003 slow queries, PG004 connections drop
     Postgres(PostgresArgs),
     /// Redis: RD001 cannot connect, RD002 out of memory, RD003 low hit rate
@@ -90,6 +101,15 @@ pub enum Command {
         /// The code, cause id or error text (quote it, or pass it as several words)
         #[arg(required = true, num_args = 1.., value_name = "CODE|TEXT")]
         query: Vec<String>,
+    },
+    /// Map log lines to problem codes: a file, `-` for stdin, or containers' recent logs
+    Triage {
+        /// A log file, or `-` to read standard input
+        #[arg(value_name = "FILE|-")]
+        file: Option<String>,
+        /// Read this container's recent logs (repeatable; see --since and --tail)
+        #[arg(long, value_name = "NAME")]
+        container: Vec<String>,
     },
     /// List every problem doctor knows, with its cause ids
     List {
@@ -183,6 +203,8 @@ pub fn run() -> i32 {
         thresholds: g.threshold.clone(),
         verbose: g.verbose,
         quiet: g.quiet,
+        since: g.since.clone(),
+        tail: g.tail,
     };
     let settings = match Settings::load(&overrides, &env, &cwd) {
         Ok(s) => s,
@@ -200,6 +222,9 @@ pub fn run() -> i32 {
         Command::Explain { query } => explain::explain(&query.join(" "), &settings),
         Command::List { area } => explain::list(area.as_deref(), &settings),
         Command::All => check::run(&settings, g, check::Target::All),
+        Command::Docker => check::run(&settings, g, check::Target::Docker),
+        Command::Network => check::run(&settings, g, check::Target::Network),
+        Command::Triage { file, container } => triage::run(file.as_deref(), container, &settings),
         Command::Postgres(a) => check::run(&settings, g, check::Target::Postgres(a.clone())),
         Command::Redis(a) => check::run(&settings, g, check::Target::Redis(a.clone())),
     }

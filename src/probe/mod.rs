@@ -2,6 +2,7 @@
 //! return typed, serializable facts. A failed probe is itself a fact (refused, timeout, wrong
 //! password, too many clients...), because "cannot connect" is a diagnosis, not an error.
 
+pub mod docker;
 pub mod postgres;
 pub mod redis;
 pub mod tls;

@@ -5,6 +5,7 @@ use super::{Style, json, junit, markdown, table};
 use crate::config::Thresholds;
 use crate::lang::Lang;
 use crate::probe::postgres::ServerFacts;
+use crate::problems::engine::DockerView;
 use crate::problems::postgres::fixtures as pg;
 use crate::problems::redis::fixtures as rd;
 use crate::problems::{Ctx, postgres, redis};
@@ -27,8 +28,8 @@ fn sample(lang: Lang) -> Report {
         i.maxmemory_policy = "noeviction".into();
         i.oom_errors = 3;
     }
-    let mut findings = postgres::diagnose(&p, &ctx);
-    findings.extend(redis::diagnose(&r, &ctx));
+    let mut findings = postgres::diagnose(&p, &DockerView::none(), &ctx);
+    findings.extend(redis::diagnose(&r, &DockerView::none(), &ctx));
     for f in &mut findings {
         f.duration_ms = 12;
     }

@@ -26,7 +26,61 @@ pub fn report(r: &Report, style: Style) -> String {
         out.push('\n');
         out.push_str(&check(c, r.lang, style));
     }
+    if let Some(rows) = &r.containers {
+        out.push('\n');
+        out.push_str(&containers(rows, r.lang, style));
+    }
     out
+}
+
+/// The stack at a glance (`doctor docker`).
+pub fn containers(rows: &[crate::glance::ContainerRow], lang: Lang, style: Style) -> String {
+    use crate::problems::{bytes, secs};
+    let mut t = Table::new();
+    t.load_style(presets::UTF8_FULL_CONDENSED);
+    t.set_content_arrangement(ContentArrangement::Dynamic);
+    t.set_width(style.width.max(60) as u16);
+    if !style.color {
+        t.force_no_tty();
+    }
+    t.set_header(match lang {
+        Lang::En => vec!["service", "container", "state", "health", "restarts", "up", "CPU", "memory / limit", "ports"],
+        Lang::Ja => vec!["サービス", "コンテナ", "状態", "ヘルス", "再起動", "稼働", "CPU", "メモリ / 制限", "ポート"],
+    });
+    for r in rows {
+        let mut state = r.state.clone();
+        if let Some(code) = r.exit_code {
+            state = format!("{state} ({code})");
+        }
+        if r.oom_killed {
+            state.push_str(" OOM");
+        }
+        let mem = match (r.mem_used, r.mem_limit) {
+            (Some(u), Some(l)) => format!("{} / {}", bytes(u), bytes(l)),
+            (Some(u), None) => bytes(u),
+            _ => "-".into(),
+        };
+        let mut state_cell = Cell::new(state);
+        if style.color {
+            state_cell = state_cell.fg(match r.state.as_str() {
+                "running" => Color::Green,
+                "missing" | "exited" | "dead" => Color::Red,
+                _ => Color::Yellow,
+            });
+        }
+        t.add_row(vec![
+            Cell::new(&r.service),
+            Cell::new(r.container.as_deref().unwrap_or("-")),
+            state_cell,
+            Cell::new(r.health.as_deref().unwrap_or("-")),
+            Cell::new(r.restarts),
+            Cell::new(r.uptime_s.map(|u| secs(u as f64)).unwrap_or_else(|| "-".into())),
+            Cell::new(r.cpu_percent.map(|c| format!("{c:.1}%")).unwrap_or_else(|| "-".into())),
+            Cell::new(mem),
+            Cell::new(if r.ports.is_empty() { "-".to_string() } else { r.ports.join("\n") }),
+        ]);
+    }
+    t.to_string() + "\n"
 }
 
 fn check(c: &Check, lang: Lang, style: Style) -> String {

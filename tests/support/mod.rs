@@ -16,6 +16,8 @@
 //! Std only (plus `tempfile`), plain blocking `std::process`.
 #![allow(dead_code)]
 
+pub mod lab;
+
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs;

@@ -5,18 +5,151 @@ pub mod pg002_too_many_clients;
 pub mod pg003_slow_queries;
 pub mod pg004_connections_drop;
 
-use crate::probe::postgres::PgFacts;
-use crate::report::Finding;
-
 use super::Ctx;
+use super::engine::{self, DockerView, Seen};
+use crate::probe::postgres::{PgErrorKind, PgFacts};
+use crate::report::{Finding, Status, Verdict};
 
-pub fn diagnose(facts: &PgFacts, ctx: &Ctx) -> Vec<Finding> {
-    vec![
-        pg001_cannot_connect::diagnose(facts, ctx),
-        pg002_too_many_clients::diagnose(facts, ctx),
-        pg003_slow_queries::diagnose(facts, ctx),
-        pg004_connections_drop::diagnose(facts, ctx),
-    ]
+pub fn diagnose(facts: &PgFacts, docker: &DockerView, ctx: &Ctx) -> Vec<Finding> {
+    let mut pg001 = pg001_cannot_connect::diagnose(facts, ctx);
+    let mut pg004 = pg004_connections_drop::diagnose(facts, ctx);
+    with_engine_pg001(&mut pg001, facts, docker, ctx);
+    with_engine_pg004(&mut pg004, docker, ctx);
+    vec![pg001, pg002_too_many_clients::diagnose(facts, ctx), pg003_slow_queries::diagnose(facts, ctx), pg004]
+}
+
+/// Whether the server itself answered the application connection (even with a refusal).
+fn server_answered(f: &PgFacts) -> bool {
+    match f.app_error() {
+        None => f.app_connected(),
+        Some(e) => !matches!(
+            e.kind,
+            PgErrorKind::Refused
+                | PgErrorKind::Timeout
+                | PgErrorKind::NameNotResolved
+                | PgErrorKind::Reset
+                | PgErrorKind::Other
+        ),
+    }
+}
+
+/// PG001 with the engine's evidence: the container's state, the services' network links to it,
+/// and their passwords against the container's `POSTGRES_PASSWORD`.
+fn with_engine_pg001(out: &mut Finding, f: &PgFacts, docker: &DockerView, ctx: &Ctx) {
+    engine::explain_unavailable(out, docker, &["container-stopped", "network-isolated"], ctx);
+    if f.url_problem.is_some() {
+        return;
+    }
+    engine::apply(out, "container-stopped", engine::container_stopped(docker, "postgres", server_answered(f), ctx));
+    engine::apply(out, "network-isolated", engine::network_isolated(docker, "postgres", ctx));
+    if let Seen::Found(c) = docker.seen("postgres", ctx) {
+        let user = c.env("POSTGRES_USER").map(|e| e.value.clone()).unwrap_or_else(|| "postgres".into());
+        let server_fp = c.env("POSTGRES_PASSWORD").and_then(|e| e.fingerprint.clone());
+        let judged = engine::password_mismatch(docker, "postgres", server_fp.as_deref(), Some(&user), ctx);
+        let rejected = out.verdict_of("wrong-password") == Some(Verdict::Confirmed);
+        match judged {
+            Some((Verdict::RuledOut, ev)) if rejected => {
+                let old = out
+                    .causes
+                    .iter()
+                    .find(|c| c.id == "wrong-password")
+                    .map(|c| c.evidence.clone())
+                    .unwrap_or_default();
+                engine::apply(
+                    out,
+                    "wrong-password",
+                    Some((
+                        Verdict::Confirmed,
+                        ctx.tr(
+                            format!("{old}; {ev}, but POSTGRES_PASSWORD is applied only when the data directory is first created: the stored password differs (a volume from an earlier setup?)"),
+                            format!("{old}。{ev} だが、POSTGRES_PASSWORD はデータディレクトリ初回作成時にのみ適用される: 保存済みのパスワードが異なる（以前のボリュームが残っている可能性）"),
+                        ),
+                    )),
+                );
+            }
+            other => engine::apply(out, "wrong-password", other),
+        }
+    }
+    escalate(out, ["container-stopped", "network-isolated", "wrong-password"], ctx);
+}
+
+/// A cause the engine confirms makes the check critical even when doctor's own connection,
+/// from the host, worked: the services inside the stack are the ones that fail.
+pub(crate) fn escalate<const N: usize>(out: &mut Finding, ids: [&str; N], ctx: &Ctx) {
+    let confirmed: Vec<&str> =
+        ids.iter().copied().filter(|id| out.verdict_of(id) == Some(Verdict::Confirmed)).collect();
+    if !confirmed.is_empty() && out.status < Status::Critical {
+        out.status = Status::Critical;
+        out.summary = ctx.tr(
+            format!("{}; but inside the stack: {}", out.summary, confirmed.join(", ")),
+            format!("{}。ただしスタック内では: {}", out.summary, confirmed.join(", ")),
+        );
+    }
+}
+
+/// PG004 with the engine's evidence: OOM kills and restarts of the container.
+fn with_engine_pg004(out: &mut Finding, docker: &DockerView, ctx: &Ctx) {
+    engine::explain_unavailable(out, docker, &["oom-killed"], ctx);
+    let Seen::Found(c) = docker.seen("postgres", ctx) else { return };
+    let limit = c.memory_limit.map(super::bytes).unwrap_or_else(|| ctx.tr("no memory limit", "メモリ制限なし"));
+    if c.oom_killed {
+        engine::apply(
+            out,
+            "oom-killed",
+            Some((
+                Verdict::Confirmed,
+                ctx.tr(
+                    format!("{} was OOM-killed ({limit})", c.name),
+                    format!("{} は OOM Kill された（{limit}）", c.name),
+                ),
+            )),
+        );
+        out.status = out.status.max(Status::Warning);
+        out.summary = ctx.tr(
+            format!("{}; {} was OOM-killed", out.summary, c.name),
+            format!("{}。{} が OOM Kill された", out.summary, c.name),
+        );
+    } else if out.verdict_of("oom-killed") == Some(Verdict::Unchecked) {
+        engine::apply(
+            out,
+            "oom-killed",
+            Some((
+                Verdict::RuledOut,
+                ctx.tr(
+                    format!("{} was not OOM-killed ({limit})", c.name),
+                    format!("{} は OOM Kill されていない（{limit}）", c.name),
+                ),
+            )),
+        );
+    }
+    if c.restart_count > 0 {
+        engine::apply(
+            out,
+            "server-restarted",
+            Some((
+                Verdict::Confirmed,
+                ctx.tr(
+                    format!(
+                        "Docker restarted {} {} times; {}",
+                        c.name,
+                        c.restart_count,
+                        engine::describe_state(c, ctx)
+                    ),
+                    format!(
+                        "Docker が {} を {} 回再起動した。{}",
+                        c.name,
+                        c.restart_count,
+                        engine::describe_state(c, ctx)
+                    ),
+                ),
+            )),
+        );
+        out.status = out.status.max(Status::Warning);
+        out.summary = ctx.tr(
+            format!("{}; {} restarted {} times", out.summary, c.name, c.restart_count),
+            format!("{}。{} が {} 回再起動", out.summary, c.name, c.restart_count),
+        );
+    }
 }
 
 /// Why PG002–PG004 cannot be looked at: no connection of any kind was had.

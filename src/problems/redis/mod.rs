@@ -4,16 +4,67 @@ pub mod rd001_cannot_connect;
 pub mod rd002_out_of_memory;
 pub mod rd003_low_hit_rate;
 
+use super::engine::{self, DockerView, Seen};
 use super::{Ctx, depends_on};
-use crate::probe::redis::RedisFacts;
+use crate::probe::redis::{RedisErrorKind, RedisFacts};
 use crate::report::{Finding, Status, Verdict};
 
-pub fn diagnose(facts: &RedisFacts, ctx: &Ctx) -> Vec<Finding> {
-    vec![
-        rd001_cannot_connect::diagnose(facts, ctx),
-        rd002_out_of_memory::diagnose(facts, ctx),
-        rd003_low_hit_rate::diagnose(facts, ctx),
-    ]
+pub fn diagnose(facts: &RedisFacts, docker: &DockerView, ctx: &Ctx) -> Vec<Finding> {
+    let mut rd001 = rd001_cannot_connect::diagnose(facts, ctx);
+    with_engine_rd001(&mut rd001, facts, docker, ctx);
+    vec![rd001, rd002_out_of_memory::diagnose(facts, ctx), rd003_low_hit_rate::diagnose(facts, ctx)]
+}
+
+/// RD001 with the engine's evidence: the container's state, the services' network links to it,
+/// and the password in their `REDIS_URL` against the container's `requirepass`.
+fn with_engine_rd001(out: &mut Finding, f: &RedisFacts, docker: &DockerView, ctx: &Ctx) {
+    engine::explain_unavailable(out, docker, &["container-stopped", "network-isolated"], ctx);
+    if f.url_problem.is_some() {
+        return;
+    }
+    let answered = f.connected()
+        || f.error().is_some_and(|e| {
+            matches!(e.kind, RedisErrorKind::WrongPassword | RedisErrorKind::NoAuth | RedisErrorKind::Loading)
+        });
+    engine::apply(out, "container-stopped", engine::container_stopped(docker, "redis", answered, ctx));
+    engine::apply(out, "network-isolated", engine::network_isolated(docker, "redis", ctx));
+    if let Seen::Found(c) = docker.seen("redis", ctx) {
+        match c.requirepass_fingerprint.as_deref() {
+            Some(fp) => {
+                engine::apply(out, "wrong-password", engine::password_mismatch(docker, "redis", Some(fp), None, ctx))
+            }
+            None => {
+                // No password on the server: clients that send one are refused by Redis 6+.
+                let senders: Vec<String> = engine::links_to(docker, "redis")
+                    .iter()
+                    .filter(|l| l.var.password_fingerprint.is_some())
+                    .map(|l| format!("{} {}", l.client.name, l.var.name))
+                    .collect();
+                if !senders.is_empty() {
+                    engine::apply(
+                        out,
+                        "wrong-password",
+                        Some((
+                            Verdict::Confirmed,
+                            ctx.tr(
+                                format!(
+                                    "{} send a password, but {} has none set (no requirepass, no REDIS_PASSWORD)",
+                                    senders.join(", "),
+                                    c.name
+                                ),
+                                format!(
+                                    "{} はパスワードを送るが、{} にはパスワードが設定されていない",
+                                    senders.join(", "),
+                                    c.name
+                                ),
+                            ),
+                        )),
+                    );
+                }
+            }
+        }
+    }
+    super::postgres::escalate(out, ["container-stopped", "network-isolated", "wrong-password"], ctx);
 }
 
 /// RD002/RD003 without a connection: skipped, every cause unchecked, pointing at RD001.

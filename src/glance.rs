@@ -1,0 +1,71 @@
+//! `doctor docker`: the stack at a glance, one row per expected container (found or missing)
+//! with state, health, restarts, uptime, CPU, memory against its limit and published ports.
+
+use crate::probe::docker::DockerFacts;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ContainerRow {
+    pub service: String,
+    pub container: Option<String>,
+    /// running, exited, restarting, paused, created, dead; `missing` when no container exists.
+    pub state: String,
+    pub health: Option<String>,
+    pub restarts: i64,
+    pub exit_code: Option<i64>,
+    pub oom_killed: bool,
+    pub uptime_s: Option<u64>,
+    pub cpu_percent: Option<f64>,
+    pub mem_used: Option<u64>,
+    pub mem_limit: Option<u64>,
+    pub ports: Vec<String>,
+}
+
+pub fn rows(f: &DockerFacts) -> Vec<ContainerRow> {
+    f.containers
+        .iter()
+        .map(|l| match &l.container {
+            None => ContainerRow {
+                service: l.service.clone(),
+                container: None,
+                state: if l.error.is_some() { "unknown".into() } else { "missing".into() },
+                health: None,
+                restarts: 0,
+                exit_code: None,
+                oom_killed: false,
+                uptime_s: None,
+                cpu_percent: None,
+                mem_used: None,
+                mem_limit: None,
+                ports: Vec::new(),
+            },
+            Some(c) => ContainerRow {
+                service: l.service.clone(),
+                container: Some(c.name.clone()),
+                state: c.status.clone(),
+                health: c.health.as_ref().map(|h| h.status.clone()),
+                restarts: c.restart_count,
+                exit_code: (!c.running).then_some(c.exit_code).flatten(),
+                oom_killed: c.oom_killed,
+                uptime_s: c.started_age_s.filter(|_| c.running).map(|a| a as u64),
+                cpu_percent: c.stats.as_ref().and_then(|s| s.cpu_percent).map(|p| (p * 10.0).round() / 10.0),
+                mem_used: c.stats.as_ref().map(|s| s.mem_used),
+                mem_limit: c.memory_limit,
+                ports: c
+                    .ports
+                    .iter()
+                    .filter_map(|p| {
+                        p.host_port.map(|hp| {
+                            format!(
+                                "{}:{hp}->{}/{}",
+                                p.host_ip.as_deref().unwrap_or("0.0.0.0"),
+                                p.container_port,
+                                p.proto
+                            )
+                        })
+                    })
+                    .collect(),
+            },
+        })
+        .collect()
+}

@@ -1,0 +1,831 @@
+//! Docker evidence through the engine's API (bollard): the engine itself (or why it cannot be
+//! reached), and for every container of the stack its state, health, restarts, environment
+//! (redacted; passwords kept only as per-run fingerprints), networks, published ports, memory
+//! limit, CPU and memory figures, the sockets it listens on (a read-only `cat /proc/net/tcp`
+//! exec) and the catalogue's symptom lines in its recent logs. Containers are looked at all at
+//! once; everything ends at one deadline. Read-only: no start, stop, restart or write.
+//!
+//! bollard never sends the API version, so the engine answers in its own; every field is
+//! treated as optional.
+
+use super::{Timing, ms, until};
+use crate::clock;
+use crate::redact;
+use crate::triage::{self, LogHit};
+use crate::urls;
+use bollard::Docker;
+use bollard::query_parameters::{
+    InspectContainerOptions, ListContainersOptionsBuilder, LogsOptionsBuilder, StatsOptionsBuilder,
+};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::time::Instant;
+
+pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+
+#[derive(Debug, Clone)]
+pub struct DockerProbeConfig {
+    /// `DOCKER_HOST` when set.
+    pub host: Option<String>,
+    /// (service, configured container name) for every container to look at.
+    pub services: Vec<(String, String)>,
+    pub compose_project: Option<String>,
+    pub timeout: Duration,
+    pub logs_since: Duration,
+    pub logs_tail: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DockerErrorKind {
+    /// No socket where the engine should listen: the daemon is not running.
+    NoSocket,
+    /// The socket exists but this user may not use it.
+    PermissionDenied,
+    /// Something refused the connection (a stale socket, or nothing on DOCKER_HOST's port).
+    Refused,
+    NameNotResolved,
+    /// DOCKER_HOST has a scheme doctor cannot use.
+    BadScheme,
+    /// The engine and doctor do not speak a common API version.
+    ApiVersion,
+    Timeout,
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DockerError {
+    pub kind: DockerErrorKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Engine {
+    pub version: String,
+    pub api_version: String,
+    pub min_api_version: String,
+    pub os: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthFacts {
+    pub status: String,
+    pub failing_streak: i64,
+    /// The last probe's output, redacted and cut short.
+    pub last_output: Option<String>,
+    pub last_exit_code: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnvVar {
+    pub name: String,
+    /// The value, or `***` when the name says it is secret; URLs have their password masked.
+    pub value: String,
+    /// For secret values: a fingerprint that compares within this run.
+    pub fingerprint: Option<String>,
+}
+
+/// A `*_URL` variable of the container, reduced to where it points.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UrlVar {
+    pub name: String,
+    pub scheme: String,
+    pub host: String,
+    pub port: u16,
+    pub user: Option<String>,
+    pub password_fingerprint: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetFacts {
+    pub name: String,
+    pub aliases: Vec<String>,
+    pub ip: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PortFacts {
+    pub container_port: u16,
+    pub proto: String,
+    /// `None` when the port is exposed but not published.
+    pub host_ip: Option<String>,
+    pub host_port: Option<u16>,
+    /// A TCP connect from this host to the published address: `Ok(ms)` or why it failed.
+    pub from_host: Option<Result<u64, String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatsFacts {
+    /// Percent of one CPU (100 = one core busy), as `docker stats` shows it.
+    pub cpu_percent: Option<f64>,
+    pub mem_used: u64,
+    pub mem_limit: u64,
+    pub interval_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Listener {
+    pub addr: String,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LogFacts {
+    pub since_s: u64,
+    pub lines: u64,
+    pub hits: Vec<LogHit>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContainerFacts {
+    pub name: String,
+    pub id: String,
+    pub image: String,
+    pub compose_service: Option<String>,
+    pub compose_project: Option<String>,
+    pub status: String,
+    pub running: bool,
+    pub exit_code: Option<i64>,
+    pub oom_killed: bool,
+    pub error: Option<String>,
+    pub restart_count: i64,
+    pub restart_policy: Option<String>,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub started_age_s: Option<f64>,
+    pub finished_age_s: Option<f64>,
+    pub health: Option<HealthFacts>,
+    pub env: Vec<EnvVar>,
+    pub urls: Vec<UrlVar>,
+    /// Redis's password as the container knows it (`--requirepass` or `REDIS_PASSWORD`).
+    pub requirepass_fingerprint: Option<String>,
+    pub networks: Vec<NetFacts>,
+    pub ports: Vec<PortFacts>,
+    pub memory_limit: Option<u64>,
+    pub stats: Option<StatsFacts>,
+    /// Sockets listening inside the container; `Err` says why they could not be read.
+    pub listening: Option<Result<Vec<Listener>, String>>,
+    pub logs: Option<LogFacts>,
+}
+
+impl ContainerFacts {
+    pub fn env(&self, name: &str) -> Option<&EnvVar> {
+        self.env.iter().find(|e| e.name == name)
+    }
+    pub fn names_on(&self, network: &str) -> Vec<String> {
+        let mut v = vec![self.name.clone()];
+        if let Some(s) = &self.compose_service {
+            v.push(s.clone());
+        }
+        if let Some(n) = self.networks.iter().find(|n| n.name == network) {
+            v.extend(n.aliases.iter().cloned());
+        }
+        v
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContainerLookup {
+    pub service: String,
+    /// The container name doctor looked for.
+    pub wanted: String,
+    /// "name" or "compose label", when found.
+    pub found_by: Option<String>,
+    pub container: Option<ContainerFacts>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DockerFacts {
+    pub host: String,
+    pub host_from_env: bool,
+    pub engine: Result<Engine, DockerError>,
+    pub containers: Vec<ContainerLookup>,
+    pub timings: Vec<Timing>,
+}
+
+impl DockerFacts {
+    pub fn container(&self, service: &str) -> Option<&ContainerFacts> {
+        self.containers.iter().find(|c| c.service == service).and_then(|c| c.container.as_ref())
+    }
+    pub fn lookup(&self, service: &str) -> Option<&ContainerLookup> {
+        self.containers.iter().find(|c| c.service == service)
+    }
+    pub fn reachable(&self) -> bool {
+        self.engine.is_ok()
+    }
+}
+
+pub async fn gather(cfg: &DockerProbeConfig) -> DockerFacts {
+    let deadline = Instant::now() + cfg.timeout;
+    let host = cfg.host.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| DEFAULT_HOST.to_string());
+    let mut facts = DockerFacts {
+        host: redact::url(&host),
+        host_from_env: cfg.host.as_deref().is_some_and(|h| !h.is_empty()),
+        engine: Err(DockerError { kind: DockerErrorKind::Other, message: "not tried".into() }),
+        containers: Vec::new(),
+        timings: Vec::new(),
+    };
+    let t = Instant::now();
+    let docker = match connect(&host, cfg.timeout) {
+        Ok(d) => d,
+        Err(e) => {
+            facts.engine = Err(e);
+            return facts;
+        }
+    };
+    match until(deadline, docker.version()).await {
+        None => {
+            facts.engine =
+                Err(DockerError { kind: DockerErrorKind::Timeout, message: "the engine did not answer in time".into() })
+        }
+        Some(Err(e)) => facts.engine = Err(classify(&e, &host)),
+        Some(Ok(v)) => {
+            facts.engine = Ok(Engine {
+                version: v.version.unwrap_or_default(),
+                api_version: v.api_version.unwrap_or_default(),
+                min_api_version: v.min_api_version.unwrap_or_default(),
+                os: v.os.unwrap_or_default(),
+            })
+        }
+    }
+    facts.timings.push(Timing { step: "engine version".into(), ms: ms(t.elapsed()), ok: facts.engine.is_ok() });
+    if facts.engine.is_err() {
+        return facts;
+    }
+    let t = Instant::now();
+    let lookups = cfg.services.iter().map(|(service, name)| look_at(&docker, service, name, cfg, deadline));
+    facts.containers = futures_util::future::join_all(lookups).await;
+    facts.timings.push(Timing { step: "containers".into(), ms: ms(t.elapsed()), ok: true });
+    facts
+}
+
+fn connect(host: &str, timeout: Duration) -> Result<Docker, DockerError> {
+    if let Some(path) = host.strip_prefix("unix://") {
+        let p = std::path::Path::new(path);
+        match std::fs::metadata(p) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(DockerError { kind: DockerErrorKind::NoSocket, message: format!("{path} does not exist") });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(DockerError { kind: DockerErrorKind::PermissionDenied, message: format!("{path}: {e}") });
+            }
+            _ => {}
+        }
+    }
+    let secs = timeout.as_secs().max(1);
+    let d = if host.starts_with("unix://") {
+        Docker::connect_with_unix(host, secs, bollard::API_DEFAULT_VERSION)
+    } else {
+        Docker::connect_with_host(host)
+    };
+    d.map(|d| d.with_timeout(timeout)).map_err(|e| classify(&e, host))
+}
+
+/// Puts an engine failure in the runbook's terms by walking the error's causes.
+pub fn classify(e: &bollard::errors::Error, host: &str) -> DockerError {
+    use bollard::errors::Error as E;
+    let message = redact::scrub(&chain(e));
+    let kind = match e {
+        E::SocketNotFoundError(_) => DockerErrorKind::NoSocket,
+        E::UnsupportedURISchemeError { .. } | E::URLParseError { .. } | E::InvalidURIError { .. } => {
+            DockerErrorKind::BadScheme
+        }
+        E::RequestTimeoutError => DockerErrorKind::Timeout,
+        E::DockerResponseServerError { status_code, message: m } => {
+            let lower = m.to_ascii_lowercase();
+            if *status_code == 400 && (lower.contains("client version") || lower.contains("api version")) {
+                DockerErrorKind::ApiVersion
+            } else {
+                DockerErrorKind::Other
+            }
+        }
+        _ => {
+            let lower = message.to_ascii_lowercase();
+            match io_kind(e) {
+                Some(std::io::ErrorKind::NotFound) if host.starts_with("unix://") => DockerErrorKind::NoSocket,
+                Some(std::io::ErrorKind::PermissionDenied) => DockerErrorKind::PermissionDenied,
+                Some(std::io::ErrorKind::ConnectionRefused) => DockerErrorKind::Refused,
+                Some(std::io::ErrorKind::TimedOut) => DockerErrorKind::Timeout,
+                _ if lower.contains("permission denied") => DockerErrorKind::PermissionDenied,
+                _ if lower.contains("connection refused") => DockerErrorKind::Refused,
+                _ if lower.contains("dns error")
+                    || lower.contains("failed to lookup")
+                    || lower.contains("name or service") =>
+                {
+                    DockerErrorKind::NameNotResolved
+                }
+                _ if lower.contains("no such file") => DockerErrorKind::NoSocket,
+                _ if lower.contains("timed out") || lower.contains("timeout") => DockerErrorKind::Timeout,
+                _ if lower.contains("client version") => DockerErrorKind::ApiVersion,
+                _ => DockerErrorKind::Other,
+            }
+        }
+    };
+    DockerError { kind, message }
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        let m = inner.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        src = inner.source();
+    }
+    s
+}
+
+fn io_kind(e: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cur {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        cur = c.source();
+    }
+    None
+}
+
+async fn look_at(
+    docker: &Docker,
+    service: &str,
+    name: &str,
+    cfg: &DockerProbeConfig,
+    deadline: Instant,
+) -> ContainerLookup {
+    let mut out =
+        ContainerLookup { service: service.into(), wanted: name.into(), found_by: None, container: None, error: None };
+    let inspected = match until(deadline, docker.inspect_container(name, None::<InspectContainerOptions>)).await {
+        Some(Ok(c)) => {
+            out.found_by = Some("name".into());
+            Some(c)
+        }
+        Some(Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })) => {
+            // Not by name: a compose service label, scoped to the project when one is configured.
+            let mut labels = vec![format!("com.docker.compose.service={service}")];
+            if let Some(p) = &cfg.compose_project {
+                labels.push(format!("com.docker.compose.project={p}"));
+            }
+            let mut filters: HashMap<&str, Vec<&str>> = HashMap::new();
+            filters.insert("label", labels.iter().map(String::as_str).collect());
+            let opts = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+            match until(deadline, docker.list_containers(Some(opts))).await {
+                Some(Ok(list)) => match list.iter().find_map(|c| c.id.clone()) {
+                    Some(id) => {
+                        match until(deadline, docker.inspect_container(&id, None::<InspectContainerOptions>)).await {
+                            Some(Ok(c)) => {
+                                out.found_by = Some("compose label".into());
+                                Some(c)
+                            }
+                            // Listed, then gone before it could be inspected.
+                            Some(Err(e)) => {
+                                out.error = Some(redact::scrub(&chain(&e)));
+                                None
+                            }
+                            None => {
+                                out.error = Some("timed out".into());
+                                None
+                            }
+                        }
+                    }
+                    None => None,
+                },
+                Some(Err(e)) => {
+                    out.error = Some(redact::scrub(&chain(&e)));
+                    None
+                }
+                None => {
+                    out.error = Some("timed out".into());
+                    None
+                }
+            }
+        }
+        Some(Err(e)) => {
+            out.error = Some(redact::scrub(&chain(&e)));
+            None
+        }
+        None => {
+            out.error = Some("timed out".into());
+            None
+        }
+    };
+    let Some(c) = inspected else { return out };
+    let mut f = container_facts(&c, clock::now_unix());
+    if f.running {
+        let id = c.id.clone().unwrap_or_default();
+        // Two one-shot samples of the CPU counters, taken around the other work, give the CPU
+        // share without `docker stats`' one-second wait.
+        let first = until(deadline, one_shot(docker, &id)).await.flatten();
+        let sampled_at = Instant::now();
+        let (logs, listening, reach) = tokio::join!(
+            read_logs(docker, &id, cfg, deadline),
+            listening(docker, &id, deadline),
+            reach_published(&f.ports, deadline)
+        );
+        for (p, r) in f.ports.iter_mut().zip(reach) {
+            p.from_host = r;
+        }
+        let wait = Duration::from_millis(150).saturating_sub(sampled_at.elapsed());
+        if !wait.is_zero() && Instant::now() + wait < deadline {
+            tokio::time::sleep(wait).await;
+        }
+        let second = until(deadline, one_shot(docker, &id)).await.flatten();
+        f.stats = second.map(|s| stats_from(first.as_ref(), &s, ms(sampled_at.elapsed())));
+        f.logs = Some(logs);
+        f.listening = Some(listening);
+    } else {
+        let id = c.id.clone().unwrap_or_default();
+        f.logs = Some(read_logs(docker, &id, cfg, deadline).await);
+    }
+    out.container = Some(f);
+    out
+}
+
+/// Facts from an inspect response; `now` (Unix seconds) turns times into ages.
+pub fn container_facts(c: &bollard::models::ContainerInspectResponse, now: f64) -> ContainerFacts {
+    let state = c.state.clone().unwrap_or_default();
+    let config = c.config.clone().unwrap_or_default();
+    let labels = config.labels.clone().unwrap_or_default();
+    let age = |t: &Option<String>| t.as_deref().and_then(clock::parse_rfc3339).map(|x| (now - x).max(0.0));
+    let health = state.health.as_ref().map(|h| {
+        let last = h.log.as_ref().and_then(|l| l.last());
+        HealthFacts {
+            status: h.status.map(|s| s.to_string()).unwrap_or_default(),
+            failing_streak: h.failing_streak.unwrap_or(0),
+            last_output: last.and_then(|l| l.output.as_deref()).map(|o| cut(&redact::scrub(o.trim()), 300)),
+            last_exit_code: last.and_then(|l| l.exit_code),
+        }
+    });
+    let mut env = Vec::new();
+    let mut url_vars = Vec::new();
+    let mut requirepass: Option<String> = None;
+    for kv in config.env.clone().unwrap_or_default() {
+        let (k, v) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
+        let secret = redact::is_secret_name(k);
+        if secret && !v.is_empty() {
+            redact::register_secret(v);
+        }
+        crate::config::register_url_password(v);
+        if k == "REDIS_PASSWORD" && !v.is_empty() {
+            requirepass = Some(redact::fingerprint(v));
+        }
+        if (k.ends_with("_URL") || k.ends_with("_URI") || k.ends_with("_DSN"))
+            && let Some(e) = urls::parse_endpoint(v)
+        {
+            url_vars.push(UrlVar {
+                name: k.to_string(),
+                scheme: e.scheme,
+                host: e.host,
+                port: e.port,
+                user: e.user,
+                password_fingerprint: e.password.as_deref().map(redact::fingerprint),
+            });
+        }
+        env.push(EnvVar {
+            name: k.to_string(),
+            value: if secret && !v.is_empty() { redact::MASK.to_string() } else { redact::scrub(v) },
+            fingerprint: (secret && !v.is_empty()).then(|| redact::fingerprint(v)),
+        });
+    }
+    // redis-server --requirepass X, in the command or entrypoint arguments.
+    let args: Vec<String> =
+        c.args.clone().unwrap_or_default().into_iter().chain(config.cmd.clone().unwrap_or_default()).collect();
+    if let Some(i) = args.iter().position(|a| a == "--requirepass")
+        && let Some(p) = args.get(i + 1)
+    {
+        redact::register_secret(p);
+        requirepass = Some(redact::fingerprint(p));
+    }
+    let ns = c.network_settings.clone().unwrap_or_default();
+    let mut networks: Vec<NetFacts> = ns
+        .networks
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(name, ep)| {
+            let mut aliases: Vec<String> = ep.aliases.unwrap_or_default();
+            aliases.extend(ep.dns_names.unwrap_or_default());
+            aliases.sort();
+            aliases.dedup();
+            NetFacts { name, aliases, ip: ep.ip_address.filter(|i| !i.is_empty()) }
+        })
+        .collect();
+    networks.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut ports = Vec::new();
+    for (key, bindings) in ns.ports.clone().unwrap_or_default() {
+        let (port, proto) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
+        let Ok(container_port) = port.parse::<u16>() else { continue };
+        match bindings {
+            Some(list) if !list.is_empty() => {
+                for b in list {
+                    ports.push(PortFacts {
+                        container_port,
+                        proto: proto.into(),
+                        host_ip: b.host_ip.filter(|h| !h.is_empty()),
+                        host_port: b.host_port.and_then(|p| p.parse().ok()),
+                        from_host: None,
+                    });
+                }
+            }
+            _ => ports.push(PortFacts {
+                container_port,
+                proto: proto.into(),
+                host_ip: None,
+                host_port: None,
+                from_host: None,
+            }),
+        }
+    }
+    ports.sort_by(|a, b| (a.container_port, &a.host_ip).cmp(&(b.container_port, &b.host_ip)));
+    let host_config = c.host_config.clone().unwrap_or_default();
+    ContainerFacts {
+        name: c.name.clone().unwrap_or_default().trim_start_matches('/').to_string(),
+        id: c.id.clone().unwrap_or_default().chars().take(12).collect(),
+        image: config.image.clone().unwrap_or_default(),
+        compose_service: labels.get("com.docker.compose.service").cloned(),
+        compose_project: labels.get("com.docker.compose.project").cloned(),
+        status: state.status.map(|s| s.to_string()).unwrap_or_default(),
+        running: state.running.unwrap_or(false),
+        exit_code: state.exit_code,
+        oom_killed: state.oom_killed.unwrap_or(false),
+        error: state.error.filter(|e| !e.is_empty()).map(|e| redact::scrub(&e)),
+        restart_count: c.restart_count.unwrap_or(0),
+        restart_policy: host_config
+            .restart_policy
+            .and_then(|p| p.name)
+            .map(|n| n.to_string())
+            .filter(|n| !n.is_empty()),
+        started_age_s: age(&state.started_at),
+        finished_age_s: age(&state.finished_at),
+        started_at: state.started_at.filter(|t| clock::parse_rfc3339(t).is_some()),
+        finished_at: state.finished_at.filter(|t| clock::parse_rfc3339(t).is_some()),
+        health,
+        env,
+        urls: url_vars,
+        requirepass_fingerprint: requirepass,
+        networks,
+        ports,
+        memory_limit: host_config.memory.filter(|m| *m > 0).map(|m| m as u64),
+        stats: None,
+        listening: None,
+        logs: None,
+    }
+}
+
+async fn one_shot(docker: &Docker, id: &str) -> Option<bollard::models::ContainerStatsResponse> {
+    let opts = StatsOptionsBuilder::default().stream(false).one_shot(true).build();
+    docker.stats(id, Some(opts)).next().await.and_then(Result::ok)
+}
+
+/// CPU and memory the way `docker stats` computes them, from two samples.
+pub fn stats_from(
+    first: Option<&bollard::models::ContainerStatsResponse>,
+    second: &bollard::models::ContainerStatsResponse,
+    interval_ms: u64,
+) -> StatsFacts {
+    let cpu = |s: &bollard::models::ContainerStatsResponse| {
+        let c = s.cpu_stats.clone().unwrap_or_default();
+        let total = c.cpu_usage.as_ref().and_then(|u| u.total_usage).unwrap_or(0);
+        let online = c
+            .online_cpus
+            .filter(|n| *n > 0)
+            .map(u64::from)
+            .or_else(|| c.cpu_usage.as_ref().and_then(|u| u.percpu_usage.as_ref()).map(|p| p.len() as u64))
+            .unwrap_or(1);
+        (total, c.system_cpu_usage.unwrap_or(0), online)
+    };
+    let cpu_percent = first.and_then(|f| {
+        let (t1, s1, _) = cpu(f);
+        let (t2, s2, online) = cpu(second);
+        let (dt, ds) = (t2.checked_sub(t1)?, s2.checked_sub(s1)?);
+        (ds > 0).then(|| dt as f64 / ds as f64 * online as f64 * 100.0)
+    });
+    let mem = second.memory_stats.clone().unwrap_or_default();
+    let usage = mem.usage.unwrap_or(0);
+    let stats = mem.stats.unwrap_or_default();
+    let inactive = stats.get("total_inactive_file").or_else(|| stats.get("inactive_file")).copied().unwrap_or(0);
+    StatsFacts {
+        cpu_percent,
+        mem_used: if inactive < usage { usage - inactive } else { usage },
+        mem_limit: mem.limit.unwrap_or(0),
+        interval_ms,
+    }
+}
+
+const LOG_BYTES_CAP: usize = 4 << 20;
+
+async fn read_logs(docker: &Docker, id: &str, cfg: &DockerProbeConfig, deadline: Instant) -> LogFacts {
+    let since = (clock::now_unix() as i64 - cfg.logs_since.as_secs() as i64).max(0);
+    let opts = LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .timestamps(true)
+        .since(i32::try_from(since).unwrap_or(i32::MAX))
+        .tail(&cfg.logs_tail.to_string())
+        .build();
+    let mut stream = docker.logs(id, Some(opts));
+    let mut text = String::new();
+    let mut error = None;
+    loop {
+        match until(deadline, stream.next()).await {
+            None => {
+                error = Some("stopped at the deadline".to_string());
+                break;
+            }
+            Some(None) => break,
+            Some(Some(Ok(chunk))) => {
+                text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+                if text.len() > LOG_BYTES_CAP {
+                    error = Some("cut at 4 MB".to_string());
+                    break;
+                }
+            }
+            Some(Some(Err(e))) => {
+                error = Some(redact::scrub(&chain(&e)));
+                break;
+            }
+        }
+    }
+    let hits = triage::scan(text.lines());
+    LogFacts { since_s: cfg.logs_since.as_secs(), lines: text.lines().count() as u64, hits, error }
+}
+
+/// Connects from this host to every published TCP port (0.0.0.0 means this host's loopback).
+async fn reach_published(ports: &[PortFacts], deadline: Instant) -> Vec<Option<Result<u64, String>>> {
+    let tries = ports.iter().map(|p| async move {
+        let port = p.host_port.filter(|_| p.proto == "tcp")?;
+        let ip = match p.host_ip.as_deref() {
+            None | Some("0.0.0.0") | Some("") => "127.0.0.1".to_string(),
+            Some("::") => "::1".to_string(),
+            Some(ip) => ip.to_string(),
+        };
+        let t = Instant::now();
+        let addr = if ip.contains(':') { format!("[{ip}]:{port}") } else { format!("{ip}:{port}") };
+        Some(match until(deadline, tokio::net::TcpStream::connect(addr)).await {
+            Some(Ok(_)) => Ok(ms(t.elapsed())),
+            Some(Err(e)) => Err(e.to_string()),
+            None => Err("timed out".to_string()),
+        })
+    });
+    futures_util::future::join_all(tries).await
+}
+
+/// The sockets a container listens on, read with `cat /proc/net/tcp /proc/net/tcp6` (read-only).
+async fn listening(docker: &Docker, id: &str, deadline: Instant) -> Result<Vec<Listener>, String> {
+    use bollard::exec::{CreateExecOptions, StartExecResults};
+    let create = CreateExecOptions {
+        cmd: Some(vec!["cat", "/proc/net/tcp", "/proc/net/tcp6"]),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        ..Default::default()
+    };
+    let exec = match until(deadline, docker.create_exec(id, create)).await {
+        None => return Err("timed out".into()),
+        Some(Err(e)) => return Err(redact::scrub(&chain(&e))),
+        Some(Ok(x)) => x,
+    };
+    let started = match until(deadline, docker.start_exec(&exec.id, None)).await {
+        None => return Err("timed out".into()),
+        Some(Err(e)) => return Err(redact::scrub(&chain(&e))),
+        Some(Ok(s)) => s,
+    };
+    let mut out = String::new();
+    if let StartExecResults::Attached { mut output, .. } = started {
+        loop {
+            match until(deadline, output.next()).await {
+                Some(Some(Ok(bollard::container::LogOutput::StdOut { message }))) => {
+                    out.push_str(&String::from_utf8_lossy(&message));
+                    if out.len() > 1 << 20 {
+                        break;
+                    }
+                }
+                Some(Some(Ok(_))) => {}
+                Some(Some(Err(e))) => return Err(redact::scrub(&chain(&e))),
+                Some(None) => break,
+                None => return Err("timed out".into()),
+            }
+        }
+    }
+    let listeners = parse_proc_net_tcp(&out);
+    if out.trim().is_empty() {
+        return Err("the container has no `cat`, or /proc/net/tcp could not be read".into());
+    }
+    Ok(listeners)
+}
+
+/// Listening sockets from `/proc/net/tcp` and `/proc/net/tcp6` text (state 0A).
+pub fn parse_proc_net_tcp(text: &str) -> Vec<Listener> {
+    let mut v = Vec::new();
+    for line in text.lines() {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        if cols.len() < 4 || cols[3] != "0A" {
+            continue;
+        }
+        let Some((addr_hex, port_hex)) = cols[1].split_once(':') else { continue };
+        let Ok(port) = u16::from_str_radix(port_hex, 16) else { continue };
+        let addr = match addr_hex.len() {
+            8 => match u32::from_str_radix(addr_hex, 16) {
+                Ok(n) => std::net::Ipv4Addr::from(n.swap_bytes()).to_string(),
+                Err(_) => continue,
+            },
+            32 => {
+                let mut bytes = [0u8; 16];
+                let mut ok = true;
+                for (i, chunk) in addr_hex.as_bytes().chunks(8).enumerate() {
+                    match std::str::from_utf8(chunk).ok().and_then(|c| u32::from_str_radix(c, 16).ok()) {
+                        Some(word) => bytes[i * 4..i * 4 + 4].copy_from_slice(&word.swap_bytes().to_be_bytes()),
+                        None => ok = false,
+                    }
+                }
+                if !ok {
+                    continue;
+                }
+                std::net::Ipv6Addr::from(bytes).to_string()
+            }
+            _ => continue,
+        };
+        if !v.iter().any(|l: &Listener| l.addr == addr && l.port == port) {
+            v.push(Listener { addr, port });
+        }
+    }
+    v
+}
+
+fn cut(s: &str, n: usize) -> String {
+    if s.chars().count() > n { s.chars().take(n - 1).collect::<String>() + "…" } else { s.to_string() }
+}
+
+/// The recent log text of one container (for `doctor triage --container`), bounded in time and
+/// size; lines carry Docker's timestamps.
+pub async fn log_text(
+    host: Option<&str>,
+    name: &str,
+    since: Duration,
+    tail: u32,
+    timeout: Duration,
+) -> Result<String, DockerError> {
+    let deadline = Instant::now() + timeout;
+    let host = host.filter(|h| !h.is_empty()).unwrap_or(DEFAULT_HOST);
+    let docker = connect(host, timeout)?;
+    let since_unix = (clock::now_unix() as i64 - since.as_secs() as i64).max(0);
+    let opts = LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .timestamps(true)
+        .since(i32::try_from(since_unix).unwrap_or(i32::MAX))
+        .tail(&tail.to_string())
+        .build();
+    let mut stream = docker.logs(name, Some(opts));
+    let mut text = String::new();
+    loop {
+        match until(deadline, stream.next()).await {
+            None => break,
+            Some(None) => break,
+            Some(Some(Ok(chunk))) => {
+                text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+                if text.len() > LOG_BYTES_CAP {
+                    break;
+                }
+            }
+            Some(Some(Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }))) => {
+                return Err(DockerError {
+                    kind: DockerErrorKind::Other,
+                    message: format!("no container named {name:?}"),
+                });
+            }
+            Some(Some(Err(e))) => return Err(classify(&e, host)),
+        }
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_net_tcp_listeners() {
+        let text = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000:1538 00000000:0000 0A 00000000:00000000 00:00000000 00000000   999        0 1 1 0 100 0 0 10 0
+   1: 0100007F:1F42 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 2 1 0 100 0 0 10 0
+   2: 0100007F:1F42 0100007F:C350 01 00000000:00000000 00:00000000 00000000     0        0 3 1 0 100 0 0 10 0
+  sl  local_address                         remote_address                        st
+   0: 00000000000000000000000000000000:18EB 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000
+   1: 00000000000000000000000001000000:1538 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000
+garbage line
+   9: ZZZZ:1538 00000000:0000 0A";
+        let l = parse_proc_net_tcp(text);
+        let got: Vec<(String, u16)> = l.into_iter().map(|x| (x.addr, x.port)).collect();
+        assert_eq!(
+            got,
+            vec![("0.0.0.0".into(), 5432), ("127.0.0.1".into(), 8002), ("::".into(), 6379), ("::1".into(), 5432)]
+        );
+    }
+}

@@ -1,0 +1,111 @@
+//! DK002 (beyond the contract's list): a container of the stack is missing, stopped, restarting
+//! in a loop, or running but unhealthy: what `docker ps -a` shows, judged for every expected
+//! service at once. Prometheus is optional and never counted as missing.
+
+use crate::problems::Ctx;
+use crate::problems::engine::{DockerView, Seen, describe_state};
+use crate::report::{Finding, Status, Verdict::*};
+
+const OPTIONAL: &[&str] = &["prometheus"];
+/// Restarts within this time of the last start make a loop.
+const LOOP_WINDOW_S: f64 = 600.0;
+
+pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
+    let mut out = Finding::new("DK002", "containers");
+    let ids = ["container-missing", "container-exited", "restart-loop", "unhealthy"];
+    if let Some(why) = view.unavailable(ctx) {
+        for id in ids {
+            out.cause(id, Unchecked, why.clone());
+        }
+        return out.status(Status::Skipped, why);
+    }
+    let Some(f) = view.facts else { return out.status(Status::Skipped, String::new()) };
+    let (mut missing, mut exited, mut looping, mut unhealthy, mut starting, mut fine) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for l in &f.containers {
+        match view.seen(&l.service, ctx) {
+            Seen::Unknown(why) => exited.push(format!("{}: {why}", l.service)),
+            Seen::Missing(name) => {
+                if !OPTIONAL.contains(&l.service.as_str()) {
+                    missing.push(name);
+                }
+            }
+            Seen::Found(c) => {
+                let state = describe_state(c, ctx);
+                let recent = c.started_age_s.is_some_and(|a| a < LOOP_WINDOW_S);
+                if c.status == "restarting" || (c.restart_count >= 3 && recent) {
+                    looping.push(format!("{}: {state}", c.name));
+                } else if !c.running || c.status == "paused" {
+                    exited.push(format!("{}: {state}", c.name));
+                } else if let Some(h) = c.health.as_ref().filter(|h| h.status == "unhealthy") {
+                    let probe = h.last_output.as_deref().map(|o| format!(" — {o}")).unwrap_or_default();
+                    unhealthy.push(ctx.tr(
+                        format!("{}: healthcheck failing {} times in a row{probe}", c.name, h.failing_streak),
+                        format!("{}: ヘルスチェックが {} 回連続で失敗{probe}", c.name, h.failing_streak),
+                    ));
+                } else if c.health.as_ref().is_some_and(|h| h.status == "starting") {
+                    starting.push(format!("{}: {state}", c.name));
+                } else {
+                    fine.push(c.name.clone());
+                }
+            }
+        }
+    }
+    out.fact("running", &fine);
+    let ok = ctx.tr(format!("running: {}", fine.join(", ")), format!("稼働中: {}", fine.join(", ")));
+    let verdict = |v: &Vec<String>| if v.is_empty() { (RuledOut, ok.clone()) } else { (Confirmed, v.join("; ")) };
+    let (v, e) = verdict(&missing);
+    out.cause(
+        "container-missing",
+        v,
+        if v == Confirmed {
+            ctx.tr(format!("no container for {}", e), format!("コンテナが存在しない: {e}"))
+        } else {
+            e
+        },
+    );
+    let (v, e) = verdict(&exited);
+    out.cause("container-exited", v, e);
+    let (v, e) = verdict(&looping);
+    out.cause("restart-loop", v, e);
+    if unhealthy.is_empty() && !starting.is_empty() {
+        out.cause(
+            "unhealthy",
+            Suspected,
+            ctx.tr(
+                format!("healthcheck still starting: {}", starting.join("; ")),
+                format!("ヘルスチェック開始待ち: {}", starting.join("; ")),
+            ),
+        );
+    } else {
+        let (v, e) = verdict(&unhealthy);
+        out.cause("unhealthy", v, e);
+    }
+    let expected = f.containers.iter().filter(|l| !OPTIONAL.contains(&l.service.as_str())).count();
+    let problems: Vec<String> = missing
+        .iter()
+        .map(|m| ctx.tr(format!("{m} missing"), format!("{m} が存在しない")))
+        .chain(exited.iter().cloned())
+        .chain(looping.iter().cloned())
+        .chain(unhealthy.iter().cloned())
+        .collect();
+    if missing.len() == expected && expected > 0 {
+        return out.status(
+            Status::Critical,
+            ctx.tr(
+                format!("none of the stack's {expected} containers exists on this engine ({}): is the stack up, or under another name or compose project?", f.host),
+                format!("このエンジン（{}）にスタックのコンテナが 1 つも存在しない: スタックは起動しているか、名前や compose プロジェクトが異なるか", f.host),
+            ),
+        );
+    }
+    if !problems.is_empty() {
+        out.status(Status::Critical, problems.join("; "))
+    } else if !starting.is_empty() {
+        out.status(Status::Warning, starting.join("; "))
+    } else {
+        out.status(
+            Status::Ok,
+            ctx.tr(format!("all {} containers running", fine.len()), format!("全 {} コンテナが稼働中", fine.len())),
+        )
+    }
+}

@@ -1,0 +1,386 @@
+//! What the Docker engine adds to any problem: whether a container exists and runs, how it
+//! ended, and whether the services that point at it (their `*_URL` variables) can reach it by
+//! name on a network they share. Shared by the PostgreSQL, Redis, network and perf problems so
+//! that "container stopped" or "network isolated" is judged the same way everywhere.
+
+use super::{Ctx, bytes, secs};
+use crate::probe::docker::{ContainerFacts, DockerFacts, UrlVar};
+use crate::report::{Finding, Verdict};
+
+/// The engine's evidence as diagnosis sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct DockerView<'a> {
+    pub facts: Option<&'a DockerFacts>,
+    /// `--no-docker`: the engine was deliberately not asked.
+    pub disabled: bool,
+}
+
+/// A container of the stack, as far as the engine could tell.
+#[derive(Debug, Clone)]
+pub enum Seen<'a> {
+    /// Nothing is known, and why.
+    Unknown(String),
+    /// The engine answered: no container by that name or compose service label.
+    Missing(String),
+    Found(&'a ContainerFacts),
+}
+
+impl<'a> DockerView<'a> {
+    pub fn none() -> DockerView<'static> {
+        DockerView { facts: None, disabled: false }
+    }
+
+    /// Why container evidence is missing, or `None` when the engine answered.
+    pub fn unavailable(&self, ctx: &Ctx) -> Option<String> {
+        if self.disabled {
+            return Some(ctx.tr("not checked: --no-docker", "未確認: --no-docker 指定"));
+        }
+        match self.facts {
+            None => Some(ctx.tr(
+                "needs the Docker engine (not asked in this run)",
+                "Docker エンジンの情報が必要（この実行では未取得）",
+            )),
+            Some(f) if !f.reachable() => Some(ctx.tr(
+                "not checked: the Docker engine is unreachable (see DK001)",
+                "未確認: Docker エンジンに接続できない（DK001 を参照）",
+            )),
+            Some(_) => None,
+        }
+    }
+
+    pub fn seen(&self, service: &str, ctx: &Ctx) -> Seen<'a> {
+        if let Some(why) = self.unavailable(ctx) {
+            return Seen::Unknown(why);
+        }
+        let Some(f) = self.facts else { return Seen::Unknown(String::new()) };
+        match f.lookup(service) {
+            None => Seen::Unknown(
+                ctx.tr(format!("the {service} container was not looked at"), format!("{service} コンテナは未確認")),
+            ),
+            Some(l) => match (&l.container, &l.error) {
+                (Some(c), _) => Seen::Found(c),
+                (None, Some(e)) => Seen::Unknown(
+                    ctx.tr(format!("inspecting {}: {e}", l.wanted), format!("{} の取得に失敗: {e}", l.wanted)),
+                ),
+                (None, None) => Seen::Missing(l.wanted.clone()),
+            },
+        }
+    }
+
+    pub fn found(&self) -> Vec<&'a ContainerFacts> {
+        self.facts.map(|f| f.containers.iter().filter_map(|c| c.container.as_ref()).collect()).unwrap_or_default()
+    }
+}
+
+/// "exited with code 137 (OOM-killed) 3m ago", "running for 2h", "restarting (5 restarts)".
+pub fn describe_state(c: &ContainerFacts, ctx: &Ctx) -> String {
+    let ago = |a: Option<f64>| a.map(secs).unwrap_or_else(|| "?".into());
+    if c.running && c.status != "restarting" {
+        let mut s =
+            ctx.tr(format!("running for {}", ago(c.started_age_s)), format!("稼働中（{}）", ago(c.started_age_s)));
+        if c.restart_count > 0 {
+            s = ctx
+                .tr(format!("{s}, after {} restarts", c.restart_count), format!("{s}、再起動 {} 回", c.restart_count));
+        }
+        if let Some(h) = &c.health {
+            s = format!("{s}, {}", h.status);
+        }
+        return s;
+    }
+    let code = c.exit_code.map(|c| c.to_string()).unwrap_or_else(|| "?".into());
+    let oom = if c.oom_killed { ctx.tr(", OOM-killed", "、OOM Kill") } else { String::new() };
+    match c.status.as_str() {
+        "restarting" => ctx.tr(
+            format!("restarting in a loop ({} restarts; last exit code {code}{oom})", c.restart_count),
+            format!("再起動を繰り返している（再起動 {} 回、直近の終了コード {code}{oom}）", c.restart_count),
+        ),
+        "paused" => ctx.tr("paused (docker pause)", "一時停止中（docker pause）"),
+        "created" => ctx.tr("created but never started", "作成済みだが起動されていない"),
+        status => ctx.tr(
+            format!("{status} with exit code {code}{oom} {} ago", ago(c.finished_age_s)),
+            format!("{status}（終了コード {code}{oom}、{} 前）", ago(c.finished_age_s)),
+        ),
+    }
+}
+
+/// The `container-stopped` verdict from the engine, given whether the service itself answered.
+pub fn container_stopped(
+    view: &DockerView,
+    service: &str,
+    service_answered: bool,
+    ctx: &Ctx,
+) -> Option<(Verdict, String)> {
+    match view.seen(service, ctx) {
+        Seen::Unknown(_) => None,
+        Seen::Missing(name) => Some(if service_answered {
+            (
+                Verdict::Unchecked,
+                ctx.tr(
+                    format!("no container {name:?} exists; the server that answered runs elsewhere"),
+                    format!("コンテナ {name:?} は存在しない。応答したサーバーは別の場所で動いている"),
+                ),
+            )
+        } else {
+            (
+                Verdict::Confirmed,
+                ctx.tr(
+                    format!("no container {name:?} exists (by name or compose service label)"),
+                    format!("コンテナ {name:?} が存在しない（名前・compose サービスラベルとも）"),
+                ),
+            )
+        }),
+        Seen::Found(c) => {
+            let state = describe_state(c, ctx);
+            let up = c.running && c.status != "restarting" && c.status != "paused";
+            Some(match (up, service_answered) {
+                (true, _) => {
+                    (Verdict::RuledOut, ctx.tr(format!("{} is {state}", c.name), format!("{} は{state}", c.name)))
+                }
+                (false, false) => {
+                    (Verdict::Confirmed, ctx.tr(format!("{} is {state}", c.name), format!("{} は{state}", c.name)))
+                }
+                (false, true) => (
+                    Verdict::RuledOut,
+                    ctx.tr(
+                        format!("the server answered although {} is {state}", c.name),
+                        format!("{} は{state}だがサーバーは応答した", c.name),
+                    ),
+                ),
+            })
+        }
+    }
+}
+
+/// Which service of the stack a URL variable points at, by scheme or well-known port.
+pub fn service_for(u: &UrlVar) -> Option<&'static str> {
+    match (u.scheme.as_str(), u.port) {
+        (s, _) if s.starts_with("postgres") => Some("postgres"),
+        (s, _) if s.starts_with("redis") => Some("redis"),
+        (_, 8002) => Some("auth-service"),
+        (_, 8001) => Some("user-api"),
+        (_, 8003) => Some("admin-api"),
+        (_, 3002) => Some("user-frontend"),
+        (_, 3003) => Some("admin-frontend"),
+        (_, 9090) => Some("prometheus"),
+        _ => None,
+    }
+}
+
+/// One service's variable pointing at another service of the stack.
+#[derive(Debug, Clone)]
+pub struct Link<'a> {
+    pub client: &'a ContainerFacts,
+    pub var: &'a UrlVar,
+    pub target: Option<&'a ContainerFacts>,
+    pub problem: Option<LinkProblem>,
+    /// The user-defined network on which the name resolves, when it does.
+    pub via: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LinkProblem {
+    /// `localhost` inside a container is the container itself.
+    Localhost,
+    TargetMissing,
+    NoSharedNetwork {
+        client: Vec<String>,
+        target: Vec<String>,
+    },
+    /// They share a network, but the host is no name or alias of the target there.
+    NameNotResolvable {
+        networks: Vec<String>,
+    },
+}
+
+/// Every link from a container of the stack to `target_service`.
+pub fn links_to<'a>(view: &DockerView<'a>, target_service: &str) -> Vec<Link<'a>> {
+    let containers = view.found();
+    let target = view.facts.and_then(|f| f.container(target_service));
+    let mut links = Vec::new();
+    for client in &containers {
+        if Some(client.name.as_str()) == target.map(|t| t.name.as_str()) {
+            continue;
+        }
+        for var in &client.urls {
+            if service_for(var) != Some(target_service) {
+                continue;
+            }
+            links.push(judge_link(client, var, target));
+        }
+    }
+    links
+}
+
+fn judge_link<'a>(client: &'a ContainerFacts, var: &'a UrlVar, target: Option<&'a ContainerFacts>) -> Link<'a> {
+    let mut link = Link { client, var, target, problem: None, via: None };
+    let host = var.host.to_ascii_lowercase();
+    if host == "localhost" || host.starts_with("127.") || host == "::1" {
+        link.problem = Some(LinkProblem::Localhost);
+        return link;
+    }
+    let Some(t) = target else {
+        link.problem = Some(LinkProblem::TargetMissing);
+        return link;
+    };
+    let usable = |n: &str| !matches!(n, "host" | "none");
+    let shared: Vec<&str> = client
+        .networks
+        .iter()
+        .map(|n| n.name.as_str())
+        .filter(|n| usable(n) && t.networks.iter().any(|m| m.name == *n))
+        .collect();
+    if shared.is_empty() {
+        link.problem = Some(LinkProblem::NoSharedNetwork {
+            client: client.networks.iter().map(|n| n.name.clone()).collect(),
+            target: t.networks.iter().map(|n| n.name.clone()).collect(),
+        });
+        return link;
+    }
+    for n in &shared {
+        let by_ip = t.networks.iter().any(|m| m.name == *n && m.ip.as_deref() == Some(host.as_str()));
+        // Names resolve only on user-defined networks; the default bridge has no DNS.
+        let by_name = *n != "bridge" && t.names_on(n).iter().any(|a| a.eq_ignore_ascii_case(&host));
+        if by_ip || by_name {
+            link.via = Some(n.to_string());
+            return link;
+        }
+    }
+    link.problem = Some(LinkProblem::NameNotResolvable { networks: shared.iter().map(|s| s.to_string()).collect() });
+    link
+}
+
+pub fn describe_link(l: &Link, ctx: &Ctx) -> String {
+    let from = format!("{} {}={}:{}", l.client.name, l.var.name, l.var.host, l.var.port);
+    let target = l.target.map(|t| t.name.clone()).unwrap_or_else(|| "?".into());
+    match &l.problem {
+        None => ctx.tr(
+            format!("{from} reaches {target} on network {}", l.via.as_deref().unwrap_or("?")),
+            format!("{from} はネットワーク {} で {target} に到達できる", l.via.as_deref().unwrap_or("?")),
+        ),
+        Some(LinkProblem::Localhost) => ctx.tr(
+            format!("{from}: inside a container, {} is the container itself, not {target}", l.var.host),
+            format!("{from}: コンテナ内の {} はそのコンテナ自身であり {target} ではない", l.var.host),
+        ),
+        Some(LinkProblem::TargetMissing) => ctx.tr(
+            format!("{from}: the container it points at does not exist"),
+            format!("{from}: 接続先のコンテナが存在しない"),
+        ),
+        Some(LinkProblem::NoSharedNetwork { client, target: tn }) => ctx.tr(
+            format!(
+                "{from}: {} is on [{}] and {target} on [{}]: no network in common",
+                l.client.name,
+                client.join(", "),
+                tn.join(", ")
+            ),
+            format!(
+                "{from}: {} は [{}]、{target} は [{}] で共通のネットワークがない",
+                l.client.name,
+                client.join(", "),
+                tn.join(", ")
+            ),
+        ),
+        Some(LinkProblem::NameNotResolvable { networks }) => ctx.tr(
+            format!("{from}: {:?} is no name or alias of {target} on [{}]", l.var.host, networks.join(", ")),
+            format!("{from}: {:?} は [{}] 上の {target} の名前・エイリアスではない", l.var.host, networks.join(", ")),
+        ),
+    }
+}
+
+/// The `network-isolated` verdict for a service from the links that point at it.
+pub fn network_isolated(view: &DockerView, target_service: &str, ctx: &Ctx) -> Option<(Verdict, String)> {
+    view.unavailable(ctx).is_none().then_some(())?;
+    let links = links_to(view, target_service);
+    if links.is_empty() {
+        return None;
+    }
+    let bad: Vec<String> = links.iter().filter(|l| l.problem.is_some()).map(|l| describe_link(l, ctx)).collect();
+    if bad.is_empty() {
+        let ok: Vec<String> = links.iter().map(|l| describe_link(l, ctx)).collect();
+        Some((Verdict::RuledOut, ok.join("; ")))
+    } else {
+        Some((Verdict::Confirmed, bad.join("; ")))
+    }
+}
+
+/// Password consistency between the services' URLs and the server's own setting, compared by
+/// fingerprint. `server_fp` is the server's password fingerprint; `user` limits the comparison
+/// to URLs that log in as that user (`None`: any).
+pub fn password_mismatch(
+    view: &DockerView,
+    target_service: &str,
+    server_fp: Option<&str>,
+    user: Option<&str>,
+    ctx: &Ctx,
+) -> Option<(Verdict, String)> {
+    let server_fp = server_fp?;
+    let links = links_to(view, target_service);
+    let compared: Vec<&Link> = links
+        .iter()
+        .filter(|l| l.var.password_fingerprint.is_some())
+        .filter(|l| user.is_none_or(|u| l.var.user.as_deref().unwrap_or(u) == u))
+        .collect();
+    if compared.is_empty() {
+        return None;
+    }
+    let differing: Vec<String> = compared
+        .iter()
+        .filter(|l| l.var.password_fingerprint.as_deref() != Some(server_fp))
+        .map(|l| {
+            ctx.tr(
+                format!(
+                    "{}'s {} carries password {} but the server expects {server_fp}",
+                    l.client.name,
+                    l.var.name,
+                    l.var.password_fingerprint.as_deref().unwrap_or("?")
+                ),
+                format!(
+                    "{} の {} のパスワードは {} だが、サーバー側は {server_fp}",
+                    l.client.name,
+                    l.var.name,
+                    l.var.password_fingerprint.as_deref().unwrap_or("?")
+                ),
+            )
+        })
+        .collect();
+    if differing.is_empty() {
+        let names: Vec<String> = compared.iter().map(|l| format!("{} {}", l.client.name, l.var.name)).collect();
+        Some((
+            Verdict::RuledOut,
+            ctx.tr(
+                format!("{} carry the same password as the server (fingerprint {server_fp})", names.join(", ")),
+                format!("{} のパスワードはサーバーと一致（フィンガープリント {server_fp}）", names.join(", ")),
+            ),
+        ))
+    } else {
+        Some((
+            Verdict::Confirmed,
+            format!("{} ({})", differing.join("; "), ctx.tr("fingerprints, not passwords", "表示はフィンガープリント")),
+        ))
+    }
+}
+
+/// Replaces a cause's verdict when the engine has something to say about it.
+pub fn apply(out: &mut Finding, id: &'static str, judged: Option<(Verdict, String)>) {
+    if let Some((v, ev)) = judged {
+        out.causes.retain(|c| c.id != id);
+        out.cause(id, v, ev);
+    }
+}
+
+/// Replaces the evidence of causes that said "needs the Docker engine" by the precise reason.
+pub fn explain_unavailable(out: &mut Finding, view: &DockerView, ids: &[&str], ctx: &Ctx) {
+    if let Some(why) = view.unavailable(ctx) {
+        for c in out.causes.iter_mut().filter(|c| ids.contains(&c.id) && c.verdict == Verdict::Unchecked) {
+            c.evidence = why.clone();
+        }
+    }
+}
+
+pub fn memory_text(c: &ContainerFacts) -> Option<String> {
+    let s = c.stats.as_ref()?;
+    Some(if s.mem_limit > 0 && c.memory_limit.is_some() {
+        format!("{} / {}", bytes(s.mem_used), bytes(s.mem_limit))
+    } else {
+        bytes(s.mem_used)
+    })
+}

@@ -1,0 +1,118 @@
+//! NET001: services cannot reach each other. For every `*_URL` variable of every container that
+//! points at another service of the stack: do the two share a network, is the host a name or
+//! alias of the target there, and does the target listen on the port (read from
+//! `/proc/net/tcp` inside it)? May confirm every cause; without the engine it is skipped.
+
+use super::{Listening, listening_on};
+use crate::problems::Ctx;
+use crate::problems::engine::{self, DockerView, LinkProblem};
+use crate::report::{Finding, Status, Verdict::*};
+
+const SERVICES: &[&str] =
+    &["postgres", "redis", "auth-service", "user-api", "admin-api", "user-frontend", "admin-frontend", "prometheus"];
+
+pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
+    let mut out = Finding::new("NET001", "containers");
+    if let Some(why) = view.unavailable(ctx) {
+        for id in ["no-shared-network", "name-not-resolvable", "port-not-listening"] {
+            out.cause(id, Unchecked, why.clone());
+        }
+        return out.status(Status::Skipped, why);
+    }
+    let links: Vec<_> = SERVICES.iter().flat_map(|s| engine::links_to(view, s)).collect();
+    if links.is_empty() {
+        let why = ctx.tr(
+            "no container of the stack has a *_URL variable pointing at another",
+            "他のサービスを指す *_URL 変数を持つコンテナがない",
+        );
+        for id in ["no-shared-network", "name-not-resolvable", "port-not-listening"] {
+            out.cause(id, Unchecked, why.clone());
+        }
+        return out.status(Status::Ok, why);
+    }
+    out.fact("links", links.iter().map(|l| engine::describe_link(l, ctx)).collect::<Vec<_>>());
+    let no_net: Vec<String> = links
+        .iter()
+        .filter(|l| matches!(l.problem, Some(LinkProblem::NoSharedNetwork { .. })))
+        .map(|l| engine::describe_link(l, ctx))
+        .collect();
+    let no_name: Vec<String> = links
+        .iter()
+        .filter(|l| {
+            matches!(
+                l.problem,
+                Some(LinkProblem::NameNotResolvable { .. } | LinkProblem::Localhost | LinkProblem::TargetMissing)
+            )
+        })
+        .map(|l| engine::describe_link(l, ctx))
+        .collect();
+    let mut not_listening = Vec::new();
+    let mut unknown_listening = Vec::new();
+    for l in links.iter().filter(|l| l.problem.is_none()) {
+        let Some(t) = l.target else { continue };
+        match listening_on(t, l.var.port) {
+            Listening::Everywhere => {}
+            Listening::No => not_listening.push(ctx.tr(
+                format!(
+                    "{} {} points at port {}, but {} listens on no such port",
+                    l.client.name, l.var.name, l.var.port, t.name
+                ),
+                format!(
+                    "{} の {} はポート {} を指すが、{} はそのポートで待ち受けていない",
+                    l.client.name, l.var.name, l.var.port, t.name
+                ),
+            )),
+            Listening::LoopbackOnly => not_listening.push(ctx.tr(
+                format!(
+                    "{} listens on port {} only on its own loopback, so {} cannot connect",
+                    t.name, l.var.port, l.client.name
+                ),
+                format!(
+                    "{} はポート {} を自身のループバックでのみ待ち受けているため、{} から接続できない",
+                    t.name, l.var.port, l.client.name
+                ),
+            )),
+            Listening::Unknown => unknown_listening.push(t.name.clone()),
+        }
+    }
+    let fine = ctx.tr(format!("all {} links checked", links.len()), format!("{} 件の接続をすべて確認", links.len()));
+    let verdict = |v: &Vec<String>| if v.is_empty() { (RuledOut, fine.clone()) } else { (Confirmed, v.join("; ")) };
+    let (v, e) = verdict(&no_net);
+    out.cause("no-shared-network", v, e);
+    let (v, e) = verdict(&no_name);
+    out.cause("name-not-resolvable", v, e);
+    if not_listening.is_empty() && !unknown_listening.is_empty() {
+        unknown_listening.dedup();
+        out.cause(
+            "port-not-listening",
+            Unchecked,
+            ctx.tr(
+                format!(
+                    "the listening sockets of {} could not be read (no `cat` in the image?)",
+                    unknown_listening.join(", ")
+                ),
+                format!(
+                    "{} の待ち受けソケットを読み取れなかった（イメージに `cat` がない？）",
+                    unknown_listening.join(", ")
+                ),
+            ),
+        );
+    } else {
+        let (v, e) = verdict(&not_listening);
+        out.cause("port-not-listening", v, e);
+    }
+    let problems = no_net.len() + no_name.len() + not_listening.len();
+    if problems == 0 {
+        out.status(
+            Status::Ok,
+            ctx.tr(
+                format!("{} links between services: every one resolves and listens", links.len()),
+                format!("サービス間の接続 {} 件: すべて名前解決・待ち受けを確認", links.len()),
+            ),
+        )
+    } else {
+        let mut all: Vec<String> = no_net.into_iter().chain(no_name).chain(not_listening).collect();
+        all.truncate(3);
+        out.status(Status::Critical, all.join("; "))
+    }
+}

@@ -1,0 +1,3 @@
+//! Performance problems; PERF002 (memory) from the engine's figures so far.
+
+pub mod perf002_memory_growth;

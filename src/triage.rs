@@ -1,0 +1,215 @@
+//! Log triage: which lines of a log are symptoms of which problem. Every error text of the
+//! catalogue (`text` symptoms) is a signature; a log line matches a signature when it contains
+//! most of the signature's weighted words, whatever surrounds them (timestamps, PIDs, user and
+//! host names, client prefixes). Pure and fast: an inverted index keeps the work per line
+//! proportional to the words it shares with signatures, so thousands of lines cost milliseconds.
+
+use crate::catalogue;
+use crate::explain::tokens;
+use crate::redact;
+use crate::runbook::{Problem, Symptom};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::OnceLock;
+
+/// Share of a signature's weighted words a line must contain.
+const MIN_COVER: f64 = 0.75;
+
+struct Signature {
+    code: String,
+    text: String,
+    tokens: Vec<String>,
+    weight: f64,
+}
+
+pub struct Matcher {
+    sigs: Vec<Signature>,
+    index: HashMap<String, Vec<usize>>,
+    idf: HashMap<String, f64>,
+}
+
+/// Lines of one kind, counted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogHit {
+    pub code: String,
+    /// The catalogue's error text that matched.
+    pub signature: String,
+    pub count: u64,
+    /// The most recent matching line, redacted and cut to 300 characters.
+    pub sample: String,
+    /// Timestamp of the first and last match, when the lines carry one (Docker's do).
+    pub first_at: Option<String>,
+    pub last_at: Option<String>,
+}
+
+impl Matcher {
+    pub fn new(problems: &[Problem]) -> Matcher {
+        let mut sigs = Vec::new();
+        for p in problems {
+            for s in &p.symptoms {
+                if let Symptom::Literal { text, .. } = s {
+                    let toks: Vec<String> = tokens(text).into_iter().collect::<HashSet<_>>().into_iter().collect();
+                    if toks.len() >= 2 {
+                        sigs.push(Signature { code: p.code.clone(), text: text.clone(), tokens: toks, weight: 0.0 });
+                    }
+                }
+            }
+        }
+        let mut df: HashMap<String, usize> = HashMap::new();
+        for s in &sigs {
+            for t in &s.tokens {
+                *df.entry(t.clone()).or_default() += 1;
+            }
+        }
+        let n = sigs.len() as f64;
+        let idf: HashMap<String, f64> =
+            df.iter().map(|(t, d)| (t.clone(), (1.0 + n / (1.0 + *d as f64)).ln())).collect();
+        let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, s) in sigs.iter_mut().enumerate() {
+            s.weight = s.tokens.iter().map(|t| idf[t]).sum();
+            for t in &s.tokens {
+                index.entry(t.clone()).or_default().push(i);
+            }
+        }
+        Matcher { sigs, index, idf }
+    }
+
+    /// The problem code and signature a line is a symptom of, with the score; `None` if none.
+    pub fn match_line(&self, line: &str) -> Option<(&str, &str, f64)> {
+        let line_tokens: HashSet<String> = tokens(line).into_iter().collect();
+        let mut covered: HashMap<usize, f64> = HashMap::new();
+        for t in &line_tokens {
+            if let Some(ids) = self.index.get(t) {
+                for &i in ids {
+                    *covered.entry(i).or_default() += self.idf[t];
+                }
+            }
+        }
+        let mut best: Option<(usize, f64)> = None;
+        for (i, w) in covered {
+            let cover = w / self.sigs[i].weight;
+            // Prefer the fuller match, then the more specific (heavier) signature.
+            let better = match best {
+                None => true,
+                Some((b, bc)) => {
+                    let (w, bw) = (self.sigs[i].weight, self.sigs[b].weight);
+                    cover > bc + 1e-9
+                        || ((cover - bc).abs() < 1e-9 && (w > bw + 1e-9 || ((w - bw).abs() < 1e-9 && i < b)))
+                }
+            };
+            if cover >= MIN_COVER && better {
+                best = Some((i, cover));
+            }
+        }
+        best.map(|(i, c)| (self.sigs[i].code.as_str(), self.sigs[i].text.as_str(), c))
+    }
+}
+
+pub fn matcher() -> Option<&'static Matcher> {
+    static M: OnceLock<Option<Matcher>> = OnceLock::new();
+    M.get_or_init(|| catalogue::all().ok().map(Matcher::new)).as_ref()
+}
+
+/// Splits Docker's `--timestamps` prefix (`2026-11-28T12:00:00.123456789Z message`) off a line.
+pub fn split_timestamp(line: &str) -> (Option<&str>, &str) {
+    match line.split_once(' ') {
+        Some((ts, rest)) if crate::clock::parse_rfc3339(ts).is_some() => (Some(ts), rest),
+        _ => (None, line),
+    }
+}
+
+/// Counts the symptom lines of a log, most frequent first.
+pub fn scan<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<LogHit> {
+    let Some(m) = matcher() else { return Vec::new() };
+    let mut hits: BTreeMap<(String, String), LogHit> = BTreeMap::new();
+    for raw in lines {
+        let (ts, line) = split_timestamp(raw.trim_end());
+        if line.trim().is_empty() {
+            continue;
+        }
+        // Very long lines are cut: a signature is in the first few hundred characters.
+        let probe: String = line.chars().take(2000).collect();
+        if let Some((code, sig, _)) = m.match_line(&probe) {
+            let h = hits.entry((code.to_string(), sig.to_string())).or_insert_with(|| LogHit {
+                code: code.to_string(),
+                signature: sig.to_string(),
+                count: 0,
+                sample: String::new(),
+                first_at: ts.map(str::to_string),
+                last_at: None,
+            });
+            h.count += 1;
+            h.last_at = ts.map(str::to_string);
+            h.sample = cut(&redact::scrub(line.trim()), 300);
+        }
+    }
+    let mut v: Vec<LogHit> = hits.into_values().collect();
+    v.sort_by(|a, b| b.count.cmp(&a.count).then(a.code.cmp(&b.code)));
+    v
+}
+
+fn cut(s: &str, n: usize) -> String {
+    if s.chars().count() > n { s.chars().take(n - 1).collect::<String>() + "…" } else { s.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn real_log_lines_map_to_their_problem() {
+        let log = "\
+2026-11-28T12:00:01.000000001Z 2026-11-28 12:00:01.123 UTC [77] FATAL:  sorry, too many clients already
+2026-11-28T12:00:02.000000001Z 2026-11-28 12:00:02.456 UTC [78] FATAL:  sorry, too many clients already
+2026-11-28T12:00:03.000000001Z 2026-11-28 12:00:03.000 UTC [79] FATAL:  password authentication failed for user \"svc\"
+2026-11-28T12:00:04.000000001Z 2026-11-28 12:00:04.000 UTC [1] LOG:  database system is ready to accept connections
+2026-11-28T12:00:05.000000001Z 1:M 28 Nov 2026 12:00:05.000 # WARNING overcommit_memory is set to 0!
+2026-11-28T12:00:06.000000001Z redis.exceptions.ResponseError: OOM command not allowed when used memory > 'maxmemory'.";
+        let hits = scan(log.lines());
+        let got: Vec<(&str, u64)> = hits.iter().map(|h| (h.code.as_str(), h.count)).collect();
+        assert_eq!(got, vec![("PG002", 2), ("PG001", 1), ("RD002", 1)], "{hits:#?}");
+        assert_eq!(hits[0].first_at.as_deref(), Some("2026-11-28T12:00:01.000000001Z"));
+        assert_eq!(hits[0].last_at.as_deref(), Some("2026-11-28T12:00:02.000000001Z"));
+        assert!(hits[0].sample.contains("[78]"));
+    }
+
+    #[test]
+    fn ordinary_lines_match_nothing() {
+        for line in [
+            "LOG:  checkpoint starting: time",
+            "INFO:     172.18.0.1:51234 - \"GET /health HTTP/1.1\" 200 OK",
+            "Ready to accept connections tcp",
+            "",
+            "error",
+        ] {
+            assert!(matcher().unwrap().match_line(line).is_none(), "{line}");
+        }
+    }
+
+    #[test]
+    fn secrets_in_quoted_lines_are_removed() {
+        let hits =
+            scan(["FATAL:  password authentication failed for user \"app\" postgresql://app:hunter2x@db/authdb"]);
+        assert!(!hits[0].sample.contains("hunter2x"), "{}", hits[0].sample);
+    }
+
+    #[test]
+    fn every_problem_with_error_texts_is_reachable_by_its_own_texts() {
+        let m = matcher().unwrap();
+        for p in catalogue::all().unwrap() {
+            let literal: Vec<&str> = p
+                .symptoms
+                .iter()
+                .filter_map(|s| match s {
+                    Symptom::Literal { text, .. } => Some(text.as_str()),
+                    _ => None,
+                })
+                .collect();
+            if literal.is_empty() {
+                continue;
+            }
+            let own = literal.iter().filter(|t| m.match_line(t).is_some_and(|(c, _, _)| c == p.code)).count();
+            assert!(own * 2 >= literal.len(), "{}: only {own} of {} texts triage to it", p.code, literal.len());
+        }
+    }
+}
