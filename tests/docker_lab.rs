@@ -1,0 +1,395 @@
+//! The Docker lab: real containers on a real engine, built from local images, each test
+//! reproducing one fault of the runbook that lives in the engine (a stopped or OOM-killed
+//! container, a restart loop, an unhealthy healthcheck, networks that do not meet, a host name
+//! that resolves nowhere, a port not published, a service bound to its own loopback, a
+//! password mismatch between containers, an unreachable engine) and asserting doctor's verdict.
+
+mod support;
+
+use serde_json::Value;
+use support::lab::{ContainerSpec, Image, Lab, image};
+use support::{Output, doctor, run};
+
+const SERVICES: &[&str] =
+    &["postgres", "redis", "auth-service", "user-api", "admin-api", "user-frontend", "admin-frontend", "prometheus"];
+const PG_PASSWORD: &str = "Lab-Pg-Secret-4d1c";
+
+/// Runs doctor with a doctor.toml that names the lab's containers for every service.
+fn doctor_in(lab: &Lab, extra_toml: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let (mut cmd, dir) = doctor();
+    // Top-level keys first: TOML puts everything after a [table] header into that table.
+    let mut toml = format!("{extra_toml}\n");
+    for s in SERVICES {
+        toml.push_str(&format!("[services.{s}]\ncontainer = \"{}\"\n\n", lab.name(s)));
+    }
+    std::fs::write(dir.path().join("doctor.toml"), toml).unwrap();
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.args(args).args(["--format", "json", "--timeout", "3s"]);
+    run(&mut cmd)
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", out.stdout, out.stderr))
+}
+
+fn check<'a>(v: &'a Value, code: &str) -> &'a Value {
+    v["checks"].as_array().unwrap().iter().find(|c| c["code"] == code).unwrap_or_else(|| panic!("no {code} in {v:#}"))
+}
+
+fn cause<'a>(v: &'a Value, code: &str, id: &str) -> &'a Value {
+    check(v, code)["causes"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap()
+}
+
+fn verdict(v: &Value, code: &str, id: &str) -> String {
+    cause(v, code, id)["verdict"].as_str().unwrap().to_string()
+}
+
+fn evidence(v: &Value, code: &str, id: &str) -> String {
+    cause(v, code, id)["evidence"].as_str().unwrap().to_string()
+}
+
+fn postgres(lab: &Lab, networks: Vec<(String, Vec<String>)>) -> u16 {
+    lab.run(ContainerSpec {
+        name: "postgres".into(),
+        image: image(Image::Postgres),
+        env: vec![("POSTGRES_PASSWORD".into(), PG_PASSWORD.into()), ("POSTGRES_DB".into(), "authdb".into())],
+        networks,
+        publish: vec!["127.0.0.1:0:5432".into()],
+        ..Default::default()
+    });
+    lab.wait_pg_ready("postgres");
+    lab.published_port("postgres", 5432)
+}
+
+/// A busybox container that only sleeps, with an environment (a stand-in for a service).
+fn sleeper(lab: &Lab, name: &str, env: Vec<(String, String)>, networks: Vec<(String, Vec<String>)>) {
+    lab.run(ContainerSpec {
+        name: name.into(),
+        image: image(Image::Busybox),
+        env,
+        networks,
+        cmd: vec!["sleep".into(), "3600".into()],
+        ..Default::default()
+    });
+}
+
+#[test]
+fn a_stopped_database_container_is_confirmed_with_exit_code_and_when() {
+    let Some(lab) = Lab::new() else { return };
+    let port = postgres(&lab, vec![]);
+    lab.stop("postgres");
+    let out = doctor_in(
+        &lab,
+        "",
+        &["postgres", "--url", &format!("postgresql://postgres:{PG_PASSWORD}@127.0.0.1:{port}/authdb")],
+        &[],
+    );
+    let v = json(&out);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert_eq!(verdict(&v, "PG001", "container-stopped"), "confirmed", "{:#}", check(&v, "PG001"));
+    let ev = evidence(&v, "PG001", "container-stopped");
+    assert!(ev.contains("exited with exit code 0") && ev.contains("ago"), "{ev}");
+    assert!(!out.combined().contains(PG_PASSWORD));
+}
+
+#[test]
+fn a_running_database_rules_out_a_stopped_container_and_docker_shows_the_stack() {
+    let Some(lab) = Lab::new() else { return };
+    let port = postgres(&lab, vec![]);
+    let url = format!("postgresql://postgres:{PG_PASSWORD}@127.0.0.1:{port}/authdb");
+    let v = json(&doctor_in(&lab, "", &["postgres", "--url", &url], &[]));
+    assert_eq!(verdict(&v, "PG001", "container-stopped"), "ruled-out");
+    assert!(evidence(&v, "PG001", "container-stopped").contains("running for"));
+
+    let out = doctor_in(&lab, "", &["docker"], &[]);
+    let v = json(&out);
+    let rows = v["containers"].as_array().expect("doctor docker lists containers");
+    assert_eq!(rows.len(), SERVICES.len());
+    let pg = rows.iter().find(|r| r["service"] == "postgres").unwrap();
+    assert_eq!(pg["state"], "running");
+    assert!(pg["mem_used"].as_u64().unwrap() > 0 && pg["cpu_percent"].is_number(), "{pg:#}");
+    assert!(pg["ports"][0].as_str().unwrap().ends_with("->5432/tcp"));
+    assert_eq!(rows.iter().find(|r| r["service"] == "redis").unwrap()["state"], "missing");
+    assert_eq!(verdict(&v, "DK002", "container-missing"), "confirmed");
+    assert!(evidence(&v, "DK002", "container-missing").contains(&lab.name("redis")));
+}
+
+#[test]
+fn containers_are_found_by_compose_label_when_the_name_differs() {
+    let Some(lab) = Lab::new() else { return };
+    lab.run(ContainerSpec {
+        name: "db-1".into(),
+        image: image(Image::Busybox),
+        cmd: vec!["sleep".into(), "3600".into()],
+        labels: vec![
+            ("com.docker.compose.service".into(), "postgres".into()),
+            ("com.docker.compose.project".into(), lab.prefix().into()),
+        ],
+        ..Default::default()
+    });
+    let out = doctor_in(&lab, &format!("compose_project = \"{}\"\n", lab.prefix()), &["docker"], &[]);
+    let v = json(&out);
+    let pg = v["containers"].as_array().unwrap().iter().find(|r| r["service"] == "postgres").unwrap().clone();
+    assert_eq!(pg["container"], lab.name("db-1"), "{pg:#}");
+}
+
+#[test]
+fn an_oom_killed_container_is_confirmed() {
+    let Some(lab) = Lab::new() else { return };
+    lab.run(ContainerSpec {
+        name: "user-api".into(),
+        image: image(Image::Busybox),
+        memory: Some("20m".into()),
+        cmd: vec!["sh".into(), "-c".into(), "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done".into()],
+        ..Default::default()
+    });
+    lab.wait_until("user-api", "OOM-killed", |i| i["State"]["OOMKilled"] == true);
+    let v = json(&doctor_in(&lab, "", &["docker"], &[]));
+    assert_eq!(verdict(&v, "PERF002", "oom-killed"), "confirmed", "{:#}", check(&v, "PERF002"));
+    assert!(evidence(&v, "PERF002", "oom-killed").contains("OOM-killed"));
+    assert_eq!(check(&v, "PERF002")["status"], "critical");
+    assert_eq!(verdict(&v, "DK002", "container-exited"), "confirmed");
+    assert!(evidence(&v, "DK002", "container-exited").contains("137"));
+}
+
+#[test]
+fn a_restart_loop_is_confirmed() {
+    let Some(lab) = Lab::new() else { return };
+    lab.run(ContainerSpec {
+        name: "admin-api".into(),
+        image: image(Image::Busybox),
+        cmd: vec!["sh".into(), "-c".into(), "echo starting; exit 3".into()],
+        restart: Some("always".into()),
+        ..Default::default()
+    });
+    lab.wait_until("admin-api", "3 restarts", |i| i["RestartCount"].as_i64().unwrap_or(0) >= 3);
+    let v = json(&doctor_in(&lab, "", &["docker"], &[]));
+    assert_eq!(verdict(&v, "DK002", "restart-loop"), "confirmed", "{:#}", check(&v, "DK002"));
+    assert_eq!(check(&v, "DK002")["status"], "critical");
+}
+
+#[test]
+fn an_unhealthy_healthcheck_is_confirmed_with_its_output() {
+    let Some(lab) = Lab::new() else { return };
+    lab.run(ContainerSpec {
+        name: "auth-service".into(),
+        image: image(Image::Busybox),
+        cmd: vec!["sleep".into(), "3600".into()],
+        health_cmd: Some("echo keys missing >&2; exit 1".into()),
+        health_interval: Some("1s".into()),
+        health_retries: Some(1),
+        ..Default::default()
+    });
+    lab.wait_until("auth-service", "unhealthy", |i| i["State"]["Health"]["Status"] == "unhealthy");
+    let v = json(&doctor_in(&lab, "", &["docker"], &[]));
+    assert_eq!(verdict(&v, "DK002", "unhealthy"), "confirmed");
+    assert!(evidence(&v, "DK002", "unhealthy").contains("keys missing"));
+}
+
+#[test]
+fn services_on_networks_that_do_not_meet_are_isolated() {
+    let Some(lab) = Lab::new() else { return };
+    let port = postgres(&lab, vec![("back".into(), vec!["postgres".into()])]);
+    sleeper(
+        &lab,
+        "user-api",
+        vec![("DATABASE_URL".into(), format!("postgresql://postgres:{PG_PASSWORD}@postgres:5432/apidb"))],
+        vec![("front".into(), vec![])],
+    );
+    let url = format!("postgresql://postgres:{PG_PASSWORD}@127.0.0.1:{port}/authdb");
+    let out = doctor_in(&lab, "", &["postgres", "--url", &url], &[]);
+    let v = json(&out);
+    assert_eq!(verdict(&v, "PG001", "network-isolated"), "confirmed", "{:#}", check(&v, "PG001"));
+    assert!(evidence(&v, "PG001", "network-isolated").contains("no network in common"));
+    assert_eq!(check(&v, "PG001")["status"], "critical", "doctor's own connection works, user-api's cannot");
+
+    let v = json(&doctor_in(&lab, "", &["network"], &[]));
+    assert_eq!(verdict(&v, "NET001", "no-shared-network"), "confirmed", "{:#}", check(&v, "NET001"));
+    assert!(!out.combined().contains(PG_PASSWORD));
+}
+
+#[test]
+fn a_host_name_that_resolves_nowhere_is_confirmed() {
+    let Some(lab) = Lab::new() else { return };
+    let port = postgres(&lab, vec![("net".into(), vec!["postgres".into()])]);
+    sleeper(
+        &lab,
+        "user-api",
+        vec![("DATABASE_URL".into(), format!("postgresql://postgres:{PG_PASSWORD}@db-typo:5432/apidb"))],
+        vec![("net".into(), vec![])],
+    );
+    sleeper(
+        &lab,
+        "admin-api",
+        vec![("DATABASE_URL".into(), format!("postgresql://postgres:{PG_PASSWORD}@localhost:5432/admindb"))],
+        vec![("net".into(), vec![])],
+    );
+    let v = json(&doctor_in(&lab, "", &["network"], &[]));
+    assert_eq!(verdict(&v, "NET001", "name-not-resolvable"), "confirmed");
+    let ev = evidence(&v, "NET001", "name-not-resolvable");
+    assert!(ev.contains("\"db-typo\" is no name or alias"), "{ev}");
+    assert!(ev.contains("localhost is the container itself"), "{ev}");
+    let url = format!("postgresql://postgres:{PG_PASSWORD}@127.0.0.1:{port}/authdb");
+    let v = json(&doctor_in(&lab, "", &["postgres", "--url", &url], &[]));
+    assert_eq!(verdict(&v, "PG001", "network-isolated"), "confirmed");
+}
+
+#[test]
+fn a_service_that_is_reachable_by_its_alias_is_ruled_out() {
+    let Some(lab) = Lab::new() else { return };
+    let port = postgres(&lab, vec![("net".into(), vec!["postgres".into()])]);
+    sleeper(
+        &lab,
+        "user-api",
+        vec![("DATABASE_URL".into(), format!("postgresql://postgres:{PG_PASSWORD}@postgres:5432/authdb"))],
+        vec![("net".into(), vec![])],
+    );
+    let url = format!("postgresql://postgres:{PG_PASSWORD}@127.0.0.1:{port}/authdb");
+    let v = json(&doctor_in(&lab, "", &["postgres", "--url", &url], &[]));
+    assert_eq!(verdict(&v, "PG001", "network-isolated"), "ruled-out", "{:#}", check(&v, "PG001"));
+    assert_eq!(verdict(&v, "PG001", "wrong-password"), "ruled-out");
+    let v = json(&doctor_in(&lab, "", &["network"], &[]));
+    assert_eq!(check(&v, "NET001")["status"], "ok", "{:#}", check(&v, "NET001"));
+    assert_eq!(verdict(&v, "NET001", "port-not-listening"), "ruled-out");
+}
+
+#[test]
+fn a_password_mismatch_between_containers_is_confirmed_without_showing_either() {
+    let Some(lab) = Lab::new() else { return };
+    let port = postgres(&lab, vec![("net".into(), vec!["postgres".into()])]);
+    let wrong = "Lab-Other-Secret-77ab";
+    sleeper(
+        &lab,
+        "user-api",
+        vec![("DATABASE_URL".into(), format!("postgresql://postgres:{wrong}@postgres:5432/apidb"))],
+        vec![("net".into(), vec![])],
+    );
+    let url = format!("postgresql://postgres:{PG_PASSWORD}@127.0.0.1:{port}/authdb");
+    for format in ["json", "table", "markdown", "junit"] {
+        let (mut cmd, dir) = doctor();
+        let mut toml = String::new();
+        for s in SERVICES {
+            toml.push_str(&format!("[services.{s}]\ncontainer = \"{}\"\n", lab.name(s)));
+        }
+        std::fs::write(dir.path().join("doctor.toml"), toml).unwrap();
+        let out = run(cmd.args(["all", "-v", "--format", format]));
+        for s in [PG_PASSWORD, wrong] {
+            assert!(!out.combined().contains(s), "{format}: {s} leaked");
+        }
+    }
+    let v = json(&doctor_in(&lab, "", &["postgres", "--url", &url], &[]));
+    assert_eq!(verdict(&v, "PG001", "wrong-password"), "confirmed", "{:#}", check(&v, "PG001"));
+    let ev = evidence(&v, "PG001", "wrong-password");
+    assert!(ev.contains("user-api") && ev.contains("fingerprint"), "{ev}");
+}
+
+#[test]
+fn a_port_not_published_is_confirmed() {
+    let Some(lab) = Lab::new() else { return };
+    lab.run(ContainerSpec {
+        name: "auth-service".into(),
+        image: image(Image::Busybox),
+        cmd: vec!["httpd".into(), "-f".into(), "-p".into(), "8002".into()],
+        ..Default::default()
+    });
+    let v = json(&doctor_in(&lab, "", &["network"], &[]));
+    assert_eq!(verdict(&v, "NET002", "port-not-published"), "confirmed", "{:#}", check(&v, "NET002"));
+    assert!(evidence(&v, "NET002", "port-not-published").contains("8002"));
+}
+
+#[test]
+fn a_service_listening_only_on_its_own_loopback_is_confirmed() {
+    let Some(lab) = Lab::new() else { return };
+    lab.run(ContainerSpec {
+        name: "auth-service".into(),
+        image: image(Image::Busybox),
+        publish: vec!["127.0.0.1:0:8002".into()],
+        cmd: vec!["httpd".into(), "-f".into(), "-p".into(), "127.0.0.1:8002".into()],
+        ..Default::default()
+    });
+    lab.run(ContainerSpec {
+        name: "user-api".into(),
+        image: image(Image::Busybox),
+        publish: vec!["127.0.0.1:0:8001".into()],
+        cmd: vec!["httpd".into(), "-f".into(), "-p".into(), "8001".into()],
+        ..Default::default()
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let v = json(&doctor_in(&lab, "", &["network"], &[]));
+    assert_eq!(verdict(&v, "NET002", "bound-to-container-loopback"), "confirmed", "{:#}", check(&v, "NET002"));
+    assert!(evidence(&v, "NET002", "bound-to-container-loopback").contains(&lab.name("auth-service")));
+    assert!(check(&v, "NET002")["evidence"]["reachable"].to_string().contains(&lab.name("user-api")));
+}
+
+#[test]
+fn an_unreachable_engine_is_dk001_and_service_checks_still_run() {
+    let Some(_lab) = Lab::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    // A socket file nobody listens on: a daemon that died and left its socket behind.
+    let stale = dir.path().join("stale.sock");
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    for (host, cause) in [
+        (format!("unix://{}", dir.path().join("absent.sock").display()), "wrong-docker-host"),
+        (format!("unix://{}", stale.display()), "daemon-down"),
+        ("ftp://docker.example".to_string(), "wrong-docker-host"),
+    ] {
+        let (mut cmd, _d) = doctor();
+        let out = run(cmd.env("DOCKER_HOST", &host).args([
+            "postgres",
+            "--format",
+            "json",
+            "--timeout",
+            "2s",
+            "--url",
+            "postgresql://u:p@127.0.0.1:1/db",
+        ]));
+        let v = json(&out);
+        assert_eq!(check(&v, "DK001")["status"], "critical", "{host}");
+        assert_eq!(verdict(&v, "DK001", cause), "confirmed", "{host}: {:#}", check(&v, "DK001"));
+        assert_eq!(check(&v, "PG001")["status"], "critical", "the service check still ran");
+        assert!(evidence(&v, "PG001", "network-isolated").contains("DK001"));
+    }
+}
+
+#[test]
+fn permission_denied_on_the_socket_is_socket_permission() {
+    let Some(_lab) = Lab::new() else { return };
+    if !std::path::Path::new("/var/run/docker.sock").exists() || !std::path::Path::new("/usr/sbin/runuser").exists() {
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_doctor");
+    let out = std::process::Command::new("/usr/sbin/runuser")
+        .args(["-u", "nobody", "--", bin, "docker", "--format", "json"])
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .current_dir("/tmp")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(verdict(&v, "DK001", "socket-permission"), "confirmed", "{:#}", check(&v, "DK001"));
+}
+
+#[test]
+fn logged_symptoms_become_evidence_and_triage_maps_them() {
+    let Some(lab) = Lab::new() else { return };
+    let port = postgres(&lab, vec![]);
+    for _ in 0..3 {
+        let _ = support::lab::host_psql(port, "postgres", "Wrong-Attempt-1", "authdb", "SELECT 1");
+    }
+    lab.wait_log("postgres", "password authentication failed");
+    let url = format!("postgresql://postgres:{PG_PASSWORD}@127.0.0.1:{port}/authdb");
+    let v = json(&doctor_in(&lab, "", &["postgres", "--url", &url], &[]));
+    let pg001 = check(&v, "PG001");
+    assert_eq!(pg001["status"], "warning", "fine now, but clients failed recently: {pg001:#}");
+    let logs = pg001["evidence"]["logs"][0].as_str().unwrap();
+    assert!(logs.contains("password authentication failed") && logs.contains("3 times"), "{logs}");
+
+    let (mut cmd, _d) = doctor();
+    let out = run(cmd.args(["triage", "--container", &lab.name("postgres")]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("PG001") && out.stdout.contains("×3"), "{}", out.stdout);
+}
