@@ -122,3 +122,34 @@ fn color_never_reaches_a_pipe() {
     let out = doc(&["postgres", "--url", "postgresql://u:p@127.0.0.1:1/db"]);
     assert!(!out.stdout.contains('\u{1b}'), "ANSI escape in piped output");
 }
+
+#[test]
+fn triage_maps_a_file_and_stdin_to_problems() {
+    let (mut cmd, dir) = doctor();
+    let log = dir.path().join("app.log");
+    std::fs::write(
+        &log,
+        "2026-11-28 12:00:00 UTC [1] FATAL:  sorry, too many clients already\n\
+         INFO ordinary line\n\
+         redis.exceptions.ConnectionError: Error 111 connecting to redis:6379. Connection refused.\n\
+         2026-11-28 12:00:01 UTC [2] FATAL:  sorry, too many clients already\n",
+    )
+    .unwrap();
+    let out = run(cmd.args(["triage", log.to_str().unwrap(), "--format", "json"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    let hits = v["sources"][0]["hits"].as_array().unwrap();
+    assert_eq!(hits[0]["code"], "PG002");
+    assert_eq!(hits[0]["count"], 2);
+    assert!(hits.iter().any(|h| h["code"] == "RD001"), "{hits:?}");
+
+    let (mut cmd, _dir) = doctor();
+    let out = support::run_with_stdin(cmd.args(["triage", "-"]), "Token expired\nnothing here\n");
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains("AU002"), "{}", out.stdout);
+
+    let (mut cmd, _dir) = doctor();
+    let out = run(cmd.args(["triage", "/nonexistent.log"]));
+    assert_eq!(out.code, 3);
+    assert!(out.stderr.contains("/nonexistent.log"));
+}

@@ -393,3 +393,66 @@ fn logged_symptoms_become_evidence_and_triage_maps_them() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("PG001") && out.stdout.contains("×3"), "{}", out.stdout);
 }
+
+#[test]
+fn a_redis_password_mismatch_and_a_port_nobody_listens_on_are_confirmed() {
+    let Some(lab) = Lab::new() else { return };
+    lab.run(ContainerSpec {
+        name: "redis".into(),
+        image: image(Image::Redis),
+        env: vec![("REDIS_PASSWORD".into(), "Lab-Redis-Secret-1f".into())],
+        networks: vec![("net".into(), vec!["redis".into()])],
+        publish: vec!["127.0.0.1:0:6379".into()],
+        ..Default::default()
+    });
+    lab.wait_redis_ready("redis");
+    let port = lab.published_port("redis", 6379);
+    sleeper(
+        &lab,
+        "auth-service",
+        vec![("REDIS_URL".into(), "redis://:Lab-Other-Redis-2e@redis:6379/0".into())],
+        vec![("net".into(), vec![])],
+    );
+    // user-api points at a "postgres" that runs nothing on 5432.
+    sleeper(&lab, "postgres", vec![], vec![("net".into(), vec!["postgres".into()])]);
+    sleeper(
+        &lab,
+        "user-api",
+        vec![("DATABASE_URL".into(), "postgresql://app:x@postgres:5432/apidb".into())],
+        vec![("net".into(), vec![])],
+    );
+    let out = doctor_in(&lab, "", &["redis", "--url", &format!("redis://:Lab-Redis-Secret-1f@127.0.0.1:{port}")], &[]);
+    let v = json(&out);
+    assert_eq!(verdict(&v, "RD001", "wrong-password"), "confirmed", "{:#}", check(&v, "RD001"));
+    assert!(evidence(&v, "RD001", "wrong-password").contains(&lab.name("auth-service")));
+    assert!(!out.combined().contains("Lab-Redis-Secret-1f") && !out.combined().contains("Lab-Other-Redis-2e"));
+
+    let v = json(&doctor_in(&lab, "", &["network"], &[]));
+    assert_eq!(verdict(&v, "NET001", "port-not-listening"), "confirmed", "{:#}", check(&v, "NET001"));
+    assert!(evidence(&v, "NET001", "port-not-listening").contains("5432"));
+}
+
+#[test]
+fn restarts_by_docker_confirm_a_server_restart() {
+    let Some(lab) = Lab::new() else { return };
+    lab.run(ContainerSpec {
+        name: "postgres".into(),
+        image: image(Image::Postgres),
+        env: vec![("POSTGRES_PASSWORD".into(), PG_PASSWORD.into()), ("POSTGRES_DB".into(), "authdb".into())],
+        publish: vec!["127.0.0.1:0:5432".into()],
+        restart: Some("always".into()),
+        ..Default::default()
+    });
+    lab.wait_pg_ready("postgres");
+    // The server stops by itself; the restart policy brings it back.
+    // SIGINT to PID 1 (postgres itself) is a fast shutdown; it exits cleanly and is restarted.
+    let _ = lab.exec("postgres", &["kill", "-INT", "1"]);
+    lab.wait_until("postgres", "a restart by policy", |i| i["RestartCount"].as_i64().unwrap_or(0) >= 1);
+    lab.wait_pg_ready("postgres");
+    let port = lab.published_port("postgres", 5432);
+    let url = format!("postgresql://postgres:{PG_PASSWORD}@127.0.0.1:{port}/authdb");
+    let v = json(&doctor_in(&lab, "", &["postgres", "--url", &url], &[]));
+    assert_eq!(verdict(&v, "PG004", "server-restarted"), "confirmed", "{:#}", check(&v, "PG004"));
+    assert_eq!(check(&v, "PG004")["status"], "warning");
+    assert_eq!(verdict(&v, "PG004", "oom-killed"), "ruled-out");
+}

@@ -1,0 +1,143 @@
+//! The Docker engine misbehaving, with engines of our own on a Unix socket or through a TCP
+//! proxy: an API version the two sides do not share, an engine that answers 500, a container
+//! that disappears between listing and inspecting, and `DOCKER_HOST=tcp://` to a real engine.
+
+mod support;
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::thread;
+use support::{doctor, run};
+
+/// Serves HTTP on a Unix socket: every request is answered by `answer(method, path)`.
+fn fake_engine(path: &Path, answer: fn(&str, &str) -> (u16, String)) {
+    let listener = UnixListener::bind(path).unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { break };
+            thread::spawn(move || {
+                let mut reader = BufReader::new(s.try_clone().unwrap());
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut parts = line.split_whitespace();
+                    let (method, target) =
+                        (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
+                    let mut len = 0;
+                    loop {
+                        let mut h = String::new();
+                        if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if h.trim().is_empty() {
+                            break;
+                        }
+                        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    let _ = reader.read_exact(&mut body);
+                    let path = target.split('?').next().unwrap_or("").to_string();
+                    let (status, body) = answer(&method, &path);
+                    let resp = format!(
+                        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if s.write_all(resp.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+}
+
+fn doctor_docker(host: &str, args: &[&str]) -> Value {
+    let (mut cmd, _d) = doctor();
+    let out = run(cmd.env("DOCKER_HOST", host).args(args).args(["--format", "json", "--timeout", "2s"]));
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
+}
+
+fn check<'a>(v: &'a Value, code: &str) -> &'a Value {
+    v["checks"].as_array().unwrap().iter().find(|c| c["code"] == code).unwrap_or_else(|| panic!("no {code}: {v:#}"))
+}
+
+fn verdict(v: &Value, code: &str, id: &str) -> String {
+    check(v, code)["causes"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap()["verdict"]
+        .as_str()
+        .unwrap()
+        .into()
+}
+
+#[test]
+fn an_engine_that_speaks_another_api_version_is_api_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("engine.sock");
+    fake_engine(&sock, |_, _| {
+        (400, r#"{"message":"client version 1.53 is too new. Maximum supported API version is 1.24"}"#.into())
+    });
+    let v = doctor_docker(&format!("unix://{}", sock.display()), &["docker"]);
+    assert_eq!(check(&v, "DK001")["status"], "critical");
+    assert_eq!(verdict(&v, "DK001", "api-version"), "confirmed", "{:#}", check(&v, "DK001"));
+    assert!(check(&v, "DK001")["summary"].as_str().unwrap().contains("too new"));
+}
+
+#[test]
+fn an_engine_that_answers_500_is_a_finding_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("engine.sock");
+    fake_engine(&sock, |_, _| (500, r#"{"message":"internal server error: storage driver failed"}"#.into()));
+    let v = doctor_docker(&format!("unix://{}", sock.display()), &["docker"]);
+    assert_eq!(check(&v, "DK001")["status"], "critical");
+    assert!(check(&v, "DK001")["summary"].as_str().unwrap().contains("storage driver failed"));
+    assert_eq!(v["exit_code"], 2);
+}
+
+#[test]
+fn a_container_that_vanishes_between_listing_and_inspecting_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("engine.sock");
+    fake_engine(&sock, |_, path| match path {
+        "/version" => (200, r#"{"Version":"20.10.24","ApiVersion":"1.41","MinAPIVersion":"1.12","Os":"linux"}"#.into()),
+        "/containers/json" => (200, r#"[{"Id":"0123456789abcdef","Names":["/gone-1"]}]"#.into()),
+        _ => (404, r#"{"message":"No such container: 0123456789abcdef"}"#.into()),
+    });
+    let v = doctor_docker(&format!("unix://{}", sock.display()), &["docker"]);
+    assert_eq!(check(&v, "DK001")["status"], "ok");
+    let dk002 = check(&v, "DK002");
+    assert_eq!(dk002["status"], "critical", "{dk002:#}");
+    assert!(dk002.to_string().contains("No such container"), "{dk002:#}");
+}
+
+#[test]
+fn docker_host_over_tcp_reaches_a_real_engine() {
+    let Some(_lab) = support::lab::Lab::new() else { return };
+    // A TCP-to-socket relay stands in for an engine listening on tcp://.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for tcp in listener.incoming() {
+            let Ok(tcp) = tcp else { break };
+            let Ok(unix) = UnixStream::connect("/var/run/docker.sock") else { break };
+            let (mut t1, mut u1) = (tcp.try_clone().unwrap(), unix.try_clone().unwrap());
+            let (mut t2, mut u2) = (tcp, unix);
+            thread::spawn(move || {
+                let _ = std::io::copy(&mut t1, &mut u1);
+                let _ = u1.shutdown(std::net::Shutdown::Write);
+            });
+            thread::spawn(move || {
+                let _ = std::io::copy(&mut u2, &mut t2);
+                let _ = t2.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    let v = doctor_docker(&format!("tcp://127.0.0.1:{port}"), &["docker"]);
+    assert_eq!(check(&v, "DK001")["status"], "ok", "{:#}", check(&v, "DK001"));
+    assert_eq!(check(&v, "DK001")["evidence"]["host"], format!("tcp://127.0.0.1:{port}"));
+}
