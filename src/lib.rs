@@ -9,6 +9,7 @@ pub mod config;
 pub mod envfile;
 pub mod explain;
 pub mod glance;
+pub mod jwt;
 pub mod lang;
 pub mod probe;
 pub mod problems;

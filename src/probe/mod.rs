@@ -3,6 +3,7 @@
 //! password, too many clients...), because "cannot connect" is a diagnosis, not an error.
 
 pub mod docker;
+pub mod http;
 pub mod postgres;
 pub mod redis;
 pub mod tls;
