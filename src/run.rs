@@ -3,6 +3,7 @@
 //! can be dumped and replayed.
 
 use crate::config::{DEFAULT_STACK, Settings};
+use crate::probe::auth::{self as auth_probe, AuthFacts, AuthProbeConfig};
 use crate::probe::docker::{self, DockerFacts, DockerProbeConfig};
 use crate::probe::postgres::{self, PgFacts, PgProbeConfig};
 use crate::probe::redis::{self, BigKeysLimits, RedisFacts, RedisProbeConfig};
@@ -19,6 +20,7 @@ pub enum Area {
     Docker,
     Postgres,
     Redis,
+    Auth,
     Network,
     Perf,
 }
@@ -31,6 +33,11 @@ pub struct Request {
     pub pg_admin_url: Option<String>,
     pub redis_url: Option<String>,
     pub bigkeys: Option<BigKeysLimits>,
+    pub auth_url: Option<String>,
+    /// A token to inspect (`--token`), kept in memory only.
+    pub token: Option<String>,
+    /// Login credentials from stdin (`--login-stdin`); else DOCTOR_LOGIN_* variables.
+    pub login: Option<(String, String)>,
 }
 
 /// Everything a run gathered.
@@ -44,6 +51,22 @@ pub struct Facts {
     pub docker: Option<DockerFacts>,
     pub docker_ms: u64,
     pub docker_disabled: bool,
+    pub auth: Option<AuthFacts>,
+    pub auth_ms: u64,
+}
+
+pub fn auth_config(s: &Settings, req: &Request) -> AuthProbeConfig {
+    let login = req
+        .login
+        .clone()
+        .or_else(|| Some((s.var("DOCTOR_LOGIN_USERNAME")?.to_string(), s.var("DOCTOR_LOGIN_PASSWORD")?.to_string())));
+    AuthProbeConfig {
+        base_url: req.auth_url.clone().unwrap_or_else(|| s.service("auth-service").url),
+        timeout: s.timeout,
+        token: req.token.clone(),
+        login,
+        leeway_s: 30,
+    }
 }
 
 pub fn docker_config(s: &Settings) -> DockerProbeConfig {
@@ -202,11 +225,23 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
         };
         (Some(facts), crate::probe::ms(t.elapsed()))
     };
-    let ((postgres, postgres_ms), (redis, redis_ms), (docker, docker_ms)) = tokio::join!(pg, rd, dk);
-    Facts { postgres, postgres_ms, redis, redis_ms, docker, docker_ms, docker_disabled: s.no_docker }
+    let au = async {
+        if !req.areas.contains(&Area::Auth) {
+            return (None, 0);
+        }
+        let cfg = auth_config(s, req);
+        let t = Instant::now();
+        let facts = tokio::time::timeout(guard, auth_probe::gather(&cfg))
+            .await
+            .unwrap_or_else(|_| AuthFacts { base_url: redact::url(&cfg.base_url), ..Default::default() });
+        (Some(facts), crate::probe::ms(t.elapsed()))
+    };
+    let ((postgres, postgres_ms), (redis, redis_ms), (docker, docker_ms), (auth, auth_ms)) =
+        tokio::join!(pg, rd, dk, au);
+    Facts { postgres, postgres_ms, redis, redis_ms, docker, docker_ms, docker_disabled: s.no_docker, auth, auth_ms }
 }
 
-pub fn diagnose(facts: &Facts, areas: &[Area], ctx: &Ctx) -> Vec<Finding> {
+pub fn diagnose(facts: &Facts, areas: &[Area], settings: &Settings, ctx: &Ctx) -> Vec<Finding> {
     let view = DockerView { facts: facts.docker.as_ref(), disabled: facts.docker_disabled };
     let mut out = Vec::new();
     let timed = |mut f: Finding, ms: u64| {
@@ -222,6 +257,16 @@ pub fn diagnose(facts: &Facts, areas: &[Area], ctx: &Ctx) -> Vec<Finding> {
     }
     if let Some(rd) = &facts.redis {
         out.extend(problems::redis::diagnose(rd, &view, ctx).into_iter().map(|f| timed(f, facts.redis_ms)));
+    }
+    if let Some(a) = &facts.auth {
+        let vars =
+            |name: &str| settings.var(name).map(|v| (v.to_string(), format!("{name} ({})", settings.var_origin(name))));
+        let expected = problems::auth::Expected::from(&vars, &view, ctx);
+        out.push(timed(problems::auth::au001_login_fails::diagnose(a, ctx), facts.auth_ms));
+        out.push(timed(
+            problems::auth::au002_jwt_verification_fails::diagnose(a, &expected, &view, ctx),
+            facts.auth_ms,
+        ));
     }
     if areas.contains(&Area::Network) {
         out.push(timed(

@@ -1,7 +1,7 @@
 //! The check commands (`all`, `postgres`, `redis`): gather facts, diagnose, render, exit with
 //! the worst status. `--wait` repeats the whole run until nothing is critical or time is up.
 
-use super::{Global, PostgresArgs, RedisArgs, err, out, out_json};
+use super::{AuthArgs, Global, PostgresArgs, RedisArgs, err, out, out_json};
 use crate::config::{Format, Settings, parse_duration};
 use crate::lang::tr;
 use crate::probe::redis::BigKeysLimits;
@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 pub enum Target {
     All,
+    Auth(AuthArgs),
     Docker,
     Network,
     Postgres(PostgresArgs),
@@ -51,7 +52,7 @@ pub fn run(s: &Settings, g: &Global, target: Target) -> i32 {
         if s.verbose {
             log_timings(&facts);
         }
-        let findings = run::diagnose(&facts, &req.areas, &ctx);
+        let findings = run::diagnose(&facts, &req.areas, s, &ctx);
         let mut report = Report::build(&command, findings, s.lang, started_at, crate::probe::ms(t.elapsed()));
         if command == "docker" {
             report.containers = facts.docker.as_ref().filter(|d| d.reachable()).map(crate::glance::rows);
@@ -94,10 +95,34 @@ fn request(target: &Target) -> Result<(String, Request), String> {
         Target::All => (
             "all".into(),
             Request {
-                areas: vec![Area::Docker, Area::Postgres, Area::Redis, Area::Network, Area::Perf],
+                areas: vec![Area::Docker, Area::Postgres, Area::Redis, Area::Auth, Area::Network, Area::Perf],
                 ..Default::default()
             },
         ),
+        Target::Auth(a) => {
+            let token = match a.token.as_deref() {
+                Some("-") => Some(read_stdin_line("--token -")?),
+                Some(t) => Some(t.to_string()),
+                None => None,
+            };
+            let login = if a.login_stdin {
+                let text = read_stdin_all("--login-stdin")?;
+                let mut lines = text.lines();
+                match (lines.next(), lines.next()) {
+                    (Some(u), Some(p)) if !u.trim().is_empty() => Some((u.trim().to_string(), p.to_string())),
+                    _ => return Err("--login-stdin reads two lines: the user name, then the password".into()),
+                }
+            } else {
+                None
+            };
+            if token.is_some() && login.is_some() && a.token.as_deref() == Some("-") {
+                return Err("--token - and --login-stdin both read standard input: give the token as a value".into());
+            }
+            (
+                "auth".into(),
+                Request { areas: vec![Area::Auth], auth_url: a.url.clone(), token, login, ..Default::default() },
+            )
+        }
         Target::Docker => ("docker".into(), Request { areas: vec![Area::Docker, Area::Perf], ..Default::default() }),
         Target::Network => {
             ("network".into(), Request { areas: vec![Area::Docker, Area::Network], ..Default::default() })
@@ -124,6 +149,26 @@ fn request(target: &Target) -> Result<(String, Request), String> {
             )
         }
     })
+}
+
+fn read_stdin_all(what: &str) -> Result<String, String> {
+    use std::io::Read;
+    let mut buf = String::new();
+    std::io::stdin()
+        .take(1 << 20)
+        .read_to_string(&mut buf)
+        .map_err(|e| format!("{what}: reading standard input: {e}"))?;
+    Ok(buf)
+}
+
+fn read_stdin_line(what: &str) -> Result<String, String> {
+    let text = read_stdin_all(what)?;
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(format!("{what}: standard input is empty"));
+    }
+    crate::redact::register_secret(t);
+    Ok(t.to_string())
 }
 
 /// `-v`: each probe step and how long it took, on stderr.

@@ -96,6 +96,8 @@ pub enum Command {
     Postgres(PostgresArgs),
     /// Redis: RD001 cannot connect, RD002 out of memory, RD003 low hit rate
     Redis(RedisArgs),
+    /// auth-service: AU001 login fails, AU002 JWT verification fails
+    Auth(AuthArgs),
     /// Explain a problem code (PG002), a cause id (idle-connections) or an error text, offline
     Explain {
         /// The code, cause id or error text (quote it, or pass it as several words)
@@ -127,6 +129,20 @@ pub struct PostgresArgs {
     /// [default: user postgres with POSTGRES_PASSWORD on the same host]
     #[arg(long, value_name = "URL")]
     pub admin_url: Option<String>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct AuthArgs {
+    /// auth-service base URL [default: http://localhost:8002, or doctor.toml]
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Also inspect and verify this access token against the live JWKS (`-` reads stdin)
+    #[arg(long, value_name = "JWT|-")]
+    pub token: Option<String>,
+    /// Try a login with credentials read from stdin (two lines: user name, password).
+    /// Or set DOCTOR_LOGIN_USERNAME and DOCTOR_LOGIN_PASSWORD; never on the command line.
+    #[arg(long)]
+    pub login_stdin: bool,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -227,5 +243,6 @@ pub fn run() -> i32 {
         Command::Triage { file, container } => triage::run(file.as_deref(), container, &settings),
         Command::Postgres(a) => check::run(&settings, g, check::Target::Postgres(a.clone())),
         Command::Redis(a) => check::run(&settings, g, check::Target::Redis(a.clone())),
+        Command::Auth(a) => check::run(&settings, g, check::Target::Auth(a.clone())),
     }
 }

@@ -2,6 +2,7 @@
 //! return typed, serializable facts. A failed probe is itself a fact (refused, timeout, wrong
 //! password, too many clients...), because "cannot connect" is a diagnosis, not an error.
 
+pub mod auth;
 pub mod docker;
 pub mod http;
 pub mod postgres;

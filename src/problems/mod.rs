@@ -2,6 +2,7 @@
 //! no printing: everything a verdict depends on is in the facts and the thresholds, so every
 //! cause is unit-tested from a fixture and a report can be replayed offline.
 
+pub mod auth;
 pub mod docker;
 pub mod engine;
 pub mod logs;

@@ -89,6 +89,9 @@ fn check(c: &Check, lang: Lang, style: Style) -> String {
     let badge = format!("{} {label}{}", status_icon(c.status), " ".repeat(8usize.saturating_sub(display_width(label))));
     s.push_str(&format!("{} {}  {} · {}\n", paint(&badge, c.status, style.color), c.code, c.title, c.target));
     s.push_str(&format!("    {}\n", c.summary));
+    if let Some(t) = c.evidence.get("token") {
+        s.push_str(&format!("    {}\n", token_line(t, lang)));
+    }
     let expand = style.verbose || !matches!(c.status, Status::Ok | Status::Skipped);
     if !expand {
         return s;
@@ -146,4 +149,39 @@ fn check(c: &Check, lang: Lang, style: Style) -> String {
 /// Terminal columns a text takes: East Asian wide characters take two.
 fn display_width(s: &str) -> usize {
     s.chars().map(|c| if ('\u{1100}'..='\u{ffdc}').contains(&c) && !c.is_ascii() { 2 } else { 1 }).sum()
+}
+
+/// The token's header and claims on one line (never its signature), times as dates and ages.
+fn token_line(t: &serde_json::Value, lang: Lang) -> String {
+    use crate::problems::secs;
+    let mut parts = vec![format!("alg {}", t["alg"].as_str().unwrap_or("?"))];
+    for k in ["kid", "iss", "sub"] {
+        if let Some(v) = t[k].as_str() {
+            parts.push(format!("{k} {v}"));
+        }
+    }
+    if let Some(a) = t["aud"].as_array().filter(|a| !a.is_empty()) {
+        let aud: Vec<&str> = a.iter().filter_map(|x| x.as_str()).collect();
+        parts.push(format!("aud {}", aud.join(",")));
+    }
+    for k in ["iat", "nbf", "exp"] {
+        if let (Some(at), Some(d)) = (t[k]["at"].as_str(), t[k]["seconds_from_now"].as_i64()) {
+            let rel = match (d >= 0, lang) {
+                _ if d == 0 => match lang {
+                    Lang::En => "now".to_string(),
+                    Lang::Ja => "現在".to_string(),
+                },
+                (true, Lang::En) => format!("in {}", secs(d as f64)),
+                (false, Lang::En) => format!("{} ago", secs(-d as f64)),
+                (true, Lang::Ja) => format!("{}後", secs(d as f64)),
+                (false, Lang::Ja) => format!("{}前", secs(-d as f64)),
+            };
+            parts.push(format!("{k} {at} ({rel})"));
+        }
+    }
+    let head = match lang {
+        Lang::En => "JWT:",
+        Lang::Ja => "JWT:",
+    };
+    format!("{head} {}", parts.join(" · "))
 }

@@ -1,0 +1,141 @@
+//! AU001: login fails. Reads auth-service's `/health` and, when credentials are given through
+//! the environment (`DOCTOR_LOGIN_USERNAME`, `DOCTOR_LOGIN_PASSWORD`) or stdin, the answer of
+//! `POST /api/auth/login`: 401 confirms `wrong-password`, 403 "inactive" `user-inactive`, a 5xx
+//! naming the database or Redis their cause. Without credentials only the service's health is
+//! judged and the credential causes stay `unchecked`.
+
+use super::au002_jwt_verification_fails::http_failure;
+use crate::probe::auth::AuthFacts;
+use crate::problems::Ctx;
+use crate::report::{Finding, Status, Verdict::*};
+
+pub fn diagnose(f: &AuthFacts, ctx: &Ctx) -> Finding {
+    let mut out = Finding::new("AU001", f.base_url.clone());
+    let mut status = Status::Ok;
+    let mut notes = Vec::new();
+    let body_says = |body: Option<&str>, word: &str| body.is_some_and(|b| b.to_ascii_lowercase().contains(word));
+    if let Some(h) = &f.health {
+        out.fact("health_status", h.status);
+        out.fact("health_latency_ms", h.latency_ms);
+        if let Some(why) = http_failure(h, ctx) {
+            status = Status::Critical;
+            notes.push(
+                ctx.tr(format!("auth-service is not healthy: {why}"), format!("auth-service が正常でない: {why}")),
+            );
+        }
+    }
+    let health_body = f.health.as_ref().and_then(|h| h.body.as_deref());
+    match &f.login {
+        None => {
+            let why = ctx.tr(
+                "no login tried: set DOCTOR_LOGIN_USERNAME and DOCTOR_LOGIN_PASSWORD (or use --login-stdin) to try one",
+                "ログインは未試行: DOCTOR_LOGIN_USERNAME と DOCTOR_LOGIN_PASSWORD を設定（または --login-stdin）すると試行する",
+            );
+            out.cause("wrong-password", Unchecked, why.clone());
+            out.cause("user-inactive", Unchecked, why.clone());
+            for (id, word) in [("database-error", "database"), ("redis-error", "redis")] {
+                if body_says(health_body, word) && status == Status::Critical {
+                    out.cause(
+                        id,
+                        Suspected,
+                        ctx.tr(
+                            format!("/health answers: {}", health_body.unwrap_or("")),
+                            format!("/health の応答: {}", health_body.unwrap_or("")),
+                        ),
+                    );
+                } else {
+                    out.cause(
+                        id,
+                        if status == Status::Ok { RuledOut } else { Unchecked },
+                        if status == Status::Ok {
+                            ctx.tr("/health answers ok", "/health は正常")
+                        } else {
+                            why.clone()
+                        },
+                    );
+                }
+            }
+        }
+        Some(l) => {
+            let r = &l.response;
+            let body = r.body.as_deref();
+            out.fact("login_status", r.status);
+            out.fact("login_user", &l.username);
+            let said = body.unwrap_or("").chars().take(200).collect::<String>();
+            match (r.status, &r.error) {
+                (_, Some(e)) => {
+                    let why = ctx.tr(
+                        format!("POST /api/auth/login failed: {:?} {}", e.kind, e.message),
+                        format!("POST /api/auth/login が失敗: {:?} {}", e.kind, e.message),
+                    );
+                    for id in ["wrong-password", "user-inactive", "database-error", "redis-error"] {
+                        out.cause(id, Unchecked, why.clone());
+                    }
+                    status = Status::Critical;
+                    notes.push(why);
+                }
+                (Some(200..=299), None) => {
+                    let ok = ctx.tr(
+                        format!("{} logged in (HTTP {})", l.username, r.status.unwrap_or(0)),
+                        format!("{} でログインできた（HTTP {}）", l.username, r.status.unwrap_or(0)),
+                    );
+                    for id in ["wrong-password", "user-inactive", "database-error", "redis-error"] {
+                        out.cause(id, RuledOut, ok.clone());
+                    }
+                    notes.push(ok);
+                }
+                (Some(code), None) => {
+                    status = Status::Critical;
+                    let answer = format!("HTTP {code}: {said}");
+                    let inactive = code == 403 || body_says(body, "inactive") || body_says(body, "disabled");
+                    out.cause(
+                        "wrong-password",
+                        if code == 401 && !inactive { Confirmed } else { RuledOut },
+                        ctx.tr(
+                            format!("the login of {} was answered {answer}", l.username),
+                            format!("{} のログインへの応答: {answer}", l.username),
+                        ),
+                    );
+                    out.cause(
+                        "user-inactive",
+                        if inactive { Confirmed } else { RuledOut },
+                        if inactive {
+                            ctx.tr(
+                                format!("{} is inactive: {answer}", l.username),
+                                format!("{} は無効化されている: {answer}", l.username),
+                            )
+                        } else {
+                            ctx.tr(
+                                format!("the answer does not say inactive: {answer}"),
+                                format!("応答は無効化を示していない: {answer}"),
+                            )
+                        },
+                    );
+                    let server_side = code >= 500;
+                    for (id, word) in [("database-error", "database"), ("redis-error", "redis")] {
+                        let v = if server_side && body_says(body, word) {
+                            Confirmed
+                        } else if server_side {
+                            Suspected
+                        } else {
+                            RuledOut
+                        };
+                        out.cause(id, v, answer.clone());
+                    }
+                    notes.push(ctx.tr(
+                        format!("login of {} failed: {answer}", l.username),
+                        format!("{} のログインが失敗: {answer}", l.username),
+                    ));
+                }
+                (None, None) => {
+                    for id in ["wrong-password", "user-inactive", "database-error", "redis-error"] {
+                        out.cause(id, Unchecked, ctx.tr("no answer", "応答なし"));
+                    }
+                }
+            }
+        }
+    }
+    let summary =
+        if notes.is_empty() { ctx.tr("auth-service is healthy", "auth-service は正常") } else { notes.join("; ") };
+    out.status(status, summary)
+}

@@ -1,0 +1,369 @@
+//! AU002: JWT verification fails. Reads the JWKS auth-service serves (reachable? valid JSON?
+//! RSA keys of 2048 bits or more, unique `kid`s, sensible `alg`/`use`), the `JWT_*` settings of
+//! auth-service against those of the services that verify its tokens, and with `--token` the
+//! token's header and claims verified against that JWKS. Each failure is its own cause:
+//! unknown `kid` or bad signature (`signature-mismatch`), expired or not yet valid
+//! (`token-expired`), wrong issuer or audience.
+
+use super::Expected;
+use crate::clock::rfc3339;
+use crate::jwt::{TokenError, TokenView, Verification};
+use crate::probe::auth::AuthFacts;
+use crate::probe::http::HttpFacts;
+use crate::problems::engine::DockerView;
+use crate::problems::{Ctx, secs};
+use crate::report::{Finding, Status, Verdict::*};
+
+/// "in 12m" / "3h ago", from the check's own clock.
+fn relative(t: i64, now: i64, ctx: &Ctx) -> String {
+    if t >= now {
+        ctx.tr(format!("in {}", secs((t - now) as f64)), format!("{}後", secs((t - now) as f64)))
+    } else {
+        ctx.tr(format!("{} ago", secs((now - t) as f64)), format!("{}前", secs((now - t) as f64)))
+    }
+}
+
+pub fn http_failure(h: &HttpFacts, ctx: &Ctx) -> Option<String> {
+    if let Some(e) = &h.error {
+        return Some(ctx.tr(
+            format!("{} {}: {:?}: {}", h.method, h.url, e.kind, e.message),
+            format!("{} {}: {:?}: {}", h.method, h.url, e.kind, e.message),
+        ));
+    }
+    match h.status {
+        Some(s) if (200..300).contains(&s) => None,
+        Some(s) => Some(format!("{} {} → HTTP {s}", h.method, h.url)),
+        None => Some(format!("{} {}: no answer", h.method, h.url)),
+    }
+}
+
+pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView, ctx: &Ctx) -> Finding {
+    let mut out = Finding::new("AU002", f.base_url.clone());
+    let mut status = Status::Ok;
+    let mut notes: Vec<String> = Vec::new();
+
+    // The JWKS itself.
+    let jwks_fail = f.jwks.as_ref().and_then(|j| http_failure(j, ctx));
+    match (&jwks_fail, &f.jwks_analysis) {
+        (Some(why), _) => {
+            out.cause("jwks-unreachable", Confirmed, why.clone());
+            out.cause("keys-missing", Unchecked, ctx.tr("the JWKS could not be read", "JWKS を読み取れなかった"));
+            status = Status::Critical;
+            notes.push(ctx.tr(format!("JWKS unreachable: {why}"), format!("JWKS に到達できない: {why}")));
+        }
+        (None, Some(Err(why))) => {
+            out.cause(
+                "jwks-unreachable",
+                Confirmed,
+                ctx.tr(
+                    format!("the JWKS answered, but is unusable: {why}"),
+                    format!("JWKS は応答したが使用できない: {why}"),
+                ),
+            );
+            out.cause(
+                "keys-missing",
+                Suspected,
+                ctx.tr("no usable key is published", "使用可能な鍵が公開されていない"),
+            );
+            status = Status::Critical;
+            notes.push(ctx.tr(format!("JWKS broken: {why}"), format!("JWKS が壊れている: {why}")));
+        }
+        (None, Some(Ok(set))) => {
+            let kids: Vec<String> = set
+                .keys
+                .iter()
+                .map(|k| format!("{} ({} bits)", k.kid.as_deref().unwrap_or("-"), k.bits.unwrap_or(0)))
+                .collect();
+            out.fact("jwks_keys", &set.keys);
+            out.cause(
+                "jwks-unreachable",
+                RuledOut,
+                ctx.tr(
+                    format!("the JWKS answered with {} key(s)", set.keys.len()),
+                    format!("JWKS は {} 個の鍵を返した", set.keys.len()),
+                ),
+            );
+            if set.keys.is_empty() {
+                out.cause(
+                    "keys-missing",
+                    Confirmed,
+                    ctx.tr(
+                        "the JWKS publishes no key: auth-service has no key pair loaded",
+                        "JWKS に鍵がない: auth-service が鍵ペアを読み込んでいない",
+                    ),
+                );
+                status = Status::Critical;
+                notes.push(ctx.tr("no key published", "鍵が公開されていない"));
+            } else {
+                out.cause("keys-missing", RuledOut, kids.join(", "));
+            }
+            if !set.problems.is_empty() {
+                out.fact("jwks_problems", &set.problems);
+                status = status.max(Status::Warning);
+                notes.push(set.problems.join("; "));
+            }
+        }
+        (None, None) => {
+            let why = ctx.tr("the JWKS was not fetched", "JWKS を取得していない");
+            out.cause("jwks-unreachable", Unchecked, why.clone());
+            out.cause("keys-missing", Unchecked, why);
+        }
+    }
+
+    // JWT settings of the services that verify tokens, against auth-service's.
+    let settings = jwt_settings_disagreements(docker, ctx);
+
+    // The token, when given.
+    match &f.token {
+        None => {
+            let why = ctx.tr(
+                "give a token with --token JWT (or --token - to read it from stdin) to check it",
+                "トークンを確認するには --token JWT（標準入力なら --token -）を指定",
+            );
+            out.cause("token-expired", Unchecked, why.clone());
+            match &settings.0 {
+                Some(e) => out.cause("issuer-mismatch", Confirmed, e.clone()),
+                None => out.cause("issuer-mismatch", Unchecked, why.clone()),
+            }
+            match &settings.1 {
+                Some(e) => out.cause("audience-mismatch", Confirmed, e.clone()),
+                None => out.cause("audience-mismatch", Unchecked, why.clone()),
+            }
+            if let Some(Ok(set)) = &f.jwks_analysis {
+                let dup = set.problems.iter().find(|p| p.contains("more than once"));
+                match dup {
+                    Some(d) => out.cause("signature-mismatch", Suspected, d.clone()),
+                    None => out.cause("signature-mismatch", Unchecked, why),
+                }
+            } else {
+                out.cause("signature-mismatch", Unchecked, why);
+            }
+        }
+        Some(t) => {
+            let now = t.checked_at;
+            match &t.view {
+                Err(TokenError::NotAJwt { why }) => {
+                    let msg = ctx.tr(
+                        format!("what was given is not a JWT: {why}"),
+                        format!("指定された値は JWT ではない: {why}"),
+                    );
+                    out.cause("signature-mismatch", Confirmed, msg.clone());
+                    for id in ["token-expired", "issuer-mismatch", "audience-mismatch"] {
+                        out.cause(id, Unchecked, msg.clone());
+                    }
+                    return out.status(Status::Critical, msg);
+                }
+                Err(TokenError::AlgNone) => {
+                    let msg = ctx.tr(
+                        "the token says alg \"none\": it is unsigned, and a verifier must reject it (forged or a debugging token)",
+                        "トークンの alg が \"none\": 署名のないトークンであり、検証側は拒否しなければならない（偽造またはデバッグ用）",
+                    );
+                    out.cause("signature-mismatch", Confirmed, msg.clone());
+                    for id in ["token-expired", "issuer-mismatch", "audience-mismatch"] {
+                        out.cause(id, Unchecked, msg.clone());
+                    }
+                    return out.status(Status::Critical, msg);
+                }
+                Ok(view) => {
+                    out.fact("token", token_json(view, now));
+                    token_causes(
+                        &mut out,
+                        view,
+                        t.verification.as_ref(),
+                        expected,
+                        &settings,
+                        now,
+                        ctx,
+                        &mut status,
+                        &mut notes,
+                    );
+                }
+            }
+        }
+    }
+    if settings.0.is_some() || settings.1.is_some() {
+        status = Status::Critical;
+        notes.extend(settings.0.iter().chain(settings.1.iter()).cloned());
+    }
+    let summary = if notes.is_empty() {
+        ctx.tr(
+            "the JWKS is served and sound; no token problem found",
+            "JWKS は正常に提供されている。トークンの問題は見つからない",
+        )
+    } else {
+        notes.join("; ")
+    };
+    out.status(status, summary)
+}
+
+fn token_json(v: &TokenView, now: i64) -> serde_json::Value {
+    let time = |t: Option<i64>| t.map(|t| serde_json::json!({"at": rfc3339(t), "seconds_from_now": t - now}));
+    serde_json::json!({
+        "alg": v.alg, "kid": v.kid, "typ": v.typ, "iss": v.iss, "aud": v.aud, "sub": v.sub,
+        "exp": time(v.exp), "nbf": time(v.nbf), "iat": time(v.iat), "other_claims": v.other_claims,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn token_causes(
+    out: &mut Finding,
+    view: &TokenView,
+    verification: Option<&Verification>,
+    expected: &Expected,
+    settings: &(Option<String>, Option<String>),
+    now: i64,
+    ctx: &Ctx,
+    status: &mut Status,
+    notes: &mut Vec<String>,
+) {
+    // Signature.
+    match verification {
+        Some(Verification::UnknownKid { kid, available }) => {
+            let msg = ctx.tr(
+                format!("the token's kid {:?} is not in the JWKS (it has: {}): signed with a key auth-service no longer publishes (rotated?)", kid.as_deref().unwrap_or("none"), available.join(", ")),
+                format!("トークンの kid {:?} が JWKS にない（JWKS の鍵: {}）: auth-service が公開していない鍵で署名されている（鍵のローテーション？）", kid.as_deref().unwrap_or("none"), available.join(", ")),
+            );
+            out.cause("signature-mismatch", Confirmed, msg.clone());
+            notes.push(msg);
+            *status = Status::Critical;
+        }
+        Some(Verification::BadSignature) => {
+            let msg = ctx.tr("the signature does not verify with the JWKS key of the same kid: forged, or signed by another key pair", "同じ kid の JWKS の鍵で署名を検証できない: 偽造、または別の鍵ペアで署名された");
+            out.cause("signature-mismatch", Confirmed, msg.clone());
+            notes.push(msg);
+            *status = Status::Critical;
+        }
+        Some(Verification::UnsupportedAlgorithm { alg }) => {
+            let msg = ctx.tr(
+                format!("the token uses {alg}; auth-service signs with RS256"),
+                format!("トークンのアルゴリズムは {alg}。auth-service は RS256 で署名する"),
+            );
+            out.cause("signature-mismatch", Confirmed, msg.clone());
+            notes.push(msg);
+            *status = Status::Critical;
+        }
+        Some(Verification::Unusable { why }) => out.cause("signature-mismatch", Unchecked, why.clone()),
+        None => {
+            out.cause("signature-mismatch", Unchecked, ctx.tr("no JWKS to verify against", "検証に使う JWKS がない"))
+        }
+        Some(_) => out.cause(
+            "signature-mismatch",
+            RuledOut,
+            ctx.tr(
+                format!("signature verified with key {}", view.kid.as_deref().unwrap_or("-")),
+                format!("鍵 {} で署名を検証できた", view.kid.as_deref().unwrap_or("-")),
+            ),
+        ),
+    }
+    // Time.
+    let when = |t: i64| format!("{} ({})", rfc3339(t), relative(t, now, ctx));
+    match (view.exp, view.nbf) {
+        (Some(exp), _) if exp < now => {
+            let msg = ctx.tr(
+                format!(
+                    "expired {} ago, at {}: log in again (or refresh) for a new token",
+                    secs((now - exp) as f64),
+                    rfc3339(exp)
+                ),
+                format!(
+                    "{} 前（{}）に期限切れ: 再ログイン（またはリフレッシュ）が必要",
+                    secs((now - exp) as f64),
+                    rfc3339(exp)
+                ),
+            );
+            out.cause("token-expired", Confirmed, msg.clone());
+            notes.push(msg);
+            *status = Status::Critical;
+        }
+        (_, Some(nbf)) if nbf > now + 30 => {
+            let msg = ctx.tr(
+                format!("not valid before {}: the issuer's clock is ahead of this one", when(nbf)),
+                format!("{} まで有効にならない: 発行側の時計が進んでいる", when(nbf)),
+            );
+            out.cause("token-expired", Confirmed, msg.clone());
+            notes.push(msg);
+            *status = Status::Critical;
+        }
+        (Some(exp), _) => out.cause(
+            "token-expired",
+            RuledOut,
+            ctx.tr(format!("valid until {}", when(exp)), format!("{} まで有効", when(exp))),
+        ),
+        (None, _) => {
+            out.cause(
+                "token-expired",
+                Suspected,
+                ctx.tr(
+                    "the token has no exp claim: verifiers that require one reject it",
+                    "exp クレームがない: exp を必須とする検証側では拒否される",
+                ),
+            );
+            *status = (*status).max(Status::Warning);
+        }
+    }
+    // Issuer and audience, against what the services expect.
+    let judge = |got: String,
+                 want: &Option<(String, String)>,
+                 setting: &Option<String>,
+                 what: &str|
+     -> (crate::report::Verdict, String) {
+        match (want, setting) {
+            (_, Some(s)) => (Confirmed, s.clone()),
+            (Some((w, src)), _) if !got.split(", ").any(|g| g == w) => (
+                Confirmed,
+                ctx.tr(
+                    format!("the token's {what} is {got:?}, but {w:?} is expected ({src})"),
+                    format!("トークンの {what} は {got:?} だが、期待値は {w:?}（{src}）"),
+                ),
+            ),
+            (Some((w, src)), _) => (
+                RuledOut,
+                ctx.tr(format!("{what} {w:?} as expected ({src})"), format!("{what} {w:?} は期待どおり（{src}）")),
+            ),
+            (None, _) => (
+                Unchecked,
+                ctx.tr(
+                    format!("no expected {what}: set JWT_{}", what.to_uppercase()),
+                    format!("期待する {what} が不明: JWT_{} を設定", what.to_uppercase()),
+                ),
+            ),
+        }
+    };
+    let (v, e) = judge(view.iss.clone().unwrap_or_default(), &expected.issuer, &settings.0, "issuer");
+    if v == Confirmed {
+        *status = Status::Critical;
+        notes.push(e.clone());
+    }
+    out.cause("issuer-mismatch", v, e);
+    let (v, e) = judge(view.aud.join(", "), &expected.audience, &settings.1, "audience");
+    if v == Confirmed {
+        *status = Status::Critical;
+        notes.push(e.clone());
+    }
+    out.cause("audience-mismatch", v, e);
+}
+
+/// `JWT_ISSUER` / `JWT_AUDIENCE` of the services that verify tokens, against auth-service's.
+fn jwt_settings_disagreements(docker: &DockerView, ctx: &Ctx) -> (Option<String>, Option<String>) {
+    use crate::problems::engine::Seen;
+    let Seen::Found(auth) = docker.seen("auth-service", ctx) else { return (None, None) };
+    let mut found = (Vec::new(), Vec::new());
+    for service in ["user-api", "admin-api"] {
+        let Seen::Found(c) = docker.seen(service, ctx) else { continue };
+        for (name, slot) in [("JWT_ISSUER", &mut found.0), ("JWT_AUDIENCE", &mut found.1)] {
+            if let (Some(a), Some(b)) = (auth.env(name), c.env(name)) {
+                if a.value != b.value {
+                    slot.push(ctx.tr(
+                        format!("{} expects {name}={:?}, but {} issues {:?}", c.name, b.value, auth.name, a.value),
+                        format!(
+                            "{} は {name}={:?} を期待するが、{} は {:?} で発行している",
+                            c.name, b.value, auth.name, a.value
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    let join = |v: Vec<String>| (!v.is_empty()).then(|| v.join("; "));
+    (join(found.0), join(found.1))
+}
