@@ -16,6 +16,7 @@
 //! Std only (plus `tempfile`), plain blocking `std::process`.
 #![allow(dead_code)]
 
+pub mod fixture;
 pub mod lab;
 
 use std::collections::HashSet;
