@@ -13,6 +13,7 @@ pub mod jwt;
 pub mod lang;
 pub mod probe;
 pub mod problems;
+pub mod prometheus;
 pub mod redact;
 pub mod render;
 pub mod report;

@@ -149,7 +149,13 @@ impl Report {
     pub fn build(command: &str, findings: Vec<Finding>, lang: Lang, started_at: String, duration_ms: u64) -> Report {
         let mut checks: Vec<Check> = findings.into_iter().map(|f| check_from(f, lang)).collect();
         checks.sort_by_key(|c| area_rank(&c.area));
-        let status = checks.iter().map(|c| c.status).max().unwrap_or(Status::Ok);
+        // Skipped checks say nothing about the stack: the run is as good as the rest.
+        let status = checks
+            .iter()
+            .map(|c| c.status)
+            .filter(|s| *s != Status::Skipped)
+            .max()
+            .unwrap_or(if checks.is_empty() { Status::Ok } else { Status::Skipped });
         Report {
             schema: "doctor.report/v1",
             status,

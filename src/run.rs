@@ -7,6 +7,7 @@ use crate::probe::auth::{self as auth_probe, AuthFacts, AuthProbeConfig};
 use crate::probe::docker::{self, DockerFacts, DockerProbeConfig};
 use crate::probe::postgres::{self, PgFacts, PgProbeConfig};
 use crate::probe::redis::{self, BigKeysLimits, RedisFacts, RedisProbeConfig};
+use crate::probe::web::{self, WebFacts, WebProbeConfig};
 use crate::problems::engine::DockerView;
 use crate::problems::{self, Ctx};
 use crate::redact;
@@ -21,6 +22,8 @@ pub enum Area {
     Postgres,
     Redis,
     Auth,
+    Api,
+    Frontend,
     Network,
     Perf,
 }
@@ -53,6 +56,24 @@ pub struct Facts {
     pub docker_disabled: bool,
     pub auth: Option<AuthFacts>,
     pub auth_ms: u64,
+    pub web: Option<WebFacts>,
+    pub web_ms: u64,
+}
+
+pub fn web_config(s: &Settings, req: &Request) -> WebProbeConfig {
+    let url = |name: &str| (name.to_string(), s.service(name).url);
+    WebProbeConfig {
+        apis: vec![url("user-api"), url("admin-api")],
+        frontends: if req.areas.contains(&Area::Frontend) {
+            vec![url("user-frontend"), url("admin-frontend")]
+        } else {
+            vec![]
+        },
+        user_api_url: s.service("user-api").url,
+        timeout: s.timeout,
+        login: auth_config(s, req).login,
+        origin: s.service("user-frontend").url,
+    }
 }
 
 pub fn auth_config(s: &Settings, req: &Request) -> AuthProbeConfig {
@@ -236,9 +257,30 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
             .unwrap_or_else(|_| AuthFacts { base_url: redact::url(&cfg.base_url), ..Default::default() });
         (Some(facts), crate::probe::ms(t.elapsed()))
     };
-    let ((postgres, postgres_ms), (redis, redis_ms), (docker, docker_ms), (auth, auth_ms)) =
-        tokio::join!(pg, rd, dk, au);
-    Facts { postgres, postgres_ms, redis, redis_ms, docker, docker_ms, docker_disabled: s.no_docker, auth, auth_ms }
+    let wb = async {
+        if ![Area::Api, Area::Frontend, Area::Perf].iter().any(|a| req.areas.contains(a)) {
+            return (None, 0);
+        }
+        let cfg = web_config(s, req);
+        let t = Instant::now();
+        let facts = tokio::time::timeout(guard, web::gather(&cfg)).await.unwrap_or_default();
+        (Some(facts), crate::probe::ms(t.elapsed()))
+    };
+    let ((postgres, postgres_ms), (redis, redis_ms), (docker, docker_ms), (auth, auth_ms), (web, web_ms)) =
+        tokio::join!(pg, rd, dk, au, wb);
+    Facts {
+        postgres,
+        postgres_ms,
+        redis,
+        redis_ms,
+        docker,
+        docker_ms,
+        docker_disabled: s.no_docker,
+        auth,
+        auth_ms,
+        web,
+        web_ms,
+    }
 }
 
 pub fn diagnose(facts: &Facts, areas: &[Area], settings: &Settings, ctx: &Ctx) -> Vec<Finding> {
@@ -267,6 +309,24 @@ pub fn diagnose(facts: &Facts, areas: &[Area], settings: &Settings, ctx: &Ctx) -
             problems::auth::au002_jwt_verification_fails::diagnose(a, &expected, &view, ctx),
             facts.auth_ms,
         ));
+    }
+    let related = problems::related::Related::from(&out);
+    if let Some(w) = &facts.web {
+        if areas.contains(&Area::Api) {
+            for a in &w.apis {
+                out.push(timed(problems::api::api001_timeout::diagnose(a, &view, &related, ctx), facts.web_ms));
+            }
+        }
+        if areas.contains(&Area::Frontend) {
+            for f in &w.frontends {
+                out.push(timed(problems::frontend::fe001_page_does_not_load::diagnose(f, &view, ctx), facts.web_ms));
+                out.push(timed(problems::frontend::fe002_no_redirect_after_login::diagnose(f, ctx), facts.web_ms));
+                out.push(timed(problems::frontend::fe003_api_unauthorized::diagnose(f, ctx), facts.web_ms));
+            }
+        }
+        if areas.contains(&Area::Perf) {
+            out.push(timed(problems::perf::perf001_slow_responses::diagnose(w, &view, &related, ctx), facts.web_ms));
+        }
     }
     if areas.contains(&Area::Network) {
         out.push(timed(

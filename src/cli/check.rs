@@ -14,6 +14,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 pub enum Target {
     All,
+    Api,
+    Frontend,
+    Perf,
     Auth(AuthArgs),
     Docker,
     Network,
@@ -95,7 +98,16 @@ fn request(target: &Target) -> Result<(String, Request), String> {
         Target::All => (
             "all".into(),
             Request {
-                areas: vec![Area::Docker, Area::Postgres, Area::Redis, Area::Auth, Area::Network, Area::Perf],
+                areas: vec![
+                    Area::Docker,
+                    Area::Postgres,
+                    Area::Redis,
+                    Area::Auth,
+                    Area::Api,
+                    Area::Frontend,
+                    Area::Network,
+                    Area::Perf,
+                ],
                 ..Default::default()
             },
         ),
@@ -123,6 +135,9 @@ fn request(target: &Target) -> Result<(String, Request), String> {
                 Request { areas: vec![Area::Auth], auth_url: a.url.clone(), token, login, ..Default::default() },
             )
         }
+        Target::Api => ("api".into(), Request { areas: vec![Area::Api], ..Default::default() }),
+        Target::Frontend => ("frontend".into(), Request { areas: vec![Area::Frontend], ..Default::default() }),
+        Target::Perf => ("perf".into(), Request { areas: vec![Area::Perf], ..Default::default() }),
         Target::Docker => ("docker".into(), Request { areas: vec![Area::Docker, Area::Perf], ..Default::default() }),
         Target::Network => {
             ("network".into(), Request { areas: vec![Area::Docker, Area::Network], ..Default::default() })

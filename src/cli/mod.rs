@@ -98,6 +98,12 @@ pub enum Command {
     Redis(RedisArgs),
     /// auth-service: AU001 login fails, AU002 JWT verification fails
     Auth(AuthArgs),
+    /// user-api and admin-api: API001 does not answer in time (health, latency, metrics, CPU, memory)
+    Api,
+    /// The frontends: FE001 page, FE002 login cookies and CORS, FE003 API calls through the BFF
+    Frontend,
+    /// Performance: PERF001 slow responses, PERF002 memory
+    Perf,
     /// Explain a problem code (PG002), a cause id (idle-connections) or an error text, offline
     Explain {
         /// The code, cause id or error text (quote it, or pass it as several words)
@@ -244,5 +250,8 @@ pub fn run() -> i32 {
         Command::Postgres(a) => check::run(&settings, g, check::Target::Postgres(a.clone())),
         Command::Redis(a) => check::run(&settings, g, check::Target::Redis(a.clone())),
         Command::Auth(a) => check::run(&settings, g, check::Target::Auth(a.clone())),
+        Command::Api => check::run(&settings, g, check::Target::Api),
+        Command::Frontend => check::run(&settings, g, check::Target::Frontend),
+        Command::Perf => check::run(&settings, g, check::Target::Perf),
     }
 }

@@ -8,6 +8,7 @@ pub mod http;
 pub mod postgres;
 pub mod redis;
 pub mod tls;
+pub mod web;
 
 use serde::{Deserialize, Serialize};
 use std::time::Duration;

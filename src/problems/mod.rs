@@ -2,14 +2,17 @@
 //! no printing: everything a verdict depends on is in the facts and the thresholds, so every
 //! cause is unit-tested from a fixture and a report can be replayed offline.
 
+pub mod api;
 pub mod auth;
 pub mod docker;
 pub mod engine;
+pub mod frontend;
 pub mod logs;
 pub mod network;
 pub mod perf;
 pub mod postgres;
 pub mod redis;
+pub mod related;
 
 use crate::config::{Thresholds, format_duration};
 use crate::lang::{Lang, tr};

@@ -351,16 +351,16 @@ fn jwt_settings_disagreements(docker: &DockerView, ctx: &Ctx) -> (Option<String>
     for service in ["user-api", "admin-api"] {
         let Seen::Found(c) = docker.seen(service, ctx) else { continue };
         for (name, slot) in [("JWT_ISSUER", &mut found.0), ("JWT_AUDIENCE", &mut found.1)] {
-            if let (Some(a), Some(b)) = (auth.env(name), c.env(name)) {
-                if a.value != b.value {
-                    slot.push(ctx.tr(
-                        format!("{} expects {name}={:?}, but {} issues {:?}", c.name, b.value, auth.name, a.value),
-                        format!(
-                            "{} は {name}={:?} を期待するが、{} は {:?} で発行している",
-                            c.name, b.value, auth.name, a.value
-                        ),
-                    ));
-                }
+            if let (Some(a), Some(b)) = (auth.env(name), c.env(name))
+                && a.value != b.value
+            {
+                slot.push(ctx.tr(
+                    format!("{} expects {name}={:?}, but {} issues {:?}", c.name, b.value, auth.name, a.value),
+                    format!(
+                        "{} は {name}={:?} を期待するが、{} は {:?} で発行している",
+                        c.name, b.value, auth.name, a.value
+                    ),
+                ));
             }
         }
     }

@@ -1,0 +1,119 @@
+//! FE003: API calls through the BFF are unauthorized. With credentials, calls the BFF's
+//! `/api/users/profile` with the login's cookies, and sends the same access token straight to
+//! user-api: a 401 through the BFF while the direct call works confirms `token-not-forwarded`;
+//! both refusing confirms `token-invalid`; no cookie at all confirms `cookie-missing`.
+
+use crate::probe::web::FrontendFacts;
+use crate::problems::Ctx;
+use crate::report::{Finding, Status, Verdict::*};
+
+pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
+    let mut out = Finding::new("FE003", format!("{} {}", f.service, f.base_url));
+    let (Some(login), Some(bff)) = (&f.bff_login, &f.bff_api) else {
+        let why = ctx.tr(
+            "no BFF login tried (set DOCTOR_LOGIN_USERNAME and DOCTOR_LOGIN_PASSWORD)",
+            "BFF ログインは未試行（DOCTOR_LOGIN_USERNAME と DOCTOR_LOGIN_PASSWORD を設定）",
+        );
+        for id in ["cookie-missing", "token-not-forwarded", "token-invalid"] {
+            out.cause(id, Unchecked, why.clone());
+        }
+        return out.status(Status::Skipped, why);
+    };
+    if !login.ok() {
+        let why = ctx.tr("the BFF login failed (see FE002, AU001)", "BFF ログインが失敗した（FE002、AU001 を参照）");
+        for id in ["cookie-missing", "token-not-forwarded", "token-invalid"] {
+            out.cause(id, Unchecked, why.clone());
+        }
+        return out.status(Status::Skipped, why);
+    }
+    out.fact("bff_status", bff.status);
+    out.fact("direct_status", f.direct_api.as_ref().and_then(|d| d.status));
+    let has_access = f.cookies.iter().any(|c| c.name.contains("access"));
+    if bff.ok() {
+        let ok = ctx.tr(
+            format!("the BFF call answered HTTP {}", bff.status.unwrap_or(0)),
+            format!("BFF 経由の呼び出しは HTTP {}", bff.status.unwrap_or(0)),
+        );
+        for id in ["cookie-missing", "token-not-forwarded", "token-invalid"] {
+            out.cause(id, RuledOut, ok.clone());
+        }
+        return out.status(Status::Ok, ok);
+    }
+    let code = bff.status.map(|s| format!("HTTP {s}")).unwrap_or_else(|| "no answer".into());
+    if !has_access {
+        out.cause(
+            "cookie-missing",
+            Confirmed,
+            ctx.tr(
+                format!("the login set no access-token cookie, and the BFF call answered {code}"),
+                format!("ログインでアクセストークンの Cookie が設定されず、BFF 経由の呼び出しは {code}"),
+            ),
+        );
+        out.cause("token-not-forwarded", Unchecked, ctx.tr("no token to forward", "転送するトークンがない"));
+        out.cause("token-invalid", Unchecked, ctx.tr("no token to check", "確認するトークンがない"));
+        return out.status(
+            Status::Critical,
+            ctx.tr(
+                format!("no access-token cookie; BFF call {code}"),
+                format!("アクセストークンの Cookie がない。BFF 経由は {code}"),
+            ),
+        );
+    }
+    out.cause(
+        "cookie-missing",
+        RuledOut,
+        ctx.tr("the access-token cookie was set and sent back", "アクセストークンの Cookie は設定・送信された"),
+    );
+    match f.direct_api.as_ref() {
+        Some(d) if d.ok() => {
+            out.cause(
+                "token-not-forwarded",
+                Confirmed,
+                ctx.tr(
+                    format!("the same token sent straight to user-api works (HTTP {}), but through the BFF it gets {code}: the BFF does not pass Authorization: Bearer", d.status.unwrap_or(0)),
+                    format!("同じトークンを user-api に直接送ると成功（HTTP {}）するが、BFF 経由では {code}: BFF が Authorization: Bearer を転送していない", d.status.unwrap_or(0)),
+                ),
+            );
+            out.cause(
+                "token-invalid",
+                RuledOut,
+                ctx.tr("user-api accepts the token", "user-api はトークンを受け付ける"),
+            );
+        }
+        Some(d) => {
+            let dc = d.status.map(|s| format!("HTTP {s}")).unwrap_or_else(|| "no answer".into());
+            out.cause(
+                "token-not-forwarded",
+                RuledOut,
+                ctx.tr(
+                    format!("user-api refuses the token directly too ({dc})"),
+                    format!("user-api に直接送っても拒否される（{dc}）"),
+                ),
+            );
+            out.cause(
+                "token-invalid",
+                Confirmed,
+                ctx.tr(
+                    format!("user-api refuses the token itself ({dc}): check it with `doctor auth --token -` (AU002)"),
+                    format!("user-api がトークン自体を拒否（{dc}）: `doctor auth --token -`（AU002）で確認"),
+                ),
+            );
+        }
+        None => {
+            out.cause(
+                "token-not-forwarded",
+                Unchecked,
+                ctx.tr("user-api was not called directly", "user-api を直接呼び出していない"),
+            );
+            out.cause(
+                "token-invalid",
+                Unchecked,
+                ctx.tr("user-api was not called directly", "user-api を直接呼び出していない"),
+            );
+        }
+    }
+    out.status(
+        Status::Critical,
+        ctx.tr(format!("API calls through the BFF answer {code}"), format!("BFF 経由の API 呼び出しが {code}")),
+    )
+}

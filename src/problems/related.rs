@@ -1,0 +1,26 @@
+//! What other checks of the same run say about the database and the cache, for the problems
+//! whose causes point at them (an API that times out because PostgreSQL is slow).
+
+use crate::report::{Finding, Status};
+
+#[derive(Debug, Clone, Default)]
+pub struct Related {
+    /// PG002/PG003 when they found something: "PG003: 2 queries running longer than 60s".
+    pub database: Option<String>,
+    /// RD003 when the hit rate is low.
+    pub cache: Option<String>,
+}
+
+impl Related {
+    pub fn from(findings: &[Finding]) -> Related {
+        let pick = |codes: &[&str]| {
+            let v: Vec<String> = findings
+                .iter()
+                .filter(|f| codes.contains(&f.code) && matches!(f.status, Status::Warning | Status::Critical))
+                .map(|f| format!("{}: {}", f.code, f.summary))
+                .collect();
+            (!v.is_empty()).then(|| v.join("; "))
+        };
+        Related { database: pick(&["PG001", "PG002", "PG003"]), cache: pick(&["RD003"]) }
+    }
+}
