@@ -149,6 +149,9 @@ struct FileConfig {
     thresholds: BTreeMap<String, toml::Value>,
     #[serde(default)]
     compose_project: Option<String>,
+    /// `CODE = "reason"`: checks reported as skipped with that reason instead of run.
+    #[serde(default)]
+    ignore: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -173,6 +176,9 @@ pub struct Overrides {
     pub quiet: bool,
     pub since: Option<String>,
     pub tail: Option<u32>,
+    pub only: Vec<String>,
+    pub skip: Vec<String>,
+    pub fail_on: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -191,6 +197,12 @@ pub struct Settings {
     pub services: BTreeMap<String, Service>,
     pub pg_admin_url: Option<String>,
     pub compose_project: Option<String>,
+    /// Checks to run (`--only`); empty: all.
+    pub only: Vec<String>,
+    /// Checks not to run, with why (`--skip`, `[ignore]` in doctor.toml).
+    pub skip: BTreeMap<String, String>,
+    /// The lowest status that makes the exit code non-zero.
+    pub fail_on: crate::report::Status,
     /// How far back container logs are read for symptoms, and at most how many lines.
     pub logs_since: Duration,
     pub logs_tail: u32,
@@ -303,6 +315,36 @@ impl Settings {
         }
         let pg_admin_url = file.services.get("postgres").and_then(|f| f.admin_url.clone());
 
+        let known = |code: &str| -> Result<String, String> {
+            let c = code.trim().to_ascii_uppercase();
+            if crate::catalogue::get(&c).is_some() {
+                Ok(c)
+            } else {
+                Err(format!("unknown problem code {code:?}: `doctor list` shows them"))
+            }
+        };
+        let only = o
+            .only
+            .iter()
+            .flat_map(|x| x.split(','))
+            .filter(|x| !x.trim().is_empty())
+            .map(known)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut skip = BTreeMap::new();
+        for (code, reason) in &file.ignore {
+            let c = known(code).map_err(|e| {
+                format!("{}: [ignore] {e}", cfg_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default())
+            })?;
+            skip.insert(c, format!("ignored in doctor.toml: {reason}"));
+        }
+        for code in o.skip.iter().flat_map(|x| x.split(',')).filter(|x| !x.trim().is_empty()) {
+            skip.insert(known(code)?, "skipped by --skip".to_string());
+        }
+        let fail_on = match o.fail_on.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("warning") => crate::report::Status::Warning,
+            Some("critical") => crate::report::Status::Critical,
+            Some(other) => return Err(format!("--fail-on {other:?}: use warning or critical")),
+        };
         let settings = Settings {
             lang,
             format,
@@ -316,6 +358,9 @@ impl Settings {
             services,
             pg_admin_url,
             compose_project: file.compose_project,
+            only,
+            skip,
+            fail_on,
             logs_since: match &o.since {
                 Some(d) => parse_duration(d).map_err(|e| format!("--since: {e}"))?,
                 None => Duration::from_secs(600),

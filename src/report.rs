@@ -206,6 +206,41 @@ fn check_from(f: Finding, lang: Lang) -> Check {
     }
 }
 
+impl Report {
+    /// `--only`, `--skip` and `[ignore]`: checks left out, or reported skipped with the reason.
+    pub fn select(&mut self, only: &[String], skip: &std::collections::BTreeMap<String, String>) {
+        if !only.is_empty() {
+            self.checks.retain(|c| only.contains(&c.code));
+        }
+        for c in &mut self.checks {
+            if let Some(reason) = skip.get(&c.code) {
+                c.status = Status::Skipped;
+                c.summary = reason.clone();
+                for k in &mut c.causes {
+                    k.verdict = Verdict::Unchecked;
+                    k.evidence = reason.clone();
+                }
+            }
+        }
+        self.recompute(Status::Warning);
+    }
+
+    /// Status and exit code from the checks; `fail_on` critical lets warnings pass (exit 0).
+    pub fn recompute(&mut self, fail_on: Status) {
+        self.status = self
+            .checks
+            .iter()
+            .map(|c| c.status)
+            .filter(|s| *s != Status::Skipped)
+            .max()
+            .unwrap_or(if self.checks.is_empty() { Status::Ok } else { Status::Skipped });
+        self.exit_code = match exit_code(self.status) {
+            1 if fail_on == Status::Critical => 0,
+            e => e,
+        };
+    }
+}
+
 /// The contract's exit codes: 0 ok/skipped, 1 warning, 2 critical, 3 unknown.
 pub fn exit_code(worst: Status) -> i32 {
     match worst {

@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Area {
     Docker,
     Postgres,
@@ -46,6 +47,16 @@ pub struct Request {
 /// Everything a run gathered.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Facts {
+    /// `doctor.facts/v1`, so that a replay knows what it reads.
+    #[serde(default)]
+    pub schema: String,
+    /// What was run, so that a replay diagnoses the same areas.
+    #[serde(default)]
+    pub command: String,
+    #[serde(default)]
+    pub areas: Vec<Area>,
+    #[serde(default)]
+    pub gathered_at: String,
     pub postgres: Option<PgFacts>,
     pub postgres_ms: u64,
     pub redis: Option<RedisFacts>,
@@ -89,6 +100,8 @@ pub fn auth_config(s: &Settings, req: &Request) -> AuthProbeConfig {
         leeway_s: 30,
     }
 }
+
+pub const FACTS_SCHEMA: &str = "doctor.facts/v1";
 
 pub fn docker_config(s: &Settings) -> DockerProbeConfig {
     DockerProbeConfig {
@@ -269,6 +282,10 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
     let ((postgres, postgres_ms), (redis, redis_ms), (docker, docker_ms), (auth, auth_ms), (web, web_ms)) =
         tokio::join!(pg, rd, dk, au, wb);
     Facts {
+        schema: FACTS_SCHEMA.into(),
+        command: String::new(),
+        areas: req.areas.clone(),
+        gathered_at: rfc3339(SystemTime::now()),
         postgres,
         postgres_ms,
         redis,

@@ -153,3 +153,124 @@ fn triage_maps_a_file_and_stdin_to_problems() {
     assert_eq!(out.code, 3);
     assert!(out.stderr.contains("/nonexistent.log"));
 }
+
+fn unreachable_env(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    cmd.env("DATABASE_URL", "postgresql://app:Replay-Secret-1@127.0.0.1:1/authdb")
+        .env("REDIS_URL", "redis://127.0.0.1:1")
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+}
+
+fn checks_without_timing(v: &Value) -> Vec<Value> {
+    v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let mut c = c.clone();
+            c.as_object_mut().unwrap().remove("duration_ms");
+            if let Some(e) = c["evidence"].as_object_mut() {
+                e.remove("latency_ms");
+            }
+            c
+        })
+        .collect()
+}
+
+#[test]
+fn dumped_facts_replay_to_the_same_report_without_secrets() {
+    let (mut cmd, dir) = doctor();
+    let dump = dir.path().join("facts.json");
+    let live = run(unreachable_env(&mut cmd).args([
+        "all",
+        "--timeout",
+        "1s",
+        "--format",
+        "json",
+        "--dump-facts",
+        dump.to_str().unwrap(),
+    ]));
+    assert_eq!(live.code, 2, "{}", live.stderr);
+    let text = std::fs::read_to_string(&dump).unwrap();
+    assert!(text.contains("doctor.facts/v1") && !text.contains("Replay-Secret-1"), "facts leak or lack a schema");
+
+    let (mut cmd, _d) = doctor();
+    let replay = run(cmd.args(["all", "--format", "json", "--facts", dump.to_str().unwrap()]));
+    assert_eq!(replay.code, live.code);
+    let (a, b): (Value, Value) =
+        (serde_json::from_str(&live.stdout).unwrap(), serde_json::from_str(&replay.stdout).unwrap());
+    assert_eq!(checks_without_timing(&a), checks_without_timing(&b));
+
+    let (mut cmd, d2) = doctor();
+    std::fs::write(d2.path().join("bad.json"), "{\"schema\": \"other\"}").unwrap();
+    let out = run(cmd.args(["all", "--facts", "bad.json"]));
+    assert_eq!(out.code, 3);
+    assert!(out.stderr.contains("schema"), "{}", out.stderr);
+}
+
+#[test]
+fn only_skip_ignore_and_fail_on_choose_what_runs_and_fails() {
+    let (mut cmd, _d) = doctor();
+    let out =
+        run(unreachable_env(&mut cmd).args(["all", "--timeout", "1s", "--format", "json", "--only", "PG001,RD001"]));
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    let codes: Vec<&str> = v["checks"].as_array().unwrap().iter().map(|c| c["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["PG001", "RD001"]);
+
+    let (mut cmd, dir) = doctor();
+    std::fs::write(dir.path().join("doctor.toml"), "[ignore]\nPG001 = \"the database is down for maintenance\"\n")
+        .unwrap();
+    let out =
+        run(unreachable_env(&mut cmd).args(["postgres", "--timeout", "1s", "--format", "json", "--skip", "PG003"]));
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    let pg001 = v["checks"].as_array().unwrap().iter().find(|c| c["code"] == "PG001").unwrap();
+    assert_eq!(pg001["status"], "skipped");
+    assert!(pg001["summary"].as_str().unwrap().contains("maintenance"));
+    let pg003 = v["checks"].as_array().unwrap().iter().find(|c| c["code"] == "PG003").unwrap();
+    assert_eq!(pg003["summary"], "skipped by --skip");
+
+    let (mut cmd, _d) = doctor();
+    let out = run(unreachable_env(&mut cmd).args(["postgres", "--only", "NOPE1"]));
+    assert_eq!(out.code, 3);
+    assert!(out.stderr.contains("unknown problem code"));
+    let (mut cmd, _d) = doctor();
+    assert_eq!(run(cmd.args(["postgres", "--fail-on", "sometimes"])).code, 3);
+}
+
+#[test]
+fn fail_on_critical_lets_warnings_pass() {
+    // A broken DK001 is critical; an engine that is fine with missing containers is what CI
+    // would see. Simplest warning: a fresh Redis is not needed; use --facts of a warning run.
+    let (mut cmd, dir) = doctor();
+    let facts = serde_json::json!({
+        "schema": "doctor.facts/v1", "command": "redis", "areas": ["redis"], "gathered_at": "2026-11-28T12:00:00Z",
+        "redis": {
+            "target": "redis@127.0.0.1:6379/0", "url": "redis://127.0.0.1:6379", "url_source": "test",
+            "url_problem": null, "url_notes": [], "resolution": null, "reached_via": null,
+            "conn": {"address": "127.0.0.1:6379", "latency_ms": 1, "result": {"Ok": null}},
+            "info": {"version": "7.0.15", "uptime_s": 86400, "used_memory": 95, "used_memory_rss": 0, "maxmemory": 100,
+                     "maxmemory_policy": "allkeys-lru", "fragmentation_ratio": 1.0, "evicted_keys": 0, "expired_keys": 0,
+                     "keyspace_hits": 0, "keyspace_misses": 0, "connected_clients": 1, "rejected_connections": 0,
+                     "oom_errors": 0, "keyspace": {}},
+            "bigkeys": null, "errors": [], "timings": []
+        },
+        "redis_ms": 1, "postgres_ms": 0, "docker_ms": 0, "docker_disabled": true, "auth_ms": 0, "web_ms": 0
+    });
+    std::fs::write(dir.path().join("f.json"), facts.to_string()).unwrap();
+    let out = run(cmd.args(["redis", "--facts", "f.json", "--format", "json"]));
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let (mut cmd2, _d2) = doctor();
+    let out = run(cmd2.current_dir(dir.path()).args(["redis", "--facts", "f.json", "--fail-on", "critical"]));
+    assert_eq!(out.code, 0, "{}", out.stdout);
+}
+
+#[test]
+fn completions_and_man_page_come_from_the_same_definitions() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = doc(&["completions", shell]);
+        assert_eq!(out.code, 0);
+        assert!(out.stdout.contains("postgres") && out.stdout.contains("threshold"), "{shell}");
+    }
+    let man = doc(&["completions", "man"]);
+    assert!(man.stdout.contains(".TH doctor") && man.stdout.contains("explain"));
+    assert_eq!(doc(&["completions", "tcsh"]).code, 3);
+}

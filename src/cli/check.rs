@@ -47,20 +47,44 @@ pub fn run(s: &Settings, g: &Global, target: Target) -> i32 {
         }
     };
     let ctx = Ctx { lang: s.lang, thresholds: s.thresholds.clone() };
+    let replay = match g.facts.as_deref().map(load_facts).transpose() {
+        Ok(f) => f,
+        Err(e) => {
+            err(&e);
+            return 3;
+        }
+    };
     let began = Instant::now();
     let report = loop {
         let started_at = run::rfc3339(SystemTime::now());
         let t = Instant::now();
-        let facts = rt.block_on(run::gather(s, &req));
+        let (facts, areas, command) = match &replay {
+            Some(f) => {
+                (f.clone(), f.areas.clone(), format!("{} (replayed from facts gathered {})", f.command, f.gathered_at))
+            }
+            None => {
+                let mut f = rt.block_on(run::gather(s, &req));
+                f.command = command.clone();
+                (f, req.areas.clone(), command.clone())
+            }
+        };
         if s.verbose {
             log_timings(&facts);
         }
-        let findings = run::diagnose(&facts, &req.areas, s, &ctx);
+        if let Some(path) = &g.dump_facts {
+            if let Err(e) = dump_facts(path, &facts) {
+                err(&e);
+                return 3;
+            }
+        }
+        let findings = run::diagnose(&facts, &areas, s, &ctx);
         let mut report = Report::build(&command, findings, s.lang, started_at, crate::probe::ms(t.elapsed()));
-        if command == "docker" {
+        report.select(&s.only, &s.skip);
+        report.recompute(s.fail_on);
+        if areas.contains(&Area::Docker) && command.starts_with("docker") {
             report.containers = facts.docker.as_ref().filter(|d| d.reachable()).map(crate::glance::rows);
         }
-        let Some(limit) = wait else { break report };
+        let Some(limit) = wait.filter(|_| replay.is_none()) else { break report };
         let left = limit.saturating_sub(began.elapsed());
         if report.status < Status::Critical || left.is_zero() {
             break report;
@@ -164,6 +188,26 @@ fn request(target: &Target) -> Result<(String, Request), String> {
             )
         }
     })
+}
+
+/// `--dump-facts`: what was gathered, every string scrubbed again on the way out.
+fn dump_facts(path: &std::path::Path, facts: &run::Facts) -> Result<(), String> {
+    let mut v = serde_json::to_value(facts).map_err(|e| format!("--dump-facts: {e}"))?;
+    crate::redact::scrub_json(&mut v);
+    let text = serde_json::to_string_pretty(&v).map_err(|e| format!("--dump-facts: {e}"))?;
+    std::fs::write(path, text).map_err(|e| format!("--dump-facts {}: {e}", path.display()))
+}
+
+/// `--facts`: facts written by `--dump-facts`, for an offline replay.
+fn load_facts(path: &std::path::Path) -> Result<run::Facts, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("--facts {}: {e}", path.display()))?;
+    let not_facts = |e: String| format!("--facts {}: not facts written by --dump-facts ({e})", path.display());
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| not_facts(e.to_string()))?;
+    let schema = v.get("schema").and_then(|s| s.as_str()).unwrap_or("");
+    if schema != run::FACTS_SCHEMA {
+        return Err(format!("--facts {}: schema {schema:?}, expected {}", path.display(), run::FACTS_SCHEMA));
+    }
+    serde_json::from_value(v).map_err(|e| not_facts(e.to_string()))
 }
 
 fn read_stdin_all(what: &str) -> Result<String, String> {

@@ -82,6 +82,21 @@ pub struct Global {
     /// At most this many recent log lines per container [default: 1000]
     #[arg(long, global = true, value_name = "N")]
     pub tail: Option<u32>,
+    /// Report only these checks (comma-separated codes, e.g. PG001,RD001)
+    #[arg(long, global = true, value_name = "CODE,...")]
+    pub only: Vec<String>,
+    /// Report these checks as skipped (comma-separated codes)
+    #[arg(long, global = true, value_name = "CODE,...")]
+    pub skip: Vec<String>,
+    /// Lowest status that makes the exit code non-zero: warning (default) or critical
+    #[arg(long, global = true, value_name = "STATUS")]
+    pub fail_on: Option<String>,
+    /// Write what was gathered (redacted) to FILE, to attach to a bug report
+    #[arg(long, global = true, value_name = "FILE")]
+    pub dump_facts: Option<PathBuf>,
+    /// Diagnose from facts written by --dump-facts instead of asking the stack (offline replay)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub facts: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -118,6 +133,11 @@ pub enum Command {
         /// Read this container's recent logs (repeatable; see --since and --tail)
         #[arg(long, value_name = "NAME")]
         container: Vec<String>,
+    },
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) or the man page (man)
+    Completions {
+        #[arg(value_name = "SHELL|man")]
+        shell: String,
     },
     /// List every problem doctor knows, with its cause ids
     List {
@@ -192,6 +212,28 @@ pub fn err(text: &str) {
     let _ = writeln!(std::io::stderr().lock(), "doctor: {}", redact::scrub(text));
 }
 
+/// Completions and the man page, generated from the same definitions as `--help`.
+fn completions(shell: &str) -> i32 {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    if shell == "man" {
+        let mut buf = Vec::new();
+        if clap_mangen::Man::new(cmd).render(&mut buf).is_err() {
+            return 3;
+        }
+        out(&String::from_utf8_lossy(&buf));
+        return 0;
+    }
+    let Ok(sh) = shell.parse::<clap_complete::Shell>() else {
+        err(&format!("unknown shell {shell:?}: use bash, zsh, fish, elvish, powershell, or man for the man page"));
+        return 3;
+    };
+    let mut buf = Vec::new();
+    clap_complete::generate(sh, &mut cmd, "doctor", &mut buf);
+    out(&String::from_utf8_lossy(&buf));
+    0
+}
+
 /// Parses the command line and runs it; returns the exit code.
 pub fn run() -> i32 {
     let cli = match Cli::try_parse() {
@@ -227,6 +269,9 @@ pub fn run() -> i32 {
         quiet: g.quiet,
         since: g.since.clone(),
         tail: g.tail,
+        only: g.only.clone(),
+        skip: g.skip.clone(),
+        fail_on: g.fail_on.clone(),
     };
     let settings = match Settings::load(&overrides, &env, &cwd) {
         Ok(s) => s,
@@ -240,7 +285,11 @@ pub fn run() -> i32 {
             "{name} is a common word, so it can be hidden only where it stands as a password; choose a real password"
         ));
     }
+    if let Command::Completions { shell } = &cli.command {
+        return completions(shell);
+    }
     match &cli.command {
+        Command::Completions { .. } => 0,
         Command::Explain { query } => explain::explain(&query.join(" "), &settings),
         Command::List { area } => explain::list(area.as_deref(), &settings),
         Command::All => check::run(&settings, g, check::Target::All),
