@@ -71,11 +71,11 @@ pub fn run(s: &Settings, g: &Global, target: Target) -> i32 {
         if s.verbose {
             log_timings(&facts);
         }
-        if let Some(path) = &g.dump_facts {
-            if let Err(e) = dump_facts(path, &facts) {
-                err(&e);
-                return 3;
-            }
+        if let Some(path) = &g.dump_facts
+            && let Err(e) = dump_facts(path, &facts)
+        {
+            err(&e);
+            return 3;
         }
         let findings = run::diagnose(&facts, &areas, s, &ctx);
         let mut report = Report::build(&command, findings, s.lang, started_at, crate::probe::ms(t.elapsed()));
