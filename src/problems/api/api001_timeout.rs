@@ -39,12 +39,14 @@ pub fn diagnose(a: &ApiFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
             status = Status::Critical;
             notes.push(ctx.tr(
                 format!(
-                    "{} refuses or breaks the connection ({:?}): it is not running there (see DK002, NET002)",
-                    a.service, e.kind
+                    "{} refuses or breaks the connection ({}): it is not running there (see DK002, NET002)",
+                    a.service,
+                    e.kind.text(ctx.lang)
                 ),
                 format!(
-                    "{} が接続を拒否・切断した（{:?}）: そこで動いていない（DK002、NET002 を参照）",
-                    a.service, e.kind
+                    "{} が接続を拒否・切断した（{}）: そこで動いていない（DK002、NET002 を参照）",
+                    a.service,
+                    e.kind.text(ctx.lang)
                 ),
             ));
         }

@@ -65,8 +65,8 @@ pub fn diagnose(f: &AuthFacts, ctx: &Ctx) -> Finding {
             match (r.status, &r.error) {
                 (_, Some(e)) => {
                     let why = ctx.tr(
-                        format!("POST /api/auth/login failed: {:?} {}", e.kind, e.message),
-                        format!("POST /api/auth/login が失敗: {:?} {}", e.kind, e.message),
+                        format!("POST /api/auth/login failed: {}: {}", e.kind.text(ctx.lang), e.message),
+                        format!("POST /api/auth/login が失敗: {}: {}", e.kind.text(ctx.lang), e.message),
                     );
                     for id in ["wrong-password", "user-inactive", "database-error", "redis-error"] {
                         out.cause(id, Unchecked, why.clone());

@@ -31,8 +31,8 @@ pub fn diagnose(f: &FrontendFacts, docker: &DockerView, ctx: &Ctx) -> Finding {
                 "frontend-down",
                 Confirmed,
                 ctx.tr(
-                    format!("GET {}: {:?} {}", f.page.url, e.kind, e.message),
-                    format!("GET {}: {:?} {}", f.page.url, e.kind, e.message),
+                    format!("GET {}: {}: {}", f.page.url, e.kind.text(ctx.lang), e.message),
+                    format!("GET {}: {}: {}", f.page.url, e.kind.text(ctx.lang), e.message),
                 ),
             );
             out.cause(
@@ -43,8 +43,8 @@ pub fn diagnose(f: &FrontendFacts, docker: &DockerView, ctx: &Ctx) -> Finding {
             (
                 Status::Critical,
                 ctx.tr(
-                    format!("{} does not answer: {:?}", f.service, e.kind),
-                    format!("{} が応答しない: {:?}", f.service, e.kind),
+                    format!("{} does not answer: {}", f.service, e.kind.text(ctx.lang)),
+                    format!("{} が応答しない: {}", f.service, e.kind.text(ctx.lang)),
                 ),
             )
         }
