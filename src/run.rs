@@ -352,7 +352,7 @@ pub fn diagnose(facts: &Facts, areas: &[Area], settings: &Settings, ctx: &Ctx) -
         ));
         out.push(timed(problems::network::net002_host_cannot_reach_container::diagnose(&view, ctx), facts.docker_ms));
     }
-    if areas.contains(&Area::Perf) {
+    if areas.contains(&Area::Perf) || areas.contains(&Area::Docker) {
         out.push(timed(problems::perf::perf002_memory_growth::diagnose(&view, ctx), facts.docker_ms));
     }
     // The engine's failure is the root cause of every unchecked container cause: show it.

@@ -10,7 +10,7 @@ const PASSWORD: &str = "redis-Pw-51d0c3";
 
 fn doctor_redis(args: &[&str]) -> Output {
     let (mut cmd, _dir) = doctor();
-    cmd.args(["redis", "--format", "json"]).args(args);
+    cmd.args(["redis", "--no-docker", "--format", "json"]).args(args);
     run(&mut cmd)
 }
 
@@ -95,7 +95,7 @@ fn the_password_from_redis_password_is_used_by_default_and_never_shown() {
         format!("[services.redis]\nurl = \"redis://127.0.0.1:{}\"\n", r.port),
     )
     .unwrap();
-    cmd.args(["redis", "-v"]);
+    cmd.args(["redis", "-v", "--no-docker"]);
     let out = run(&mut cmd);
     // doctor.toml names where Redis is; REDIS_PASSWORD (from .env) supplies the password.
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);

@@ -162,7 +162,7 @@ fn request(target: &Target) -> Result<(String, Request), String> {
         Target::Api => ("api".into(), Request { areas: vec![Area::Api], ..Default::default() }),
         Target::Frontend => ("frontend".into(), Request { areas: vec![Area::Frontend], ..Default::default() }),
         Target::Perf => ("perf".into(), Request { areas: vec![Area::Perf], ..Default::default() }),
-        Target::Docker => ("docker".into(), Request { areas: vec![Area::Docker, Area::Perf], ..Default::default() }),
+        Target::Docker => ("docker".into(), Request { areas: vec![Area::Docker], ..Default::default() }),
         Target::Network => {
             ("network".into(), Request { areas: vec![Area::Docker, Area::Network], ..Default::default() })
         }

@@ -420,24 +420,26 @@ async fn look_at(
     let mut f = container_facts(&c, clock::now_unix());
     if f.running {
         let id = c.id.clone().unwrap_or_default();
-        // Two one-shot samples of the CPU counters, taken around the other work, give the CPU
-        // share without `docker stats`' one-second wait.
+        // CPU share without `docker stats`' one-second wait: one fast one-shot sample from the
+        // API, a second reading of the same counters (the container's cgroup, the host's
+        // /proc/stat) from the read-only exec that also lists the listening sockets. The
+        // engine answers a second one-shot request only at its next one-second tick.
         let first = until(deadline, one_shot(docker, &id)).await.flatten();
-        let sampled_at = Instant::now();
-        let (logs, listening, reach) = tokio::join!(
-            read_logs(docker, &id, cfg, deadline),
-            listening(docker, &id, deadline),
-            reach_published(&f.ports, deadline)
-        );
+        // The counters move in 10 ms ticks: a quarter of a second apart keeps the error small.
+        let sampled = Instant::now();
+        let later = async {
+            let wait = Duration::from_millis(250).saturating_sub(sampled.elapsed());
+            if Instant::now() + wait < deadline {
+                tokio::time::sleep(wait).await;
+            }
+            inside(docker, &id, deadline).await
+        };
+        let (logs, (listening, cpu), reach) =
+            tokio::join!(read_logs(docker, &id, cfg, deadline), later, reach_published(&f.ports, deadline));
         for (p, r) in f.ports.iter_mut().zip(reach) {
             p.from_host = r;
         }
-        let wait = Duration::from_millis(150).saturating_sub(sampled_at.elapsed());
-        if !wait.is_zero() && Instant::now() + wait < deadline {
-            tokio::time::sleep(wait).await;
-        }
-        let second = until(deadline, one_shot(docker, &id)).await.flatten();
-        f.stats = second.map(|s| stats_from(first.as_ref(), &s, ms(sampled_at.elapsed())));
+        f.stats = first.as_ref().map(|s| StatsFacts { interval_ms: ms(sampled.elapsed()), ..stats_from(s, cpu) });
         f.logs = Some(logs);
         f.listening = Some(listening);
     } else {
@@ -584,30 +586,26 @@ async fn one_shot(docker: &Docker, id: &str) -> Option<bollard::models::Containe
     docker.stats(id, Some(opts)).next().await.and_then(Result::ok)
 }
 
-/// CPU and memory the way `docker stats` computes them, from two samples.
-pub fn stats_from(
-    first: Option<&bollard::models::ContainerStatsResponse>,
-    second: &bollard::models::ContainerStatsResponse,
-    interval_ms: u64,
-) -> StatsFacts {
-    let cpu = |s: &bollard::models::ContainerStatsResponse| {
-        let c = s.cpu_stats.clone().unwrap_or_default();
-        let total = c.cpu_usage.as_ref().and_then(|u| u.total_usage).unwrap_or(0);
-        let online = c
-            .online_cpus
-            .filter(|n| *n > 0)
-            .map(u64::from)
-            .or_else(|| c.cpu_usage.as_ref().and_then(|u| u.percpu_usage.as_ref()).map(|p| p.len() as u64))
-            .unwrap_or(1);
-        (total, c.system_cpu_usage.unwrap_or(0), online)
-    };
-    let cpu_percent = first.and_then(|f| {
-        let (t1, s1, _) = cpu(f);
-        let (t2, s2, online) = cpu(second);
-        let (dt, ds) = (t2.checked_sub(t1)?, s2.checked_sub(s1)?);
+/// CPU counters read inside the container: (container CPU time, host CPU time), nanoseconds.
+pub type CpuReading = (u64, u64);
+
+/// CPU and memory the way `docker stats` computes them: memory from the API's sample, CPU from
+/// the change between the API's counters and a later reading of the same counters.
+pub fn stats_from(sample: &bollard::models::ContainerStatsResponse, later: Option<CpuReading>) -> StatsFacts {
+    let c = sample.cpu_stats.clone().unwrap_or_default();
+    let total = c.cpu_usage.as_ref().and_then(|u| u.total_usage).unwrap_or(0);
+    let online = c
+        .online_cpus
+        .filter(|n| *n > 0)
+        .map(u64::from)
+        .or_else(|| c.cpu_usage.as_ref().and_then(|u| u.percpu_usage.as_ref()).map(|p| p.len() as u64))
+        .unwrap_or(1);
+    let system = c.system_cpu_usage.unwrap_or(0);
+    let cpu_percent = later.and_then(|(t2, s2)| {
+        let (dt, ds) = (t2.checked_sub(total)?, s2.checked_sub(system)?);
         (ds > 0).then(|| dt as f64 / ds as f64 * online as f64 * 100.0)
     });
-    let mem = second.memory_stats.clone().unwrap_or_default();
+    let mem = sample.memory_stats.clone().unwrap_or_default();
     let usage = mem.usage.unwrap_or(0);
     let stats = mem.stats.unwrap_or_default();
     let inactive = stats.get("total_inactive_file").or_else(|| stats.get("inactive_file")).copied().unwrap_or(0);
@@ -615,8 +613,28 @@ pub fn stats_from(
         cpu_percent,
         mem_used: if inactive < usage { usage - inactive } else { usage },
         mem_limit: mem.limit.unwrap_or(0),
-        interval_ms,
+        interval_ms: 0,
     }
+}
+
+/// The container's CPU time (cgroup v1 `cpuacct.usage` in ns, or v2 `cpu.stat` usage_usec) and
+/// the host's (the `cpu` line of /proc/stat, in clock ticks of 10 ms, as Docker counts it).
+pub fn parse_cpu_reading(text: &str) -> Option<CpuReading> {
+    let mut container = None;
+    let mut host = None;
+    for line in text.lines() {
+        let t: Vec<&str> = line.split_whitespace().collect();
+        match t.as_slice() {
+            [n] if n.bytes().all(|b| b.is_ascii_digit()) => container = n.parse::<u64>().ok(),
+            ["usage_usec", n] => container = n.parse::<u64>().ok().map(|u| u * 1000),
+            ["cpu", rest @ ..] if rest.len() >= 7 => {
+                let ticks: Option<u64> = rest[..7].iter().map(|x| x.parse::<u64>().ok()).sum();
+                host = ticks.map(|t| t * 10_000_000);
+            }
+            _ => {}
+        }
+    }
+    Some((container?, host?))
 }
 
 const LOG_BYTES_CAP: usize = 4 << 20;
@@ -677,23 +695,31 @@ async fn reach_published(ports: &[PortFacts], deadline: Instant) -> Vec<Option<R
     futures_util::future::join_all(tries).await
 }
 
-/// The sockets a container listens on, read with `cat /proc/net/tcp /proc/net/tcp6` (read-only).
-async fn listening(docker: &Docker, id: &str, deadline: Instant) -> Result<Vec<Listener>, String> {
+/// Read-only look inside a running container, one exec of `cat`: the sockets it listens on
+/// (`/proc/net/tcp*`) and its CPU counters (cgroup and `/proc/stat`). Missing files are fine.
+async fn inside(docker: &Docker, id: &str, deadline: Instant) -> (Result<Vec<Listener>, String>, Option<CpuReading>) {
     use bollard::exec::{CreateExecOptions, StartExecResults};
     let create = CreateExecOptions {
-        cmd: Some(vec!["cat", "/proc/net/tcp", "/proc/net/tcp6"]),
+        cmd: Some(vec![
+            "cat",
+            "/proc/net/tcp",
+            "/proc/net/tcp6",
+            "/sys/fs/cgroup/cpuacct/cpuacct.usage",
+            "/sys/fs/cgroup/cpu.stat",
+            "/proc/stat",
+        ]),
         attach_stdout: Some(true),
         attach_stderr: Some(true),
         ..Default::default()
     };
     let exec = match until(deadline, docker.create_exec(id, create)).await {
-        None => return Err("timed out".into()),
-        Some(Err(e)) => return Err(redact::scrub(&chain(&e))),
+        None => return (Err("timed out".into()), None),
+        Some(Err(e)) => return (Err(redact::scrub(&chain(&e))), None),
         Some(Ok(x)) => x,
     };
     let started = match until(deadline, docker.start_exec(&exec.id, None)).await {
-        None => return Err("timed out".into()),
-        Some(Err(e)) => return Err(redact::scrub(&chain(&e))),
+        None => return (Err("timed out".into()), None),
+        Some(Err(e)) => return (Err(redact::scrub(&chain(&e))), None),
         Some(Ok(s)) => s,
     };
     let mut out = String::new();
@@ -707,17 +733,16 @@ async fn listening(docker: &Docker, id: &str, deadline: Instant) -> Result<Vec<L
                     }
                 }
                 Some(Some(Ok(_))) => {}
-                Some(Some(Err(e))) => return Err(redact::scrub(&chain(&e))),
+                Some(Some(Err(e))) => return (Err(redact::scrub(&chain(&e))), None),
                 Some(None) => break,
-                None => return Err("timed out".into()),
+                None => return (Err("timed out".into()), None),
             }
         }
     }
-    let listeners = parse_proc_net_tcp(&out);
-    if out.trim().is_empty() {
-        return Err("the container has no `cat`, or /proc/net/tcp could not be read".into());
+    if !out.contains("local_address") {
+        return (Err("the container has no `cat`, or /proc/net/tcp could not be read".into()), parse_cpu_reading(&out));
     }
-    Ok(listeners)
+    (Ok(parse_proc_net_tcp(&out)), parse_cpu_reading(&out))
 }
 
 /// Listening sockets from `/proc/net/tcp` and `/proc/net/tcp6` text (state 0A).
@@ -809,6 +834,17 @@ pub async fn log_text(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_readings() {
+        assert_eq!(
+            parse_cpu_reading("1177333793\ncpu  501268 0 133042 496851 6886 0 1630 6661 0 0\ncpu0 1 2 3 4 5 6 7\n"),
+            Some((1_177_333_793, 11_396_770_000_000))
+        );
+        assert_eq!(parse_cpu_reading("usage_usec 5\ncpu  1 1 1 1 1 1 1 1\n"), Some((5000, 70_000_000)));
+        assert_eq!(parse_cpu_reading("cpu 1 2"), None);
+        assert_eq!(parse_cpu_reading(""), None);
+    }
 
     #[test]
     fn proc_net_tcp_listeners() {
