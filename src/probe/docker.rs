@@ -425,10 +425,10 @@ async fn look_at(
         // /proc/stat) from the read-only exec that also lists the listening sockets. The
         // engine answers a second one-shot request only at its next one-second tick.
         let first = until(deadline, one_shot(docker, &id)).await.flatten();
-        // The counters move in 10 ms ticks: a quarter of a second apart keeps the error small.
+        // The counters move in 10 ms ticks: 150 ms apart keeps the error within a few percent.
         let sampled = Instant::now();
         let later = async {
-            let wait = Duration::from_millis(250).saturating_sub(sampled.elapsed());
+            let wait = Duration::from_millis(150).saturating_sub(sampled.elapsed());
             if Instant::now() + wait < deadline {
                 tokio::time::sleep(wait).await;
             }
