@@ -360,6 +360,8 @@ async fn look_at(
     cfg: &DockerProbeConfig,
     deadline: Instant,
 ) -> ContainerLookup {
+    // A Unix socket means the engine runs on this host, so its cgroups are readable here.
+    let local = cfg.host.as_deref().is_none_or(|h| h.is_empty() || h.starts_with("unix://"));
     let mut out =
         ContainerLookup { service: service.into(), wanted: name.into(), found_by: None, container: None, error: None };
     let inspected = match until(deadline, docker.inspect_container(name, None::<InspectContainerOptions>)).await {
@@ -420,26 +422,62 @@ async fn look_at(
     let mut f = container_facts(&c, clock::now_unix());
     if f.running {
         let id = c.id.clone().unwrap_or_default();
-        // CPU share without `docker stats`' one-second wait: one fast one-shot sample from the
-        // API, a second reading of the same counters (the container's cgroup, the host's
-        // /proc/stat) from the read-only exec that also lists the listening sockets. The
-        // engine answers a second one-shot request only at its next one-second tick.
-        let first = until(deadline, one_shot(docker, &id)).await.flatten();
-        // The counters move in 10 ms ticks: 150 ms apart keeps the error within a few percent.
+        // CPU and memory without `docker stats`: the engine serves stats from a collector that
+        // ticks once a second, so asking it costs up to a second. The same counters `docker
+        // stats` reads (the container's cgroup, the host's /proc/stat) are read instead with two
+        // read-only `cat` execs 150 ms apart. Images without `cat` fall back to the engine.
         let sampled = Instant::now();
-        let later = async {
-            let wait = Duration::from_millis(150).saturating_sub(sampled.elapsed());
-            if Instant::now() + wait < deadline {
-                tokio::time::sleep(wait).await;
+        // On the engine's own host the container's cgroup is readable directly, with no exec
+        // (whose own start would be counted as the container's CPU): both CPU readings come
+        // from there when it can be found. Elsewhere the second reading is a second exec.
+        let local = local && host_cpu_reading(&id).is_some();
+        let look_then_cpu = async {
+            if local {
+                // The exec first, then a window with nothing of ours running in the container.
+                let first = read_inside(docker, &id, FIRST_LOOK, deadline).await;
+                let a = host_cpu_reading(&id);
+                let wait = Duration::from_millis(150);
+                if Instant::now() + wait < deadline {
+                    tokio::time::sleep(wait).await;
+                }
+                (first, a, host_cpu_reading(&id))
+            } else {
+                let later = async {
+                    let wait = Duration::from_millis(150).saturating_sub(sampled.elapsed());
+                    if Instant::now() + wait < deadline {
+                        tokio::time::sleep(wait).await;
+                    }
+                    read_inside(docker, &id, CPU_FILES, deadline).await.ok().and_then(|t| parse_cpu_reading(&t))
+                };
+                let (first, second) = tokio::join!(read_inside(docker, &id, FIRST_LOOK, deadline), later);
+                (first, None, second)
             }
-            inside(docker, &id, deadline).await
         };
-        let (logs, (listening, cpu), reach) =
-            tokio::join!(read_logs(docker, &id, cfg, deadline), later, reach_published(&f.ports, deadline));
+        let (logs, (first, host_first, second), reach) =
+            tokio::join!(read_logs(docker, &id, cfg, deadline), look_then_cpu, reach_published(&f.ports, deadline));
         for (p, r) in f.ports.iter_mut().zip(reach) {
             p.from_host = r;
         }
-        f.stats = first.as_ref().map(|s| StatsFacts { interval_ms: ms(sampled.elapsed()), ..stats_from(s, cpu) });
+        let (listening, stats) = match first {
+            Ok(text) if text.contains("local_address") => {
+                let mut stats = parse_inside_stats(&text, second, ms(sampled.elapsed()));
+                if let (Some(st), Some((c1, s1)), Some((c2, s2))) =
+                    (stats.as_mut(), host_first, second.filter(|_| local))
+                {
+                    st.cpu_percent = cpu_share((c1, s1), (c2, s2), cpu_count(&text));
+                }
+                (Ok(parse_proc_net_tcp(&text)), stats)
+            }
+            other => {
+                let why = match other {
+                    Err(e) => e,
+                    Ok(_) => "the container has no `cat`, or /proc/net/tcp could not be read".into(),
+                };
+                let api = until(deadline, one_shot(docker, &id)).await.flatten();
+                (Err(why), api.as_ref().map(|s| stats_from(s, None)))
+            }
+        };
+        f.stats = stats;
         f.logs = Some(logs);
         f.listening = Some(listening);
     } else {
@@ -625,7 +663,8 @@ pub fn parse_cpu_reading(text: &str) -> Option<CpuReading> {
     for line in text.lines() {
         let t: Vec<&str> = line.split_whitespace().collect();
         match t.as_slice() {
-            [n] if n.bytes().all(|b| b.is_ascii_digit()) => container = n.parse::<u64>().ok(),
+            // The first bare number is the CPU counter (memory figures follow it).
+            [n] if container.is_none() && n.bytes().all(|b| b.is_ascii_digit()) => container = n.parse::<u64>().ok(),
             ["usage_usec", n] => container = n.parse::<u64>().ok().map(|u| u * 1000),
             ["cpu", rest @ ..] if rest.len() >= 7 => {
                 let ticks: Option<u64> = rest[..7].iter().map(|x| x.parse::<u64>().ok()).sum();
@@ -695,31 +734,43 @@ async fn reach_published(ports: &[PortFacts], deadline: Instant) -> Vec<Option<R
     futures_util::future::join_all(tries).await
 }
 
-/// Read-only look inside a running container, one exec of `cat`: the sockets it listens on
-/// (`/proc/net/tcp*`) and its CPU counters (cgroup and `/proc/stat`). Missing files are fine.
-async fn inside(docker: &Docker, id: &str, deadline: Instant) -> (Result<Vec<Listener>, String>, Option<CpuReading>) {
+/// First look inside: listening sockets, CPU counters, memory (cgroup v1 then v2 paths; only
+/// one set exists on a machine, and `cat` prints what exists in this order).
+const FIRST_LOOK: &[&str] = &[
+    "/proc/net/tcp",
+    "/proc/net/tcp6",
+    "/sys/fs/cgroup/cpuacct/cpuacct.usage",
+    "/sys/fs/cgroup/cpu.stat",
+    "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+    "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    "/sys/fs/cgroup/memory/memory.stat",
+    "/sys/fs/cgroup/memory.current",
+    "/sys/fs/cgroup/memory.max",
+    "/sys/fs/cgroup/memory.stat",
+    "/proc/stat",
+];
+const CPU_FILES: &[&str] = &["/sys/fs/cgroup/cpuacct/cpuacct.usage", "/sys/fs/cgroup/cpu.stat", "/proc/stat"];
+
+/// Runs `cat FILES...` in the container (read-only) and returns what it printed; missing files
+/// are skipped by `cat` itself.
+async fn read_inside(docker: &Docker, id: &str, files: &[&str], deadline: Instant) -> Result<String, String> {
     use bollard::exec::{CreateExecOptions, StartExecResults};
+    let mut cmd = vec!["cat"];
+    cmd.extend_from_slice(files);
     let create = CreateExecOptions {
-        cmd: Some(vec![
-            "cat",
-            "/proc/net/tcp",
-            "/proc/net/tcp6",
-            "/sys/fs/cgroup/cpuacct/cpuacct.usage",
-            "/sys/fs/cgroup/cpu.stat",
-            "/proc/stat",
-        ]),
+        cmd: Some(cmd),
         attach_stdout: Some(true),
         attach_stderr: Some(true),
         ..Default::default()
     };
     let exec = match until(deadline, docker.create_exec(id, create)).await {
-        None => return (Err("timed out".into()), None),
-        Some(Err(e)) => return (Err(redact::scrub(&chain(&e))), None),
+        None => return Err("timed out".into()),
+        Some(Err(e)) => return Err(redact::scrub(&chain(&e))),
         Some(Ok(x)) => x,
     };
     let started = match until(deadline, docker.start_exec(&exec.id, None)).await {
-        None => return (Err("timed out".into()), None),
-        Some(Err(e)) => return (Err(redact::scrub(&chain(&e))), None),
+        None => return Err("timed out".into()),
+        Some(Err(e)) => return Err(redact::scrub(&chain(&e))),
         Some(Ok(s)) => s,
     };
     let mut out = String::new();
@@ -733,16 +784,67 @@ async fn inside(docker: &Docker, id: &str, deadline: Instant) -> (Result<Vec<Lis
                     }
                 }
                 Some(Some(Ok(_))) => {}
-                Some(Some(Err(e))) => return (Err(redact::scrub(&chain(&e))), None),
+                Some(Some(Err(e))) => return Err(redact::scrub(&chain(&e))),
                 Some(None) => break,
-                None => return (Err("timed out".into()), None),
+                None => return Err("timed out".into()),
             }
         }
     }
-    if !out.contains("local_address") {
-        return (Err("the container has no `cat`, or /proc/net/tcp could not be read".into()), parse_cpu_reading(&out));
-    }
-    (Ok(parse_proc_net_tcp(&out)), parse_cpu_reading(&out))
+    Ok(out)
+}
+
+/// Host CPUs, from the `cpuN` lines of /proc/stat.
+fn cpu_count(proc_stat: &str) -> usize {
+    proc_stat
+        .lines()
+        .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
+        .count()
+        .max(1)
+}
+
+/// Percent of one CPU between two readings, as `docker stats` shows it.
+fn cpu_share((c1, s1): CpuReading, (c2, s2): CpuReading, cpus: usize) -> Option<f64> {
+    let (dc, ds) = (c2.checked_sub(c1)?, s2.checked_sub(s1)?);
+    (ds > 0).then(|| dc as f64 / ds as f64 * cpus as f64 * 100.0)
+}
+
+/// The container's CPU counter read from this host's cgroup filesystem (cgroup v1 with the
+/// cgroupfs or systemd driver, or v2), with the host's /proc/stat; `None` when not found.
+fn host_cpu_reading(id: &str) -> Option<CpuReading> {
+    let candidates = [
+        format!("/sys/fs/cgroup/cpuacct/docker/{id}/cpuacct.usage"),
+        format!("/sys/fs/cgroup/cpu,cpuacct/docker/{id}/cpuacct.usage"),
+        format!("/sys/fs/cgroup/cpuacct/system.slice/docker-{id}.scope/cpuacct.usage"),
+        format!("/sys/fs/cgroup/system.slice/docker-{id}.scope/cpu.stat"),
+        format!("/sys/fs/cgroup/docker/{id}/cpu.stat"),
+    ];
+    let counter = candidates.iter().find_map(|p| std::fs::read_to_string(p).ok())?;
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    parse_cpu_reading(&format!("{counter}\n{stat}"))
+}
+
+/// CPU share and memory from the first look and a later CPU reading, as `docker stats`
+/// computes them (memory used = usage − inactive file cache).
+pub fn parse_inside_stats(first: &str, later: Option<CpuReading>, interval_ms: u64) -> Option<StatsFacts> {
+    let start = parse_cpu_reading(first);
+    let v2 = first.lines().any(|l| l.starts_with("usage_usec "));
+    let singles: Vec<&str> =
+        first.lines().map(str::trim).filter(|l| !l.is_empty() && !l.contains(char::is_whitespace)).collect();
+    // v1: cpuacct.usage, memory usage, memory limit; v2: memory.current, memory.max.
+    let (usage, limit) = if v2 { (singles.first(), singles.get(1)) } else { (singles.get(1), singles.get(2)) };
+    let usage: u64 = usage?.parse().ok()?;
+    let limit: u64 = limit.and_then(|l| l.parse().ok()).filter(|l| *l < 1 << 60).unwrap_or(0);
+    let stat = |key: &str| {
+        first.lines().find_map(|l| {
+            l.strip_prefix(key).and_then(|r| r.strip_prefix(' ')).and_then(|n| n.trim().parse::<u64>().ok())
+        })
+    };
+    let inactive = stat("total_inactive_file").or_else(|| stat("inactive_file")).unwrap_or(0);
+    let cpu_percent = match (start, later) {
+        (Some(a), Some(b)) => cpu_share(a, b, cpu_count(first)),
+        _ => None,
+    };
+    Some(StatsFacts { cpu_percent, mem_used: usage.saturating_sub(inactive.min(usage)), mem_limit: limit, interval_ms })
 }
 
 /// Listening sockets from `/proc/net/tcp` and `/proc/net/tcp6` text (state 0A).
@@ -834,6 +936,19 @@ pub async fn log_text(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stats_from_inside_v1_and_v2() {
+        let v1 = "  sl  local_address\n1000000000\n52428800\n9223372036854771712\ncache 1\ntotal_inactive_file 2428800\ncpu  100 0 100 800 0 0 0 0\ncpu0 1\ncpu1 1\n";
+        let s = parse_inside_stats(v1, Some((2_000_000_000, 10_000_000_000 + 200 * 10_000_000)), 150).unwrap();
+        assert_eq!((s.mem_used, s.mem_limit), (50_000_000, 0));
+        let cpu = s.cpu_percent.unwrap();
+        assert!((cpu - 100.0).abs() < 1e-6, "{cpu}");
+        let v2 = "usage_usec 1000\n2000000\nmax\ninactive_file 1000000\ncpu  1 1 1 1 1 1 1\n";
+        let s = parse_inside_stats(v2, None, 150).unwrap();
+        assert_eq!((s.mem_used, s.mem_limit, s.cpu_percent), (1_000_000, 0, None));
+        assert!(parse_inside_stats("garbage", None, 0).is_none());
+    }
 
     #[test]
     fn cpu_readings() {
