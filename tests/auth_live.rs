@@ -4,6 +4,8 @@
 
 mod support;
 
+use support::report::{check, evidence, verdict};
+
 use serde_json::Value;
 use std::time::{Duration, Instant};
 use support::fixture::Fixture;
@@ -21,24 +23,6 @@ fn auth(fx: &Fixture, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) 
     };
     let v = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
     (v, out)
-}
-
-fn check<'a>(v: &'a Value, code: &str) -> &'a Value {
-    v["checks"].as_array().unwrap().iter().find(|c| c["code"] == code).unwrap()
-}
-
-fn verdict(v: &Value, code: &str, id: &str) -> String {
-    check(v, code)["causes"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap()["verdict"]
-        .as_str()
-        .unwrap()
-        .into()
-}
-
-fn evidence(v: &Value, code: &str, id: &str) -> String {
-    check(v, code)["causes"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap()["evidence"]
-        .as_str()
-        .unwrap()
-        .into()
 }
 
 const EXPECT: &[(&str, &str)] = &[("JWT_ISSUER", "auth-service"), ("JWT_AUDIENCE", "ai-micro-service")];

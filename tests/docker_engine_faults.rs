@@ -4,6 +4,8 @@
 
 mod support;
 
+use support::report::{check, verdict};
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -62,17 +64,6 @@ fn doctor_docker(host: &str, args: &[&str]) -> Value {
     let out = run(cmd.env("DOCKER_HOST", host).args(args).args(["--format", "json", "--timeout", "2s"]));
     assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
-}
-
-fn check<'a>(v: &'a Value, code: &str) -> &'a Value {
-    v["checks"].as_array().unwrap().iter().find(|c| c["code"] == code).unwrap_or_else(|| panic!("no {code}: {v:#}"))
-}
-
-fn verdict(v: &Value, code: &str, id: &str) -> String {
-    check(v, code)["causes"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap()["verdict"]
-        .as_str()
-        .unwrap()
-        .into()
 }
 
 #[test]

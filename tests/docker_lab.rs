@@ -6,6 +6,8 @@
 
 mod support;
 
+use support::report::{check, evidence, json, verdict};
+
 use serde_json::Value;
 use support::lab::{ContainerSpec, Image, Lab, image};
 use support::{Output, doctor, run};
@@ -28,26 +30,6 @@ fn doctor_in(lab: &Lab, extra_toml: &str, args: &[&str], env: &[(&str, &str)]) -
     }
     cmd.args(args).args(["--format", "json", "--timeout", "3s"]);
     run(&mut cmd)
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", out.stdout, out.stderr))
-}
-
-fn check<'a>(v: &'a Value, code: &str) -> &'a Value {
-    v["checks"].as_array().unwrap().iter().find(|c| c["code"] == code).unwrap_or_else(|| panic!("no {code} in {v:#}"))
-}
-
-fn cause<'a>(v: &'a Value, code: &str, id: &str) -> &'a Value {
-    check(v, code)["causes"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap()
-}
-
-fn verdict(v: &Value, code: &str, id: &str) -> String {
-    cause(v, code, id)["verdict"].as_str().unwrap().to_string()
-}
-
-fn evidence(v: &Value, code: &str, id: &str) -> String {
-    cause(v, code, id)["evidence"].as_str().unwrap().to_string()
 }
 
 fn postgres(lab: &Lab, networks: Vec<(String, Vec<String>)>) -> u16 {

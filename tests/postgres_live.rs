@@ -3,7 +3,8 @@
 
 mod support;
 
-use serde_json::Value;
+use support::report::{cause, check, json, status, verdict};
+
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 use support::{Output, PgOptions, PgServer, doctor, run};
@@ -23,32 +24,6 @@ fn doctor_pg(args: &[&str]) -> Output {
     cmd.args(["postgres", "--no-docker", "--format", "json"]).args(args);
 
     run(&mut cmd)
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\n{}", out.stdout, out.stderr))
-}
-
-fn check<'a>(v: &'a Value, code: &str) -> &'a Value {
-    v["checks"].as_array().unwrap().iter().find(|c| c["code"] == code).unwrap_or_else(|| panic!("no {code} in {v:#}"))
-}
-
-fn status(v: &Value, code: &str) -> String {
-    check(v, code)["status"].as_str().unwrap().to_string()
-}
-
-fn cause<'a>(v: &'a Value, code: &str, id: &str) -> &'a Value {
-    check(v, code)["causes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("no {id} in {code}"))
-}
-
-fn verdict(v: &Value, code: &str, id: &str) -> String {
-    cause(v, code, id)["verdict"].as_str().unwrap().to_string()
 }
 
 fn assert_no_secret(out: &Output, secrets: &[&str]) {

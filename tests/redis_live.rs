@@ -3,7 +3,8 @@
 
 mod support;
 
-use serde_json::Value;
+use support::report::{cause, check, json, status, verdict};
+
 use support::{Output, RedisServer, doctor, run};
 
 const PASSWORD: &str = "redis-Pw-51d0c3";
@@ -12,27 +13,6 @@ fn doctor_redis(args: &[&str]) -> Output {
     let (mut cmd, _dir) = doctor();
     cmd.args(["redis", "--no-docker", "--format", "json"]).args(args);
     run(&mut cmd)
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\n{}", out.stdout, out.stderr))
-}
-
-fn check<'a>(v: &'a Value, code: &str) -> &'a Value {
-    v["checks"].as_array().unwrap().iter().find(|c| c["code"] == code).unwrap_or_else(|| panic!("no {code} in {v:#}"))
-}
-
-fn status(v: &Value, code: &str) -> String {
-    check(v, code)["status"].as_str().unwrap().to_string()
-}
-
-fn cause<'a>(v: &'a Value, code: &str, id: &str) -> &'a Value {
-    check(v, code)["causes"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap()
-}
-
-fn verdict(v: &Value, code: &str, id: &str) -> String {
-    cause(v, code, id)["verdict"].as_str().unwrap().to_string()
 }
 
 fn fill(r: &RedisServer, n: usize, size: usize) -> String {

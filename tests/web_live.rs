@@ -5,6 +5,8 @@
 
 mod support;
 
+use support::report::verdict;
+
 use serde_json::Value;
 use std::time::{Duration, Instant};
 use support::fixture::Fixture;
@@ -28,13 +30,6 @@ fn doctor_web(cmd_name: &str, api: &str, front: &str, login: bool, extra: &[&str
 
 fn first<'a>(v: &'a Value, code: &str) -> &'a Value {
     v["checks"].as_array().unwrap().iter().find(|c| c["code"] == code).unwrap_or_else(|| panic!("no {code}: {v:#}"))
-}
-
-fn verdict(v: &Value, code: &str, id: &str) -> String {
-    first(v, code)["causes"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap()["verdict"]
-        .as_str()
-        .unwrap()
-        .into()
 }
 
 #[test]

@@ -18,6 +18,7 @@
 
 pub mod fixture;
 pub mod lab;
+pub mod report;
 
 use std::collections::HashSet;
 use std::ffi::OsString;
