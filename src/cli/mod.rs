@@ -25,6 +25,10 @@ Configuration, strongest first: flags, environment, ./.env, ./doctor.toml, the b
 (postgres on localhost:5432, redis on localhost:6379, ...). The stack's own variables are read
 as they are: DATABASE_URL, POSTGRES_PASSWORD, REDIS_URL, REDIS_PASSWORD.
 
+Thresholds (--threshold NAME=VALUE, or [thresholds] in doctor.toml), with their defaults:
+  long_query=60s idle_connection=5m connections_warn=0.8 redis_memory_warn=0.9
+  redis_hit_rate_warn=0.8 response_time_warn=1s
+
 Exit codes: 0 all ok, 1 worst is a warning, 2 something is critical,
             3 could not tell (unknown), or the command line or configuration is wrong.
 doctor only reads: it never writes to a database, never runs KEYS or CONFIG SET, and never
@@ -64,7 +68,7 @@ pub struct Global {
     /// Stack definition and thresholds [default: ./doctor.toml when present]
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Override a threshold, e.g. long_query=30s (repeatable; see `doctor --help`)
+    /// Override a threshold, e.g. long_query=30s (repeatable; the list is under --help)
     #[arg(long, global = true, value_name = "NAME=VALUE")]
     pub threshold: Vec<String>,
     /// Run again until nothing is critical or this time is up (CI after `docker compose up`)
@@ -101,7 +105,7 @@ pub struct Global {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run every check, all at once: Docker, PostgreSQL, Redis, networking, memory
+    /// Run every check, all at once: Docker, PostgreSQL, Redis, auth, APIs, frontends, network, performance
     All,
     /// The Docker engine (DK001) and every container of the stack at a glance; memory (PERF002)
     Docker,
