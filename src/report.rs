@@ -93,6 +93,13 @@ impl Finding {
         self.causes.push(CauseFinding { id, verdict, evidence: evidence.into() });
     }
 
+    /// The same verdict and evidence for several causes (all unchecked for one reason, say).
+    pub fn causes_all(&mut self, ids: &[&'static str], verdict: Verdict, evidence: &str) {
+        for id in ids {
+            self.cause(id, verdict, evidence);
+        }
+    }
+
     pub fn fact(&mut self, key: &str, value: impl Serialize) {
         if let Ok(v) = serde_json::to_value(value) {
             self.evidence.insert(key.to_string(), v);

@@ -8,7 +8,7 @@
 //! bollard never sends the API version, so the engine answers in its own; every field is
 //! treated as optional.
 
-use super::{Timing, ms, until};
+use super::{Timing, error_chain, ms, until};
 use crate::clock;
 use crate::redact;
 use crate::triage::{self, LogHit};
@@ -288,7 +288,7 @@ fn connect(host: &str, timeout: Duration) -> Result<Docker, DockerError> {
 /// Puts an engine failure in the runbook's terms by walking the error's causes.
 pub fn classify(e: &bollard::errors::Error, host: &str) -> DockerError {
     use bollard::errors::Error as E;
-    let message = redact::scrub(&chain(e));
+    let message = redact::scrub(&error_chain(e));
     let kind = match e {
         E::SocketNotFoundError(_) => DockerErrorKind::NoSocket,
         E::UnsupportedURISchemeError { .. } | E::URLParseError { .. } | E::InvalidURIError { .. } => {
@@ -326,20 +326,6 @@ pub fn classify(e: &bollard::errors::Error, host: &str) -> DockerError {
         }
     };
     DockerError { kind, message }
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        let m = inner.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        src = inner.source();
-    }
-    s
 }
 
 fn io_kind(e: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> {
@@ -388,7 +374,7 @@ async fn look_at(
                             }
                             // Listed, then gone before it could be inspected.
                             Some(Err(e)) => {
-                                out.error = Some(redact::scrub(&chain(&e)));
+                                out.error = Some(redact::scrub(&error_chain(&e)));
                                 None
                             }
                             None => {
@@ -400,7 +386,7 @@ async fn look_at(
                     None => None,
                 },
                 Some(Err(e)) => {
-                    out.error = Some(redact::scrub(&chain(&e)));
+                    out.error = Some(redact::scrub(&error_chain(&e)));
                     None
                 }
                 None => {
@@ -410,7 +396,7 @@ async fn look_at(
             }
         }
         Some(Err(e)) => {
-            out.error = Some(redact::scrub(&chain(&e)));
+            out.error = Some(redact::scrub(&error_chain(&e)));
             None
         }
         None => {
@@ -705,7 +691,7 @@ async fn read_logs(docker: &Docker, id: &str, cfg: &DockerProbeConfig, deadline:
                 }
             }
             Some(Some(Err(e))) => {
-                error = Some(redact::scrub(&chain(&e)));
+                error = Some(redact::scrub(&error_chain(&e)));
                 break;
             }
         }
@@ -765,12 +751,12 @@ async fn read_inside(docker: &Docker, id: &str, files: &[&str], deadline: Instan
     };
     let exec = match until(deadline, docker.create_exec(id, create)).await {
         None => return Err("timed out".into()),
-        Some(Err(e)) => return Err(redact::scrub(&chain(&e))),
+        Some(Err(e)) => return Err(redact::scrub(&error_chain(&e))),
         Some(Ok(x)) => x,
     };
     let started = match until(deadline, docker.start_exec(&exec.id, None)).await {
         None => return Err("timed out".into()),
-        Some(Err(e)) => return Err(redact::scrub(&chain(&e))),
+        Some(Err(e)) => return Err(redact::scrub(&error_chain(&e))),
         Some(Ok(s)) => s,
     };
     let mut out = String::new();
@@ -784,7 +770,7 @@ async fn read_inside(docker: &Docker, id: &str, files: &[&str], deadline: Instan
                     }
                 }
                 Some(Some(Ok(_))) => {}
-                Some(Some(Err(e))) => return Err(redact::scrub(&chain(&e))),
+                Some(Some(Err(e))) => return Err(redact::scrub(&error_chain(&e))),
                 Some(None) => break,
                 None => return Err("timed out".into()),
             }

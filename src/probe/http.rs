@@ -201,17 +201,7 @@ pub async fn send(client: &reqwest::Client, req: Request<'_>, deadline: Instant)
 }
 
 fn classify(e: &reqwest::Error) -> HttpError {
-    let mut chain = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        let m = s.to_string();
-        if !chain.contains(&m) {
-            chain.push_str(": ");
-            chain.push_str(&m);
-        }
-        src = s.source();
-    }
-    let message = redact::scrub(&chain);
+    let message = redact::scrub(&super::error_chain(e));
     let lower = message.to_ascii_lowercase();
     let kind = if e.is_timeout() {
         HttpErrorKind::Timeout

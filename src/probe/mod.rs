@@ -22,6 +22,21 @@ pub struct Timing {
     pub ok: bool,
 }
 
+/// An error with its causes, each said once (`error connecting to server: Connection refused`).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        let m = inner.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        src = inner.source();
+    }
+    s
+}
+
 /// Runs `fut` until `deadline`; `None` when the deadline came first.
 pub async fn until<T>(deadline: Instant, fut: impl std::future::Future<Output = T>) -> Option<T> {
     tokio::time::timeout_at(deadline, fut).await.ok()

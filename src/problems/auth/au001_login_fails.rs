@@ -68,9 +68,11 @@ pub fn diagnose(f: &AuthFacts, ctx: &Ctx) -> Finding {
                         format!("POST /api/auth/login failed: {}: {}", e.kind.text(ctx.lang), e.message),
                         format!("POST /api/auth/login が失敗: {}: {}", e.kind.text(ctx.lang), e.message),
                     );
-                    for id in ["wrong-password", "user-inactive", "database-error", "redis-error"] {
-                        out.cause(id, Unchecked, why.clone());
-                    }
+                    out.causes_all(
+                        &["wrong-password", "user-inactive", "database-error", "redis-error"],
+                        Unchecked,
+                        &why,
+                    );
                     status = Status::Critical;
                     notes.push(why);
                 }
@@ -79,9 +81,11 @@ pub fn diagnose(f: &AuthFacts, ctx: &Ctx) -> Finding {
                         format!("{} logged in (HTTP {})", l.username, r.status.unwrap_or(0)),
                         format!("{} でログインできた（HTTP {}）", l.username, r.status.unwrap_or(0)),
                     );
-                    for id in ["wrong-password", "user-inactive", "database-error", "redis-error"] {
-                        out.cause(id, RuledOut, ok.clone());
-                    }
+                    out.causes_all(
+                        &["wrong-password", "user-inactive", "database-error", "redis-error"],
+                        RuledOut,
+                        &ok,
+                    );
                     notes.push(ok);
                 }
                 (Some(code), None) => {
@@ -128,9 +132,11 @@ pub fn diagnose(f: &AuthFacts, ctx: &Ctx) -> Finding {
                     ));
                 }
                 (None, None) => {
-                    for id in ["wrong-password", "user-inactive", "database-error", "redis-error"] {
-                        out.cause(id, Unchecked, ctx.tr("no answer", "応答なし"));
-                    }
+                    out.causes_all(
+                        &["wrong-password", "user-inactive", "database-error", "redis-error"],
+                        Unchecked,
+                        &ctx.tr("no answer", "応答なし"),
+                    );
                 }
             }
         }

@@ -148,9 +148,7 @@ pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView, ctx: &C
                         format!("指定された値は JWT ではない: {why}"),
                     );
                     out.cause("signature-mismatch", Confirmed, msg.clone());
-                    for id in ["token-expired", "issuer-mismatch", "audience-mismatch"] {
-                        out.cause(id, Unchecked, msg.clone());
-                    }
+                    out.causes_all(&["token-expired", "issuer-mismatch", "audience-mismatch"], Unchecked, &msg);
                     return out.status(Status::Critical, msg);
                 }
                 Err(TokenError::AlgNone) => {
@@ -159,9 +157,7 @@ pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView, ctx: &C
                         "トークンの alg が \"none\": 署名のないトークンであり、検証側は拒否しなければならない（偽造またはデバッグ用）",
                     );
                     out.cause("signature-mismatch", Confirmed, msg.clone());
-                    for id in ["token-expired", "issuer-mismatch", "audience-mismatch"] {
-                        out.cause(id, Unchecked, msg.clone());
-                    }
+                    out.causes_all(&["token-expired", "issuer-mismatch", "audience-mismatch"], Unchecked, &msg);
                     return out.status(Status::Critical, msg);
                 }
                 Ok(view) => {

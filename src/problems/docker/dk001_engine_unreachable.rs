@@ -13,9 +13,7 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
     let mut out = Finding::new("DK001", format!("docker@{host}"));
     let Some(f) = view.facts.filter(|_| !view.disabled) else {
         let why = ctx.tr("not checked: --no-docker", "未確認: --no-docker 指定");
-        for id in ["daemon-down", "socket-permission", "wrong-docker-host", "api-version"] {
-            out.cause(id, Unchecked, why.clone());
-        }
+        out.causes_all(&["daemon-down", "socket-permission", "wrong-docker-host", "api-version"], Unchecked, &why);
         return out.status(Status::Skipped, why);
     };
     diagnose_facts(f, out, ctx)

@@ -14,9 +14,7 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
     let mut out = Finding::new("DK002", "containers");
     let ids = ["container-missing", "container-exited", "restart-loop", "unhealthy"];
     if let Some(why) = view.unavailable(ctx) {
-        for id in ids {
-            out.cause(id, Unchecked, why.clone());
-        }
+        out.causes_all(&ids, Unchecked, &why);
         return out.status(Status::Skipped, why);
     }
     let Some(f) = view.facts else { return out.status(Status::Skipped, String::new()) };

@@ -15,9 +15,7 @@ pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
             "no BFF login tried: set DOCTOR_LOGIN_USERNAME and DOCTOR_LOGIN_PASSWORD to try one",
             "BFF ログインは未試行: DOCTOR_LOGIN_USERNAME と DOCTOR_LOGIN_PASSWORD を設定すると試行する",
         );
-        for id in ["cors-credentials", "cookie-attributes", "secure-cookie-on-http"] {
-            out.cause(id, Unchecked, why.clone());
-        }
+        out.causes_all(&["cors-credentials", "cookie-attributes", "secure-cookie-on-http"], Unchecked, &why);
         return out.status(Status::Skipped, why);
     };
     out.fact("login_status", login.status);
@@ -34,9 +32,7 @@ pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
                 login.status.map(|s| format!("HTTP {s}")).unwrap_or_else(|| "なし".into())
             ),
         );
-        for id in ["cors-credentials", "cookie-attributes", "secure-cookie-on-http"] {
-            out.cause(id, Unchecked, why.clone());
-        }
+        out.causes_all(&["cors-credentials", "cookie-attributes", "secure-cookie-on-http"], Unchecked, &why);
         return out.status(Status::Critical, why);
     }
     let plain_http = f.base_url.starts_with("http://");

@@ -14,16 +14,12 @@ pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
             "no BFF login tried (set DOCTOR_LOGIN_USERNAME and DOCTOR_LOGIN_PASSWORD)",
             "BFF ログインは未試行（DOCTOR_LOGIN_USERNAME と DOCTOR_LOGIN_PASSWORD を設定）",
         );
-        for id in ["cookie-missing", "token-not-forwarded", "token-invalid"] {
-            out.cause(id, Unchecked, why.clone());
-        }
+        out.causes_all(&["cookie-missing", "token-not-forwarded", "token-invalid"], Unchecked, &why);
         return out.status(Status::Skipped, why);
     };
     if !login.ok() {
         let why = ctx.tr("the BFF login failed (see FE002, AU001)", "BFF ログインが失敗した（FE002、AU001 を参照）");
-        for id in ["cookie-missing", "token-not-forwarded", "token-invalid"] {
-            out.cause(id, Unchecked, why.clone());
-        }
+        out.causes_all(&["cookie-missing", "token-not-forwarded", "token-invalid"], Unchecked, &why);
         return out.status(Status::Skipped, why);
     }
     out.fact("bff_status", bff.status);
@@ -34,9 +30,7 @@ pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
             format!("the BFF call answered HTTP {}", bff.status.unwrap_or(0)),
             format!("BFF 経由の呼び出しは HTTP {}", bff.status.unwrap_or(0)),
         );
-        for id in ["cookie-missing", "token-not-forwarded", "token-invalid"] {
-            out.cause(id, RuledOut, ok.clone());
-        }
+        out.causes_all(&["cookie-missing", "token-not-forwarded", "token-invalid"], RuledOut, &ok);
         return out.status(Status::Ok, ok);
     }
     let code = bff.status.map(|s| format!("HTTP {s}")).unwrap_or_else(|| "no answer".into());

@@ -14,9 +14,7 @@ const SERVICES: &[&str] =
 pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
     let mut out = Finding::new("NET001", "containers");
     if let Some(why) = view.unavailable(ctx) {
-        for id in ["no-shared-network", "name-not-resolvable", "port-not-listening"] {
-            out.cause(id, Unchecked, why.clone());
-        }
+        out.causes_all(&["no-shared-network", "name-not-resolvable", "port-not-listening"], Unchecked, &why);
         return out.status(Status::Skipped, why);
     }
     let links: Vec<_> = SERVICES.iter().flat_map(|s| engine::links_to(view, s)).collect();
@@ -25,9 +23,7 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
             "no container of the stack has a *_URL variable pointing at another",
             "他のサービスを指す *_URL 変数を持つコンテナがない",
         );
-        for id in ["no-shared-network", "name-not-resolvable", "port-not-listening"] {
-            out.cause(id, Unchecked, why.clone());
-        }
+        out.causes_all(&["no-shared-network", "name-not-resolvable", "port-not-listening"], Unchecked, &why);
         return out.status(Status::Ok, why);
     }
     out.fact("links", links.iter().map(|l| engine::describe_link(l, ctx)).collect::<Vec<_>>());

@@ -13,9 +13,7 @@ use crate::report::{Finding, Status, Verdict::*};
 pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
     let mut out = Finding::new("NET002", "host");
     if let Some(why) = view.unavailable(ctx) {
-        for id in ["port-not-published", "bound-to-container-loopback", "firewall"] {
-            out.cause(id, Unchecked, why.clone());
-        }
+        out.causes_all(&["port-not-published", "bound-to-container-loopback", "firewall"], Unchecked, &why);
         return out.status(Status::Skipped, why);
     }
     let (mut unpublished, mut loopback, mut blocked, mut fine, mut unknown) = (vec![], vec![], vec![], vec![], vec![]);

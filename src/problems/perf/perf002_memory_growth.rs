@@ -11,9 +11,7 @@ const NEAR: f64 = 0.9;
 pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
     let mut out = Finding::new("PERF002", "containers");
     if let Some(why) = view.unavailable(ctx) {
-        for id in ["memory-growth", "near-memory-limit", "oom-killed"] {
-            out.cause(id, Unchecked, why.clone());
-        }
+        out.causes_all(&["memory-growth", "near-memory-limit", "oom-killed"], Unchecked, &why);
         return out.status(Status::Skipped, why);
     }
     out.cause(

@@ -30,9 +30,11 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
         );
         out.cause("bad-database-url", Confirmed, what.clone());
         let not_tried = ctx.tr("not tried: the URL is unusable", "URL が使えないため未確認");
-        for id in ["container-stopped", "wrong-password", "network-isolated", "database-missing"] {
-            out.cause(id, Unchecked, not_tried.clone());
-        }
+        out.causes_all(
+            &["container-stopped", "wrong-password", "network-isolated", "database-missing"],
+            Unchecked,
+            &not_tried,
+        );
         return out;
     }
     let notes: Vec<String> =

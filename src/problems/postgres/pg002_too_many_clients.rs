@@ -99,9 +99,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                 format!("接続設定またはセッション情報を読み取れなかった: {}", f.query_errors.join("; ")),
             )
         };
-        for id in ["connection-leak", "max-connections-low", "idle-connections"] {
-            out.cause(id, Unchecked, why.clone());
-        }
+        out.causes_all(&["connection-leak", "max-connections-low", "idle-connections"], Unchecked, &why);
         let status = if no_connection(f) { Status::Skipped } else { Status::Unknown };
         return out.status(status, why);
     };

@@ -18,9 +18,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
     let mut out = Finding::new("PG003", f.target.clone());
     if no_connection(f) {
         let why = depends_on(ctx, "PG001", "no connection to the server", "サーバーに接続できない");
-        for id in ["long-running-queries", "missing-index", "stale-statistics"] {
-            out.cause(id, Unchecked, why.clone());
-        }
+        out.causes_all(&["long-running-queries", "missing-index", "stale-statistics"], Unchecked, &why);
         return out.status(Status::Skipped, why);
     }
     let limit = ctx.thresholds.long_query.as_secs_f64();

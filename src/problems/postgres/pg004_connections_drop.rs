@@ -15,9 +15,11 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
     let mut out = Finding::new("PG004", f.target.clone());
     if no_connection(f) {
         let why = depends_on(ctx, "PG001", "no connection to the server", "サーバーに接続できない");
-        for id in ["oom-killed", "idle-in-transaction-timeout", "network-unstable", "server-restarted"] {
-            out.cause(id, Unchecked, why.clone());
-        }
+        out.causes_all(
+            &["oom-killed", "idle-in-transaction-timeout", "network-unstable", "server-restarted"],
+            Unchecked,
+            &why,
+        );
         return out.status(Status::Skipped, why);
     }
     out.cause(

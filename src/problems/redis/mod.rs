@@ -71,9 +71,7 @@ fn with_engine_rd001(out: &mut Finding, f: &RedisFacts, docker: &DockerView, ctx
 pub(crate) fn skipped(code: &'static str, f: &RedisFacts, ctx: &Ctx, ids: &[&'static str]) -> Finding {
     let why = depends_on(ctx, "RD001", "no connection to Redis", "Redis に接続できない");
     let mut out = Finding::new(code, f.target.clone());
-    for id in ids {
-        out.cause(id, Verdict::Unchecked, why.clone());
-    }
+    out.causes_all(ids, Verdict::Unchecked, &why);
     out.status(Status::Skipped, why)
 }
 

@@ -19,9 +19,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
         let what = pick(p);
         out.cause("bad-redis-url", Confirmed, what.clone());
         let not_tried = ctx.tr("not tried: the URL is unusable", "URL が使えないため未確認");
-        for id in ["container-stopped", "wrong-password", "network-isolated"] {
-            out.cause(id, Unchecked, not_tried.clone());
-        }
+        out.causes_all(&["container-stopped", "wrong-password", "network-isolated"], Unchecked, &not_tried);
         return out.status(
             Status::Critical,
             ctx.tr(

@@ -29,9 +29,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
             format!("only {lookups} lookups since the start: too few to judge a hit rate"),
             format!("起動以降の参照は {lookups} 回のみ: ヒット率を判断するには少なすぎる"),
         );
-        for id in IDS {
-            out.cause(id, Unchecked, why.clone());
-        }
+        out.causes_all(IDS, Unchecked, &why);
         return out.status(Status::Ok, why);
     }
     let rate = info.keyspace_hits as f64 / lookups as f64;
@@ -46,9 +44,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
             format!("hit rate {} is above {}", percent(rate), percent(ctx.thresholds.redis_hit_rate_warn)),
             format!("ヒット率 {} は基準 {} 以上", percent(rate), percent(ctx.thresholds.redis_hit_rate_warn)),
         );
-        for id in IDS {
-            out.cause(id, RuledOut, fine.clone());
-        }
+        out.causes_all(IDS, RuledOut, &fine);
         return out.status(Status::Ok, summary);
     }
 
