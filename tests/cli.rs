@@ -238,8 +238,7 @@ fn only_skip_ignore_and_fail_on_choose_what_runs_and_fails() {
 
 #[test]
 fn fail_on_critical_lets_warnings_pass() {
-    // A broken DK001 is critical; an engine that is fine with missing containers is what CI
-    // would see. Simplest warning: a fresh Redis is not needed; use --facts of a warning run.
+    // Facts of a Redis at 95% of maxmemory (a warning), replayed: no server needed.
     let (mut cmd, dir) = doctor();
     let facts = serde_json::json!({
         "schema": "doctor.facts/v1", "command": "redis", "areas": ["redis"], "gathered_at": "2026-11-28T12:00:00Z",
