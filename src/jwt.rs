@@ -136,6 +136,67 @@ pub fn modulus_fingerprint(n: &[u8]) -> String {
     Sha256::digest(trimmed).iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 
+/// The fingerprint (as [`modulus_fingerprint`]) and size in bits of the RSA public key in a PEM
+/// file: `PUBLIC KEY` (SubjectPublicKeyInfo) or `RSA PUBLIC KEY` (PKCS#1). A small DER walk:
+/// only the two nested sequences and the first integer are read.
+pub fn pem_modulus(pem: &str) -> Result<(String, usize), String> {
+    let begin = pem.find("-----BEGIN ").ok_or("no PEM header")?;
+    let rest = &pem[begin + 11..];
+    let label_end = rest.find("-----").ok_or("broken PEM header")?;
+    let label = &rest[..label_end];
+    if label.contains("PRIVATE") {
+        return Err("a private key, not a public key".into());
+    }
+    let body_start = label_end + 5;
+    let body_end = rest[body_start..].find("-----END").ok_or("no PEM footer")? + body_start;
+    let b64: String = rest[body_start..body_end].chars().filter(|c| !c.is_whitespace()).collect();
+    let der = b64url(&b64).ok_or("the PEM body is not base64")?;
+    let modulus = match label {
+        "RSA PUBLIC KEY" => der_rsa_modulus(&der),
+        "PUBLIC KEY" => {
+            // SEQUENCE { SEQUENCE { algorithm }, BIT STRING { 0x00, RSAPublicKey } }
+            let (outer, _) = der_take(&der, 0x30).ok_or("not a DER sequence")?;
+            let (_, after_alg) = der_take(outer, 0x30).ok_or("no algorithm identifier")?;
+            let (bits, _) = der_take(after_alg, 0x03).ok_or("no key bit string")?;
+            bits.split_first().and_then(|(_, k)| der_rsa_modulus(k))
+        }
+        other => return Err(format!("a {other:?} PEM, not a public key")),
+    }
+    .ok_or("not an RSA key")?;
+    let first = modulus.iter().position(|b| *b != 0).unwrap_or(modulus.len());
+    let n = &modulus[first..];
+    let bits = n.first().map_or(0, |b| (n.len() - 1) * 8 + (8 - b.leading_zeros() as usize));
+    Ok((modulus_fingerprint(n), bits))
+}
+
+/// `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }` → the modulus.
+fn der_rsa_modulus(der: &[u8]) -> Option<Vec<u8>> {
+    let (seq, _) = der_take(der, 0x30)?;
+    let (n, _) = der_take(seq, 0x02)?;
+    Some(n.to_vec())
+}
+
+/// One DER element of `tag` at the start of `data`: (its content, what follows it).
+fn der_take(data: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+    let (&t, rest) = data.split_first()?;
+    if t != tag {
+        return None;
+    }
+    let (&l, mut rest) = rest.split_first()?;
+    let len = if l < 0x80 {
+        l as usize
+    } else {
+        let count = (l & 0x7f) as usize;
+        if count == 0 || count > 4 || rest.len() < count {
+            return None;
+        }
+        let len = rest[..count].iter().fold(0usize, |a, b| (a << 8) | *b as usize);
+        rest = &rest[count..];
+        len
+    };
+    (rest.len() >= len).then(|| rest.split_at(len))
+}
+
 pub fn analyze_jwks(text: &str) -> Result<JwksFacts, String> {
     let v: Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
     let keys = v.get("keys").and_then(Value::as_array).ok_or("no \"keys\" array")?;
@@ -364,5 +425,18 @@ mod tests {
         assert_eq!(b64url("aGVsbG8").unwrap(), b"hello");
         assert_eq!(b64url("aGVsbG8=").unwrap(), b"hello");
         assert!(b64url("a*b").is_none());
+    }
+
+    #[test]
+    fn public_key_pem_matches_its_jwks_entry() {
+        let fp = |jwks: &str| analyze_jwks(jwks).unwrap().keys[0].modulus_fingerprint.clone().unwrap();
+        let current = pem_modulus(include_str!("../tests/fixture/keys/current.public.pem")).unwrap();
+        let rotated = pem_modulus(include_str!("../tests/fixture/keys/rotated.public.pem")).unwrap();
+        assert_eq!(current, (fp(&jwks(CURRENT, "k")), 2048));
+        assert_ne!(rotated.0, current.0);
+        assert_eq!(pem_modulus(include_str!("../tests/fixture/keys/weak.public.pem")).unwrap().1, 1024);
+        assert!(pem_modulus(CURRENT).unwrap_err().contains("private"));
+        assert!(pem_modulus("-----BEGIN PUBLIC KEY-----\n!!!\n-----END PUBLIC KEY-----").is_err());
+        assert!(pem_modulus("-----BEGIN PUBLIC KEY-----\nMAMCAQA=\n-----END PUBLIC KEY-----").is_err());
     }
 }

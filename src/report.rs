@@ -93,6 +93,27 @@ impl Finding {
         self.causes.push(CauseFinding { id, verdict, evidence: evidence.into() });
     }
 
+    /// Adds evidence from a second source to a cause already judged: the stronger verdict wins
+    /// (confirmed, suspected, ruled out, unchecked, in that order) and its evidence comes first.
+    pub fn raise(&mut self, id: &'static str, verdict: Verdict, evidence: impl Into<String>) {
+        let strength = |v: Verdict| match v {
+            Verdict::Confirmed => 3,
+            Verdict::Suspected => 2,
+            Verdict::RuledOut => 1,
+            Verdict::Unchecked => 0,
+        };
+        let evidence = evidence.into();
+        match self.causes.iter_mut().find(|c| c.id == id) {
+            None => self.cause(id, verdict, evidence),
+            Some(c) if strength(verdict) > strength(c.verdict) => {
+                let old = std::mem::take(&mut c.evidence);
+                c.verdict = verdict;
+                c.evidence = if old.is_empty() { evidence } else { format!("{evidence}; {old}") };
+            }
+            Some(c) => c.evidence = format!("{}; {evidence}", c.evidence),
+        }
+    }
+
     /// The same verdict and evidence for several causes (all unchecked for one reason, say).
     pub fn causes_all(&mut self, ids: &[&'static str], verdict: Verdict, evidence: &str) {
         for id in ids {

@@ -438,3 +438,49 @@ fn restarts_by_docker_confirm_a_server_restart() {
     assert_eq!(check(&v, "PG004")["status"], "warning");
     assert_eq!(verdict(&v, "PG004", "oom-killed"), "ruled-out");
 }
+
+#[test]
+fn key_files_inside_auth_service_are_checked_without_reading_the_private_key() {
+    let Some(lab) = Lab::new() else { return };
+    let fx = support::fixture::Fixture::start(&[]);
+    sleeper(&lab, "auth-service", vec![], vec![]);
+    let auth = |lab: &Lab| {
+        let out = doctor_in(lab, "", &["auth", "--url", &fx.url()], &[]);
+        assert!(!out.combined().contains("LAB-PRIVATE-MARKER"), "a private key's content was printed");
+        json(&out)
+    };
+    // No /app/keys at all.
+    let v = auth(&lab);
+    assert_eq!(verdict(&v, "AU002", "keys-missing"), "confirmed", "{:#}", check(&v, "AU002"));
+    assert!(evidence(&v, "AU002", "keys-missing").contains("/app/keys/ is missing"));
+    assert_eq!(check(&v, "AU002")["status"], "critical");
+
+    // The pair the fixture serves, the private key closed to others: ruled out.
+    let public = include_str!("fixture/keys/current.public.pem");
+    let write = |file: &str, content: &str, mode: &str| {
+        let script = format!(
+            "mkdir -p /app/keys && printf '%s' '{content}' > /app/keys/{file} && chmod {mode} /app/keys/{file}"
+        );
+        assert_eq!(lab.exec("auth-service", &["sh", "-c", &script]).code, 0);
+    };
+    write("private_key.pem", "-----BEGIN PRIVATE KEY-----\nLAB-PRIVATE-MARKER\n-----END PRIVATE KEY-----\n", "600");
+    write("public_key.pem", public, "644");
+    let v = auth(&lab);
+    assert_eq!(verdict(&v, "AU002", "keys-missing"), "ruled-out", "{:#}", check(&v, "AU002"));
+    assert_eq!(verdict(&v, "AU002", "signature-mismatch"), "ruled-out", "{:#}", check(&v, "AU002"));
+    assert_eq!(check(&v, "AU002")["status"], "ok", "{:#}", check(&v, "AU002"));
+
+    // A new pair on disk that auth-service never loaded, and a private key others can read.
+    write("public_key.pem", include_str!("fixture/keys/rotated.public.pem"), "644");
+    write("private_key.pem", "-----BEGIN PRIVATE KEY-----\nLAB-PRIVATE-MARKER\n-----END PRIVATE KEY-----\n", "644");
+    let v = auth(&lab);
+    assert_eq!(verdict(&v, "AU002", "signature-mismatch"), "confirmed", "{:#}", check(&v, "AU002"));
+    assert!(evidence(&v, "AU002", "signature-mismatch").contains("not a key the JWKS serves"));
+    assert!(check(&v, "AU002")["summary"].as_str().unwrap().contains("chmod 600"));
+
+    // Only the private key left.
+    assert_eq!(lab.exec("auth-service", &["rm", "/app/keys/public_key.pem"]).code, 0);
+    let v = auth(&lab);
+    assert_eq!(verdict(&v, "AU002", "keys-missing"), "confirmed");
+    assert!(evidence(&v, "AU002", "keys-missing").contains("public_key.pem missing"));
+}

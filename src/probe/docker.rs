@@ -8,6 +8,7 @@
 //! bollard never sends the API version, so the engine answers in its own; every field is
 //! treated as optional.
 
+use super::inside::{self, InsideFacts};
 use super::{Timing, error_chain, ms, until};
 use crate::clock;
 use crate::redact;
@@ -169,6 +170,9 @@ pub struct ContainerFacts {
     /// Sockets listening inside the container; `Err` says why they could not be read.
     pub listening: Option<Result<Vec<Listener>, String>>,
     pub logs: Option<LogFacts>,
+    /// What the runbook reads inside this container with `docker exec` (key files, uploads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inside: Option<InsideFacts>,
 }
 
 impl ContainerFacts {
@@ -439,8 +443,20 @@ async fn look_at(
                 (first, None, second)
             }
         };
-        let (logs, (first, host_first, second), reach) =
-            tokio::join!(read_logs(docker, &id, cfg, deadline), look_then_cpu, reach_published(&f.ports, deadline));
+        let look_inside = async {
+            let script = inside::script_for(service)?;
+            Some(match exec_read(docker, &id, vec!["sh", "-c", script], true, deadline).await {
+                Ok(text) => inside::parse(&text),
+                Err(e) => InsideFacts { error: Some(e), ..Default::default() },
+            })
+        };
+        let (logs, (first, host_first, second), reach, inside) = tokio::join!(
+            read_logs(docker, &id, cfg, deadline),
+            look_then_cpu,
+            reach_published(&f.ports, deadline),
+            look_inside
+        );
+        f.inside = inside;
         for (p, r) in f.ports.iter_mut().zip(reach) {
             p.from_host = r;
         }
@@ -602,6 +618,7 @@ pub fn container_facts(c: &bollard::models::ContainerInspectResponse, now: f64) 
         stats: None,
         listening: None,
         logs: None,
+        inside: None,
     }
 }
 
@@ -740,9 +757,21 @@ const CPU_FILES: &[&str] = &["/sys/fs/cgroup/cpuacct/cpuacct.usage", "/sys/fs/cg
 /// Runs `cat FILES...` in the container (read-only) and returns what it printed; missing files
 /// are skipped by `cat` itself.
 async fn read_inside(docker: &Docker, id: &str, files: &[&str], deadline: Instant) -> Result<String, String> {
-    use bollard::exec::{CreateExecOptions, StartExecResults};
     let mut cmd = vec!["cat"];
     cmd.extend_from_slice(files);
+    exec_read(docker, id, cmd, false, deadline).await
+}
+
+/// Runs a fixed read-only command in the container and returns its stdout and stderr (at most
+/// 1 MB); `Err` when the exec could not be made (no such binary is an error of the exec).
+async fn exec_read(
+    docker: &Docker,
+    id: &str,
+    cmd: Vec<&str>,
+    with_stderr: bool,
+    deadline: Instant,
+) -> Result<String, String> {
+    use bollard::exec::{CreateExecOptions, StartExecResults};
     let create = CreateExecOptions {
         cmd: Some(cmd),
         attach_stdout: Some(true),
@@ -764,6 +793,12 @@ async fn read_inside(docker: &Docker, id: &str, files: &[&str], deadline: Instan
         loop {
             match until(deadline, output.next()).await {
                 Some(Some(Ok(bollard::container::LogOutput::StdOut { message }))) => {
+                    out.push_str(&String::from_utf8_lossy(&message));
+                    if out.len() > 1 << 20 {
+                        break;
+                    }
+                }
+                Some(Some(Ok(bollard::container::LogOutput::StdErr { message }))) if with_stderr => {
                     out.push_str(&String::from_utf8_lossy(&message));
                     if out.len() > 1 << 20 {
                         break;

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod docker;
 pub mod http;
+pub mod inside;
 pub mod postgres;
 pub mod redis;
 pub mod tls;

@@ -181,6 +181,11 @@ pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView, ctx: &C
         status = Status::Critical;
         notes.extend(settings.0.iter().chain(settings.1.iter()).cloned());
     }
+    // The key files inside auth-service, after every cause has its first verdict.
+    let served = f.jwks_analysis.as_ref().and_then(|a| a.as_ref().ok());
+    let (key_status, key_note) = super::key_files::judge(&mut out, docker, served, ctx);
+    status = status.max(key_status);
+    notes.extend(key_note);
     let summary = if notes.is_empty() {
         ctx.tr(
             "the JWKS is served and sound; no token problem found",

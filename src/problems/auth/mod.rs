@@ -2,6 +2,7 @@
 
 pub mod au001_login_fails;
 pub mod au002_jwt_verification_fails;
+pub mod key_files;
 
 use super::Ctx;
 use super::engine::{DockerView, Seen};
