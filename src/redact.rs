@@ -60,7 +60,7 @@ pub fn weak_secret_names() -> Vec<String> {
 /// Like [`register_secret`], remembering `name` when the value is too common to register.
 pub fn register_named_secret(name: &str, secret: &str) {
     let s = secret.trim();
-    if COMMON_WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)) {
+    if COMMON_WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)) || report_word(s) {
         if let Ok(mut v) = weak().write()
             && !v.iter().any(|n| n == name)
         {
@@ -76,7 +76,7 @@ pub fn register_named_secret(name: &str, secret: &str) {
 /// the shape rules still catch them where they stand in a URL or after a secret name.
 pub fn register_secret(secret: &str) {
     let s = secret.trim();
-    if s.chars().count() < 4 || COMMON_WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)) {
+    if s.chars().count() < 4 || COMMON_WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)) || report_word(s) {
         return;
     }
     if let Ok(mut v) = registry().write() {
@@ -89,6 +89,22 @@ pub fn register_secret(secret: &str) {
         // Longest first, so a secret that contains another is replaced whole.
         v.sort_by_key(|x| std::cmp::Reverse(x.len()));
     }
+}
+
+/// Whether a value is one of the report's own words (a part of a cause id, a status, a
+/// verdict): a password like `wrong` would otherwise turn `wrong-password` into `***-password`
+/// everywhere. Such a value is still removed where it stands in a URL or after a secret name.
+fn report_word(s: &str) -> bool {
+    const STATUS_WORDS: &[&str] =
+        &["ok", "skipped", "warning", "unknown", "critical", "confirmed", "suspected", "ruled", "out", "unchecked"];
+    let s = s.to_ascii_lowercase();
+    if STATUS_WORDS.contains(&s.as_str()) {
+        return true;
+    }
+    let Ok(problems) = crate::catalogue::all() else { return false };
+    problems.iter().any(|p| {
+        p.code.eq_ignore_ascii_case(&s) || p.causes.iter().any(|c| c.id == s || c.id.split('-').any(|w| w == s))
+    })
 }
 
 /// Whether a variable or field name says its value is secret.
@@ -252,9 +268,11 @@ fn url_passwords(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find("://") {
+        // Just past the last character that cannot be part of a scheme (it may be multi-byte).
         let scheme_start = rest[..i]
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '-' || c == '.'))
-            .map_or(0, |p| p + 1);
+            .char_indices()
+            .rfind(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '+' || *c == '-' || *c == '.'))
+            .map_or(0, |(p, c)| p + c.len_utf8());
         let scheme = rest[scheme_start..i].to_ascii_lowercase();
         out.push_str(&rest[..i + 3]);
         let after = &rest[i + 3..];
@@ -549,6 +567,14 @@ mod tests {
         assert_eq!(scrub("postgres@127.0.0.1:5432/authdb"), "postgres@127.0.0.1:5432/authdb");
         assert_eq!(scrub("postgresql://postgres:postgres@h/db"), "postgresql://postgres:***@h/db");
         assert!(weak_secret_names().contains(&"POSTGRES_PASSWORD".to_string()));
+    }
+
+    #[test]
+    fn a_secret_that_is_a_word_of_the_report_is_not_registered() {
+        register_secret("wrong");
+        register_secret("Critical");
+        assert_eq!(scrub("wrong-password is critical"), "wrong-password is critical");
+        assert_eq!(scrub("redis://:wrong@h:6379"), "redis://:***@h:6379");
     }
 
     #[test]

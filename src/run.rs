@@ -5,8 +5,11 @@
 use crate::config::{DEFAULT_STACK, Settings};
 use crate::probe::auth::{self as auth_probe, AuthFacts, AuthProbeConfig};
 use crate::probe::docker::{self, DockerFacts, DockerProbeConfig};
+use crate::probe::memory_sample;
+use crate::probe::pg_app::PgAppRequest;
 use crate::probe::postgres::{self, PgFacts, PgProbeConfig};
 use crate::probe::redis::{self, BigKeysLimits, RedisFacts, RedisProbeConfig};
+use crate::probe::redis_app::RedisAppRequest;
 use crate::probe::web::{self, WebFacts, WebProbeConfig};
 use crate::problems::engine::DockerView;
 use crate::problems::{self, Ctx};
@@ -42,6 +45,22 @@ pub struct Request {
     pub token: Option<String>,
     /// Login credentials from stdin (`--login-stdin`); else DOCTOR_LOGIN_* variables.
     pub login: Option<(String, String)>,
+    /// `--user-id`: whose profile row and cache entry the API checks read.
+    pub user_id: Option<String>,
+    /// `perf --sample`: sample container memory for this long.
+    pub sample: Option<Duration>,
+}
+
+/// The stack's own rows and keys the auth and API checks read, by area.
+pub fn app_requests(s: &Settings, req: &Request) -> (PgAppRequest, RedisAppRequest) {
+    let auth = req.areas.contains(&Area::Auth);
+    let api = req.areas.contains(&Area::Api);
+    let login_user = auth_config(s, req).login.map(|(u, _)| u).filter(|_| auth);
+    let profile_user = req.user_id.clone().filter(|_| api);
+    (
+        PgAppRequest { login_user, refresh_tokens: auth, profile_user: profile_user.clone(), documents: api },
+        RedisAppRequest { refresh_tokens: auth, profile_user },
+    )
 }
 
 /// Everything a run gathered.
@@ -69,6 +88,9 @@ pub struct Facts {
     pub auth_ms: u64,
     pub web: Option<WebFacts>,
     pub web_ms: u64,
+    /// `--user-id`, so that a replay reads the same profile evidence.
+    #[serde(default)]
+    pub user_id: Option<String>,
 }
 
 pub fn web_config(s: &Settings, req: &Request) -> WebProbeConfig {
@@ -140,7 +162,15 @@ pub fn pg_config(s: &Settings, url_flag: Option<&str>, admin_flag: Option<&str>)
     if let Some(a) = &admin_url {
         crate::config::register_url_password(a);
     }
-    PgProbeConfig { url, url_source, admin_url, admin_source, timeout: s.timeout }
+    PgProbeConfig {
+        url,
+        url_source,
+        admin_url,
+        admin_source,
+        timeout: s.timeout,
+        app: PgAppRequest::default(),
+        app_only: false,
+    }
 }
 
 /// The superuser connection when none is configured: user `postgres` on the application's
@@ -194,18 +224,21 @@ pub fn redis_config(s: &Settings, url_flag: Option<&str>, bigkeys: Option<BigKey
         (with_password(&service.url, s.var("REDIS_PASSWORD"), false), "default (REDIS_PASSWORD)".to_string())
     };
     crate::config::register_url_password(&url);
-    RedisProbeConfig { url, url_source, timeout: s.timeout, bigkeys }
+    RedisProbeConfig { url, url_source, timeout: s.timeout, bigkeys, app: RedisAppRequest::default() }
 }
 
 /// Gathers every requested area at once. Each probe has its own deadline at `--timeout`; this
 /// adds a guard a little later so that even a probe that misbehaves cannot hold the run.
 pub async fn gather(s: &Settings, req: &Request) -> Facts {
     let guard = s.timeout + Duration::from_millis(250);
+    let (pg_app, redis_app) = app_requests(s, req);
     let pg = async {
-        if !req.areas.contains(&Area::Postgres) {
+        if !req.areas.contains(&Area::Postgres) && !pg_app.any() {
             return (None, 0);
         }
-        let cfg = pg_config(s, req.pg_url.as_deref(), req.pg_admin_url.as_deref());
+        let mut cfg = pg_config(s, req.pg_url.as_deref(), req.pg_admin_url.as_deref());
+        cfg.app_only = !req.areas.contains(&Area::Postgres);
+        cfg.app = pg_app.clone();
         let t = Instant::now();
         let facts = match tokio::time::timeout(guard, postgres::gather(&cfg)).await {
             Ok(f) => f,
@@ -220,10 +253,11 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
         (Some(facts), crate::probe::ms(t.elapsed()))
     };
     let rd = async {
-        if !req.areas.contains(&Area::Redis) {
+        if !req.areas.contains(&Area::Redis) && !redis_app.any() {
             return (None, 0);
         }
-        let cfg = redis_config(s, req.redis_url.as_deref(), req.bigkeys);
+        let mut cfg = redis_config(s, req.redis_url.as_deref(), req.bigkeys);
+        cfg.app = redis_app.clone();
         let extra = req.bigkeys.map_or(Duration::ZERO, |b| b.time);
         let t = Instant::now();
         let facts = match tokio::time::timeout(guard + extra, redis::gather(&cfg)).await {
@@ -244,7 +278,15 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
         }
         let cfg = docker_config(s);
         let t = Instant::now();
-        let facts = match tokio::time::timeout(guard, docker::gather(&cfg)).await {
+        let sample = req.sample.unwrap_or_default();
+        let gather_and_sample = async {
+            let mut f = docker::gather(&cfg).await;
+            if req.sample.is_some() && f.reachable() {
+                f.memory_samples = Some(memory_sample::sample(&cfg, &f, sample).await);
+            }
+            f
+        };
+        let facts = match tokio::time::timeout(guard * 2 + sample, gather_and_sample).await {
             Ok(f) => f,
             Err(_) => DockerFacts {
                 host: redact::url(cfg.host.as_deref().unwrap_or(docker::DEFAULT_HOST)),
@@ -255,6 +297,7 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
                 }),
                 containers: Vec::new(),
                 timings: Vec::new(),
+                memory_samples: None,
             },
         };
         (Some(facts), crate::probe::ms(t.elapsed()))
@@ -297,6 +340,7 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
         auth_ms,
         web,
         web_ms,
+        user_id: req.user_id.clone(),
     }
 }
 
@@ -311,29 +355,57 @@ pub fn diagnose(facts: &Facts, areas: &[Area], settings: &Settings, ctx: &Ctx) -
         out.push(timed(problems::docker::dk001_engine_unreachable::diagnose(&view, ctx), facts.docker_ms));
         out.push(timed(problems::docker::dk002_container_not_running::diagnose(&view, ctx), facts.docker_ms));
     }
-    if let Some(pg) = &facts.postgres {
+    if let Some(pg) = facts.postgres.as_ref().filter(|_| areas.contains(&Area::Postgres)) {
         out.extend(problems::postgres::diagnose(pg, &view, ctx).into_iter().map(|f| timed(f, facts.postgres_ms)));
     }
-    if let Some(rd) = &facts.redis {
+    if let Some(rd) = facts.redis.as_ref().filter(|_| areas.contains(&Area::Redis)) {
         out.extend(problems::redis::diagnose(rd, &view, ctx).into_iter().map(|f| timed(f, facts.redis_ms)));
     }
     if let Some(a) = &facts.auth {
         let vars =
             |name: &str| settings.var(name).map(|v| (v.to_string(), format!("{name} ({})", settings.var_origin(name))));
         let expected = problems::auth::Expected::from(&vars, &view, ctx);
-        out.push(timed(problems::auth::au001_login_fails::diagnose(a, ctx), facts.auth_ms));
+        let app = facts.postgres.as_ref().and_then(|p| p.app_data.as_ref());
+        out.push(timed(problems::auth::au001_login_fails::diagnose(a, app, &view, ctx), facts.auth_ms));
         out.push(timed(
             problems::auth::au002_jwt_verification_fails::diagnose(a, &expected, &view, ctx),
             facts.auth_ms,
         ));
+        out.push(timed(
+            problems::auth::au003_refresh_fails::diagnose(app, facts.redis.as_ref(), &view, ctx),
+            facts.postgres_ms.max(facts.redis_ms),
+        ));
     }
     let related = problems::related::Related::from(&out);
-    if let Some(w) = &facts.web {
-        if areas.contains(&Area::Api) {
-            for a in &w.apis {
-                out.push(timed(problems::api::api001_timeout::diagnose(a, &view, &related, ctx), facts.web_ms));
-            }
+    if let Some(w) = &facts.web
+        && areas.contains(&Area::Api)
+    {
+        for a in &w.apis {
+            out.push(timed(problems::api::api001_timeout::diagnose(a, &view, &related, ctx), facts.web_ms));
         }
+    }
+    if areas.contains(&Area::Api) {
+        let app = facts.postgres.as_ref().and_then(|p| p.app_data.as_ref());
+        let stores_ms = facts.postgres_ms.max(facts.redis_ms);
+        out.push(timed(
+            problems::api::api002_profile_lookup_fails::diagnose(
+                facts.user_id.as_deref(),
+                app,
+                facts.redis.as_ref(),
+                &view,
+                ctx,
+            ),
+            stores_ms,
+        ));
+        let max_file_size = settings
+            .var("MAX_FILE_SIZE")
+            .map(|v| (v.to_string(), format!("MAX_FILE_SIZE ({})", settings.var_origin("MAX_FILE_SIZE"))));
+        out.push(timed(
+            problems::api::api003_upload_fails::diagnose(&view, app, max_file_size, ctx),
+            stores_ms.max(facts.docker_ms),
+        ));
+    }
+    if let Some(w) = &facts.web {
         if areas.contains(&Area::Frontend) {
             for f in &w.frontends {
                 out.push(timed(problems::frontend::fe001_page_does_not_load::diagnose(f, &view, ctx), facts.web_ms));

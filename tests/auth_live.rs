@@ -31,7 +31,8 @@ const EXPECT: &[(&str, &str)] = &[("JWT_ISSUER", "auth-service"), ("JWT_AUDIENCE
 fn a_healthy_service_and_a_good_token_are_ok() {
     let fx = Fixture::start(&[]);
     let token = fx.token("exp=600");
-    let (v, out) = auth(&fx, &["--token", "-"], Some(&token), EXPECT);
+    // AU003 needs authdb and Redis, which this test does not start (see stores_live.rs).
+    let (v, out) = auth(&fx, &["--token", "-", "--only", "AU001,AU002"], Some(&token), EXPECT);
     assert_eq!(out.code, 0, "{}", out.stdout);
     for id in [
         "signature-mismatch",

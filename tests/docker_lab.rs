@@ -484,3 +484,82 @@ fn key_files_inside_auth_service_are_checked_without_reading_the_private_key() {
     assert_eq!(verdict(&v, "AU002", "keys-missing"), "confirmed");
     assert!(evidence(&v, "AU002", "keys-missing").contains("public_key.pem missing"));
 }
+
+#[test]
+fn uploads_inside_admin_api_show_permission_disk_and_ocr_faults() {
+    let Some(lab) = Lab::new() else { return };
+    // admin-api runs as uid 1000; /app/uploads is a root-owned 755 tmpfs; it logged an OCR error.
+    let ocr = "pytesseract.pytesseract.TesseractNotFoundError: tesseract is not installed or it's not in your PATH.";
+    lab.run(ContainerSpec {
+        name: "admin-api".into(),
+        image: image(Image::Busybox),
+        env: vec![("MAX_FILE_SIZE".into(), "10485760".into()), ("OCR_LINE".into(), ocr.into())],
+        user: Some("1000:1000".into()),
+        tmpfs: vec!["/app/uploads:size=64k,mode=755".into()],
+        cmd: vec!["sh".into(), "-c".into(), "echo \"$OCR_LINE\"; exec sleep 3600".into()],
+        ..Default::default()
+    });
+    lab.wait_log("admin-api", "TesseractNotFoundError");
+    let api = |lab: &Lab| json(&doctor_in(lab, "", &["api", "--only", "API003"], &[]));
+    let v = api(&lab);
+    assert_eq!(verdict(&v, "API003", "uploads-permission"), "confirmed", "{:#}", check(&v, "API003"));
+    assert!(evidence(&v, "API003", "uploads-permission").contains("not writable by uid 1000"));
+    assert_eq!(verdict(&v, "API003", "disk-full"), "ruled-out", "{:#}", check(&v, "API003"));
+    assert_eq!(verdict(&v, "API003", "ocr-dependency"), "confirmed");
+    assert!(evidence(&v, "API003", "ocr-dependency").contains("TesseractNotFoundError"));
+    assert_eq!(verdict(&v, "API003", "file-too-large"), "ruled-out");
+    assert!(evidence(&v, "API003", "file-too-large").contains("10 MB"));
+    assert_eq!(check(&v, "API003")["status"], "critical");
+
+    // A writable but full upload directory.
+    lab.run(ContainerSpec {
+        name: "admin-api-full".into(),
+        image: image(Image::Busybox),
+        user: Some("1000:1000".into()),
+        tmpfs: vec!["/app/uploads:size=64k,mode=777".into()],
+        cmd: vec![
+            "sh".into(),
+            "-c".into(),
+            "head -c 1000000 /dev/zero > /app/uploads/big; echo filled; exec sleep 3600".into(),
+        ],
+        ..Default::default()
+    });
+    lab.wait_log("admin-api-full", "filled");
+    let (mut cmd, dir) = doctor();
+    let toml = format!("[services.admin-api]\ncontainer = \"{}\"\n", lab.name("admin-api-full"));
+    std::fs::write(dir.path().join("doctor.toml"), toml).unwrap();
+    let v = json(&run(cmd.args(["api", "--only", "API003", "--format", "json", "--timeout", "3s"])));
+    assert_eq!(verdict(&v, "API003", "disk-full"), "confirmed", "{:#}", check(&v, "API003"));
+    assert!(evidence(&v, "API003", "disk-full").contains("100% used"), "{:#}", check(&v, "API003"));
+    assert_eq!(verdict(&v, "API003", "uploads-permission"), "ruled-out", "{:#}", check(&v, "API003"));
+}
+
+#[test]
+fn perf_sample_measures_memory_growth_and_the_time_to_the_limit() {
+    let Some(lab) = Lab::new() else { return };
+    // A leak of about 1 MB a second under a 200 MB limit, beside a container that stays flat.
+    let leak = "mkdir -p /dev/shm/leak; i=0; while true; do i=$((i+1)); \
+                head -c 1048576 /dev/zero > /dev/shm/leak/$i; sleep 1; done";
+    lab.run(ContainerSpec {
+        name: "user-api".into(),
+        image: image(Image::Busybox),
+        memory: Some("200m".into()),
+        tmpfs: vec!["/dev/shm/leak:size=190m".into()],
+        cmd: vec!["sh".into(), "-c".into(), leak.into()],
+        ..Default::default()
+    });
+    sleeper(&lab, "admin-api", vec![], vec![]);
+    let v = json(&doctor_in(&lab, "", &["perf", "--sample", "4s", "--only", "PERF002"], &[]));
+    assert_eq!(verdict(&v, "PERF002", "memory-growth"), "confirmed", "{:#}", check(&v, "PERF002"));
+    let ev = evidence(&v, "PERF002", "memory-growth");
+    assert!(ev.contains(&lab.name("user-api")) && ev.contains("/min") && ev.contains("limit in about"), "{ev}");
+    assert!(!ev.contains(&lab.name("admin-api")), "the flat container is not growing: {ev}");
+
+    let v = json(&doctor_in(&lab, "", &["perf", "--only", "PERF002"], &[]));
+    assert_eq!(verdict(&v, "PERF002", "memory-growth"), "unchecked");
+    assert!(evidence(&v, "PERF002", "memory-growth").contains("--sample"));
+
+    let (mut cmd, _d) = doctor();
+    let out = run(cmd.args(["perf", "--sample", "1ms"]));
+    assert_eq!(out.code, 3, "{}", out.stderr);
+}

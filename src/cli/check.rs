@@ -1,7 +1,7 @@
 //! The check commands (`all`, `postgres`, `redis`): gather facts, diagnose, render, exit with
 //! the worst status. `--wait` repeats the whole run until nothing is critical or time is up.
 
-use super::{AuthArgs, Global, PostgresArgs, RedisArgs, err, out, out_json};
+use super::{ApiArgs, AuthArgs, Global, PerfArgs, PostgresArgs, RedisArgs, err, out, out_json};
 use crate::config::{Format, Settings, parse_duration};
 use crate::lang::tr;
 use crate::probe::redis::BigKeysLimits;
@@ -14,9 +14,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 pub enum Target {
     All,
-    Api,
+    Api(ApiArgs),
     Frontend,
-    Perf,
+    Perf(PerfArgs),
     Auth(AuthArgs),
     Docker,
     Network,
@@ -159,9 +159,24 @@ fn request(target: &Target) -> Result<(String, Request), String> {
                 Request { areas: vec![Area::Auth], auth_url: a.url.clone(), token, login, ..Default::default() },
             )
         }
-        Target::Api => ("api".into(), Request { areas: vec![Area::Api], ..Default::default() }),
+        Target::Api(a) => {
+            let user_id = a.user_id.as_deref().map(user_id).transpose()?;
+            ("api".into(), Request { areas: vec![Area::Api], user_id, ..Default::default() })
+        }
         Target::Frontend => ("frontend".into(), Request { areas: vec![Area::Frontend], ..Default::default() }),
-        Target::Perf => ("perf".into(), Request { areas: vec![Area::Perf], ..Default::default() }),
+        Target::Perf(a) => {
+            let sample = match a.sample.as_deref() {
+                Some(d) => {
+                    let d = parse_duration(d).map_err(|e| format!("--sample: {e}"))?;
+                    if d < Duration::from_secs(2) || d > Duration::from_secs(3600) {
+                        return Err("--sample: give a duration from 2s to 1h (e.g. 30s)".into());
+                    }
+                    Some(d)
+                }
+                None => None,
+            };
+            ("perf".into(), Request { areas: vec![Area::Perf], sample, ..Default::default() })
+        }
         Target::Docker => ("docker".into(), Request { areas: vec![Area::Docker], ..Default::default() }),
         Target::Network => {
             ("network".into(), Request { areas: vec![Area::Docker, Area::Network], ..Default::default() })
@@ -188,6 +203,20 @@ fn request(target: &Target) -> Result<(String, Request), String> {
             )
         }
     })
+}
+
+/// `--user-id`: an id as the services write it (digits, a UUID, a name), nothing that could be
+/// mistaken for a pattern or a second key.
+fn user_id(id: &str) -> Result<String, String> {
+    let ok = !id.is_empty() && id.len() <= 128 && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@:".contains(c));
+    if ok {
+        Ok(id.to_string())
+    } else {
+        Err(format!(
+            "--user-id {:?}: expected an id of letters, digits and - _ . @ : (at most 128 characters)",
+            id.chars().take(40).collect::<String>()
+        ))
+    }
 }
 
 /// `--dump-facts`: what was gathered, every string scrubbed again on the way out.

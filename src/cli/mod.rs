@@ -115,14 +115,14 @@ pub enum Command {
     Postgres(PostgresArgs),
     /// Redis: RD001 cannot connect, RD002 out of memory, RD003 low hit rate
     Redis(RedisArgs),
-    /// auth-service: AU001 login fails, AU002 JWT verification fails
+    /// auth-service: AU001 login fails, AU002 JWT verification fails, AU003 token refresh fails
     Auth(AuthArgs),
-    /// user-api and admin-api: API001 does not answer in time (health, latency, metrics, CPU, memory)
-    Api,
+    /// user-api and admin-api: API001 does not answer in time, API002 profile lookup fails, API003 upload fails
+    Api(ApiArgs),
     /// The frontends: FE001 page, FE002 login cookies and CORS, FE003 API calls through the BFF
     Frontend,
     /// Performance: PERF001 slow responses, PERF002 memory
-    Perf,
+    Perf(PerfArgs),
     /// Explain a problem code (PG002), a cause id (idle-connections) or an error text, offline
     Explain {
         /// The code, cause id or error text (quote it, or pass it as several words)
@@ -173,6 +173,22 @@ pub struct AuthArgs {
     /// Or set DOCTOR_LOGIN_USERNAME and DOCTOR_LOGIN_PASSWORD; never on the command line.
     #[arg(long)]
     pub login_stdin: bool,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ApiArgs {
+    /// Also look up this user's profile: the row in apidb's profiles and its profile:<ID> cache
+    /// entry in Redis (present, TTL, stale against the row). Values are compared, never printed
+    #[arg(long, value_name = "ID")]
+    pub user_id: Option<String>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct PerfArgs {
+    /// Sample every container's memory for this long (e.g. 30s) and report how fast it grows
+    /// and when it would reach its limit at that rate
+    #[arg(long, value_name = "DURATION")]
+    pub sample: Option<String>,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -303,8 +319,8 @@ pub fn run() -> i32 {
         Command::Postgres(a) => check::run(&settings, g, check::Target::Postgres(a.clone())),
         Command::Redis(a) => check::run(&settings, g, check::Target::Redis(a.clone())),
         Command::Auth(a) => check::run(&settings, g, check::Target::Auth(a.clone())),
-        Command::Api => check::run(&settings, g, check::Target::Api),
+        Command::Api(a) => check::run(&settings, g, check::Target::Api(a.clone())),
         Command::Frontend => check::run(&settings, g, check::Target::Frontend),
-        Command::Perf => check::run(&settings, g, check::Target::Perf),
+        Command::Perf(a) => check::run(&settings, g, check::Target::Perf(a.clone())),
     }
 }

@@ -209,6 +209,9 @@ pub struct DockerFacts {
     pub engine: Result<Engine, DockerError>,
     pub containers: Vec<ContainerLookup>,
     pub timings: Vec<Timing>,
+    /// `perf --sample`: memory of every running container over time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_samples: Option<Vec<super::memory_sample::MemorySeries>>,
 }
 
 impl DockerFacts {
@@ -232,6 +235,7 @@ pub async fn gather(cfg: &DockerProbeConfig) -> DockerFacts {
         engine: Err(DockerError { kind: DockerErrorKind::Other, message: "not tried".into() }),
         containers: Vec::new(),
         timings: Vec::new(),
+        memory_samples: None,
     };
     let t = Instant::now();
     let docker = match connect(&host, cfg.timeout) {
@@ -267,7 +271,7 @@ pub async fn gather(cfg: &DockerProbeConfig) -> DockerFacts {
     facts
 }
 
-fn connect(host: &str, timeout: Duration) -> Result<Docker, DockerError> {
+pub(super) fn connect(host: &str, timeout: Duration) -> Result<Docker, DockerError> {
     if let Some(path) = host.strip_prefix("unix://") {
         let p = std::path::Path::new(path);
         match std::fs::metadata(p) {
@@ -622,7 +626,7 @@ pub fn container_facts(c: &bollard::models::ContainerInspectResponse, now: f64) 
     }
 }
 
-async fn one_shot(docker: &Docker, id: &str) -> Option<bollard::models::ContainerStatsResponse> {
+pub(super) async fn one_shot(docker: &Docker, id: &str) -> Option<bollard::models::ContainerStatsResponse> {
     let opts = StatsOptionsBuilder::default().stream(false).one_shot(true).build();
     docker.stats(id, Some(opts)).next().await.and_then(Result::ok)
 }
@@ -668,10 +672,11 @@ pub fn parse_cpu_reading(text: &str) -> Option<CpuReading> {
         match t.as_slice() {
             // The first bare number is the CPU counter (memory figures follow it).
             [n] if container.is_none() && n.bytes().all(|b| b.is_ascii_digit()) => container = n.parse::<u64>().ok(),
-            ["usage_usec", n] => container = n.parse::<u64>().ok().map(|u| u * 1000),
+            // A counter too large to convert to nanoseconds is no reading (not a wrapped one).
+            ["usage_usec", n] => container = n.parse::<u64>().ok().and_then(|u| u.checked_mul(1000)),
             ["cpu", rest @ ..] if rest.len() >= 7 => {
-                let ticks: Option<u64> = rest[..7].iter().map(|x| x.parse::<u64>().ok()).sum();
-                host = ticks.map(|t| t * 10_000_000);
+                let ticks = rest[..7].iter().try_fold(0u64, |sum, x| sum.checked_add(x.parse::<u64>().ok()?));
+                host = ticks.and_then(|t| t.checked_mul(10_000_000));
             }
             _ => {}
         }

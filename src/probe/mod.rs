@@ -6,8 +6,11 @@ pub mod auth;
 pub mod docker;
 pub mod http;
 pub mod inside;
+pub mod memory_sample;
+pub mod pg_app;
 pub mod postgres;
 pub mod redis;
+pub mod redis_app;
 pub mod tls;
 pub mod web;
 

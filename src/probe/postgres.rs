@@ -4,6 +4,7 @@
 //! each connection are pipelined; everything ends at one deadline. Only `SELECT`s are sent, and
 //! each session is marked read-only before anything else.
 
+use super::pg_app::{self, PgAppFacts, PgAppRequest};
 use super::{Resolution, Timing, ms, resolve, until};
 use crate::redact;
 use crate::urls::{self, PgUrl, SslMode, UrlProblem};
@@ -20,6 +21,10 @@ pub struct PgProbeConfig {
     pub admin_url: Option<String>,
     pub admin_source: String,
     pub timeout: Duration,
+    /// Rows of the stack's own tables that the auth and API checks read.
+    pub app: PgAppRequest,
+    /// Only `app` is wanted (no PostgreSQL check runs): skip the server-wide reads.
+    pub app_only: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +170,8 @@ pub struct PgFacts {
     pub tables: Option<Vec<TableStat>>,
     pub key_indexes: Option<Vec<KeyIndex>>,
     pub statements: Option<Statements>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_data: Option<PgAppFacts>,
     /// Queries that failed, with why (redacted).
     pub query_errors: Vec<String>,
     pub timings: Vec<Timing>,
@@ -248,7 +255,7 @@ pub async fn gather(cfg: &PgProbeConfig) -> PgFacts {
         let mut t2 = Vec::new();
         let app_fut = connect(&app_url, host_override.as_deref(), deadline, &mut t1, "app");
         let admin_fut = async {
-            match &admin_url {
+            match admin_url.as_ref().filter(|_| !cfg.app_only) {
                 Some(a) => {
                     let (c, cl) = connect(a, None, deadline, &mut t2, "admin").await;
                     (Some(c), cl)
@@ -271,16 +278,28 @@ pub async fn gather(cfg: &PgProbeConfig) -> PgFacts {
     let mut cluster = PgFacts::default();
     let mut per_db = PgFacts::default();
     let cluster_fut = async {
-        if let Some(c) = cluster_client {
+        if let Some(c) = cluster_client.filter(|_| !cfg.app_only) {
             read_cluster(c, &mut cluster, deadline, seen_by).await;
         }
     };
     let db_fut = async {
-        if let Some(c) = app_client.as_ref() {
+        if let Some(c) = app_client.as_ref().filter(|_| !cfg.app_only) {
             read_database(c, &mut per_db, deadline).await;
         }
     };
-    tokio::join!(cluster_fut, db_fut);
+    let app_fut = async {
+        if !cfg.app.any() {
+            return None;
+        }
+        let app = app_client.as_ref().map(|c| (&app_url, c));
+        let base = admin_url.as_ref().or(Some(&app_url));
+        Some(pg_app::read(&cfg.app, app, base, host_override.as_deref(), deadline).await)
+    };
+    let (_, _, app_data) = tokio::join!(cluster_fut, db_fut, app_fut);
+    if let Some(a) = &app_data {
+        facts.timings.extend(a.timings.iter().cloned());
+    }
+    facts.app_data = app_data;
     facts.server = cluster.server;
     facts.sessions = cluster.sessions;
     facts.sessions_seen_by = cluster.sessions_seen_by;
@@ -296,7 +315,7 @@ pub async fn gather(cfg: &PgProbeConfig) -> PgFacts {
     facts
 }
 
-async fn connect(
+pub(super) async fn connect(
     u: &PgUrl,
     host_override: Option<&str>,
     deadline: Instant,

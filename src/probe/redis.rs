@@ -3,6 +3,7 @@
 //! and `TTL` pipelined together with the next `SCAN` so a batch costs one round trip. Never
 //! `KEYS`, never a write, never `CONFIG SET`.
 
+use super::redis_app::{RedisAppFacts, RedisAppRequest};
 use super::{Resolution, Timing, ms, resolve, until};
 use crate::redact;
 use crate::urls::{self, RedisUrl, UrlProblem};
@@ -18,6 +19,8 @@ pub struct RedisProbeConfig {
     pub timeout: Duration,
     /// `Some` with `--bigkeys`.
     pub bigkeys: Option<BigKeysLimits>,
+    /// The stack's own keys the auth and API checks read (refresh tokens, a cached profile).
+    pub app: RedisAppRequest,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -136,6 +139,8 @@ pub struct RedisFacts {
     pub conn: Option<RedisConn>,
     pub info: Option<RedisInfo>,
     pub bigkeys: Option<BigKeys>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<RedisAppFacts>,
     pub errors: Vec<String>,
     pub timings: Vec<Timing>,
 }
@@ -227,6 +232,11 @@ pub async fn gather(cfg: &RedisProbeConfig) -> RedisFacts {
             });
             return facts;
         }
+    }
+    if cfg.app.any() {
+        let t = Instant::now();
+        facts.app = Some(super::redis_app::read(&mut con, &cfg.app, deadline).await);
+        facts.timings.push(Timing { step: "refresh tokens, profile cache".into(), ms: ms(t.elapsed()), ok: true });
     }
     if let Some(limits) = cfg.bigkeys {
         let t = Instant::now();

@@ -36,3 +36,45 @@ pub fn attach(f: &mut Finding, docker: &DockerFacts, ctx: &Ctx) {
         );
     }
 }
+
+/// A service's recent log lines that are symptoms of `codes`, as one sentence each; `None`
+/// when its logs were not read (no container, no engine), `Some(empty)` when read and clean.
+pub fn service_hits(
+    docker: &super::engine::DockerView,
+    service: &str,
+    codes: &[&str],
+    ctx: &Ctx,
+) -> Option<Vec<(String, String)>> {
+    let super::engine::Seen::Found(c) = docker.seen(service, ctx) else { return None };
+    let logs = c.logs.as_ref().filter(|l| l.error.is_none())?;
+    let window = secs(logs.since_s as f64);
+    Some(
+        logs.hits
+            .iter()
+            .filter(|h| codes.contains(&h.code.as_str()))
+            .map(|h| {
+                (
+                    h.signature.clone(),
+                    ctx.tr(
+                        format!(
+                            "{} logged {:?} {} times in the last {window} (latest: {})",
+                            c.name, h.signature, h.count, h.sample
+                        ),
+                        format!(
+                            "{} は直近 {window} に {:?} を {} 回記録（最新: {}）",
+                            c.name, h.signature, h.count, h.sample
+                        ),
+                    ),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// The window a service's logs were read over ("10m"), for "nothing in the last 10m".
+pub fn window(docker: &super::engine::DockerView, service: &str, ctx: &Ctx) -> Option<String> {
+    match docker.seen(service, ctx) {
+        super::engine::Seen::Found(c) => c.logs.as_ref().map(|l| secs(l.since_s as f64)),
+        _ => None,
+    }
+}

@@ -228,6 +228,10 @@ pub struct ContainerSpec {
     pub restart: Option<String>,
     /// `--entrypoint`.
     pub entrypoint: Option<String>,
+    /// `--user`, e.g. `"1000:1000"`.
+    pub user: Option<String>,
+    /// `--tmpfs` values, e.g. `"/app/uploads:size=64k,mode=755"`.
+    pub tmpfs: Vec<String>,
 }
 
 /// A set of containers and networks removed on drop. See the module docs. Methods take
@@ -337,6 +341,12 @@ impl Lab {
         }
         if let Some(e) = &spec.entrypoint {
             args.extend(["--entrypoint".into(), e.clone()]);
+        }
+        if let Some(u) = &spec.user {
+            args.extend(["--user".into(), u.clone()]);
+        }
+        for t in &spec.tmpfs {
+            args.extend(["--tmpfs".into(), t.clone()]);
         }
         if spec.image.starts_with("doctor-lab/postgres:") {
             args.extend(["--stop-signal".into(), "SIGINT".into()]);

@@ -2,14 +2,17 @@
 //! the environment (`DOCTOR_LOGIN_USERNAME`, `DOCTOR_LOGIN_PASSWORD`) or stdin, the answer of
 //! `POST /api/auth/login`: 401 confirms `wrong-password`, 403 "inactive" `user-inactive`, a 5xx
 //! naming the database or Redis their cause. Without credentials only the service's health is
-//! judged and the credential causes stay `unchecked`.
+//! judged and the credential causes stay `unchecked`. With them, authdb tells whether the user
+//! exists and `is_active`; auth-service's recent logs tell database and Redis errors apart.
 
 use super::au002_jwt_verification_fails::http_failure;
 use crate::probe::auth::AuthFacts;
-use crate::problems::Ctx;
+use crate::probe::pg_app::PgAppFacts;
+use crate::problems::engine::DockerView;
+use crate::problems::{Ctx, logs};
 use crate::report::{Finding, Status, Verdict::*};
 
-pub fn diagnose(f: &AuthFacts, ctx: &Ctx) -> Finding {
+pub fn diagnose(f: &AuthFacts, app: Option<&PgAppFacts>, docker: &DockerView, ctx: &Ctx) -> Finding {
     let mut out = Finding::new("AU001", f.base_url.clone());
     let mut status = Status::Ok;
     let mut notes = Vec::new();
@@ -141,7 +144,102 @@ pub fn diagnose(f: &AuthFacts, ctx: &Ctx) -> Finding {
             }
         }
     }
+    status = status.max(stores(&mut out, f, app, docker, ctx, &mut notes));
     let summary =
         if notes.is_empty() { ctx.tr("auth-service is healthy", "auth-service は正常") } else { notes.join("; ") };
     out.status(status, summary)
+}
+
+/// What authdb says about the login's user, and what auth-service logged about its database
+/// and Redis: evidence added to the verdicts the login's answer gave.
+fn stores(
+    out: &mut Finding,
+    f: &AuthFacts,
+    app: Option<&PgAppFacts>,
+    docker: &DockerView,
+    ctx: &Ctx,
+    notes: &mut Vec<String>,
+) -> Status {
+    let mut status = Status::Ok;
+    let failed = f.login.as_ref().is_some_and(|l| !l.response.ok());
+    if let (Some(l), Some(user)) = (&f.login, app.and_then(|a| a.user.as_ref())) {
+        match user {
+            Ok(Some(Some(false))) => {
+                let msg = ctx.tr(
+                    format!("users.is_active is false for {} in authdb", l.username),
+                    format!("authdb の users で {} の is_active が false", l.username),
+                );
+                out.raise("user-inactive", if failed { Confirmed } else { Suspected }, msg.clone());
+                if failed {
+                    status = Status::Critical;
+                    notes.push(msg);
+                    // A 401 is also what many services answer an inactive user: not proof of a wrong password.
+                    if let Some(c) = out.causes.iter_mut().find(|c| c.id == "wrong-password" && c.verdict == Confirmed)
+                    {
+                        c.verdict = Suspected;
+                        c.evidence = ctx.tr(
+                            format!(
+                                "{}; but the user is inactive, which some services also answer with 401",
+                                c.evidence
+                            ),
+                            format!(
+                                "{}。ただしユーザーが無効化されており、これも 401 で応答されることがある",
+                                c.evidence
+                            ),
+                        );
+                    }
+                }
+            }
+            Ok(Some(_)) => out.raise(
+                "user-inactive",
+                RuledOut,
+                ctx.tr(format!("{} is active in authdb", l.username), format!("authdb で {} は有効", l.username)),
+            ),
+            Ok(None) => {
+                let msg = ctx.tr(
+                    format!(
+                        "no user named {} in authdb.users: the name is wrong, or the user was never created",
+                        l.username
+                    ),
+                    format!("authdb.users に {} というユーザーがない: 名前の誤り、または未作成", l.username),
+                );
+                out.raise("wrong-password", if failed { Confirmed } else { Suspected }, msg.clone());
+                if failed {
+                    notes.push(msg);
+                }
+            }
+            Err(e) => out.raise(
+                "database-error",
+                Suspected,
+                ctx.tr(
+                    format!("doctor could not read authdb either: {e}"),
+                    format!("doctor も authdb を読めない: {e}"),
+                ),
+            ),
+        }
+    }
+    // auth-service's own log lines about PostgreSQL and Redis.
+    for (id, codes) in [("database-error", &["PG001", "PG002", "PG004"][..]), ("redis-error", &["RD001", "RD002"][..])]
+    {
+        match logs::service_hits(docker, "auth-service", codes, ctx) {
+            Some(hits) if !hits.is_empty() => {
+                let lines: Vec<String> = hits.into_iter().map(|(_, line)| line).collect();
+                out.raise(id, if failed { Confirmed } else { Suspected }, lines.join("; "));
+                status = status.max(Status::Warning);
+            }
+            Some(_) => {
+                let window = logs::window(docker, "auth-service", ctx).unwrap_or_default();
+                out.raise(
+                    id,
+                    RuledOut,
+                    ctx.tr(
+                        format!("auth-service logged no such error in the last {window}"),
+                        format!("auth-service は直近 {window} にこのエラーを記録していない"),
+                    ),
+                );
+            }
+            None => {}
+        }
+    }
+    status
 }

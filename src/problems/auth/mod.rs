@@ -1,7 +1,8 @@
-//! auth-service problems: AU001 (login), AU002 (JWT verification).
+//! auth-service problems: AU001 (login), AU002 (JWT verification), AU003 (refresh).
 
 pub mod au001_login_fails;
 pub mod au002_jwt_verification_fails;
+pub mod au003_refresh_fails;
 pub mod key_files;
 
 use super::Ctx;

@@ -188,6 +188,7 @@ mod tests {
             engine,
             containers: vec![],
             timings: vec![],
+            memory_samples: None,
         }
     }
 

@@ -1,9 +1,11 @@
 //! PERF002: memory keeps growing. Reads every container's memory use against its limit and the
 //! `OOMKilled` flag of its last exit. May confirm `oom-killed` and `near-memory-limit`;
-//! `memory-growth` needs samples over time and stays `unchecked` in a single snapshot.
+//! `memory-growth` needs samples over time (`doctor perf --sample DURATION`): the growth rate
+//! of each container by least squares, and the time to its limit at that rate. Without samples
+//! it stays `unchecked`.
 
 use crate::problems::engine::{self, DockerView};
-use crate::problems::{Ctx, bytes, percent};
+use crate::problems::{Ctx, bytes, percent, secs};
 use crate::report::{Finding, Status, Verdict::*};
 
 const NEAR: f64 = 0.9;
@@ -14,14 +16,12 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
         out.causes_all(&["memory-growth", "near-memory-limit", "oom-killed"], Unchecked, &why);
         return out.status(Status::Skipped, why);
     }
-    out.cause(
-        "memory-growth",
-        Unchecked,
-        ctx.tr(
-            "one snapshot cannot show growth: compare `docker stats --no-stream` over time",
-            "1 回の測定では増加傾向は分からない: 時間をおいて `docker stats --no-stream` を比較",
-        ),
-    );
+    let growth = growth(view, ctx);
+    let growth_status = growth.status;
+    out.cause("memory-growth", growth.verdict, growth.evidence.clone());
+    if !growth.series.is_empty() {
+        out.fact("memory_growth", &growth.series);
+    }
     let containers = view.found();
     let killed: Vec<String> = containers
         .iter()
@@ -80,13 +80,110 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
         Status::Warning
     } else {
         Status::Ok
-    };
+    }
+    .max(growth_status);
+    let growing = (growth.verdict == Confirmed).then_some(growth.evidence);
     let summary = match status {
         Status::Ok => ctx.tr(
             "no container near its memory limit or OOM-killed",
             "メモリ制限に近いコンテナ・OOM Kill されたコンテナはない",
         ),
-        _ => killed.into_iter().chain(near).collect::<Vec<_>>().join("; "),
+        _ => killed.into_iter().chain(near).chain(growing).collect::<Vec<_>>().join("; "),
     };
     out.status(status, summary)
+}
+
+/// Growth at or above this many bytes a minute is reported (the runbook's "keeps growing").
+const GROWTH_PER_MIN: f64 = 1024.0 * 1024.0;
+/// Time to the limit below which growth is critical.
+const CRITICAL_TO_LIMIT_S: f64 = 3600.0;
+
+struct Growth {
+    verdict: crate::report::Verdict,
+    evidence: String,
+    status: Status,
+    series: Vec<String>,
+}
+
+/// From `perf --sample`: each container's growth rate and the time to its limit at that rate.
+fn growth(view: &DockerView, ctx: &Ctx) -> Growth {
+    let Some(samples) = view.facts.and_then(|f| f.memory_samples.as_ref()) else {
+        return Growth {
+            verdict: Unchecked,
+            evidence: ctx.tr(
+                "one snapshot cannot show growth: run `doctor perf --sample 60s` to sample memory over time",
+                "1 回の測定では増加傾向は分からない: `doctor perf --sample 60s` で時間をおいて測定する",
+            ),
+            status: Status::Ok,
+            series: Vec::new(),
+        };
+    };
+    let mut series = Vec::new();
+    let mut growing = Vec::new();
+    let mut status = Status::Ok;
+    for s in samples {
+        let Some(slope) = s.slope() else { continue };
+        let per_min = slope * 60.0;
+        let last = s.points.last().map_or(0, |p| p.1);
+        let to_limit = s.limit.filter(|l| *l > last && slope > 0.0).map(|l| (l - last) as f64 / slope);
+        let rate = if per_min >= 0.0 {
+            format!("+{}/min", bytes(per_min as u64))
+        } else {
+            format!("-{}/min", bytes((-per_min) as u64))
+        };
+        let line = match to_limit {
+            Some(t) => ctx.tr(
+                format!(
+                    "{} {rate} over {}, {} now; its {} limit in about {} at that rate",
+                    s.container,
+                    secs(s.span_s()),
+                    bytes(last),
+                    bytes(s.limit.unwrap_or(0)),
+                    secs(t)
+                ),
+                format!(
+                    "{} {rate}（{} 間）、現在 {}。この速度では約 {} で制限 {} に達する",
+                    s.container,
+                    secs(s.span_s()),
+                    bytes(last),
+                    secs(t),
+                    bytes(s.limit.unwrap_or(0))
+                ),
+            ),
+            None => ctx.tr(
+                format!("{} {rate} over {}, {} now", s.container, secs(s.span_s()), bytes(last)),
+                format!("{} {rate}（{} 間）、現在 {}", s.container, secs(s.span_s()), bytes(last)),
+            ),
+        };
+        if per_min >= GROWTH_PER_MIN {
+            growing.push(line.clone());
+            status = status.max(if to_limit.is_some_and(|t| t < CRITICAL_TO_LIMIT_S) {
+                Status::Critical
+            } else {
+                Status::Warning
+            });
+        }
+        series.push(line);
+    }
+    if series.is_empty() {
+        return Growth {
+            verdict: Unchecked,
+            evidence: ctx.tr("too few memory samples (three are needed)", "メモリの測定回数が足りない（3 回必要）"),
+            status: Status::Ok,
+            series,
+        };
+    }
+    if growing.is_empty() {
+        Growth {
+            verdict: RuledOut,
+            evidence: ctx.tr(
+                format!("no container grew by {}/min or more: {}", bytes(GROWTH_PER_MIN as u64), series.join("; ")),
+                format!("毎分 {} 以上増えたコンテナはない: {}", bytes(GROWTH_PER_MIN as u64), series.join("; ")),
+            ),
+            status,
+            series,
+        }
+    } else {
+        Growth { verdict: Confirmed, evidence: growing.join("; "), status, series }
+    }
 }

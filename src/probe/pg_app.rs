@@ -1,0 +1,291 @@
+//! The stack's own rows in PostgreSQL, read the way the runbook's `psql` lines do, read-only
+//! (the session is `default_transaction_read_only`): a login user's `is_active` and the
+//! `refresh_tokens` summary in `authdb`, one user's row in `profiles` in `apidb`, and the status
+//! of `documents` in `admindb`. One connection per database: the application's connection when
+//! it is already on that database, else the superuser's (or the application's) credentials with
+//! the database name changed. Values that could be personal data never leave memory: a
+//! profile's fields are kept as per-run fingerprints, to compare with the cached copy in Redis.
+
+use super::postgres::{Conn, connect};
+use super::{Timing, until};
+use crate::probe::redis_app::fingerprint_value;
+use crate::redact;
+use crate::urls::PgUrl;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use tokio::time::Instant;
+use tokio_postgres::Client;
+
+pub const AUTH_DB: &str = "authdb";
+pub const API_DB: &str = "apidb";
+pub const ADMIN_DB: &str = "admindb";
+
+/// What the auth and API checks want from the databases.
+#[derive(Debug, Clone, Default)]
+pub struct PgAppRequest {
+    /// `users.is_active` of the login probe's user.
+    pub login_user: Option<String>,
+    pub refresh_tokens: bool,
+    /// `--user-id`: the row in `profiles`.
+    pub profile_user: Option<String>,
+    pub documents: bool,
+}
+
+impl PgAppRequest {
+    pub fn any(&self) -> bool {
+        self.login_user.is_some() || self.refresh_tokens || self.profile_user.is_some() || self.documents
+    }
+    fn databases(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.login_user.is_some() || self.refresh_tokens {
+            v.push(AUTH_DB);
+        }
+        if self.profile_user.is_some() {
+            v.push(API_DB);
+        }
+        if self.documents {
+            v.push(ADMIN_DB);
+        }
+        v
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RefreshRows {
+    pub total: u64,
+    pub expired: u64,
+    /// Rows marked revoked, when the table has such a column (`revoked`, `is_revoked`, `revoked_at`).
+    pub revoked: Option<u64>,
+    pub revoked_column: Option<String>,
+    /// How long ago the most recently expired token expired.
+    pub last_expired_age_s: Option<f64>,
+    /// How soon the next valid token expires.
+    pub next_expiry_in_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProfileRow {
+    /// Column → per-run fingerprint of its value.
+    pub fields: BTreeMap<String, String>,
+    pub updated_age_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DocStatus {
+    pub status: String,
+    pub count: u64,
+    pub oldest_age_s: Option<f64>,
+    pub newest_age_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PgAppFacts {
+    /// Connections opened for these reads (one per database not already connected).
+    pub connections: Vec<Conn>,
+    /// `Ok(None)`: no such user.
+    pub user: Option<Result<Option<Option<bool>>, String>>,
+    pub refresh_rows: Option<Result<RefreshRows, String>>,
+    /// `Ok(None)`: no row for that user id.
+    pub profile: Option<Result<Option<ProfileRow>, String>>,
+    pub documents: Option<Result<Vec<DocStatus>, String>>,
+    pub timings: Vec<Timing>,
+}
+
+/// Reads what `req` asks for. `app` is the application's URL and client when connected;
+/// `base` the credentials for other databases (the superuser's when known).
+pub async fn read(
+    req: &PgAppRequest,
+    app: Option<(&PgUrl, &Client)>,
+    base: Option<&PgUrl>,
+    host_override: Option<&str>,
+    deadline: Instant,
+) -> PgAppFacts {
+    let mut facts = PgAppFacts::default();
+    let dbs = req.databases();
+    // One client per database: the application's own, or a new connection.
+    let opened = futures_util::future::join_all(dbs.iter().map(|db| async move {
+        if let Some((_, c)) = app.filter(|(u, _)| u.dbname == *db) {
+            return (*db, None, Ok(Some(c)), Vec::new());
+        }
+        let Some(b) = base else {
+            return (
+                *db,
+                None,
+                Err("no credentials to read it with (set --admin-url or DOCTOR_ADMIN_URL)".into()),
+                vec![],
+            );
+        };
+        let mut u = b.clone();
+        u.dbname = db.to_string();
+        let mut timings = Vec::new();
+        let (conn, client) = connect(&u, host_override, deadline, &mut timings, db).await;
+        let why = conn.result.as_ref().err().map(|e| format!("connecting to {db} as {}: {}", u.user, e.message));
+        (*db, Some((conn, client)), why.map_or(Ok(None), Err), timings)
+    }))
+    .await;
+    let mut clients: BTreeMap<&str, Result<Client, String>> = BTreeMap::new();
+    let mut borrowed: BTreeMap<&str, &Client> = BTreeMap::new();
+    for (db, new, status, timings) in opened {
+        facts.timings.extend(timings);
+        match (new, status) {
+            (_, Ok(Some(c))) => {
+                borrowed.insert(db, c);
+            }
+            (Some((conn, Some(client))), Ok(None)) => {
+                facts.connections.push(conn);
+                clients.insert(db, Ok(client));
+            }
+            (Some((conn, None)), Err(e)) => {
+                facts.connections.push(conn);
+                clients.insert(db, Err(e));
+            }
+            (_, Err(e)) => {
+                clients.insert(db, Err(e));
+            }
+            _ => {}
+        }
+    }
+    let client = |db: &str| -> Result<&Client, String> {
+        if let Some(c) = borrowed.get(db) {
+            return Ok(*c);
+        }
+        match clients.get(db) {
+            Some(Ok(c)) => Ok(c),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err(format!("{db} was not connected")),
+        }
+    };
+    let user = async {
+        let name = req.login_user.as_deref()?;
+        Some(match client(AUTH_DB) {
+            Ok(c) => read_user(c, name, deadline).await,
+            Err(e) => Err(e),
+        })
+    };
+    let refresh = async {
+        if !req.refresh_tokens {
+            return None;
+        }
+        Some(match client(AUTH_DB) {
+            Ok(c) => read_refresh(c, deadline).await,
+            Err(e) => Err(e),
+        })
+    };
+    let profile = async {
+        let id = req.profile_user.as_deref()?;
+        Some(match client(API_DB) {
+            Ok(c) => read_profile(c, id, deadline).await,
+            Err(e) => Err(e),
+        })
+    };
+    let documents = async {
+        if !req.documents {
+            return None;
+        }
+        Some(match client(ADMIN_DB) {
+            Ok(c) => read_documents(c, deadline).await,
+            Err(e) => Err(e),
+        })
+    };
+    let (u, r, p, d) = tokio::join!(user, refresh, profile, documents);
+    facts.user = u;
+    facts.refresh_rows = r;
+    facts.profile = p;
+    facts.documents = d;
+    facts
+}
+
+fn query_error(e: &tokio_postgres::Error) -> String {
+    redact::scrub(&super::postgres::classify(e).message)
+}
+
+async fn rows(
+    c: &Client,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    deadline: Instant,
+) -> Result<Vec<tokio_postgres::Row>, String> {
+    match until(deadline, c.query(sql, params)).await {
+        None => Err("no answer before the timeout".into()),
+        Some(Err(e)) => Err(query_error(&e)),
+        Some(Ok(r)) => Ok(r),
+    }
+}
+
+async fn read_user(c: &Client, name: &str, deadline: Instant) -> Result<Option<Option<bool>>, String> {
+    // Only `is_active` leaves the server: never the row (it holds the password hash).
+    let sql = "SELECT (to_jsonb(u) -> 'is_active')::text FROM users u \
+               WHERE to_jsonb(u) ->> 'username' = $1 OR to_jsonb(u) ->> 'email' = $1 LIMIT 1";
+    let r = rows(c, sql, &[&name], deadline).await?;
+    Ok(r.first().map(|row| match row.try_get::<_, Option<String>>(0).ok().flatten().as_deref() {
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        _ => None,
+    }))
+}
+
+async fn read_refresh(c: &Client, deadline: Instant) -> Result<RefreshRows, String> {
+    let cols = rows(
+        c,
+        "SELECT column_name::text FROM information_schema.columns WHERE table_name = 'refresh_tokens' \
+         AND column_name IN ('revoked', 'is_revoked', 'revoked_at')",
+        &[],
+        deadline,
+    )
+    .await?;
+    let revoked_column: Option<String> = cols.first().and_then(|r| r.try_get(0).ok());
+    // The column name comes from the fixed list above, never from outside.
+    let revoked_expr = match revoked_column.as_deref() {
+        Some("revoked_at") => "count(*) FILTER (WHERE revoked_at IS NOT NULL)",
+        Some("revoked") => "count(*) FILTER (WHERE revoked)",
+        Some("is_revoked") => "count(*) FILTER (WHERE is_revoked)",
+        _ => "NULL::int8",
+    };
+    let sql = format!(
+        "SELECT count(*), count(*) FILTER (WHERE expires_at < now()), {revoked_expr}, \
+         extract(epoch FROM now() - max(expires_at) FILTER (WHERE expires_at < now()))::float8, \
+         extract(epoch FROM min(expires_at) FILTER (WHERE expires_at >= now()) - now())::float8 \
+         FROM refresh_tokens"
+    );
+    let r = rows(c, &sql, &[], deadline).await?;
+    let row = r.first().ok_or("no result")?;
+    let n = |i: usize| row.try_get::<_, Option<i64>>(i).ok().flatten();
+    let f = |i: usize| row.try_get::<_, Option<f64>>(i).ok().flatten();
+    Ok(RefreshRows {
+        total: n(0).unwrap_or(0) as u64,
+        expired: n(1).unwrap_or(0) as u64,
+        revoked: n(2).map(|v| v as u64),
+        revoked_column,
+        last_expired_age_s: f(3),
+        next_expiry_in_s: f(4),
+    })
+}
+
+async fn read_profile(c: &Client, user_id: &str, deadline: Instant) -> Result<Option<ProfileRow>, String> {
+    let sql = "SELECT to_jsonb(p)::text, \
+               extract(epoch FROM now() - (to_jsonb(p) ->> 'updated_at')::timestamptz)::float8 \
+               FROM profiles p WHERE p.user_id::text = $1 LIMIT 1";
+    let r = rows(c, sql, &[&user_id], deadline).await?;
+    let Some(row) = r.first() else { return Ok(None) };
+    let text: String = row.try_get(0).map_err(|e| query_error(&e))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let obj = v.as_object().cloned().unwrap_or_default();
+    let updated_age_s = row.try_get::<_, Option<f64>>(1).ok().flatten();
+    Ok(Some(ProfileRow { fields: obj.iter().map(|(k, v)| (k.clone(), fingerprint_value(v))).collect(), updated_age_s }))
+}
+
+async fn read_documents(c: &Client, deadline: Instant) -> Result<Vec<DocStatus>, String> {
+    let sql = "SELECT coalesce(status::text, '(null)'), count(*), \
+               extract(epoch FROM now() - min(created_at))::float8, \
+               extract(epoch FROM now() - max(created_at))::float8 \
+               FROM documents GROUP BY 1 ORDER BY 2 DESC LIMIT 50";
+    let r = rows(c, sql, &[], deadline).await?;
+    Ok(r.iter()
+        .map(|row| DocStatus {
+            status: row.try_get::<_, String>(0).unwrap_or_default(),
+            count: row.try_get::<_, i64>(1).unwrap_or(0) as u64,
+            oldest_age_s: row.try_get::<_, Option<f64>>(2).ok().flatten(),
+            newest_age_s: row.try_get::<_, Option<f64>>(3).ok().flatten(),
+        })
+        .collect())
+}

@@ -1,0 +1,228 @@
+//! The stack's own data in Redis, read the way the runbook does but safely: the refresh tokens
+//! (`refresh_token:*`, counted with `SCAN ... MATCH`, never `KEYS`, their TTLs summarised),
+//! whether Redis persists them (`CONFIG GET appendonly` / `save`, read-only), and one user's
+//! cached profile (`profile:<user_id>`: present, TTL, and its fields as per-run fingerprints,
+//! so that it can be compared with the database row without any value leaving memory).
+//! Runs on the Redis probe's own connection: one connection per target.
+
+use super::until;
+use crate::redact;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use tokio::time::Instant;
+
+pub const REFRESH_PATTERN: &str = "refresh_token:*";
+
+/// What the auth and API checks want from Redis.
+#[derive(Debug, Clone, Default)]
+pub struct RedisAppRequest {
+    pub refresh_tokens: bool,
+    pub profile_user: Option<String>,
+}
+
+impl RedisAppRequest {
+    pub fn any(&self) -> bool {
+        self.refresh_tokens || self.profile_user.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KeyFamily {
+    pub pattern: String,
+    pub count: u64,
+    pub without_ttl: u64,
+    pub ttl_min_s: Option<i64>,
+    pub ttl_max_s: Option<i64>,
+    /// False when the scan stopped at its deadline or key limit: `count` is then a lower bound.
+    pub complete: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Persistence {
+    /// `yes` / `no`.
+    pub appendonly: String,
+    /// The RDB snapshot schedule; empty when snapshots are off.
+    pub save: String,
+}
+
+impl Persistence {
+    pub fn off(&self) -> bool {
+        self.appendonly != "yes" && self.save.trim().is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CachedProfile {
+    pub key: String,
+    pub ttl_s: Option<i64>,
+    /// Field name → per-run fingerprint of its value (JSON object caches); empty otherwise.
+    pub fields: BTreeMap<String, String>,
+    /// `string`, `hash`...
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RedisAppFacts {
+    pub refresh_keys: Option<Result<KeyFamily, String>>,
+    pub persistence: Option<Result<Persistence, String>>,
+    /// `Ok(None)`: no such key.
+    pub profile: Option<Result<Option<CachedProfile>, String>>,
+}
+
+const MAX_FAMILY_KEYS: u64 = 200_000;
+
+pub async fn read(
+    con: &mut redis::aio::MultiplexedConnection,
+    req: &RedisAppRequest,
+    deadline: Instant,
+) -> RedisAppFacts {
+    let mut out = RedisAppFacts::default();
+    if req.refresh_tokens {
+        let (mut c1, mut c2) = (con.clone(), con.clone());
+        let (keys, persistence) =
+            tokio::join!(scan_family(&mut c1, REFRESH_PATTERN, deadline), persistence(&mut c2, deadline));
+        out.refresh_keys = Some(keys);
+        out.persistence = Some(persistence);
+    }
+    if let Some(user) = &req.profile_user {
+        out.profile = Some(profile(con, &format!("profile:{user}"), deadline).await);
+    }
+    out
+}
+
+fn err(e: &redis::RedisError) -> String {
+    redact::scrub(&super::redis::classify(e).message)
+}
+
+async fn persistence(con: &mut redis::aio::MultiplexedConnection, deadline: Instant) -> Result<Persistence, String> {
+    let mut pipe = redis::pipe();
+    pipe.cmd("CONFIG").arg("GET").arg("appendonly").cmd("CONFIG").arg("GET").arg("save");
+    let r: redis::RedisResult<(Vec<String>, Vec<String>)> =
+        until(deadline, pipe.query_async(con)).await.ok_or("no answer before the timeout")?;
+    let (a, s) = r.map_err(|e| format!("CONFIG GET is not allowed here ({})", err(&e)))?;
+    Ok(Persistence { appendonly: a.get(1).cloned().unwrap_or_default(), save: s.get(1).cloned().unwrap_or_default() })
+}
+
+async fn scan_family(
+    con: &mut redis::aio::MultiplexedConnection,
+    pattern: &str,
+    deadline: Instant,
+) -> Result<KeyFamily, String> {
+    let mut fam = KeyFamily { pattern: pattern.into(), ..Default::default() };
+    let mut cursor: u64 = 0;
+    loop {
+        let r: Option<redis::RedisResult<(u64, Vec<Vec<u8>>)>> = until(
+            deadline,
+            redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(1000).query_async(con),
+        )
+        .await;
+        let (next, keys) = match r {
+            Some(Ok(x)) => x,
+            Some(Err(e)) => return Err(format!("SCAN failed: {}", err(&e))),
+            None => return Ok(fam),
+        };
+        if !keys.is_empty() {
+            let mut pipe = redis::pipe();
+            for k in &keys {
+                pipe.cmd("TTL").arg(k);
+            }
+            let ttls: Vec<i64> = match until(deadline, pipe.query_async(con)).await {
+                Some(Ok(t)) => t,
+                Some(Err(e)) => return Err(format!("TTL failed: {}", err(&e))),
+                None => return Ok(fam),
+            };
+            for ttl in ttls {
+                match ttl {
+                    -2 => continue, // expired between SCAN and TTL
+                    -1 => fam.without_ttl += 1,
+                    t => {
+                        fam.ttl_min_s = Some(fam.ttl_min_s.map_or(t, |m| m.min(t)));
+                        fam.ttl_max_s = Some(fam.ttl_max_s.map_or(t, |m| m.max(t)));
+                    }
+                }
+                fam.count += 1;
+            }
+        }
+        cursor = next;
+        if cursor == 0 {
+            fam.complete = true;
+            return Ok(fam);
+        }
+        if fam.count >= MAX_FAMILY_KEYS {
+            return Ok(fam);
+        }
+    }
+}
+
+async fn profile(
+    con: &mut redis::aio::MultiplexedConnection,
+    key: &str,
+    deadline: Instant,
+) -> Result<Option<CachedProfile>, String> {
+    let mut pipe = redis::pipe();
+    pipe.cmd("TYPE").arg(key).cmd("TTL").arg(key);
+    let (kind, ttl): (String, i64) =
+        until(deadline, pipe.query_async(con)).await.ok_or("no answer before the timeout")?.map_err(|e| err(&e))?;
+    if kind == "none" {
+        return Ok(None);
+    }
+    let fields: BTreeMap<String, String> = match kind.as_str() {
+        "string" => {
+            let v: Option<String> = until(deadline, redis::cmd("GET").arg(key).query_async(con))
+                .await
+                .ok_or("no answer before the timeout")?
+                .map_err(|e| err(&e))?;
+            v.as_deref().map(json_fields).unwrap_or_default()
+        }
+        "hash" => {
+            let v: BTreeMap<String, String> = until(deadline, redis::cmd("HGETALL").arg(key).query_async(con))
+                .await
+                .ok_or("no answer before the timeout")?
+                .map_err(|e| err(&e))?;
+            v.into_iter().map(|(k, v)| (k, redact::fingerprint(&v))).collect()
+        }
+        _ => BTreeMap::new(),
+    };
+    Ok(Some(CachedProfile { key: redact::scrub(key), ttl_s: (ttl >= 0).then_some(ttl), fields, kind }))
+}
+
+/// A JSON object's fields as fingerprints of their values (strings unquoted, others as JSON),
+/// the same way the database row is fingerprinted, so that both compare field by field.
+pub fn json_fields(text: &str) -> BTreeMap<String, String> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(m)) => m.iter().map(|(k, v)| (k.clone(), fingerprint_value(v))).collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
+pub fn fingerprint_value(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => redact::fingerprint(s),
+        other => redact::fingerprint(&other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_fields_fingerprint_values_alike() {
+        let a = json_fields(r#"{"first_name":"Taro","age":3,"x":null}"#);
+        let b = json_fields(r#"{"first_name":"Taro","age":3}"#);
+        assert_eq!(a["first_name"], b["first_name"]);
+        assert_eq!(a["age"], b["age"]);
+        assert_ne!(a["first_name"], redact::fingerprint("Jiro"));
+        assert!(!a["first_name"].contains("Taro"));
+        assert!(json_fields("not json").is_empty());
+        assert!(json_fields("[1,2]").is_empty());
+    }
+
+    #[test]
+    fn persistence_off_only_when_both_are_off() {
+        let p = |a: &str, s: &str| Persistence { appendonly: a.into(), save: s.into() };
+        assert!(p("no", "").off());
+        assert!(!p("yes", "").off());
+        assert!(!p("no", "3600 1 300 100").off());
+    }
+}

@@ -1,0 +1,340 @@
+//! API003: a document upload fails. Looks inside admin-api (read-only: `df -P` and `ls -lnd` of
+//! `/app/uploads`, the process's uid and groups), reads `MAX_FILE_SIZE`, the status of admindb's
+//! `documents`, and admin-api's recent log lines. A full disk and an unwritable directory are
+//! seen directly; a file too large and a broken OCR dependency only through what admin-api
+//! logged (and failed documents), since doctor never uploads anything.
+
+use crate::probe::inside::{InsideFacts, UPLOADS_DIR};
+use crate::probe::pg_app::PgAppFacts;
+use crate::problems::engine::{DockerView, Seen};
+use crate::problems::{Ctx, bytes, logs, percent, secs};
+use crate::report::{Finding, Status, Verdict, Verdict::*};
+
+/// Share of the disk used from which a full disk is confirmed, and suspected.
+const DISK_FULL: f64 = 0.95;
+const DISK_LOW: f64 = 0.85;
+/// Documents still in a working status after this long are stuck.
+const STUCK_S: f64 = 600.0;
+
+fn failed_status(s: &str) -> bool {
+    let s = s.to_ascii_lowercase();
+    s.contains("fail") || s.contains("error")
+}
+
+fn working_status(s: &str) -> bool {
+    let s = s.to_ascii_lowercase();
+    ["pending", "processing", "queued", "uploading", "running", "in_progress"].iter().any(|w| s.contains(w))
+}
+
+/// `10485760`, `10MB`, `10M`, `10 MiB` → bytes.
+pub fn parse_size(v: &str) -> Option<u64> {
+    let v = v.trim();
+    let split = v.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(v.len());
+    let (num, unit) = v.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let mult = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" | "kib" => 1024.0,
+        "m" | "mb" | "mib" => 1024.0 * 1024.0,
+        "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    Some((n * mult) as u64)
+}
+
+pub fn diagnose(
+    docker: &DockerView,
+    pg: Option<&PgAppFacts>,
+    max_file_size: Option<(String, String)>,
+    ctx: &Ctx,
+) -> Finding {
+    let mut out = Finding::new("API003", "admin-api");
+    let mut status = Status::Ok;
+    let mut notes: Vec<String> = Vec::new();
+    let mut judge = |out: &mut Finding, id: &'static str, v: Verdict, msg: String| {
+        match v {
+            Confirmed => {
+                status = status.max(Status::Critical);
+                notes.push(msg.clone());
+            }
+            Suspected => {
+                status = status.max(Status::Warning);
+                notes.push(msg.clone());
+            }
+            _ => {}
+        }
+        out.cause(id, v, msg);
+    };
+    let logged = logs::service_hits(docker, "admin-api", &["API003"], ctx);
+    let window = logs::window(docker, "admin-api", ctx).unwrap_or_default();
+    let logged_like = |words: &[&str]| -> Vec<String> {
+        logged
+            .iter()
+            .flatten()
+            .filter(|(sig, _)| words.iter().any(|w| sig.to_ascii_lowercase().contains(w)))
+            .map(|(_, line)| line.clone())
+            .collect()
+    };
+
+    // Inside the container.
+    let inside: Result<&InsideFacts, String> = match docker.seen("admin-api", ctx) {
+        Seen::Found(c) => match &c.inside {
+            Some(i) if i.error.is_none() => Ok(i),
+            Some(i) => Err(ctx.tr(
+                format!(
+                    "could not look inside {} (`sh`, `ls`, `df` and `id` are needed): {}",
+                    c.name,
+                    i.error.clone().unwrap_or_default()
+                ),
+                format!(
+                    "{} の中を確認できない（`sh`・`ls`・`df`・`id` が必要）: {}",
+                    c.name,
+                    i.error.clone().unwrap_or_default()
+                ),
+            )),
+            None if !c.running => Err(ctx.tr(
+                format!("{} is not running (see DK002)", c.name),
+                format!("{} は稼働していない（DK002 を参照）", c.name),
+            )),
+            None => Err(ctx.tr("the engine gave no way to look inside", "コンテナ内を確認できなかった")),
+        },
+        Seen::Missing(name) => Err(ctx.tr(format!("no container {name}"), format!("コンテナ {name} がない"))),
+        Seen::Unknown(why) => Err(why),
+    };
+
+    // Disk.
+    let disk_logs = logged_like(&["errno 28", "no space"]);
+    match inside.as_ref().map(|i| i.uploads_disk.as_ref()) {
+        Ok(Some(Ok(d))) => {
+            out.fact("uploads_disk", d);
+            let used = d.used_ratio();
+            let said = ctx.tr(
+                format!(
+                    "{UPLOADS_DIR} is on {} with {} free of {} ({} used)",
+                    d.mount,
+                    bytes(d.avail_kb * 1024),
+                    bytes(d.size_kb * 1024),
+                    percent(used)
+                ),
+                format!(
+                    "{UPLOADS_DIR} は {} 上にあり、{} 中 {} が空き（使用率 {}）",
+                    d.mount,
+                    bytes(d.size_kb * 1024),
+                    bytes(d.avail_kb * 1024),
+                    percent(used)
+                ),
+            );
+            let v = if used >= DISK_FULL || !disk_logs.is_empty() {
+                Confirmed
+            } else if used >= DISK_LOW {
+                Suspected
+            } else {
+                RuledOut
+            };
+            let mut text = vec![said];
+            text.extend(disk_logs.iter().cloned());
+            judge(&mut out, "disk-full", v, text.join("; "));
+        }
+        _ if !disk_logs.is_empty() => judge(&mut out, "disk-full", Confirmed, disk_logs.join("; ")),
+        Ok(Some(Err(e))) => judge(&mut out, "disk-full", Unchecked, format!("df {UPLOADS_DIR}: {e}")),
+        Ok(None) => judge(&mut out, "disk-full", Unchecked, ctx.tr("df printed nothing", "df の出力がない")),
+        Err(why) => judge(&mut out, "disk-full", Unchecked, why.clone()),
+    }
+
+    // Permission.
+    let perm_logs = logged_like(&["errno 13", "permission denied"]);
+    match inside.as_ref().map(|i| (i.uploads.as_ref(), i.uid, i.gids.clone())) {
+        Ok((Some(Ok(dir)), Some(uid), gids)) => {
+            out.fact("uploads_dir", format!("{} {}:{} {UPLOADS_DIR}", dir.mode, dir.uid, dir.gid));
+            let writable = dir.is_dir() && dir.writable_by(uid, &gids);
+            let said = if writable {
+                ctx.tr(
+                    format!(
+                        "{UPLOADS_DIR} ({} owner {}:{}) is writable by uid {uid}, the user admin-api runs as",
+                        dir.mode, dir.uid, dir.gid
+                    ),
+                    format!(
+                        "{UPLOADS_DIR}（{}、所有者 {}:{}）は admin-api の実行ユーザー uid {uid} が書き込める",
+                        dir.mode, dir.uid, dir.gid
+                    ),
+                )
+            } else {
+                ctx.tr(
+                    format!(
+                        "{UPLOADS_DIR} ({} owner {}:{}) is not writable by uid {uid}, the user admin-api runs as",
+                        dir.mode, dir.uid, dir.gid
+                    ),
+                    format!(
+                        "{UPLOADS_DIR}（{}、所有者 {}:{}）に admin-api の実行ユーザー uid {uid} は書き込めない",
+                        dir.mode, dir.uid, dir.gid
+                    ),
+                )
+            };
+            let v = if !writable || !perm_logs.is_empty() { Confirmed } else { RuledOut };
+            let mut text = vec![said];
+            text.extend(perm_logs.iter().cloned());
+            judge(&mut out, "uploads-permission", v, text.join("; "));
+        }
+        Ok((Some(Err(e)), _, _)) => judge(
+            &mut out,
+            "uploads-permission",
+            Confirmed,
+            ctx.tr(
+                format!("{UPLOADS_DIR} does not exist in admin-api: {e}"),
+                format!("admin-api に {UPLOADS_DIR} がない: {e}"),
+            ),
+        ),
+        _ if !perm_logs.is_empty() => judge(&mut out, "uploads-permission", Confirmed, perm_logs.join("; ")),
+        Ok(_) => judge(
+            &mut out,
+            "uploads-permission",
+            Unchecked,
+            ctx.tr("ls or id printed nothing usable", "ls または id の出力を読めない"),
+        ),
+        Err(why) => judge(&mut out, "uploads-permission", Unchecked, why.clone()),
+    }
+
+    // Size limit.
+    let size_logs = logged_like(&["413", "too large"]);
+    let container_limit = match docker.seen("admin-api", ctx) {
+        Seen::Found(c) => c.env("MAX_FILE_SIZE").map(|e| (e.value.clone(), format!("{} environment", c.name))),
+        _ => None,
+    };
+    let limit = container_limit.or(max_file_size);
+    let limit_text = match &limit {
+        Some((v, src)) => match parse_size(v) {
+            Some(b) => ctx.tr(
+                format!("MAX_FILE_SIZE is {} ({src})", bytes(b)),
+                format!("MAX_FILE_SIZE は {}（{src}）", bytes(b)),
+            ),
+            None => ctx.tr(
+                format!("MAX_FILE_SIZE is {v:?} ({src}), not a size"),
+                format!("MAX_FILE_SIZE が {v:?}（{src}）でサイズとして読めない"),
+            ),
+        },
+        None => ctx.tr(
+            "MAX_FILE_SIZE is not set (admin-api's default applies)",
+            "MAX_FILE_SIZE は未設定（admin-api の既定値）",
+        ),
+    };
+    out.fact("max_file_size", &limit_text);
+    if !size_logs.is_empty() {
+        judge(&mut out, "file-too-large", Confirmed, format!("{limit_text}; {}", size_logs.join("; ")));
+    } else if logged.is_some() {
+        judge(
+            &mut out,
+            "file-too-large",
+            RuledOut,
+            ctx.tr(
+                format!("{limit_text}; no upload was refused as too large in the last {window}"),
+                format!("{limit_text}。直近 {window} にサイズ超過で拒否されたアップロードはない"),
+            ),
+        );
+    } else {
+        judge(
+            &mut out,
+            "file-too-large",
+            Unchecked,
+            ctx.tr(
+                format!("{limit_text}; admin-api's logs were not read, and doctor uploads nothing"),
+                format!("{limit_text}。admin-api のログは未確認で、doctor はアップロードしない"),
+            ),
+        );
+    }
+
+    // OCR, and the documents table.
+    let ocr_logs = logged_like(&["ocr", "tesseract", "poppler", "pdfinfo", "libgl", "language"]);
+    let docs = pg.and_then(|p| p.documents.as_ref());
+    let mut doc_notes = Vec::new();
+    match docs {
+        Some(Ok(statuses)) => {
+            out.fact("documents", statuses.iter().map(|d| format!("{}: {}", d.status, d.count)).collect::<Vec<_>>());
+            for d in statuses {
+                if failed_status(&d.status) {
+                    doc_notes.push(ctx.tr(
+                        format!(
+                            "{} documents in status {:?} (the latest {} ago)",
+                            d.count,
+                            d.status,
+                            d.newest_age_s.map(secs).unwrap_or_default()
+                        ),
+                        format!(
+                            "ステータス {:?} のドキュメントが {} 件（最新は {} 前）",
+                            d.status,
+                            d.count,
+                            d.newest_age_s.map(secs).unwrap_or_default()
+                        ),
+                    ));
+                } else if working_status(&d.status) && d.oldest_age_s.is_some_and(|a| a > STUCK_S) {
+                    doc_notes.push(ctx.tr(
+                        format!(
+                            "{} documents in status {:?}, the oldest for {}: processing is stuck",
+                            d.count,
+                            d.status,
+                            d.oldest_age_s.map(secs).unwrap_or_default()
+                        ),
+                        format!(
+                            "ステータス {:?} のドキュメントが {} 件、最古は {} 前から: 処理が止まっている",
+                            d.status,
+                            d.count,
+                            d.oldest_age_s.map(secs).unwrap_or_default()
+                        ),
+                    ));
+                }
+            }
+        }
+        Some(Err(e)) => {
+            out.fact("documents", ctx.tr(format!("admindb could not be read: {e}"), format!("admindb を読めない: {e}")))
+        }
+        None => {}
+    }
+    if !ocr_logs.is_empty() {
+        let mut text = ocr_logs.clone();
+        text.extend(doc_notes.iter().cloned());
+        judge(&mut out, "ocr-dependency", Confirmed, text.join("; "));
+    } else if !doc_notes.is_empty() {
+        judge(&mut out, "ocr-dependency", Suspected, doc_notes.join("; "));
+    } else if logged.is_some() {
+        judge(
+            &mut out,
+            "ocr-dependency",
+            RuledOut,
+            ctx.tr(
+                format!("no OCR error in admin-api's logs of the last {window}, and no failed or stuck document"),
+                format!("直近 {window} の admin-api のログに OCR エラーがなく、失敗・停止したドキュメントもない"),
+            ),
+        );
+    } else {
+        judge(
+            &mut out,
+            "ocr-dependency",
+            Unchecked,
+            ctx.tr(
+                "admin-api's logs were not read: an OCR failure shows only there",
+                "admin-api のログは未確認: OCR の失敗はログにしか現れない",
+            ),
+        );
+    }
+    let summary = if notes.is_empty() {
+        ctx.tr(
+            "uploads have room and permission; no upload or OCR error logged",
+            "アップロード先に空きと権限があり、アップロード・OCR エラーの記録もない",
+        )
+    } else {
+        notes.join("; ")
+    };
+    out.status(status, summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("10485760"), Some(10 * 1024 * 1024));
+        assert_eq!(parse_size("10MB"), Some(10 * 1024 * 1024));
+        assert_eq!(parse_size(" 2 GiB"), Some(2 * 1024 * 1024 * 1024));
+        assert_eq!(parse_size("ten"), None);
+        assert_eq!(parse_size("10 parsecs"), None);
+    }
+}

@@ -1,0 +1,244 @@
+//! AU003: token refresh fails. The refresh tokens live twice: rows in authdb's `refresh_tokens`
+//! and `refresh_token:<id>` keys in Redis. Comparing the two tells an expired token (the rows
+//! say so) from one Redis lost (valid rows, no keys: a restart without persistence, a flush,
+//! an `allkeys-*` eviction), and Redis's own settings say whether it can lose them again.
+//! A revoked token is visible only when `refresh_tokens` records revocation in a column;
+//! otherwise nothing outside auth-service's memory shows it, and the cause stays `unchecked`.
+
+use crate::probe::pg_app::{PgAppFacts, RefreshRows};
+use crate::probe::redis::RedisFacts;
+use crate::probe::redis_app::{KeyFamily, Persistence};
+use crate::problems::engine::DockerView;
+use crate::problems::{Ctx, logs, secs};
+use crate::report::{Finding, Status, Verdict::*};
+
+pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &DockerView, ctx: &Ctx) -> Finding {
+    let target = "authdb.refresh_tokens, redis refresh_token:*";
+    let mut out = Finding::new("AU003", target);
+    let mut status = Status::Ok;
+    let mut notes: Vec<String> = Vec::new();
+
+    let rows: Result<&RefreshRows, String> = match pg.and_then(|p| p.refresh_rows.as_ref()) {
+        Some(Ok(r)) => Ok(r),
+        Some(Err(e)) => Err(ctx.tr(format!("authdb could not be read: {e}"), format!("authdb を読めない: {e}"))),
+        None => Err(ctx.tr("authdb was not read", "authdb は未確認")),
+    };
+    let redis_down = redis.is_none_or(|r| !r.connected());
+    let app = redis.and_then(|r| r.app.as_ref());
+    let keys: Result<&KeyFamily, String> = match app.and_then(|a| a.refresh_keys.as_ref()) {
+        Some(Ok(k)) => Ok(k),
+        Some(Err(e)) => Err(e.clone()),
+        None if redis_down => Err(ctx.tr("Redis is unreachable (see RD001)", "Redis に接続できない（RD001 を参照）")),
+        None => Err(ctx.tr("Redis was not read", "Redis は未確認")),
+    };
+    let persistence: Option<&Persistence> = app.and_then(|a| a.persistence.as_ref()).and_then(|p| p.as_ref().ok());
+    if let Ok(r) = rows {
+        out.fact("refresh_rows", r);
+    }
+    if let Ok(k) = keys {
+        out.fact("refresh_keys", k);
+    }
+    if let Some(p) = persistence {
+        out.fact("redis_persistence", p);
+    }
+    let logged = logs::service_hits(docker, "auth-service", &["AU003"], ctx);
+    let logged_like = |word: &str| -> Vec<String> {
+        logged
+            .iter()
+            .flatten()
+            .filter(|(sig, _)| sig.to_ascii_lowercase().contains(word))
+            .map(|(_, line)| line.clone())
+            .collect()
+    };
+
+    // Expired.
+    let expired_logs = logged_like("expired");
+    match &rows {
+        Ok(r) if r.total > 0 && r.expired == r.total => {
+            let msg = ctx.tr(
+                format!(
+                    "every refresh token in authdb has expired ({} rows, the last {} ago): users must log in again",
+                    r.total,
+                    r.last_expired_age_s.map(secs).unwrap_or_else(|| "?".into())
+                ),
+                format!(
+                    "authdb のリフレッシュトークンはすべて期限切れ（{} 行、最後の期限切れは {} 前）: 再ログインが必要",
+                    r.total,
+                    r.last_expired_age_s.map(secs).unwrap_or_else(|| "?".into())
+                ),
+            );
+            out.cause("refresh-expired", Confirmed, msg.clone());
+            status = status.max(Status::Warning);
+            notes.push(msg);
+        }
+        _ if !expired_logs.is_empty() => {
+            out.cause("refresh-expired", Confirmed, expired_logs.join("; "));
+            status = status.max(Status::Warning);
+            notes.push(ctx.tr(
+                "auth-service rejected expired refresh tokens",
+                "auth-service が期限切れのリフレッシュトークンを拒否した",
+            ));
+        }
+        Ok(r) => {
+            let valid = r.total - r.expired;
+            let msg = ctx.tr(
+                format!(
+                    "{valid} of {} refresh tokens in authdb are still valid{}",
+                    r.total,
+                    r.next_expiry_in_s.map(|s| format!(" (the next expires in {})", secs(s))).unwrap_or_default()
+                ),
+                format!(
+                    "authdb のリフレッシュトークン {} 件中 {valid} 件が有効{}",
+                    r.total,
+                    r.next_expiry_in_s.map(|s| format!("（次の期限切れは {} 後）", secs(s))).unwrap_or_default()
+                ),
+            );
+            let verdict = if logged.is_some() { RuledOut } else { Unchecked };
+            out.cause("refresh-expired", verdict, msg);
+        }
+        Err(why) => out.cause("refresh-expired", Unchecked, why.clone()),
+    }
+
+    // Missing from Redis.
+    let mut missing: Vec<(crate::report::Verdict, String)> = Vec::new();
+    if let (Ok(r), Ok(k)) = (&rows, &keys) {
+        let valid = r.total - r.expired - r.revoked.unwrap_or(0).min(r.total - r.expired);
+        if valid > 0 && k.complete && k.count == 0 {
+            missing.push((
+                Confirmed,
+                ctx.tr(
+                    format!("authdb holds {valid} valid refresh tokens but Redis holds no refresh_token:* key: Redis lost them (restarted without persistence, flushed, or evicted)"),
+                    format!("authdb には有効なリフレッシュトークンが {valid} 件あるが、Redis に refresh_token:* キーが 1 つもない: Redis から消えた（永続化なしの再起動、フラッシュ、退避）"),
+                ),
+            ));
+        } else if k.complete && k.count < valid {
+            missing.push((
+                Suspected,
+                ctx.tr(
+                    format!("authdb holds {valid} valid refresh tokens, Redis only {} refresh_token:* keys", k.count),
+                    format!(
+                        "authdb の有効なリフレッシュトークン {valid} 件に対し、Redis の refresh_token:* キーは {} 件",
+                        k.count
+                    ),
+                ),
+            ));
+        }
+    }
+    if let Some(info) = redis.and_then(|r| r.info.as_ref()) {
+        if info.maxmemory_policy.starts_with("allkeys-") {
+            let (v, said) = if info.evicted_keys > 0 {
+                (Suspected, format!(" and has evicted {} keys since it started", info.evicted_keys))
+            } else {
+                (Suspected, String::new())
+            };
+            missing.push((
+                v,
+                ctx.tr(
+                    format!(
+                        "maxmemory-policy is {}: Redis may evict refresh tokens like any cache key{said}",
+                        info.maxmemory_policy
+                    ),
+                    format!(
+                        "maxmemory-policy が {}: リフレッシュトークンもキャッシュと同様に追い出されうる{said}",
+                        info.maxmemory_policy
+                    ),
+                ),
+            ));
+        }
+        if persistence.is_some_and(Persistence::off) {
+            missing.push((
+                Suspected,
+                ctx.tr(
+                    format!("Redis persists nothing (appendonly no, save \"\"): a restart drops every refresh token (it last started {} ago)", secs(info.uptime_s as f64)),
+                    format!("Redis は永続化していない（appendonly no、save \"\"）: 再起動でリフレッシュトークンがすべて消える（前回の起動は {} 前）", secs(info.uptime_s as f64)),
+                ),
+            ));
+        }
+    }
+    for line in logged_like("not found") {
+        missing.push((Suspected, line));
+    }
+    match missing.iter().map(|(v, _)| *v).max_by_key(|v| matches!(v, Confirmed)) {
+        Some(v) => {
+            let text = missing.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>().join("; ");
+            out.cause("refresh-missing", v, text.clone());
+            status = status.max(if v == Confirmed { Status::Critical } else { Status::Warning });
+            notes.push(text);
+        }
+        None => match (&keys, persistence, redis.and_then(|r| r.info.as_ref())) {
+            (Ok(k), Some(p), Some(info)) => out.cause(
+                "refresh-missing",
+                RuledOut,
+                ctx.tr(
+                    format!(
+                        "Redis holds {}{} refresh_token:* keys, persists (appendonly {}, save {:?}) and evicts with {}",
+                        if k.complete { "" } else { "at least " },
+                        k.count,
+                        p.appendonly,
+                        p.save,
+                        info.maxmemory_policy
+                    ),
+                    format!(
+                        "Redis に refresh_token:* キーが{} {} 件あり、永続化あり（appendonly {}、save {:?}）、退避ポリシーは {}",
+                        if k.complete { "" } else { "少なくとも" },
+                        k.count,
+                        p.appendonly,
+                        p.save,
+                        info.maxmemory_policy
+                    ),
+                ),
+            ),
+            (Err(why), _, _) => out.cause("refresh-missing", Unchecked, why.clone()),
+            _ => out.cause(
+                "refresh-missing",
+                Unchecked,
+                ctx.tr("Redis's persistence settings could not be read (CONFIG GET refused?)", "Redis の永続化設定を読めない（CONFIG GET が拒否された？）"),
+            ),
+        },
+    }
+
+    // Revoked.
+    match &rows {
+        Ok(RefreshRows { revoked: Some(n), revoked_column: Some(col), .. }) if *n > 0 => out.cause(
+            "refresh-revoked",
+            Suspected,
+            ctx.tr(
+                format!("{n} refresh tokens are revoked ({col}): a client still holding one must log in again"),
+                format!("{n} 件のリフレッシュトークンが無効化済み（{col}）: それを持つクライアントは再ログインが必要"),
+            ),
+        ),
+        Ok(RefreshRows { revoked: Some(_), revoked_column: Some(col), .. }) => out.cause(
+            "refresh-revoked",
+            RuledOut,
+            ctx.tr(format!("no refresh token is revoked ({col})"), format!("無効化されたリフレッシュトークンはない（{col}）")),
+        ),
+        Ok(_) => out.cause(
+            "refresh-revoked",
+            Unchecked,
+            ctx.tr(
+                "nothing observable: refresh_tokens records no revocation (no revoked/is_revoked/revoked_at column), so a blacklisted token is known only to auth-service",
+                "確認手段がない: refresh_tokens に無効化の記録（revoked / is_revoked / revoked_at 列）がなく、ブラックリスト化は auth-service 内部でしか分からない",
+            ),
+        ),
+        Err(why) => out.cause("refresh-revoked", Unchecked, why.clone()),
+    }
+
+    if rows.is_err() && keys.is_err() {
+        status = status.max(Status::Unknown);
+    }
+    let summary = if notes.is_empty() {
+        match (&rows, &keys) {
+            (Ok(r), Ok(k)) => ctx.tr(
+                format!("{} refresh tokens in authdb ({} expired), {} in Redis", r.total, r.expired, k.count),
+                format!(
+                    "authdb にリフレッシュトークン {} 件（期限切れ {} 件）、Redis に {} 件",
+                    r.total, r.expired, k.count
+                ),
+            ),
+            (Err(why), _) | (_, Err(why)) => ctx.tr(format!("not fully checked: {why}"), format!("一部未確認: {why}")),
+        }
+    } else {
+        notes.join("; ")
+    };
+    out.status(status, summary)
+}

@@ -1,0 +1,234 @@
+//! The stack's own data as evidence, on real servers: refresh tokens in authdb and Redis
+//! (AU003), a login user's `is_active` (AU001), a profile row and its cache entry (API002), and
+//! the documents table (API003). Each fault of the runbook is made for real (a flushed Redis,
+//! persistence off, an eviction policy that can drop tokens, expired or revoked rows, a stale or
+//! orphaned cache entry, a missing table) and the verdict asserted. No value of a row or a
+//! cache entry may appear in the output.
+
+mod support;
+
+use serde_json::Value;
+use support::fixture::Fixture;
+use support::report::{check, evidence, status, verdict};
+use support::{Output, PgOptions, PgServer, RedisServer, doctor, run};
+
+struct Stack {
+    pg: PgServer,
+    redis: RedisServer,
+}
+
+impl Stack {
+    fn start() -> Option<Stack> {
+        let pg = PgServer::start(PgOptions {
+            databases: vec!["authdb".into(), "apidb".into(), "admindb".into()],
+            ..Default::default()
+        })?;
+        let redis = RedisServer::start(&[])?;
+        Some(Stack { pg, redis })
+    }
+
+    fn doctor(&self, args: &[&str], env: &[(&str, &str)]) -> (Value, Output) {
+        let (mut cmd, _dir) = doctor();
+        cmd.env("DATABASE_URL", self.pg.url("postgres", &self.pg.superuser_password, "authdb"));
+        cmd.env("REDIS_URL", self.redis.url());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.args(["--no-docker", "--format", "json", "--timeout", "3s"]).args(args);
+        let out = run(&mut cmd);
+        let v = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
+        (v, out)
+    }
+}
+
+#[test]
+fn refresh_tokens_in_authdb_and_redis_tell_expired_lost_and_revoked_apart() {
+    let Some(s) = Stack::start() else { return };
+    let fx = Fixture::start(&[]);
+    s.pg.psql(
+        "authdb",
+        "CREATE TABLE refresh_tokens (id serial PRIMARY KEY, user_id int, token text, \
+         expires_at timestamptz, revoked boolean NOT NULL DEFAULT false); \
+         INSERT INTO refresh_tokens (user_id, token, expires_at) \
+         SELECT i, 'rt-secret-' || i, now() + interval '7 days' FROM generate_series(1, 3) i;",
+    );
+    for i in 1..=3 {
+        s.redis.cli(&["SET", &format!("refresh_token:{i}"), &format!("rt-secret-{i}"), "EX", "604800"]);
+    }
+    s.redis.cli(&["CONFIG", "SET", "appendonly", "yes"]);
+    let auth = || {
+        let (v, out) = s.doctor(&["auth", "--url", &fx.url()], &[]);
+        assert!(!out.combined().contains("rt-secret-"), "a token value was printed");
+        v
+    };
+
+    let v = auth();
+    assert_eq!(verdict(&v, "AU003", "refresh-missing"), "ruled-out", "{:#}", check(&v, "AU003"));
+    assert!(evidence(&v, "AU003", "refresh-missing").contains("3 refresh_token:* keys"));
+    assert_eq!(verdict(&v, "AU003", "refresh-revoked"), "ruled-out");
+    assert_eq!(verdict(&v, "AU003", "refresh-expired"), "unchecked", "no logs with --no-docker");
+    assert!(evidence(&v, "AU003", "refresh-expired").contains("3 of 3 refresh tokens in authdb are still valid"));
+    assert_eq!(status(&v, "AU003"), "ok");
+
+    // Persistence off: a restart would drop them.
+    s.redis.cli(&["CONFIG", "SET", "appendonly", "no"]);
+    let v = auth();
+    assert_eq!(verdict(&v, "AU003", "refresh-missing"), "suspected", "{:#}", check(&v, "AU003"));
+    assert!(evidence(&v, "AU003", "refresh-missing").contains("persists nothing"));
+    assert_eq!(status(&v, "AU003"), "warning");
+
+    // An eviction policy that may drop them.
+    s.redis.cli(&["CONFIG", "SET", "appendonly", "yes"]);
+    s.redis.cli(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]);
+    let v = auth();
+    assert_eq!(verdict(&v, "AU003", "refresh-missing"), "suspected");
+    assert!(evidence(&v, "AU003", "refresh-missing").contains("allkeys-lru"));
+    s.redis.cli(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
+
+    // Redis lost them (what a restart without persistence leaves).
+    s.redis.cli(&["FLUSHALL"]);
+    let v = auth();
+    assert_eq!(verdict(&v, "AU003", "refresh-missing"), "confirmed", "{:#}", check(&v, "AU003"));
+    assert!(evidence(&v, "AU003", "refresh-missing").contains("holds 3 valid refresh tokens but Redis holds no"));
+    assert_eq!(status(&v, "AU003"), "critical");
+
+    // Revoked rows.
+    s.pg.psql("authdb", "UPDATE refresh_tokens SET revoked = true WHERE id = 1;");
+    let v = auth();
+    assert_eq!(verdict(&v, "AU003", "refresh-revoked"), "suspected");
+    assert!(evidence(&v, "AU003", "refresh-revoked").contains("1 refresh tokens are revoked"));
+
+    // Every row expired.
+    s.pg.psql("authdb", "UPDATE refresh_tokens SET expires_at = now() - interval '2 hours', revoked = false;");
+    let v = auth();
+    assert_eq!(verdict(&v, "AU003", "refresh-expired"), "confirmed", "{:#}", check(&v, "AU003"));
+    assert!(evidence(&v, "AU003", "refresh-expired").contains("every refresh token in authdb has expired (3 rows"));
+
+    // No revocation column: nothing observable.
+    s.pg.psql("authdb", "ALTER TABLE refresh_tokens DROP COLUMN revoked;");
+    let v = auth();
+    assert_eq!(verdict(&v, "AU003", "refresh-revoked"), "unchecked");
+    assert!(evidence(&v, "AU003", "refresh-revoked").contains("nothing observable"));
+
+    // Neither store reachable: unknown, not ok.
+    s.redis.stop();
+    s.pg.stop();
+    let v = auth();
+    assert_eq!(status(&v, "AU003"), "unknown", "{:#}", check(&v, "AU003"));
+}
+
+#[test]
+fn a_failed_login_reads_is_active_and_existence_from_authdb() {
+    let Some(s) = Stack::start() else { return };
+    // This auth-service answers an inactive user with the same 401 as a wrong password.
+    let fx = Fixture::start(&["login=opaque"]);
+    s.pg.psql(
+        "authdb",
+        "CREATE TABLE users (id serial PRIMARY KEY, username text UNIQUE, hashed_password text, is_active boolean); \
+         INSERT INTO users (username, hashed_password, is_active) VALUES \
+         ('testuser', 'HASH-SECRET-1', true), ('inactive', 'HASH-SECRET-2', false);",
+    );
+    let login = |user: &str, password: &str| {
+        let env = [("DOCTOR_LOGIN_USERNAME", user), ("DOCTOR_LOGIN_PASSWORD", password)];
+        let (v, out) = s.doctor(&["auth", "--url", &fx.url(), "--only", "AU001"], &env);
+        assert!(!out.combined().contains("HASH-SECRET"), "a password hash was printed");
+        v
+    };
+    let v = login("inactive", "testpass");
+    assert_eq!(verdict(&v, "AU001", "user-inactive"), "confirmed", "{:#}", check(&v, "AU001"));
+    assert!(evidence(&v, "AU001", "user-inactive").contains("is_active is false for inactive"));
+    assert_eq!(verdict(&v, "AU001", "wrong-password"), "suspected", "a 401 alone no longer proves it");
+
+    let v = login("ghost", "whatever");
+    assert_eq!(verdict(&v, "AU001", "wrong-password"), "confirmed", "{:#}", check(&v, "AU001"));
+    assert!(evidence(&v, "AU001", "wrong-password").contains("no user named ghost"));
+
+    let v = login("testuser", "wrong");
+    assert_eq!(verdict(&v, "AU001", "wrong-password"), "confirmed");
+    assert_eq!(verdict(&v, "AU001", "user-inactive"), "ruled-out");
+    assert!(evidence(&v, "AU001", "user-inactive").contains("testuser is active in authdb"));
+}
+
+#[test]
+fn a_profile_row_and_its_cache_entry_are_compared_without_printing_them() {
+    let Some(s) = Stack::start() else { return };
+    s.pg.psql(
+        "apidb",
+        "CREATE TABLE profiles (id serial PRIMARY KEY, user_id text UNIQUE, first_name text, last_name text, \
+         updated_at timestamptz DEFAULT now()); \
+         INSERT INTO profiles (user_id, first_name, last_name) VALUES ('42', 'Taro-Private', 'Yamada-Private');",
+    );
+    let api = |id: &str| {
+        let (v, out) = s.doctor(&["api", "--user-id", id, "--only", "API002"], &[]);
+        assert!(!out.combined().contains("-Private"), "a profile value was printed");
+        v
+    };
+    let v = api("42");
+    assert_eq!(verdict(&v, "API002", "profile-missing"), "ruled-out", "{:#}", check(&v, "API002"));
+    assert_eq!(verdict(&v, "API002", "stale-cache"), "ruled-out");
+    assert!(evidence(&v, "API002", "stale-cache").contains("no profile:42 in Redis"));
+    assert_eq!(verdict(&v, "API002", "database-error"), "ruled-out");
+    assert_eq!(status(&v, "API002"), "ok");
+
+    s.redis.cli(&[
+        "SET",
+        "profile:42",
+        r#"{"user_id":"42","first_name":"Taro-Private","last_name":"Yamada-Private"}"#,
+        "EX",
+        "3600",
+    ]);
+    let v = api("42");
+    assert_eq!(verdict(&v, "API002", "stale-cache"), "ruled-out", "{:#}", check(&v, "API002"));
+    assert!(evidence(&v, "API002", "stale-cache").contains("matches the row in its 3 common fields"));
+
+    // Updated in the database, not in the cache.
+    s.pg.psql("apidb", "UPDATE profiles SET first_name = 'Jiro-Private' WHERE user_id = '42';");
+    let v = api("42");
+    assert_eq!(verdict(&v, "API002", "stale-cache"), "confirmed", "{:#}", check(&v, "API002"));
+    assert!(evidence(&v, "API002", "stale-cache").contains("in first_name"));
+    assert_eq!(status(&v, "API002"), "warning");
+
+    // No row; then a cache entry that outlived its row.
+    let v = api("43");
+    assert_eq!(verdict(&v, "API002", "profile-missing"), "confirmed");
+    assert_eq!(status(&v, "API002"), "critical");
+    s.redis.cli(&["SET", "profile:43", r#"{"user_id":"43","first_name":"Gone-Private"}"#]);
+    let v = api("43");
+    assert_eq!(verdict(&v, "API002", "stale-cache"), "confirmed");
+    assert!(evidence(&v, "API002", "stale-cache").contains("no TTL"));
+
+    // No profiles table: the database error the runbook names.
+    s.pg.psql("apidb", "DROP TABLE profiles;");
+    let v = api("42");
+    assert_eq!(verdict(&v, "API002", "database-error"), "confirmed", "{:#}", check(&v, "API002"));
+    assert!(evidence(&v, "API002", "database-error").contains("profiles"));
+
+    // A user id that is not an id.
+    let (mut cmd, _d) = doctor();
+    let out = run(cmd.args(["api", "--user-id", "4 2*", "--no-docker"]));
+    assert_eq!(out.code, 3);
+    assert!(out.stderr.contains("--user-id"), "{}", out.stderr);
+}
+
+#[test]
+fn failed_and_stuck_documents_in_admindb_point_at_ocr() {
+    let Some(s) = Stack::start() else { return };
+    s.pg.psql(
+        "admindb",
+        "CREATE TABLE documents (id serial PRIMARY KEY, filename text, status text, created_at timestamptz); \
+         INSERT INTO documents (filename, status, created_at) VALUES \
+         ('a.pdf', 'completed', now() - interval '1 day'), ('b.pdf', 'completed', now());",
+    );
+    let (v, _) = s.doctor(&["api", "--only", "API003"], &[("MAX_FILE_SIZE", "5MB")]);
+    assert_eq!(verdict(&v, "API003", "ocr-dependency"), "unchecked", "{:#}", check(&v, "API003"));
+    assert!(check(&v, "API003")["evidence"]["max_file_size"].as_str().unwrap().contains("5.0 MB"));
+    s.pg.psql(
+        "admindb",
+        "INSERT INTO documents (filename, status, created_at) VALUES \
+         ('c.pdf', 'failed', now() - interval '5 minutes'), ('d.pdf', 'processing', now() - interval '30 minutes');",
+    );
+    let (v, _) = s.doctor(&["api", "--only", "API003"], &[]);
+    assert_eq!(verdict(&v, "API003", "ocr-dependency"), "suspected", "{:#}", check(&v, "API003"));
+    let ev = evidence(&v, "API003", "ocr-dependency");
+    assert!(ev.contains("1 documents in status \"failed\"") && ev.contains("processing is stuck"), "{ev}");
+}
