@@ -563,3 +563,52 @@ fn perf_sample_measures_memory_growth_and_the_time_to_the_limit() {
     let out = run(cmd.args(["perf", "--sample", "1ms"]));
     assert_eq!(out.code, 3, "{}", out.stderr);
 }
+
+#[test]
+fn a_frontend_on_a_network_without_the_api_is_backend_unreachable() {
+    let Some(lab) = Lab::new() else { return };
+    let page = support::fixture::Fixture::start(&[]);
+    sleeper(&lab, "user-api", vec![], vec![("back".into(), vec!["user-api".into()])]);
+    sleeper(
+        &lab,
+        "user-frontend",
+        vec![("API_URL".into(), "http://user-api:8001".into())],
+        vec![("front".into(), vec![])],
+    );
+    let (mut cmd, dir) = doctor();
+    let toml = format!(
+        "[services.user-frontend]\ncontainer = \"{}\"\nurl = \"{}\"\n\n[services.user-api]\ncontainer = \"{}\"\n",
+        lab.name("user-frontend"),
+        page.url(),
+        lab.name("user-api")
+    );
+    std::fs::write(dir.path().join("doctor.toml"), toml).unwrap();
+    let v = json(&run(cmd.args(["frontend", "--only", "FE001", "--format", "json", "--timeout", "3s"])));
+    let fe = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["target"].as_str().unwrap_or("").starts_with("user-frontend"))
+        .unwrap();
+    let cause = fe["causes"].as_array().unwrap().iter().find(|c| c["id"] == "backend-unreachable").unwrap();
+    assert_eq!(cause["verdict"], "confirmed", "{fe:#}");
+    assert!(cause["evidence"].as_str().unwrap().contains("no network in common"), "{fe:#}");
+}
+
+#[test]
+fn verifiers_that_expect_another_algorithm_or_jwks_path_are_named() {
+    let Some(lab) = Lab::new() else { return };
+    let fx = support::fixture::Fixture::start(&[]);
+    sleeper(&lab, "auth-service", vec![("JWT_ALGORITHM".into(), "RS256".into())], vec![]);
+    sleeper(
+        &lab,
+        "user-api",
+        vec![("JWT_ALGORITHM".into(), "HS256".into()), ("JWKS_URL".into(), "http://auth-service:8002/jwks".into())],
+        vec![],
+    );
+    let v = json(&doctor_in(&lab, "", &["auth", "--url", &fx.url(), "--only", "AU002"], &[]));
+    assert_eq!(verdict(&v, "AU002", "signature-mismatch"), "confirmed", "{:#}", check(&v, "AU002"));
+    assert!(evidence(&v, "AU002", "signature-mismatch").contains("JWT_ALGORITHM=HS256"));
+    assert_eq!(verdict(&v, "AU002", "jwks-unreachable"), "suspected");
+    assert!(evidence(&v, "AU002", "jwks-unreachable").contains("JWKS_URL=http://auth-service:8002/jwks"));
+}

@@ -186,6 +186,9 @@ pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView, ctx: &C
     let (key_status, key_note) = super::key_files::judge(&mut out, docker, served, ctx);
     status = status.max(key_status);
     notes.extend(key_note);
+    let (verifier_status, verifier_notes) = super::verifier_settings::judge(&mut out, docker, ctx);
+    status = status.max(verifier_status);
+    notes.extend(verifier_notes);
     let summary = if notes.is_empty() {
         ctx.tr(
             "the JWKS is served and sound; no token problem found",

@@ -1,0 +1,55 @@
+//! AU002's comparison of the services that verify tokens (user-api, admin-api) with the one that
+//! signs them (auth-service), from their containers' environments: the algorithm they expect
+//! (`JWT_ALGORITHM`) and where they fetch the JWKS (`JWKS_URL`, `JWT_JWKS_URL`,
+//! `AUTH_JWKS_URL`). Issuer and audience are compared in the problem's own file.
+
+use crate::problems::Ctx;
+use crate::problems::engine::{DockerView, Seen};
+use crate::report::{Finding, Status, Verdict::*};
+
+const JWKS_VARS: &[&str] = &["JWKS_URL", "JWT_JWKS_URL", "AUTH_JWKS_URL"];
+const JWKS_PATH: &str = "/.well-known/jwks.json";
+
+/// Adds what the verifiers' settings show; returns the status it calls for and a note.
+pub fn judge(out: &mut Finding, docker: &DockerView, ctx: &Ctx) -> (Status, Vec<String>) {
+    let mut status = Status::Ok;
+    let mut notes = Vec::new();
+    let auth = match docker.seen("auth-service", ctx) {
+        Seen::Found(c) => Some(c),
+        _ => None,
+    };
+    let signs = auth.and_then(|a| a.env("JWT_ALGORITHM")).map(|e| e.value.clone()).unwrap_or_else(|| "RS256".into());
+    for service in ["user-api", "admin-api"] {
+        let Seen::Found(c) = docker.seen(service, ctx) else { continue };
+        if let Some(alg) = c.env("JWT_ALGORITHM").filter(|e| !e.value.eq_ignore_ascii_case(&signs)) {
+            let msg = ctx.tr(
+                format!("{} verifies with JWT_ALGORITHM={} but auth-service signs with {signs}", c.name, alg.value),
+                format!("{} は JWT_ALGORITHM={} で検証するが、auth-service は {signs} で署名する", c.name, alg.value),
+            );
+            out.raise("signature-mismatch", Confirmed, msg.clone());
+            status = Status::Critical;
+            notes.push(msg);
+        }
+        for var in JWKS_VARS {
+            let Some(e) = c.env(var) else { continue };
+            let path = e.value.split_once("://").map(|(_, rest)| rest).and_then(|r| r.find('/').map(|i| &r[i..]));
+            let path = path.map(|p| p.split(['?', '#']).next().unwrap_or(p));
+            if path != Some(JWKS_PATH) {
+                let msg = ctx.tr(
+                    format!(
+                        "{} fetches the JWKS from {var}={} (auth-service serves it at {JWKS_PATH})",
+                        c.name, e.value
+                    ),
+                    format!(
+                        "{} は {var}={} から JWKS を取得する（auth-service の公開先は {JWKS_PATH}）",
+                        c.name, e.value
+                    ),
+                );
+                out.raise("jwks-unreachable", Suspected, msg.clone());
+                status = status.max(Status::Warning);
+                notes.push(msg);
+            }
+        }
+    }
+    (status, notes)
+}
