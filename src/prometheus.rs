@@ -143,6 +143,30 @@ pub fn quantiles(samples: &[Sample], base: &str, by: &str, q: f64) -> BTreeMap<S
     out
 }
 
+/// The p95 request latency per job, as PERF001 asks a Prometheus server for it.
+pub const P95_QUERY: &str =
+    "histogram_quantile(0.95, sum by (le, job) (rate(http_request_duration_seconds_bucket[5m])))";
+
+/// An instant-query answer of the Prometheus HTTP API (`/api/v1/query`) reduced to
+/// `label value → number`; `NaN` and unparsable values are left out.
+pub fn query_vector(text: &str, label: &str) -> Result<BTreeMap<String, f64>, String> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    if v.get("status").and_then(|s| s.as_str()) != Some("success") {
+        let why = v.get("error").and_then(|e| e.as_str()).unwrap_or("no \"status\": \"success\"");
+        return Err(why.chars().take(200).collect());
+    }
+    let result = v.pointer("/data/result").and_then(|r| r.as_array()).ok_or("no data.result array")?;
+    let mut out = BTreeMap::new();
+    for r in result {
+        let name = r.pointer(&format!("/metric/{label}")).and_then(|n| n.as_str()).unwrap_or("(all)");
+        let value = r.pointer("/value/1").and_then(|n| n.as_str()).and_then(|n| n.parse::<f64>().ok());
+        if let Some(x) = value.filter(|x| x.is_finite()) {
+            out.insert(name.to_string(), x);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,5 +205,17 @@ process_resident_memory_bytes 1.2e8
         for t in ["", "{{{{", "a{b=\"", "x{=\"1\"} 2", "\u{0}\u{1}", "a{b=\"c\"}", "le{le=\"+Inf\"} +Inf"] {
             let _ = quantiles(&parse(t), "a", "b", 0.95);
         }
+    }
+
+    #[test]
+    fn query_api_answers() {
+        let ok = r#"{"status":"success","data":{"resultType":"vector","result":[
+            {"metric":{"job":"user-api"},"value":[1,"1.5"]},{"metric":{"job":"x"},"value":[1,"NaN"]}]}}"#;
+        let m = query_vector(ok, "job").unwrap();
+        assert_eq!(m.len(), 1);
+        assert_eq!(m["user-api"], 1.5);
+        assert!(query_vector(r#"{"status":"error","error":"bad query"}"#, "job").unwrap_err().contains("bad query"));
+        assert!(query_vector("<html>", "job").is_err());
+        assert!(query_vector(r#"{"status":"success"}"#, "job").is_err());
     }
 }

@@ -106,6 +106,7 @@ pub fn web_config(s: &Settings, req: &Request) -> WebProbeConfig {
         timeout: s.timeout,
         login: auth_config(s, req).login,
         origin: s.service("user-frontend").url,
+        prometheus: req.areas.contains(&Area::Perf).then(|| s.service("prometheus").url),
     }
 }
 

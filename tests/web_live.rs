@@ -114,3 +114,33 @@ fn a_401_through_the_bff_is_told_apart_by_cause() {
     assert_eq!(verdict(&v, "FE003", "cookie-missing"), "confirmed", "{:#}", first(&v, "FE003"));
     assert_eq!(verdict(&v, "FE002", "cookie-attributes"), "confirmed");
 }
+
+#[test]
+fn perf_reads_p95_latency_from_prometheus_when_it_answers() {
+    let api = Fixture::start(&[]);
+    let prom = Fixture::start(&["prom-p95=user-api:1.8,admin-api:0.12"]);
+    let extra = format!("[services.prometheus]\nurl = \"{}\"\n", prom.url());
+    let (mut cmd, dir) = doctor();
+    let toml = format!("[services.user-api]\nurl = \"{0}\"\n[services.admin-api]\nurl = \"{0}\"\n{extra}", api.url());
+    std::fs::write(dir.path().join("doctor.toml"), toml).unwrap();
+    let out = run(cmd.args(["perf", "--no-docker", "--format", "json", "--only", "PERF001"]));
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    let p = first(&v, "PERF001");
+    assert_eq!(p["status"], "warning", "{p:#}");
+    assert_eq!(p["evidence"]["latency_source"], "prometheus");
+    assert!(p["summary"].as_str().unwrap().contains("user-api p95 1.80s (Prometheus)"), "{p:#}");
+
+    // No Prometheus: the APIs' own /metrics, and a note on why Prometheus was not used.
+    let port = support::free_port();
+    let (mut cmd, dir) = doctor();
+    let toml = format!(
+        "[services.user-api]\nurl = \"{0}\"\n[services.admin-api]\nurl = \"{0}\"\n[services.prometheus]\nurl = \"http://127.0.0.1:{port}\"\n",
+        api.url()
+    );
+    std::fs::write(dir.path().join("doctor.toml"), toml).unwrap();
+    let out = run(cmd.args(["perf", "--no-docker", "--format", "json", "--only", "PERF001"]));
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    let p = first(&v, "PERF001");
+    assert_eq!(p["status"], "ok", "{p:#}");
+    assert!(p["evidence"]["prometheus"].as_str().unwrap().contains("not used"), "{p:#}");
+}

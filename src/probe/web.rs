@@ -23,6 +23,16 @@ pub struct WebProbeConfig {
     pub login: Option<(String, String)>,
     /// Origin sent with the BFF login, to see the CORS answer.
     pub origin: String,
+    /// Prometheus's base URL, asked for request latency when the perf checks run.
+    pub prometheus: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PrometheusFacts {
+    pub base_url: String,
+    pub http: HttpFacts,
+    /// p95 request latency in seconds per job, or why it could not be read.
+    pub p95: Option<Result<BTreeMap<String, f64>, String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -65,6 +75,8 @@ pub struct FrontendFacts {
 pub struct WebFacts {
     pub apis: Vec<ApiFacts>,
     pub frontends: Vec<FrontendFacts>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<PrometheusFacts>,
     pub timings: Vec<Timing>,
 }
 
@@ -75,9 +87,18 @@ pub async fn gather(cfg: &WebProbeConfig) -> WebFacts {
     let t = Instant::now();
     let apis = cfg.apis.iter().map(|(service, base)| api(&client, service, base, deadline));
     let fronts = cfg.frontends.iter().map(|(service, base)| frontend(&client, cfg, service, base, deadline));
-    let (apis, fronts) = tokio::join!(futures_util::future::join_all(apis), futures_util::future::join_all(fronts));
+    let prom = async {
+        let base = cfg.prometheus.as_deref()?.trim_end_matches('/').to_string();
+        let url = format!("{base}/api/v1/query?query={}", crate::redact::percent_encode(prometheus::P95_QUERY));
+        let r = http::send(&client, Request { method: "GET", url: &url, json: None, headers: vec![] }, deadline).await;
+        let p95 = r.raw_body.as_deref().filter(|_| r.facts.ok()).map(|t| prometheus::query_vector(t, "job"));
+        Some(PrometheusFacts { base_url: crate::redact::url(&base), http: HttpFacts { body: None, ..r.facts }, p95 })
+    };
+    let (apis, fronts, prom) =
+        tokio::join!(futures_util::future::join_all(apis), futures_util::future::join_all(fronts), prom);
     facts.apis = apis;
     facts.frontends = fronts;
+    facts.prometheus = prom;
     facts.timings.push(Timing { step: "APIs and frontends".into(), ms: ms(t.elapsed()), ok: true });
     facts
 }

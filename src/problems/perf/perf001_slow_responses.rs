@@ -1,5 +1,6 @@
-//! PERF001: slow responses. Reads request latency per handler from the APIs' `/metrics` (p95),
-//! else the doctor's own `/health` timings, and links what the database, cache and container
+//! PERF001: slow responses. Reads request latency from Prometheus (p95 per job of
+//! `http_request_duration_seconds`) when it answers, else per handler from the APIs' `/metrics`
+//! (p95), else the doctor's own `/health` timings, and links what the database, cache and container
 //! checks of the same run found. Confirms `cpu-saturated` from the containers' figures;
 //! `slow-database` and `cache-misses` are suspected from PG002/PG003 and RD003.
 
@@ -14,7 +15,36 @@ pub fn diagnose(w: &WebFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
     let warn = ctx.thresholds.response_time_warn.as_secs_f64();
     let mut slow = Vec::new();
     let mut seen = Vec::new();
-    for a in &w.apis {
+    // Prometheus first (the runbook's own source), else each API's /metrics, else /health.
+    let from_prometheus = match w.prometheus.as_ref().map(|p| (p, &p.p95)) {
+        Some((_, Some(Ok(jobs)))) if !jobs.is_empty() => {
+            for (job, v) in jobs {
+                seen.push(format!("{job} p95 {v:.2}s (Prometheus)"));
+                if *v >= warn {
+                    slow.push(format!("{job} p95 {v:.2}s (Prometheus)"));
+                }
+            }
+            out.fact("latency_source", "prometheus");
+            true
+        }
+        Some((p, answer)) => {
+            let why = match answer {
+                Some(Ok(_)) => {
+                    ctx.tr("no http_request_duration_seconds series", "http_request_duration_seconds の系列がない")
+                }
+                Some(Err(e)) => e.clone(),
+                None => crate::problems::auth::au002_jwt_verification_fails::http_failure(&p.http, ctx)
+                    .unwrap_or_else(|| ctx.tr("no answer", "応答なし")),
+            };
+            out.fact(
+                "prometheus",
+                ctx.tr(format!("{} not used: {why}", p.base_url), format!("{} は使えない: {why}", p.base_url)),
+            );
+            false
+        }
+        None => false,
+    };
+    for a in w.apis.iter().filter(|_| !from_prometheus) {
         match &a.metrics {
             Some(m) if !m.p95.is_empty() => {
                 for (h, v) in &m.p95 {
