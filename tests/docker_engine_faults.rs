@@ -1,6 +1,8 @@
 //! The Docker engine misbehaving, with engines of our own on a Unix socket or through a TCP
 //! proxy: an API version the two sides do not share, an engine that answers 500, a container
-//! that disappears between listing and inspecting, and `DOCKER_HOST=tcp://` to a real engine.
+//! that disappears between listing and inspecting, and `DOCKER_HOST=tcp://` to a real engine,
+//! plain and with TLS (`DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH`; a socat relay that demands a
+//! client certificate).
 
 mod support;
 
@@ -131,4 +133,93 @@ fn docker_host_over_tcp_reaches_a_real_engine() {
     let v = doctor_docker(&format!("tcp://127.0.0.1:{port}"), &["docker"]);
     assert_eq!(check(&v, "DK001")["status"], "ok", "{:#}", check(&v, "DK001"));
     assert_eq!(check(&v, "DK001")["evidence"]["host"], format!("tcp://127.0.0.1:{port}"));
+}
+
+/// A CA, a server certificate for `localhost` and a client certificate, in `dir` as the docker
+/// CLI expects them (`ca.pem`, `cert.pem`, `key.pem`; the server's as `server-*.pem`).
+fn make_certs(dir: &Path, cn: &str) {
+    let sh = |script: &str| {
+        let out = std::process::Command::new("sh").arg("-c").arg(script).current_dir(dir).output().unwrap();
+        assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    sh(&format!(
+        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca-key.pem -out ca.pem -days 2 -subj /CN={cn}-ca 2>/dev/null"
+    ));
+    sh(
+        "openssl req -newkey rsa:2048 -nodes -keyout server-key.pem -out server.csr -subj /CN=localhost 2>/dev/null && \
+        printf 'subjectAltName=DNS:localhost\\nextendedKeyUsage=serverAuth\\n' > server.ext && \
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out server-cert.pem -days 2 -extfile server.ext 2>/dev/null",
+    );
+    sh("openssl req -newkey rsa:2048 -nodes -keyout key.pem -out client.csr -subj /CN=client 2>/dev/null && \
+        printf 'extendedKeyUsage=clientAuth\\n' > client.ext && \
+        openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out cert.pem -days 2 -extfile client.ext 2>/dev/null");
+}
+
+#[test]
+fn docker_host_over_tcp_with_tls_verify_reaches_a_real_engine() {
+    let Some(_lab) = support::lab::Lab::new() else { return };
+    let socat = ["/usr/bin/socat", "/bin/socat"].into_iter().find(|p| Path::new(p).exists());
+    if !support::require_or_skip("socat (TLS relay to the engine)", socat.is_some()) {
+        return;
+    }
+    let certs = tempfile::tempdir().unwrap();
+    make_certs(certs.path(), "doctor-test");
+    // A TLS endpoint that demands a client certificate of our CA, relaying to the engine.
+    let port = support::free_port();
+    let d = certs.path().display();
+    let mut relay = std::process::Command::new(socat.unwrap())
+        .arg(format!(
+            "OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,cert={d}/server-cert.pem,key={d}/server-key.pem,cafile={d}/ca.pem,verify=1"
+        ))
+        .arg("UNIX-CONNECT:/var/run/docker.sock")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..50 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let host = format!("tcp://localhost:{port}");
+    let docker = |env: &[(&str, &str)]| {
+        let (mut cmd, _d) = doctor();
+        cmd.env("DOCKER_HOST", &host);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = run(cmd.args(["docker", "--format", "json", "--timeout", "3s"]));
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+        let v: Value =
+            serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
+        v
+    };
+    let path = certs.path().to_str().unwrap();
+    let v = docker(&[("DOCKER_TLS_VERIFY", "1"), ("DOCKER_CERT_PATH", path)]);
+    assert_eq!(check(&v, "DK001")["status"], "ok", "{:#}", check(&v, "DK001"));
+
+    // The same settings from .env work too (bollard itself only reads the process environment).
+    let (mut cmd, dir) = doctor();
+    std::fs::write(
+        dir.path().join(".env"),
+        format!("DOCKER_HOST={host}\nDOCKER_TLS_VERIFY=1\nDOCKER_CERT_PATH={path}\n"),
+    )
+    .unwrap();
+    let out = run(cmd.args(["docker", "--format", "json", "--timeout", "3s"]));
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(check(&v, "DK001")["status"], "ok", "{:#}", check(&v, "DK001"));
+
+    // Plain HTTP to a TLS port, and certificates of another CA: DK001, never a panic.
+    let v = docker(&[]);
+    assert_eq!(check(&v, "DK001")["status"], "critical", "{:#}", check(&v, "DK001"));
+    assert_eq!(verdict(&v, "DK001", "wrong-docker-host"), "suspected", "{:#}", check(&v, "DK001"));
+    assert!(support::report::evidence(&v, "DK001", "wrong-docker-host").contains("DOCKER_TLS_VERIFY=1"));
+    let other = tempfile::tempdir().unwrap();
+    make_certs(other.path(), "someone-else");
+    let v = docker(&[("DOCKER_TLS_VERIFY", "1"), ("DOCKER_CERT_PATH", other.path().to_str().unwrap())]);
+    assert_eq!(check(&v, "DK001")["status"], "critical", "{:#}", check(&v, "DK001"));
+    let v = docker(&[("DOCKER_TLS_VERIFY", "1"), ("DOCKER_CERT_PATH", "/nonexistent")]);
+    assert_eq!(verdict(&v, "DK001", "wrong-docker-host"), "confirmed", "{:#}", check(&v, "DK001"));
+    let _ = relay.kill();
+    let _ = relay.wait();
 }

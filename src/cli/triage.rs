@@ -47,7 +47,15 @@ pub fn run(file: Option<&str>, containers: &[String], s: &Settings) -> i32 {
             }
         };
         for name in containers {
-            let text = rt.block_on(docker::log_text(s.var("DOCKER_HOST"), name, s.logs_since, s.logs_tail, s.timeout));
+            let tls = crate::run::docker_config(s).tls_cert_path;
+            let text = rt.block_on(docker::log_text(
+                s.var("DOCKER_HOST"),
+                tls.as_deref(),
+                name,
+                s.logs_since,
+                s.logs_tail,
+                s.timeout,
+            ));
             match text {
                 Ok(t) => sources.push((format!("container {name}"), t.lines().count() as u64, triage::scan(t.lines()))),
                 Err(e) => {

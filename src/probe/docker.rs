@@ -36,6 +36,9 @@ pub struct DockerProbeConfig {
     pub timeout: Duration,
     pub logs_since: Duration,
     pub logs_tail: u32,
+    /// With `DOCKER_TLS_VERIFY`: the directory of `ca.pem`, `cert.pem` and `key.pem`
+    /// (`DOCKER_CERT_PATH`, else `~/.docker`), as the docker CLI reads them.
+    pub tls_cert_path: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -238,7 +241,7 @@ pub async fn gather(cfg: &DockerProbeConfig) -> DockerFacts {
         memory_samples: None,
     };
     let t = Instant::now();
-    let docker = match connect(&host, cfg.timeout) {
+    let docker = match connect(&host, cfg.timeout, cfg.tls_cert_path.as_deref()) {
         Ok(d) => d,
         Err(e) => {
             facts.engine = Err(e);
@@ -271,7 +274,7 @@ pub async fn gather(cfg: &DockerProbeConfig) -> DockerFacts {
     facts
 }
 
-pub(super) fn connect(host: &str, timeout: Duration) -> Result<Docker, DockerError> {
+pub(super) fn connect(host: &str, timeout: Duration, tls: Option<&std::path::Path>) -> Result<Docker, DockerError> {
     if let Some(path) = host.strip_prefix("unix://") {
         let p = std::path::Path::new(path);
         match std::fs::metadata(p) {
@@ -287,6 +290,20 @@ pub(super) fn connect(host: &str, timeout: Duration) -> Result<Docker, DockerErr
     let secs = timeout.as_secs().max(1);
     let d = if host.starts_with("unix://") {
         Docker::connect_with_unix(host, secs, bollard::API_DEFAULT_VERSION)
+    } else if let Some(dir) = tls.filter(|_| host.starts_with("tcp://") || host.starts_with("https://")) {
+        for f in ["ca.pem", "cert.pem", "key.pem"] {
+            if !dir.join(f).is_file() {
+                return Err(DockerError {
+                    kind: DockerErrorKind::BadScheme,
+                    message: format!("DOCKER_TLS_VERIFY is set but {} has no {f}", dir.display()),
+                });
+            }
+        }
+        let (ca, cert, key) = (dir.join("ca.pem"), dir.join("cert.pem"), dir.join("key.pem"));
+        Docker::connect_with_ssl(host, &key, &cert, &ca, secs, bollard::API_DEFAULT_VERSION)
+    } else if let Some(rest) = host.strip_prefix("tcp://") {
+        // Plain HTTP; bollard would otherwise look at this process's DOCKER_TLS_VERIFY itself.
+        Docker::connect_with_http(&format!("tcp://{rest}"), secs, bollard::API_DEFAULT_VERSION)
     } else {
         Docker::connect_with_host(host)
     };
@@ -919,6 +936,7 @@ fn cut(s: &str, n: usize) -> String {
 /// size; lines carry Docker's timestamps.
 pub async fn log_text(
     host: Option<&str>,
+    tls: Option<&std::path::Path>,
     name: &str,
     since: Duration,
     tail: u32,
@@ -926,7 +944,7 @@ pub async fn log_text(
 ) -> Result<String, DockerError> {
     let deadline = Instant::now() + timeout;
     let host = host.filter(|h| !h.is_empty()).unwrap_or(DEFAULT_HOST);
-    let docker = connect(host, timeout)?;
+    let docker = connect(host, timeout, tls)?;
     let since_unix = (clock::now_unix() as i64 - since.as_secs() as i64).max(0);
     let opts = LogsOptionsBuilder::default()
         .stdout(true)

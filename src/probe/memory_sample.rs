@@ -43,7 +43,7 @@ const SAMPLES: u32 = 10;
 
 pub async fn sample(cfg: &DockerProbeConfig, facts: &DockerFacts, duration: Duration) -> Vec<MemorySeries> {
     let host = cfg.host.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| docker::DEFAULT_HOST.to_string());
-    let Ok(engine) = docker::connect(&host, cfg.timeout) else { return Vec::new() };
+    let Ok(engine) = docker::connect(&host, cfg.timeout, cfg.tls_cert_path.as_deref()) else { return Vec::new() };
     let running: Vec<(String, String, Option<u64>)> = facts
         .containers
         .iter()

@@ -150,6 +150,26 @@ fn diagnose_facts(f: &DockerFacts, mut out: Finding, ctx: &Ctx) -> Finding {
                     (if f.host_from_env { Suspected } else { RuledOut }, set_by.clone()),
                     (Unchecked, ctx.tr("not reached", "未到達")),
                 ),
+                // A TCP engine that resets or refuses the handshake usually wants TLS (or other certificates).
+                DockerErrorKind::Other
+                    if f.host.starts_with("tcp://")
+                        && ["reset", "tls", "certificate", "handshake", "unknownissuer"]
+                            .iter()
+                            .any(|w| e.message.to_ascii_lowercase().contains(w)) =>
+                {
+                    (
+                        (Suspected, e.message.clone()),
+                        (Unchecked, ctx.tr("not a socket", "ソケットではない")),
+                        (
+                            Suspected,
+                            ctx.tr(
+                                format!("{set_by}: an engine on TCP usually requires TLS; set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH to the directory of ca.pem, cert.pem and key.pem signed for this engine"),
+                                format!("{set_by}: TCP のエンジンは通常 TLS が必要。DOCKER_TLS_VERIFY=1 と、このエンジン用の ca.pem・cert.pem・key.pem のあるディレクトリを DOCKER_CERT_PATH に設定する"),
+                            ),
+                        ),
+                        (Unchecked, e.message.clone()),
+                    )
+                }
                 DockerErrorKind::Other => (
                     (Suspected, e.message.clone()),
                     (Unchecked, e.message.clone()),
