@@ -17,6 +17,7 @@ pub mod prometheus;
 pub mod redact;
 pub mod render;
 pub mod report;
+pub mod root_cause;
 pub mod run;
 pub mod runbook;
 pub mod triage;

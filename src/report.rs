@@ -166,6 +166,9 @@ pub struct Report {
     #[serde(skip)]
     pub command: String,
     pub checks: Vec<Check>,
+    /// The failing checks to look at first (their checks come first in `checks`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub root_causes: Vec<crate::root_cause::RootCause>,
     /// `doctor docker`: every expected container at a glance.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub containers: Option<Vec<crate::glance::ContainerRow>>,
@@ -177,6 +180,8 @@ impl Report {
     pub fn build(command: &str, findings: Vec<Finding>, lang: Lang, started_at: String, duration_ms: u64) -> Report {
         let mut checks: Vec<Check> = findings.into_iter().map(|f| check_from(f, lang)).collect();
         checks.sort_by_key(|c| area_rank(&c.area));
+        let root_causes = crate::root_cause::find(&checks);
+        crate::root_cause::order(&mut checks, &root_causes);
         // Skipped checks say nothing about the stack: the run is as good as the rest.
         let status = checks
             .iter()
@@ -193,6 +198,7 @@ impl Report {
             lang,
             command: command.to_string(),
             checks,
+            root_causes,
             containers: None,
         }
     }
@@ -255,6 +261,9 @@ impl Report {
 
     /// Status and exit code from the checks; `fail_on` critical lets warnings pass (exit 0).
     pub fn recompute(&mut self, fail_on: Status) {
+        self.checks.sort_by_key(|c| area_rank(&c.area));
+        self.root_causes = crate::root_cause::find(&self.checks);
+        crate::root_cause::order(&mut self.checks, &self.root_causes);
         self.status = self
             .checks
             .iter()

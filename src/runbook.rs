@@ -65,6 +65,9 @@ pub struct Cause {
     pub id: String,
     pub cause: Text,
     pub remedy: Text,
+    /// How doctor decides this cause (what it reads), and when it stays `unchecked` and why.
+    #[serde(default)]
+    pub judged: Option<Text>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

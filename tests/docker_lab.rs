@@ -612,3 +612,23 @@ fn verifiers_that_expect_another_algorithm_or_jwks_path_are_named() {
     assert_eq!(verdict(&v, "AU002", "jwks-unreachable"), "suspected");
     assert!(evidence(&v, "AU002", "jwks-unreachable").contains("JWKS_URL=http://auth-service:8002/jwks"));
 }
+
+#[test]
+fn doctor_all_on_a_broken_stack_puts_the_root_cause_first_and_skips_its_dependents() {
+    let Some(lab) = Lab::new() else { return };
+    let port = postgres(&lab, vec![]);
+    lab.stop("postgres");
+    let url = format!("postgresql://postgres:{PG_PASSWORD}@127.0.0.1:{port}/authdb");
+    let out = doctor_in(&lab, "", &["all"], &[("DATABASE_URL", url.as_str())]);
+    let v = json(&out);
+    assert_eq!(out.code, 2);
+    assert_eq!(v["root_causes"][0]["code"], "DK002", "{:#}", v["root_causes"]);
+    assert!(v["root_causes"][0]["explains"].as_array().unwrap().iter().any(|c| c == "PG001"), "{:#}", v["root_causes"]);
+    assert_eq!(v["checks"][0]["code"], "DK002", "the root cause comes first");
+    assert_eq!(verdict(&v, "PG001", "container-stopped"), "confirmed");
+    for code in ["PG002", "PG003", "PG004"] {
+        assert_eq!(check(&v, code)["status"], "skipped", "{:#}", check(&v, code));
+        assert!(check(&v, code)["summary"].as_str().unwrap().contains("PG001"), "{:#}", check(&v, code));
+    }
+    assert!(!out.combined().contains(PG_PASSWORD));
+}

@@ -16,6 +16,7 @@ fn problem_json(p: &Problem, lang: Lang) -> Value {
         "by_hand": p.by_hand.get(lang).trim(),
         "causes": p.causes.iter().map(|c| json!({
             "id": c.id, "cause": c.cause.get(lang).trim(), "remedy": c.remedy.get(lang).trim(),
+            "judged": c.judged.as_ref().map(|j| j.get(lang).trim()),
         })).collect::<Vec<_>>(),
     })
 }
@@ -100,6 +101,11 @@ fn problem_text(p: &Problem, lang: Lang) -> String {
         for line in c.remedy.get(lang).trim().lines() {
             s.push_str(&format!("      {line}\n"));
         }
+        if let Some(j) = &c.judged {
+            s.push_str(&tr(lang, "      How doctor decides: ", "      doctor の判定方法: "));
+            s.push_str(j.get(lang).trim());
+            s.push('\n');
+        }
     }
     s.push_str(&tr(
         lang,
@@ -109,9 +115,7 @@ fn problem_text(p: &Problem, lang: Lang) -> String {
     s
 }
 
+/// Every area has a command of its own (`doctor auth`, `doctor network`...).
 fn cli_area(area: &str) -> &str {
-    match area {
-        "postgres" | "redis" => area,
-        _ => "all",
-    }
+    if crate::catalogue::AREAS.contains(&area) { area } else { "all" }
 }

@@ -34,6 +34,21 @@ pub fn report(r: &Report) -> String {
         r.duration_ms
     ));
 
+    if !r.root_causes.is_empty() {
+        m.push_str(&tr(l, "## Start here\n\n", "## まずここから\n\n"));
+        for root in &r.root_causes {
+            m.push_str(&format!("- **{}** `{}`: {}", root.code, root.target, root.summary));
+            if !root.explains.is_empty() {
+                m.push_str(&tr(
+                    l,
+                    format!(" (may explain {})", root.explains.join(", ")),
+                    format!("（{} の原因の可能性）", root.explains.join("、")),
+                ));
+            }
+            m.push('\n');
+        }
+        m.push('\n');
+    }
     m.push_str(&tr(l, "## Findings\n\n", "## 検出事項\n\n"));
     let mut findings: Vec<_> = r.checks.iter().filter(|c| !matches!(c.status, Status::Ok | Status::Skipped)).collect();
     findings.sort_by_key(|c| std::cmp::Reverse(c.status));

@@ -22,6 +22,21 @@ pub fn report(r: &Report, style: Style) -> String {
     if style.quiet {
         return out;
     }
+    for root in &r.root_causes {
+        let then = if root.explains.is_empty() {
+            String::new()
+        } else {
+            match r.lang {
+                Lang::En => format!(" (may explain {})", root.explains.join(", ")),
+                Lang::Ja => format!("（{} の原因の可能性）", root.explains.join("、")),
+            }
+        };
+        let label = match r.lang {
+            Lang::En => "start here",
+            Lang::Ja => "まずここから",
+        };
+        out.push_str(&format!("→ {label}: {} {}{then}\n", root.code, root.target));
+    }
     for c in &r.checks {
         out.push('\n');
         out.push_str(&check(c, r.lang, style));
