@@ -233,6 +233,34 @@ pub fn redis_config(s: &Settings, url_flag: Option<&str>, bigkeys: Option<BigKey
     RedisProbeConfig { url, url_source, timeout: s.timeout, bigkeys, app: RedisAppRequest::default() }
 }
 
+/// The areas whose probes are still running (for the spinner).
+static RUNNING: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+
+/// What is still being waited for, in a stable order.
+pub fn running() -> Vec<&'static str> {
+    RUNNING.lock().map(|v| v.clone()).unwrap_or_default()
+}
+
+/// Marks an area as running until dropped.
+struct Running(&'static str);
+
+impl Running {
+    fn enter(name: &'static str) -> Running {
+        if let Ok(mut v) = RUNNING.lock() {
+            v.push(name);
+        }
+        Running(name)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(mut v) = RUNNING.lock() {
+            v.retain(|n| *n != self.0);
+        }
+    }
+}
+
 /// Gathers every requested area at once. Each probe has its own deadline at `--timeout`; this
 /// adds a guard a little later so that even a probe that misbehaves cannot hold the run.
 pub async fn gather(s: &Settings, req: &Request) -> Facts {
@@ -245,6 +273,7 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
         let mut cfg = pg_config(s, req.pg_url.as_deref(), req.pg_admin_url.as_deref());
         cfg.app_only = !req.areas.contains(&Area::Postgres);
         cfg.app = pg_app.clone();
+        let _running = Running::enter("postgres");
         let t = Instant::now();
         let facts = match tokio::time::timeout(guard, postgres::gather(&cfg)).await {
             Ok(f) => f,
@@ -264,6 +293,7 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
         }
         let mut cfg = redis_config(s, req.redis_url.as_deref(), req.bigkeys);
         cfg.app = redis_app.clone();
+        let _running = Running::enter("redis");
         let extra = req.bigkeys.map_or(Duration::ZERO, |b| b.time);
         let t = Instant::now();
         let facts = match tokio::time::timeout(guard + extra, redis::gather(&cfg)).await {
@@ -283,6 +313,7 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
             return (None, 0);
         }
         let cfg = docker_config(s);
+        let _running = Running::enter("docker");
         let t = Instant::now();
         let sample = req.sample.unwrap_or_default();
         let gather_and_sample = async {
@@ -313,6 +344,7 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
             return (None, 0);
         }
         let cfg = auth_config(s, req);
+        let _running = Running::enter("auth-service");
         let t = Instant::now();
         let facts = tokio::time::timeout(guard, auth_probe::gather(&cfg))
             .await
@@ -324,6 +356,7 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
             return (None, 0);
         }
         let cfg = web_config(s, req);
+        let _running = Running::enter("APIs/frontends");
         let t = Instant::now();
         let facts = tokio::time::timeout(guard, web::gather(&cfg)).await.unwrap_or_default();
         (Some(facts), crate::probe::ms(t.elapsed()))

@@ -144,3 +144,45 @@ fn perf_reads_p95_latency_from_prometheus_when_it_answers() {
     assert_eq!(p["status"], "ok", "{p:#}");
     assert!(p["evidence"]["prometheus"].as_str().unwrap().contains("not used"), "{p:#}");
 }
+
+#[test]
+fn a_spinner_shows_what_is_pending_on_a_terminal_and_never_in_a_pipe_or_json() {
+    let hang = Fixture::start(&["health=hang"]);
+    let (mut cmd, dir) = doctor();
+    std::fs::write(
+        dir.path().join("doctor.toml"),
+        format!("[services.user-api]\nurl = \"{0}\"\n[services.admin-api]\nurl = \"{0}\"\n", hang.url()),
+    )
+    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_doctor");
+    // `script` gives doctor a terminal; what it prints there comes back on script's stdout.
+    let on_tty = |format: &str| {
+        let mut c = doctor_with_cwd(dir.path());
+        c.args(["-qfec", &format!("{bin} api --no-docker --timeout 1s --format {format}"), "/dev/null"]);
+        run(&mut c).stdout
+    };
+    if std::process::Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return;
+    }
+    let tty = on_tty("table");
+    assert!(tty.contains("waiting for APIs/frontends"), "{tty}");
+    assert!(tty.contains("\r\x1b[K"), "the spinner erases its line");
+    let tty_json = on_tty("json");
+    assert!(!tty_json.contains("waiting for APIs"), "{tty_json}");
+    let piped = run(cmd.args(["api", "--no-docker", "--timeout", "1s"]));
+    assert!(!piped.combined().contains("waiting for APIs"), "{}", piped.stderr);
+}
+
+/// A `script` command with doctor's clean environment, run from `cwd`.
+fn doctor_with_cwd(cwd: &std::path::Path) -> std::process::Command {
+    let mut c = std::process::Command::new("script");
+    c.env_clear();
+    for key in ["PATH", "HOME"] {
+        if let Some(v) = std::env::var_os(key) {
+            c.env(key, v);
+        }
+    }
+    c.env("NO_COLOR", "1").env("DOCTOR_LANG", "en").env("TERM", "dumb").current_dir(cwd);
+    c
+}

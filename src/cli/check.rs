@@ -63,7 +63,10 @@ pub fn run(s: &Settings, g: &Global, target: Target) -> i32 {
                 (f.clone(), f.areas.clone(), format!("{} (replayed from facts gathered {})", f.command, f.gathered_at))
             }
             None => {
+                let spin = std::io::stderr().is_terminal() && s.format == Format::Table && !s.quiet;
+                let spinner = super::spinner::Spinner::start(spin, s.lang);
                 let mut f = rt.block_on(run::gather(s, &req));
+                spinner.stop();
                 f.command = command.clone();
                 (f, req.areas.clone(), command.clone())
             }

@@ -4,6 +4,7 @@
 
 mod check;
 mod explain;
+mod spinner;
 mod triage;
 
 use crate::config::{Overrides, Settings};
