@@ -632,3 +632,84 @@ fn doctor_all_on_a_broken_stack_puts_the_root_cause_first_and_skips_its_dependen
     }
     assert!(!out.combined().contains(PG_PASSWORD));
 }
+
+#[test]
+fn secrets_from_containers_tokens_cookies_and_logs_never_come_out() {
+    let Some(lab) = Lab::new() else { return };
+    let api = support::fixture::Fixture::start(&[]);
+    let bff = support::fixture::Fixture::start(&["role=bff", &format!("upstream={}", api.url())]);
+    let token = api.token("exp=600");
+    let log_url = "postgresql://app:Lab-Log-Secret-3c@postgres:5432/apidb";
+    sleeper(
+        &lab,
+        "auth-service",
+        vec![
+            ("JWT_SECRET_KEY".into(), "Lab-Env-Secret-1a".into()),
+            ("REDIS_URL".into(), "redis://:Lab-Redis-Url-Secret-4d@redis:6379/0".into()),
+        ],
+        vec![("net".into(), vec![])],
+    );
+    lab.run(ContainerSpec {
+        name: "user-api".into(),
+        image: image(Image::Busybox),
+        env: vec![
+            ("DATABASE_URL".into(), "postgresql://app:Lab-Url-Secret-2b@postgres:5432/apidb".into()),
+            ("API_KEY".into(), "Lab-Api-Key-Secret-5e".into()),
+            (
+                "LOG_LINE".into(),
+                format!("connection to {log_url} failed: FATAL:  password authentication failed for user \"app\""),
+            ),
+            ("BEARER_LINE".into(), format!("GET /api/users/profile Authorization: Bearer {token}")),
+        ],
+        networks: vec![("net".into(), vec![])],
+        cmd: vec!["sh".into(), "-c".into(), "echo \"$LOG_LINE\"; echo \"$BEARER_LINE\"; exec sleep 3600".into()],
+        ..Default::default()
+    });
+    lab.wait_log("user-api", "password authentication failed");
+    let secrets = [
+        "Lab-Env-Secret-1a",
+        "Lab-Redis-Url-Secret-4d",
+        "Lab-Url-Secret-2b",
+        "Lab-Api-Key-Secret-5e",
+        "Lab-Log-Secret-3c",
+        "testpass",
+        token.as_str(),
+        token.rsplit('.').next().unwrap(),
+    ];
+    let mut toml = format!(
+        "[services.auth-service]\nurl = \"{0}\"\ncontainer = \"{1}\"\n[services.user-api]\nurl = \"{0}\"\ncontainer = \"{2}\"\n\
+         [services.user-frontend]\nurl = \"{3}\"\n[services.admin-frontend]\nurl = \"{3}\"\n",
+        api.url(),
+        lab.name("auth-service"),
+        lab.name("user-api"),
+        bff.url()
+    );
+    toml.push_str(&format!("[services.postgres]\ncontainer = \"{}\"\n", lab.name("postgres")));
+    for format in ["table", "json", "junit", "markdown"] {
+        let (mut cmd, dir) = doctor();
+        std::fs::write(dir.path().join("doctor.toml"), &toml).unwrap();
+        let facts = dir.path().join("facts.json");
+        cmd.env("DOCTOR_LOGIN_USERNAME", "testuser").env("DOCTOR_LOGIN_PASSWORD", "testpass");
+        cmd.args(["all", "-v", "--timeout", "3s", "--format", format, "--dump-facts"]).arg(&facts);
+        let out = run(&mut cmd);
+        let dumped = std::fs::read_to_string(&facts).unwrap_or_default();
+        assert!(dumped.contains("password authentication failed"), "the log line is evidence: {format}");
+        for secret in secrets {
+            assert!(!out.combined().contains(secret), "{format}: {secret} leaked:\n{}", out.combined());
+            assert!(!dumped.contains(secret), "{format}: {secret} leaked into --dump-facts");
+        }
+    }
+    // A token on stdin, and triage of the container's log.
+    let (mut cmd, dir) = doctor();
+    std::fs::write(dir.path().join("doctor.toml"), &toml).unwrap();
+    let out = support::run_with_stdin(cmd.args(["auth", "--token", "-", "-v"]), &token);
+    for secret in secrets {
+        assert!(!out.combined().contains(secret), "auth --token: {secret} leaked:\n{}", out.combined());
+    }
+    let (mut cmd, _d) = doctor();
+    let out = run(cmd.args(["triage", "--container", &lab.name("user-api")]));
+    assert!(out.stdout.contains("PG001"), "{}", out.stdout);
+    for secret in secrets {
+        assert!(!out.combined().contains(secret), "triage: {secret} leaked:\n{}", out.combined());
+    }
+}

@@ -19,8 +19,13 @@ struct Stack {
 
 impl Stack {
     fn start() -> Option<Stack> {
+        Stack::start_with(vec![])
+    }
+
+    fn start_with(settings: Vec<(String, String)>) -> Option<Stack> {
         let pg = PgServer::start(PgOptions {
             databases: vec!["authdb".into(), "apidb".into(), "admindb".into()],
+            settings,
             ..Default::default()
         })?;
         let redis = RedisServer::start(&[])?;
@@ -231,4 +236,109 @@ fn failed_and_stuck_documents_in_admindb_point_at_ocr() {
     assert_eq!(verdict(&v, "API003", "ocr-dependency"), "suspected", "{:#}", check(&v, "API003"));
     let ev = evidence(&v, "API003", "ocr-dependency");
     assert!(ev.contains("1 documents in status \"failed\"") && ev.contains("processing is stuck"), "{ev}");
+}
+
+/// Connections doctor opened per database during the run whose log lines are `log`.
+fn doctor_connections(log: &str) -> std::collections::BTreeMap<String, usize> {
+    let mut per_db = std::collections::BTreeMap::new();
+    for line in log.lines().filter(|l| l.contains("connection authorized") && l.contains("application_name=doctor")) {
+        let db = line.split("database=").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or("?");
+        *per_db.entry(db.to_string()).or_insert(0) += 1;
+    }
+    per_db
+}
+
+#[test]
+fn a_full_run_writes_nothing_and_holds_one_connection_per_database() {
+    let settings = vec![("autovacuum".into(), "off".into()), ("log_connections".into(), "on".into())];
+    let Some(s) = Stack::start_with(settings) else { return };
+    let fx = Fixture::start(&[]);
+    s.pg.psql(
+        "authdb",
+        "CREATE TABLE users (id serial PRIMARY KEY, username text, is_active boolean); \
+         INSERT INTO users (username, is_active) VALUES ('testuser', true); \
+         CREATE TABLE refresh_tokens (id serial, user_id int, token text, expires_at timestamptz); \
+         INSERT INTO refresh_tokens (user_id, token, expires_at) VALUES (1, 'x', now() + interval '1 day');",
+    );
+    s.pg.psql("apidb", "CREATE TABLE profiles (id serial, user_id text, first_name text); INSERT INTO profiles (user_id, first_name) VALUES ('1', 'a');");
+    s.pg.psql("admindb", "CREATE TABLE documents (id serial, filename text, status text, created_at timestamptz DEFAULT now()); INSERT INTO documents (filename, status) VALUES ('a', 'done');");
+    s.redis
+        .pipe(&(0..500).map(|i| format!("SET refresh_token:{i} v EX 600\nSET profile:{i} {{}}\n")).collect::<String>());
+    s.redis.cli(&["CONFIG", "RESETSTAT"]);
+    let writes = "SELECT sum(tup_inserted + tup_updated + tup_deleted) FROM pg_stat_database";
+    let before = s.pg.psql("postgres", &format!("SELECT pg_stat_force_next_flush(); {writes}"));
+    let toml = format!(
+        "[services.auth-service]\nurl = \"{0}\"\n[services.user-api]\nurl = \"{0}\"\n[services.admin-api]\nurl = \"{0}\"\n\
+         [services.user-frontend]\nurl = \"{0}\"\n[services.admin-frontend]\nurl = \"{0}\"\n",
+        fx.url()
+    );
+    let login = [("DOCTOR_LOGIN_USERNAME", "testuser"), ("DOCTOR_LOGIN_PASSWORD", "testpass")];
+    let runs: [&[&str]; 3] = [&["all"], &["api", "--user-id", "1"], &["redis", "--bigkeys"]];
+    for args in runs {
+        let log_before = s.pg.log().len();
+        let conns_before = redis_connections(&s.redis);
+        let (mut cmd, dir) = doctor();
+        std::fs::write(dir.path().join("doctor.toml"), &toml).unwrap();
+        cmd.env("DATABASE_URL", s.pg.url("postgres", &s.pg.superuser_password, "authdb"));
+        cmd.env("REDIS_URL", s.redis.url());
+        for (k, v) in login {
+            cmd.env(k, v);
+        }
+        let out = run(cmd.args(["--no-docker", "--format", "json", "--timeout", "3s"]).args(args));
+        assert!((0..=3).contains(&out.code), "{args:?}: {}", out.stderr);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let per_db = doctor_connections(&s.pg.log()[log_before..]);
+        assert!(!per_db.is_empty() || args[0] == "redis", "{args:?}: no connection seen in the log");
+        for (db, n) in &per_db {
+            assert_eq!(*n, 1, "{args:?}: doctor opened {n} connections to {db}: {per_db:?}");
+        }
+        // One for doctor, one for the redis-cli that reads the counter afterwards.
+        let opened = redis_connections(&s.redis) - conns_before;
+        assert!(opened <= 2, "{args:?}: doctor opened {} Redis connections", opened - 1);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let after = s.pg.psql("postgres", &format!("SELECT pg_stat_force_next_flush(); {writes}"));
+    assert_eq!(before, after, "tuples were written while doctor ran");
+
+    let stats = s.redis.cli(&["INFO", "commandstats"]);
+    let used: Vec<&str> =
+        stats.lines().filter_map(|l| l.strip_prefix("cmdstat_")).map(|l| l.split(':').next().unwrap()).collect();
+    let read_only = [
+        "info",
+        "scan",
+        "type",
+        "memory|usage",
+        "ttl",
+        "get",
+        "hgetall",
+        "config|get",
+        "hello",
+        "client|setinfo",
+        "ping",
+        "auth",
+        "select",
+        "config|resetstat",
+        "object|encoding",
+        "strlen",
+        "hlen",
+        "llen",
+        "scard",
+        "zcard",
+        "xlen",
+        "pttl",
+        "exists",
+        "dbsize",
+    ];
+    for c in &used {
+        assert!(read_only.contains(c), "doctor issued {c}: {used:?}");
+    }
+    assert!(!used.contains(&"keys") && !used.contains(&"config|set"));
+}
+
+fn redis_connections(r: &RedisServer) -> i64 {
+    r.cli(&["INFO", "stats"])
+        .lines()
+        .find_map(|l| l.strip_prefix("total_connections_received:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
 }
