@@ -169,6 +169,18 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn every_cause_says_how_doctor_decides_it() {
+        for p in all().unwrap() {
+            for c in &p.causes {
+                let Some(j) = &c.judged else { panic!("{} {}: no `judged` text", p.code, c.id) };
+                assert!(!j.en.trim().is_empty(), "{} {}: judged.en is empty", p.code, c.id);
+                assert!(!j.ja.trim().is_empty(), "{} {}: judged.ja is empty", p.code, c.id);
+                assert!(!j.ja.is_ascii(), "{} {}: judged.ja is not Japanese", p.code, c.id);
+            }
+        }
+    }
+
+    #[test]
     fn english_titles_are_the_contract_titles() {
         let titles = [
             ("DK001", "Docker engine unreachable"),

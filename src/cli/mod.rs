@@ -186,8 +186,9 @@ pub struct ApiArgs {
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct PerfArgs {
-    /// Sample every container's memory for this long (e.g. 30s) and report how fast it grows
-    /// and when it would reach its limit at that rate
+    /// Sample every container's memory for this long (e.g. 30s, from 2s to 1h) and report how
+    /// fast it grows and when it would reach its limit at that rate; the run lasts this much
+    /// longer than --timeout
     #[arg(long, value_name = "DURATION")]
     pub sample: Option<String>,
 }
