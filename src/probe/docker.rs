@@ -442,8 +442,25 @@ async fn look_at(
         // (whose own start would be counted as the container's CPU): both CPU readings come
         // from there when it can be found. Elsewhere the second reading is a second exec.
         let local = local && host_cpu_reading(&id).is_some();
+        // Better still, everything the exec would read is on this host: the cgroup files and the
+        // container's own /proc/PID/net/tcp. Then nothing runs in the container at all, and the
+        // CPU window is timed by this clock, exact over a short window.
+        let pid = c.state.as_ref().and_then(|st| st.pid).filter(|p| *p > 0);
+        let host_text = if local { pid.and_then(|p| host_look(&id, p)) } else { None };
+        let from_host = host_text.is_some();
         let look_then_cpu = async {
-            if local {
+            if let Some(text) = host_text {
+                let t0 = std::time::Instant::now();
+                let a = host_cpu_reading(&id);
+                let wait = HOST_CPU_WINDOW;
+                if Instant::now() + wait < deadline {
+                    tokio::time::sleep(wait).await;
+                }
+                let b = host_cpu_reading(&id);
+                let wall_ns = t0.elapsed().as_nanos() as u64;
+                // The second reading's "system" field carries the wall time instead of /proc/stat.
+                (Ok(text), a.map(|(c, _)| (c, 0)), b.map(|(c, _)| (c, wall_ns)))
+            } else if local {
                 // The exec first, then a window with nothing of ours running in the container.
                 let first = read_inside(docker, &id, FIRST_LOOK, deadline).await;
                 let a = host_cpu_reading(&id);
@@ -466,6 +483,10 @@ async fn look_at(
         };
         let look_inside = async {
             let script = inside::script_for(service)?;
+            if from_host {
+                // After the CPU window: an exec's own start would count as the container's CPU.
+                tokio::time::sleep(HOST_CPU_WINDOW + Duration::from_millis(5)).await;
+            }
             Some(match exec_read(docker, &id, vec!["sh", "-c", script], true, deadline).await {
                 Ok(text) => inside::parse(&text),
                 Err(e) => InsideFacts { error: Some(e), ..Default::default() },
@@ -484,7 +505,12 @@ async fn look_at(
         let (listening, stats) = match first {
             Ok(text) if text.contains("local_address") => {
                 let mut stats = parse_inside_stats(&text, second, ms(sampled.elapsed()));
-                if let (Some(st), Some((c1, s1)), Some((c2, s2))) =
+                if let (Some(st), Some((c1, _)), Some((c2, wall_ns))) =
+                    (stats.as_mut(), host_first, second.filter(|_| from_host))
+                {
+                    // Percent of one CPU, as `docker stats` shows it: container CPU time over wall time.
+                    st.cpu_percent = (wall_ns > 0).then(|| c2.saturating_sub(c1) as f64 / wall_ns as f64 * 100.0);
+                } else if let (Some(st), Some((c1, s1)), Some((c2, s2))) =
                     (stats.as_mut(), host_first, second.filter(|_| local))
                 {
                     st.cpu_percent = cpu_share((c1, s1), (c2, s2), cpu_count(&text));
@@ -849,6 +875,38 @@ fn cpu_count(proc_stat: &str) -> usize {
 fn cpu_share((c1, s1): CpuReading, (c2, s2): CpuReading, cpus: usize) -> Option<f64> {
     let (dc, ds) = (c2.checked_sub(c1)?, s2.checked_sub(s1)?);
     (ds > 0).then(|| dc as f64 / ds as f64 * cpus as f64 * 100.0)
+}
+
+/// The CPU window when the counters are read on this host (no exec, timed by this clock).
+const HOST_CPU_WINDOW: Duration = Duration::from_millis(100);
+
+/// What `FIRST_LOOK` reads inside the container, read from this host instead: the container's
+/// network namespace through `/proc/PID/net`, its cgroup's files (v1 with the cgroupfs or
+/// systemd driver, or v2), and /proc/stat, in `FIRST_LOOK`'s order. `None` when any part is
+/// missing (another cgroup layout, no permission), so the exec is used.
+fn host_look(id: &str, pid: i64) -> Option<String> {
+    let read = |p: &str| std::fs::read_to_string(p).ok();
+    let tcp = read(&format!("/proc/{pid}/net/tcp"))?;
+    let tcp6 = read(&format!("/proc/{pid}/net/tcp6")).unwrap_or_default();
+    let v1_dirs = [format!("docker/{id}"), format!("system.slice/docker-{id}.scope")];
+    let v1 = v1_dirs.iter().find_map(|d| {
+        let cpu = read(&format!("/sys/fs/cgroup/cpuacct/{d}/cpuacct.usage"))
+            .or_else(|| read(&format!("/sys/fs/cgroup/cpu,cpuacct/{d}/cpuacct.usage")))?;
+        let m = |f: &str| read(&format!("/sys/fs/cgroup/memory/{d}/{f}"));
+        Some(format!("{cpu}{}{}{}", m("memory.usage_in_bytes")?, m("memory.limit_in_bytes")?, m("memory.stat")?))
+    });
+    let cgroup = match v1 {
+        Some(t) => t,
+        None => {
+            let d = [format!("/sys/fs/cgroup/system.slice/docker-{id}.scope"), format!("/sys/fs/cgroup/docker/{id}")]
+                .into_iter()
+                .find(|d| std::path::Path::new(d).is_dir())?;
+            let f = |n: &str| read(&format!("{d}/{n}"));
+            format!("{}{}{}{}", f("cpu.stat")?, f("memory.current")?, f("memory.max")?, f("memory.stat")?)
+        }
+    };
+    let stat = read("/proc/stat")?;
+    Some(format!("{tcp}{tcp6}{cgroup}{stat}"))
 }
 
 /// The container's CPU counter read from this host's cgroup filesystem (cgroup v1 with the
