@@ -323,7 +323,9 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
             }
             f
         };
-        let facts = match tokio::time::timeout(guard * 2 + sample, gather_and_sample).await {
+        // Sampling adds its duration and one more probe timeout for its last reading.
+        let extra = if req.sample.is_some() { sample + s.timeout } else { Duration::ZERO };
+        let facts = match tokio::time::timeout(guard + extra, gather_and_sample).await {
             Ok(f) => f,
             Err(_) => DockerFacts {
                 host: redact::url(cfg.host.as_deref().unwrap_or(docker::DEFAULT_HOST)),
