@@ -70,6 +70,8 @@ pub struct RedisAppFacts {
 }
 
 const MAX_FAMILY_KEYS: u64 = 200_000;
+/// Time the refresh-token count may take (SCAN visits the whole keyspace to find them).
+const SCAN_BUDGET: std::time::Duration = std::time::Duration::from_millis(1500);
 
 pub async fn read(
     con: &mut redis::aio::MultiplexedConnection,
@@ -110,10 +112,12 @@ async fn scan_family(
 ) -> Result<KeyFamily, String> {
     let mut fam = KeyFamily { pattern: pattern.into(), ..Default::default() };
     let mut cursor: u64 = 0;
+    // A large keyspace must not hold the whole run: at most SCAN_BUDGET, then a lower bound.
+    let deadline = deadline.min(Instant::now() + SCAN_BUDGET);
     loop {
         let r: Option<redis::RedisResult<(u64, Vec<Vec<u8>>)>> = until(
             deadline,
-            redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(1000).query_async(con),
+            redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(2000).query_async(con),
         )
         .await;
         let (next, keys) = match r {
