@@ -6,6 +6,8 @@ pub mod api;
 pub mod auth;
 pub mod docker;
 pub mod engine;
+#[cfg(test)]
+pub mod fixtures;
 pub mod frontend;
 pub mod logs;
 pub mod network;

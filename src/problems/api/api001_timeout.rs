@@ -165,3 +165,143 @@ pub fn diagnose(a: &ApiFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
     };
     out.status(status, summary)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::docker::{ContainerFacts, DockerFacts};
+    use crate::probe::http::HttpFacts;
+    use crate::probe::web::MetricsFacts;
+    use crate::problems::fixtures::*;
+
+    const HEALTH: &str = "http://localhost:8001/health";
+    const MB: u64 = 1 << 20;
+
+    fn api(health: HttpFacts) -> ApiFacts {
+        ApiFacts { service: "user-api".into(), base_url: "http://localhost:8001".into(), health, ..Default::default() }
+    }
+
+    fn fast() -> ApiFacts {
+        api(answer("GET", HEALTH, 200, r#"{"status":"ok"}"#))
+    }
+
+    fn metrics(in_progress: f64, p95: &[(&str, f64)]) -> MetricsFacts {
+        MetricsFacts {
+            in_progress: Some(in_progress),
+            p95: p95.iter().map(|(h, v)| (h.to_string(), *v)).collect(),
+            samples: 40,
+            ..Default::default()
+        }
+    }
+
+    /// user-api at `cpu`% of a core, using `used` bytes of an optional limit.
+    fn user_api(cpu: f64, used: u64, limit: Option<u64>) -> DockerFacts {
+        engine(vec![ContainerFacts { stats: Some(stats(cpu, used)), memory_limit: limit, ..running("user-api") }])
+    }
+
+    fn related(database: &str) -> Related {
+        Related { database: Some(database.into()), cache: None }
+    }
+
+    fn run(a: &ApiFacts, docker: &DockerView, related: &Related) -> Finding {
+        diagnose(a, docker, related, &ctx())
+    }
+
+    #[test]
+    fn a_fast_api_rules_out_what_can_be_measured() {
+        let mut a = fast();
+        a.metrics = Some(metrics(2.0, &[("/api/users/profile", 0.08)]));
+        let docker = user_api(12.0, 200 * MB, Some(1024 * MB));
+        let f = run(&a, &view(&docker), &Related::default());
+        assert_eq!(f.status, Status::Ok, "{}", f.summary);
+        assert_eq!(f.summary, "/health answered in 12 ms");
+        assert_cause(&f, "slow-database", RuledOut, "the database checks of this run found nothing");
+        assert_cause(
+            &f,
+            "slow-external-call",
+            Unchecked,
+            "calls to outside services are not visible from outside the API",
+        );
+        assert_cause(&f, "memory-pressure", RuledOut, "200 MB of 1.0 GB (20%)");
+        assert_cause(&f, "cpu-saturated", RuledOut, "user-api uses 12% CPU");
+        verdicts(&f);
+
+        // What the database checks found does not explain an API that answers in time.
+        let f = run(&a, &view(&docker), &related("PG003: 2 queries running longer than 60s"));
+        assert_eq!(f.status, Status::Ok);
+        assert_cause(&f, "slow-database", RuledOut, "the API answers in time although PG003: 2 queries running");
+    }
+
+    #[test]
+    fn each_cause_is_confirmed_or_suspected_from_its_own_evidence() {
+        let busy = user_api(97.0, 200 * MB, Some(1024 * MB));
+        let f = run(&fast(), &view(&busy), &Related::default());
+        assert_eq!(f.status, Status::Warning, "a confirmed cause warns although /health is fast");
+        assert_cause(&f, "cpu-saturated", Confirmed, "user-api uses 97% CPU");
+        assert_cause(&f, "memory-pressure", RuledOut, "(20%)");
+
+        let full = user_api(10.0, 950 * MB, Some(1000 * MB));
+        let f = run(&fast(), &view(&full), &Related::default());
+        assert_eq!(f.status, Status::Warning);
+        assert_cause(&f, "memory-pressure", Confirmed, "950 MB of 1000 MB (95%)");
+        let unlimited = user_api(10.0, 950 * MB, None);
+        let f = run(&fast(), &view(&unlimited), &Related::default());
+        assert_cause(&f, "memory-pressure", RuledOut, "950 MB used, no memory limit");
+
+        let hung = api(failure("GET", HEALTH, HttpErrorKind::Timeout, "operation timed out"));
+        let f = run(&hung, &DockerView::none(), &related("PG002: 97 of 100 connections in use"));
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(&f, "slow-database", Suspected, "PG002: 97 of 100 connections in use");
+    }
+
+    #[test]
+    fn slowness_is_told_from_health_and_metrics() {
+        let slow_health = HttpFacts { latency_ms: 1500, ..answer("GET", HEALTH, 200, "ok") };
+        let mut slow_handler = fast();
+        slow_handler.metrics = Some(metrics(1.0, &[("/api/users/profile", 2.5), ("/health", 0.01)]));
+        let mut crowded = fast();
+        crowded.metrics = Some(metrics(12.0, &[]));
+        let cases = [
+            (
+                api(failure("GET", HEALTH, HttpErrorKind::Timeout, "operation timed out")),
+                Status::Critical,
+                "user-api did not answer /health within",
+            ),
+            (
+                api(failure("GET", HEALTH, HttpErrorKind::Refused, "tcp connect error")),
+                Status::Critical,
+                "user-api refuses or breaks the connection (connection refused)",
+            ),
+            (api(answer("GET", HEALTH, 503, "")), Status::Critical, "/health answers HTTP 503"),
+            (api(slow_health), Status::Warning, "/health took 1500 ms (threshold 1s)"),
+            (slow_handler, Status::Warning, "slow handlers: /api/users/profile p95 2.50s"),
+            (crowded, Status::Warning, "12 requests in progress"),
+        ];
+        for (a, status, says) in cases {
+            let f = run(&a, &DockerView::none(), &Related::default());
+            assert_eq!(f.status, status, "{says}");
+            assert!(f.summary.contains(says), "{}", f.summary);
+            assert_cause(&f, "slow-database", Unchecked, "the database checks of this run found nothing");
+            assert_cause(&f, "slow-external-call", Unchecked, "not visible");
+        }
+    }
+
+    #[test]
+    fn container_figures_need_a_running_container() {
+        let unchecked = |docker: &DockerView, says: &str| {
+            let f = run(&fast(), docker, &Related::default());
+            assert_eq!(f.status, Status::Ok);
+            assert_cause(&f, "cpu-saturated", Unchecked, says);
+            assert_cause(&f, "memory-pressure", Unchecked, says);
+        };
+        unchecked(&DockerView::none(), "needs the Docker engine");
+        unchecked(&DockerView { facts: None, disabled: true }, "not checked: --no-docker");
+        let down = engine_down();
+        unchecked(&view(&down), "the Docker engine is unreachable (see DK001)");
+        let mut gone = engine(vec![]);
+        gone.containers.push(missing("user-api"));
+        unchecked(&view(&gone), "no container user-api");
+        let stopped = engine(vec![exited("user-api", 137)]);
+        unchecked(&view(&stopped), "user-api is not running, no figures");
+    }
+}

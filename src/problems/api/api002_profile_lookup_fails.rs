@@ -221,3 +221,181 @@ pub fn diagnose(
     };
     out.status(status, summary)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::docker::DockerFacts;
+    use crate::probe::redis::RedisConn;
+    use crate::probe::redis_app::RedisAppFacts;
+    use crate::problems::fixtures::*;
+    use std::collections::BTreeMap;
+
+    fn fields(f: &[(&str, &str)]) -> BTreeMap<String, String> {
+        f.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    /// The row of user 42 in apidb.profiles, its values as fingerprints.
+    fn row() -> Option<ProfileRow> {
+        Some(ProfileRow { fields: fields(&[("first_name", "fp-1"), ("last_name", "fp-2")]), updated_age_s: Some(60.0) })
+    }
+
+    fn pg(row: Option<ProfileRow>) -> PgAppFacts {
+        PgAppFacts { profile: Some(Ok(row)), ..Default::default() }
+    }
+
+    fn cached(f: &[(&str, &str)]) -> Option<CachedProfile> {
+        Some(CachedProfile { key: "profile:42".into(), ttl_s: Some(300), fields: fields(f), kind: "string".into() })
+    }
+
+    fn redis(profile: Result<Option<CachedProfile>, String>) -> RedisFacts {
+        RedisFacts {
+            conn: Some(RedisConn { address: "127.0.0.1:6379".into(), latency_ms: 1, result: Ok(()) }),
+            app: Some(RedisAppFacts { profile: Some(profile), ..Default::default() }),
+            ..Default::default()
+        }
+    }
+
+    fn user_api_logs(hits: &[(&str, &str)]) -> DockerFacts {
+        engine(vec![with_logs(running("user-api"), hits)])
+    }
+
+    fn run(user: Option<&str>, pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &DockerView) -> Finding {
+        diagnose(user, pg, redis, docker, &ctx())
+    }
+
+    #[test]
+    fn a_profile_in_apidb_that_its_cache_agrees_with_rules_everything_out() {
+        let same = redis(Ok(cached(&[("first_name", "fp-1"), ("last_name", "fp-2"), ("bio", "fp-3")])));
+        let f = run(Some("42"), Some(&pg(row())), Some(&same), &DockerView::none());
+        assert_eq!(f.status, Status::Ok, "{}", f.summary);
+        assert_eq!(f.summary, "the profile of 42 is in apidb and its cache agrees");
+        assert!(verdicts(&f).iter().all(|(_, v)| *v == RuledOut), "{:?}", f.causes);
+        assert_cause(&f, "profile-missing", RuledOut, "apidb.profiles has the row (2 columns)");
+        assert_cause(&f, "stale-cache", RuledOut, "profile:42 matches the row in its 2 common fields (expires in 5m)");
+        assert_cause(&f, "database-error", RuledOut, "apidb answered the profile query");
+
+        let f = run(Some("42"), Some(&pg(row())), Some(&redis(Ok(None))), &DockerView::none());
+        assert_eq!(f.status, Status::Ok);
+        assert_cause(&f, "stale-cache", RuledOut, "no profile:42 in Redis: the next read comes from apidb");
+    }
+
+    #[test]
+    fn each_cause_is_confirmed_from_its_own_evidence() {
+        let none = DockerView::none();
+        // No row.
+        let f = run(Some("42"), Some(&pg(None)), Some(&redis(Ok(None))), &none);
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(&f, "profile-missing", Confirmed, "no row in apidb.profiles for user_id 42");
+        assert_cause(&f, "stale-cache", RuledOut, "no profile:42 in Redis");
+        // No row, but still cached.
+        let mut forever = cached(&[("first_name", "fp-1")]);
+        if let Some(c) = forever.as_mut() {
+            c.ttl_s = None;
+        }
+        let f = run(Some("42"), Some(&pg(None)), Some(&redis(Ok(forever))), &none);
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(
+            &f,
+            "stale-cache",
+            Confirmed,
+            "profile:42 is still cached (no TTL: it never expires by itself) although apidb has no row",
+        );
+        // A cached field that differs from the row.
+        let stale = redis(Ok(cached(&[("first_name", "fp-1"), ("last_name", "fp-old")])));
+        let f = run(Some("42"), Some(&pg(row())), Some(&stale), &none);
+        assert_eq!(f.status, Status::Warning);
+        assert_cause(
+            &f,
+            "stale-cache",
+            Confirmed,
+            "profile:42 differs from the row in apidb in last_name (expires in 5m; values not shown)",
+        );
+        assert_cause(&f, "profile-missing", RuledOut, "has the row");
+        // apidb cannot be read.
+        let broken =
+            PgAppFacts { profile: Some(Err("relation \"profiles\" does not exist".into())), ..Default::default() };
+        let f = run(Some("42"), Some(&broken), Some(&stale), &none);
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(&f, "database-error", Confirmed, "apidb cannot be read: relation \"profiles\" does not exist");
+        assert_cause(&f, "profile-missing", Unchecked, "relation \"profiles\" does not exist");
+        assert_cause(
+            &f,
+            "stale-cache",
+            Unchecked,
+            "profile:42 is cached (expires in 5m), but the row could not be read to compare",
+        );
+        // user-api logged database errors although doctor's own query worked.
+        let docker = user_api_logs(&[("API002", "Database connection error")]);
+        let f = run(Some("42"), Some(&pg(row())), Some(&redis(Ok(None))), &view(&docker));
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(
+            &f,
+            "database-error",
+            Confirmed,
+            "user-api logged \"Database connection error\" 3 times in the last 10m",
+        );
+    }
+
+    #[test]
+    fn without_a_user_id_only_the_logs_speak() {
+        let f = run(None, None, None, &DockerView::none());
+        assert_eq!(f.status, Status::Ok);
+        assert_eq!(f.summary, "no user id given: only user-api's logs were read");
+        for id in ["profile-missing", "stale-cache", "database-error"] {
+            assert_cause(&f, id, Unchecked, "give --user-id ID");
+        }
+
+        let clean = user_api_logs(&[]);
+        let f = run(None, None, None, &view(&clean));
+        assert_eq!(f.status, Status::Ok);
+        assert_cause(&f, "database-error", RuledOut, "user-api logged no database error recently");
+        assert_cause(&f, "profile-missing", Unchecked, "give --user-id ID");
+
+        let not_found = user_api_logs(&[("API002", "Profile not found")]);
+        let f = run(None, None, None, &view(&not_found));
+        assert_eq!(f.status, Status::Warning);
+        assert_cause(&f, "profile-missing", Suspected, "user-api logged \"Profile not found\"");
+        let not_found = user_api_logs(&[("API002", "\"GET /api/users/profile HTTP/1.1\" 404 Not Found")]);
+        let f = run(None, None, None, &view(&not_found));
+        assert_cause(&f, "profile-missing", Suspected, "404 Not Found");
+
+        let no_table = user_api_logs(&[("API002", "ERROR:  relation \"profiles\" does not exist")]);
+        let f = run(None, None, None, &view(&no_table));
+        assert_eq!(f.status, Status::Critical);
+        assert_eq!(f.summary, "user-api logged database errors");
+        assert_cause(&f, "database-error", Confirmed, "relation \\\"profiles\\\" does not exist");
+        assert_cause(&f, "stale-cache", Unchecked, "give --user-id ID");
+    }
+
+    #[test]
+    fn what_cannot_be_read_stays_unchecked() {
+        let none = DockerView::none();
+        let f = run(Some("42"), None, None, &none);
+        assert_cause(&f, "profile-missing", Unchecked, "apidb was not read");
+        assert_cause(&f, "database-error", Unchecked, "apidb was not read");
+        assert_cause(&f, "stale-cache", Unchecked, "Redis is unreachable (see RD001)");
+
+        let mut not_read = redis(Ok(None));
+        not_read.app = None;
+        let f = run(Some("42"), Some(&pg(row())), Some(&not_read), &none);
+        assert_cause(&f, "stale-cache", Unchecked, "Redis was not read");
+        let f = run(Some("42"), Some(&pg(row())), Some(&redis(Err("WRONGTYPE".into()))), &none);
+        assert_cause(&f, "stale-cache", Unchecked, "WRONGTYPE");
+
+        let marker = redis(Ok(Some(CachedProfile {
+            key: "profile:42".into(),
+            ttl_s: Some(60),
+            fields: BTreeMap::new(),
+            kind: "string".into(),
+        })));
+        let f = run(Some("42"), Some(&pg(row())), Some(&marker), &none);
+        assert_eq!(f.status, Status::Ok);
+        assert_cause(
+            &f,
+            "stale-cache",
+            Unchecked,
+            "profile:42 is cached as a string with no field in common with the row: cannot compare",
+        );
+    }
+}

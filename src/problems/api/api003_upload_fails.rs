@@ -337,4 +337,238 @@ mod tests {
         assert_eq!(parse_size("ten"), None);
         assert_eq!(parse_size("10 parsecs"), None);
     }
+
+    use crate::probe::docker::{ContainerFacts, DockerFacts};
+    use crate::probe::inside::{DiskFacts, FileEntry};
+    use crate::probe::pg_app::DocStatus;
+    use crate::problems::fixtures::*;
+
+    /// admin-api running as uid 1000, /app/uploads of `mode` owned by `owner`, its disk `used_pct` full.
+    fn inside(used_pct: u64, mode: &str, owner: u32) -> InsideFacts {
+        let dir = FileEntry { name: UPLOADS_DIR.into(), mode: mode.into(), uid: owner, gid: owner, size: 4096 };
+        let disk = DiskFacts {
+            mount: "/".into(),
+            size_kb: 100_000,
+            used_kb: used_pct * 1000,
+            avail_kb: (100 - used_pct) * 1000,
+        };
+        InsideFacts {
+            uid: Some(1000),
+            gids: vec![1000],
+            uploads: Some(Ok(dir)),
+            uploads_disk: Some(Ok(disk)),
+            ..Default::default()
+        }
+    }
+
+    fn sound() -> InsideFacts {
+        inside(40, "drwxr-xr-x", 1000)
+    }
+
+    /// admin-api looked into, its logs of the last 10m read with `hits`.
+    fn admin_api(inside: InsideFacts, hits: &[(&str, &str)]) -> DockerFacts {
+        engine(vec![with_logs(ContainerFacts { inside: Some(inside), ..running("admin-api") }, hits)])
+    }
+
+    fn documents(d: &[(&str, u64, f64)]) -> PgAppFacts {
+        let d = d
+            .iter()
+            .map(|(status, count, oldest)| DocStatus {
+                status: status.to_string(),
+                count: *count,
+                oldest_age_s: Some(*oldest),
+                newest_age_s: Some(60.0),
+            })
+            .collect();
+        PgAppFacts { documents: Some(Ok(d)), ..Default::default() }
+    }
+
+    fn run(docker: &DockerFacts, pg: Option<&PgAppFacts>) -> Finding {
+        diagnose(&view(docker), pg, None, &ctx())
+    }
+
+    #[test]
+    fn healthy_facts_rule_everything_out() {
+        let f = run(&admin_api(sound(), &[]), Some(&documents(&[("completed", 12, 86_400.0)])));
+        assert_eq!(f.status, Status::Ok, "{}", f.summary);
+        assert!(verdicts(&f).iter().all(|(_, v)| *v == RuledOut), "{:?}", f.causes);
+        assert_cause(&f, "disk-full", RuledOut, "/app/uploads is on / with 59 MB free of 98 MB (40% used)");
+        assert_cause(
+            &f,
+            "uploads-permission",
+            RuledOut,
+            "/app/uploads (drwxr-xr-x owner 1000:1000) is writable by uid 1000",
+        );
+        assert_cause(
+            &f,
+            "file-too-large",
+            RuledOut,
+            "MAX_FILE_SIZE is not set (admin-api's default applies); no upload was refused as too large in the last 10m",
+        );
+        assert_cause(
+            &f,
+            "ocr-dependency",
+            RuledOut,
+            "no OCR error in admin-api's logs of the last 10m, and no failed or stuck document",
+        );
+    }
+
+    #[test]
+    fn each_cause_is_confirmed_or_suspected_from_its_own_evidence() {
+        let cases: [(DockerFacts, &str, Verdict, &str, Status); 9] = [
+            (admin_api(inside(96, "drwxr-xr-x", 1000), &[]), "disk-full", Confirmed, "(96% used)", Status::Critical),
+            (admin_api(inside(88, "drwxr-xr-x", 1000), &[]), "disk-full", Suspected, "(88% used)", Status::Warning),
+            (
+                admin_api(sound(), &[("API003", "OSError: [Errno 28] No space left on device")]),
+                "disk-full",
+                Confirmed,
+                "(40% used); admin-api logged \"OSError: [Errno 28] No space left on device\"",
+                Status::Critical,
+            ),
+            (
+                admin_api(inside(40, "drwxr-xr-x", 0), &[]),
+                "uploads-permission",
+                Confirmed,
+                "/app/uploads (drwxr-xr-x owner 0:0) is not writable by uid 1000",
+                Status::Critical,
+            ),
+            (
+                admin_api(
+                    InsideFacts {
+                        uploads: Some(Err("ls: cannot access '/app/uploads': No such file or directory".into())),
+                        ..sound()
+                    },
+                    &[],
+                ),
+                "uploads-permission",
+                Confirmed,
+                "/app/uploads does not exist in admin-api: ls: cannot access",
+                Status::Critical,
+            ),
+            (
+                admin_api(sound(), &[("API003", "PermissionError: [Errno 13] Permission denied: '/app/uploads/")]),
+                "uploads-permission",
+                Confirmed,
+                "is writable by uid 1000, the user admin-api runs as; admin-api logged \"PermissionError: [Errno 13]",
+                Status::Critical,
+            ),
+            (
+                admin_api(sound(), &[("API003", "413 Request Entity Too Large")]),
+                "file-too-large",
+                Confirmed,
+                "MAX_FILE_SIZE is not set (admin-api's default applies); admin-api logged \"413 Request Entity Too Large\"",
+                Status::Critical,
+            ),
+            (
+                admin_api(sound(), &[("API003", "client intended to send too large body:")]),
+                "file-too-large",
+                Confirmed,
+                "too large body",
+                Status::Critical,
+            ),
+            (
+                admin_api(
+                    sound(),
+                    &[(
+                        "API003",
+                        "pytesseract.pytesseract.TesseractNotFoundError: tesseract is not installed or it's not in your PATH.",
+                    )],
+                ),
+                "ocr-dependency",
+                Confirmed,
+                "TesseractNotFoundError",
+                Status::Critical,
+            ),
+        ];
+        for (docker, id, verdict, says, status) in cases {
+            let f = run(&docker, None);
+            assert_eq!(f.status, status, "{id}: {}", f.summary);
+            assert_cause(&f, id, verdict, says);
+            assert!(f.summary.contains(says), "{}", f.summary);
+        }
+
+        // OCR: failed or stuck documents are suspected, with or without the logs.
+        let clean = admin_api(sound(), &[]);
+        let f = run(&clean, Some(&documents(&[("failed", 2, 600.0), ("completed", 12, 86_400.0)])));
+        assert_eq!(f.status, Status::Warning);
+        assert_cause(&f, "ocr-dependency", Suspected, "2 documents in status \"failed\" (the latest 60s ago)");
+        let f = diagnose(&DockerView::none(), Some(&documents(&[("processing", 3, 3600.0)])), None, &ctx());
+        assert_eq!(f.status, Status::Warning);
+        assert_cause(
+            &f,
+            "ocr-dependency",
+            Suspected,
+            "3 documents in status \"processing\", the oldest for 60m: processing is stuck",
+        );
+        let f = run(&clean, Some(&documents(&[("processing", 3, 120.0)])));
+        assert_cause(&f, "ocr-dependency", RuledOut, "no failed or stuck document");
+        // An OCR log line, with the failed documents as more evidence.
+        let logged = admin_api(sound(), &[("API003", "Failed loading language 'jpn'")]);
+        let f = run(&logged, Some(&documents(&[("error", 1, 300.0)])));
+        assert_cause(&f, "ocr-dependency", Confirmed, "Failed loading language 'jpn'");
+        assert_cause(&f, "ocr-dependency", Confirmed, "1 documents in status \"error\"");
+
+        // The size limit shown comes from the container before .env.
+        let mut limited = admin_api(sound(), &[("API003", "413 Request Entity Too Large")]);
+        limited.containers[0].container.as_mut().unwrap().env = vec![env("MAX_FILE_SIZE", "10MB")];
+        let f = diagnose(&view(&limited), None, Some(("20M".into(), "MAX_FILE_SIZE (.env)".into())), &ctx());
+        assert_cause(&f, "file-too-large", Confirmed, "MAX_FILE_SIZE is 10 MB (admin-api environment)");
+    }
+
+    #[test]
+    fn without_a_look_inside_or_the_logs_causes_stay_unchecked() {
+        let f = diagnose(&DockerView::none(), None, Some(("20M".into(), "MAX_FILE_SIZE (.env)".into())), &ctx());
+        assert_cause(&f, "disk-full", Unchecked, "needs the Docker engine");
+        assert_cause(&f, "uploads-permission", Unchecked, "needs the Docker engine");
+        assert_cause(
+            &f,
+            "file-too-large",
+            Unchecked,
+            "MAX_FILE_SIZE is 20 MB (MAX_FILE_SIZE (.env)); admin-api's logs were not read, and doctor uploads nothing",
+        );
+        assert_cause(
+            &f,
+            "ocr-dependency",
+            Unchecked,
+            "admin-api's logs were not read: an OCR failure shows only there",
+        );
+
+        let inside_unchecked = |docker: &DockerFacts, says: &str| {
+            let f = run(docker, None);
+            assert_cause(&f, "disk-full", Unchecked, says);
+            assert_cause(&f, "uploads-permission", Unchecked, says);
+        };
+        inside_unchecked(&engine(vec![exited("admin-api", 1)]), "admin-api is not running (see DK002)");
+        inside_unchecked(&engine(vec![running("admin-api")]), "the engine gave no way to look inside");
+        let no_sh = InsideFacts {
+            error: Some("exec: \"sh\": executable file not found in $PATH".into()),
+            ..Default::default()
+        };
+        inside_unchecked(
+            &admin_api(no_sh, &[]),
+            "could not look inside admin-api (`sh`, `ls`, `df` and `id` are needed)",
+        );
+        let mut gone = engine(vec![]);
+        gone.containers.push(missing("admin-api"));
+        inside_unchecked(&gone, "no container admin-api");
+
+        // What df or id printed could not be used; the logs are still read.
+        let f = run(
+            &admin_api(
+                InsideFacts {
+                    uploads_disk: Some(Err("df: /app/uploads: No such file or directory".into())),
+                    ..sound()
+                },
+                &[],
+            ),
+            None,
+        );
+        assert_cause(&f, "disk-full", Unchecked, "df /app/uploads: df: /app/uploads: No such file or directory");
+        let f = run(&admin_api(InsideFacts { uploads_disk: None, uid: None, ..sound() }, &[]), None);
+        assert_cause(&f, "disk-full", Unchecked, "df printed nothing");
+        assert_cause(&f, "uploads-permission", Unchecked, "ls or id printed nothing usable");
+        assert_eq!(f.status, Status::Ok);
+        assert_cause(&f, "file-too-large", RuledOut, "no upload was refused");
+        assert_cause(&f, "ocr-dependency", RuledOut, "no OCR error");
+    }
 }

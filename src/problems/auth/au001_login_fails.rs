@@ -243,3 +243,181 @@ fn stores(
     }
     status
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::auth::LoginFacts;
+    use crate::probe::http::HttpErrorKind;
+    use crate::problems::fixtures::*;
+    use crate::report::Verdict;
+
+    const LOGIN: &str = "http://localhost:8002/api/auth/login";
+
+    fn healthy() -> AuthFacts {
+        AuthFacts {
+            base_url: "http://localhost:8002".into(),
+            health: Some(answer("GET", "http://localhost:8002/health", 200, r#"{"status":"ok"}"#)),
+            ..Default::default()
+        }
+    }
+
+    fn login(status: u16, body: &str) -> AuthFacts {
+        let response = answer("POST", LOGIN, status, body);
+        AuthFacts { login: Some(LoginFacts { username: "alice".into(), response, token: None }), ..healthy() }
+    }
+
+    fn user(row: Result<Option<Option<bool>>, String>) -> PgAppFacts {
+        PgAppFacts { user: Some(row), ..Default::default() }
+    }
+
+    fn auth_logs(hits: &[(&str, &str)]) -> crate::probe::docker::DockerFacts {
+        engine(vec![with_logs(running("auth-service"), hits)])
+    }
+
+    fn run(f: &AuthFacts, app: Option<&PgAppFacts>, docker: &DockerView) -> Finding {
+        diagnose(f, app, docker, &ctx())
+    }
+
+    #[test]
+    fn healthy_service_without_credentials_rules_out_only_the_stores() {
+        let f = run(&healthy(), None, &DockerView::none());
+        assert_eq!(f.status, Status::Ok, "{}", f.summary);
+        assert_eq!(f.summary, "auth-service is healthy");
+        assert_cause(&f, "wrong-password", Unchecked, "no login tried: set DOCTOR_LOGIN_USERNAME");
+        assert_cause(&f, "user-inactive", Unchecked, "no login tried: set DOCTOR_LOGIN_USERNAME");
+        assert_cause(&f, "database-error", RuledOut, "/health answers ok");
+        assert_cause(&f, "redis-error", RuledOut, "/health answers ok");
+        verdicts(&f);
+    }
+
+    #[test]
+    fn a_successful_login_with_clean_logs_rules_everything_out() {
+        let docker = auth_logs(&[]);
+        let f = run(&login(200, r#"{"token_type":"bearer"}"#), Some(&user(Ok(Some(Some(true))))), &view(&docker));
+        assert_eq!(f.status, Status::Ok, "{}", f.summary);
+        assert!(f.summary.contains("alice logged in (HTTP 200)"), "{}", f.summary);
+        assert!(verdicts(&f).iter().all(|(_, v)| *v == RuledOut), "{:?}", f.causes);
+        assert_cause(&f, "user-inactive", RuledOut, "alice is active in authdb");
+        assert_cause(&f, "database-error", RuledOut, "auth-service logged no such error in the last 10m");
+        assert_cause(&f, "redis-error", RuledOut, "auth-service logged no such error in the last 10m");
+    }
+
+    #[test]
+    fn each_answer_to_the_login_confirms_its_own_cause() {
+        use Verdict::*;
+        // (status, body) → wrong-password, user-inactive, database-error, redis-error
+        let cases: [(u16, &str, [Verdict; 4]); 6] = [
+            (401, r#"{"detail":"Invalid credentials"}"#, [Confirmed, RuledOut, RuledOut, RuledOut]),
+            (403, r#"{"detail":"Forbidden"}"#, [RuledOut, Confirmed, RuledOut, RuledOut]),
+            (401, r#"{"detail":"User account is disabled"}"#, [RuledOut, Confirmed, RuledOut, RuledOut]),
+            (500, r#"{"detail":"Database connection failed"}"#, [RuledOut, RuledOut, Confirmed, Suspected]),
+            (503, r#"{"detail":"Redis unavailable"}"#, [RuledOut, RuledOut, Suspected, Confirmed]),
+            (502, "Bad Gateway", [RuledOut, RuledOut, Suspected, Suspected]),
+        ];
+        for (code, body, want) in cases {
+            let f = run(&login(code, body), None, &DockerView::none());
+            assert_eq!(f.status, Status::Critical, "{code} {body}");
+            assert!(f.summary.contains(&format!("login of alice failed: HTTP {code}")), "{}", f.summary);
+            let got: Vec<Verdict> = verdicts(&f).into_iter().map(|(_, v)| v).collect();
+            assert_eq!(got, want, "{code} {body}: {:?}", f.causes);
+        }
+        let f = run(&login(403, "{}"), None, &DockerView::none());
+        assert_cause(&f, "user-inactive", Confirmed, "alice is inactive: HTTP 403");
+        let f = run(&login(401, "{}"), None, &DockerView::none());
+        assert_cause(&f, "user-inactive", RuledOut, "the answer does not say inactive: HTTP 401");
+    }
+
+    #[test]
+    fn an_unhealthy_service_without_credentials_suspects_the_store_its_health_names() {
+        let mut facts = healthy();
+        facts.health = Some(answer("GET", "http://localhost:8002/health", 503, r#"{"database":"down"}"#));
+        let f = run(&facts, None, &DockerView::none());
+        assert_eq!(f.status, Status::Critical);
+        assert!(f.summary.contains("auth-service is not healthy: GET http://localhost:8002/health → HTTP 503"));
+        assert_cause(&f, "database-error", Suspected, r#"/health answers: {"database":"down"}"#);
+        assert_cause(&f, "redis-error", Unchecked, "no login tried");
+        assert_cause(&f, "wrong-password", Unchecked, "no login tried");
+
+        facts.health = Some(failure("GET", "http://localhost:8002/health", HttpErrorKind::Refused, "tcp connect"));
+        let f = run(&facts, None, &DockerView::none());
+        assert_eq!(f.status, Status::Critical);
+        assert!(f.summary.contains("connection refused"), "{}", f.summary);
+        assert_cause(&f, "database-error", Unchecked, "no login tried");
+        assert_cause(&f, "redis-error", Unchecked, "no login tried");
+    }
+
+    #[test]
+    fn a_login_that_got_no_answer_leaves_every_cause_unchecked() {
+        let mut facts = healthy();
+        facts.login = Some(LoginFacts {
+            username: "alice".into(),
+            response: failure("POST", LOGIN, HttpErrorKind::Timeout, "operation timed out"),
+            token: None,
+        });
+        let f = run(&facts, None, &DockerView::none());
+        assert_eq!(f.status, Status::Critical);
+        for id in ["wrong-password", "user-inactive", "database-error", "redis-error"] {
+            assert_cause(&f, id, Unchecked, "POST /api/auth/login failed: no answer in time: operation timed out");
+        }
+    }
+
+    #[test]
+    fn authdb_refines_what_the_login_answered() {
+        let none = DockerView::none();
+        // A 401 for a user authdb shows inactive: inactive confirmed, the password only suspected.
+        let f = run(&login(401, "{}"), Some(&user(Ok(Some(Some(false))))), &none);
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(&f, "user-inactive", Confirmed, "users.is_active is false for alice in authdb");
+        assert_cause(&f, "wrong-password", Suspected, "some services also answer with 401");
+        // Inactive in authdb although the login worked: suspected only.
+        let f = run(&login(200, "{}"), Some(&user(Ok(Some(Some(false))))), &none);
+        assert_eq!(f.status, Status::Ok);
+        assert_cause(&f, "user-inactive", Suspected, "users.is_active is false for alice");
+        // No such user.
+        let f = run(&login(401, "{}"), Some(&user(Ok(None))), &none);
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(&f, "wrong-password", Confirmed, "no user named alice in authdb.users");
+        assert!(f.summary.contains("no user named alice"), "{}", f.summary);
+        let f = run(&login(200, "{}"), Some(&user(Ok(None))), &none);
+        assert_cause(&f, "wrong-password", Suspected, "no user named alice in authdb.users");
+        // Active.
+        let f = run(&login(401, "{}"), Some(&user(Ok(Some(Some(true))))), &none);
+        assert_cause(&f, "user-inactive", RuledOut, "alice is active in authdb");
+        // authdb unreadable by doctor too.
+        let f = run(&login(401, "{}"), Some(&user(Err("connection refused".into()))), &none);
+        assert_cause(&f, "database-error", Suspected, "doctor could not read authdb either: connection refused");
+        // Without a login, authdb is not asked about anyone.
+        let f = run(&healthy(), Some(&user(Ok(Some(Some(false))))), &none);
+        assert_cause(&f, "user-inactive", Unchecked, "no login tried");
+    }
+
+    #[test]
+    fn auth_service_logs_name_the_store_that_fails() {
+        let docker = auth_logs(&[
+            ("PG001", "could not connect to server"),
+            ("RD001", "Error 111 connecting to redis:6379"),
+            ("AU003", "Refresh token is invalid or expired"),
+        ]);
+        let f = run(&login(500, "Internal Server Error"), None, &view(&docker));
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(
+            &f,
+            "database-error",
+            Confirmed,
+            "auth-service logged \"could not connect to server\" 3 times in the last 10m",
+        );
+        assert_cause(&f, "redis-error", Confirmed, "Error 111 connecting to redis:6379");
+
+        // A login that worked, or none at all: the same lines are only suspected, and warn.
+        let docker = auth_logs(&[("RD002", "OOM command not allowed")]);
+        let f = run(&healthy(), None, &view(&docker));
+        assert_eq!(f.status, Status::Warning, "{}", f.summary);
+        assert_cause(&f, "redis-error", Suspected, "OOM command not allowed");
+        assert_cause(&f, "database-error", RuledOut, "auth-service logged no such error in the last 10m");
+        let f = run(&login(200, "{}"), None, &view(&docker));
+        assert_eq!(f.status, Status::Warning);
+        assert_cause(&f, "redis-error", Suspected, "OOM command not allowed");
+        assert_cause(&f, "wrong-password", RuledOut, "alice logged in");
+    }
+}

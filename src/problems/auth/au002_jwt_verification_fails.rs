@@ -371,3 +371,338 @@ fn jwt_settings_disagreements(docker: &DockerView, ctx: &Ctx) -> (Option<String>
     let join = |v: Vec<String>| (!v.is_empty()).then(|| v.join("; "));
     (join(found.0), join(found.1))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jwt::{JwksFacts, KeyFacts};
+    use crate::probe::auth::TokenFacts;
+    use crate::probe::docker::{ContainerFacts, DockerFacts};
+    use crate::probe::http::HttpErrorKind;
+    use crate::probe::inside::{FileEntry, InsideFacts};
+    use crate::problems::fixtures::*;
+    use crate::report::Verdict;
+
+    const NOW: i64 = 1_750_000_000;
+    const JWKS: &str = "http://localhost:8002/.well-known/jwks.json";
+    const ISSUER: &str = "http://auth-service:8002";
+
+    fn key(kid: &str, fingerprint: &str) -> KeyFacts {
+        KeyFacts {
+            kid: Some(kid.into()),
+            kty: "RSA".into(),
+            alg: Some("RS256".into()),
+            use_: Some("sig".into()),
+            bits: Some(2048),
+            modulus_fingerprint: Some(fingerprint.into()),
+        }
+    }
+
+    /// auth-service serving `keys`, and no token given.
+    fn served(keys: Vec<KeyFacts>) -> AuthFacts {
+        AuthFacts {
+            base_url: "http://localhost:8002".into(),
+            jwks: Some(answer("GET", JWKS, 200, "")),
+            jwks_analysis: Some(Ok(JwksFacts { keys, problems: vec![] })),
+            ..Default::default()
+        }
+    }
+
+    fn claims() -> TokenView {
+        TokenView {
+            alg: "RS256".into(),
+            kid: Some("k1".into()),
+            typ: Some("JWT".into()),
+            iss: Some(ISSUER.into()),
+            aud: vec!["user-api".into()],
+            sub: Some("42".into()),
+            exp: Some(NOW + 600),
+            iat: Some(NOW - 300),
+            ..Default::default()
+        }
+    }
+
+    fn with_token(view: Result<TokenView, TokenError>, verification: Option<Verification>) -> AuthFacts {
+        AuthFacts { token: Some(TokenFacts { view, verification, checked_at: NOW }), ..served(vec![key("k1", "ab12")]) }
+    }
+
+    fn expected() -> Expected {
+        Expected {
+            issuer: Some((ISSUER.into(), "JWT_ISSUER (.env)".into())),
+            audience: Some(("user-api".into(), "JWT_AUDIENCE (.env)".into())),
+        }
+    }
+
+    /// auth-service with both key files readable by its uid, the public one of modulus `fingerprint`.
+    fn auth_service(fingerprint: &str) -> ContainerFacts {
+        let file = |name: &str, mode: &str| FileEntry {
+            name: name.into(),
+            mode: mode.into(),
+            uid: 1000,
+            gid: 1000,
+            size: 1700,
+        };
+        let inside = InsideFacts {
+            uid: Some(1000),
+            gids: vec![1000],
+            keys: Some(Ok(vec![file("private_key.pem", "-rw-------"), file("public_key.pem", "-rw-r--r--")])),
+            public_key: Some(Ok((fingerprint.into(), 2048))),
+            ..Default::default()
+        };
+        ContainerFacts { inside: Some(inside), ..running("auth-service") }
+    }
+
+    fn with_env(c: ContainerFacts, vars: &[(&str, &str)]) -> ContainerFacts {
+        ContainerFacts { env: vars.iter().map(|(k, v)| env(k, v)).collect(), ..c }
+    }
+
+    fn run(f: &AuthFacts, expected: &Expected, docker: &DockerView) -> Finding {
+        diagnose(f, expected, docker, &ctx())
+    }
+
+    #[test]
+    fn sound_jwks_key_files_and_token_rule_everything_out() {
+        let docker = engine(vec![auth_service("ab12"), running("user-api")]);
+        let facts = with_token(Ok(claims()), Some(Verification::Valid));
+        for view in [view(&docker), DockerView::none()] {
+            let f = run(&facts, &expected(), &view);
+            assert_eq!(f.status, Status::Ok, "{}", f.summary);
+            assert!(f.summary.contains("no token problem found"), "{}", f.summary);
+            assert!(verdicts(&f).iter().all(|(_, v)| *v == RuledOut), "{:?}", f.causes);
+            assert_cause(&f, "jwks-unreachable", RuledOut, "the JWKS answered with 1 key(s)");
+            assert_cause(&f, "keys-missing", RuledOut, "k1 (2048 bits)");
+            assert_cause(&f, "signature-mismatch", RuledOut, "signature verified with key k1");
+            assert_cause(&f, "token-expired", RuledOut, "valid until");
+            assert_cause(&f, "issuer-mismatch", RuledOut, "issuer \"http://auth-service:8002\" as expected");
+            assert_cause(&f, "audience-mismatch", RuledOut, "audience \"user-api\" as expected");
+        }
+        let f = run(&facts, &expected(), &view(&docker));
+        assert_cause(&f, "keys-missing", RuledOut, "private_key.pem and public_key.pem present in /app/keys/");
+        assert_cause(&f, "signature-mismatch", RuledOut, "public_key.pem on disk is the key the JWKS serves");
+    }
+
+    #[test]
+    fn the_jwks_answer_decides_jwks_unreachable_and_keys_missing() {
+        let none = DockerView::none();
+        let mut facts = served(vec![]);
+        facts.jwks = Some(failure("GET", JWKS, HttpErrorKind::Refused, "tcp connect error"));
+        facts.jwks_analysis = None;
+        let f = run(&facts, &expected(), &none);
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(&f, "jwks-unreachable", Confirmed, "connection refused: tcp connect error");
+        assert_cause(&f, "keys-missing", Unchecked, "the JWKS could not be read");
+
+        facts.jwks = Some(answer("GET", JWKS, 404, "Not Found"));
+        let f = run(&facts, &expected(), &none);
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(&f, "jwks-unreachable", Confirmed, "→ HTTP 404");
+
+        facts.jwks = Some(answer("GET", JWKS, 200, ""));
+        facts.jwks_analysis = Some(Err("not valid JSON: expected value at line 1 column 1".into()));
+        let f = run(&facts, &expected(), &none);
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(&f, "jwks-unreachable", Confirmed, "the JWKS answered, but is unusable: not valid JSON");
+        assert_cause(&f, "keys-missing", Suspected, "no usable key is published");
+
+        let f = run(&served(vec![]), &expected(), &none);
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(&f, "jwks-unreachable", RuledOut, "the JWKS answered with 0 key(s)");
+        assert_cause(&f, "keys-missing", Confirmed, "the JWKS publishes no key");
+
+        let f = run(&AuthFacts::default(), &expected(), &none);
+        assert_eq!(f.status, Status::Ok);
+        assert_cause(&f, "jwks-unreachable", Unchecked, "the JWKS was not fetched");
+        assert_cause(&f, "keys-missing", Unchecked, "the JWKS was not fetched");
+    }
+
+    #[test]
+    fn without_a_token_only_the_jwks_and_the_settings_speak() {
+        let f = run(&served(vec![key("k1", "ab12")]), &expected(), &DockerView::none());
+        assert_eq!(f.status, Status::Ok, "{}", f.summary);
+        for id in ["token-expired", "issuer-mismatch", "audience-mismatch", "signature-mismatch"] {
+            assert_cause(&f, id, Unchecked, "give a token with --token JWT");
+        }
+
+        // The same kid published twice.
+        let mut facts = served(vec![key("k1", "ab12"), key("k1", "cd34")]);
+        facts.jwks_analysis = Some(Ok(JwksFacts {
+            keys: vec![key("k1", "ab12"), key("k1", "cd34")],
+            problems: vec!["kid \"k1\" appears more than once".into()],
+        }));
+        let f = run(&facts, &expected(), &DockerView::none());
+        assert_eq!(f.status, Status::Warning);
+        assert_cause(&f, "signature-mismatch", Suspected, "kid \"k1\" appears more than once");
+
+        // A verifier expecting another issuer and audience than auth-service issues.
+        let docker = engine(vec![
+            with_env(running("auth-service"), &[("JWT_ISSUER", ISSUER), ("JWT_AUDIENCE", "user-api")]),
+            with_env(running("user-api"), &[("JWT_ISSUER", "auth-service"), ("JWT_AUDIENCE", "api")]),
+        ]);
+        let f = run(&served(vec![key("k1", "ab12")]), &expected(), &view(&docker));
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(
+            &f,
+            "issuer-mismatch",
+            Confirmed,
+            "user-api expects JWT_ISSUER=\"auth-service\", but auth-service issues \"http://auth-service:8002\"",
+        );
+        assert_cause(&f, "audience-mismatch", Confirmed, "user-api expects JWT_AUDIENCE=\"api\"");
+        assert!(f.summary.contains("user-api expects JWT_ISSUER"), "{}", f.summary);
+        // ... which a token given too does not overrule.
+        let facts = AuthFacts { token: with_token(Ok(claims()), Some(Verification::Valid)).token, ..served(vec![]) };
+        let f = run(&facts, &expected(), &view(&docker));
+        assert_cause(&f, "issuer-mismatch", Confirmed, "user-api expects JWT_ISSUER");
+        assert_cause(&f, "audience-mismatch", Confirmed, "user-api expects JWT_AUDIENCE");
+    }
+
+    #[test]
+    fn each_token_failure_confirms_its_own_cause() {
+        type Change = fn(&mut TokenView, &mut Option<Verification>);
+        let cases: [(Change, &str, &str); 8] = [
+            (
+                |_, v| *v = Some(Verification::UnknownKid { kid: Some("old".into()), available: vec!["k1".into()] }),
+                "signature-mismatch",
+                "the token's kid \"old\" is not in the JWKS (it has: k1)",
+            ),
+            (|_, v| *v = Some(Verification::BadSignature), "signature-mismatch", "the signature does not verify"),
+            (
+                |_, v| *v = Some(Verification::UnsupportedAlgorithm { alg: "HS256".into() }),
+                "signature-mismatch",
+                "the token uses HS256",
+            ),
+            (
+                |t, v| {
+                    t.exp = Some(NOW - 3 * 3600);
+                    *v = Some(Verification::Expired { exp: NOW - 3 * 3600 });
+                },
+                "token-expired",
+                "expired 3h ago",
+            ),
+            (
+                |t, v| {
+                    t.nbf = Some(NOW + 600);
+                    *v = Some(Verification::NotYetValid { nbf: NOW + 600 });
+                },
+                "token-expired",
+                "not valid before",
+            ),
+            (
+                |t, _| t.iss = Some("http://localhost:8002".into()),
+                "issuer-mismatch",
+                "the token's issuer is \"http://localhost:8002\", but \"http://auth-service:8002\" is expected (JWT_ISSUER (.env))",
+            ),
+            (
+                |t, _| t.aud = vec!["admin-api".into(), "web".into()],
+                "audience-mismatch",
+                "the token's audience is \"admin-api, web\", but \"user-api\" is expected",
+            ),
+            (|t, _| t.iss = None, "issuer-mismatch", "the token's issuer is \"\""),
+        ];
+        for (change, id, says) in cases {
+            let (mut view, mut verification) = (claims(), Some(Verification::Valid));
+            change(&mut view, &mut verification);
+            let f = run(&with_token(Ok(view), verification), &expected(), &DockerView::none());
+            assert_eq!(f.status, Status::Critical, "{id}: {}", f.summary);
+            assert_cause(&f, id, Confirmed, says);
+            assert!(f.summary.contains(says), "{}", f.summary);
+            let others: Vec<(&str, Verdict)> = verdicts(&f).into_iter().filter(|(c, _)| *c != id).collect();
+            assert!(others.iter().all(|(_, v)| *v == RuledOut), "{id}: {others:?}");
+        }
+    }
+
+    #[test]
+    fn tokens_doctor_cannot_fully_judge() {
+        let none = DockerView::none();
+        for (error, says) in [
+            (TokenError::NotAJwt { why: "a JWT has three parts separated by dots; this has 1".into() }, "not a JWT"),
+            (TokenError::AlgNone, "the token says alg \"none\""),
+        ] {
+            let f = run(&with_token(Err(error), None), &expected(), &none);
+            assert_eq!(f.status, Status::Critical);
+            assert!(f.summary.contains(says), "{}", f.summary);
+            assert_cause(&f, "signature-mismatch", Confirmed, says);
+            for id in ["token-expired", "issuer-mismatch", "audience-mismatch"] {
+                assert_cause(&f, id, Unchecked, says);
+            }
+            assert_cause(&f, "jwks-unreachable", RuledOut, "1 key(s)");
+        }
+
+        let mut view = claims();
+        view.exp = None;
+        let f = run(&with_token(Ok(view), Some(Verification::Valid)), &expected(), &none);
+        assert_eq!(f.status, Status::Warning);
+        assert_cause(&f, "token-expired", Suspected, "the token has no exp claim");
+
+        let unusable = Verification::Unusable { why: "the JWKS has no key usable for RS256".into() };
+        let f = run(&with_token(Ok(claims()), Some(unusable)), &expected(), &none);
+        assert_eq!(f.status, Status::Ok);
+        assert_cause(&f, "signature-mismatch", Unchecked, "the JWKS has no key usable for RS256");
+        let f = run(&with_token(Ok(claims()), None), &expected(), &none);
+        assert_cause(&f, "signature-mismatch", Unchecked, "no JWKS to verify against");
+
+        let f = run(&with_token(Ok(claims()), Some(Verification::Valid)), &Expected::default(), &none);
+        assert_eq!(f.status, Status::Ok);
+        assert_cause(&f, "issuer-mismatch", Unchecked, "no expected issuer: set JWT_ISSUER");
+        assert_cause(&f, "audience-mismatch", Unchecked, "no expected audience: set JWT_AUDIENCE");
+    }
+
+    #[test]
+    fn auth_service_key_files_and_the_verifiers_settings_add_evidence() {
+        let facts = served(vec![key("k1", "ab12")]);
+        let run_with = |containers: Vec<ContainerFacts>| -> Finding {
+            let docker: DockerFacts = engine(containers);
+            run(&facts, &expected(), &view(&docker))
+        };
+
+        // No key directory although the JWKS serves a key.
+        let mut c = auth_service("ab12");
+        c.inside.as_mut().unwrap().keys = Some(Err("ls: cannot access '/app/keys/': No such file or directory".into()));
+        let f = run_with(vec![c]);
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(&f, "keys-missing", Confirmed, "/app/keys/ is missing in auth-service");
+
+        // A public key on disk that is not the served one.
+        let f = run_with(vec![auth_service("ffff")]);
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(
+            &f,
+            "signature-mismatch",
+            Confirmed,
+            "public_key.pem on disk (modulus ffff) is not a key the JWKS serves (ab12)",
+        );
+
+        // A verifier expecting another algorithm.
+        let f = run_with(vec![running("auth-service"), with_env(running("user-api"), &[("JWT_ALGORITHM", "HS256")])]);
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(
+            &f,
+            "signature-mismatch",
+            Confirmed,
+            "user-api verifies with JWT_ALGORITHM=HS256 but auth-service signs with RS256",
+        );
+
+        // A verifier fetching the JWKS from another path; the right path says nothing.
+        let f = run_with(vec![
+            running("auth-service"),
+            with_env(running("user-api"), &[("JWKS_URL", "http://auth-service:8002/.well-known/jwks.json")]),
+            with_env(running("admin-api"), &[("JWT_JWKS_URL", "http://auth-service:8002/jwks")]),
+        ]);
+        assert_eq!(f.status, Status::Warning, "{}", f.summary);
+        assert_cause(
+            &f,
+            "jwks-unreachable",
+            Suspected,
+            "admin-api fetches the JWKS from JWT_JWKS_URL=http://auth-service:8002/jwks",
+        );
+        assert!(!f.summary.contains("user-api fetches"), "{}", f.summary);
+
+        // No auth-service container: the key files stay unlooked at.
+        let mut docker = engine(vec![]);
+        docker.containers.push(missing("auth-service"));
+        let f = run(&AuthFacts::default(), &expected(), &view(&docker));
+        assert_cause(&f, "keys-missing", Unchecked, "/app/keys not looked at: no container auth-service");
+        let docker = engine(vec![exited("auth-service", 1)]);
+        let f = run(&AuthFacts::default(), &expected(), &view(&docker));
+        assert_cause(&f, "keys-missing", Unchecked, "/app/keys in auth-service: the container is not running");
+    }
+}

@@ -242,3 +242,202 @@ pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &Do
     };
     out.status(status, summary)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::docker::DockerFacts;
+    use crate::probe::redis::{RedisConn, RedisError, RedisErrorKind, RedisInfo};
+    use crate::probe::redis_app::RedisAppFacts;
+    use crate::problems::fixtures::*;
+
+    /// `total` rows in authdb.refresh_tokens, `expired` of them expired, none revoked.
+    fn rows(total: u64, expired: u64) -> RefreshRows {
+        RefreshRows {
+            total,
+            expired,
+            revoked: Some(0),
+            revoked_column: Some("revoked".into()),
+            last_expired_age_s: Some(7200.0),
+            next_expiry_in_s: Some(86_400.0),
+        }
+    }
+
+    fn pg(r: RefreshRows) -> PgAppFacts {
+        PgAppFacts { refresh_rows: Some(Ok(r)), ..Default::default() }
+    }
+
+    /// Redis with `keys` refresh_token:* keys, persisting, evicting only keys with a TTL.
+    fn redis(keys: u64) -> RedisFacts {
+        let family = KeyFamily { pattern: "refresh_token:*".into(), count: keys, complete: true, ..Default::default() };
+        let persistence = Persistence { appendonly: "yes".into(), save: "3600 1 300 100".into() };
+        RedisFacts {
+            conn: Some(RedisConn { address: "127.0.0.1:6379".into(), latency_ms: 1, result: Ok(()) }),
+            info: Some(RedisInfo { uptime_s: 86_400, maxmemory_policy: "volatile-lru".into(), ..Default::default() }),
+            app: Some(RedisAppFacts {
+                refresh_keys: Some(Ok(family)),
+                persistence: Some(Ok(persistence)),
+                profile: None,
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn auth_logs(hits: &[(&str, &str)]) -> DockerFacts {
+        engine(vec![with_logs(running("auth-service"), hits)])
+    }
+
+    fn run(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &DockerFacts) -> Finding {
+        diagnose(pg, redis, &view(docker), &ctx())
+    }
+
+    #[test]
+    fn healthy_facts_rule_everything_out() {
+        let f = run(Some(&pg(rows(10, 2))), Some(&redis(8)), &auth_logs(&[]));
+        assert_eq!(f.status, Status::Ok, "{}", f.summary);
+        assert_eq!(f.summary, "10 refresh tokens in authdb (2 expired), 8 in Redis");
+        assert!(verdicts(&f).iter().all(|(_, v)| *v == RuledOut), "{:?}", f.causes);
+        assert_cause(&f, "refresh-expired", RuledOut, "8 of 10 refresh tokens in authdb are still valid");
+        assert_cause(&f, "refresh-missing", RuledOut, "Redis holds 8 refresh_token:* keys, persists (appendonly yes");
+        assert_cause(&f, "refresh-revoked", RuledOut, "no refresh token is revoked (revoked)");
+    }
+
+    #[test]
+    fn each_cause_is_confirmed_or_suspected_from_its_own_evidence() {
+        let clean = auth_logs(&[]);
+        // Every row expired.
+        let f = run(Some(&pg(rows(5, 5))), Some(&redis(0)), &clean);
+        assert_eq!(f.status, Status::Warning);
+        assert_cause(
+            &f,
+            "refresh-expired",
+            Confirmed,
+            "every refresh token in authdb has expired (5 rows, the last 2h ago)",
+        );
+        assert_cause(&f, "refresh-missing", RuledOut, "Redis holds 0 refresh_token:* keys");
+        // auth-service refused an expired token although valid rows remain.
+        let logged = auth_logs(&[("AU003", "Refresh token is invalid or expired")]);
+        let f = run(Some(&pg(rows(10, 2))), Some(&redis(8)), &logged);
+        assert_eq!(f.status, Status::Warning);
+        assert_cause(&f, "refresh-expired", Confirmed, "auth-service logged \"Refresh token is invalid or expired\"");
+
+        // Valid rows, no key at all: Redis lost them.
+        let f = run(Some(&pg(rows(10, 2))), Some(&redis(0)), &clean);
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(
+            &f,
+            "refresh-missing",
+            Confirmed,
+            "authdb holds 8 valid refresh tokens but Redis holds no refresh_token:* key",
+        );
+        // Fewer keys than valid rows (revoked rows do not count as valid).
+        let f = run(Some(&pg(rows(10, 2))), Some(&redis(3)), &clean);
+        assert_eq!(f.status, Status::Warning);
+        assert_cause(&f, "refresh-missing", Suspected, "authdb holds 8 valid refresh tokens, Redis only 3");
+        let f = run(Some(&pg(RefreshRows { revoked: Some(5), ..rows(10, 2) })), Some(&redis(3)), &clean);
+        assert_cause(&f, "refresh-missing", RuledOut, "Redis holds 3 refresh_token:* keys");
+        // Settings that lose keys.
+        let mut evicting = redis(8);
+        if let Some(i) = evicting.info.as_mut() {
+            i.maxmemory_policy = "allkeys-lru".into();
+            i.evicted_keys = 120;
+        }
+        let f = run(Some(&pg(rows(10, 2))), Some(&evicting), &clean);
+        assert_eq!(f.status, Status::Warning);
+        assert_cause(
+            &f,
+            "refresh-missing",
+            Suspected,
+            "maxmemory-policy is allkeys-lru: Redis may evict refresh tokens like any cache key and has evicted 120 keys",
+        );
+        let mut volatile = redis(8);
+        if let Some(Ok(p)) = volatile.app.as_mut().and_then(|a| a.persistence.as_mut()) {
+            *p = Persistence { appendonly: "no".into(), save: String::new() };
+        }
+        let f = run(Some(&pg(rows(10, 2))), Some(&volatile), &clean);
+        assert_eq!(f.status, Status::Warning);
+        assert_cause(
+            &f,
+            "refresh-missing",
+            Suspected,
+            "Redis persists nothing (appendonly no, save \"\"): a restart drops every refresh token (it last started 24h ago)",
+        );
+        let logged = auth_logs(&[("AU003", "Refresh token not found in database")]);
+        let f = run(Some(&pg(rows(10, 2))), Some(&redis(8)), &logged);
+        assert_eq!(f.status, Status::Warning);
+        assert_cause(&f, "refresh-missing", Suspected, "Refresh token not found in database");
+        assert_cause(&f, "refresh-expired", RuledOut, "still valid");
+
+        // Revoked rows are suspected only: a logout leaves them too.
+        let f = run(Some(&pg(RefreshRows { revoked: Some(3), ..rows(10, 2) })), Some(&redis(8)), &clean);
+        assert_eq!(f.status, Status::Ok);
+        assert_cause(&f, "refresh-revoked", Suspected, "3 refresh tokens are revoked (revoked)");
+    }
+
+    #[test]
+    fn what_cannot_be_read_stays_unchecked() {
+        let clean = auth_logs(&[]);
+        // No revocation column: nothing outside auth-service shows a revoked token.
+        let f =
+            run(Some(&pg(RefreshRows { revoked: None, revoked_column: None, ..rows(10, 2) })), Some(&redis(8)), &clean);
+        assert_eq!(f.status, Status::Ok);
+        assert_cause(&f, "refresh-revoked", Unchecked, "no revoked/is_revoked/revoked_at column");
+
+        // Valid rows but auth-service's logs not read: one user's token may still have expired.
+        let f = diagnose(Some(&pg(rows(10, 2))), Some(&redis(8)), &DockerView::none(), &ctx());
+        assert_eq!(f.status, Status::Ok);
+        assert_cause(
+            &f,
+            "refresh-expired",
+            Unchecked,
+            "8 of 10 refresh tokens in authdb are still valid (the next expires in 24h)",
+        );
+
+        // Neither store read.
+        let f = run(None, None, &clean);
+        assert_eq!(f.status, Status::Unknown);
+        assert!(f.summary.contains("not fully checked"), "{}", f.summary);
+        assert_cause(&f, "refresh-expired", Unchecked, "authdb was not read");
+        assert_cause(&f, "refresh-missing", Unchecked, "Redis is unreachable (see RD001)");
+        assert_cause(&f, "refresh-revoked", Unchecked, "authdb was not read");
+
+        let unreadable = PgAppFacts {
+            refresh_rows: Some(Err("permission denied for table refresh_tokens".into())),
+            ..Default::default()
+        };
+        let f = run(Some(&unreadable), Some(&redis(8)), &clean);
+        assert_eq!(f.status, Status::Ok);
+        assert_cause(&f, "refresh-expired", Unchecked, "authdb could not be read: permission denied");
+        assert_cause(&f, "refresh-revoked", Unchecked, "authdb could not be read: permission denied");
+
+        let mut down = redis(8);
+        down.conn = Some(RedisConn {
+            address: "127.0.0.1:6379".into(),
+            latency_ms: 1,
+            result: Err(RedisError { kind: RedisErrorKind::Refused, message: "Connection refused".into() }),
+        });
+        down.info = None;
+        down.app = None;
+        let f = run(Some(&pg(rows(10, 2))), Some(&down), &clean);
+        assert_cause(&f, "refresh-missing", Unchecked, "Redis is unreachable (see RD001)");
+
+        let mut not_read = redis(8);
+        not_read.app = None;
+        let f = run(Some(&pg(rows(10, 2))), Some(&not_read), &clean);
+        assert_cause(&f, "refresh-missing", Unchecked, "Redis was not read");
+
+        let mut refused = redis(8);
+        if let Some(a) = refused.app.as_mut() {
+            a.refresh_keys = Some(Err("NOPERM this user has no permissions to run the 'scan' command".into()));
+        }
+        let f = run(Some(&pg(rows(10, 2))), Some(&refused), &clean);
+        assert_cause(&f, "refresh-missing", Unchecked, "NOPERM");
+
+        let mut no_config = redis(8);
+        if let Some(a) = no_config.app.as_mut() {
+            a.persistence = Some(Err("ERR unknown command 'CONFIG'".into()));
+        }
+        let f = run(Some(&pg(rows(10, 2))), Some(&no_config), &clean);
+        assert_cause(&f, "refresh-missing", Unchecked, "Redis's persistence settings could not be read");
+    }
+}

@@ -138,3 +138,161 @@ pub fn diagnose(f: &FrontendFacts, docker: &DockerView, ctx: &Ctx) -> Finding {
     }
     out.status(status, summary)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::docker::{ContainerFacts, DockerFacts, UrlVar};
+    use crate::probe::http::{HttpErrorKind, HttpFacts};
+    use crate::problems::fixtures::*;
+
+    fn page(page: HttpFacts) -> FrontendFacts {
+        FrontendFacts {
+            service: "user-frontend".into(),
+            base_url: "http://localhost:3002".into(),
+            page,
+            ..Default::default()
+        }
+    }
+
+    fn status(code: u16) -> FrontendFacts {
+        page(answer("GET", "http://localhost:3002/", code, ""))
+    }
+
+    fn on_app(c: ContainerFacts) -> ContainerFacts {
+        ContainerFacts { networks: vec![net("app")], ..c }
+    }
+
+    /// user-frontend with `urls`, and both backends on the same network.
+    fn stack(urls: Vec<UrlVar>) -> DockerFacts {
+        engine(vec![
+            on_app(ContainerFacts { urls, ..running("user-frontend") }),
+            on_app(running("auth-service")),
+            on_app(running("user-api")),
+        ])
+    }
+
+    fn good_urls() -> Vec<UrlVar> {
+        vec![url_var("AUTH_SERVICE_URL", "auth-service", 8002), url_var("API_URL", "user-api", 8001)]
+    }
+
+    fn run(f: &FrontendFacts, docker: &DockerFacts) -> Finding {
+        diagnose(f, &view(docker), &ctx())
+    }
+
+    #[test]
+    fn a_page_that_renders_with_reachable_backends_rules_everything_out() {
+        let f = run(&status(200), &stack(good_urls()));
+        assert_eq!(f.status, Status::Ok, "{}", f.summary);
+        assert_eq!(f.summary, "the page answers HTTP 200 in 12 ms");
+        assert!(verdicts(&f).iter().all(|(_, v)| *v == RuledOut), "{:?}", f.causes);
+        assert_cause(&f, "frontend-down", RuledOut, "HTTP 200 in 12 ms");
+        assert_cause(
+            &f,
+            "backend-unreachable",
+            RuledOut,
+            "user-frontend AUTH_SERVICE_URL=auth-service:8002 reaches auth-service on network app",
+        );
+        assert_cause(&f, "backend-unreachable", RuledOut, "API_URL=user-api:8001 reaches user-api on network app");
+        assert_cause(&f, "stale-build-cache", RuledOut, "the page renders");
+    }
+
+    #[test]
+    fn each_cause_is_confirmed_or_suspected_from_its_own_evidence() {
+        // No HTTP answer at all.
+        let down = page(failure("GET", "http://localhost:3002/", HttpErrorKind::Refused, "tcp connect error"));
+        let f = run(&down, &stack(good_urls()));
+        assert_eq!(f.status, Status::Critical);
+        assert_eq!(f.summary, "user-frontend does not answer: connection refused");
+        assert_cause(
+            &f,
+            "frontend-down",
+            Confirmed,
+            "GET http://localhost:3002/: connection refused: tcp connect error",
+        );
+        assert_cause(&f, "stale-build-cache", Unchecked, "the page did not load at all");
+        assert_cause(&f, "backend-unreachable", RuledOut, "reaches auth-service");
+
+        // A page that answers, but broken, while the backends are reachable.
+        let nextjs = FrontendFacts { nextjs_error: true, ..status(200) };
+        let blank = FrontendFacts { blank: true, ..status(200) };
+        for (facts, says, want) in [
+            (status(500), "HTTP 500", Status::Critical),
+            (nextjs, "Next.js's error page", Status::Warning),
+            (blank, "an empty page (the application root rendered nothing)", Status::Warning),
+        ] {
+            let f = run(&facts, &stack(good_urls()));
+            assert_eq!(f.status, want, "{says}");
+            assert!(f.summary.contains(says), "{}", f.summary);
+            assert_cause(&f, "stale-build-cache", Suspected, says);
+            assert_cause(&f, "frontend-down", RuledOut, "the Next.js server answers");
+            assert_cause(&f, "backend-unreachable", RuledOut, "reaches");
+        }
+
+        // Links the frontend's container cannot follow.
+        let localhost = vec![url_var("AUTH_SERVICE_URL", "localhost", 8002)];
+        let f = run(&status(200), &stack(localhost));
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(
+            &f,
+            "backend-unreachable",
+            Confirmed,
+            "user-frontend AUTH_SERVICE_URL=localhost:8002: inside a container, localhost is the container itself, not auth-service",
+        );
+        assert_cause(&f, "stale-build-cache", RuledOut, "the page renders");
+        assert!(f.summary.contains("inside a container"), "{}", f.summary);
+
+        let mut isolated = stack(good_urls());
+        isolated.containers[2].container.as_mut().unwrap().networks = vec![net("api")];
+        let f = run(&status(500), &isolated);
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(
+            &f,
+            "backend-unreachable",
+            Confirmed,
+            "user-frontend is on [app] and user-api on [api]: no network in common",
+        );
+        assert_cause(&f, "stale-build-cache", Unchecked, "the page is HTTP 500");
+
+        let mut no_api = stack(good_urls());
+        no_api.containers[2] = missing("user-api");
+        let f = run(&status(200), &no_api);
+        assert_cause(
+            &f,
+            "backend-unreachable",
+            Confirmed,
+            "API_URL=user-api:8001: the container it points at does not exist",
+        );
+
+        let alias = vec![url_var("AUTH_SERVICE_URL", "auth", 8002)];
+        let f = run(&status(200), &stack(alias));
+        assert_cause(&f, "backend-unreachable", Confirmed, "\"auth\" is no name or alias of auth-service on [app]");
+    }
+
+    #[test]
+    fn backend_links_unchecked_without_the_engine_or_a_url() {
+        let f = diagnose(&status(200), &DockerView::none(), &ctx());
+        assert_eq!(f.status, Status::Ok);
+        assert_cause(&f, "backend-unreachable", Unchecked, "needs the Docker engine");
+        let f = run(&status(200), &engine_down());
+        assert_cause(&f, "backend-unreachable", Unchecked, "the Docker engine is unreachable (see DK001)");
+        let f = run(&status(200), &stack(vec![]));
+        assert_eq!(f.status, Status::Ok);
+        assert_cause(
+            &f,
+            "backend-unreachable",
+            Unchecked,
+            "user-frontend has no *_URL variable pointing at auth-service or user-api",
+        );
+        // Suspected stale build without the engine: nothing says the backends are at fault.
+        let f = diagnose(&status(502), &DockerView::none(), &ctx());
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(&f, "stale-build-cache", Suspected, "the page is HTTP 502");
+        // Neither a status nor an error (not something the probe produces): nothing is known.
+        let f = run(&page(HttpFacts::default()), &stack(good_urls()));
+        assert_eq!(f.status, Status::Unknown);
+        assert_eq!(f.summary, "no answer");
+        assert_cause(&f, "frontend-down", Unchecked, "");
+        assert_cause(&f, "stale-build-cache", Unchecked, "");
+    }
+}

@@ -136,3 +136,132 @@ pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
         out.status(Status::Critical, problems.join("; "))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::http::{CookieFacts, HttpErrorKind};
+    use crate::problems::fixtures::*;
+
+    fn cookie(name: &str, http_only: bool, secure: bool, same_site: Option<&str>) -> CookieFacts {
+        CookieFacts {
+            name: name.into(),
+            http_only,
+            secure,
+            same_site: same_site.map(str::to_string),
+            path: Some("/".into()),
+            ..Default::default()
+        }
+    }
+
+    fn sound_cookies() -> Vec<CookieFacts> {
+        vec![cookie("access_token", true, false, Some("Lax")), cookie("refresh_token", true, false, Some("Strict"))]
+    }
+
+    /// A BFF login at `base_url` answered 200 with `cookies` and CORS `headers`.
+    fn logged_in(base_url: &str, cookies: Vec<CookieFacts>, headers: &[(&str, &str)]) -> FrontendFacts {
+        let mut login = answer("POST", &format!("{base_url}/api/auth/login"), 200, "{}");
+        login.headers = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        login.cookies = cookies.clone();
+        FrontendFacts {
+            service: "user-frontend".into(),
+            base_url: base_url.into(),
+            bff_login: Some(login),
+            cookies,
+            ..Default::default()
+        }
+    }
+
+    const SAME_ORIGIN: [(&str, &str); 2] =
+        [("access-control-allow-origin", "http://localhost:3002"), ("access-control-allow-credentials", "true")];
+
+    #[test]
+    fn sound_cookies_and_cors_rule_everything_out() {
+        let f = diagnose(&logged_in("http://localhost:3002", sound_cookies(), &SAME_ORIGIN), &ctx());
+        assert_eq!(f.status, Status::Ok, "{}", f.summary);
+        assert!(verdicts(&f).iter().all(|(_, v)| *v == RuledOut), "{:?}", f.causes);
+        assert_cause(
+            &f,
+            "cors-credentials",
+            RuledOut,
+            "Access-Control-Allow-Origin: http://localhost:3002; Allow-Credentials: true",
+        );
+        assert_cause(
+            &f,
+            "cookie-attributes",
+            RuledOut,
+            "access_token; HttpOnly; SameSite=Lax; Path=/ | refresh_token; HttpOnly",
+        );
+        assert_cause(&f, "secure-cookie-on-http", RuledOut, "no cookie is marked Secure on this plain-HTTP site");
+        assert!(f.summary.contains("the BFF login sets access_token; HttpOnly"), "{}", f.summary);
+
+        let secure = vec![cookie("access_token", true, true, Some("None"))];
+        let f = diagnose(&logged_in("https://app.example.com", secure, &[]), &ctx());
+        assert_eq!(f.status, Status::Ok, "{}", f.summary);
+        assert_cause(&f, "cors-credentials", RuledOut, "no CORS headers: same-origin only");
+        assert_cause(&f, "cookie-attributes", RuledOut, "access_token; HttpOnly; Secure; SameSite=None");
+        assert_cause(&f, "secure-cookie-on-http", RuledOut, "the site is served over HTTPS");
+    }
+
+    #[test]
+    fn each_cause_is_confirmed_from_its_own_evidence() {
+        let http = "http://localhost:3002";
+        let wildcard = [("access-control-allow-origin", "*"), ("access-control-allow-credentials", "true")];
+        let cases = [
+            (
+                logged_in(http, sound_cookies(), &wildcard),
+                "cors-credentials",
+                "Access-Control-Allow-Origin: * with Access-Control-Allow-Credentials: true",
+            ),
+            (logged_in(http, vec![], &SAME_ORIGIN), "cookie-attributes", "the login set no cookie at all"),
+            (
+                logged_in(http, vec![cookie("session_id", false, false, Some("Lax"))], &SAME_ORIGIN),
+                "cookie-attributes",
+                "session_id lacks HttpOnly: scripts can read the token",
+            ),
+            (
+                logged_in("https://app.example.com", vec![cookie("access_token", true, false, Some("None"))], &[]),
+                "cookie-attributes",
+                "access_token has SameSite=None without Secure: browsers reject it",
+            ),
+            (
+                logged_in(http, vec![cookie("access_token", true, true, Some("Lax"))], &SAME_ORIGIN),
+                "secure-cookie-on-http",
+                "access_token is Secure but the site is served over plain HTTP: the browser drops it",
+            ),
+        ];
+        for (facts, id, says) in cases {
+            let f = diagnose(&facts, &ctx());
+            assert_eq!(f.status, Status::Critical, "{id}");
+            assert_cause(&f, id, Confirmed, says);
+            assert!(f.summary.contains(says), "{}", f.summary);
+            let others: Vec<_> = verdicts(&f).into_iter().filter(|(c, _)| *c != id).collect();
+            assert!(others.iter().all(|(_, v)| *v == RuledOut), "{id}: {others:?}");
+        }
+        // A cookie that is neither a token nor a session may lack HttpOnly.
+        let theme = vec![cookie("theme", false, false, None), cookie("access_token", true, false, Some("Lax"))];
+        let f = diagnose(&logged_in(http, theme, &SAME_ORIGIN), &ctx());
+        assert_cause(&f, "cookie-attributes", RuledOut, "theme; Path=/ | access_token; HttpOnly");
+    }
+
+    #[test]
+    fn without_a_successful_bff_login_nothing_is_judged() {
+        let f = diagnose(&FrontendFacts { bff_login: None, ..logged_in("http://localhost:3002", vec![], &[]) }, &ctx());
+        assert_eq!(f.status, Status::Skipped);
+        for (id, _) in verdicts(&f) {
+            assert_cause(&f, id, Unchecked, "no BFF login tried: set DOCTOR_LOGIN_USERNAME and DOCTOR_LOGIN_PASSWORD");
+        }
+
+        let mut refused = logged_in("http://localhost:3002", vec![], &[]);
+        refused.bff_login = Some(answer("POST", "http://localhost:3002/api/auth/login", 401, "{}"));
+        let f = diagnose(&refused, &ctx());
+        assert_eq!(f.status, Status::Critical);
+        for (id, _) in verdicts(&f) {
+            assert_cause(&f, id, Unchecked, "the BFF login answered HTTP 401: see AU001");
+        }
+        refused.bff_login =
+            Some(failure("POST", "http://localhost:3002/api/auth/login", HttpErrorKind::Timeout, "timed out"));
+        let f = diagnose(&refused, &ctx());
+        assert_cause(&f, "cookie-attributes", Unchecked, "the BFF login answered nothing: see AU001");
+    }
+}

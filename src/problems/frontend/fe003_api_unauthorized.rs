@@ -111,3 +111,113 @@ pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
         ctx.tr(format!("API calls through the BFF answer {code}"), format!("BFF 経由の API 呼び出しが {code}")),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::http::{CookieFacts, HttpErrorKind, HttpFacts};
+    use crate::problems::fixtures::*;
+
+    const BFF: &str = "http://localhost:3002/api/users/profile";
+    const DIRECT: &str = "http://localhost:8001/api/users/profile";
+
+    fn cookie(name: &str) -> CookieFacts {
+        CookieFacts { name: name.into(), http_only: true, ..Default::default() }
+    }
+
+    /// Logged in through the BFF with `cookies`; the BFF call answered `bff`, the direct one `direct`.
+    fn called(cookies: &[&str], bff: HttpFacts, direct: Option<HttpFacts>) -> FrontendFacts {
+        FrontendFacts {
+            service: "user-frontend".into(),
+            base_url: "http://localhost:3002".into(),
+            bff_login: Some(answer("POST", "http://localhost:3002/api/auth/login", 200, "{}")),
+            cookies: cookies.iter().map(|n| cookie(n)).collect(),
+            bff_api: Some(bff),
+            direct_api: direct,
+            ..Default::default()
+        }
+    }
+
+    fn get(url: &str, status: u16) -> HttpFacts {
+        answer("GET", url, status, "")
+    }
+
+    #[test]
+    fn a_bff_call_that_works_rules_everything_out() {
+        let f = diagnose(&called(&["access_token", "refresh_token"], get(BFF, 200), None), &ctx());
+        assert_eq!(f.status, Status::Ok);
+        assert_eq!(f.summary, "the BFF call answered HTTP 200");
+        for (id, v) in verdicts(&f) {
+            assert_eq!(v, RuledOut, "{id}");
+            assert_cause(&f, id, RuledOut, "the BFF call answered HTTP 200");
+        }
+    }
+
+    #[test]
+    fn each_cause_is_confirmed_from_its_own_evidence() {
+        // No access-token cookie to send.
+        let f = diagnose(&called(&["refresh_token"], get(BFF, 401), None), &ctx());
+        assert_eq!(f.status, Status::Critical);
+        assert_eq!(f.summary, "no access-token cookie; BFF call HTTP 401");
+        assert_cause(
+            &f,
+            "cookie-missing",
+            Confirmed,
+            "the login set no access-token cookie, and the BFF call answered HTTP 401",
+        );
+        assert_cause(&f, "token-not-forwarded", Unchecked, "no token to forward");
+        assert_cause(&f, "token-invalid", Unchecked, "no token to check");
+
+        // The token works directly but not through the BFF.
+        let f = diagnose(&called(&["access_token"], get(BFF, 401), Some(get(DIRECT, 200))), &ctx());
+        assert_eq!(f.status, Status::Critical);
+        assert_eq!(f.summary, "API calls through the BFF answer HTTP 401");
+        assert_cause(&f, "cookie-missing", RuledOut, "the access-token cookie was set and sent back");
+        assert_cause(
+            &f,
+            "token-not-forwarded",
+            Confirmed,
+            "the same token sent straight to user-api works (HTTP 200), but through the BFF it gets HTTP 401",
+        );
+        assert_cause(&f, "token-invalid", RuledOut, "user-api accepts the token");
+
+        // user-api refuses the token itself, or does not answer at all.
+        for (direct, says) in [
+            (get(DIRECT, 401), "user-api refuses the token itself (HTTP 401)"),
+            (
+                failure("GET", DIRECT, HttpErrorKind::Refused, "tcp connect error"),
+                "user-api refuses the token itself (no answer)",
+            ),
+        ] {
+            let f = diagnose(&called(&["access_token"], get(BFF, 401), Some(direct)), &ctx());
+            assert_eq!(f.status, Status::Critical);
+            assert_cause(&f, "token-invalid", Confirmed, says);
+            assert_cause(&f, "token-not-forwarded", RuledOut, "user-api refuses the token directly too");
+            assert_cause(&f, "cookie-missing", RuledOut, "was set and sent back");
+        }
+    }
+
+    #[test]
+    fn what_doctor_could_not_try_stays_unchecked() {
+        let f = diagnose(&called(&["access_token"], get(BFF, 500), None), &ctx());
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(&f, "cookie-missing", RuledOut, "was set and sent back");
+        assert_cause(&f, "token-not-forwarded", Unchecked, "user-api was not called directly");
+        assert_cause(&f, "token-invalid", Unchecked, "user-api was not called directly");
+
+        let mut facts = called(&["access_token"], get(BFF, 401), None);
+        facts.bff_login = Some(get("http://localhost:3002/api/auth/login", 401));
+        let f = diagnose(&facts, &ctx());
+        assert_eq!(f.status, Status::Skipped);
+        for (id, _) in verdicts(&f) {
+            assert_cause(&f, id, Unchecked, "the BFF login failed (see FE002, AU001)");
+        }
+
+        facts.bff_login = None;
+        let f = diagnose(&facts, &ctx());
+        assert_eq!(f.status, Status::Skipped);
+        for (id, _) in verdicts(&f) {
+            assert_cause(&f, id, Unchecked, "no BFF login tried (set DOCTOR_LOGIN_USERNAME and DOCTOR_LOGIN_PASSWORD)");
+        }
+    }
+}

@@ -127,3 +127,162 @@ pub fn diagnose(w: &WebFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
     };
     out.status(status, summary)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::docker::{ContainerFacts, DockerFacts};
+    use crate::probe::http::{HttpErrorKind, HttpFacts};
+    use crate::probe::web::{ApiFacts, MetricsFacts, PrometheusFacts};
+    use crate::problems::fixtures::*;
+    use std::collections::BTreeMap;
+
+    /// An API whose /health took `health_ms`, with per-handler p95 from /metrics when given.
+    fn api(service: &str, health_ms: u64, p95: &[(&str, f64)]) -> ApiFacts {
+        let health = HttpFacts { latency_ms: health_ms, ..answer("GET", "http://localhost:8001/health", 200, "ok") };
+        let metrics = (!p95.is_empty()).then(|| MetricsFacts {
+            p95: p95.iter().map(|(h, v)| (h.to_string(), *v)).collect(),
+            samples: 40,
+            ..Default::default()
+        });
+        ApiFacts {
+            service: service.into(),
+            base_url: "http://localhost:8001".into(),
+            health,
+            metrics,
+            ..Default::default()
+        }
+    }
+
+    fn web(apis: Vec<ApiFacts>) -> WebFacts {
+        WebFacts { apis, ..Default::default() }
+    }
+
+    fn fast() -> WebFacts {
+        web(vec![api("user-api", 15, &[("/api/users/profile", 0.12)]), api("admin-api", 20, &[])])
+    }
+
+    fn slow() -> WebFacts {
+        web(vec![api("user-api", 15, &[("/api/users/profile", 2.4)])])
+    }
+
+    fn prometheus(p95: Option<Result<&[(&str, f64)], &str>>) -> PrometheusFacts {
+        let p95 = p95.map(|r| {
+            r.map(|jobs| jobs.iter().map(|(j, v)| (j.to_string(), *v)).collect::<BTreeMap<_, _>>())
+                .map_err(str::to_string)
+        });
+        PrometheusFacts {
+            base_url: "http://localhost:9090".into(),
+            http: answer("GET", "http://localhost:9090/api/v1/query", 200, ""),
+            p95,
+        }
+    }
+
+    /// Containers of the stack at these CPU figures (percent of one core).
+    fn busy(cpus: &[(&str, f64)]) -> DockerFacts {
+        engine(cpus.iter().map(|(s, cpu)| ContainerFacts { stats: Some(stats(*cpu, 1 << 28)), ..running(s) }).collect())
+    }
+
+    fn both() -> Related {
+        Related {
+            database: Some("PG003: 2 queries running longer than 60s".into()),
+            cache: Some("RD003: hit rate 41% (threshold 80%)".into()),
+        }
+    }
+
+    fn run(w: &WebFacts, docker: &DockerFacts, related: &Related) -> Finding {
+        diagnose(w, &view(docker), related, &ctx())
+    }
+
+    #[test]
+    fn fast_responses_rule_out_what_can_be_measured() {
+        let docker = busy(&[("user-api", 12.0), ("postgres", 30.0)]);
+        let f = run(&fast(), &docker, &Related::default());
+        assert_eq!(f.status, Status::Ok, "{}", f.summary);
+        assert_eq!(f.summary, "within 1s: user-api /api/users/profile p95 0.12s, admin-api /health 20ms");
+        assert_cause(&f, "slow-database", RuledOut, "nothing found by the checks of this run");
+        assert_cause(&f, "cache-misses", RuledOut, "nothing found by the checks of this run");
+        assert_cause(&f, "cpu-saturated", RuledOut, "no container above 90% CPU");
+        assert_cause(&f, "slow-external-call", Unchecked, "calls to outside services are not visible from outside");
+        verdicts(&f);
+
+        let f = run(&fast(), &docker, &both());
+        assert_eq!(f.status, Status::Ok);
+        assert_cause(
+            &f,
+            "slow-database",
+            RuledOut,
+            "responses are fast although PG003: 2 queries running longer than 60s",
+        );
+        assert_cause(&f, "cache-misses", RuledOut, "responses are fast although RD003: hit rate 41%");
+    }
+
+    #[test]
+    fn slow_responses_link_what_the_other_checks_found() {
+        let docker = busy(&[("user-api", 96.0), ("postgres", 30.0)]);
+        let f = run(&slow(), &docker, &both());
+        assert_eq!(f.status, Status::Warning);
+        assert_eq!(f.summary, "slower than 1s: user-api /api/users/profile p95 2.40s");
+        assert_cause(&f, "slow-database", Suspected, "PG003: 2 queries running longer than 60s");
+        assert_cause(&f, "cache-misses", Suspected, "RD003: hit rate 41% (threshold 80%)");
+        assert_cause(&f, "cpu-saturated", Confirmed, "user-api 96% CPU");
+        assert_cause(&f, "slow-external-call", Unchecked, "not visible");
+
+        // Slow, but the other checks found nothing (or did not run).
+        let f = run(&slow(), &busy(&[("user-api", 20.0)]), &Related::default());
+        assert_eq!(f.status, Status::Warning);
+        assert_cause(&f, "slow-database", RuledOut, "nothing found by the checks of this run");
+        assert_cause(&f, "cache-misses", RuledOut, "nothing found by the checks of this run");
+
+        // Nothing could be measured: the database is still a suspect.
+        let down = ApiFacts {
+            health: failure("GET", "http://localhost:8001/health", HttpErrorKind::Refused, "tcp connect error"),
+            ..api("user-api", 0, &[])
+        };
+        let f = run(&web(vec![down]), &busy(&[]), &both());
+        assert_eq!(f.status, Status::Unknown);
+        assert_eq!(f.summary, "no latency could be measured (APIs unreachable)");
+        assert_cause(&f, "slow-database", Suspected, "PG003");
+    }
+
+    #[test]
+    fn latency_comes_from_prometheus_else_metrics_else_health() {
+        let docker = busy(&[]);
+        let mut w = fast();
+        w.prometheus = Some(prometheus(Some(Ok(&[("user-api", 1.5), ("admin-api", 0.2)]))));
+        let f = run(&w, &docker, &Related::default());
+        assert_eq!(f.status, Status::Warning, "Prometheus overrules the fast /metrics");
+        assert_eq!(f.summary, "slower than 1s: user-api p95 1.50s (Prometheus)");
+
+        // Prometheus without the series, failing, or not answering: the APIs' own figures.
+        for p in [
+            prometheus(Some(Ok(&[]))),
+            prometheus(Some(Err("bad_data: parse error"))),
+            PrometheusFacts {
+                http: failure("GET", "http://localhost:9090/api/v1/query", HttpErrorKind::Refused, "tcp"),
+                ..prometheus(None)
+            },
+        ] {
+            let mut w = slow();
+            w.prometheus = Some(p);
+            let f = run(&w, &docker, &Related::default());
+            assert_eq!(f.status, Status::Warning);
+            assert_eq!(f.summary, "slower than 1s: user-api /api/users/profile p95 2.40s");
+        }
+
+        let f = run(&web(vec![api("user-api", 1500, &[])]), &docker, &Related::default());
+        assert_eq!(f.status, Status::Warning);
+        assert_eq!(f.summary, "slower than 1s: user-api /health 1.5s");
+    }
+
+    #[test]
+    fn cpu_unchecked_without_the_engine() {
+        let f = diagnose(&fast(), &DockerView::none(), &Related::default(), &ctx());
+        assert_eq!(f.status, Status::Ok);
+        assert_cause(&f, "cpu-saturated", Unchecked, "needs the Docker engine");
+        let f = run(&fast(), &engine_down(), &Related::default());
+        assert_cause(&f, "cpu-saturated", Unchecked, "the Docker engine is unreachable (see DK001)");
+        let f = diagnose(&fast(), &DockerView { facts: None, disabled: true }, &Related::default(), &ctx());
+        assert_cause(&f, "cpu-saturated", Unchecked, "--no-docker");
+    }
+}

@@ -187,3 +187,120 @@ fn growth(view: &DockerView, ctx: &Ctx) -> Growth {
         Growth { verdict: Confirmed, evidence: growing.join("; "), status, series }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::docker::{ContainerFacts, DockerFacts};
+    use crate::probe::memory_sample::MemorySeries;
+    use crate::problems::fixtures::*;
+
+    const MB: u64 = 1 << 20;
+
+    /// A running container using `used` bytes of an optional `limit`.
+    fn using(service: &str, used: u64, limit: Option<u64>) -> ContainerFacts {
+        ContainerFacts { stats: Some(stats(5.0, used)), memory_limit: limit, ..running(service) }
+    }
+
+    fn healthy() -> DockerFacts {
+        engine(vec![using("user-api", 100 * MB, Some(1024 * MB)), using("postgres", 300 * MB, None)])
+    }
+
+    /// Samples 10s apart, growing by `step` bytes each.
+    fn series(container: &str, start: u64, step: u64, n: u64, limit: Option<u64>) -> MemorySeries {
+        MemorySeries {
+            container: container.into(),
+            limit,
+            points: (0..n).map(|i| (i as f64 * 10.0, start + i * step)).collect(),
+        }
+    }
+
+    fn run(d: &DockerFacts) -> Finding {
+        diagnose(&view(d), &ctx())
+    }
+
+    #[test]
+    fn healthy_containers_rule_out_what_one_snapshot_shows() {
+        let f = run(&healthy());
+        assert_eq!(f.status, Status::Ok, "{}", f.summary);
+        assert_eq!(f.summary, "no container near its memory limit or OOM-killed");
+        assert_cause(&f, "memory-growth", Unchecked, "one snapshot cannot show growth: run `doctor perf --sample 60s`");
+        assert_cause(&f, "near-memory-limit", RuledOut, "below 90% of the limit: user-api 10%");
+        assert_cause(&f, "oom-killed", RuledOut, "no container of the stack was OOM-killed");
+        verdicts(&f);
+
+        let f = run(&engine(vec![using("postgres", 300 * MB, None)]));
+        assert_eq!(f.status, Status::Ok);
+        assert_cause(&f, "near-memory-limit", RuledOut, "no container has a memory limit");
+
+        let mut flat = healthy();
+        flat.memory_samples = Some(vec![series("user-api", 100 * MB, 1024, 10, Some(1024 * MB))]);
+        let f = run(&flat);
+        assert_eq!(f.status, Status::Ok);
+        assert_cause(
+            &f,
+            "memory-growth",
+            RuledOut,
+            "no container grew by 1.0 MB/min or more: user-api +6.0 KB/min over 90s",
+        );
+    }
+
+    #[test]
+    fn each_cause_is_confirmed_from_its_own_evidence() {
+        let near = engine(vec![using("user-api", 950 * MB, Some(1000 * MB))]);
+        let f = run(&near);
+        assert_eq!(f.status, Status::Warning);
+        assert_cause(&f, "near-memory-limit", Confirmed, "user-api uses 950 MB of its 1000 MB limit (95%)");
+
+        // OOM-killed and restarted: a warning; OOM-killed and still down: critical.
+        let restarted = ContainerFacts { oom_killed: true, restart_count: 2, ..using("user-api", 100 * MB, None) };
+        let f = run(&engine(vec![restarted]));
+        assert_eq!(f.status, Status::Warning);
+        assert_cause(&f, "oom-killed", Confirmed, "user-api (running for 60m, after 2 restarts)");
+        let dead = ContainerFacts { oom_killed: true, ..exited("admin-api", 137) };
+        let f = run(&engine(vec![dead]));
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(&f, "oom-killed", Confirmed, "admin-api (exited with exit code 137, OOM-killed 2m ago)");
+        assert!(f.summary.contains("OOM-killed"), "{}", f.summary);
+
+        // Growing 12 MB/min: far from its limit a warning, within the hour critical.
+        let mut growing = healthy();
+        growing.memory_samples = Some(vec![
+            series("user-api", 100 * MB, 2 * MB, 4, Some(10 * 1024 * MB)),
+            series("postgres", 300 * MB, 0, 4, None),
+        ]);
+        let f = run(&growing);
+        assert_eq!(f.status, Status::Warning);
+        assert_cause(
+            &f,
+            "memory-growth",
+            Confirmed,
+            "user-api +12 MB/min over 30s, 106 MB now; its 10 GB limit in about",
+        );
+        assert!(f.summary.contains("user-api +12 MB/min"), "{}", f.summary);
+        growing.memory_samples = Some(vec![series("user-api", 100 * MB, 2 * MB, 4, Some(110 * MB))]);
+        let f = run(&growing);
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(&f, "memory-growth", Confirmed, "its 110 MB limit in about 20s at that rate");
+    }
+
+    #[test]
+    fn without_the_engine_or_enough_samples_causes_stay_unchecked() {
+        let f = diagnose(&DockerView::none(), &ctx());
+        assert_eq!(f.status, Status::Skipped);
+        for (id, _) in verdicts(&f) {
+            assert_cause(&f, id, Unchecked, "needs the Docker engine");
+        }
+        let f = run(&engine_down());
+        assert_eq!(f.status, Status::Skipped);
+        assert_cause(&f, "oom-killed", Unchecked, "the Docker engine is unreachable (see DK001)");
+        let f = diagnose(&DockerView { facts: None, disabled: true }, &ctx());
+        assert_cause(&f, "near-memory-limit", Unchecked, "not checked: --no-docker");
+
+        let mut short = healthy();
+        short.memory_samples = Some(vec![series("user-api", 100 * MB, 2 * MB, 2, None)]);
+        let f = run(&short);
+        assert_eq!(f.status, Status::Ok);
+        assert_cause(&f, "memory-growth", Unchecked, "too few memory samples (three are needed)");
+    }
+}
