@@ -83,18 +83,20 @@ fn bff_cookies_and_cors_are_checked() {
     for code in ["FE001", "FE002", "FE003"] {
         assert_eq!(first(&v, code)["status"], "ok", "{code}: {:#}", first(&v, code));
     }
-    let cases: [(&[&str], &str); 4] = [
-        (&["cookie=no-httponly"], "cookie-attributes"),
-        (&["cookie=samesite-none"], "cookie-attributes"),
-        (&["cookie=secure"], "secure-cookie-on-http"),
-        (&["cors=wildcard"], "cors-credentials"),
+    // A Secure cookie over plain HTTP is only suspected on a loopback address (where Chrome and
+    // Firefox keep it); the unit tests confirm it on any other address.
+    let cases: [(&[&str], &str, &str); 4] = [
+        (&["cookie=no-httponly"], "cookie-attributes", "confirmed"),
+        (&["cookie=samesite-none"], "cookie-attributes", "confirmed"),
+        (&["cookie=secure"], "secure-cookie-on-http", "suspected"),
+        (&["cors=wildcard"], "cors-credentials", "confirmed"),
     ];
-    for (modes, cause) in cases {
+    for (modes, cause, expected) in cases {
         let mut m = vec!["role=bff".to_string(), format!("upstream={}", api.url())];
         m.extend(modes.iter().map(|s| s.to_string()));
         let bff = Fixture::start(&m.iter().map(String::as_str).collect::<Vec<_>>());
         let v = doctor_web("frontend", &api.url(), &bff.url(), true, &[]);
-        assert_eq!(verdict(&v, "FE002", cause), "confirmed", "{modes:?}: {:#}", first(&v, "FE002"));
+        assert_eq!(verdict(&v, "FE002", cause), expected, "{modes:?}: {:#}", first(&v, "FE002"));
     }
 }
 

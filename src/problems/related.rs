@@ -9,6 +9,10 @@ pub struct Related {
     pub database: Option<String>,
     /// RD003 when the hit rate is low.
     pub cache: Option<String>,
+    /// Whether the database (PG002/PG003) and cache (RD003) checks ran at all in this run: when
+    /// they did not, "nothing found" is no evidence.
+    pub database_checked: bool,
+    pub cache_checked: bool,
 }
 
 impl Related {
@@ -21,6 +25,12 @@ impl Related {
                 .collect();
             (!v.is_empty()).then(|| v.join("; "))
         };
-        Related { database: pick(&["PG001", "PG002", "PG003"]), cache: pick(&["RD003"]) }
+        let ran = |codes: &[&str]| findings.iter().any(|f| codes.contains(&f.code) && f.status != Status::Skipped);
+        Related {
+            database: pick(&["PG001", "PG002", "PG003"]),
+            cache: pick(&["RD003"]),
+            database_checked: ran(&["PG002", "PG003"]),
+            cache_checked: ran(&["RD003"]),
+        }
     }
 }

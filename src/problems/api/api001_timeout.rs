@@ -90,12 +90,17 @@ pub fn diagnose(a: &ApiFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
             RuledOut,
             ctx.tr(format!("the API answers in time although {d}"), format!("{d} だが API は時間内に応答している")),
         ),
-        None => out.cause(
+        None if related.database_checked => out.cause(
             "slow-database",
             if problem { Unchecked } else { RuledOut },
+            ctx.tr("the database checks of this run found nothing", "この実行のデータベースチェックでは問題なし"),
+        ),
+        None => out.cause(
+            "slow-database",
+            Unchecked,
             ctx.tr(
-                "the database checks of this run found nothing (run doctor all to include them)",
-                "この実行のデータベースチェックでは問題なし（doctor all で含める）",
+                "the database checks did not run (doctor all includes them)",
+                "データベースのチェックは未実施（doctor all で含める）",
             ),
         ),
     }
@@ -110,12 +115,21 @@ pub fn diagnose(a: &ApiFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
     match docker.seen(&a.service, ctx) {
         Seen::Found(c) => match &c.stats {
             Some(s) => {
-                let cpu = s.cpu_percent.unwrap_or(0.0);
-                out.cause(
-                    "cpu-saturated",
-                    if cpu >= 90.0 { Confirmed } else { RuledOut },
-                    ctx.tr(format!("{} uses {cpu:.0}% CPU", c.name), format!("{} の CPU 使用率 {cpu:.0}%", c.name)),
-                );
+                match s.cpu_percent {
+                    Some(cpu) => out.cause(
+                        "cpu-saturated",
+                        if cpu >= 90.0 { Confirmed } else { RuledOut },
+                        ctx.tr(format!("{} uses {cpu:.0}% CPU", c.name), format!("{} の CPU 使用率 {cpu:.0}%", c.name)),
+                    ),
+                    None => out.cause(
+                        "cpu-saturated",
+                        Unchecked,
+                        ctx.tr(
+                            format!("no CPU figure for {}", c.name),
+                            format!("{} の CPU 使用率を取得できない", c.name),
+                        ),
+                    ),
+                }
                 match c.memory_limit {
                     Some(limit) => {
                         let share = s.mem_used as f64 / limit as f64;
@@ -200,7 +214,7 @@ mod tests {
     }
 
     fn related(database: &str) -> Related {
-        Related { database: Some(database.into()), cache: None }
+        Related { database: Some(database.into()), database_checked: true, ..Default::default() }
     }
 
     fn run(a: &ApiFacts, docker: &DockerView, related: &Related) -> Finding {
@@ -212,10 +226,13 @@ mod tests {
         let mut a = fast();
         a.metrics = Some(metrics(2.0, &[("/api/users/profile", 0.08)]));
         let docker = user_api(12.0, 200 * MB, Some(1024 * MB));
-        let f = run(&a, &view(&docker), &Related::default());
+        let checked = Related { database_checked: true, ..Default::default() };
+        let f = run(&a, &view(&docker), &checked);
         assert_eq!(f.status, Status::Ok, "{}", f.summary);
         assert_eq!(f.summary, "/health answered in 12 ms");
         assert_cause(&f, "slow-database", RuledOut, "the database checks of this run found nothing");
+        let f = run(&a, &view(&docker), &Related::default());
+        assert_cause(&f, "slow-database", Unchecked, "the database checks did not run");
         assert_cause(
             &f,
             "slow-external-call",
@@ -281,7 +298,7 @@ mod tests {
             let f = run(&a, &DockerView::none(), &Related::default());
             assert_eq!(f.status, status, "{says}");
             assert!(f.summary.contains(says), "{}", f.summary);
-            assert_cause(&f, "slow-database", Unchecked, "the database checks of this run found nothing");
+            assert_cause(&f, "slow-database", Unchecked, "the database checks did not run");
             assert_cause(&f, "slow-external-call", Unchecked, "not visible");
         }
     }

@@ -211,13 +211,28 @@ pub fn diagnose(
         ),
         (Err(why), _) => out.cause("stale-cache", Unchecked, why.clone()),
     }
-    let summary = if notes.is_empty() {
+    if notes.is_empty() && row.is_err() && cached.is_err() {
+        let why = row.as_ref().err().cloned().unwrap_or_default();
+        return out.status(
+            Status::Unknown,
+            ctx.tr(
+                format!("neither apidb nor Redis could be read: {why}"),
+                format!("apidb も Redis も読めない: {why}"),
+            ),
+        );
+    }
+    let summary = if !notes.is_empty() {
+        notes.join("; ")
+    } else if cached.is_err() {
+        ctx.tr(
+            format!("the profile of {id} is in apidb; its cache was not checked"),
+            format!("{id} のプロフィールは apidb にある。キャッシュは未確認"),
+        )
+    } else {
         ctx.tr(
             format!("the profile of {id} is in apidb and its cache agrees"),
             format!("{id} のプロフィールは apidb にあり、キャッシュとも一致"),
         )
-    } else {
-        notes.join("; ")
     };
     out.status(status, summary)
 }

@@ -315,6 +315,14 @@ pub fn diagnose(
             ),
         );
     }
+    if notes.is_empty() && out.causes.iter().all(|c| c.verdict == Unchecked) {
+        // Nothing was seen at all (no engine, no logs, no admindb): say so instead of "fine".
+        let why = match &inside {
+            Err(why) => why.clone(),
+            Ok(_) => ctx.tr("nothing could be read", "何も読み取れなかった"),
+        };
+        return out.status(Status::Skipped, ctx.tr(format!("not checked: {why}"), format!("未確認: {why}")));
+    }
     let summary = if notes.is_empty() {
         ctx.tr(
             "uploads have room and permission; no upload or OCR error logged",

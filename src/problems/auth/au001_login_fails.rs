@@ -190,10 +190,18 @@ fn stores(
                     }
                 }
             }
-            Ok(Some(_)) => out.raise(
+            Ok(Some(Some(true))) => out.raise(
                 "user-inactive",
                 RuledOut,
                 ctx.tr(format!("{} is active in authdb", l.username), format!("authdb で {} は有効", l.username)),
+            ),
+            Ok(Some(None)) => out.raise(
+                "user-inactive",
+                Unchecked,
+                ctx.tr(
+                    format!("{} exists in authdb, but users has no is_active value for it", l.username),
+                    format!("authdb に {} はあるが、users に is_active の値がない", l.username),
+                ),
             ),
             Ok(None) => {
                 let msg = ctx.tr(

@@ -36,7 +36,13 @@ pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
         return out.status(Status::Critical, why);
     }
     let plain_http = f.base_url.starts_with("http://");
+    let host = f.base_url.split("://").nth(1).unwrap_or("").split(['/', '?']).next().unwrap_or("");
+    let host =
+        host.rsplit_once(':').map_or(host, |(h, p)| if p.chars().all(|c| c.is_ascii_digit()) { h } else { host });
+    let host = host.trim_matches(['[', ']']);
+    let loopback = plain_http && (host == "localhost" || host == "::1" || host.starts_with("127."));
     let mut problems = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
     let acao = login.headers.get("access-control-allow-origin").map(String::as_str);
     let acac = login.headers.get("access-control-allow-credentials").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     if acao == Some("*") && acac {
@@ -62,7 +68,8 @@ pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
         attr.push(ctx.tr("the login set no cookie at all", "ログインで Cookie が 1 つも設定されていない"));
     }
     for c in &f.cookies {
-        if !c.http_only && (c.name.contains("token") || c.name.contains("session")) {
+        let name = c.name.to_ascii_lowercase();
+        if !c.http_only && ["token", "session", "sid", "auth", "jwt"].iter().any(|w| name.contains(w)) {
             attr.push(ctx.tr(
                 format!("{} lacks HttpOnly: scripts can read the token", c.name),
                 format!("{} に HttpOnly がない: スクリプトからトークンを読める", c.name),
@@ -120,9 +127,21 @@ pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
                 ctx.tr("the site is served over HTTPS", "サイトは HTTPS")
             },
         );
+    } else if loopback {
+        // Chrome and Firefox treat http://localhost as a secure context and keep Secure cookies
+        // there; any other plain-HTTP address (a LAN IP, a compose name) loses them.
+        let m = ctx.tr(
+            format!("{}; on http://localhost current Chrome and Firefox keep them, but any other plain-HTTP address (and Safari) drops them", secure_http.join("; ")),
+            format!("{}。http://localhost では現行の Chrome・Firefox は保持するが、それ以外の HTTP アドレス（および Safari）では破棄される", secure_http.join("; ")),
+        );
+        out.cause("secure-cookie-on-http", Suspected, m.clone());
+        warnings.push(m);
     } else {
         out.cause("secure-cookie-on-http", Confirmed, secure_http.join("; "));
         problems.extend(secure_http);
+    }
+    if problems.is_empty() && !warnings.is_empty() {
+        return out.status(Status::Warning, warnings.join("; "));
     }
     if problems.is_empty() {
         out.status(
@@ -225,7 +244,11 @@ mod tests {
                 "access_token has SameSite=None without Secure: browsers reject it",
             ),
             (
-                logged_in(http, vec![cookie("access_token", true, true, Some("Lax"))], &SAME_ORIGIN),
+                logged_in(
+                    "http://192.168.1.20:3002",
+                    vec![cookie("access_token", true, true, Some("Lax"))],
+                    &SAME_ORIGIN,
+                ),
                 "secure-cookie-on-http",
                 "access_token is Secure but the site is served over plain HTTP: the browser drops it",
             ),
@@ -238,6 +261,14 @@ mod tests {
             let others: Vec<_> = verdicts(&f).into_iter().filter(|(c, _)| *c != id).collect();
             assert!(others.iter().all(|(_, v)| *v == RuledOut), "{id}: {others:?}");
         }
+        // On http://localhost, browsers that treat it as a secure context keep Secure cookies.
+        let f = diagnose(&logged_in(http, vec![cookie("access_token", true, true, Some("Lax"))], &SAME_ORIGIN), &ctx());
+        assert_eq!(f.status, Status::Warning, "{}", f.summary);
+        assert_cause(&f, "secure-cookie-on-http", Suspected, "any other plain-HTTP address");
+        // Names are matched whatever their case.
+        let f =
+            diagnose(&logged_in(http, vec![cookie("AccessToken", false, false, Some("Lax"))], &SAME_ORIGIN), &ctx());
+        assert_cause(&f, "cookie-attributes", Confirmed, "AccessToken lacks HttpOnly");
         // A cookie that is neither a token nor a session may lack HttpOnly.
         let theme = vec![cookie("theme", false, false, None), cookie("access_token", true, false, Some("Lax"))];
         let f = diagnose(&logged_in(http, theme, &SAME_ORIGIN), &ctx());

@@ -73,16 +73,25 @@ pub fn diagnose(w: &WebFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
         Status::Warning
     };
     let problem = status != Status::Ok;
-    let link = |v: &Option<String>| match (v, problem) {
+    let link = |v: &Option<String>, checked: bool| match (v, problem) {
         (Some(t), true) => (Suspected, t.clone()),
         (Some(t), false) => {
             (RuledOut, ctx.tr(format!("responses are fast although {t}"), format!("{t} だが応答は速い")))
         }
-        (None, _) => (RuledOut, ctx.tr("nothing found by the checks of this run", "この実行のチェックでは問題なし")),
+        (None, _) if checked => {
+            (RuledOut, ctx.tr("nothing found by the checks of this run", "この実行のチェックでは問題なし"))
+        }
+        (None, _) => (
+            Unchecked,
+            ctx.tr(
+                "those checks did not run (doctor all includes them)",
+                "該当するチェックは未実施（doctor all で含める）",
+            ),
+        ),
     };
-    let (v, e) = link(&related.database);
+    let (v, e) = link(&related.database, related.database_checked);
     out.cause("slow-database", v, e);
-    let (v, e) = link(&related.cache);
+    let (v, e) = link(&related.cache, related.cache_checked);
     out.cause("cache-misses", v, e);
     let busy: Vec<String> = docker
         .found()
@@ -187,6 +196,8 @@ mod tests {
         Related {
             database: Some("PG003: 2 queries running longer than 60s".into()),
             cache: Some("RD003: hit rate 41% (threshold 80%)".into()),
+            database_checked: true,
+            cache_checked: true,
         }
     }
 
@@ -197,7 +208,8 @@ mod tests {
     #[test]
     fn fast_responses_rule_out_what_can_be_measured() {
         let docker = busy(&[("user-api", 12.0), ("postgres", 30.0)]);
-        let f = run(&fast(), &docker, &Related::default());
+        let checked = Related { database_checked: true, cache_checked: true, ..Default::default() };
+        let f = run(&fast(), &docker, &checked);
         assert_eq!(f.status, Status::Ok, "{}", f.summary);
         assert_eq!(f.summary, "within 1s: user-api /api/users/profile p95 0.12s, admin-api /health 20ms");
         assert_cause(&f, "slow-database", RuledOut, "nothing found by the checks of this run");
@@ -228,11 +240,15 @@ mod tests {
         assert_cause(&f, "cpu-saturated", Confirmed, "user-api 96% CPU");
         assert_cause(&f, "slow-external-call", Unchecked, "not visible");
 
-        // Slow, but the other checks found nothing (or did not run).
-        let f = run(&slow(), &busy(&[("user-api", 20.0)]), &Related::default());
+        // Slow, but the other checks found nothing, or did not run.
+        let checked = Related { database_checked: true, cache_checked: true, ..Default::default() };
+        let f = run(&slow(), &busy(&[("user-api", 20.0)]), &checked);
         assert_eq!(f.status, Status::Warning);
         assert_cause(&f, "slow-database", RuledOut, "nothing found by the checks of this run");
         assert_cause(&f, "cache-misses", RuledOut, "nothing found by the checks of this run");
+        let f = run(&slow(), &busy(&[("user-api", 20.0)]), &Related::default());
+        assert_cause(&f, "slow-database", Unchecked, "did not run");
+        assert_cause(&f, "cache-misses", Unchecked, "did not run");
 
         // Nothing could be measured: the database is still a suspect.
         let down = ApiFacts {
