@@ -1,7 +1,7 @@
-//! Redis evidence: one connection, `INFO` (memory, stats, keyspace, error counters), and with
-//! `--bigkeys` a `SCAN` of the keyspace in bounded batches, each batch's `TYPE`, `MEMORY USAGE`
-//! and `TTL` pipelined together with the next `SCAN` so a batch costs one round trip. Never
-//! `KEYS`, never a write, never `CONFIG SET`.
+//! Redis evidence: one connection, `INFO` (memory, stats, keyspace, error counters), the stack's
+//! own keys (`redis_app`), and with `--bigkeys` a `SCAN` of the keyspace in bounded batches, each
+//! batch's `MEMORY USAGE` and `TYPE` (and `TTL` only when some key has an expiry) pipelined,
+//! alternating with `SCAN`. Never `KEYS`, never a write, never `CONFIG SET`.
 
 use super::redis_app::{RedisAppFacts, RedisAppRequest};
 use super::{Resolution, Timing, ms, resolve, until};
@@ -353,132 +353,204 @@ fn fields(v: &str) -> BTreeMap<&str, &str> {
 
 const TOP: usize = 10;
 
+/// Batches whose probe pipelines may be outstanding at once, the one just sent included. With
+/// room for another, the `SCAN` for the next batch goes out ahead of a batch's pipeline, so the
+/// server has the next pipeline queued before it runs out of work.
+///
+/// 1 (strictly one request at a time): measured on the benchmark's 2-core VM with a background
+/// job, doctor and Redis share one CPU, so overlapping them gains no time, while a concurrent
+/// client's p99 rose by about 5 ms with 4 in flight against about 2 ms with 1 (BENCHMARKS.md).
+/// With the two pinned to different CPUs, 4 was about 20 % faster.
+const BATCHES_IN_FLIGHT: usize = 1;
+
+/// A request future, polled once so that its command is queued on the connection now: requests
+/// go out in the order they are made, not in the order the select loop happens to poll them.
+type Started<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+fn started<T: Send + 'static>(fut: impl std::future::Future<Output = T> + Send + 'static) -> Started<T> {
+    let mut fut: Started<T> = Box::pin(fut);
+    match futures_util::FutureExt::now_or_never(&mut fut) {
+        Some(done) => Box::pin(std::future::ready(done)),
+        None => fut,
+    }
+}
+
+/// Ranks keys by `MEMORY USAGE` and totals them by type, in batches of `SCAN ... COUNT batch`.
+///
+/// Each batch is one pipeline of `MEMORY USAGE key` (the server's default of 5 samples per
+/// aggregate, so a huge hash costs no more than a small one), `TYPE key` and `TTL key` for every
+/// key, so `by_type` and `without_ttl` are exact counts over the scanned keys, not estimates.
+/// `TTL` is left out when `INFO keyspace`, read just before the scan, shows no key with an
+/// expiry in any database: every key then has none, and `without_ttl` is `scanned` (a key given
+/// an expiry during the scan is missed, as are keys added behind the cursor).
+///
+/// `SCAN` and the batch pipelines alternate on the one connection, up to [`BATCHES_IN_FLIGHT`]
+/// pipelines outstanding; the time budget (`limits.time`) is checked while waiting for any of
+/// them and each request has `step_timeout`. Redis serves other clients between the commands of
+/// a pipeline (it reads at most 16 KB of one client's commands per event-loop turn).
 async fn scan_bigkeys(
     con: &mut redis::aio::MultiplexedConnection,
     limits: BigKeysLimits,
     step_timeout: Duration,
 ) -> BigKeys {
-    let started = Instant::now();
-    let deadline = started + limits.time;
+    use futures_util::StreamExt;
+    let started_at = Instant::now();
+    let deadline = started_at + limits.time;
     let mut out = BigKeys::default();
-    let mut cursor: u64 = 0;
-    // First SCAN alone; afterwards each pipeline carries a batch's probes plus the next SCAN.
-    let first: Option<redis::RedisResult<(u64, Vec<Vec<u8>>)>> = until(
-        deadline.min(Instant::now() + step_timeout),
-        redis::cmd("SCAN").arg(cursor).arg("COUNT").arg(limits.batch).query_async(con),
-    )
-    .await;
-    let mut batch = match first {
-        Some(Ok((next, keys))) => {
-            cursor = next;
-            keys
-        }
-        Some(Err(e)) => {
-            out.stopped = Some(format!("SCAN failed: {}", classify(&e).message));
-            return out;
-        }
-        None => {
-            out.stopped = Some("SCAN got no answer before the timeout".into());
-            return out;
-        }
+    let info: Option<redis::RedisResult<String>> =
+        until(deadline.min(started_at + step_timeout), redis::cmd("INFO").arg("keyspace").query_async(con)).await;
+    let with_ttl = match info {
+        Some(Ok(text)) => parse_info(&text).total_expires() > 0,
+        _ => true,
     };
+    // The cursor of the next SCAN to send: `None` while a SCAN is on its way and after the
+    // server answered cursor 0.
+    let mut next_cursor: Option<u64> = Some(0);
+    let mut finished = false;
+    let mut scan: Option<Started<_>> = None;
+    // Keys from the last SCAN whose pipeline is still to be sent.
+    let mut unsent: Option<Vec<Vec<u8>>> = None;
+    let mut probes = futures_util::stream::FuturesOrdered::new();
+    let mut sent: u64 = 0;
     loop {
-        let more = cursor != 0;
-        let mut pipe = redis::pipe();
-        for k in &batch {
-            pipe.cmd("TYPE").arg(k);
-            pipe.cmd("MEMORY").arg("USAGE").arg(k).arg("SAMPLES").arg(5);
-            pipe.cmd("TTL").arg(k);
+        let outstanding = probes.len() + usize::from(unsent.is_some());
+        if scan.is_none()
+            && out.stopped.is_none()
+            && outstanding < BATCHES_IN_FLIGHT
+            && sent < limits.max_keys
+            && let Some(cursor) = next_cursor.take()
+        {
+            scan = Some(started(scan_step(con.clone(), cursor, limits.batch, step_timeout)));
         }
-        if more {
-            pipe.cmd("SCAN").arg(cursor).arg("COUNT").arg(limits.batch);
+        if let Some(keys) = unsent.take() {
+            probes.push_back(started(probe_batch(con.clone(), keys, with_ttl, step_timeout)));
         }
-        let step_deadline = deadline.min(Instant::now() + step_timeout);
-        let replies: Option<redis::RedisResult<Vec<redis::Value>>> = if pipe.is_empty() {
-            Some(Ok(Vec::new()))
-        } else {
-            until(step_deadline, pipe.ignore_errors().query_async(con)).await
-        };
-        let replies = match replies {
-            Some(Ok(r)) => r,
-            Some(Err(e)) => {
-                out.stopped = Some(format!("pipeline failed: {}", classify(&e).message));
-                break;
-            }
-            None => {
-                out.stopped = Some("the scan's time budget ran out".into());
-                break;
-            }
-        };
-        for (i, k) in batch.iter().enumerate() {
-            let kind = match replies.get(i * 3) {
-                Some(redis::Value::SimpleString(s)) => s.clone(),
-                Some(redis::Value::BulkString(b)) => String::from_utf8_lossy(b).to_string(),
-                _ => continue,
-            };
-            if kind == "none" {
-                continue; // vanished between SCAN and TYPE
-            }
-            let bytes = match replies.get(i * 3 + 1) {
-                Some(redis::Value::Int(n)) if *n >= 0 => *n as u64,
-                _ => 0,
-            };
-            let ttl = match replies.get(i * 3 + 2) {
-                Some(redis::Value::Int(n)) if *n >= 0 => Some(*n),
-                _ => None,
-            };
-            out.scanned += 1;
-            if ttl.is_none() {
-                out.without_ttl += 1;
-            }
-            let t = out.by_type.entry(kind.clone()).or_default();
-            t.keys += 1;
-            t.bytes += bytes;
-            if out.top.len() < TOP || out.top.last().is_some_and(|l| bytes > l.bytes) {
-                let name = String::from_utf8_lossy(k);
-                let mut name = redact::scrub(&name);
-                if name.chars().count() > 120 {
-                    name = name.chars().take(119).collect::<String>() + "…";
+        if scan.is_none() && probes.is_empty() {
+            break;
+        }
+        tokio::select! {
+            biased;
+            r = async { scan.as_mut().expect("guarded by is_some").await }, if scan.is_some() => {
+                scan = None;
+                match r {
+                    Some(Ok((cursor, keys))) => {
+                        if cursor == 0 {
+                            finished = true;
+                        } else {
+                            next_cursor = Some(cursor);
+                        }
+                        sent += keys.len() as u64;
+                        unsent = Some(keys);
+                    }
+                    Some(Err(e)) => stop(&mut out, format!("SCAN failed: {}", classify(&e).message)),
+                    None => stop(&mut out, "SCAN got no answer before the timeout".into()),
                 }
-                out.top.push(KeySize { key: name, kind, bytes, ttl_s: ttl });
-                out.top.sort_by_key(|k| std::cmp::Reverse(k.bytes));
-                out.top.truncate(TOP);
             }
-        }
-        if !more {
-            out.complete = true;
-            break;
-        }
-        match replies.get(batch.len() * 3) {
-            Some(redis::Value::Array(parts)) if parts.len() == 2 => {
-                cursor = match &parts[0] {
-                    redis::Value::BulkString(b) => String::from_utf8_lossy(b).parse().unwrap_or(0),
-                    redis::Value::SimpleString(s) => s.parse().unwrap_or(0),
-                    _ => 0,
-                };
-                batch = match &parts[1] {
-                    redis::Value::Array(keys) => keys
-                        .iter()
-                        .filter_map(|v| match v {
-                            redis::Value::BulkString(b) => Some(b.clone()),
-                            _ => None,
-                        })
-                        .collect(),
-                    _ => Vec::new(),
-                };
-            }
-            _ => {
-                out.stopped = Some("SCAN returned an unexpected reply".into());
+            Some((keys, replies)) = probes.next() => match replies {
+                Some(Ok(replies)) => tally(&mut out, &keys, &replies, with_ttl),
+                Some(Err(e)) => stop(&mut out, format!("pipeline failed: {}", classify(&e).message)),
+                None => stop(&mut out, "a batch's MEMORY USAGE/TYPE/TTL got no answer before the timeout".into()),
+            },
+            () = tokio::time::sleep_until(deadline) => {
+                // Replies still on their way are dropped with their futures.
+                stop(&mut out, "the scan's time budget ran out".into());
                 break;
             }
-        }
-        if out.scanned >= limits.max_keys {
-            out.stopped = Some(format!("stopped after {} keys (the limit)", out.scanned));
-            break;
         }
     }
-    out.elapsed_ms = ms(started.elapsed());
+    if out.stopped.is_none() {
+        if finished {
+            out.complete = true;
+        } else {
+            out.stopped = Some(format!("stopped after {} keys (the limit)", out.scanned));
+        }
+    }
+    out.elapsed_ms = ms(started_at.elapsed());
     out
+}
+
+/// Records the first reason the scan stopped; later ones are consequences of it.
+fn stop(out: &mut BigKeys, why: String) {
+    out.stopped.get_or_insert(why);
+}
+
+/// `SCAN cursor COUNT count`: the next cursor and a batch of key names.
+async fn scan_step(
+    mut con: redis::aio::MultiplexedConnection,
+    cursor: u64,
+    count: u32,
+    step_timeout: Duration,
+) -> Option<redis::RedisResult<(u64, Vec<Vec<u8>>)>> {
+    let mut scan = redis::cmd("SCAN");
+    scan.arg(cursor).arg("COUNT").arg(count);
+    until(Instant::now() + step_timeout, scan.query_async(&mut con)).await
+}
+
+/// One pipeline of `MEMORY USAGE`, `TYPE` and, `with_ttl`, `TTL` for each key of a batch, in that
+/// order: `MEMORY USAGE` takes the cache misses that `TYPE` and `TTL` then no longer pay.
+async fn probe_batch(
+    mut con: redis::aio::MultiplexedConnection,
+    keys: Vec<Vec<u8>>,
+    with_ttl: bool,
+    step_timeout: Duration,
+) -> (Vec<Vec<u8>>, Option<redis::RedisResult<Vec<redis::Value>>>) {
+    if keys.is_empty() {
+        return (keys, Some(Ok(Vec::new())));
+    }
+    let mut pipe = redis::pipe();
+    for k in &keys {
+        pipe.cmd("MEMORY").arg("USAGE").arg(k);
+        pipe.cmd("TYPE").arg(k);
+        if with_ttl {
+            pipe.cmd("TTL").arg(k);
+        }
+    }
+    let replies = until(Instant::now() + step_timeout, pipe.ignore_errors().query_async(&mut con)).await;
+    (keys, replies)
+}
+
+/// Adds a batch's replies (see [`probe_batch`]) to the totals and the top list.
+fn tally(out: &mut BigKeys, keys: &[Vec<u8>], replies: &[redis::Value], with_ttl: bool) {
+    let per_key = if with_ttl { 3 } else { 2 };
+    for (k, r) in keys.iter().zip(replies.chunks_exact(per_key)) {
+        let kind = match &r[1] {
+            redis::Value::SimpleString(s) => std::borrow::Cow::Borrowed(s.as_str()),
+            redis::Value::BulkString(b) => String::from_utf8_lossy(b),
+            _ => continue,
+        };
+        if kind == "none" {
+            continue; // vanished between SCAN and TYPE
+        }
+        let bytes = match r[0] {
+            redis::Value::Int(n) if n >= 0 => n as u64,
+            _ => 0,
+        };
+        let ttl = match r.get(2) {
+            Some(redis::Value::Int(n)) if *n >= 0 => Some(*n),
+            _ => None,
+        };
+        out.scanned += 1;
+        if ttl.is_none() {
+            out.without_ttl += 1;
+        }
+        if !out.by_type.contains_key(kind.as_ref()) {
+            out.by_type.insert(kind.to_string(), TypeTotal::default());
+        }
+        if let Some(t) = out.by_type.get_mut(kind.as_ref()) {
+            t.keys += 1;
+            t.bytes += bytes;
+        }
+        if out.top.len() < TOP || out.top.last().is_some_and(|l| bytes > l.bytes) {
+            let name = String::from_utf8_lossy(k);
+            let mut name = redact::scrub(&name);
+            if name.chars().count() > 120 {
+                name = name.chars().take(119).collect::<String>() + "…";
+            }
+            out.top.push(KeySize { key: name, kind: kind.into_owned(), bytes, ttl_s: ttl });
+            out.top.sort_by_key(|k| std::cmp::Reverse(k.bytes));
+            out.top.truncate(TOP);
+        }
+    }
 }
 
 #[cfg(test)]
