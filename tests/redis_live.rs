@@ -154,9 +154,7 @@ fn bigkeys_names_the_big_key_and_only_reads() {
     assert_eq!(check(&v, "RD002")["evidence"]["bigkeys"]["scanned"], 3001);
     assert_eq!(check(&v, "RD002")["evidence"]["bigkeys"]["complete"], true);
 
-    let stats = r.cli(&["INFO", "commandstats"]);
-    let used: Vec<&str> =
-        stats.lines().filter_map(|l| l.strip_prefix("cmdstat_")).map(|l| l.split(':').next().unwrap()).collect();
+    let used = r.commands_used();
     let read_only = [
         "info",
         "scan",
@@ -171,7 +169,7 @@ fn bigkeys_names_the_big_key_and_only_reads() {
         "config|resetstat",
     ];
     for c in &used {
-        assert!(read_only.contains(c), "doctor issued {c}: {used:?}");
+        assert!(read_only.contains(&c.as_str()), "doctor issued {c}: {used:?}");
     }
-    assert!(used.contains(&"scan") && !used.contains(&"keys"));
+    assert!(used.iter().any(|c| c == "scan") && !used.iter().any(|c| c == "keys"));
 }

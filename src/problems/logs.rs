@@ -71,6 +71,18 @@ pub fn service_hits(
     )
 }
 
+/// The sentences of `service_hits` whose signature contains any of `words` (lower-case).
+pub fn hits_like(hits: &Option<Vec<(String, String)>>, words: &[&str]) -> Vec<String> {
+    hits.iter()
+        .flatten()
+        .filter(|(sig, _)| {
+            let sig = sig.to_ascii_lowercase();
+            words.iter().any(|w| sig.contains(w))
+        })
+        .map(|(_, line)| line.clone())
+        .collect()
+}
+
 /// The window a service's logs were read over ("10m"), for "nothing in the last 10m".
 pub fn window(docker: &super::engine::DockerView, service: &str, ctx: &Ctx) -> Option<String> {
     match docker.seen(service, ctx) {

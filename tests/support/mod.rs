@@ -1107,6 +1107,16 @@ impl RedisServer {
 
     /// `redis-cli ARGS...` (authenticated); returns stdout without the trailing newline.
     /// Panics if redis-cli exits non-zero (it exits 0 on error *replies*: check the text).
+    /// The commands the server has executed since its start or `CONFIG RESETSTAT`, from
+    /// `INFO commandstats` (`get`, `memory|usage`...).
+    pub fn commands_used(&self) -> Vec<String> {
+        self.cli(&["INFO", "commandstats"])
+            .lines()
+            .filter_map(|l| l.strip_prefix("cmdstat_"))
+            .map(|l| l.split(':').next().unwrap_or_default().to_string())
+            .collect()
+    }
+
     pub fn cli(&self, args: &[&str]) -> String {
         run_helper(self.cli_command().args(args), RUN_TIMEOUT)
             .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())

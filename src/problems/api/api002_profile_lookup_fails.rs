@@ -23,16 +23,8 @@ pub fn diagnose(
     let mut status = Status::Ok;
     let mut notes: Vec<String> = Vec::new();
     let logged = logs::service_hits(docker, "user-api", &["API002"], ctx);
-    let logged_like = |words: &[&str]| -> Vec<String> {
-        logged
-            .iter()
-            .flatten()
-            .filter(|(sig, _)| words.iter().any(|w| sig.to_ascii_lowercase().contains(w)))
-            .map(|(_, line)| line.clone())
-            .collect()
-    };
-    let db_logs = logged_like(&["database", "does not exist"]);
-    let missing_logs = logged_like(&["not found", "404"]);
+    let db_logs = logs::hits_like(&logged, &["database", "does not exist"]);
+    let missing_logs = logs::hits_like(&logged, &["not found", "404"]);
 
     let Some(id) = user_id else {
         let why = ctx.tr(

@@ -67,14 +67,6 @@ pub fn diagnose(
     };
     let logged = logs::service_hits(docker, "admin-api", &["API003"], ctx);
     let window = logs::window(docker, "admin-api", ctx).unwrap_or_default();
-    let logged_like = |words: &[&str]| -> Vec<String> {
-        logged
-            .iter()
-            .flatten()
-            .filter(|(sig, _)| words.iter().any(|w| sig.to_ascii_lowercase().contains(w)))
-            .map(|(_, line)| line.clone())
-            .collect()
-    };
 
     // Inside the container.
     let inside: Result<&InsideFacts, String> = match docker.seen("admin-api", ctx) {
@@ -103,7 +95,7 @@ pub fn diagnose(
     };
 
     // Disk.
-    let disk_logs = logged_like(&["errno 28", "no space"]);
+    let disk_logs = logs::hits_like(&logged, &["errno 28", "no space"]);
     match inside.as_ref().map(|i| i.uploads_disk.as_ref()) {
         Ok(Some(Ok(d))) => {
             out.fact("uploads_disk", d);
@@ -142,7 +134,7 @@ pub fn diagnose(
     }
 
     // Permission.
-    let perm_logs = logged_like(&["errno 13", "permission denied"]);
+    let perm_logs = logs::hits_like(&logged, &["errno 13", "permission denied"]);
     match inside.as_ref().map(|i| (i.uploads.as_ref(), i.uid, i.gids.clone())) {
         Ok((Some(Ok(dir)), Some(uid), gids)) => {
             out.fact("uploads_dir", format!("{} {}:{} {UPLOADS_DIR}", dir.mode, dir.uid, dir.gid));
@@ -195,7 +187,7 @@ pub fn diagnose(
     }
 
     // Size limit.
-    let size_logs = logged_like(&["413", "too large"]);
+    let size_logs = logs::hits_like(&logged, &["413", "too large"]);
     let container_limit = match docker.seen("admin-api", ctx) {
         Seen::Found(c) => c.env("MAX_FILE_SIZE").map(|e| (e.value.clone(), format!("{} environment", c.name))),
         _ => None,
@@ -243,7 +235,7 @@ pub fn diagnose(
     }
 
     // OCR, and the documents table.
-    let ocr_logs = logged_like(&["ocr", "tesseract", "poppler", "pdfinfo", "libgl", "language"]);
+    let ocr_logs = logs::hits_like(&logged, &["ocr", "tesseract", "poppler", "pdfinfo", "libgl", "language"]);
     let docs = pg.and_then(|p| p.documents.as_ref());
     let mut doc_notes = Vec::new();
     match docs {

@@ -42,17 +42,9 @@ pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &Do
         out.fact("redis_persistence", p);
     }
     let logged = logs::service_hits(docker, "auth-service", &["AU003"], ctx);
-    let logged_like = |word: &str| -> Vec<String> {
-        logged
-            .iter()
-            .flatten()
-            .filter(|(sig, _)| sig.to_ascii_lowercase().contains(word))
-            .map(|(_, line)| line.clone())
-            .collect()
-    };
 
     // Expired.
-    let expired_logs = logged_like("expired");
+    let expired_logs = logs::hits_like(&logged, &["expired"]);
     match &rows {
         Ok(r) if r.total > 0 && r.expired == r.total => {
             let msg = ctx.tr(
@@ -155,7 +147,7 @@ pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &Do
             ));
         }
     }
-    for line in logged_like("not found") {
+    for line in logs::hits_like(&logged, &["not found"]) {
         missing.push((Suspected, line));
     }
     match missing.iter().map(|(v, _)| *v).max_by_key(|v| matches!(v, Confirmed)) {
