@@ -95,7 +95,8 @@ pub struct PgAppFacts {
 /// `base` the credentials for other databases (the superuser's when known).
 pub async fn read(
     req: &PgAppRequest,
-    app: Option<(&PgUrl, &Client)>,
+    app_url: &PgUrl,
+    app_client: Option<&Client>,
     base: Option<&PgUrl>,
     host_override: Option<&str>,
     deadline: Instant,
@@ -104,8 +105,16 @@ pub async fn read(
     let dbs = req.databases();
     // One client per database: the application's own, or a new connection.
     let opened = futures_util::future::join_all(dbs.iter().map(|db| async move {
-        if let Some((_, c)) = app.filter(|(u, _)| u.dbname == *db) {
-            return (*db, None, Ok(Some(c)), Vec::new());
+        if app_url.dbname == *db {
+            if let Some(c) = app_client {
+                return (*db, None, Ok(Some(c)), Vec::new());
+            }
+            // The same credentials just failed on this database: a second try would only add a
+            // second failure to the server's log.
+            if base.is_none_or(|b| b.user == app_url.user && b.password == app_url.password) {
+                let why = format!("the application's connection to {db} failed (see PG001)");
+                return (*db, None, Err(why), Vec::new());
+            }
         }
         let Some(b) = base else {
             return (

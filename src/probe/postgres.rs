@@ -291,9 +291,8 @@ pub async fn gather(cfg: &PgProbeConfig) -> PgFacts {
         if !cfg.app.any() {
             return None;
         }
-        let app = app_client.as_ref().map(|c| (&app_url, c));
         let base = admin_url.as_ref().or(Some(&app_url));
-        Some(pg_app::read(&cfg.app, app, base, host_override.as_deref(), deadline).await)
+        Some(pg_app::read(&cfg.app, &app_url, app_client.as_ref(), base, host_override.as_deref(), deadline).await)
     };
     let (_, _, app_data) = tokio::join!(cluster_fut, db_fut, app_fut);
     if let Some(a) = &app_data {
