@@ -9,14 +9,35 @@
 use crate::report::{Check, Status};
 use serde::Serialize;
 
+/// The checks a service that is down fails first (the rest follow through `explains`).
+fn checks_of(service: &str) -> &'static [&'static str] {
+    match service {
+        "postgres" => &["PG001", "PG002", "PG003", "PG004", "NET001", "NET002"],
+        "redis" => &["RD001", "RD002", "RD003", "NET001", "NET002"],
+        "auth-service" => &["AU001", "AU002", "AU003", "FE002", "FE003", "NET001", "NET002"],
+        "user-api" | "admin-api" => &["API001", "API002", "API003", "FE001", "FE003", "PERF001", "NET001", "NET002"],
+        "user-frontend" | "admin-frontend" => &["FE001", "FE002", "FE003", "NET002"],
+        _ => &[],
+    }
+}
+
+/// Whether a failing `by` may explain the failing `other`.
+fn explains_check(by: &Check, other: &Check) -> bool {
+    if by.code == "DK002" {
+        // Only the checks of the services that are down.
+        let down = by.evidence.get("not_running").and_then(|v| v.as_array());
+        return down
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str())
+            .any(|s| checks_of(s).contains(&other.code.as_str()));
+    }
+    explains(&by.code).contains(&other.code.as_str())
+}
+
 /// Codes a failing `code` may explain, besides checks of its own area that depend on it.
 fn explains(code: &str) -> &'static [&'static str] {
-    const SERVICES: &[&str] = &[
-        "PG001", "PG002", "PG003", "PG004", "RD001", "RD002", "RD003", "AU001", "AU002", "AU003", "API001", "API002",
-        "API003", "FE001", "FE002", "FE003", "NET001", "NET002", "PERF001", "PERF002",
-    ];
     match code {
-        "DK002" => SERVICES,
         "NET001" => &["PG001", "RD001", "AU001", "AU002", "AU003", "API001", "API002", "API003", "FE001", "FE003"],
         "NET002" => &["PG001", "RD001", "AU001", "AU002", "API001", "FE001"],
         "PG001" => &["PG002", "PG003", "PG004", "AU001", "AU003", "API001", "API002", "API003", "PERF001"],
@@ -44,17 +65,13 @@ pub fn find(checks: &[Check]) -> Vec<RootCause> {
     let worst = checks.iter().map(|c| c.status).filter(|s| matches!(s, Status::Critical | Status::Warning)).max();
     let Some(worst) = worst else { return Vec::new() };
     let failing: Vec<&Check> = checks.iter().filter(|c| c.status == worst).collect();
-    let explained_by =
-        |c: &Check| failing.iter().any(|o| o.code != c.code && explains(&o.code).contains(&c.code.as_str()));
+    let explained_by = |c: &Check| failing.iter().any(|o| o.code != c.code && explains_check(o, c));
     failing
         .iter()
         .filter(|c| !explained_by(c))
         .map(|c| {
-            let mut explains: Vec<String> = failing
-                .iter()
-                .filter(|o| explains(&c.code).contains(&o.code.as_str()))
-                .map(|o| o.code.clone())
-                .collect();
+            let mut explains: Vec<String> =
+                failing.iter().filter(|o| o.code != c.code && explains_check(c, o)).map(|o| o.code.clone()).collect();
             explains.dedup();
             RootCause { code: c.code.clone(), target: c.target.clone(), summary: c.summary.clone(), explains }
         })
@@ -91,8 +108,10 @@ mod tests {
 
     #[test]
     fn a_stopped_container_explains_the_checks_above_it() {
+        let mut dk = check("DK002", Status::Critical);
+        dk.evidence.insert("not_running".into(), serde_json::json!(["postgres"]));
         let checks = vec![
-            check("DK002", Status::Critical),
+            dk,
             check("PG001", Status::Critical),
             check("AU003", Status::Critical),
             check("RD003", Status::Warning),
@@ -100,7 +119,12 @@ mod tests {
         let roots = find(&checks);
         assert_eq!(roots.len(), 1);
         assert_eq!(roots[0].code, "DK002");
-        assert_eq!(roots[0].explains, ["PG001", "AU003"]);
+        assert_eq!(roots[0].explains, ["PG001"]);
+        // A frontend container that is down explains no database failure.
+        let mut dk = check("DK002", Status::Critical);
+        dk.evidence.insert("not_running".into(), serde_json::json!(["user-frontend"]));
+        let roots = find(&[dk, check("PG001", Status::Critical)]);
+        assert_eq!(roots.len(), 2);
     }
 
     #[test]

@@ -20,8 +20,23 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
     let Some(f) = view.facts else { return out.status(Status::Skipped, String::new()) };
     let (mut missing, mut exited, mut looping, mut unhealthy, mut starting, mut fine) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let mut down: Vec<String> = Vec::new();
     for l in &f.containers {
-        match view.seen(&l.service, ctx) {
+        let seen = view.seen(&l.service, ctx);
+        let counted = match &seen {
+            Seen::Missing(_) => !OPTIONAL.contains(&l.service.as_str()),
+            Seen::Found(c) => {
+                c.status == "restarting"
+                    || !c.running
+                    || c.status == "paused"
+                    || c.health.as_ref().is_some_and(|h| h.status == "unhealthy")
+            }
+            Seen::Unknown(_) => true,
+        };
+        if counted {
+            down.push(l.service.clone());
+        }
+        match seen {
             Seen::Unknown(why) => exited.push(format!("{}: {why}", l.service)),
             Seen::Missing(name) => {
                 if !OPTIONAL.contains(&l.service.as_str()) {
@@ -50,6 +65,8 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
         }
     }
     out.fact("running", &fine);
+    // Which services are down, so that the report can say which other failures this explains.
+    out.fact("not_running", &down);
     let ok = ctx.tr(format!("running: {}", fine.join(", ")), format!("稼働中: {}", fine.join(", ")));
     let verdict = |v: &Vec<String>| if v.is_empty() { (RuledOut, ok.clone()) } else { (Confirmed, v.join("; ")) };
     let (v, e) = verdict(&missing);
