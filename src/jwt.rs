@@ -306,10 +306,10 @@ pub fn verify(
     if !verified {
         return Verification::BadSignature;
     }
-    if let Some(exp) = view.exp.filter(|exp| now > exp + leeway) {
+    if let Some(exp) = view.exp.filter(|exp| now > exp.saturating_add(leeway)) {
         return Verification::Expired { exp };
     }
-    if let Some(nbf) = view.nbf.filter(|nbf| now + leeway < *nbf) {
+    if let Some(nbf) = view.nbf.filter(|nbf| now.saturating_add(leeway) < *nbf) {
         return Verification::NotYetValid { nbf };
     }
     if let Some(want) = expected_iss.filter(|w| view.iss.as_deref() != Some(*w)) {

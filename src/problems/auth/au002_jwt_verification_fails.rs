@@ -17,9 +17,15 @@ use crate::report::{Finding, Status, Verdict::*};
 /// "in 12m" / "3h ago", from the check's own clock.
 fn relative(t: i64, now: i64, ctx: &Ctx) -> String {
     if t >= now {
-        ctx.tr(format!("in {}", secs((t - now) as f64)), format!("{}後", secs((t - now) as f64)))
+        ctx.tr(
+            format!("in {}", secs(t.saturating_sub(now) as f64)),
+            format!("{}後", secs(t.saturating_sub(now) as f64)),
+        )
     } else {
-        ctx.tr(format!("{} ago", secs((now - t) as f64)), format!("{}前", secs((now - t) as f64)))
+        ctx.tr(
+            format!("{} ago", secs(now.saturating_sub(t) as f64)),
+            format!("{}前", secs(now.saturating_sub(t) as f64)),
+        )
     }
 }
 
@@ -201,7 +207,8 @@ pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView, ctx: &C
 }
 
 fn token_json(v: &TokenView, now: i64) -> serde_json::Value {
-    let time = |t: Option<i64>| t.map(|t| serde_json::json!({"at": rfc3339(t), "seconds_from_now": t - now}));
+    let time =
+        |t: Option<i64>| t.map(|t| serde_json::json!({"at": rfc3339(t), "seconds_from_now": t.saturating_sub(now)}));
     serde_json::json!({
         "alg": v.alg, "kid": v.kid, "typ": v.typ, "iss": v.iss, "aud": v.aud, "sub": v.sub,
         "exp": time(v.exp), "nbf": time(v.nbf), "iat": time(v.iat), "other_claims": v.other_claims,
@@ -266,12 +273,12 @@ fn token_causes(
             let msg = ctx.tr(
                 format!(
                     "expired {} ago, at {}: log in again (or refresh) for a new token",
-                    secs((now - exp) as f64),
+                    secs(now.saturating_sub(exp) as f64),
                     rfc3339(exp)
                 ),
                 format!(
                     "{} 前（{}）に期限切れ: 再ログイン（またはリフレッシュ）が必要",
-                    secs((now - exp) as f64),
+                    secs(now.saturating_sub(exp) as f64),
                     rfc3339(exp)
                 ),
             );
@@ -279,7 +286,7 @@ fn token_causes(
             notes.push(msg);
             *status = Status::Critical;
         }
-        (_, Some(nbf)) if nbf > now + 30 => {
+        (_, Some(nbf)) if nbf > now.saturating_add(30) => {
             let msg = ctx.tr(
                 format!("not valid before {}: the issuer's clock is ahead of this one", when(nbf)),
                 format!("{} まで有効にならない: 発行側の時計が進んでいる", when(nbf)),
@@ -704,5 +711,20 @@ mod tests {
         let docker = engine(vec![exited("auth-service", 1)]);
         let f = run(&AuthFacts::default(), &expected(), &view(&docker));
         assert_cause(&f, "keys-missing", Unchecked, "/app/keys in auth-service: the container is not running");
+    }
+
+    #[test]
+    fn times_at_the_ends_of_the_range_do_not_overflow() {
+        // Expired since the beginning of time, and valid until its end: no panic, sensible verdicts.
+        for (exp, nbf, expired) in [(i64::MIN, i64::MAX, Confirmed), (i64::MAX, i64::MIN, RuledOut)] {
+            let view =
+                TokenView { alg: "RS256".into(), exp: Some(exp), nbf: Some(nbf), iat: Some(exp), ..Default::default() };
+            let f = diagnose(&with_token(Ok(view), None), &Expected::default(), &DockerView::none(), &ctx());
+            assert_eq!(f.verdict_of("token-expired"), Some(expired), "{}", f.summary);
+        }
+        assert!(matches!(
+            crate::jwt::verify("a.b.c", "{}", None, None, i64::MAX, i64::MAX),
+            Verification::Unusable { .. } | Verification::UnknownKid { .. }
+        ));
     }
 }
