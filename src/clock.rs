@@ -49,9 +49,10 @@ pub fn parse_rfc3339(s: &str) -> Option<f64> {
     }
     let offset = match rest {
         "Z" | "z" => 0,
-        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" => {
-            let oh: i64 = o[1..3].parse().ok()?;
-            let om: i64 = o[4..6].parse().ok()?;
+        // Byte checks and `get`: the six bytes may hold multi-byte characters.
+        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && o.as_bytes()[3] == b':' => {
+            let oh: i64 = o.get(1..3)?.parse().ok()?;
+            let om: i64 = o.get(4..6)?.parse().ok()?;
             let sign = if o.starts_with('-') { -1 } else { 1 };
             sign * (oh * 3600 + om * 60)
         }

@@ -101,7 +101,12 @@ pub fn quantiles(samples: &[Sample], base: &str, by: &str, q: f64) -> BTreeMap<S
     let bucket = format!("{base}_bucket");
     let mut groups: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     for s in samples.iter().filter(|s| s.name == bucket) {
-        let Some(le) = s.labels.get("le").and_then(|l| if l == "+Inf" { Some(f64::INFINITY) } else { l.parse().ok() })
+        // A bucket bound that is not a number (`le="NaN"`) bounds nothing: the bucket is skipped.
+        let Some(le) = s
+            .labels
+            .get("le")
+            .and_then(|l| if l == "+Inf" { Some(f64::INFINITY) } else { l.parse::<f64>().ok() })
+            .filter(|le| !le.is_nan())
         else {
             continue;
         };
@@ -111,7 +116,7 @@ pub fn quantiles(samples: &[Sample], base: &str, by: &str, q: f64) -> BTreeMap<S
     let mut out = BTreeMap::new();
     for (k, mut buckets) in groups {
         // Several label sets (methods, statuses) per group: add their counts per bound.
-        buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
         let mut merged: Vec<(f64, f64)> = Vec::new();
         for (le, c) in buckets {
             match merged.last_mut() {

@@ -4,7 +4,8 @@
 //! result now expected.
 
 use doctor::probe::docker::{parse_cpu_reading, parse_inside_stats};
-use doctor::{redact, urls};
+use doctor::probe::inside;
+use doctor::{clock, prometheus, redact, triage, urls};
 
 /// `fuzz/artifacts/redact/crash-35dc09e10061b10caaac8024ebdf1938a0cae211`: invalid UTF-8 (read
 /// as U+FFFD, three bytes) right before `redis://`. `redact::scrub` looked for the start of the
@@ -61,4 +62,64 @@ fn cpu_counters_that_overflow_are_no_reading() {
     assert_eq!(parse_cpu_reading("usage_usec 5\ncpu  1 1 1 1 1 1 1 1\n"), Some((5000, 70_000_000)));
     let top = max / 10_000_000;
     assert_eq!(parse_cpu_reading(&format!("5\ncpu  {top} 0 0 0 0 0 0\n")), Some((5, top * 10_000_000)));
+}
+
+/// `fuzz/artifacts/prometheus/crash-aaca10684d4f1e91227362e2bd6f4bd2ee4c6677` (1721 bytes, here
+/// minimised to 24 lines): histogram buckets with `le="NaN"` among real bounds. `quantiles`
+/// sorted the bounds with `partial_cmp(..).unwrap_or(Equal)`, which is no total order once a
+/// NaN is in: the standard library's sort detects that and panics, in release builds too
+/// (src/prometheus.rs, `quantiles`). Any service's `/metrics` could stop doctor this way.
+#[test]
+fn histogram_buckets_bounded_by_nan_are_skipped() {
+    let les = [
+        "0.25", "2.5", "NaN", "+Inf", "0.5", "+Inf", "2.5", "1", "+Inf", "0.1", "0.1", "1", "1", "NaN", "1", "0.25",
+        "0.1", "2.5", "0.1", "0.1", "NaN", "NaN", "2.5", "+Inf",
+    ];
+    let text: String = les.iter().enumerate().map(|(i, le)| format!("h_bucket{{le=\"{le}\"}} {i}\n")).collect();
+    let samples = prometheus::parse(&text);
+    assert_eq!(samples.len(), 24);
+    let q = prometheus::quantiles(&samples, "h", "handler", 0.5);
+    // The NaN buckets are left out; the rest still makes a quantile, within the bounds given.
+    let v = q[""];
+    assert!((0.0..=2.5).contains(&v), "{v}");
+
+    // A histogram whose only bound is NaN has no quantile.
+    let only_nan = prometheus::parse("h_bucket{le=\"NaN\"} 5\n");
+    assert!(prometheus::quantiles(&only_nan, "h", "handler", 0.5).is_empty());
+}
+
+/// `fuzz/artifacts/triage/crash-70ae8c7e8b4a9154f416c5b8f996ca60d57041da`: a Docker log line
+/// whose timestamp ends in `+09ڃ0`, six bytes like `+09:00` but with a two-byte character where
+/// the `:` goes. `parse_rfc3339` sliced `o[3..4]` inside that character: a panic on every log
+/// line shaped so, through `triage::scan` (src/clock.rs, `parse_rfc3339`).
+#[test]
+fn a_timestamp_offset_with_a_multibyte_character_is_no_timestamp() {
+    let line = "2026-11-28T12:01:04+09ڃ0 2026-11-28 12:01:04.000 UTC [347] FATAL:  sorry, too many clients already";
+    assert_eq!(clock::parse_rfc3339("2026-11-28T12:01:04+09ڃ0"), None);
+    assert_eq!(triage::split_timestamp(line), (None, line));
+    let hits = triage::scan([line]);
+    assert_eq!(hits.len(), 1);
+    assert_eq!((hits[0].code.as_str(), hits[0].count, hits[0].first_at.as_deref()), ("PG002", 1, None));
+
+    // Offsets written correctly still parse, and mean what they say.
+    assert_eq!(clock::parse_rfc3339("2026-11-28T12:00:00+09:00"), clock::parse_rfc3339("2026-11-28T03:00:00Z"));
+    assert!(clock::parse_rfc3339("2026-11-28T12:00:00+0é:0").is_none());
+}
+
+/// `fuzz/artifacts/inside/crash-f45d1f9af96327e839da640c2a23e98377e34a05`: in the `ls -lna`
+/// section of what auth-service's read-only script printed, a line whose first word starts with
+/// a multi-byte character. `parse_listing` sliced that word's first *byte* to compare it with the
+/// file-type letters: a panic (src/probe/inside.rs, `parse_listing`).
+#[test]
+fn a_listing_line_starting_with_a_multibyte_character_is_not_a_file() {
+    let text = "@uid\n1000\n@ls\né---------- 1 0 0 5 Nov 28 12:00 x\n\
+                -rw-r--r-- 1 1000 1000 451 Nov 28 12:00 public_key.pem\n@end\n";
+    let f = inside::parse(text);
+    let keys = f.keys.expect("an ls section").expect("the real entry is read");
+    assert_eq!(keys.len(), 1);
+    assert_eq!((keys[0].name.as_str(), keys[0].uid, keys[0].size), ("public_key.pem", 1000, 451));
+
+    // Only such lines: the listing is an error that quotes the first of them.
+    let f = inside::parse("@ls\n\u{FFFD}rw-r--r-- 1 0 0 5 Nov 28 12:00 k\n@end\n");
+    assert_eq!(f.keys, Some(Err("\u{FFFD}rw-r--r-- 1 0 0 5 Nov 28 12:00 k".to_string())));
 }

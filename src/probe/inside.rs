@@ -150,7 +150,8 @@ fn parse_listing(lines: &[&str]) -> Result<Vec<FileEntry>, String> {
         if l.starts_with("total ") || parts.is_empty() {
             continue;
         }
-        let mode_like = parts[0].len() >= 10 && "-dlcbps".contains(&parts[0][..1]);
+        // A character test, not a byte slice: the first word may start with any character.
+        let mode_like = parts[0].len() >= 10 && parts[0].starts_with(['-', 'd', 'l', 'c', 'b', 'p', 's']);
         if !mode_like || parts.len() < 6 {
             error.get_or_insert_with(|| l.trim().chars().take(200).collect::<String>());
             continue;
