@@ -1117,6 +1117,15 @@ impl RedisServer {
             .collect()
     }
 
+    /// Asserts that every command the server executed is in `allowed`; returns them all.
+    pub fn assert_only_commands(&self, allowed: &[&str]) -> Vec<String> {
+        let used = self.commands_used();
+        for c in &used {
+            assert!(allowed.contains(&c.as_str()), "doctor issued {c}: {used:?}");
+        }
+        used
+    }
+
     pub fn cli(&self, args: &[&str]) -> String {
         run_helper(self.cli_command().args(args), RUN_TIMEOUT)
             .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
