@@ -46,7 +46,7 @@ pub fn rows(f: &DockerFacts) -> Vec<ContainerRow> {
                 health: c.health.as_ref().map(|h| h.status.clone()),
                 restarts: c.restart_count,
                 exit_code: (!c.running).then_some(c.exit_code).flatten(),
-                oom_killed: c.oom_killed,
+                oom_killed: c.ended_by_oom() || c.oom_episodes() > 0,
                 uptime_s: c.started_age_s.filter(|_| c.running).map(|a| a as u64),
                 cpu_percent: c.stats.as_ref().and_then(|s| s.cpu_percent).map(|p| (p * 10.0).round() / 10.0),
                 mem_used: c.stats.as_ref().map(|s| s.mem_used),

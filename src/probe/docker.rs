@@ -8,6 +8,7 @@
 //! bollard never sends the API version, so the engine answers in its own; every field is
 //! treated as optional.
 
+use super::docker_events::{self, OomEvents};
 use super::inside::{self, InsideFacts};
 use super::{Timing, error_chain, ms, until};
 use crate::clock;
@@ -154,6 +155,10 @@ pub struct ContainerFacts {
     pub running: bool,
     pub exit_code: Option<i64>,
     pub oom_killed: bool,
+    /// `oom` events the engine logged for this container lately (see [`super::docker_events`]);
+    /// None when the event log could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oom_events: Option<OomEvents>,
     pub error: Option<String>,
     pub restart_count: i64,
     pub restart_policy: Option<String>,
@@ -179,6 +184,20 @@ pub struct ContainerFacts {
 }
 
 impl ContainerFacts {
+    /// An OOM kill ended the container: its `OOMKilled` flag, or (when the engine handled the
+    /// exit before the OOM notice and left the flag false) exit code 137 with an `oom` event
+    /// logged within a minute of the exit.
+    pub fn ended_by_oom(&self) -> bool {
+        if self.oom_killed {
+            return true;
+        }
+        let (Some(ev), Some(finished)) = (&self.oom_events, self.finished_age_s) else { return false };
+        !self.running && self.exit_code == Some(137) && ev.episodes > 0 && (ev.last_age_s - finished).abs() < 60.0
+    }
+    /// OOM episodes the engine logged for this container (0 when none, or not read).
+    pub fn oom_episodes(&self) -> u32 {
+        self.oom_events.as_ref().map_or(0, |e| e.episodes)
+    }
     pub fn env(&self, name: &str) -> Option<&EnvVar> {
         self.env.iter().find(|e| e.name == name)
     }
@@ -269,8 +288,21 @@ pub async fn gather(cfg: &DockerProbeConfig) -> DockerFacts {
     }
     let t = Instant::now();
     let lookups = cfg.services.iter().map(|(service, name)| look_at(&docker, service, name, cfg, deadline));
-    facts.containers = futures_util::future::join_all(lookups).await;
+    let now = clock::now_unix();
+    let events = async {
+        let t = Instant::now();
+        let read = docker_events::read(&docker, now, deadline).await;
+        (read, t.elapsed())
+    };
+    let (containers, (events, events_took)) = tokio::join!(futures_util::future::join_all(lookups), events);
+    facts.containers = containers;
     facts.timings.push(Timing { step: "containers".into(), ms: ms(t.elapsed()), ok: true });
+    facts.timings.push(Timing { step: "oom events".into(), ms: ms(events_took), ok: events.is_ok() });
+    if let Ok(events) = &events {
+        for c in facts.containers.iter_mut().filter_map(|l| l.container.as_mut()) {
+            c.oom_events = Some(docker_events::for_container(events, &c.id, now));
+        }
+    }
     facts
 }
 
@@ -644,6 +676,7 @@ pub fn container_facts(c: &bollard::models::ContainerInspectResponse, now: f64) 
         running: state.running.unwrap_or(false),
         exit_code: state.exit_code,
         oom_killed: state.oom_killed.unwrap_or(false),
+        oom_events: None,
         error: state.error.filter(|e| !e.is_empty()).map(|e| redact::scrub(&e)),
         restart_count: c.restart_count.unwrap_or(0),
         restart_policy: host_config

@@ -88,7 +88,7 @@ pub fn describe_state(c: &ContainerFacts, ctx: &Ctx) -> String {
         return s;
     }
     let code = c.exit_code.map(|c| c.to_string()).unwrap_or_else(|| "?".into());
-    let oom = if c.oom_killed { ctx.tr(", OOM-killed", "、OOM Kill") } else { String::new() };
+    let oom = if c.ended_by_oom() { ctx.tr(", OOM-killed", "、OOM Kill") } else { String::new() };
     match c.status.as_str() {
         "restarting" => ctx.tr(
             format!("restarting in a loop ({} restarts; last exit code {code}{oom})", c.restart_count),
@@ -101,6 +101,40 @@ pub fn describe_state(c: &ContainerFacts, ctx: &Ctx) -> String {
             format!("{status}（終了コード {code}{oom}、{} 前）", ago(c.finished_age_s)),
         ),
     }
+}
+
+/// The OOM kills known for a container, as evidence: the kill that ended it (its `OOMKilled`
+/// flag, or exit 137 with the engine's `oom` event when the flag missed it), or kills of a
+/// process inside that the container survived (only the engine's events show those). None when
+/// neither source shows one.
+pub fn oom_kills(c: &ContainerFacts, ctx: &Ctx) -> Option<String> {
+    let episodes = c.oom_episodes();
+    let last = c.oom_events.as_ref().map_or(0.0, |e| e.last_age_s);
+    if c.ended_by_oom() {
+        let mut s = format!("{} ({})", c.name, describe_state(c, ctx));
+        if !c.oom_killed {
+            s += &ctx.tr(
+                "; the engine logged the OOM kill though the container's OOMKilled flag is false",
+                "。コンテナの OOMKilled は false だが、エンジンが OOM Kill を記録している",
+            );
+        }
+        return Some(s);
+    }
+    (episodes > 0).then(|| {
+        let state = describe_state(c, ctx);
+        ctx.tr(
+            format!(
+                "the engine logged {episodes} OOM kill(s) inside {}, the last {} ago; the container itself is {state} (a process in it was killed)",
+                c.name,
+                secs(last)
+            ),
+            format!(
+                "エンジンが {} 内の OOM Kill を {episodes} 回記録（直近 {} 前）。コンテナ自体は{state}（内部のプロセスが強制終了された）",
+                c.name,
+                secs(last)
+            ),
+        )
+    })
 }
 
 /// The `container-stopped` verdict from the engine, given whether the service itself answered.

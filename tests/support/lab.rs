@@ -211,7 +211,10 @@ pub struct ContainerSpec {
     /// memory hog is OOM-killed at this limit. Docker 20.10 (cgroup v1) reports
     /// `State.OOMKilled = true` only when the kill ends the container: make the hog PID 1 or
     /// let PID 1 exit with it (`sh -c 'head -c 100m /dev/zero | tail'`); a killed child under a
-    /// surviving PID 1 leaves it `false`.
+    /// surviving PID 1 leaves it `false`. Even then the flag is racy: a container killed within
+    /// a fraction of a second can exit 137 with `OOMKilled: false` (seen in CI) when the engine
+    /// handles the exit before the OOM notice. The engine's `oom` event is logged either way
+    /// ([`Lab::oom_events`]).
     pub memory: Option<String>,
     /// Arguments after the image (the command, or extra arguments for the postgres/redis
     /// entrypoints).
@@ -414,6 +417,26 @@ impl Lab {
     /// `docker inspect <c>` (the object, not the one-element array).
     pub fn inspect(&self, short: &str) -> Value {
         self.try_inspect(short).unwrap_or_else(|e| panic!("lab: {e}"))
+    }
+
+    /// How many `oom` events the engine logged for the container in the last hour
+    /// (`docker events --filter event=oom`, bounded by `--until` so it returns at once).
+    pub fn oom_events(&self, short: &str) -> usize {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let out = docker_ok(&[
+            "events",
+            "--since",
+            &(now - 3600).to_string(),
+            "--until",
+            &now.to_string(),
+            "--filter",
+            "event=oom",
+            "--filter",
+            &format!("container={}", self.name(short)),
+            "--format",
+            "{{.ID}}",
+        ]);
+        out.lines().filter(|l| !l.trim().is_empty()).count()
     }
 
     /// The host port Docker published `container_port`/tcp on (first binding of `docker port`).

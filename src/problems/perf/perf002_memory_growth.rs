@@ -1,5 +1,6 @@
-//! PERF002: memory keeps growing. Reads every container's memory use against its limit and the
-//! `OOMKilled` flag of its last exit. May confirm `oom-killed` and `near-memory-limit`;
+//! PERF002: memory keeps growing. Reads every container's memory use against its limit, the
+//! `OOMKilled` flag of its last exit and the engine's `oom` events (kills inside a container
+//! that survived them). May confirm `oom-killed` and `near-memory-limit`;
 //! `memory-growth` needs samples over time (`doctor perf --sample DURATION`): the growth rate
 //! of each container by least squares, and the time to its limit at that rate. Without samples
 //! it stays `unchecked`.
@@ -23,11 +24,7 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
         out.fact("memory_growth", &growth.series);
     }
     let containers = view.found();
-    let killed: Vec<String> = containers
-        .iter()
-        .filter(|c| c.oom_killed)
-        .map(|c| format!("{} ({})", c.name, engine::describe_state(c, ctx)))
-        .collect();
+    let killed: Vec<String> = containers.iter().filter_map(|c| engine::oom_kills(c, ctx)).collect();
     let mut near = Vec::new();
     let mut usage = Vec::new();
     for c in &containers {
@@ -73,7 +70,7 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
     } else {
         out.cause("near-memory-limit", Confirmed, near.join("; "));
     }
-    let dead = containers.iter().any(|c| c.oom_killed && !c.running);
+    let dead = containers.iter().any(|c| c.ended_by_oom() && !c.running);
     let status = if dead {
         Status::Critical
     } else if !killed.is_empty() || !near.is_empty() {
@@ -192,6 +189,7 @@ fn growth(view: &DockerView, ctx: &Ctx) -> Growth {
 mod tests {
     use super::*;
     use crate::probe::docker::{ContainerFacts, DockerFacts};
+    use crate::probe::docker_events::OomEvents;
     use crate::probe::memory_sample::MemorySeries;
     use crate::problems::fixtures::*;
 
@@ -262,6 +260,37 @@ mod tests {
         assert_eq!(f.status, Status::Critical);
         assert_cause(&f, "oom-killed", Confirmed, "admin-api (exited with exit code 137, OOM-killed 2m ago)");
         assert!(f.summary.contains("OOM-killed"), "{}", f.summary);
+
+        // Only the engine's events know of a process killed inside a container that lived on.
+        let events = |episodes, last_age_s| Some(OomEvents { episodes, last_age_s });
+        let survived = ContainerFacts { oom_events: events(2, 300.0), ..using("postgres", 60 * MB, Some(64 * MB)) };
+        let f = run(&engine(vec![survived]));
+        assert_eq!(f.status, Status::Warning);
+        assert_cause(
+            &f,
+            "oom-killed",
+            Confirmed,
+            "the engine logged 2 OOM kill(s) inside postgres, the last 5m ago; the container itself is running for 60m",
+        );
+        // Killed too fast for the OOMKilled flag: exit 137 with an event at the exit is an OOM kill.
+        let quick = ContainerFacts { oom_events: events(1, 121.0), ..exited("admin-api", 137) };
+        let f = run(&engine(vec![quick]));
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(
+            &f,
+            "oom-killed",
+            Confirmed,
+            "admin-api (exited with exit code 137, OOM-killed 2m ago); the engine logged the OOM kill though the container's OOMKilled flag is false",
+        );
+        // Exit 137 alone is any SIGKILL (docker kill, a stop timeout): not an OOM kill.
+        for oom_events in [None, events(0, 0.0), events(1, 7200.0)] {
+            let killed = ContainerFacts { oom_events: oom_events.clone(), ..exited("admin-api", 137) };
+            let f = run(&engine(vec![killed]));
+            let expected = if oom_events.is_some_and(|e| e.episodes > 0) { Confirmed } else { RuledOut };
+            assert_eq!(f.verdict_of("oom-killed"), Some(expected), "{f:#?}");
+            let evidence = &f.causes.iter().find(|c| c.id == "oom-killed").unwrap().evidence;
+            assert!(!evidence.contains("exit code 137, OOM-killed"), "{evidence}");
+        }
 
         // Growing 12 MB/min: far from its limit a warning, within the hour critical.
         let mut growing = healthy();

@@ -15,6 +15,7 @@ pub fn diagnose(facts: &PgFacts, docker: &DockerView, ctx: &Ctx) -> Vec<Finding>
     let mut pg004 = pg004_connections_drop::diagnose(facts, ctx);
     with_engine_pg001(&mut pg001, facts, docker, ctx);
     with_engine_pg004(&mut pg004, docker, ctx);
+    with_logs_pg004(&mut pg004, docker, ctx);
     vec![pg001, pg002_too_many_clients::diagnose(facts, ctx), pg003_slow_queries::diagnose(facts, ctx), pg004]
 }
 
@@ -92,18 +93,8 @@ fn with_engine_pg004(out: &mut Finding, docker: &DockerView, ctx: &Ctx) {
     engine::explain_unavailable(out, docker, &["oom-killed"], ctx);
     let Seen::Found(c) = docker.seen("postgres", ctx) else { return };
     let limit = c.memory_limit.map(super::bytes).unwrap_or_else(|| ctx.tr("no memory limit", "メモリ制限なし"));
-    if c.oom_killed {
-        engine::apply(
-            out,
-            "oom-killed",
-            Some((
-                Verdict::Confirmed,
-                ctx.tr(
-                    format!("{} was OOM-killed ({limit})", c.name),
-                    format!("{} は OOM Kill された（{limit}）", c.name),
-                ),
-            )),
-        );
+    if let Some(kills) = engine::oom_kills(c, ctx) {
+        engine::apply(out, "oom-killed", Some((Verdict::Confirmed, format!("{kills}; {limit}"))));
         out.status = out.status.max(Status::Warning);
         out.summary = ctx.tr(
             format!("{}; {} was OOM-killed", out.summary, c.name),
@@ -115,10 +106,20 @@ fn with_engine_pg004(out: &mut Finding, docker: &DockerView, ctx: &Ctx) {
             "oom-killed",
             Some((
                 Verdict::RuledOut,
-                ctx.tr(
-                    format!("{} was not OOM-killed ({limit})", c.name),
-                    format!("{} は OOM Kill されていない（{limit}）", c.name),
-                ),
+                if c.oom_events.is_some() {
+                    ctx.tr(
+                        format!("{} was not OOM-killed, nor any process in it in the last 24h ({limit})", c.name),
+                        format!(
+                            "{} は OOM Kill されておらず、直近 24 時間に内部のプロセスの OOM Kill もない（{limit}）",
+                            c.name
+                        ),
+                    )
+                } else {
+                    ctx.tr(
+                        format!("{} was not OOM-killed ({limit})", c.name),
+                        format!("{} は OOM Kill されていない（{limit}）", c.name),
+                    )
+                },
             )),
         );
     }
@@ -149,6 +150,35 @@ fn with_engine_pg004(out: &mut Finding, docker: &DockerView, ctx: &Ctx) {
             format!("{}; {} restarted {} times", out.summary, c.name, c.restart_count),
             format!("{}。{} が {} 回再起動", out.summary, c.name, c.restart_count),
         );
+    }
+}
+
+/// PG004 from the server's own log: a backend killed by signal 9 (what the OOM killer sends)
+/// and the crash recovery after it, which ends every session. Without the engine's `oom` event
+/// a kill -9 is only suspected to be the OOM killer's.
+fn with_logs_pg004(out: &mut Finding, docker: &DockerView, ctx: &Ctx) {
+    let hits = super::logs::service_hits(docker, "postgres", &["PG004"], ctx);
+    let killed = super::logs::hits_like(&hits, &["signal 9"]);
+    if !killed.is_empty() {
+        out.raise("oom-killed", Verdict::Suspected, killed.join("; "));
+    }
+    let crashed = super::logs::hits_like(&hits, &["terminated by signal", "crash of another server process"]);
+    if !crashed.is_empty() {
+        out.raise(
+            "server-restarted",
+            Verdict::Confirmed,
+            ctx.tr(
+                format!(
+                    "crash recovery: a server process died and the postmaster ended every session; {}",
+                    crashed.join("; ")
+                ),
+                format!(
+                    "クラッシュリカバリ: サーバープロセスが異常終了し、postmaster が全セッションを切断した。{}",
+                    crashed.join("; ")
+                ),
+            ),
+        );
+        out.status = out.status.max(Status::Warning);
     }
 }
 
@@ -234,5 +264,35 @@ pub(crate) mod fixtures {
         f.key_indexes = None;
         f.statements = None;
         f
+    }
+}
+
+#[cfg(test)]
+mod engine_tests {
+    use super::*;
+    use crate::probe::docker::ContainerFacts;
+    use crate::probe::docker_events::OomEvents;
+    use crate::problems::fixtures::{assert_cause, ctx, engine, running, view};
+    use crate::report::Verdict::*;
+
+    fn pg004(postgres: ContainerFacts) -> Finding {
+        let docker = engine(vec![postgres]);
+        diagnose(&fixtures::healthy(), &view(&docker), &ctx()).pop().unwrap()
+    }
+
+    #[test]
+    fn pg004_oom_killed_from_the_flag_or_from_the_engines_events() {
+        let limited = ContainerFacts { memory_limit: Some(256 << 20), ..running("postgres") };
+        let f = pg004(limited.clone());
+        assert_cause(&f, "oom-killed", RuledOut, "postgres was not OOM-killed (256 MB)");
+        let quiet = ContainerFacts { oom_events: Some(OomEvents::default()), ..limited.clone() };
+        let f = pg004(quiet);
+        assert_cause(&f, "oom-killed", RuledOut, "nor any process in it in the last 24h (256 MB)");
+        // A backend killed inside: the postmaster survives, so only the engine's event shows it.
+        let backend = ContainerFacts { oom_events: Some(OomEvents { episodes: 1, last_age_s: 90.0 }), ..limited };
+        let f = pg004(backend);
+        assert_eq!(f.status, Status::Warning);
+        assert_cause(&f, "oom-killed", Confirmed, "the engine logged 1 OOM kill(s) inside postgres, the last 90s ago");
+        assert!(f.summary.contains("postgres was OOM-killed"), "{}", f.summary);
     }
 }

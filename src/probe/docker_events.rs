@@ -1,0 +1,123 @@
+//! OOM kills as the engine recorded them (`docker events --filter event=oom`), a second source
+//! beside the `OOMKilled` flag of a container's last exit. The flag misses two real cases:
+//! a process inside is killed while the container lives on (a PostgreSQL backend: the
+//! postmaster survives and drops every connection), and a container killed so fast that the
+//! engine handles its exit before the OOM notice (seen on these machines: exit code 137,
+//! `OOMKilled: false`). The engine logs the `oom` event either way.
+//!
+//! One query for all containers, bounded by `since`/`until` so the stream ends by itself; it is
+//! also cut at the run's deadline and after [`MAX_WAIT`] (an engine whose clock runs behind ours
+//! would otherwise hold the stream open until our `until`), keeping what arrived. The engine
+//! keeps only its last few hundred events in memory, so older kills may be gone: an empty
+//! answer says "none recorded", not "none happened".
+
+use super::until;
+use bollard::Docker;
+use bollard::query_parameters::EventsOptions;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How far back the engine is asked for OOM events.
+pub const LOOKBACK_S: i64 = 24 * 3600;
+/// Longest wait for the stream to end by itself.
+const MAX_WAIT: Duration = Duration::from_millis(800);
+/// Most events read (one OOM kill can log dozens: one per allocation refused at the limit).
+const MAX_EVENTS: usize = 20_000;
+/// Events closer together than this are one OOM episode.
+const EPISODE_GAP_S: f64 = 2.0;
+
+/// A container's OOM history in the engine's event log.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OomEvents {
+    /// OOM episodes: bursts of `oom` events less than two seconds apart.
+    pub episodes: u32,
+    /// Age of the latest `oom` event, in seconds.
+    pub last_age_s: f64,
+}
+
+/// Unix times (seconds) of `oom` events per full container id, since `now - LOOKBACK_S`.
+pub async fn read(docker: &Docker, now: f64, deadline: Instant) -> Result<HashMap<String, Vec<f64>>, String> {
+    let now_s = now as i64;
+    let mut filters = HashMap::new();
+    filters.insert("type".to_string(), vec!["container".to_string()]);
+    filters.insert("event".to_string(), vec!["oom".to_string()]);
+    let opts = EventsOptions {
+        since: Some((now_s - LOOKBACK_S).to_string()),
+        until: Some(now_s.to_string()),
+        filters: Some(filters),
+    };
+    let mut stream = docker.events(Some(opts));
+    let stop = deadline.min(Instant::now() + MAX_WAIT);
+    let mut seen: HashMap<String, Vec<f64>> = HashMap::new();
+    let mut count = 0;
+    loop {
+        match until(stop, stream.next()).await {
+            // The stream ended (`until` reached) or our own bound did: keep what arrived.
+            None | Some(None) => break,
+            Some(Some(Err(e))) => {
+                if count == 0 {
+                    return Err(super::error_chain(&e));
+                }
+                break;
+            }
+            Some(Some(Ok(ev))) => {
+                count += 1;
+                let id = ev.actor.and_then(|a| a.id).unwrap_or_default();
+                let at = ev.time_nano.map(|n| n as f64 / 1e9).or(ev.time.map(|t| t as f64));
+                if let (false, Some(at)) = (id.is_empty(), at) {
+                    seen.entry(id).or_default().push(at);
+                }
+                if count >= MAX_EVENTS {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(seen)
+}
+
+/// The OOM history of the container whose (possibly short) id is `id`.
+pub fn for_container(events: &HashMap<String, Vec<f64>>, id: &str, now: f64) -> OomEvents {
+    if id.is_empty() {
+        return OomEvents::default();
+    }
+    let mut times: Vec<f64> =
+        events.iter().filter(|(full, _)| full.starts_with(id)).flat_map(|(_, t)| t.iter().copied()).collect();
+    summarise(&mut times, now)
+}
+
+/// Episodes and the latest age from event times (any order).
+pub fn summarise(times: &mut [f64], now: f64) -> OomEvents {
+    times.sort_by(f64::total_cmp);
+    let Some(last) = times.last().copied() else { return OomEvents::default() };
+    let episodes = 1 + times.windows(2).filter(|w| w[1] - w[0] >= EPISODE_GAP_S).count() as u32;
+    OomEvents { episodes, last_age_s: (now - last).max(0.0) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bursts_are_one_episode() {
+        let mut t = vec![100.0, 100.01, 100.5, 101.0, 200.0, 200.5, 50.0];
+        let s = summarise(&mut t, 260.0);
+        assert_eq!(s, OomEvents { episodes: 3, last_age_s: 59.5 });
+        assert_eq!(summarise(&mut [], 10.0), OomEvents::default());
+        // A clock that runs ahead of ours gives age zero, not a negative age.
+        assert_eq!(summarise(&mut [20.0], 10.0).last_age_s, 0.0);
+    }
+
+    #[test]
+    fn short_ids_match_full_ones() {
+        let mut events = HashMap::new();
+        events.insert("abcdef1234567890".to_string(), vec![10.0]);
+        events.insert("ffff".to_string(), vec![11.0]);
+        assert_eq!(for_container(&events, "abcdef123456", 20.0).episodes, 1);
+        assert_eq!(for_container(&events, "012345", 20.0).episodes, 0);
+        assert_eq!(for_container(&events, "", 20.0).episodes, 0);
+    }
+}
