@@ -207,8 +207,22 @@ pub struct Link<'a> {
     pub var: &'a UrlVar,
     pub target: Option<&'a ContainerFacts>,
     pub problem: Option<LinkProblem>,
-    /// The user-defined network on which the name resolves, when it does.
+    /// The user-defined network on which the name resolves, when it does; for a browser-side
+    /// link, the published port the browser goes through.
     pub via: Option<String>,
+    /// A `NEXT_PUBLIC_*` variable: built into the page and used by the browser on the user's
+    /// machine, not by the container, so Docker's names and networks do not apply to it.
+    pub browser: bool,
+}
+
+/// Whether a variable is used by the browser rather than the container (Next.js inlines
+/// `NEXT_PUBLIC_*` into the page).
+pub fn browser_side(var_name: &str) -> bool {
+    var_name.starts_with("NEXT_PUBLIC_")
+}
+
+fn loopback(host: &str) -> bool {
+    host == "localhost" || host.starts_with("127.") || host == "::1" || host == "[::1]"
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -224,6 +238,10 @@ pub enum LinkProblem {
     NameNotResolvable {
         networks: Vec<String>,
     },
+    /// Browser-side: `localhost:PORT`, but the target publishes no such port on the host.
+    NotPublished,
+    /// Browser-side: a Docker name, which only containers on the same network resolve.
+    DockerNameInBrowser,
 }
 
 /// Every link from a container of the stack to `target_service`.
@@ -246,9 +264,12 @@ pub fn links_to<'a>(view: &DockerView<'a>, target_service: &str) -> Vec<Link<'a>
 }
 
 fn judge_link<'a>(client: &'a ContainerFacts, var: &'a UrlVar, target: Option<&'a ContainerFacts>) -> Link<'a> {
-    let mut link = Link { client, var, target, problem: None, via: None };
+    if browser_side(&var.name) {
+        return judge_browser_link(client, var, target);
+    }
+    let mut link = Link { client, var, target, problem: None, via: None, browser: false };
     let host = var.host.to_ascii_lowercase();
-    if host == "localhost" || host.starts_with("127.") || host == "::1" {
+    if loopback(&host) {
         link.problem = Some(LinkProblem::Localhost);
         return link;
     }
@@ -283,10 +304,52 @@ fn judge_link<'a>(client: &'a ContainerFacts, var: &'a UrlVar, target: Option<&'
     link
 }
 
+/// A browser-side link: the browser runs on the user's machine, so `localhost:PORT` is right
+/// when the target publishes that port, and a Docker name never resolves there. Any other host
+/// (a domain, a proxy) is the browser's own business and is not judged.
+fn judge_browser_link<'a>(client: &'a ContainerFacts, var: &'a UrlVar, target: Option<&'a ContainerFacts>) -> Link<'a> {
+    let mut link = Link { client, var, target, problem: None, via: None, browser: true };
+    let host = var.host.to_ascii_lowercase();
+    let Some(t) = target else {
+        if loopback(&host) {
+            link.problem = Some(LinkProblem::TargetMissing);
+        }
+        return link;
+    };
+    if loopback(&host) {
+        match t.ports.iter().find(|p| p.host_port == Some(var.port)) {
+            Some(p) => {
+                link.via = Some(format!(
+                    "{}:{}->{}",
+                    p.host_ip.as_deref().filter(|ip| !ip.is_empty()).unwrap_or("0.0.0.0"),
+                    var.port,
+                    p.container_port
+                ))
+            }
+            None => link.problem = Some(LinkProblem::NotPublished),
+        }
+    } else if t.networks.iter().any(|n| t.names_on(&n.name).iter().any(|a| a.eq_ignore_ascii_case(&host)))
+        || t.name.eq_ignore_ascii_case(&host)
+    {
+        link.problem = Some(LinkProblem::DockerNameInBrowser);
+    }
+    link
+}
+
 pub fn describe_link(l: &Link, ctx: &Ctx) -> String {
     let from = format!("{} {}={}:{}", l.client.name, l.var.name, l.var.host, l.var.port);
     let target = l.target.map(|t| t.name.clone()).unwrap_or_else(|| "?".into());
     match &l.problem {
+        None if l.browser => match &l.via {
+            Some(via) => ctx.tr(
+                format!("{from} (used by the browser) reaches {target} through the port it publishes, {via}"),
+                format!("{from}（ブラウザが使う）は {target} が公開するポート {via} で到達できる"),
+            ),
+            None => ctx.tr(
+                format!("{from} is used by the browser, which resolves {} itself (not checked)", l.var.host),
+                format!("{from} はブラウザが使う。{} の名前解決はブラウザ側で行われる（未確認）", l.var.host),
+            ),
+        },
         None => ctx.tr(
             format!("{from} reaches {target} on network {}", l.via.as_deref().unwrap_or("?")),
             format!("{from} はネットワーク {} で {target} に到達できる", l.via.as_deref().unwrap_or("?")),
@@ -311,6 +374,26 @@ pub fn describe_link(l: &Link, ctx: &Ctx) -> String {
                 l.client.name,
                 client.join(", "),
                 tn.join(", ")
+            ),
+        ),
+        Some(LinkProblem::NotPublished) => ctx.tr(
+            format!(
+                "{from}: the browser calls localhost:{}, but {target} publishes no port {} on the host",
+                l.var.port, l.var.port
+            ),
+            format!(
+                "{from}: ブラウザは localhost:{} を呼ぶが、{target} はホストにポート {} を公開していない",
+                l.var.port, l.var.port
+            ),
+        ),
+        Some(LinkProblem::DockerNameInBrowser) => ctx.tr(
+            format!(
+                "{from}: this value is built into the page and used by the browser, which cannot resolve the Docker name {:?}; use the address the browser reaches (e.g. http://localhost:{} with the port published)",
+                l.var.host, l.var.port
+            ),
+            format!(
+                "{from}: この値はページに埋め込まれブラウザが使うが、ブラウザは Docker の名前 {:?} を解決できない。ブラウザから到達できるアドレスにする（例: ポートを公開して http://localhost:{}）",
+                l.var.host, l.var.port
             ),
         ),
         Some(LinkProblem::NameNotResolvable { networks }) => ctx.tr(

@@ -142,7 +142,7 @@ pub fn diagnose(f: &FrontendFacts, docker: &DockerView, ctx: &Ctx) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::docker::{ContainerFacts, DockerFacts, UrlVar};
+    use crate::probe::docker::{ContainerFacts, DockerFacts, PortFacts, UrlVar};
     use crate::probe::http::{HttpErrorKind, HttpFacts};
     use crate::problems::fixtures::*;
 
@@ -178,6 +178,51 @@ mod tests {
 
     fn run(f: &FrontendFacts, docker: &DockerFacts) -> Finding {
         diagnose(f, &view(docker), &ctx())
+    }
+
+    #[test]
+    fn browser_side_variables_are_judged_from_the_browsers_side() {
+        let browser = |host: &str| {
+            let mut urls = good_urls();
+            urls.push(url_var("NEXT_PUBLIC_API_URL", host, 8001));
+            urls
+        };
+        let publish = |d: &mut DockerFacts| {
+            d.containers[2].container.as_mut().unwrap().ports = vec![PortFacts {
+                container_port: 8001,
+                proto: "tcp".into(),
+                host_ip: Some("0.0.0.0".into()),
+                host_port: Some(8001),
+                from_host: None,
+            }]
+        };
+        // localhost is the user's machine for the browser: right when user-api publishes 8001.
+        let mut d = stack(browser("localhost"));
+        publish(&mut d);
+        let f = run(&status(200), &d);
+        assert_eq!(f.status, Status::Ok, "{}", f.summary);
+        assert_cause(
+            &f,
+            "backend-unreachable",
+            RuledOut,
+            "NEXT_PUBLIC_API_URL=localhost:8001 (used by the browser) reaches user-api through the port it publishes, 0.0.0.0:8001->8001",
+        );
+        let f = run(&status(200), &stack(browser("localhost")));
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(
+            &f,
+            "backend-unreachable",
+            Confirmed,
+            "the browser calls localhost:8001, but user-api publishes no port 8001 on the host",
+        );
+        // A Docker name resolves in containers only, never in the browser.
+        let mut d = stack(browser("user-api"));
+        publish(&mut d);
+        let f = run(&status(200), &d);
+        assert_cause(&f, "backend-unreachable", Confirmed, "cannot resolve the Docker name \"user-api\"");
+        // Any other host is the browser's (DNS, a proxy): not judged.
+        let f = run(&status(200), &stack(browser("api.example.com")));
+        assert_cause(&f, "backend-unreachable", RuledOut, "which resolves api.example.com itself (not checked)");
     }
 
     #[test]

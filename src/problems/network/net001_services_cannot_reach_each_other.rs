@@ -17,7 +17,8 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
         out.causes_all(&["no-shared-network", "name-not-resolvable", "port-not-listening"], Unchecked, &why);
         return out.status(Status::Skipped, why);
     }
-    let links: Vec<_> = SERVICES.iter().flat_map(|s| engine::links_to(view, s)).collect();
+    // Container to container only: a browser-side `NEXT_PUBLIC_*` link is FE001's.
+    let links: Vec<_> = SERVICES.iter().flat_map(|s| engine::links_to(view, s)).filter(|l| !l.browser).collect();
     if links.is_empty() {
         let why = ctx.tr(
             "no container of the stack has a *_URL variable pointing at another",
@@ -110,5 +111,32 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
         let mut all: Vec<String> = no_net.into_iter().chain(no_name).chain(not_listening).collect();
         all.truncate(3);
         out.status(Status::Critical, all.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::docker::ContainerFacts;
+    use crate::problems::fixtures::*;
+
+    #[test]
+    fn browser_side_links_are_not_container_links() {
+        let frontend = |var: &str| ContainerFacts {
+            urls: vec![url_var(var, "localhost", 8001)],
+            networks: vec![net("app")],
+            ..running("user-frontend")
+        };
+        let api = ContainerFacts { networks: vec![net("app")], ..running("user-api") };
+        // The browser's localhost is the user's machine: not NET001's business.
+        let d = engine(vec![frontend("NEXT_PUBLIC_API_URL"), api.clone()]);
+        let f = diagnose(&view(&d), &ctx());
+        assert_eq!(f.status, Status::Ok, "{}", f.summary);
+        assert_cause(&f, "name-not-resolvable", Unchecked, "no container of the stack has a *_URL variable");
+        // The container's own localhost is the container itself.
+        let d = engine(vec![frontend("API_URL"), api]);
+        let f = diagnose(&view(&d), &ctx());
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(&f, "name-not-resolvable", Confirmed, "API_URL=localhost:8001: inside a container, localhost is");
     }
 }
