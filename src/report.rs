@@ -114,6 +114,20 @@ impl Finding {
         }
     }
 
+    /// Judges a cause again from more specific evidence (one token rather than the whole
+    /// table): its verdict replaces the earlier one, whose evidence stays after it as context.
+    pub fn overrule(&mut self, id: &'static str, verdict: Verdict, evidence: impl Into<String>) {
+        let evidence = evidence.into();
+        match self.causes.iter_mut().find(|c| c.id == id) {
+            None => self.cause(id, verdict, evidence),
+            Some(c) => {
+                let old = std::mem::take(&mut c.evidence);
+                c.verdict = verdict;
+                c.evidence = if old.is_empty() { evidence } else { format!("{evidence}; {old}") };
+            }
+        }
+    }
+
     /// The same verdict and evidence for several causes (all unchecked for one reason, say).
     pub fn causes_all(&mut self, ids: &[&'static str], verdict: Verdict, evidence: &str) {
         for id in ids {

@@ -43,6 +43,9 @@ pub struct Request {
     pub auth_url: Option<String>,
     /// A token to inspect (`--token`), kept in memory only.
     pub token: Option<String>,
+    /// `--refresh-token`: the refresh token a failing refresh sent, looked up in authdb and
+    /// Redis; kept in memory only.
+    pub refresh_token: Option<String>,
     /// Login credentials from stdin (`--login-stdin`); else DOCTOR_LOGIN_* variables.
     pub login: Option<(String, String)>,
     /// `--user-id`: whose profile row and cache entry the API checks read.
@@ -57,9 +60,23 @@ pub fn app_requests(s: &Settings, req: &Request) -> (PgAppRequest, RedisAppReque
     let api = req.areas.contains(&Area::Api);
     let login_user = auth_config(s, req).login.map(|(u, _)| u).filter(|_| auth);
     let profile_user = req.user_id.clone().filter(|_| api);
+    let refresh_token = req
+        .refresh_token
+        .clone()
+        .or_else(|| s.var("DOCTOR_REFRESH_TOKEN").map(|t| t.trim().to_string()).filter(|t| !t.is_empty()))
+        .filter(|_| auth);
+    if let Some(t) = &refresh_token {
+        redact::register_secret(t);
+    }
     (
-        PgAppRequest { login_user, refresh_tokens: auth, profile_user: profile_user.clone(), documents: api },
-        RedisAppRequest { refresh_tokens: auth, profile_user },
+        PgAppRequest {
+            login_user,
+            refresh_tokens: auth,
+            refresh_token: refresh_token.clone(),
+            profile_user: profile_user.clone(),
+            documents: api,
+        },
+        RedisAppRequest { refresh_tokens: auth, refresh_token, profile_user },
     )
 }
 

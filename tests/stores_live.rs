@@ -47,6 +47,97 @@ impl Stack {
 }
 
 #[test]
+fn the_failing_refresh_token_is_looked_up_by_itself_in_authdb_and_redis() {
+    let Some(s) = Stack::start() else { return };
+    let fx = Fixture::start(&[]);
+    s.pg.psql(
+        "authdb",
+        "CREATE TABLE refresh_tokens (id serial PRIMARY KEY, user_id int, token text, \
+         expires_at timestamptz, revoked_at timestamptz); \
+         INSERT INTO refresh_tokens (user_id, token, expires_at) \
+         SELECT i, 'rt-secret-' || i, now() + interval '7 days' FROM generate_series(1, 3) i;",
+    );
+    // The runbook's layout: refresh_token:<token_id> holding the token.
+    for i in 1..=3 {
+        s.redis.cli(&["SET", &format!("refresh_token:{i}"), &format!("rt-secret-{i}"), "EX", "604800"]);
+    }
+    s.redis.cli(&["CONFIG", "SET", "appendonly", "yes"]);
+    let auth = |how: &str| {
+        let (mut cmd, _dir) = doctor();
+        cmd.env("DATABASE_URL", s.pg.url("postgres", &s.pg.superuser_password, "authdb"));
+        cmd.env("REDIS_URL", s.redis.url());
+        cmd.args(["--no-docker", "--format", "json", "--timeout", "3s", "auth", "--url", &fx.url()]);
+        let out = match how {
+            "stdin" => support::run_with_stdin(cmd.args(["--refresh-token", "-"]), "rt-secret-2\n"),
+            "env" => run(cmd.env("DOCTOR_REFRESH_TOKEN", "rt-secret-2")),
+            token => run(cmd.args(["--refresh-token", token])),
+        };
+        assert!(!out.combined().contains("rt-secret-"), "a token value was printed:\n{}", out.combined());
+        let v: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.combined()));
+        v
+    };
+
+    // Valid, not revoked, in Redis: nothing wrong with this token, whichever way it is given.
+    for how in ["stdin", "env", "rt-secret-2"] {
+        let v = auth(how);
+        assert_eq!(verdict(&v, "AU003", "refresh-expired"), "ruled-out", "{how}: {:#}", check(&v, "AU003"));
+        assert!(evidence(&v, "AU003", "refresh-expired").contains("this token is valid in authdb for"));
+        assert_eq!(verdict(&v, "AU003", "refresh-revoked"), "ruled-out");
+        assert_eq!(verdict(&v, "AU003", "refresh-missing"), "ruled-out");
+        assert!(evidence(&v, "AU003", "refresh-missing").contains("Redis holds this token in refresh_token:2"));
+        assert_eq!(status(&v, "AU003"), "ok");
+    }
+    // Redis lost this one key while its row is valid.
+    s.redis.cli(&["DEL", "refresh_token:2"]);
+    let v = auth("rt-secret-2");
+    assert_eq!(verdict(&v, "AU003", "refresh-missing"), "confirmed", "{:#}", check(&v, "AU003"));
+    assert!(evidence(&v, "AU003", "refresh-missing").contains("none of Redis's 2 refresh_token:* keys holds it"));
+    assert_eq!(status(&v, "AU003"), "critical");
+    // Logged out (revoked) and expired.
+    s.pg.psql("authdb", "UPDATE refresh_tokens SET revoked_at = now() WHERE id = 2;");
+    let v = auth("rt-secret-2");
+    assert_eq!(verdict(&v, "AU003", "refresh-revoked"), "confirmed", "{:#}", check(&v, "AU003"));
+    assert_ne!(verdict(&v, "AU003", "refresh-missing"), "confirmed", "a revoked token is expected gone");
+    s.pg.psql(
+        "authdb",
+        "UPDATE refresh_tokens SET revoked_at = NULL, expires_at = now() - interval '3 hours' WHERE id = 2;",
+    );
+    let v = auth("rt-secret-2");
+    assert_eq!(verdict(&v, "AU003", "refresh-expired"), "confirmed");
+    assert!(
+        evidence(&v, "AU003", "refresh-expired").contains("this token expired 3h ago (authdb refresh_tokens id 2)")
+    );
+    // Unknown to authdb.
+    let v = auth("rt-secret-unknown");
+    assert_eq!(verdict(&v, "AU003", "refresh-expired"), "suspected");
+    assert!(evidence(&v, "AU003", "refresh-expired").contains("no row of authdb's refresh_tokens holds this token"));
+
+    // Another layout: a hashed token in authdb, the key named after the token.
+    s.pg.psql(
+        "authdb",
+        "DROP TABLE refresh_tokens; \
+         CREATE TABLE refresh_tokens (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), token_hash text, \
+         expires_at timestamptz, revoked boolean DEFAULT false); \
+         INSERT INTO refresh_tokens (token_hash, expires_at) \
+         VALUES (encode(sha256('rt-secret-9'::bytea), 'hex'), now() + interval '1 day');",
+    );
+    s.redis.cli(&["SET", "refresh_token:rt-secret-9", "{\"user_id\": 9}", "EX", "86400"]);
+    let v = auth("rt-secret-9");
+    assert_eq!(verdict(&v, "AU003", "refresh-expired"), "ruled-out", "{:#}", check(&v, "AU003"));
+    assert_eq!(verdict(&v, "AU003", "refresh-missing"), "ruled-out");
+    assert!(evidence(&v, "AU003", "refresh-missing").contains("refresh_token:<token>"));
+
+    // Bad input: an empty token, two readers of stdin.
+    let (mut cmd, _dir) = doctor();
+    let out = run(cmd.args(["auth", "--refresh-token", " "]));
+    assert_eq!(out.code, 3, "{}", out.combined());
+    let (mut cmd, _dir) = doctor();
+    let out = run(cmd.args(["auth", "--refresh-token", "-", "--token", "-"]));
+    assert_eq!(out.code, 3, "{}", out.combined());
+    assert!(out.stderr.contains("standard input"), "{}", out.stderr);
+}
+
+#[test]
 fn refresh_tokens_in_authdb_and_redis_tell_expired_lost_and_revoked_apart() {
     let Some(s) = Stack::start() else { return };
     let fx = Fixture::start(&[]);
@@ -97,11 +188,15 @@ fn refresh_tokens_in_authdb_and_redis_tell_expired_lost_and_revoked_apart() {
     assert!(evidence(&v, "AU003", "refresh-missing").contains("holds 3 valid refresh tokens but Redis holds no"));
     assert_eq!(status(&v, "AU003"), "critical");
 
-    // Revoked rows.
+    // Revoked rows: one is what a logout leaves; all of them at once is suspected.
     s.pg.psql("authdb", "UPDATE refresh_tokens SET revoked = true WHERE id = 1;");
     let v = auth();
-    assert_eq!(verdict(&v, "AU003", "refresh-revoked"), "suspected");
+    assert_eq!(verdict(&v, "AU003", "refresh-revoked"), "unchecked");
     assert!(evidence(&v, "AU003", "refresh-revoked").contains("1 refresh tokens are revoked"));
+    s.pg.psql("authdb", "UPDATE refresh_tokens SET revoked = true;");
+    let v = auth();
+    assert_eq!(verdict(&v, "AU003", "refresh-revoked"), "suspected");
+    assert!(evidence(&v, "AU003", "refresh-revoked").contains("every unexpired refresh token is revoked (3"));
 
     // Every row expired.
     s.pg.psql("authdb", "UPDATE refresh_tokens SET expires_at = now() - interval '2 hours', revoked = false;");

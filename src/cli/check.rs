@@ -157,9 +157,30 @@ fn request(target: &Target) -> Result<(String, Request), String> {
             if token.is_some() && login.is_some() && a.token.as_deref() == Some("-") {
                 return Err("--token - and --login-stdin both read standard input: give the token as a value".into());
             }
+            let refresh_token = match a.refresh_token.as_deref() {
+                Some("-") if a.token.as_deref() == Some("-") || a.login_stdin => {
+                    return Err("--refresh-token - reads standard input, as does --token - or --login-stdin: \
+                                give one of them as a value (or set DOCTOR_REFRESH_TOKEN)"
+                        .into());
+                }
+                Some("-") => Some(read_stdin_line("--refresh-token -")?),
+                Some(t) if t.trim().is_empty() => return Err("--refresh-token: the token is empty".into()),
+                Some(t) => {
+                    crate::redact::register_secret(t.trim());
+                    Some(t.trim().to_string())
+                }
+                None => None,
+            };
             (
                 "auth".into(),
-                Request { areas: vec![Area::Auth], auth_url: a.url.clone(), token, login, ..Default::default() },
+                Request {
+                    areas: vec![Area::Auth],
+                    auth_url: a.url.clone(),
+                    token,
+                    login,
+                    refresh_token,
+                    ..Default::default()
+                },
             )
         }
         Target::Api(a) => {

@@ -26,6 +26,8 @@ pub struct PgAppRequest {
     /// `users.is_active` of the login probe's user.
     pub login_user: Option<String>,
     pub refresh_tokens: bool,
+    /// `--refresh-token`: the row of this one token in `refresh_tokens` (never printed).
+    pub refresh_token: Option<String>,
     /// `--user-id`: the row in `profiles`.
     pub profile_user: Option<String>,
     pub documents: bool,
@@ -33,11 +35,15 @@ pub struct PgAppRequest {
 
 impl PgAppRequest {
     pub fn any(&self) -> bool {
-        self.login_user.is_some() || self.refresh_tokens || self.profile_user.is_some() || self.documents
+        self.login_user.is_some()
+            || self.refresh_tokens
+            || self.refresh_token.is_some()
+            || self.profile_user.is_some()
+            || self.documents
     }
     fn databases(&self) -> Vec<&'static str> {
         let mut v = Vec::new();
-        if self.login_user.is_some() || self.refresh_tokens {
+        if self.login_user.is_some() || self.refresh_tokens || self.refresh_token.is_some() {
             v.push(AUTH_DB);
         }
         if self.profile_user.is_some() {
@@ -63,6 +69,19 @@ pub struct RefreshRows {
     pub next_expiry_in_s: Option<f64>,
 }
 
+/// The row of one refresh token (`--refresh-token`), found by the token itself or its SHA-256.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TokenRow {
+    /// The row's `id` (the `<token_id>` of the runbook's `refresh_token:<token_id>` key).
+    pub id: Option<String>,
+    /// Seconds until `expires_at`; negative when it has passed.
+    pub expires_in_s: Option<f64>,
+    /// Marked revoked, when the table records revocation.
+    pub revoked: Option<bool>,
+    /// The column it was found by: `token` or `token_hash` (SHA-256, hex).
+    pub matched_by: String,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProfileRow {
     /// Column → per-run fingerprint of its value.
@@ -85,6 +104,9 @@ pub struct PgAppFacts {
     /// `Ok(None)`: no such user.
     pub user: Option<Result<Option<Option<bool>>, String>>,
     pub refresh_rows: Option<Result<RefreshRows, String>>,
+    /// `--refresh-token`: `Ok(None)` when no row holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_row: Option<Result<Option<TokenRow>, String>>,
     /// `Ok(None)`: no row for that user id.
     pub profile: Option<Result<Option<ProfileRow>, String>>,
     pub documents: Option<Result<Vec<DocStatus>, String>>,
@@ -180,6 +202,13 @@ pub async fn read(
             Err(e) => Err(e),
         })
     };
+    let token_row = async {
+        let token = req.refresh_token.as_deref()?;
+        Some(match client(AUTH_DB) {
+            Ok(c) => read_token_row(c, token, deadline).await,
+            Err(e) => Err(e),
+        })
+    };
     let profile = async {
         let id = req.profile_user.as_deref()?;
         Some(match client(API_DB) {
@@ -196,9 +225,10 @@ pub async fn read(
             Err(e) => Err(e),
         })
     };
-    let (u, r, p, d) = tokio::join!(user, refresh, profile, documents);
+    let (u, r, t, p, d) = tokio::join!(user, refresh, token_row, profile, documents);
     facts.user = u;
     facts.refresh_rows = r;
+    facts.refresh_token_row = t;
     facts.profile = p;
     facts.documents = d;
     facts
@@ -268,6 +298,49 @@ async fn read_refresh(c: &Client, deadline: Instant) -> Result<RefreshRows, Stri
         last_expired_age_s: f(3),
         next_expiry_in_s: f(4),
     })
+}
+
+async fn read_token_row(c: &Client, token: &str, deadline: Instant) -> Result<Option<TokenRow>, String> {
+    let cols = rows(
+        c,
+        "SELECT column_name::text FROM information_schema.columns WHERE table_name = 'refresh_tokens' \
+         AND column_name IN ('token', 'token_hash', 'revoked', 'is_revoked', 'revoked_at', 'expires_at')",
+        &[],
+        deadline,
+    )
+    .await?;
+    let cols: Vec<String> = cols.iter().filter_map(|r| r.try_get(0).ok()).collect();
+    let has = |name: &str| cols.iter().any(|c| c == name);
+    // Column names come from the fixed list above, never from outside; the token is a parameter.
+    let (filter, matched_by) = if has("token") {
+        ("t.token::text = $1", "token")
+    } else if has("token_hash") {
+        ("t.token_hash::text = encode(sha256(convert_to($1, 'UTF8')), 'hex')", "token_hash")
+    } else {
+        return Err("refresh_tokens has neither a token nor a token_hash column to find the token by".into());
+    };
+    let revoked = if has("revoked_at") {
+        "(t.revoked_at IS NOT NULL)"
+    } else if has("revoked") {
+        "t.revoked"
+    } else if has("is_revoked") {
+        "t.is_revoked"
+    } else {
+        "NULL::bool"
+    };
+    let expires = if has("expires_at") { "extract(epoch FROM t.expires_at - now())::float8" } else { "NULL::float8" };
+    let sql = format!(
+        "SELECT to_jsonb(t) ->> 'id', {expires}, {revoked} FROM refresh_tokens t WHERE {filter} \
+         ORDER BY {} LIMIT 1",
+        if has("expires_at") { "t.expires_at DESC" } else { "1" }
+    );
+    let r = rows(c, &sql, &[&token], deadline).await?;
+    Ok(r.first().map(|row| TokenRow {
+        id: row.try_get::<_, Option<String>>(0).ok().flatten(),
+        expires_in_s: row.try_get::<_, Option<f64>>(1).ok().flatten(),
+        revoked: row.try_get::<_, Option<bool>>(2).ok().flatten(),
+        matched_by: matched_by.into(),
+    }))
 }
 
 async fn read_profile(c: &Client, user_id: &str, deadline: Instant) -> Result<Option<ProfileRow>, String> {

@@ -17,6 +17,9 @@ pub const REFRESH_PATTERN: &str = "refresh_token:*";
 #[derive(Debug, Clone, Default)]
 pub struct RedisAppRequest {
     pub refresh_tokens: bool,
+    /// `--refresh-token`: find the `refresh_token:*` key holding this token (by value or name)
+    /// during the same SCAN (one `GET` per key then). Never printed.
+    pub refresh_token: Option<String>,
     pub profile_user: Option<String>,
 }
 
@@ -61,9 +64,30 @@ pub struct CachedProfile {
     pub kind: String,
 }
 
+/// Where the `--refresh-token` token was looked for among the `refresh_token:*` keys.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TokenKeySearch {
+    /// The key holding it, when found.
+    pub found: Option<TokenKey>,
+    /// Keys looked at; `complete` false when the scan stopped at its budget before the end.
+    pub scanned: u64,
+    pub complete: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TokenKey {
+    /// The key's name (the token itself shown as `<token>` when the name carries it).
+    pub key: String,
+    pub ttl_s: Option<i64>,
+    /// `value` (the key's string value is or contains the token) or `name`.
+    pub matched_by: String,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RedisAppFacts {
     pub refresh_keys: Option<Result<KeyFamily, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_key: Option<Result<TokenKeySearch, String>>,
     pub persistence: Option<Result<Persistence, String>>,
     /// `Ok(None)`: no such key.
     pub profile: Option<Result<Option<CachedProfile>, String>>,
@@ -81,9 +105,21 @@ pub async fn read(
     let mut out = RedisAppFacts::default();
     if req.refresh_tokens {
         let (mut c1, mut c2) = (con.clone(), con.clone());
-        let (keys, persistence) =
-            tokio::join!(scan_family(&mut c1, REFRESH_PATTERN, deadline), persistence(&mut c2, deadline));
-        out.refresh_keys = Some(keys);
+        let token = req.refresh_token.as_deref();
+        let (scan, persistence) =
+            tokio::join!(scan_family(&mut c1, REFRESH_PATTERN, token, deadline), persistence(&mut c2, deadline));
+        if token.is_some() {
+            out.refresh_token_key = Some(
+                scan.as_ref()
+                    .map(|(fam, found)| TokenKeySearch {
+                        found: found.clone(),
+                        scanned: fam.count,
+                        complete: fam.complete,
+                    })
+                    .map_err(Clone::clone),
+            );
+        }
+        out.refresh_keys = Some(scan.map(|(fam, _)| fam));
         out.persistence = Some(persistence);
     }
     if let Some(user) = &req.profile_user {
@@ -105,12 +141,16 @@ async fn persistence(con: &mut redis::aio::MultiplexedConnection, deadline: Inst
     Ok(Persistence { appendonly: a.get(1).cloned().unwrap_or_default(), save: s.get(1).cloned().unwrap_or_default() })
 }
 
+/// Counts the keys matching `pattern` and summarises their TTLs; with `look_for`, also finds
+/// the key whose name or string value carries that token (one extra `GET` per key).
 async fn scan_family(
     con: &mut redis::aio::MultiplexedConnection,
     pattern: &str,
+    look_for: Option<&str>,
     deadline: Instant,
-) -> Result<KeyFamily, String> {
+) -> Result<(KeyFamily, Option<TokenKey>), String> {
     let mut fam = KeyFamily { pattern: pattern.into(), ..Default::default() };
+    let mut found: Option<TokenKey> = None;
     let mut cursor: u64 = 0;
     // A large keyspace must not hold the whole run: at most SCAN_BUDGET, then a lower bound.
     let deadline = deadline.min(Instant::now() + SCAN_BUDGET);
@@ -123,17 +163,29 @@ async fn scan_family(
         let (next, keys) = match r {
             Some(Ok(x)) => x,
             Some(Err(e)) => return Err(format!("SCAN failed: {}", err(&e))),
-            None => return Ok(fam),
+            None => return Ok((fam, found)),
         };
         if !keys.is_empty() {
-            let mut pipe = redis::pipe();
-            for k in &keys {
-                pipe.cmd("TTL").arg(k);
-            }
-            let ttls: Vec<i64> = match until(deadline, pipe.query_async(con)).await {
-                Some(Ok(t)) => t,
-                Some(Err(e)) => return Err(format!("TTL failed: {}", err(&e))),
-                None => return Ok(fam),
+            let ttls: Vec<i64> = match look_for {
+                None => {
+                    let mut pipe = redis::pipe();
+                    for k in &keys {
+                        pipe.cmd("TTL").arg(k);
+                    }
+                    match until(deadline, pipe.query_async(con)).await {
+                        Some(Ok(t)) => t,
+                        Some(Err(e)) => return Err(format!("TTL failed: {}", err(&e))),
+                        None => return Ok((fam, found)),
+                    }
+                }
+                Some(token) => match ttls_and_token(con, &keys, token, deadline).await {
+                    Some(Ok((ttls, hit))) => {
+                        found = found.or(hit);
+                        ttls
+                    }
+                    Some(Err(e)) => return Err(e),
+                    None => return Ok((fam, found)),
+                },
             };
             for ttl in ttls {
                 match ttl {
@@ -150,12 +202,69 @@ async fn scan_family(
         cursor = next;
         if cursor == 0 {
             fam.complete = true;
-            return Ok(fam);
+            return Ok((fam, found));
         }
         if fam.count >= MAX_FAMILY_KEYS {
-            return Ok(fam);
+            return Ok((fam, found));
         }
     }
+}
+
+/// `TTL` and `GET` for each key of a batch (errors kept per command: a key that is no string
+/// answers `GET` with WRONGTYPE), and the key carrying `token`, if any. None at the deadline.
+async fn ttls_and_token(
+    con: &mut redis::aio::MultiplexedConnection,
+    keys: &[Vec<u8>],
+    token: &str,
+    deadline: Instant,
+) -> Option<Result<(Vec<i64>, Option<TokenKey>), String>> {
+    let mut pipe = redis::pipe();
+    pipe.ignore_errors();
+    for k in keys {
+        pipe.cmd("TTL").arg(k).cmd("GET").arg(k);
+    }
+    let replies: Vec<redis::RedisResult<redis::Value>> = match until(deadline, pipe.query_async(con)).await? {
+        Ok(r) => r,
+        Err(e) => return Some(Err(format!("TTL/GET failed: {}", err(&e)))),
+    };
+    let mut ttls = Vec::with_capacity(keys.len());
+    let mut hit = None;
+    for (k, pair) in keys.iter().zip(replies.chunks(2)) {
+        let ttl = match pair.first() {
+            Some(Ok(redis::Value::Int(t))) => *t,
+            Some(Err(e)) => return Some(Err(format!("TTL failed: {}", err(e)))),
+            _ => -2,
+        };
+        ttls.push(ttl);
+        if hit.is_some() || ttl == -2 {
+            continue;
+        }
+        let name = String::from_utf8_lossy(k);
+        let value = match pair.get(1) {
+            Some(Ok(redis::Value::BulkString(v))) => Some(v.as_slice()),
+            _ => None,
+        };
+        let by = if name.contains(token) {
+            Some("name")
+        } else if value.is_some_and(|v| carries(v, token.as_bytes())) {
+            Some("value")
+        } else {
+            None
+        };
+        if let Some(by) = by {
+            hit = Some(TokenKey {
+                key: redact::scrub(&name.replace(token, "<token>")),
+                ttl_s: (ttl >= 0).then_some(ttl),
+                matched_by: by.into(),
+            });
+        }
+    }
+    Some(Ok((ttls, hit)))
+}
+
+/// Whether a stored value is the token or contains it (a JSON record holding it).
+fn carries(value: &[u8], token: &[u8]) -> bool {
+    !token.is_empty() && (value == token || value.windows(token.len()).any(|w| w == token))
 }
 
 async fn profile(

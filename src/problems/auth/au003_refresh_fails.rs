@@ -7,7 +7,7 @@
 
 use crate::probe::pg_app::{PgAppFacts, RefreshRows};
 use crate::probe::redis::RedisFacts;
-use crate::probe::redis_app::{KeyFamily, Persistence};
+use crate::probe::redis_app::{KeyFamily, Persistence, TokenKeySearch};
 use crate::problems::engine::DockerView;
 use crate::problems::{Ctx, logs, secs};
 use crate::report::{Finding, Status, Verdict::*};
@@ -189,14 +189,27 @@ pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &Do
         },
     }
 
-    // Revoked.
+    // Revoked. Some revoked rows are normal (every logout makes one): only all of the valid
+    // ones revoked at once points at revocation as such; otherwise the failing token decides.
     match &rows {
+        Ok(RefreshRows { revoked: Some(n), revoked_column: Some(col), total, expired, .. })
+            if *n > 0 && *n >= total - expired =>
+        {
+            out.cause(
+                "refresh-revoked",
+                Suspected,
+                ctx.tr(
+                    format!("every unexpired refresh token is revoked ({n}, {col}): a mass revocation? every client must log in again"),
+                    format!("期限内のリフレッシュトークンがすべて無効化済み（{n} 件、{col}）: 一括無効化？ 全クライアントの再ログインが必要"),
+                ),
+            )
+        }
         Ok(RefreshRows { revoked: Some(n), revoked_column: Some(col), .. }) if *n > 0 => out.cause(
             "refresh-revoked",
-            Suspected,
+            Unchecked,
             ctx.tr(
-                format!("{n} refresh tokens are revoked ({col}): a client still holding one must log in again"),
-                format!("{n} 件のリフレッシュトークンが無効化済み（{col}）: それを持つクライアントは再ログインが必要"),
+                format!("{n} refresh tokens are revoked ({col}), as logouts leave them; give the failing token with --refresh-token to tell whether it is one"),
+                format!("{n} 件のリフレッシュトークンが無効化済み（{col}、ログアウトでも生じる）。失敗したトークンを --refresh-token で渡すと、それが該当するか分かる"),
             ),
         ),
         Ok(RefreshRows { revoked: Some(_), revoked_column: Some(col), .. }) => out.cause(
@@ -218,6 +231,10 @@ pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &Do
     if rows.is_err() && keys.is_err() {
         status = status.max(Status::Unknown);
     }
+    if let Some((token_status, token_notes)) = the_token(&mut out, pg, redis, ctx) {
+        status = status.max(token_status);
+        notes.splice(0..0, token_notes);
+    }
     let summary = if notes.is_empty() {
         match (&rows, &keys) {
             (Ok(r), Ok(k)) => ctx.tr(
@@ -235,12 +252,153 @@ pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &Do
     out.status(status, summary)
 }
 
+/// With `--refresh-token`: the failing token's own row and key judge the causes again; the
+/// table-wide figures stay after them as context. None without a token.
+fn the_token(
+    out: &mut Finding,
+    pg: Option<&PgAppFacts>,
+    redis: Option<&RedisFacts>,
+    ctx: &Ctx,
+) -> Option<(Status, Vec<String>)> {
+    let row = pg.and_then(|p| p.refresh_token_row.as_ref());
+    let key = redis.and_then(|r| r.app.as_ref()).and_then(|a| a.refresh_token_key.as_ref());
+    if row.is_none() && key.is_none() {
+        return None;
+    }
+    let mut status = Status::Ok;
+    let mut notes = Vec::new();
+    let mut note = |status: &mut Status, s: Status, text: String| {
+        *status = (*status).max(s);
+        notes.push(text);
+    };
+    let mut row_valid = false;
+    match row {
+        Some(Ok(Some(r))) => {
+            let id = r.id.as_deref().unwrap_or("?");
+            match r.expires_in_s {
+                Some(t) if t < 0.0 => {
+                    let text = ctx.tr(
+                        format!("this token expired {} ago (authdb refresh_tokens id {id}): log in again", secs(-t)),
+                        format!(
+                            "このトークンは {} 前に期限切れ（authdb refresh_tokens の id {id}）: 再ログインが必要",
+                            secs(-t)
+                        ),
+                    );
+                    out.overrule("refresh-expired", Confirmed, text.clone());
+                    note(&mut status, Status::Warning, text);
+                }
+                Some(t) => out.overrule(
+                    "refresh-expired",
+                    RuledOut,
+                    ctx.tr(
+                        format!("this token is valid in authdb for {} more (id {id})", secs(t)),
+                        format!("このトークンは authdb であと {} 有効（id {id}）", secs(t)),
+                    ),
+                ),
+                None => {}
+            }
+            match r.revoked {
+                Some(true) => {
+                    let text = ctx.tr(
+                        format!("this token's row is marked revoked (id {id}): it was logged out or blacklisted; log in again"),
+                        format!("このトークンの行は無効化済み（id {id}）: ログアウト済みかブラックリスト化されている。再ログインが必要"),
+                    );
+                    out.overrule("refresh-revoked", Confirmed, text.clone());
+                    note(&mut status, Status::Warning, text);
+                }
+                Some(false) => out.overrule(
+                    "refresh-revoked",
+                    RuledOut,
+                    ctx.tr(
+                        format!("this token's row is not revoked (id {id})"),
+                        format!("このトークンの行は無効化されていない（id {id}）"),
+                    ),
+                ),
+                None => {}
+            }
+            row_valid = r.expires_in_s.is_none_or(|t| t >= 0.0) && r.revoked != Some(true);
+        }
+        Some(Ok(None)) => {
+            let text = ctx.tr(
+                "no row of authdb's refresh_tokens holds this token (\"Refresh token not found in database\"): deleted after it expired or was revoked, or issued by another environment's auth-service",
+                "authdb の refresh_tokens にこのトークンの行がない（\"Refresh token not found in database\"）: 期限切れや無効化の後に削除されたか、別環境の auth-service が発行した",
+            );
+            out.overrule("refresh-expired", Suspected, text.clone());
+            note(&mut status, Status::Warning, text);
+        }
+        Some(Err(e)) => out.raise(
+            "refresh-expired",
+            Unchecked,
+            ctx.tr(format!("this token's row could not be read: {e}"), format!("このトークンの行を読めない: {e}")),
+        ),
+        None => {}
+    }
+    match key {
+        Some(Ok(k)) => match &k.found {
+            Some(f) => out.overrule(
+                "refresh-missing",
+                RuledOut,
+                ctx.tr(
+                    format!(
+                        "Redis holds this token in {} ({})",
+                        f.key,
+                        f.ttl_s.map(|t| format!("expires in {}", secs(t as f64))).unwrap_or_else(|| "no TTL".into())
+                    ),
+                    format!(
+                        "Redis の {} にこのトークンがある（{}）",
+                        f.key,
+                        f.ttl_s.map(|t| format!("{} 後に期限切れ", secs(t as f64))).unwrap_or_else(|| "TTL なし".into())
+                    ),
+                ),
+            ),
+            None if k.complete && row_valid => {
+                let text = ctx.tr(
+                    format!("this token is valid in authdb, but none of Redis's {} refresh_token:* keys holds it: Redis lost it", k.scanned),
+                    format!("このトークンは authdb では有効だが、Redis の refresh_token:* キー {} 件のどれにもない: Redis から消えた", k.scanned),
+                );
+                out.overrule("refresh-missing", Confirmed, text.clone());
+                note(&mut status, Status::Critical, text);
+            }
+            None if k.complete => out.raise(
+                "refresh-missing",
+                Unchecked,
+                ctx.tr(
+                    format!("none of Redis's {} refresh_token:* keys holds this token, as expected of one that is expired, revoked or unknown to authdb", k.scanned),
+                    format!("Redis の refresh_token:* キー {} 件のどれにもこのトークンはない（期限切れ・無効化済み・authdb にないトークンなら当然）", k.scanned),
+                ),
+            ),
+            None => out.raise(
+                "refresh-missing",
+                Unchecked,
+                ctx.tr(
+                    format!("this token is not among the first {} refresh_token:* keys (the scan stopped at its time budget)", k.scanned),
+                    format!("このトークンは最初の {} 件の refresh_token:* キーにない（走査は時間の上限で打ち切り）", k.scanned),
+                ),
+            ),
+        },
+        Some(Err(e)) => out.raise(
+            "refresh-missing",
+            Unchecked,
+            ctx.tr(format!("this token was not looked for in Redis: {e}"), format!("Redis でこのトークンを探せなかった: {e}")),
+        ),
+        None => {}
+    }
+    if row_valid && matches!(key, Some(Ok(TokenKeySearch { found: Some(_), .. }))) {
+        notes.push(ctx.tr(
+            "this token is valid, not revoked and held in Redis: the refresh fails elsewhere (the client sending another token, auth-service's own checks)",
+            "このトークンは有効で、無効化されておらず、Redis にもある: 失敗の原因は別にある（クライアントが別のトークンを送っている、auth-service 自身の検証など）",
+        ));
+    }
+    Some((status, notes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::probe::docker::DockerFacts;
+    use crate::probe::pg_app::TokenRow;
     use crate::probe::redis::{RedisConn, RedisError, RedisErrorKind, RedisInfo};
-    use crate::probe::redis_app::RedisAppFacts;
+    use crate::probe::redis_app::{RedisAppFacts, TokenKey};
     use crate::problems::fixtures::*;
 
     /// `total` rows in authdb.refresh_tokens, `expired` of them expired, none revoked.
@@ -270,6 +428,7 @@ mod tests {
                 refresh_keys: Some(Ok(family)),
                 persistence: Some(Ok(persistence)),
                 profile: None,
+                refresh_token_key: None,
             }),
             ..Default::default()
         }
@@ -360,10 +519,104 @@ mod tests {
         assert_cause(&f, "refresh-missing", Suspected, "Refresh token not found in database");
         assert_cause(&f, "refresh-expired", RuledOut, "still valid");
 
-        // Revoked rows are suspected only: a logout leaves them too.
+        // Some revoked rows are normal (a logout leaves one): the failing token must say.
         let f = run(Some(&pg(RefreshRows { revoked: Some(3), ..rows(10, 2) })), Some(&redis(8)), &clean);
         assert_eq!(f.status, Status::Ok);
-        assert_cause(&f, "refresh-revoked", Suspected, "3 refresh tokens are revoked (revoked)");
+        assert_cause(&f, "refresh-revoked", Unchecked, "3 refresh tokens are revoked (revoked), as logouts leave them");
+        assert_cause(&f, "refresh-revoked", Unchecked, "--refresh-token");
+        // Every unexpired one revoked at once is suspected.
+        let f = run(Some(&pg(RefreshRows { revoked: Some(8), ..rows(10, 2) })), Some(&redis(8)), &clean);
+        assert_cause(&f, "refresh-revoked", Suspected, "every unexpired refresh token is revoked (8, revoked)");
+    }
+
+    /// authdb with `rows` and the failing token's own row.
+    fn pg_with(r: RefreshRows, token_row: Option<TokenRow>) -> PgAppFacts {
+        PgAppFacts { refresh_token_row: Some(Ok(token_row)), ..pg(r) }
+    }
+
+    /// Redis with `keys` keys, where the search for the token found `found`.
+    fn redis_with(keys: u64, found: Option<TokenKey>, complete: bool) -> RedisFacts {
+        let mut r = redis(keys);
+        let app = r.app.as_mut().unwrap();
+        app.refresh_token_key = Some(Ok(TokenKeySearch { found, scanned: keys, complete }));
+        r
+    }
+
+    fn token_row(expires_in_s: f64, revoked: bool) -> Option<TokenRow> {
+        Some(TokenRow {
+            id: Some("42".into()),
+            expires_in_s: Some(expires_in_s),
+            revoked: Some(revoked),
+            matched_by: "token".into(),
+        })
+    }
+
+    fn in_redis() -> Option<TokenKey> {
+        Some(TokenKey { key: "refresh_token:42".into(), ttl_s: Some(3600), matched_by: "value".into() })
+    }
+
+    #[test]
+    fn the_failing_token_is_judged_by_its_own_row_and_key() {
+        let clean = auth_logs(&[]);
+        let revoked_3 = RefreshRows { revoked: Some(3), ..rows(10, 2) };
+        // Valid, not revoked, in Redis: every cause ruled out for this token.
+        let f = run(
+            Some(&pg_with(revoked_3.clone(), token_row(86_400.0, false))),
+            Some(&redis_with(8, in_redis(), true)),
+            &clean,
+        );
+        assert_eq!(f.status, Status::Ok, "{}", f.summary);
+        assert!(f.summary.starts_with("this token is valid, not revoked and held in Redis"), "{}", f.summary);
+        assert_cause(&f, "refresh-expired", RuledOut, "this token is valid in authdb for 24h more (id 42)");
+        assert_cause(
+            &f,
+            "refresh-revoked",
+            RuledOut,
+            "this token's row is not revoked (id 42); 3 refresh tokens are revoked",
+        );
+        assert_cause(&f, "refresh-missing", RuledOut, "Redis holds this token in refresh_token:42 (expires in 60m)");
+        // Expired.
+        let f =
+            run(Some(&pg_with(revoked_3.clone(), token_row(-7200.0, false))), Some(&redis_with(8, None, true)), &clean);
+        assert_eq!(f.status, Status::Warning);
+        assert_cause(&f, "refresh-expired", Confirmed, "this token expired 2h ago (authdb refresh_tokens id 42)");
+        assert!(f.summary.starts_with("this token expired 2h ago"), "{}", f.summary);
+        assert_cause(
+            &f,
+            "refresh-missing",
+            RuledOut,
+            "none of Redis's 8 refresh_token:* keys holds this token, as expected",
+        );
+        // Revoked.
+        let f =
+            run(Some(&pg_with(revoked_3.clone(), token_row(86_400.0, true))), Some(&redis_with(8, None, true)), &clean);
+        assert_cause(&f, "refresh-revoked", Confirmed, "this token's row is marked revoked (id 42)");
+        assert_eq!(f.status, Status::Warning);
+        // Valid in authdb, gone from Redis: Redis lost it.
+        let f = run(
+            Some(&pg_with(revoked_3.clone(), token_row(86_400.0, false))),
+            Some(&redis_with(8, None, true)),
+            &clean,
+        );
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(
+            &f,
+            "refresh-missing",
+            Confirmed,
+            "this token is valid in authdb, but none of Redis's 8 refresh_token:* keys holds it",
+        );
+        // The scan ran out of time: not found is not proof.
+        let f = run(
+            Some(&pg_with(revoked_3.clone(), token_row(86_400.0, false))),
+            Some(&redis_with(8, None, false)),
+            &clean,
+        );
+        assert_ne!(f.verdict_of("refresh-missing"), Some(Confirmed));
+        assert!(f.causes.iter().any(|c| c.evidence.contains("the scan stopped at its time budget")));
+        // Unknown to authdb.
+        let f = run(Some(&pg_with(revoked_3, None)), Some(&redis_with(8, None, true)), &clean);
+        assert_cause(&f, "refresh-expired", Suspected, "no row of authdb's refresh_tokens holds this token");
+        assert_eq!(f.status, Status::Warning);
     }
 
     #[test]
