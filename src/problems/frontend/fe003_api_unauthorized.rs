@@ -74,6 +74,17 @@ pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
                 ctx.tr("user-api accepts the token", "user-api はトークンを受け付ける"),
             );
         }
+        // Only a refusal says something about the token; a 5xx, a 404 or no answer is user-api's
+        // own trouble (API001) and leaves both causes open.
+        Some(d) if !matches!(d.status, Some(401 | 403)) => {
+            let dc = d.status.map(|s| format!("HTTP {s}")).unwrap_or_else(|| "no answer".into());
+            let why = ctx.tr(
+                format!("the direct call to user-api failed for another reason ({dc}; see API001), so it says nothing about the token"),
+                format!("user-api への直接呼び出しが別の理由で失敗した（{dc}、API001 を参照）ため、トークンについては分からない"),
+            );
+            out.cause("token-not-forwarded", Unchecked, why.clone());
+            out.cause("token-invalid", Unchecked, why);
+        }
         Some(d) => {
             let dc = d.status.map(|s| format!("HTTP {s}")).unwrap_or_else(|| "no answer".into());
             out.cause(
@@ -181,19 +192,30 @@ mod tests {
         );
         assert_cause(&f, "token-invalid", RuledOut, "user-api accepts the token");
 
-        // user-api refuses the token itself, or does not answer at all.
+        // user-api refuses the token itself.
         for (direct, says) in [
             (get(DIRECT, 401), "user-api refuses the token itself (HTTP 401)"),
-            (
-                failure("GET", DIRECT, HttpErrorKind::Refused, "tcp connect error"),
-                "user-api refuses the token itself (no answer)",
-            ),
+            (get(DIRECT, 403), "user-api refuses the token itself (HTTP 403)"),
         ] {
             let f = diagnose(&called(&["access_token"], get(BFF, 401), Some(direct)), &ctx());
             assert_eq!(f.status, Status::Critical);
             assert_cause(&f, "token-invalid", Confirmed, says);
             assert_cause(&f, "token-not-forwarded", RuledOut, "user-api refuses the token directly too");
             assert_cause(&f, "cookie-missing", RuledOut, "was set and sent back");
+        }
+    }
+
+    #[test]
+    fn a_direct_call_that_fails_for_another_reason_says_nothing_about_the_token() {
+        for (direct, says) in [
+            (failure("GET", DIRECT, HttpErrorKind::Refused, "tcp connect error"), "(no answer; see API001)"),
+            (get(DIRECT, 500), "(HTTP 500; see API001)"),
+            (get(DIRECT, 404), "(HTTP 404; see API001)"),
+        ] {
+            let f = diagnose(&called(&["access_token"], get(BFF, 401), Some(direct)), &ctx());
+            assert_eq!(f.status, Status::Critical);
+            assert_cause(&f, "token-invalid", Unchecked, says);
+            assert_cause(&f, "token-not-forwarded", Unchecked, "says nothing about the token");
         }
     }
 
