@@ -107,6 +107,10 @@ pub struct DbStat {
     pub sessions_abandoned: i64,
     pub sessions_fatal: i64,
     pub sessions_killed: i64,
+    /// Seconds since `pg_stat_database.stats_reset`: the window the counters cover. None when
+    /// they were never reset (they then run since the database's statistics began).
+    #[serde(default)]
+    pub stats_reset_age_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -454,7 +458,8 @@ async fn read_cluster(c: &Client, f: &mut PgFacts, deadline: Instant, seen_by: &
         until(
             deadline,
             c.query(
-                "SELECT datname::text, sessions_abandoned, sessions_fatal, sessions_killed \
+                "SELECT datname::text, sessions_abandoned, sessions_fatal, sessions_killed, \
+                 extract(epoch FROM now() - stats_reset)::float8 \
                  FROM pg_stat_database WHERE datname IS NOT NULL",
                 &[]
             )
@@ -522,6 +527,7 @@ async fn read_cluster(c: &Client, f: &mut PgFacts, deadline: Instant, seen_by: &
                     sessions_abandoned: r.try_get(1).unwrap_or(0),
                     sessions_fatal: r.try_get(2).unwrap_or(0),
                     sessions_killed: r.try_get(3).unwrap_or(0),
+                    stats_reset_age_s: r.try_get::<_, Option<f64>>(4).ok().flatten(),
                 })
                 .collect(),
         );

@@ -128,12 +128,23 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
             if abandoned > 0 {
                 let worst =
                     stats.iter().max_by_key(|d| d.sessions_abandoned).map(|d| d.datname.clone()).unwrap_or_default();
+                // The counters never go down: say over which window they were counted.
+                let window = match stats.iter().filter_map(|d| d.stats_reset_age_s).reduce(f64::min) {
+                    Some(age) => ctx.tr(
+                        format!("since the statistics were reset {} ago", secs(age)),
+                        format!("{} 前の統計リセット以降", secs(age)),
+                    ),
+                    None => ctx.tr(
+                        "since the statistics began (never reset: an old incident counts too)",
+                        "統計の開始以降（リセットされていないため、過去の出来事も数えられている）",
+                    ),
+                };
                 out.cause(
                     "network-unstable",
                     Suspected,
                     ctx.tr(
-                        format!("{abandoned} sessions ended because the client vanished without closing them (most on {worst}) since statistics were reset"),
-                        format!("統計リセット以降、クライアントが切断処理なしに消えたセッションが {abandoned}（最多は {worst}）"),
+                        format!("{abandoned} sessions ended because the client vanished without closing them (most on {worst}), {window}"),
+                        format!("{window}、クライアントが切断処理なしに消えたセッションが {abandoned}（最多は {worst}）"),
                     ),
                 );
             } else {
@@ -169,6 +180,7 @@ mod tests {
     use crate::lang::Lang;
     use crate::probe::postgres::{DbStat, PgErrorKind};
     use crate::problems::postgres::fixtures::{failed, healthy, session};
+    use crate::problems::fixtures::assert_cause;
 
     fn ctx() -> Ctx {
         Ctx { lang: Lang::En, thresholds: Thresholds::default() }
@@ -205,7 +217,13 @@ mod tests {
     fn abandoned_sessions_suspect_the_network() {
         let mut facts = healthy();
         facts.db_stats = Some(vec![DbStat { datname: "authdb".into(), sessions_abandoned: 4, ..Default::default() }]);
-        assert_eq!(diagnose(&facts, &ctx()).verdict_of("network-unstable"), Some(Suspected));
+        let f = diagnose(&facts, &ctx());
+        assert_cause(&f, "network-unstable", Suspected, "4 sessions ended because the client vanished");
+        assert_cause(&f, "network-unstable", Suspected, "since the statistics began (never reset");
+        // The counters' window, when they were reset.
+        facts.db_stats.as_mut().unwrap()[0].stats_reset_age_s = Some(3.0 * 86_400.0);
+        let f = diagnose(&facts, &ctx());
+        assert_cause(&f, "network-unstable", Suspected, "(most on authdb), since the statistics were reset 3d ago");
     }
 
     #[test]
