@@ -75,6 +75,7 @@ pub fn app_requests(s: &Settings, req: &Request) -> (PgAppRequest, RedisAppReque
             refresh_token: refresh_token.clone(),
             profile_user: profile_user.clone(),
             documents: api,
+            key_index_dbs: Vec::new(),
         },
         RedisAppRequest { refresh_tokens: auth, refresh_token, profile_user },
     )

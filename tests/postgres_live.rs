@@ -239,6 +239,17 @@ fn a_missing_index_on_users_email_is_confirmed() {
     pg.psql("authdb", "CREATE INDEX idx_users_email ON users(email)");
     let v = json(&doctor_pg(&["--url", &pg.admin_url("authdb")]));
     assert_eq!(verdict(&v, "PG003", "missing-index"), "ruled-out");
+    assert!(cause(&v, "PG003", "missing-index")["evidence"].as_str().unwrap().contains("authdb.users(email) indexed"));
+
+    // profiles lives in apidb, not in the URL's database: it is checked there too.
+    pg.psql("apidb", "CREATE TABLE profiles (id serial PRIMARY KEY, user_id int, bio text)");
+    let v = json(&doctor_pg(&["--url", &pg.admin_url("authdb")]));
+    assert_eq!(verdict(&v, "PG003", "missing-index"), "confirmed", "{:#}", check(&v, "PG003"));
+    let ev = cause(&v, "PG003", "missing-index")["evidence"].as_str().unwrap().to_string();
+    assert!(ev.contains("apidb.profiles(user_id)") && !ev.contains("users(email)"), "{ev}");
+    pg.psql("apidb", "CREATE INDEX ON profiles(user_id)");
+    let v = json(&doctor_pg(&["--url", &pg.admin_url("authdb")]));
+    assert_eq!(verdict(&v, "PG003", "missing-index"), "ruled-out");
 }
 
 #[test]

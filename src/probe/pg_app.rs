@@ -31,6 +31,8 @@ pub struct PgAppRequest {
     /// `--user-id`: the row in `profiles`.
     pub profile_user: Option<String>,
     pub documents: bool,
+    /// Databases (besides the URL's) whose key columns' indexes PG003 checks.
+    pub key_index_dbs: Vec<&'static str>,
 }
 
 impl PgAppRequest {
@@ -40,6 +42,7 @@ impl PgAppRequest {
             || self.refresh_token.is_some()
             || self.profile_user.is_some()
             || self.documents
+            || !self.key_index_dbs.is_empty()
     }
     fn databases(&self) -> Vec<&'static str> {
         let mut v = Vec::new();
@@ -51,6 +54,11 @@ impl PgAppRequest {
         }
         if self.documents {
             v.push(ADMIN_DB);
+        }
+        for db in &self.key_index_dbs {
+            if !v.contains(db) {
+                v.push(db);
+            }
         }
         v
     }
@@ -110,6 +118,10 @@ pub struct PgAppFacts {
     /// `Ok(None)`: no row for that user id.
     pub profile: Option<Result<Option<ProfileRow>, String>>,
     pub documents: Option<Result<Vec<DocStatus>, String>>,
+    /// Key-column indexes read in the databases of `key_index_dbs` (moved into
+    /// `PgFacts.key_indexes` by the probe).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_indexes: Vec<(String, Result<Vec<super::postgres::KeyIndex>, String>)>,
     pub timings: Vec<Timing>,
 }
 
@@ -146,6 +158,16 @@ pub async fn read(
                 vec![],
             );
         };
+        // Asked first on a connection already open: connecting to a database that does not exist
+        // would only add a FATAL line to the server's log (PG001 names the missing database).
+        if let Some(c) = app_client {
+            let sql = "SELECT 1 FROM pg_database WHERE datname = $1";
+            if let Ok(r) = rows(c, sql, &[db], deadline).await
+                && r.is_empty()
+            {
+                return (*db, None, Err(format!("database {db} does not exist (see PG001)")), Vec::new());
+            }
+        }
         let mut u = b.clone();
         u.dbname = db.to_string();
         let mut timings = Vec::new();
@@ -225,7 +247,17 @@ pub async fn read(
             Err(e) => Err(e),
         })
     };
-    let (u, r, t, p, d) = tokio::join!(user, refresh, token_row, profile, documents);
+    let keys = futures_util::future::join_all(req.key_index_dbs.iter().map(|db| async move {
+        let read = match client(db) {
+            Ok(c) => rows(c, super::postgres::KEY_INDEXES, &[], deadline)
+                .await
+                .map(|r| super::postgres::key_indexes_from(&r, db)),
+            Err(e) => Err(e),
+        };
+        (db.to_string(), read)
+    }));
+    let (u, r, t, p, d, k) = tokio::join!(user, refresh, token_row, profile, documents, keys);
+    facts.key_indexes = k;
     facts.user = u;
     facts.refresh_rows = r;
     facts.refresh_token_row = t;

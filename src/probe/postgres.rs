@@ -129,9 +129,24 @@ pub struct TableStat {
 /// Whether a column the runbook names (`users.email`, `profiles.user_id`) leads an index.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeyIndex {
+    /// The database it was read in (older facts files lack it).
+    #[serde(default)]
+    pub db: Option<String>,
     pub table: String,
     pub column: String,
     pub indexed: bool,
+}
+
+/// [`KEY_INDEXES`]'s rows, tagged with the database they come from.
+pub(super) fn key_indexes_from(rows: &[tokio_postgres::Row], db: &str) -> Vec<KeyIndex> {
+    rows.iter()
+        .map(|r| KeyIndex {
+            db: Some(db.to_string()),
+            table: r.try_get(0).unwrap_or_default(),
+            column: r.try_get(1).unwrap_or_default(),
+            indexed: r.try_get(2).unwrap_or(false),
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -288,15 +303,22 @@ pub async fn gather(cfg: &PgProbeConfig) -> PgFacts {
     };
     let db_fut = async {
         if let Some(c) = app_client.as_ref().filter(|_| !cfg.app_only) {
-            read_database(c, &mut per_db, deadline).await;
+            read_database(c, &app_url.dbname, &mut per_db, deadline).await;
         }
     };
+    // The runbook's key columns live in authdb (users.email) and apidb (profiles.user_id): the
+    // URL's own database is read above, the other one through the per-database connections.
+    let mut app_req = cfg.app.clone();
+    if !cfg.app_only {
+        app_req.key_index_dbs =
+            [pg_app::AUTH_DB, pg_app::API_DB].into_iter().filter(|db| *db != app_url.dbname).collect();
+    }
     let app_fut = async {
-        if !cfg.app.any() {
+        if !app_req.any() {
             return None;
         }
         let base = admin_url.as_ref().or(Some(&app_url));
-        Some(pg_app::read(&cfg.app, &app_url, app_client.as_ref(), base, host_override.as_deref(), deadline).await)
+        Some(pg_app::read(&app_req, &app_url, app_client.as_ref(), base, host_override.as_deref(), deadline).await)
     };
     let (_, _, app_data) = tokio::join!(cluster_fut, db_fut, app_fut);
     if let Some(a) = &app_data {
@@ -310,6 +332,14 @@ pub async fn gather(cfg: &PgProbeConfig) -> PgFacts {
     facts.db_stats = cluster.db_stats;
     facts.tables = per_db.tables;
     facts.key_indexes = per_db.key_indexes;
+    if let Some(a) = facts.app_data.as_mut() {
+        for (db, keys) in std::mem::take(&mut a.key_indexes) {
+            match keys {
+                Ok(k) => facts.key_indexes.get_or_insert_with(Vec::new).extend(k),
+                Err(e) => facts.query_errors.push(format!("index check in {db}: {e}")),
+            }
+        }
+    }
     facts.statements = per_db.statements;
     facts.query_errors.extend(cluster.query_errors);
     facts.query_errors.extend(per_db.query_errors);
@@ -569,7 +599,7 @@ const TABLES: &str = "SELECT schemaname || '.' || relname, n_live_tup, n_mod_sin
 
 /// The columns the runbook's remedies index (`users(email)`, `profiles(user_id)`): does an index
 /// lead with them? Only tables that exist come back.
-const KEY_INDEXES: &str = "SELECT t.relname::text, a.attname::text, \
+pub(super) const KEY_INDEXES: &str = "SELECT t.relname::text, a.attname::text, \
      EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = t.oid AND i.indkey[0] = a.attnum) \
      FROM pg_class t JOIN pg_namespace n ON n.oid = t.relnamespace \
      JOIN pg_attribute a ON a.attrelid = t.oid AND NOT a.attisdropped \
@@ -580,7 +610,7 @@ const KEY_INDEXES: &str = "SELECT t.relname::text, a.attname::text, \
 const STATEMENTS: &str = "SELECT left(query, 2000), calls, mean_exec_time, total_exec_time \
      FROM pg_stat_statements ORDER BY mean_exec_time DESC LIMIT 5";
 
-async fn read_database(c: &Client, f: &mut PgFacts, deadline: Instant) {
+async fn read_database(c: &Client, db: &str, f: &mut PgFacts, deadline: Instant) {
     let t = Instant::now();
     let (tables, keys, stmts) = tokio::join!(
         until(deadline, c.query(TABLES, &[])),
@@ -609,17 +639,7 @@ async fn read_database(c: &Client, f: &mut PgFacts, deadline: Instant) {
         None => f.query_errors.push("pg_stat_user_tables: timed out".into()),
     }
     match keys {
-        Some(Ok(rows)) => {
-            f.key_indexes = Some(
-                rows.iter()
-                    .map(|r| KeyIndex {
-                        table: r.try_get(0).unwrap_or_default(),
-                        column: r.try_get(1).unwrap_or_default(),
-                        indexed: r.try_get(2).unwrap_or(false),
-                    })
-                    .collect(),
-            )
-        }
+        Some(Ok(rows)) => f.key_indexes = Some(key_indexes_from(&rows, db)),
         Some(Err(e)) => f.query_errors.push(format!("index check: {}", redact::scrub(&full_message(&e)))),
         None => f.query_errors.push("index check: timed out".into()),
     }

@@ -227,7 +227,12 @@ pub(crate) mod fixtures {
                 analyzed_age_s: Some(3600.0),
                 size_bytes: 1 << 20,
             }]),
-            key_indexes: Some(vec![KeyIndex { table: "users".into(), column: "email".into(), indexed: true }]),
+            key_indexes: Some(vec![KeyIndex {
+                db: Some("authdb".into()),
+                table: "users".into(),
+                column: "email".into(),
+                indexed: true,
+            }]),
             statements: Some(Statements::NotInstalled),
             ..Default::default()
         }

@@ -120,8 +120,12 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
     );
 
     // missing-index
-    let unindexed: Vec<String> =
-        f.key_indexes.iter().flatten().filter(|k| !k.indexed).map(|k| format!("{}({})", k.table, k.column)).collect();
+    // "apidb.profiles(user_id)": the index belongs in that database.
+    let name = |k: &crate::probe::postgres::KeyIndex| match &k.db {
+        Some(db) => format!("{db}.{}({})", k.table, k.column),
+        None => format!("{}({})", k.table, k.column),
+    };
+    let unindexed: Vec<String> = f.key_indexes.iter().flatten().filter(|k| !k.indexed).map(name).collect();
     let seq_heavy: Vec<String> = f
         .tables
         .iter()
@@ -160,8 +164,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
         findings
             .push(ctx.tr("large tables read by sequential scans", "大きなテーブルがシーケンシャルスキャンされている"));
     } else if f.tables.is_some() {
-        let checked: Vec<String> =
-            f.key_indexes.iter().flatten().map(|k| format!("{}({})", k.table, k.column)).collect();
+        let checked: Vec<String> = f.key_indexes.iter().flatten().map(name).collect();
         out.cause(
             "missing-index",
             RuledOut,
@@ -287,7 +290,8 @@ mod tests {
     #[test]
     fn missing_key_index_is_confirmed() {
         let mut facts = healthy();
-        facts.key_indexes = Some(vec![KeyIndex { table: "users".into(), column: "email".into(), indexed: false }]);
+        facts.key_indexes =
+            Some(vec![KeyIndex { db: None, table: "users".into(), column: "email".into(), indexed: false }]);
         let f = diagnose(&facts, &ctx());
         assert_eq!(f.verdict_of("missing-index"), Some(Confirmed));
     }

@@ -179,8 +179,8 @@ mod tests {
     use crate::config::Thresholds;
     use crate::lang::Lang;
     use crate::probe::postgres::{DbStat, PgErrorKind};
-    use crate::problems::postgres::fixtures::{failed, healthy, session};
     use crate::problems::fixtures::assert_cause;
+    use crate::problems::postgres::fixtures::{failed, healthy, session};
 
     fn ctx() -> Ctx {
         Ctx { lang: Lang::En, thresholds: Thresholds::default() }
