@@ -160,19 +160,20 @@ fn a_postgres_backend_killed_by_the_oom_killer_is_confirmed_though_the_container
     lab.wait_log("postgres", "terminated by signal 9");
     lab.wait_pg_ready("postgres");
     let state = &lab.inspect("postgres")["State"];
-    // What `docker inspect` alone shows: running, never OOM-killed.
-    assert_eq!(
-        (state["Running"].clone(), state["OOMKilled"].clone()),
-        (Value::Bool(true), Value::Bool(false)),
-        "{state}"
-    );
+    // What `docker inspect` shows: running; Docker 20.10 leaves OOMKilled false for a process
+    // killed inside (newer engines may set it), so doctor reads the engine's oom event too.
+    assert_eq!(state["Running"], Value::Bool(true), "{state}");
+    eprintln!("OOMKilled after a backend's OOM kill: {}", state["OOMKilled"]);
 
     let url = format!("postgresql://postgres:{PG_PASSWORD}@127.0.0.1:{port}/authdb");
     let out = doctor_in(&lab, "", &["postgres", "--url", &url], &[]);
     let v = json(&out);
     assert_eq!(verdict(&v, "PG004", "oom-killed"), "confirmed", "{:#}", check(&v, "PG004"));
     let ev = evidence(&v, "PG004", "oom-killed");
-    assert!(ev.contains("OOM kill(s) inside") && ev.contains("terminated by signal 9"), "{ev}");
+    assert!(ev.contains("OOM") && ev.contains("terminated by signal 9"), "{ev}");
+    if state["OOMKilled"] == false {
+        assert!(ev.contains("OOM kill(s) inside"), "{ev}");
+    }
     assert_eq!(verdict(&v, "PG004", "server-restarted"), "confirmed");
     assert!(evidence(&v, "PG004", "server-restarted").contains("crash recovery"));
     assert_eq!(check(&v, "PG004")["status"], "warning");
