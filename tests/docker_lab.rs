@@ -33,13 +33,18 @@ fn doctor_in(lab: &Lab, extra_toml: &str, args: &[&str], env: &[(&str, &str)]) -
 }
 
 fn postgres(lab: &Lab, networks: Vec<(String, Vec<String>)>) -> u16 {
+    postgres_with(lab, ContainerSpec { networks, ..Default::default() })
+}
+
+/// The lab's postgres container (authdb, PG_PASSWORD, 5432 published on loopback) with `extra`'s
+/// networks, memory limit and restart policy; ready, and its host port.
+fn postgres_with(lab: &Lab, extra: ContainerSpec) -> u16 {
     lab.run(ContainerSpec {
         name: "postgres".into(),
         image: image(Image::Postgres),
         env: vec![("POSTGRES_PASSWORD".into(), PG_PASSWORD.into()), ("POSTGRES_DB".into(), "authdb".into())],
-        networks,
         publish: vec!["127.0.0.1:0:5432".into()],
-        ..Default::default()
+        ..extra
     });
     lab.wait_pg_ready("postgres");
     lab.published_port("postgres", 5432)
@@ -141,16 +146,7 @@ fn an_oom_killed_container_is_confirmed() {
 #[test]
 fn a_postgres_backend_killed_by_the_oom_killer_is_confirmed_though_the_container_lives_on() {
     let Some(lab) = Lab::new() else { return };
-    lab.run(ContainerSpec {
-        name: "postgres".into(),
-        image: image(Image::Postgres),
-        env: vec![("POSTGRES_PASSWORD".into(), PG_PASSWORD.into()), ("POSTGRES_DB".into(), "authdb".into())],
-        publish: vec!["127.0.0.1:0:5432".into()],
-        memory: Some("128m".into()),
-        ..Default::default()
-    });
-    lab.wait_pg_ready("postgres");
-    let port = lab.published_port("postgres", 5432);
+    let port = postgres_with(&lab, ContainerSpec { memory: Some("128m".into()), ..Default::default() });
     // A sort held in memory (work_mem 2GB) of 1 GB: the kernel kills that backend, the
     // postmaster survives, drops every session and recovers.
     let sort = "SET work_mem = '2GB'; SELECT count(*) FROM (SELECT repeat('x', 1000) || g AS s FROM generate_series(1, 1000000) g ORDER BY 1) t";
@@ -467,15 +463,7 @@ fn a_redis_password_mismatch_and_a_port_nobody_listens_on_are_confirmed() {
 #[test]
 fn restarts_by_docker_confirm_a_server_restart() {
     let Some(lab) = Lab::new() else { return };
-    lab.run(ContainerSpec {
-        name: "postgres".into(),
-        image: image(Image::Postgres),
-        env: vec![("POSTGRES_PASSWORD".into(), PG_PASSWORD.into()), ("POSTGRES_DB".into(), "authdb".into())],
-        publish: vec!["127.0.0.1:0:5432".into()],
-        restart: Some("always".into()),
-        ..Default::default()
-    });
-    lab.wait_pg_ready("postgres");
+    postgres_with(&lab, ContainerSpec { restart: Some("always".into()), ..Default::default() });
     // The server stops by itself; the restart policy brings it back.
     // SIGINT to PID 1 (postgres itself) is a fast shutdown; it exits cleanly and is restarted.
     let _ = lab.exec("postgres", &["kill", "-INT", "1"]);
