@@ -172,6 +172,7 @@ fn a_postgres_backend_killed_by_the_oom_killer_is_confirmed_though_the_container
     }
     assert_eq!(verdict(&v, "PG004", "server-restarted"), "confirmed");
     assert!(evidence(&v, "PG004", "server-restarted").contains("crash recovery"));
+    assert!(check(&v, "PG004")["summary"].as_str().unwrap().contains("crash recovery ended every session"));
     assert_eq!(check(&v, "PG004")["status"], "warning");
     assert!(!out.combined().contains(PG_PASSWORD));
     // The same evidence in PERF002 and at a glance.

@@ -179,6 +179,10 @@ fn with_logs_pg004(out: &mut Finding, docker: &DockerView, ctx: &Ctx) {
             ),
         );
         out.status = out.status.max(Status::Warning);
+        out.summary = ctx.tr(
+            format!("{}; a server process died and crash recovery ended every session", out.summary),
+            format!("{}。サーバープロセスが異常終了し、クラッシュリカバリで全セッションが切断された", out.summary),
+        );
     }
 }
 
