@@ -135,6 +135,7 @@ fn an_oom_killed_container_is_confirmed() {
     // Not the OOMKilled flag: the engine can leave it false for so quick a kill; doctor reads
     // its oom event too.
     lab.wait_until("user-api", "exited", |i| i["State"]["Status"] == "exited");
+    lab.wait_oom_event("user-api");
     let v = json(&doctor_in(&lab, "", &["docker"], &[]));
     assert_eq!(verdict(&v, "PERF002", "oom-killed"), "confirmed", "{:#}", check(&v, "PERF002"));
     assert!(evidence(&v, "PERF002", "oom-killed").contains("OOM-killed"));

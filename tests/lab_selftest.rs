@@ -191,11 +191,7 @@ fn memory_hog_is_oom_killed() {
     assert_eq!(v["State"]["ExitCode"], 137, "{}", v["State"]);
     // The OOMKilled flag races with the exit (false in one CI run); the engine's oom event does
     // not, though it may be logged a moment after the exit.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while lab.oom_events("hog") == 0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(lab.oom_events("hog") > 0, "no oom event for the hog; State: {}", v["State"]);
+    lab.wait_oom_event("hog");
     if v["State"]["OOMKilled"] != true {
         eprintln!("note: the engine left OOMKilled false for an OOM kill (the race doctor covers with events)");
     }

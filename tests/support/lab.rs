@@ -439,6 +439,16 @@ impl Lab {
         out.lines().filter(|l| !l.trim().is_empty()).count()
     }
 
+    /// Polls until the engine logged an `oom` event for the container (it may come a moment
+    /// after the exit); panics after 10 s.
+    pub fn wait_oom_event(&self, short: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.oom_events(short) == 0 {
+            assert!(Instant::now() < deadline, "lab: no oom event for {} within 10s", self.name(short));
+            thread::sleep(WAIT_POLL);
+        }
+    }
+
     /// The host port Docker published `container_port`/tcp on (first binding of `docker port`).
     pub fn published_port(&self, short: &str, container_port: u16) -> u16 {
         let name = self.name(short);
