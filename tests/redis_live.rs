@@ -160,6 +160,7 @@ fn bigkeys_names_the_big_key_and_only_reads() {
         "type",
         "memory|usage",
         "ttl",
+        "eval_ro",
         "hello",
         "client|setinfo",
         "ping",
@@ -169,4 +170,119 @@ fn bigkeys_names_the_big_key_and_only_reads() {
     ];
     let used = r.assert_only_commands(&read_only);
     assert!(used.iter().any(|c| c == "scan") && !used.iter().any(|c| c == "keys"));
+}
+
+/// `redis --bigkeys` as JSON, `evidence.bigkeys` of RD002 without its timing.
+fn bigkeys_of(url: &str) -> serde_json::Value {
+    let out = doctor_redis(&["--url", url, "--bigkeys"]);
+    let v = json(&out);
+    let mut b = check(&v, "RD002")["evidence"]["bigkeys"].clone();
+    assert!(b.is_object(), "{:#}", check(&v, "RD002"));
+    b.as_object_mut().unwrap().remove("elapsed_ms");
+    b
+}
+
+/// `calls=` of one command in `INFO commandstats` (0 when absent).
+fn calls(r: &RedisServer, command: &str) -> u64 {
+    let stats = r.cli(&["INFO", "commandstats"]);
+    let prefix = format!("cmdstat_{command}:calls=");
+    stats
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|l| l.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The one-script-per-batch scan and the pipelined fallback give the same answer on the same
+/// server (same keys, same scan order): one user may run scripts, the other is denied them by
+/// ACL and falls back from the first batch on. Both stay read-only.
+#[test]
+fn bigkeys_script_and_pipelined_fallback_agree() {
+    let Some(r) = RedisServer::start(&[]) else { return };
+    let mut load = String::new();
+    for i in 0..3000 {
+        load.push_str(&format!("SET small:{i} {}\n", "v".repeat(1 + i % 40)));
+    }
+    for i in 0..2000 {
+        load.push_str(&format!("HSET big:hash f{i} {}\n", "h".repeat(50)));
+        load.push_str(&format!("RPUSH big:list {}\n", "l".repeat(1 + i % 70)));
+        load.push_str(&format!("SADD big:set m{i}\n"));
+        load.push_str(&format!("ZADD big:zset {i} m{i}\n"));
+    }
+    for i in 0..300 {
+        load.push_str(&format!("XADD big:stream * f {i}\n"));
+        load.push_str(&format!("HSET hash:{i} a 1 b 2\n"));
+    }
+    load.push_str(&format!("SET big:string {}\n", "s".repeat(400_000)));
+    load.push_str("ACL SETUSER noscript on >noscript-pw ~* &* +@all -@scripting\n");
+    r.pipe(&load);
+    let script_url = r.url();
+    let fallback_url = format!("redis://noscript:noscript-pw@127.0.0.1:{}", r.port);
+    let read_only = [
+        "info",
+        "scan",
+        "type",
+        "memory|usage",
+        "ttl",
+        "eval_ro",
+        "hello",
+        "client|setinfo",
+        "ping",
+        "auth",
+        "select",
+        "config|resetstat",
+    ];
+    // Without any expiry (no TTL asked), then with some keys expiring (TTL asked for every key).
+    for round in ["no expiry", "with expiries"] {
+        if round == "with expiries" {
+            r.pipe(&(0..500).map(|i| format!("EXPIRE small:{i} 86400\n")).collect::<String>());
+            r.cli(&["EXPIRE", "big:hash", "86400"]);
+        }
+        r.cli(&["CONFIG", "RESETSTAT"]);
+        let by_script = bigkeys_of(&script_url);
+        assert!(calls(&r, "eval_ro") > 0, "{round}: the script was not used");
+        let scan_calls = calls(&r, "scan");
+        r.assert_only_commands(&read_only);
+
+        r.cli(&["CONFIG", "RESETSTAT"]);
+        let by_pipeline = bigkeys_of(&fallback_url);
+        assert_eq!(calls(&r, "eval_ro"), 0, "{round}: the ACL should have refused the script");
+        assert!(calls(&r, "scan") > 0 && calls(&r, "type") >= 3000, "{round}: no pipelined scan");
+        r.assert_only_commands(&read_only);
+
+        assert_eq!(by_script, by_pipeline, "{round}: the two ways disagree");
+        assert_eq!(by_script["complete"], true, "{round}");
+        assert_eq!(by_script["scanned"], 3000 + 5 + 300 + 1, "{round}");
+        assert_eq!(by_script["top"][0]["key"], "big:string", "{round}");
+        assert_eq!(by_script["by_type"]["hash"]["keys"], 301, "{round}");
+        let without_ttl = if round == "no expiry" { 3306 } else { 3306 - 501 };
+        assert_eq!(by_script["without_ttl"], without_ttl, "{round}");
+        assert!(scan_calls >= 13, "{round}: {scan_calls} SCANs: script batches are capped at 256 keys");
+    }
+}
+
+/// A server without `EVAL_RO` (renamed away here, as on Redis < 7 where it is unknown): doctor
+/// falls back at the first batch, without an error, and still scans everything.
+#[test]
+fn bigkeys_without_eval_ro_falls_back_to_the_pipeline() {
+    let Some(r) = RedisServer::start(&["--rename-command", "EVAL_RO", ""]) else { return };
+    let mut load = String::new();
+    for i in 0..2500 {
+        load.push_str(&format!("SET k:{i} v EX 3600\n"));
+    }
+    for i in 0..5000 {
+        load.push_str(&format!("HSET huge:hash f{i} {}\n", "y".repeat(64)));
+    }
+    r.pipe(&load);
+    r.cli(&["CONFIG", "RESETSTAT"]);
+    let b = bigkeys_of(&r.url());
+    assert_eq!(b["complete"], true, "{b:#}");
+    assert_eq!(b["stopped"], serde_json::Value::Null, "{b:#}");
+    assert_eq!(b["scanned"], 2501);
+    assert_eq!(b["without_ttl"], 1);
+    assert_eq!(b["top"][0]["key"], "huge:hash");
+    assert_eq!(b["by_type"]["string"]["keys"], 2500);
+    assert_eq!(calls(&r, "eval_ro"), 0);
+    assert!(calls(&r, "type") >= 2501);
 }

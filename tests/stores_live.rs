@@ -401,6 +401,7 @@ fn a_full_run_writes_nothing_and_holds_one_connection_per_database() {
         "type",
         "memory|usage",
         "ttl",
+        "eval_ro",
         "get",
         "hgetall",
         "config|get",

@@ -209,7 +209,8 @@ pub struct RedisArgs {
     /// With --bigkeys: stop after this many keys
     #[arg(long, value_name = "N", default_value_t = 2_000_000)]
     pub max_keys: u64,
-    /// With --bigkeys: keys asked for per SCAN round trip
+    /// With --bigkeys: keys asked for per SCAN round trip (at most 256 when the scan runs as a
+    /// read-only EVAL_RO script inside Redis 7+, so that one batch never blocks other clients long)
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub scan_count: u32,
     /// With --bigkeys: stop scanning after this long
