@@ -670,6 +670,10 @@ pub enum Image {
     Busybox,
     Postgres,
     Redis,
+    /// The HTTP fixture (`doctor-fixture`) playing one service of the stack, with what those
+    /// services hold on disk: `/app/keys/` (the pair the fixture signs with; private key 0600)
+    /// and a writable `/app/uploads`. Configure it with `FIXTURE_LISTEN` and `FIXTURE_MODES`.
+    Fixture,
 }
 
 impl Image {
@@ -678,6 +682,7 @@ impl Image {
             Image::Busybox => "busybox",
             Image::Postgres => "postgres",
             Image::Redis => "redis",
+            Image::Fixture => "fixture",
         }
     }
 }
@@ -686,7 +691,7 @@ impl Image {
 /// and reused afterwards; resolved once per process. Call after [`Lab::new`] (which checks that
 /// there is an engine). Panics if the image cannot be built (e.g. PostgreSQL not installed).
 pub fn image(kind: Image) -> String {
-    static TAGS: [OnceLock<String>; 3] = [const { OnceLock::new() }; 3];
+    static TAGS: [OnceLock<String>; 4] = [const { OnceLock::new() }; 4];
     TAGS[kind as usize].get_or_init(|| find_or_build_image(kind)).clone()
 }
 
@@ -976,6 +981,23 @@ impl Recipe {
                 r.changes.push("EXPOSE 6379".into());
                 r.changes.push(r#"ENTRYPOINT ["/entrypoint.sh"]"#.into());
                 r.changes.push(r#"CMD ["redis-server"]"#.into());
+            }
+            Image::Fixture => {
+                let bin = PathBuf::from(env!("CARGO_BIN_EXE_doctor-fixture"));
+                r.add_binaries(&[("/usr/local/bin/doctor-fixture".into(), bin)]);
+                let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixture/keys");
+                let key = |name: &str| {
+                    fs::read_to_string(keys.join(name)).unwrap_or_else(|e| panic!("lab: fixture key {name}: {e}"))
+                };
+                r.written.insert("/app/keys/private_key.pem".into(), (key("current.private.pem"), 0o600));
+                r.written.insert("/app/keys/public_key.pem".into(), (key("current.public.pem"), 0o644));
+                r.dirs.insert("/app".into(), 0o755);
+                r.dirs.insert("/app/keys".into(), 0o700);
+                r.dirs.insert("/app/uploads".into(), 0o755);
+                r.changes.push(format!("ENV PATH={BASE_PATH}"));
+                r.changes.push("ENV FIXTURE_LISTEN=0.0.0.0:8000".into());
+                r.changes.push("WORKDIR /app".into());
+                r.changes.push(r#"ENTRYPOINT ["/usr/local/bin/doctor-fixture"]"#.into());
             }
         }
         r

@@ -1,0 +1,187 @@
+//! The whole stack in the lab, healthy: PostgreSQL and Redis containers with the stack's
+//! databases, tables and keys, and the HTTP fixture as a container for auth-service, user-api,
+//! admin-api, both frontends (as BFFs) and Prometheus, all on one network with their compose
+//! names as aliases, each service's environment pointing at the others the way the compose file
+//! does. `doctor all` with a login must find nothing wrong: a doctor that raises false alarms on
+//! a healthy stack is not trusted at 3 a.m. Every check that is not ok is listed on failure.
+
+mod support;
+
+use serde_json::Value;
+use support::lab::{ContainerSpec, Image, Lab, host_psql, image};
+use support::{doctor, run};
+
+const PG_PASSWORD: &str = "Stack-Pg-Secret-8e2f";
+const REDIS_PASSWORD: &str = "Stack-Redis-Secret-5a1c";
+
+/// (service, port inside, fixture modes, environment) for each fixture container.
+fn http_services() -> Vec<(&'static str, u16, Vec<String>, Vec<(String, String)>)> {
+    let pg = |db: &str| format!("postgresql://postgres:{PG_PASSWORD}@postgres:5432/{db}");
+    let redis = format!("redis://:{REDIS_PASSWORD}@redis:6379/0");
+    let jwks = "http://auth-service:8002/.well-known/jwks.json".to_string();
+    let env = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
+    vec![
+        (
+            "auth-service",
+            8002,
+            vec![],
+            env(&[("DATABASE_URL", &pg("authdb")), ("REDIS_URL", &redis), ("JWT_ALGORITHM", "RS256")]),
+        ),
+        (
+            "user-api",
+            8001,
+            vec![],
+            env(&[
+                ("DATABASE_URL", &pg("apidb")),
+                ("REDIS_URL", &redis),
+                ("JWKS_URL", &jwks),
+                ("JWT_ALGORITHM", "RS256"),
+            ]),
+        ),
+        (
+            "admin-api",
+            8003,
+            vec![],
+            env(&[
+                ("DATABASE_URL", &pg("admindb")),
+                ("REDIS_URL", &redis),
+                ("JWKS_URL", &jwks),
+                ("JWT_ALGORITHM", "RS256"),
+                ("MAX_FILE_SIZE", "10485760"),
+            ]),
+        ),
+        (
+            "user-frontend",
+            3002,
+            vec!["role=bff".into(), "upstream=http://user-api:8001".into()],
+            env(&[("AUTH_SERVICE_URL", "http://auth-service:8002"), ("API_URL", "http://user-api:8001")]),
+        ),
+        (
+            "admin-frontend",
+            3003,
+            vec!["role=bff".into(), "upstream=http://admin-api:8003".into()],
+            env(&[("AUTH_SERVICE_URL", "http://auth-service:8002"), ("API_URL", "http://admin-api:8003")]),
+        ),
+        ("prometheus", 9090, vec![], vec![]),
+    ]
+}
+
+#[test]
+fn doctor_all_on_a_healthy_stack_finds_nothing_wrong() {
+    let Some(lab) = Lab::new() else { return };
+    let net = |name: &str| vec![("stack".to_string(), vec![name.to_string()])];
+
+    lab.run(ContainerSpec {
+        name: "postgres".into(),
+        image: image(Image::Postgres),
+        env: vec![("POSTGRES_PASSWORD".into(), PG_PASSWORD.into()), ("POSTGRES_DB".into(), "authdb".into())],
+        networks: net("postgres"),
+        publish: vec!["127.0.0.1:0:5432".into()],
+        ..Default::default()
+    });
+    lab.run(ContainerSpec {
+        name: "redis".into(),
+        image: image(Image::Redis),
+        env: vec![("REDIS_PASSWORD".into(), REDIS_PASSWORD.into())],
+        networks: net("redis"),
+        publish: vec!["127.0.0.1:0:6379".into()],
+        cmd: ["--appendonly", "yes", "--maxmemory", "256mb", "--maxmemory-policy", "volatile-lru"]
+            .map(String::from)
+            .to_vec(),
+        ..Default::default()
+    });
+    for (service, port, modes, env) in http_services() {
+        let mut env = env;
+        env.push(("FIXTURE_LISTEN".into(), format!("0.0.0.0:{port}")));
+        if !modes.is_empty() {
+            env.push(("FIXTURE_MODES".into(), modes.join(",")));
+        }
+        lab.run(ContainerSpec {
+            name: service.into(),
+            image: image(Image::Fixture),
+            env,
+            networks: net(service),
+            publish: vec![format!("127.0.0.1:0:{port}")],
+            ..Default::default()
+        });
+    }
+
+    // The stack's data, as its migrations would leave it.
+    lab.wait_pg_ready("postgres");
+    let pg_port = lab.published_port("postgres", 5432);
+    let psql = |db: &str, sql: &str| {
+        host_psql(pg_port, "postgres", PG_PASSWORD, db, sql).unwrap_or_else(|e| panic!("psql {db}: {e}"))
+    };
+    psql("authdb", "CREATE DATABASE apidb");
+    psql("authdb", "CREATE DATABASE admindb");
+    psql(
+        "authdb",
+        "CREATE TABLE users (id serial PRIMARY KEY, username text UNIQUE, email text UNIQUE, is_active boolean); \
+         INSERT INTO users (username, email, is_active) VALUES ('testuser', 'test@example.com', true); \
+         CREATE TABLE refresh_tokens (id serial PRIMARY KEY, user_id int, token text UNIQUE, \
+         expires_at timestamptz, revoked boolean NOT NULL DEFAULT false); \
+         INSERT INTO refresh_tokens (user_id, token, expires_at) VALUES (1, 'stack-rt-1', now() + interval '7 days');",
+    );
+    psql(
+        "apidb",
+        "CREATE TABLE profiles (id serial PRIMARY KEY, user_id text UNIQUE, first_name text, updated_at timestamptz); \
+         INSERT INTO profiles (user_id, first_name, updated_at) VALUES ('1', 'Test', now());",
+    );
+    psql(
+        "admindb",
+        "CREATE TABLE documents (id serial PRIMARY KEY, filename text, status text, created_at timestamptz DEFAULT now()); \
+         INSERT INTO documents (filename, status) VALUES ('a.pdf', 'completed');",
+    );
+    lab.wait_redis_ready("redis");
+    let redis_port = lab.published_port("redis", 6379);
+    let cli = |args: &[&str]| {
+        support::lab::host_redis_cli(redis_port, Some(REDIS_PASSWORD), args)
+            .unwrap_or_else(|e| panic!("redis-cli: {e}"))
+    };
+    cli(&["SET", "refresh_token:1", "stack-rt-1", "EX", "604800"]);
+    cli(&["SET", "profile:1", r#"{"user_id": "1", "first_name": "Test"}"#, "EX", "300"]);
+
+    let mut toml = String::new();
+    for (service, port, _, _) in http_services() {
+        let host_port = lab.published_port(service, port);
+        toml.push_str(&format!(
+            "[services.{service}]\ncontainer = \"{}\"\nurl = \"http://127.0.0.1:{host_port}\"\n\n",
+            lab.name(service)
+        ));
+    }
+    for service in ["postgres", "redis"] {
+        toml.push_str(&format!("[services.{service}]\ncontainer = \"{}\"\n\n", lab.name(service)));
+    }
+    let (mut cmd, dir) = doctor();
+    std::fs::write(dir.path().join("doctor.toml"), toml).unwrap();
+    cmd.env("DATABASE_URL", format!("postgresql://postgres:{PG_PASSWORD}@127.0.0.1:{pg_port}/authdb"))
+        .env("REDIS_URL", format!("redis://:{REDIS_PASSWORD}@127.0.0.1:{redis_port}/0"))
+        .env("DOCTOR_LOGIN_USERNAME", "testuser")
+        .env("DOCTOR_LOGIN_PASSWORD", "testpass")
+        .args(["all", "--format", "json", "--timeout", "5s"]);
+    let out = run(&mut cmd);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}:\n{}", out.combined()));
+    let not_ok: Vec<String> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] != "ok")
+        .map(|c| {
+            let causes: Vec<String> = c["causes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|k| k["verdict"] == "confirmed" || k["verdict"] == "suspected")
+                .map(|k| format!("    {} {}: {}", k["verdict"], k["id"], k["evidence"]))
+                .collect();
+            format!("{} {} {} {}\n{}", c["code"], c["status"], c["target"], c["summary"], causes.join("\n"))
+        })
+        .collect();
+    let line = |c: &Value| format!("{} {} {}", c["code"], c["status"], c["summary"]);
+    eprintln!("{}", v["checks"].as_array().unwrap().iter().map(line).collect::<Vec<_>>().join("\n"));
+    assert!(not_ok.is_empty(), "a healthy stack, yet:\n{}", not_ok.join("\n"));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for secret in [PG_PASSWORD, REDIS_PASSWORD, "testpass", "stack-rt-1"] {
+        assert!(!out.combined().contains(secret), "{secret} was printed");
+    }
+}
