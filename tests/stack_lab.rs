@@ -14,8 +14,10 @@ use support::{doctor, run};
 const PG_PASSWORD: &str = "Stack-Pg-Secret-8e2f";
 const REDIS_PASSWORD: &str = "Stack-Redis-Secret-5a1c";
 
-/// (service, port inside, fixture modes, environment) for each fixture container.
-fn http_services() -> Vec<(&'static str, u16, Vec<String>, Vec<(String, String)>)> {
+/// One fixture container: service name, port inside, fixture modes, environment.
+type HttpService = (&'static str, u16, Vec<String>, Vec<(String, String)>);
+
+fn http_services() -> Vec<HttpService> {
     let pg = |db: &str| format!("postgresql://postgres:{PG_PASSWORD}@postgres:5432/{db}");
     let redis = format!("redis://:{REDIS_PASSWORD}@redis:6379/0");
     let jwks = "http://auth-service:8002/.well-known/jwks.json".to_string();
