@@ -162,7 +162,10 @@ fn with_logs_pg004(out: &mut Finding, docker: &DockerView, ctx: &Ctx) {
     if !killed.is_empty() {
         out.raise("oom-killed", Verdict::Suspected, killed.join("; "));
     }
-    let crashed = super::logs::hits_like(&hits, &["terminated by signal", "crash of another server process"]);
+    let crashed = super::logs::hits_like(
+        &hits,
+        &["terminated by signal", "crash of another server process", "all server processes terminated"],
+    );
     if !crashed.is_empty() {
         out.raise(
             "server-restarted",
