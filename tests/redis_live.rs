@@ -154,21 +154,8 @@ fn bigkeys_names_the_big_key_and_only_reads() {
     assert_eq!(check(&v, "RD002")["evidence"]["bigkeys"]["scanned"], 3001);
     assert_eq!(check(&v, "RD002")["evidence"]["bigkeys"]["complete"], true);
 
-    let read_only = [
-        "info",
-        "scan",
-        "type",
-        "memory|usage",
-        "ttl",
-        "eval_ro",
-        "hello",
-        "client|setinfo",
-        "ping",
-        "auth",
-        "select",
-        "config|resetstat",
-    ];
-    let used = r.assert_only_commands(&read_only);
+    let read_only = RedisServer::SCAN_COMMANDS;
+    let used = r.assert_only_commands(read_only);
     assert!(used.iter().any(|c| c == "scan") && !used.iter().any(|c| c == "keys"));
 }
 
@@ -219,20 +206,7 @@ fn bigkeys_script_and_pipelined_fallback_agree() {
     r.pipe(&load);
     let script_url = r.url();
     let fallback_url = format!("redis://noscript:noscript-pw@127.0.0.1:{}", r.port);
-    let read_only = [
-        "info",
-        "scan",
-        "type",
-        "memory|usage",
-        "ttl",
-        "eval_ro",
-        "hello",
-        "client|setinfo",
-        "ping",
-        "auth",
-        "select",
-        "config|resetstat",
-    ];
+    let read_only = RedisServer::SCAN_COMMANDS;
     // Without any expiry (no TTL asked), then with some keys expiring (TTL asked for every key).
     for round in ["no expiry", "with expiries"] {
         if round == "with expiries" {
@@ -243,13 +217,13 @@ fn bigkeys_script_and_pipelined_fallback_agree() {
         let by_script = bigkeys_of(&script_url);
         assert!(calls(&r, "eval_ro") > 0, "{round}: the script was not used");
         let scan_calls = calls(&r, "scan");
-        r.assert_only_commands(&read_only);
+        r.assert_only_commands(read_only);
 
         r.cli(&["CONFIG", "RESETSTAT"]);
         let by_pipeline = bigkeys_of(&fallback_url);
         assert_eq!(calls(&r, "eval_ro"), 0, "{round}: the ACL should have refused the script");
         assert!(calls(&r, "scan") > 0 && calls(&r, "type") >= 3000, "{round}: no pipelined scan");
-        r.assert_only_commands(&read_only);
+        r.assert_only_commands(read_only);
 
         assert_eq!(by_script, by_pipeline, "{round}: the two ways disagree");
         assert_eq!(by_script["complete"], true, "{round}");

@@ -1117,6 +1117,24 @@ impl RedisServer {
             .collect()
     }
 
+    /// What a `redis --bigkeys` run may make the server execute: all read-only (`eval_ro` is the
+    /// scan's read-only script), plus the connection's own handshake and the test's
+    /// `CONFIG RESETSTAT`. Checks that read the stack's keys add their own commands to it.
+    pub const SCAN_COMMANDS: &'static [&'static str] = &[
+        "info",
+        "scan",
+        "type",
+        "memory|usage",
+        "ttl",
+        "eval_ro",
+        "hello",
+        "client|setinfo",
+        "ping",
+        "auth",
+        "select",
+        "config|resetstat",
+    ];
+
     /// Asserts that every command the server executed is in `allowed`; returns them all.
     pub fn assert_only_commands(&self, allowed: &[&str]) -> Vec<String> {
         let used = self.commands_used();
