@@ -228,6 +228,33 @@ fn a_long_query_is_confirmed_with_its_text() {
 }
 
 #[test]
+fn a_query_waiting_on_a_lock_names_the_session_that_holds_it() {
+    let Some(pg) = server(PgOptions::default()) else { return };
+    pg.psql("authdb", "CREATE TABLE accounts (id int PRIMARY KEY, balance int); INSERT INTO accounts VALUES (1, 10);");
+    pg.psql("authdb", "GRANT ALL ON accounts TO app;");
+    // A transaction left open after an update: it holds the row's lock.
+    let _holder =
+        pg.spawn_sql_session("app", APP_PASSWORD, "authdb", "BEGIN; UPDATE accounts SET balance = 11 WHERE id = 1;");
+    let _waiter = pg.spawn_sql_session("app", APP_PASSWORD, "authdb", "UPDATE accounts SET balance = 12 WHERE id = 1;");
+    std::thread::sleep(Duration::from_millis(1200));
+    let out = doctor_pg(&[
+        "--url",
+        &pg.url("app", APP_PASSWORD, "authdb"),
+        "--admin-url",
+        &pg.admin_url("postgres"),
+        "--threshold",
+        "long_query=1s",
+    ]);
+    let v = json(&out);
+    assert_eq!(verdict(&v, "PG003", "long-running-queries"), "confirmed", "{:#}", check(&v, "PG003"));
+    let ev = cause(&v, "PG003", "long-running-queries")["evidence"].as_str().unwrap().to_string();
+    assert!(ev.contains("waiting on a lock held by pid"), "{ev}");
+    assert!(ev.contains("idle in transaction for") && ev.contains("UPDATE accounts SET balance"), "{ev}");
+    assert!(check(&v, "PG003")["summary"].as_str().unwrap().contains("waiting on locks another session holds"));
+    assert_eq!(check(&v, "PG003")["evidence"]["lock_waits"].as_array().map(Vec::len), Some(1));
+}
+
+#[test]
 fn a_missing_index_on_users_email_is_confirmed() {
     let Some(pg) = server(PgOptions::default()) else { return };
     pg.psql("authdb", "CREATE TABLE users (id serial PRIMARY KEY, email text, is_active boolean)");

@@ -99,6 +99,9 @@ pub struct Session {
     pub wait_event: Option<String>,
     /// Query text with literals blanked and secrets removed, cut to 300 characters.
     pub query: Option<String>,
+    /// While it waits on a lock: the sessions holding it (`pg_blocking_pids`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked_by: Vec<i32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -473,7 +476,8 @@ const ACTIVITY: &str = "SELECT a.pid, a.datname::text, a.usename::text, a.applic
      coalesce(r.rolsuper, false), \
      extract(epoch FROM now() - a.backend_start)::float8, extract(epoch FROM now() - a.state_change)::float8, \
      extract(epoch FROM now() - a.query_start)::float8, extract(epoch FROM now() - a.xact_start)::float8, \
-     a.wait_event_type || ':' || a.wait_event, left(a.query, 2000) \
+     a.wait_event_type || ':' || a.wait_event, left(a.query, 2000), \
+     CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) END \
      FROM pg_stat_activity a LEFT JOIN pg_roles r ON r.rolname = a.usename \
      WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid() \
      AND coalesce(a.application_name, '') <> 'doctor'";
@@ -540,6 +544,7 @@ async fn read_cluster(c: &Client, f: &mut PgFacts, deadline: Instant, seen_by: &
                         .flatten()
                         .filter(|q| !q.is_empty() && q != "<insufficient privilege>")
                         .map(|q| clean_query(&q)),
+                    blocked_by: r.try_get::<_, Option<Vec<i32>>>(13).ok().flatten().unwrap_or_default(),
                 })
                 .collect(),
         );

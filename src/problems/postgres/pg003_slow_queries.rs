@@ -4,7 +4,7 @@
 //! `long-running-queries`, `missing-index`, `stale-statistics`.
 
 use super::no_connection;
-use crate::probe::postgres::{PgFacts, Statements};
+use crate::probe::postgres::{PgFacts, Session, Statements};
 use crate::problems::{Ctx, depends_on, secs};
 use crate::report::{Finding, Status, Verdict::*};
 
@@ -44,6 +44,13 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                     })
                     .collect::<Vec<_>>(),
             );
+            let waiting: Vec<String> = sessions
+                .iter()
+                .filter_map(|s| blockers(s, sessions, ctx).map(|b| format!("pid {}: {b}", s.pid)))
+                .collect();
+            if !waiting.is_empty() {
+                out.fact("lock_waits", &waiting);
+            }
             if long.is_empty() {
                 out.cause(
                     "long-running-queries",
@@ -58,13 +65,17 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                     .iter()
                     .take(3)
                     .map(|s| {
-                        format!(
+                        let line = format!(
                             "pid {} {} {}: {}",
                             s.pid,
                             s.usename.as_deref().unwrap_or("?"),
                             secs(s.query_age_s.unwrap_or(0.0)),
                             s.query.as_deref().unwrap_or("?")
-                        )
+                        );
+                        match blockers(s, sessions, ctx) {
+                            Some(b) => format!("{line} ({b})"),
+                            None => line,
+                        }
                     })
                     .collect();
                 out.cause(
@@ -79,6 +90,13 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                     format!("{} queries running longer than {}", long.len(), secs(limit)),
                     format!("{} 超の実行中クエリ {}", secs(limit), long.len()),
                 ));
+                let blocked = long.iter().filter(|s| !s.blocked_by.is_empty()).count();
+                if blocked > 0 {
+                    findings.push(ctx.tr(
+                        format!("{blocked} of them waiting on locks another session holds"),
+                        format!("うち {blocked} 件は他のセッションが持つロックを待っている"),
+                    ));
+                }
             }
         }
         None => out.cause(
@@ -256,6 +274,33 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
     }
 }
 
+/// "waiting on a lock held by pid 99 (app, idle in transaction for 10m: UPDATE ...)" for a
+/// session that waits on a lock; None when it waits on none. The holder is the one to end (or
+/// whose transaction to finish), not the query that waits.
+fn blockers(s: &Session, sessions: &[Session], ctx: &Ctx) -> Option<String> {
+    if s.blocked_by.is_empty() {
+        return None;
+    }
+    let held: Vec<String> = s
+        .blocked_by
+        .iter()
+        .map(|pid| match sessions.iter().find(|o| o.pid == *pid) {
+            Some(o) => format!(
+                "pid {pid} ({}, {} for {}: {})",
+                o.usename.as_deref().unwrap_or("?"),
+                o.state.as_deref().unwrap_or("?"),
+                secs(o.state_age_s.unwrap_or(0.0)),
+                o.query.as_deref().unwrap_or("?")
+            ),
+            None => format!("pid {pid}"),
+        })
+        .collect();
+    Some(ctx.tr(
+        format!("waiting on a lock held by {}", held.join(", ")),
+        format!("{} が持つロックを待っている", held.join("、")),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,6 +311,22 @@ mod tests {
 
     fn ctx() -> Ctx {
         Ctx { lang: Lang::En, thresholds: Thresholds::default() }
+    }
+
+    #[test]
+    fn a_lock_wait_names_its_holders_even_unseen_ones() {
+        let holder = Session {
+            state_age_s: Some(600.0),
+            query: Some("UPDATE t SET x = ?".into()),
+            ..session(7, "app", "idle in transaction", 0.0)
+        };
+        let waiter = Session { blocked_by: vec![7, 99], ..session(8, "app", "active", 90.0) };
+        let all = vec![holder.clone(), waiter.clone()];
+        assert_eq!(
+            blockers(&waiter, &all, &ctx()).as_deref(),
+            Some("waiting on a lock held by pid 7 (app, idle in transaction for 10m: UPDATE t SET x = ?), pid 99")
+        );
+        assert_eq!(blockers(&holder, &all, &ctx()), None);
     }
 
     #[test]
