@@ -123,3 +123,14 @@ fn a_listing_line_starting_with_a_multibyte_character_is_not_a_file() {
     let f = inside::parse("@ls\n\u{FFFD}rw-r--r-- 1 0 0 5 Nov 28 12:00 k\n@end\n");
     assert_eq!(f.keys, Some(Err("\u{FFFD}rw-r--r-- 1 0 0 5 Nov 28 12:00 k".to_string())));
 }
+
+/// Two databases whose key counts add up past u64: the totals saturate instead of overflowing.
+#[test]
+fn keyspace_totals_past_u64_saturate() {
+    let info = doctor::probe::redis::parse_info(
+        "# Keyspace\r\ndb0:keys=18446744073709551615,expires=18446744073709551615,avg_ttl=0\r\n\
+         db1:keys=5,expires=5,avg_ttl=0\r\n",
+    );
+    assert_eq!(info.total_keys(), u64::MAX);
+    assert_eq!(info.total_expires(), u64::MAX);
+}

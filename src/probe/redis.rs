@@ -94,11 +94,12 @@ pub struct RedisInfo {
 }
 
 impl RedisInfo {
+    // Saturating: the figures come from the server's text, which may say anything.
     pub fn total_keys(&self) -> u64 {
-        self.keyspace.values().map(|k| k.keys).sum()
+        self.keyspace.values().fold(0, |a, k| a.saturating_add(k.keys))
     }
     pub fn total_expires(&self) -> u64 {
-        self.keyspace.values().map(|k| k.expires).sum()
+        self.keyspace.values().fold(0, |a, k| a.saturating_add(k.expires))
     }
 }
 
@@ -526,19 +527,20 @@ async fn scan_by_script(
                 None => return ScriptEnd::Refused { cursor },
             },
         };
-        *sent += batch.scanned;
+        // The counts come from the server: saturate rather than trust them not to overflow.
+        *sent = sent.saturating_add(batch.scanned);
         let more = batch.cursor != 0 && *sent < scan.limits.max_keys;
         if more {
             pending = step(batch.cursor, out);
             // Let the connection's task write it before counting this batch.
             tokio::task::yield_now().await;
         }
-        out.scanned += batch.scanned;
-        out.without_ttl += batch.without_ttl;
+        out.scanned = out.scanned.saturating_add(batch.scanned);
+        out.without_ttl = out.without_ttl.saturating_add(batch.without_ttl);
         for (kind, keys, bytes) in batch.by_type {
             let t = out.by_type.entry(kind).or_default();
-            t.keys += keys;
-            t.bytes += bytes;
+            t.keys = t.keys.saturating_add(keys);
+            t.bytes = t.bytes.saturating_add(bytes);
         }
         for (key, bytes, kind, ttl) in &batch.big {
             rank(out, key, kind, *bytes, *ttl);
@@ -772,7 +774,7 @@ fn tally_key(out: &mut BigKeys, key: &[u8], kind: &redis::Value, bytes: &redis::
     }
     if let Some(t) = out.by_type.get_mut(kind.as_ref()) {
         t.keys += 1;
-        t.bytes += bytes;
+        t.bytes = t.bytes.saturating_add(bytes);
     } else {
         out.by_type.insert(kind.to_string(), TypeTotal { keys: 1, bytes });
     }
