@@ -74,7 +74,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
             out.fact("idle_in_transaction", in_xact.len());
             if timeout_ms > 0 {
                 let t = secs(timeout_ms as f64 / 1000.0);
-                let fatal: i64 = f.db_stats.iter().flatten().map(|d| d.sessions_fatal).sum();
+                let fatal: i64 = f.db_stats.iter().flatten().fold(0, |a, d| a.saturating_add(d.sessions_fatal));
                 if !in_xact.is_empty() || fatal > 0 {
                     out.cause(
                         "idle-in-transaction-timeout",
@@ -123,7 +123,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
 
     match &f.db_stats {
         Some(stats) => {
-            let abandoned: i64 = stats.iter().map(|d| d.sessions_abandoned).sum();
+            let abandoned: i64 = stats.iter().fold(0, |a, d| a.saturating_add(d.sessions_abandoned));
             out.fact("sessions_abandoned", abandoned);
             if abandoned > 0 {
                 let worst =
