@@ -636,6 +636,45 @@ fn a_frontend_on_a_network_without_the_api_is_backend_unreachable() {
 }
 
 #[test]
+fn a_docker_name_in_a_browser_side_url_is_backend_unreachable() {
+    let Some(lab) = Lab::new() else { return };
+    let page = support::fixture::Fixture::start(&[]);
+    sleeper(&lab, "user-api", vec![], vec![("app".into(), vec!["user-api".into()])]);
+    // Server-side API_URL by the compose name is right; the same name in NEXT_PUBLIC_* is built
+    // into the page and the browser cannot resolve it.
+    sleeper(
+        &lab,
+        "user-frontend",
+        vec![
+            ("API_URL".into(), "http://user-api:8001".into()),
+            ("NEXT_PUBLIC_API_URL".into(), "http://user-api:8001".into()),
+        ],
+        vec![("app".into(), vec![])],
+    );
+    let (mut cmd, dir) = doctor();
+    let toml = format!(
+        "[services.user-frontend]\ncontainer = \"{}\"\nurl = \"{}\"\n\n[services.user-api]\ncontainer = \"{}\"\n",
+        lab.name("user-frontend"),
+        page.url(),
+        lab.name("user-api")
+    );
+    std::fs::write(dir.path().join("doctor.toml"), toml).unwrap();
+    let v = json(&run(cmd.args(["frontend", "--only", "FE001", "--format", "json", "--timeout", "3s"])));
+    let fe = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["target"].as_str().unwrap_or("").starts_with("user-frontend"))
+        .unwrap();
+    let cause = fe["causes"].as_array().unwrap().iter().find(|c| c["id"] == "backend-unreachable").unwrap();
+    assert_eq!(cause["verdict"], "confirmed", "{fe:#}");
+    let ev = cause["evidence"].as_str().unwrap();
+    assert!(ev.contains("NEXT_PUBLIC_API_URL=user-api:8001") && ev.contains("cannot resolve the Docker name"), "{ev}");
+    // The server-side variable is not among the broken links.
+    assert!(!ev.contains(&format!("{} API_URL=", lab.name("user-frontend"))), "{ev}");
+}
+
+#[test]
 fn verifiers_that_expect_another_algorithm_or_jwks_path_are_named() {
     let Some(lab) = Lab::new() else { return };
     let fx = support::fixture::Fixture::start(&[]);
