@@ -480,6 +480,25 @@ fn restarts_by_docker_confirm_a_server_restart() {
 }
 
 #[test]
+fn a_restart_by_hand_is_confirmed_though_restart_count_stays_zero() {
+    let Some(lab) = Lab::new() else { return };
+    postgres(&lab, vec![]);
+    // `docker restart` (as `docker compose restart` does): RestartCount counts only restarts by
+    // policy, so only the engine's die event tells.
+    lab.stop("postgres");
+    lab.start("postgres");
+    lab.wait_pg_ready("postgres");
+    assert_eq!(lab.inspect("postgres")["RestartCount"], 0);
+    let port = lab.published_port("postgres", 5432);
+    let url = format!("postgresql://postgres:{PG_PASSWORD}@127.0.0.1:{port}/authdb");
+    let v = json(&doctor_in(&lab, "", &["postgres", "--url", &url], &[]));
+    assert_eq!(verdict(&v, "PG004", "server-restarted"), "confirmed", "{:#}", check(&v, "PG004"));
+    let ev = evidence(&v, "PG004", "server-restarted");
+    assert!(ev.contains("the engine logged 1 exit(s) of") && ev.contains("exit codes 0"), "{ev}");
+    assert_eq!(check(&v, "PG004")["status"], "warning");
+}
+
+#[test]
 fn key_files_inside_auth_service_are_checked_without_reading_the_private_key() {
     let Some(lab) = Lab::new() else { return };
     let fx = support::fixture::Fixture::start(&[]);

@@ -8,7 +8,7 @@
 //! bollard never sends the API version, so the engine answers in its own; every field is
 //! treated as optional.
 
-use super::docker_events::{self, OomEvents};
+use super::docker_events::{self, ExitEvents, OomEvents};
 use super::inside::{self, InsideFacts};
 use super::{Timing, error_chain, ms, until};
 use crate::clock;
@@ -159,6 +159,10 @@ pub struct ContainerFacts {
     /// None when the event log could not be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oom_events: Option<OomEvents>,
+    /// Exits (`die` events) the engine logged lately, restarts by hand included; None when the
+    /// event log could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exits: Option<ExitEvents>,
     pub error: Option<String>,
     pub restart_count: i64,
     pub restart_policy: Option<String>,
@@ -297,10 +301,11 @@ pub async fn gather(cfg: &DockerProbeConfig) -> DockerFacts {
     let (containers, (events, events_took)) = tokio::join!(futures_util::future::join_all(lookups), events);
     facts.containers = containers;
     facts.timings.push(Timing { step: "containers".into(), ms: ms(t.elapsed()), ok: true });
-    facts.timings.push(Timing { step: "oom events".into(), ms: ms(events_took), ok: events.is_ok() });
+    facts.timings.push(Timing { step: "oom/exit events".into(), ms: ms(events_took), ok: events.is_ok() });
     if let Ok(events) = &events {
         for c in facts.containers.iter_mut().filter_map(|l| l.container.as_mut()) {
             c.oom_events = Some(docker_events::for_container(events, &c.id, now));
+            c.exits = Some(docker_events::exits_of(events, &c.id, now));
         }
     }
     facts
@@ -677,6 +682,7 @@ pub fn container_facts(c: &bollard::models::ContainerInspectResponse, now: f64) 
         exit_code: state.exit_code,
         oom_killed: state.oom_killed.unwrap_or(false),
         oom_events: None,
+        exits: None,
         error: state.error.filter(|e| !e.is_empty()).map(|e| redact::scrub(&e)),
         restart_count: c.restart_count.unwrap_or(0),
         restart_policy: host_config

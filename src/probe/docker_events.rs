@@ -1,5 +1,8 @@
-//! OOM kills as the engine recorded them (`docker events --filter event=oom`), a second source
-//! beside the `OOMKilled` flag of a container's last exit. The flag misses two real cases:
+//! OOM kills and exits as the engine recorded them (`docker events --filter event=oom
+//! --filter event=die`). OOM events are a second source beside the `OOMKilled` flag of a
+//! container's last exit; exits show restarts that `RestartCount` does not count (`docker
+//! restart`, `docker compose restart`, a stop and start by hand: only restart-policy restarts
+//! are counted). The flag misses two real cases:
 //! a process inside is killed while the container lives on (a PostgreSQL backend: the
 //! postmaster survives and drops every connection), and a container killed so fast that the
 //! engine handles its exit before the OOM notice (seen on these machines: exit code 137,
@@ -38,12 +41,29 @@ pub struct OomEvents {
     pub last_age_s: f64,
 }
 
-/// Unix times (seconds) of `oom` events per full container id, since `now - LOOKBACK_S`.
-pub async fn read(docker: &Docker, now: f64, deadline: Instant) -> Result<HashMap<String, Vec<f64>>, String> {
+/// A container's exits (`die` events) in the engine's event log.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExitEvents {
+    pub count: u32,
+    /// Age of the latest exit, in seconds.
+    pub last_age_s: f64,
+    /// Exit codes of the latest exits, newest first (at most 5).
+    pub last_codes: Vec<i64>,
+}
+
+/// What the engine logged for one container: OOM event times, and exits (time, exit code).
+#[derive(Debug, Clone, Default)]
+pub struct Logged {
+    pub oom: Vec<f64>,
+    pub die: Vec<(f64, Option<i64>)>,
+}
+
+/// `oom` and `die` events per full container id, since `now - LOOKBACK_S`.
+pub async fn read(docker: &Docker, now: f64, deadline: Instant) -> Result<HashMap<String, Logged>, String> {
     let now_s = now as i64;
     let mut filters = HashMap::new();
     filters.insert("type".to_string(), vec!["container".to_string()]);
-    filters.insert("event".to_string(), vec!["oom".to_string()]);
+    filters.insert("event".to_string(), vec!["oom".to_string(), "die".to_string()]);
     let opts = EventsOptions {
         since: Some((now_s - LOOKBACK_S).to_string()),
         until: Some(now_s.to_string()),
@@ -51,7 +71,7 @@ pub async fn read(docker: &Docker, now: f64, deadline: Instant) -> Result<HashMa
     };
     let mut stream = docker.events(Some(opts));
     let stop = deadline.min(Instant::now() + MAX_WAIT);
-    let mut seen: HashMap<String, Vec<f64>> = HashMap::new();
+    let mut seen: HashMap<String, Logged> = HashMap::new();
     let mut count = 0;
     loop {
         match until(stop, stream.next()).await {
@@ -65,13 +85,20 @@ pub async fn read(docker: &Docker, now: f64, deadline: Instant) -> Result<HashMa
             }
             Some(Some(Ok(ev))) => {
                 count += 1;
-                let id = ev.actor.and_then(|a| a.id).unwrap_or_default();
-                let at = ev.time_nano.map(|n| n as f64 / 1e9).or(ev.time.map(|t| t as f64));
-                if let (false, Some(at)) = (id.is_empty(), at) {
-                    seen.entry(id).or_default().push(at);
-                }
-                if count >= MAX_EVENTS {
+                if count > MAX_EVENTS {
                     break;
+                }
+                let (id, attributes) = ev.actor.map(|a| (a.id.unwrap_or_default(), a.attributes)).unwrap_or_default();
+                let at = ev.time_nano.map(|n| n as f64 / 1e9).or(ev.time.map(|t| t as f64));
+                let (false, Some(at)) = (id.is_empty(), at) else { continue };
+                let logged = seen.entry(id).or_default();
+                match ev.action.as_deref() {
+                    Some("oom") => logged.oom.push(at),
+                    Some("die") => {
+                        let code = attributes.as_ref().and_then(|a| a.get("exitCode")).and_then(|c| c.parse().ok());
+                        logged.die.push((at, code));
+                    }
+                    _ => {}
                 }
             }
         }
@@ -79,14 +106,26 @@ pub async fn read(docker: &Docker, now: f64, deadline: Instant) -> Result<HashMa
     Ok(seen)
 }
 
+/// What the engine logged for the container whose (possibly short) id is `id`.
+fn of<'a>(events: &'a HashMap<String, Logged>, id: &'a str) -> impl Iterator<Item = &'a Logged> {
+    events.iter().filter(move |(full, _)| !id.is_empty() && full.starts_with(id)).map(|(_, l)| l)
+}
+
 /// The OOM history of the container whose (possibly short) id is `id`.
-pub fn for_container(events: &HashMap<String, Vec<f64>>, id: &str, now: f64) -> OomEvents {
-    if id.is_empty() {
-        return OomEvents::default();
-    }
-    let mut times: Vec<f64> =
-        events.iter().filter(|(full, _)| full.starts_with(id)).flat_map(|(_, t)| t.iter().copied()).collect();
+pub fn for_container(events: &HashMap<String, Logged>, id: &str, now: f64) -> OomEvents {
+    let mut times: Vec<f64> = of(events, id).flat_map(|l| l.oom.iter().copied()).collect();
     summarise(&mut times, now)
+}
+
+/// The exits of the container whose (possibly short) id is `id`.
+pub fn exits_of(events: &HashMap<String, Logged>, id: &str, now: f64) -> ExitEvents {
+    let mut exits: Vec<(f64, Option<i64>)> = of(events, id).flat_map(|l| l.die.iter().copied()).collect();
+    exits.sort_by(|a, b| b.0.total_cmp(&a.0));
+    ExitEvents {
+        count: exits.len() as u32,
+        last_age_s: exits.first().map_or(0.0, |e| (now - e.0).max(0.0)),
+        last_codes: exits.iter().take(5).filter_map(|e| e.1).collect(),
+    }
 }
 
 /// Episodes and the latest age from event times (any order).
@@ -114,10 +153,16 @@ mod tests {
     #[test]
     fn short_ids_match_full_ones() {
         let mut events = HashMap::new();
-        events.insert("abcdef1234567890".to_string(), vec![10.0]);
-        events.insert("ffff".to_string(), vec![11.0]);
+        let logged = |oom: Vec<f64>, die: Vec<(f64, Option<i64>)>| Logged { oom, die };
+        events.insert("abcdef1234567890".to_string(), logged(vec![10.0], vec![(5.0, Some(0)), (12.0, Some(137))]));
+        events.insert("ffff".to_string(), logged(vec![11.0], vec![]));
         assert_eq!(for_container(&events, "abcdef123456", 20.0).episodes, 1);
         assert_eq!(for_container(&events, "012345", 20.0).episodes, 0);
         assert_eq!(for_container(&events, "", 20.0).episodes, 0);
+        assert_eq!(
+            exits_of(&events, "abcdef123456", 20.0),
+            ExitEvents { count: 2, last_age_s: 8.0, last_codes: vec![137, 0] }
+        );
+        assert_eq!(exits_of(&events, "ffff", 20.0), ExitEvents::default());
     }
 }

@@ -151,6 +151,33 @@ fn with_engine_pg004(out: &mut Finding, docker: &DockerView, ctx: &Ctx) {
             format!("{}。{} が {} 回再起動", out.summary, c.name, c.restart_count),
         );
     }
+    // Exits of a container that runs now are restarts, including those RestartCount leaves out
+    // (docker restart, compose restart, a stop and start by hand).
+    if let Some(e) = c.exits.as_ref().filter(|e| e.count > 0 && c.running) {
+        let codes = e.last_codes.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+        out.raise(
+            "server-restarted",
+            Verdict::Confirmed,
+            ctx.tr(
+                format!(
+                    "the engine logged {} exit(s) of {} in the last 24h, the last {} ago (exit codes {codes}): restarts, by hand (docker restart, compose restart) or by a policy",
+                    e.count,
+                    c.name,
+                    super::secs(e.last_age_s)
+                ),
+                format!(
+                    "エンジンは直近 24 時間に {} の終了を {} 回記録（直近 {} 前、終了コード {codes}）: 手動（docker restart、compose restart）またはポリシーによる再起動",
+                    c.name,
+                    e.count,
+                    super::secs(e.last_age_s)
+                ),
+            ),
+        );
+        // A restart within the hour explains drops seen now; an older one is history.
+        if e.last_age_s < 3600.0 {
+            out.status = out.status.max(Status::Warning);
+        }
+    }
 }
 
 /// PG004 from the server's own log: a backend killed by signal 9 (what the OOM killer sends)
@@ -306,5 +333,28 @@ mod engine_tests {
         assert_eq!(f.status, Status::Warning);
         assert_cause(&f, "oom-killed", Confirmed, "the engine logged 1 OOM kill(s) inside postgres, the last 90s ago");
         assert!(f.summary.contains("postgres was OOM-killed"), "{}", f.summary);
+    }
+
+    #[test]
+    fn pg004_restarts_by_hand_from_the_engines_exits() {
+        use crate::probe::docker_events::ExitEvents;
+        let exits = |count, last_age_s| Some(ExitEvents { count, last_age_s, last_codes: vec![0] });
+        let recent = ContainerFacts { exits: exits(1, 120.0), ..running("postgres") };
+        let f = pg004(recent);
+        assert_cause(
+            &f,
+            "server-restarted",
+            Confirmed,
+            "the engine logged 1 exit(s) of postgres in the last 24h, the last 2m ago (exit codes 0)",
+        );
+        assert_eq!(f.status, Status::Warning);
+        // Hours ago: confirmed as history, not a warning now.
+        let old = ContainerFacts { exits: exits(2, 5.0 * 3600.0), ..running("postgres") };
+        let f = pg004(old);
+        assert_eq!(f.verdict_of("server-restarted"), Some(Confirmed));
+        assert_eq!(f.status, Status::Ok);
+        // None logged: the uptime decides, as before.
+        let f = pg004(ContainerFacts { exits: exits(0, 0.0), ..running("postgres") });
+        assert_eq!(f.verdict_of("server-restarted"), Some(RuledOut));
     }
 }
