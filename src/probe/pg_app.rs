@@ -283,7 +283,21 @@ async fn rows(
     }
 }
 
+/// Fails as PostgreSQL would ("relation \"profiles\" does not exist") when `table` is not on
+/// the search path, without asking: a query on a missing table is an ERROR line in the server's
+/// log, on every run, which the next run would read back as a symptom.
+async fn require_table(c: &Client, table: &str, deadline: Instant) -> Result<(), String> {
+    let sql = "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+               WHERE c.relname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f') \
+               AND n.nspname = ANY (current_schemas(false))";
+    if rows(c, sql, &[&table], deadline).await?.is_empty() {
+        return Err(format!("relation \"{table}\" does not exist"));
+    }
+    Ok(())
+}
+
 async fn read_user(c: &Client, name: &str, deadline: Instant) -> Result<Option<Option<bool>>, String> {
+    require_table(c, "users", deadline).await?;
     // Only `is_active` leaves the server: never the row (it holds the password hash).
     let sql = "SELECT (to_jsonb(u) -> 'is_active')::text FROM users u \
                WHERE to_jsonb(u) ->> 'username' = $1 OR to_jsonb(u) ->> 'email' = $1 LIMIT 1";
@@ -296,6 +310,7 @@ async fn read_user(c: &Client, name: &str, deadline: Instant) -> Result<Option<O
 }
 
 async fn read_refresh(c: &Client, deadline: Instant) -> Result<RefreshRows, String> {
+    require_table(c, "refresh_tokens", deadline).await?;
     let cols = rows(
         c,
         "SELECT column_name::text FROM information_schema.columns WHERE table_name = 'refresh_tokens' \
@@ -333,6 +348,7 @@ async fn read_refresh(c: &Client, deadline: Instant) -> Result<RefreshRows, Stri
 }
 
 async fn read_token_row(c: &Client, token: &str, deadline: Instant) -> Result<Option<TokenRow>, String> {
+    require_table(c, "refresh_tokens", deadline).await?;
     let cols = rows(
         c,
         "SELECT column_name::text FROM information_schema.columns WHERE table_name = 'refresh_tokens' \
@@ -376,6 +392,7 @@ async fn read_token_row(c: &Client, token: &str, deadline: Instant) -> Result<Op
 }
 
 async fn read_profile(c: &Client, user_id: &str, deadline: Instant) -> Result<Option<ProfileRow>, String> {
+    require_table(c, "profiles", deadline).await?;
     let sql = "SELECT to_jsonb(p)::text, \
                extract(epoch FROM now() - (to_jsonb(p) ->> 'updated_at')::timestamptz)::float8 \
                FROM profiles p WHERE p.user_id::text = $1 LIMIT 1";
@@ -389,6 +406,7 @@ async fn read_profile(c: &Client, user_id: &str, deadline: Instant) -> Result<Op
 }
 
 async fn read_documents(c: &Client, deadline: Instant) -> Result<Vec<DocStatus>, String> {
+    require_table(c, "documents", deadline).await?;
     let sql = "SELECT coalesce(status::text, '(null)'), count(*), \
                extract(epoch FROM now() - min(created_at))::float8, \
                extract(epoch FROM now() - max(created_at))::float8 \

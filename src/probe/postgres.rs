@@ -492,9 +492,12 @@ async fn read_cluster(c: &Client, f: &mut PgFacts, deadline: Instant, seen_by: &
         until(
             deadline,
             c.query(
-                "SELECT datname::text, sessions_abandoned, sessions_fatal, sessions_killed, \
+                // Through to_jsonb: the session counters exist from PostgreSQL 14 on, and naming
+                // a missing column would be an ERROR line in the server's log on every run.
+                "SELECT datname::text, (to_jsonb(d) ->> 'sessions_abandoned')::int8, \
+                 (to_jsonb(d) ->> 'sessions_fatal')::int8, (to_jsonb(d) ->> 'sessions_killed')::int8, \
                  extract(epoch FROM now() - stats_reset)::float8 \
-                 FROM pg_stat_database WHERE datname IS NOT NULL",
+                 FROM pg_stat_database d WHERE datname IS NOT NULL",
                 &[]
             )
         ),
@@ -554,14 +557,18 @@ async fn read_cluster(c: &Client, f: &mut PgFacts, deadline: Instant, seen_by: &
         f.databases = Some(rows.iter().filter_map(|r| r.try_get::<_, String>(0).ok()).collect());
     }
     // pg_stat_database's session counters exist from PostgreSQL 14 on; older servers lack them.
-    if let Some(Ok(rows)) = dbstats {
+    // Before PostgreSQL 14 the counters are absent (NULL): no figures rather than zeros.
+    if let Some(Ok(rows)) = dbstats.filter(|r| {
+        r.as_ref().is_ok_and(|rows| rows.iter().any(|r| r.try_get::<_, Option<i64>>(1).ok().flatten().is_some()))
+    }) {
+        let n = |r: &tokio_postgres::Row, i: usize| r.try_get::<_, Option<i64>>(i).ok().flatten().unwrap_or(0);
         f.db_stats = Some(
             rows.iter()
                 .map(|r| DbStat {
                     datname: r.try_get(0).unwrap_or_default(),
-                    sessions_abandoned: r.try_get(1).unwrap_or(0),
-                    sessions_fatal: r.try_get(2).unwrap_or(0),
-                    sessions_killed: r.try_get(3).unwrap_or(0),
+                    sessions_abandoned: n(r, 1),
+                    sessions_fatal: n(r, 2),
+                    sessions_killed: n(r, 3),
                     stats_reset_age_s: r.try_get::<_, Option<f64>>(4).ok().flatten(),
                 })
                 .collect(),
@@ -620,7 +627,7 @@ async fn read_database(c: &Client, db: &str, f: &mut PgFacts, deadline: Instant)
     let (tables, keys, stmts) = tokio::join!(
         until(deadline, c.query(TABLES, &[])),
         until(deadline, c.query(KEY_INDEXES, &[])),
-        until(deadline, c.query(STATEMENTS, &[])),
+        statements(c, deadline),
     );
     f.timings.push(Timing { step: "read database views".into(), ms: ms(t.elapsed()), ok: true });
     match tables {
@@ -648,8 +655,23 @@ async fn read_database(c: &Client, db: &str, f: &mut PgFacts, deadline: Instant)
         Some(Err(e)) => f.query_errors.push(format!("index check: {}", redact::scrub(&full_message(&e)))),
         None => f.query_errors.push("index check: timed out".into()),
     }
-    f.statements = match stmts {
-        Some(Ok(rows)) => Some(Statements::Top {
+    f.statements = stmts;
+}
+
+/// The slowest statements, asked only when pg_stat_statements is there and loaded: asking
+/// otherwise fails, and every failed query is an ERROR line in the server's log (on every run,
+/// in production, and the next run would read it as a symptom). `Err` says why it is absent.
+async fn statements(c: &Client, deadline: Instant) -> Option<Statements> {
+    let present = "SELECT to_regclass('pg_stat_statements') IS NOT NULL, \
+                   coalesce(current_setting('shared_preload_libraries', true), '') LIKE '%pg_stat_statements%'";
+    let row = until(deadline, c.query_one(present, &[])).await?.ok()?;
+    match (row.try_get::<_, bool>(0).unwrap_or(false), row.try_get::<_, bool>(1).unwrap_or(false)) {
+        (false, _) => return Some(Statements::NotInstalled),
+        (true, false) => return Some(Statements::NotLoaded),
+        (true, true) => {}
+    }
+    match until(deadline, c.query(STATEMENTS, &[])).await? {
+        Ok(rows) => Some(Statements::Top {
             rows: rows
                 .iter()
                 .map(|r| Statement {
@@ -660,11 +682,11 @@ async fn read_database(c: &Client, db: &str, f: &mut PgFacts, deadline: Instant)
                 })
                 .collect(),
         }),
-        Some(Err(e)) => match e.code().map(|c| c.code()) {
+        // Present a moment ago; gone or unloaded since.
+        Err(e) => match e.code().map(|c| c.code()) {
             Some("42P01") => Some(Statements::NotInstalled),
             Some("55000") => Some(Statements::NotLoaded),
             _ => None,
         },
-        None => None,
-    };
+    }
 }
