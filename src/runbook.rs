@@ -32,6 +32,12 @@ pub enum Symptom {
         text: String,
         #[serde(default)]
         source: Option<String>,
+        /// Words a log line must contain, besides most of the text's, to be this symptom: the
+        /// part that varies in wording but not in meaning is matched loosely, and this part is
+        /// what tells it from a harmless line (`profiles` in `relation "profiles" does not
+        /// exist`; word matching leaves quoted names and numbers out).
+        #[serde(default)]
+        require: Vec<String>,
     },
     Described {
         en: String,

@@ -20,6 +20,29 @@ struct Signature {
     text: String,
     tokens: Vec<String>,
     weight: f64,
+    /// Whole words the line must contain (lower case): the symptom's `require`, and the HTTP
+    /// status of an access-log or status-line signature (`"GET /x HTTP/1.1" 404 Not Found`
+    /// must not match the same request answered 200).
+    required: Vec<String>,
+}
+
+/// The status code of a signature that is an HTTP access-log line (`"GET /x HTTP/1.1" 404 Not
+/// Found`) or a status line (`504 Gateway Timeout`), when it is one.
+fn http_status(text: &str) -> Option<String> {
+    let rest = match text.find("HTTP/") {
+        Some(i) => text[i..].split_once("\" ").map_or("", |(_, r)| r),
+        None => text,
+    };
+    let code: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let reason =
+        rest.get(3..).is_some_and(|r| r.starts_with(' ') && r[1..].starts_with(|c: char| c.is_ascii_uppercase()));
+    (code.len() == 3 && matches!(code.as_bytes()[0], b'1'..=b'5') && reason).then_some(code)
+}
+
+/// The line's words, lower case (split at anything but letters, digits and `_`), for
+/// [`Signature::required`].
+fn words(line: &str) -> HashSet<String> {
+    line.split(|c: char| !c.is_alphanumeric() && c != '_').filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
 }
 
 pub struct Matcher {
@@ -47,10 +70,18 @@ impl Matcher {
         let mut sigs = Vec::new();
         for p in problems {
             for s in &p.symptoms {
-                if let Symptom::Literal { text, .. } = s {
+                if let Symptom::Literal { text, require, .. } = s {
                     let toks: Vec<String> = tokens(text).into_iter().collect::<HashSet<_>>().into_iter().collect();
+                    let mut required: Vec<String> = require.iter().map(|w| w.to_lowercase()).collect();
+                    required.extend(http_status(text));
                     if toks.len() >= 2 {
-                        sigs.push(Signature { code: p.code.clone(), text: text.clone(), tokens: toks, weight: 0.0 });
+                        sigs.push(Signature {
+                            code: p.code.clone(),
+                            text: text.clone(),
+                            tokens: toks,
+                            weight: 0.0,
+                            required,
+                        });
                     }
                 }
             }
@@ -86,7 +117,14 @@ impl Matcher {
             }
         }
         let mut best: Option<(usize, f64)> = None;
+        let mut line_words: Option<HashSet<String>> = None;
         for (i, w) in covered {
+            if !self.sigs[i].required.is_empty() {
+                let have = line_words.get_or_insert_with(|| words(line));
+                if !self.sigs[i].required.iter().all(|r| have.contains(r)) {
+                    continue;
+                }
+            }
             let cover = w / self.sigs[i].weight;
             // Prefer the fuller match, then the more specific (heavier) signature.
             let better = match best {
@@ -181,9 +219,36 @@ mod tests {
             "Ready to accept connections tcp",
             "",
             "error",
+            // The same requests as the runbook's error lines, answered well: their status decides.
+            "INFO:     172.18.0.5:40000 - \"GET /api/users/profile HTTP/1.1\" 200 OK",
+            "INFO:     172.18.0.5:40000 - \"POST /api/auth/login HTTP/1.1\" 200 OK",
+            // Another relation than the one the symptom names (doctor's own probe, once).
+            "2026-11-29 23:00:40.678 UTC [53] ERROR:  relation \"pg_stat_statements\" does not exist at character 71",
         ] {
             assert!(matcher().unwrap().match_line(line).is_none(), "{line}");
         }
+    }
+
+    #[test]
+    fn the_status_and_the_named_relation_decide() {
+        let m = matcher().unwrap();
+        let code = |line: &str| m.match_line(line).map(|(c, s, _)| (c.to_string(), s.to_string()));
+        assert_eq!(
+            code("INFO: 10.0.0.1:1 - \"GET /api/users/profile HTTP/1.1\" 404 Not Found"),
+            Some(("API002".into(), "\"GET /api/users/profile HTTP/1.1\" 404 Not Found".into()))
+        );
+        assert_eq!(
+            code("INFO: 10.0.0.1:1 - \"POST /api/auth/login HTTP/1.1\" 503 Service Unavailable").map(|c| c.1),
+            Some("\"POST /api/auth/login HTTP/1.1\" 503 Service Unavailable".into())
+        );
+        assert_eq!(
+            code("ERROR:  relation \"profiles\" does not exist at character 15").map(|c| c.0),
+            Some("API002".into())
+        );
+        assert_eq!(http_status("\"GET /x HTTP/1.1\" 404 Not Found").as_deref(), Some("404"));
+        assert_eq!(http_status("504 Gateway Timeout").as_deref(), Some("504"));
+        assert_eq!(http_status("LOG:  server process (PID 123) was terminated by signal 9: Killed"), None);
+        assert_eq!(http_status("Exited (137)"), None);
     }
 
     #[test]
