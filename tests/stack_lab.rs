@@ -154,14 +154,21 @@ fn doctor_all_on_a_healthy_stack_finds_nothing_wrong() {
     for service in ["postgres", "redis"] {
         toml.push_str(&format!("[services.{service}]\ncontainer = \"{}\"\n\n", lab.name(service)));
     }
-    let (mut cmd, dir) = doctor();
-    std::fs::write(dir.path().join("doctor.toml"), toml).unwrap();
-    cmd.env("DATABASE_URL", format!("postgresql://postgres:{PG_PASSWORD}@127.0.0.1:{pg_port}/authdb"))
-        .env("REDIS_URL", format!("redis://:{REDIS_PASSWORD}@127.0.0.1:{redis_port}/0"))
-        .env("DOCTOR_LOGIN_USERNAME", "testuser")
-        .env("DOCTOR_LOGIN_PASSWORD", "testpass")
-        .args(["all", "--format", "json", "--timeout", "5s"]);
-    let out = run(&mut cmd);
+    let doctor_all = |args: &[&str]| {
+        let (mut cmd, dir) = doctor();
+        std::fs::write(dir.path().join("doctor.toml"), &toml).unwrap();
+        cmd.env("DATABASE_URL", format!("postgresql://postgres:{PG_PASSWORD}@127.0.0.1:{pg_port}/authdb"))
+            .env("REDIS_URL", format!("redis://:{REDIS_PASSWORD}@127.0.0.1:{redis_port}/0"))
+            .env("DOCTOR_LOGIN_USERNAME", "testuser")
+            .env("DOCTOR_LOGIN_PASSWORD", "testpass")
+            .args(["all", "--timeout", "5s"])
+            .args(args);
+        run(&mut cmd)
+    };
+    // Twice: the second run reads the logs the first one caused (its requests in the services'
+    // access logs, its queries in PostgreSQL's), and must not take its own traces for symptoms.
+    let _first = doctor_all(&["--format", "json"]);
+    let out = doctor_all(&["--format", "json"]);
     let v: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}:\n{}", out.combined()));
     let not_ok: Vec<String> = v["checks"]
         .as_array()
@@ -176,14 +183,37 @@ fn doctor_all_on_a_healthy_stack_finds_nothing_wrong() {
                 .filter(|k| k["verdict"] == "confirmed" || k["verdict"] == "suspected")
                 .map(|k| format!("    {} {}: {}", k["verdict"], k["id"], k["evidence"]))
                 .collect();
-            format!("{} {} {} {}\n{}", c["code"], c["status"], c["target"], c["summary"], causes.join("\n"))
+            format!(
+                "{} {} {} {}\n{}\n    logs: {}",
+                c["code"],
+                c["status"],
+                c["target"],
+                c["summary"],
+                causes.join("\n"),
+                c["evidence"]["logs"]
+            )
         })
         .collect();
     let line = |c: &Value| format!("{} {} {}", c["code"], c["status"], c["summary"]);
     eprintln!("{}", v["checks"].as_array().unwrap().iter().map(line).collect::<Vec<_>>().join("\n"));
     assert!(not_ok.is_empty(), "a healthy stack, yet:\n{}", not_ok.join("\n"));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    for secret in [PG_PASSWORD, REDIS_PASSWORD, "testpass", "stack-rt-1"] {
+    let secrets = [PG_PASSWORD, REDIS_PASSWORD, "testpass", "stack-rt-1"];
+    for secret in secrets {
         assert!(!out.combined().contains(secret), "{secret} was printed");
+    }
+    // doctor's queries leave no ERROR in the server's log (each would alarm whoever watches it).
+    let errors: Vec<String> =
+        lab.logs("postgres").lines().filter(|l| l.contains("ERROR:")).map(str::to_string).collect();
+    assert!(errors.is_empty(), "doctor's queries failed on the server:\n{}", errors.join("\n"));
+    // The same run as people and CI read it, in both languages: all ok, nothing secret.
+    for format in ["table", "markdown", "junit"] {
+        for lang in ["en", "ja"] {
+            let out = doctor_all(&["--format", format, "--lang", lang, "-v"]);
+            assert_eq!(out.code, 0, "{format} {lang}: {}", out.combined());
+            for secret in secrets {
+                assert!(!out.combined().contains(secret), "{format} {lang}: {secret} was printed");
+            }
+        }
     }
 }
