@@ -1,7 +1,10 @@
 //! Log triage: which lines of a log are symptoms of which problem. Every error text of the
 //! catalogue (`text` symptoms) is a signature; a log line matches a signature when it contains
 //! most of the signature's weighted words, whatever surrounds them (timestamps, PIDs, user and
-//! host names, client prefixes). Pure and fast: an inverted index keeps the work per line
+//! host names, client prefixes). What tells a symptom from a harmless line of the same shape is
+//! required outright: the status of an access-log signature, the words a symptom lists in
+//! `require`, and a short signature's whole text as a phrase (a healthy stack's own logs, read
+//! twice over in `tests/stack_lab.rs`, must match nothing). Pure and fast: an inverted index keeps the work per line
 //! proportional to the words it shares with signatures, so thousands of lines cost milliseconds.
 
 use crate::catalogue;
@@ -24,7 +27,28 @@ struct Signature {
     /// status of an access-log or status-line signature (`"GET /x HTTP/1.1" 404 Not Found`
     /// must not match the same request answered 200).
     required: Vec<String>,
+    /// For a short signature (three words or fewer), the whole text as a phrase the line must
+    /// contain ([`phrase`] of both): two common words anywhere in a line prove nothing
+    /// ("Database connection error" is not "connection authorized: ... database=authdb").
+    phrase: Option<String>,
 }
+
+/// Lower case, every run of characters other than letters and digits made one space: the form
+/// in which a short signature is looked for in a line.
+fn phrase(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
+        } else if !out.ends_with(' ') {
+            out.push(' ');
+        }
+    }
+    out.trim().to_string()
+}
+
+/// Words at or under which a signature must be found as a phrase.
+const SHORT: usize = 3;
 
 /// The status code of a signature that is an HTTP access-log line (`"GET /x HTTP/1.1" 404 Not
 /// Found`) or a status line (`504 Gateway Timeout`), when it is one.
@@ -75,12 +99,14 @@ impl Matcher {
                     let mut required: Vec<String> = require.iter().map(|w| w.to_lowercase()).collect();
                     required.extend(http_status(text));
                     if toks.len() >= 2 {
+                        let phrase = (toks.len() <= SHORT).then(|| phrase(text));
                         sigs.push(Signature {
                             code: p.code.clone(),
                             text: text.clone(),
                             tokens: toks,
                             weight: 0.0,
                             required,
+                            phrase,
                         });
                     }
                 }
@@ -118,7 +144,13 @@ impl Matcher {
         }
         let mut best: Option<(usize, f64)> = None;
         let mut line_words: Option<HashSet<String>> = None;
+        let mut line_phrase: Option<String> = None;
         for (i, w) in covered {
+            if let Some(p) = &self.sigs[i].phrase
+                && !line_phrase.get_or_insert_with(|| phrase(line)).contains(p.as_str())
+            {
+                continue;
+            }
             if !self.sigs[i].required.is_empty() {
                 let have = line_words.get_or_insert_with(|| words(line));
                 if !self.sigs[i].required.iter().all(|r| have.contains(r)) {
@@ -222,6 +254,11 @@ mod tests {
             // The same requests as the runbook's error lines, answered well: their status decides.
             "INFO:     172.18.0.5:40000 - \"GET /api/users/profile HTTP/1.1\" 200 OK",
             "INFO:     172.18.0.5:40000 - \"POST /api/auth/login HTTP/1.1\" 200 OK",
+            // log_connections, and a healthy stack's usual chatter.
+            "2026-11-29 23:00:00.000 UTC [60] LOG:  connection authorized: user=app database=authdb application_name=asyncpg",
+            "1:M 29 Nov 2026 23:00:00.000 * Background saving terminated with success",
+            " GET /api/users/profile 200 in 35ms",
+            "INFO:     172.18.0.7:51234 - \"POST /api/documents/upload HTTP/1.1\" 201 Created",
             // Another relation than the one the symptom names (doctor's own probe, once).
             "2026-11-29 23:00:40.678 UTC [53] ERROR:  relation \"pg_stat_statements\" does not exist at character 71",
         ] {
@@ -245,6 +282,8 @@ mod tests {
             code("ERROR:  relation \"profiles\" does not exist at character 15").map(|c| c.0),
             Some("API002".into())
         );
+        // A short signature is found as a phrase, whatever surrounds it.
+        assert_eq!(code("app.db: ERROR Database connection error: timeout").map(|c| c.0), Some("API002".into()));
         assert_eq!(http_status("\"GET /x HTTP/1.1\" 404 Not Found").as_deref(), Some("404"));
         assert_eq!(http_status("504 Gateway Timeout").as_deref(), Some("504"));
         assert_eq!(http_status("LOG:  server process (PID 123) was terminated by signal 9: Killed"), None);
