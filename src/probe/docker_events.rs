@@ -61,12 +61,15 @@ pub struct Logged {
 /// `oom` and `die` events per full container id, since `now - LOOKBACK_S`.
 pub async fn read(docker: &Docker, now: f64, deadline: Instant) -> Result<HashMap<String, Logged>, String> {
     let now_s = now as i64;
+    // `until` to the nanosecond (the API's `seconds.nanoseconds` form): cut to the second, it
+    // would leave out what happened in the last fraction of a second (a restart just now).
+    let until_at = format!("{now_s}.{:09}", ((now - now_s as f64) * 1e9).clamp(0.0, 999_999_999.0) as u64);
     let mut filters = HashMap::new();
     filters.insert("type".to_string(), vec!["container".to_string()]);
     filters.insert("event".to_string(), vec!["oom".to_string(), "die".to_string()]);
     let opts = EventsOptions {
         since: Some((now_s - LOOKBACK_S).to_string()),
-        until: Some(now_s.to_string()),
+        until: Some(until_at),
         filters: Some(filters),
     };
     let mut stream = docker.events(Some(opts));
