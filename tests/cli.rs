@@ -154,6 +154,21 @@ fn triage_maps_a_file_and_stdin_to_problems() {
     assert!(out.stderr.contains("/nonexistent.log"));
 }
 
+/// A healthy stack's logs (PostgreSQL with log_connections and log_statement, Redis, uvicorn
+/// access and application logs, Next.js, nginx, Prometheus) are no symptom of anything: each
+/// line that matched once was a false alarm (a 200 read as a 404, a connection log read as a
+/// database error, a logged statement read as a slow one).
+#[test]
+fn a_healthy_stacks_logs_match_nothing() {
+    let log = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixture/logs/healthy.log");
+    let (mut cmd, _dir) = doctor();
+    let out = run(cmd.args(["triage", log, "--format", "json"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(v["sources"][0]["lines"].as_u64().unwrap() > 50, "{v:#}");
+    assert_eq!(v["sources"][0]["hits"], serde_json::json!([]), "{v:#}");
+}
+
 fn unreachable_env(cmd: &mut std::process::Command) -> &mut std::process::Command {
     cmd.env("DATABASE_URL", "postgresql://app:Replay-Secret-1@127.0.0.1:1/authdb")
         .env("REDIS_URL", "redis://127.0.0.1:1")
