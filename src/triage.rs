@@ -33,18 +33,18 @@ struct Signature {
     phrase: Option<String>,
 }
 
-/// Lower case, every run of characters other than letters and digits made one space: the form
-/// in which a short signature is looked for in a line.
+/// A text's words in order, lower case, without those holding a digit (numbers, addresses,
+/// ports, ids), space-separated with a space at each end. A short signature must appear in a
+/// line as this run of words: "Database connection error" is not "Database connection pool
+/// started", and `connect ECONNREFUSED 127.0.0.1:5432` is in `Error: connect ECONNREFUSED
+/// 172.18.0.2:5432`. Unlike [`tokens`], common words such as "error" count here.
 fn phrase(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_alphanumeric() {
-            out.extend(c.to_lowercase());
-        } else if !out.ends_with(' ') {
-            out.push(' ');
-        }
-    }
-    out.trim().to_string()
+    let words: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric() && c != '_')
+        .filter(|w| !w.is_empty() && !w.chars().any(|c| c.is_ascii_digit()))
+        .map(str::to_lowercase)
+        .collect();
+    format!(" {} ", words.join(" "))
 }
 
 /// Words at or under which a signature must be found as a phrase.
@@ -264,6 +264,26 @@ mod tests {
         ] {
             assert!(matcher().unwrap().match_line(line).is_none(), "{line}");
         }
+    }
+
+    #[test]
+    fn short_signatures_match_as_phrases_whatever_the_addresses() {
+        let m = matcher().unwrap();
+        for (line, code) in [
+            ("Error: connect ECONNREFUSED 172.18.0.2:5432", "PG001"),
+            ("ChunkLoadError: Loading chunk 123 failed.", "FE001"),
+            ("[2026-11-29] ERROR auth: JWT verification failed: Signature has expired", "AU002"),
+            ("httpx.ReadTimeout: Request timeout after 30s", "API001"),
+        ] {
+            assert_eq!(m.match_line(line).map(|h| h.0), Some(code), "{line}");
+        }
+        for line in [
+            "2026-11-29 23:00:05,600 - app.db - INFO - Database connection pool started (size 10)",
+            "2026-11-29 23:00:05,500 - app.documents - INFO - OCR processing completed for document 42",
+        ] {
+            assert_eq!(m.match_line(line), None, "{line}");
+        }
+        assert_eq!(phrase("Error: connect ECONNREFUSED 127.0.0.1:5432"), " error connect econnrefused ");
     }
 
     #[test]
