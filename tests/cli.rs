@@ -92,6 +92,22 @@ fn explain_finds_the_problem_from_an_error_text() {
 }
 
 #[test]
+fn explain_says_when_a_pasted_line_is_no_symptom_of_the_runbook() {
+    // A harmless PostgreSQL line: answered by wording, with a note that it is no known symptom.
+    let out = doc(&["explain", "LOG:  connection authorized: user=app database=authdb"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("no symptom line of the runbook matches this text"), "{}", out.stderr);
+    // A real symptom line: no note, and its problem first.
+    let out = doc(&["explain", "INFO: 10.0.0.1:1 - \"GET /api/users/profile HTTP/1.1\" 404 Not Found"]);
+    assert!(!out.stderr.contains("no symptom line"), "{}", out.stderr);
+    let first = out
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with(|c: char| c.is_ascii_uppercase()) && !l.starts_with("Best"));
+    assert!(first.is_some_and(|l| l.trim_start().starts_with("API002")), "{}", out.stdout);
+}
+
+#[test]
 fn explain_with_no_match_exits_3() {
     let out = doc(&["explain", "the quick brown fox"]);
     assert_eq!(out.code, 3);

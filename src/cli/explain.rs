@@ -16,7 +16,26 @@ pub fn explain(query: &str, s: &Settings) -> i32 {
             return 3;
         }
     };
-    let matches = search(all, query);
+    let mut matches = search(all, query);
+    // A pasted log line that is a symptom of the runbook (the strict matcher `triage` uses)
+    // puts that problem first; one that is none is still answered by wording, but says so.
+    let exact = matches.first().is_some_and(|m| m.score >= 1.0);
+    let symptom = crate::triage::matcher().and_then(|m| m.match_line(query)).map(|(code, _, _)| code.to_string());
+    if let Some(code) = &symptom
+        && let Some(i) = matches.iter().position(|m| &m.problem.code == code)
+    {
+        let m = matches.remove(i);
+        matches.insert(0, m);
+    }
+    // A few words ("redis out of memory") are a question, not a log line: no note for those.
+    let log_line = query.split_whitespace().count() >= 6 || query.contains([':', '"', '[', '=']);
+    if !matches.is_empty() && !exact && symptom.is_none() && log_line && s.format != Format::Json {
+        err(&tr(
+            s.lang,
+            "no symptom line of the runbook matches this text; the problems below are the closest by wording",
+            "このテキストに一致する症状はランブックにありません。以下は表現が最も近い問題です",
+        ));
+    }
     if matches.is_empty() {
         if s.format == Format::Json {
             out_json(view::explain_json(&[], s.lang));
