@@ -67,11 +67,8 @@ pub async fn read(docker: &Docker, now: f64, deadline: Instant) -> Result<HashMa
     let mut filters = HashMap::new();
     filters.insert("type".to_string(), vec!["container".to_string()]);
     filters.insert("event".to_string(), vec!["oom".to_string(), "die".to_string()]);
-    let opts = EventsOptions {
-        since: Some((now_s - LOOKBACK_S).to_string()),
-        until: Some(until_at),
-        filters: Some(filters),
-    };
+    let opts =
+        EventsOptions { since: Some((now_s - LOOKBACK_S).to_string()), until: Some(until_at), filters: Some(filters) };
     let mut stream = docker.events(Some(opts));
     let stop = deadline.min(Instant::now() + MAX_WAIT);
     let mut seen: HashMap<String, Logged> = HashMap::new();
