@@ -1,5 +1,6 @@
 //! `doctor docker`: the stack at a glance, one row per expected container (found or missing)
-//! with state, health, restarts, uptime, CPU, memory against its limit and published ports.
+//! with state, health, restarts (and exits the engine logged in the last 24 h), uptime, CPU,
+//! memory against its limit and published ports.
 
 use crate::probe::docker::DockerFacts;
 use serde::Serialize;
@@ -12,6 +13,10 @@ pub struct ContainerRow {
     pub state: String,
     pub health: Option<String>,
     pub restarts: i64,
+    /// Exits the engine logged in the last 24 h (restarts by hand included, which `restarts`
+    /// does not count); None when its event log was not read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exits_24h: Option<u32>,
     pub exit_code: Option<i64>,
     pub oom_killed: bool,
     pub uptime_s: Option<u64>,
@@ -31,6 +36,7 @@ pub fn rows(f: &DockerFacts) -> Vec<ContainerRow> {
                 state: if l.error.is_some() { "unknown".into() } else { "missing".into() },
                 health: None,
                 restarts: 0,
+                exits_24h: None,
                 exit_code: None,
                 oom_killed: false,
                 uptime_s: None,
@@ -45,6 +51,7 @@ pub fn rows(f: &DockerFacts) -> Vec<ContainerRow> {
                 state: c.status.clone(),
                 health: c.health.as_ref().map(|h| h.status.clone()),
                 restarts: c.restart_count,
+                exits_24h: c.exits.as_ref().map(|e| e.count),
                 exit_code: (!c.running).then_some(c.exit_code).flatten(),
                 oom_killed: c.ended_by_oom() || c.oom_episodes() > 0,
                 uptime_s: c.started_age_s.filter(|_| c.running).map(|a| a as u64),

@@ -496,6 +496,10 @@ fn a_restart_by_hand_is_confirmed_though_restart_count_stays_zero() {
     let ev = evidence(&v, "PG004", "server-restarted");
     assert!(ev.contains("the engine logged 1 exit(s) of") && ev.contains("exit codes 0"), "{ev}");
     assert_eq!(check(&v, "PG004")["status"], "warning");
+    // At a glance too: 0 restarts by policy, 1 exit in the last 24 h.
+    let v = json(&doctor_in(&lab, "", &["docker"], &[]));
+    let row = v["containers"].as_array().unwrap().iter().find(|r| r["service"] == "postgres").unwrap().clone();
+    assert_eq!((row["restarts"].as_i64(), row["exits_24h"].as_u64()), (Some(0), Some(1)), "{row:#}");
 }
 
 #[test]

@@ -88,7 +88,13 @@ pub fn containers(rows: &[crate::glance::ContainerRow], lang: Lang, style: Style
             Cell::new(r.container.as_deref().unwrap_or("-")),
             state_cell,
             Cell::new(r.health.as_deref().unwrap_or("-")),
-            Cell::new(r.restarts),
+            Cell::new(match r.exits_24h.filter(|n| *n > 0) {
+                Some(n) => match lang {
+                    Lang::En => format!("{} ({n} exits/24h)", r.restarts),
+                    Lang::Ja => format!("{}（24 時間で終了 {n} 回）", r.restarts),
+                },
+                None => r.restarts.to_string(),
+            }),
             Cell::new(r.uptime_s.map(|u| secs(u as f64)).unwrap_or_else(|| "-".into())),
             Cell::new(r.cpu_percent.map(|c| format!("{c:.1}%")).unwrap_or_else(|| "-".into())),
             Cell::new(mem),
@@ -199,4 +205,34 @@ fn token_line(t: &serde_json::Value, lang: Lang) -> String {
         Lang::Ja => "JWT:",
     };
     format!("{head} {}", parts.join(" · "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::glance::ContainerRow;
+
+    #[test]
+    fn restarts_show_the_exits_restart_count_leaves_out() {
+        let row = |exits_24h| ContainerRow {
+            service: "postgres".into(),
+            container: Some("postgres".into()),
+            state: "running".into(),
+            health: None,
+            restarts: 0,
+            exits_24h,
+            exit_code: None,
+            oom_killed: false,
+            uptime_s: Some(60),
+            cpu_percent: None,
+            mem_used: None,
+            mem_limit: None,
+            ports: vec![],
+        };
+        let style = Style { color: false, width: 200, verbose: false, quiet: false };
+        assert!(containers(&[row(Some(2))], Lang::En, style).contains("0 (2 exits/24h)"));
+        assert!(containers(&[row(Some(2))], Lang::Ja, style).contains("0（24 時間で終了 2 回）"));
+        let plain = containers(&[row(Some(0))], Lang::En, style);
+        assert!(!plain.contains("exits") && plain.contains("┆ 0 "), "{plain}");
+    }
 }
