@@ -627,17 +627,9 @@ fn perf_sample_measures_memory_growth_and_the_time_to_the_limit() {
     assert_eq!(out.code, 3, "{}", out.stderr);
 }
 
-#[test]
-fn a_frontend_on_a_network_without_the_api_is_backend_unreachable() {
-    let Some(lab) = Lab::new() else { return };
-    let page = support::fixture::Fixture::start(&[]);
-    sleeper(&lab, "user-api", vec![], vec![("back".into(), vec!["user-api".into()])]);
-    sleeper(
-        &lab,
-        "user-frontend",
-        vec![("API_URL".into(), "http://user-api:8001".into())],
-        vec![("front".into(), vec![])],
-    );
+/// `doctor frontend --only FE001` for the lab's user-frontend (its page played by `page`):
+/// user-frontend's check and its `backend-unreachable` cause.
+fn fe001_backend_unreachable(lab: &Lab, page: &support::fixture::Fixture) -> (Value, Value) {
     let (mut cmd, dir) = doctor();
     let toml = format!(
         "[services.user-frontend]\ncontainer = \"{}\"\nurl = \"{}\"\n\n[services.user-api]\ncontainer = \"{}\"\n",
@@ -652,8 +644,24 @@ fn a_frontend_on_a_network_without_the_api_is_backend_unreachable() {
         .unwrap()
         .iter()
         .find(|c| c["target"].as_str().unwrap_or("").starts_with("user-frontend"))
-        .unwrap();
-    let cause = fe["causes"].as_array().unwrap().iter().find(|c| c["id"] == "backend-unreachable").unwrap();
+        .unwrap()
+        .clone();
+    let cause = fe["causes"].as_array().unwrap().iter().find(|c| c["id"] == "backend-unreachable").unwrap().clone();
+    (fe, cause)
+}
+
+#[test]
+fn a_frontend_on_a_network_without_the_api_is_backend_unreachable() {
+    let Some(lab) = Lab::new() else { return };
+    let page = support::fixture::Fixture::start(&[]);
+    sleeper(&lab, "user-api", vec![], vec![("back".into(), vec!["user-api".into()])]);
+    sleeper(
+        &lab,
+        "user-frontend",
+        vec![("API_URL".into(), "http://user-api:8001".into())],
+        vec![("front".into(), vec![])],
+    );
+    let (fe, cause) = fe001_backend_unreachable(&lab, &page);
     assert_eq!(cause["verdict"], "confirmed", "{fe:#}");
     assert!(cause["evidence"].as_str().unwrap().contains("no network in common"), "{fe:#}");
 }
@@ -674,22 +682,7 @@ fn a_docker_name_in_a_browser_side_url_is_backend_unreachable() {
         ],
         vec![("app".into(), vec![])],
     );
-    let (mut cmd, dir) = doctor();
-    let toml = format!(
-        "[services.user-frontend]\ncontainer = \"{}\"\nurl = \"{}\"\n\n[services.user-api]\ncontainer = \"{}\"\n",
-        lab.name("user-frontend"),
-        page.url(),
-        lab.name("user-api")
-    );
-    std::fs::write(dir.path().join("doctor.toml"), toml).unwrap();
-    let v = json(&run(cmd.args(["frontend", "--only", "FE001", "--format", "json", "--timeout", "3s"])));
-    let fe = v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["target"].as_str().unwrap_or("").starts_with("user-frontend"))
-        .unwrap();
-    let cause = fe["causes"].as_array().unwrap().iter().find(|c| c["id"] == "backend-unreachable").unwrap();
+    let (fe, cause) = fe001_backend_unreachable(&lab, &page);
     assert_eq!(cause["verdict"], "confirmed", "{fe:#}");
     let ev = cause["evidence"].as_str().unwrap();
     assert!(ev.contains("NEXT_PUBLIC_API_URL=user-api:8001") && ev.contains("cannot resolve the Docker name"), "{ev}");

@@ -207,19 +207,25 @@ fn slots_full_without_a_superuser_is_still_critical_and_says_what_is_missing() {
     assert!(cause(&v, "PG002", "idle-connections")["evidence"].as_str().unwrap().contains("--admin-url"));
 }
 
-#[test]
-fn a_long_query_is_confirmed_with_its_text() {
-    let Some(pg) = server(PgOptions::default()) else { return };
-    let _q = pg.spawn_sql_session("app", APP_PASSWORD, "authdb", "SELECT pg_sleep(600);");
+/// `doctor postgres` as app with the superuser's view and `long_query=1s`, once the sessions
+/// under test have been at it for more than that.
+fn doctor_pg_after_a_second(pg: &PgServer) -> Output {
     std::thread::sleep(Duration::from_millis(1200));
-    let out = doctor_pg(&[
+    doctor_pg(&[
         "--url",
         &pg.url("app", APP_PASSWORD, "authdb"),
         "--admin-url",
         &pg.admin_url("postgres"),
         "--threshold",
         "long_query=1s",
-    ]);
+    ])
+}
+
+#[test]
+fn a_long_query_is_confirmed_with_its_text() {
+    let Some(pg) = server(PgOptions::default()) else { return };
+    let _q = pg.spawn_sql_session("app", APP_PASSWORD, "authdb", "SELECT pg_sleep(600);");
+    let out = doctor_pg_after_a_second(&pg);
     let v = json(&out);
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert_eq!(status(&v, "PG003"), "warning");
@@ -236,15 +242,7 @@ fn a_query_waiting_on_a_lock_names_the_session_that_holds_it() {
     let _holder =
         pg.spawn_sql_session("app", APP_PASSWORD, "authdb", "BEGIN; UPDATE accounts SET balance = 11 WHERE id = 1;");
     let _waiter = pg.spawn_sql_session("app", APP_PASSWORD, "authdb", "UPDATE accounts SET balance = 12 WHERE id = 1;");
-    std::thread::sleep(Duration::from_millis(1200));
-    let out = doctor_pg(&[
-        "--url",
-        &pg.url("app", APP_PASSWORD, "authdb"),
-        "--admin-url",
-        &pg.admin_url("postgres"),
-        "--threshold",
-        "long_query=1s",
-    ]);
+    let out = doctor_pg_after_a_second(&pg);
     let v = json(&out);
     assert_eq!(verdict(&v, "PG003", "long-running-queries"), "confirmed", "{:#}", check(&v, "PG003"));
     let ev = cause(&v, "PG003", "long-running-queries")["evidence"].as_str().unwrap().to_string();
