@@ -206,6 +206,33 @@ fn doctor_all_on_a_healthy_stack_finds_nothing_wrong() {
     let errors: Vec<String> =
         lab.logs("postgres").lines().filter(|l| l.contains("ERROR:")).map(str::to_string).collect();
     assert!(errors.is_empty(), "doctor's queries failed on the server:\n{}", errors.join("\n"));
+    // The one-user and one-token lookups on the same healthy data: nothing wrong either.
+    for args in [&["api", "--user-id", "1"][..], &["auth", "--refresh-token", "stack-rt-1"][..]] {
+        let (mut cmd, dir) = doctor();
+        std::fs::write(dir.path().join("doctor.toml"), &toml).unwrap();
+        cmd.env("DATABASE_URL", format!("postgresql://postgres:{PG_PASSWORD}@127.0.0.1:{pg_port}/authdb"))
+            .env("REDIS_URL", format!("redis://:{REDIS_PASSWORD}@127.0.0.1:{redis_port}/0"))
+            .args(args)
+            .args(["--format", "json", "--timeout", "5s"]);
+        let out = run(&mut cmd);
+        let v: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}:\n{}", out.combined()));
+        let bad: Vec<String> = v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["status"] != "ok" && c["status"] != "skipped")
+            .map(|c| format!("{} {} {}", c["code"], c["status"], c["summary"]))
+            .collect();
+        assert!(bad.is_empty(), "{args:?} on a healthy stack:\n{}", bad.join("\n"));
+        let summary = |code: &str| {
+            v["checks"].as_array().unwrap().iter().find(|c| c["code"] == code).map(|c| c["summary"].to_string())
+        };
+        match args[0] {
+            "api" => assert!(!summary("API002").unwrap().contains("no user id"), "{:?}", summary("API002")),
+            _ => assert!(summary("AU003").unwrap().contains("this token is valid"), "{:?}", summary("AU003")),
+        }
+        assert!(!out.combined().contains("stack-rt-1"), "the refresh token was printed");
+    }
     // The same run as people and CI read it, in both languages: all ok, nothing secret.
     for format in ["table", "markdown", "junit"] {
         for lang in ["en", "ja"] {
