@@ -150,6 +150,24 @@ pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &Do
     for line in logs::hits_like(&logged, &["not found"]) {
         missing.push((Suspected, line));
     }
+    // When Redis lost them: the redis container's exits the engine logged (a restart drops
+    // whatever was not persisted).
+    if !missing.is_empty()
+        && let crate::problems::engine::Seen::Found(c) = docker.seen("redis", ctx)
+        && let Some(e) = c.exits.as_ref().filter(|e| e.count > 0)
+    {
+        missing.push((
+            Suspected,
+            ctx.tr(
+                format!(
+                    "the redis container exited {} time(s) in the last 24h, the last {} ago",
+                    e.count,
+                    secs(e.last_age_s)
+                ),
+                format!("redis コンテナは直近 24 時間に {} 回終了した（直近 {} 前）", e.count, secs(e.last_age_s)),
+            ),
+        ));
+    }
     match missing.iter().map(|(v, _)| *v).max_by_key(|v| matches!(v, Confirmed)) {
         Some(v) => {
             let text = missing.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>().join("; ");
@@ -395,7 +413,7 @@ fn the_token(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::docker::DockerFacts;
+    use crate::probe::docker::{ContainerFacts, DockerFacts};
     use crate::probe::pg_app::TokenRow;
     use crate::probe::redis::{RedisConn, RedisError, RedisErrorKind, RedisInfo};
     use crate::probe::redis_app::{RedisAppFacts, TokenKey};
@@ -480,6 +498,18 @@ mod tests {
             "refresh-missing",
             Confirmed,
             "authdb holds 8 valid refresh tokens but Redis holds no refresh_token:* key",
+        );
+        // ... and when: the redis container's exits, as the engine logged them.
+        let restarted = ContainerFacts {
+            exits: Some(crate::probe::docker_events::ExitEvents { count: 1, last_age_s: 7200.0, last_codes: vec![0] }),
+            ..running("redis")
+        };
+        let f = run(Some(&pg(rows(10, 2))), Some(&redis(0)), &engine(vec![running("auth-service"), restarted]));
+        assert_cause(
+            &f,
+            "refresh-missing",
+            Confirmed,
+            "the redis container exited 1 time(s) in the last 24h, the last 2h ago",
         );
         // Fewer keys than valid rows (revoked rows do not count as valid).
         let f = run(Some(&pg(rows(10, 2))), Some(&redis(3)), &clean);
