@@ -1,18 +1,19 @@
 //! OOM kills and exits as the engine recorded them (`docker events --filter event=oom
-//! --filter event=die`). OOM events are a second source beside the `OOMKilled` flag of a
-//! container's last exit; exits show restarts that `RestartCount` does not count (`docker
-//! restart`, `docker compose restart`, a stop and start by hand: only restart-policy restarts
-//! are counted). The flag misses two real cases:
-//! a process inside is killed while the container lives on (a PostgreSQL backend: the
-//! postmaster survives and drops every connection), and a container killed so fast that the
-//! engine handles its exit before the OOM notice (seen on these machines: exit code 137,
-//! `OOMKilled: false`). The engine logs the `oom` event either way.
+//! --filter event=die`), two things a container's inspect data misses:
 //!
-//! One query for all containers, bounded by `since`/`until` so the stream ends by itself; it is
-//! also cut at the run's deadline and after [`MAX_WAIT`] (an engine whose clock runs behind ours
-//! would otherwise hold the stream open until our `until`), keeping what arrived. The engine
-//! keeps only its last few hundred events in memory, so older kills may be gone: an empty
-//! answer says "none recorded", not "none happened".
+//! - `OOMKilled` covers only the kill that ended the container, and races with its exit: a
+//!   process killed inside a container that lives on (a PostgreSQL backend: the postmaster
+//!   survives and drops every connection) never sets it, and a container killed within a
+//!   fraction of a second can exit 137 with it false (seen in CI). The `oom` event is logged
+//!   either way.
+//! - `RestartCount` counts only restarts by policy; `docker restart`, `docker compose restart`
+//!   or a stop and start by hand leave it at 0. Each exit is a `die` event, with its code.
+//!
+//! One query for all containers, bounded by `since`/`until` (to the nanosecond) so that the
+//! stream ends by itself; also cut at the run's deadline and after [`MAX_WAIT`] (an engine whose
+//! clock runs behind ours would otherwise hold it open until our `until`), keeping what arrived.
+//! The engine keeps only its last few hundred events in memory, so older ones may be gone: an
+//! empty answer says "none recorded", not "none happened".
 
 use super::until;
 use bollard::Docker;
@@ -23,7 +24,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// How far back the engine is asked for OOM events.
+/// How far back the engine is asked for events.
 pub const LOOKBACK_S: i64 = 24 * 3600;
 /// Longest wait for the stream to end by itself.
 const MAX_WAIT: Duration = Duration::from_millis(800);
