@@ -262,9 +262,14 @@ async fn ttls_and_token(
     Some(Ok((ttls, hit)))
 }
 
+/// Values longer than this are compared whole only, not searched: a refresh-token record is a
+/// few hundred bytes, and searching a huge value would hold the run for nothing.
+const MAX_SEARCHED_VALUE: usize = 64 * 1024;
+
 /// Whether a stored value is the token or contains it (a JSON record holding it).
 fn carries(value: &[u8], token: &[u8]) -> bool {
-    !token.is_empty() && (value == token || value.windows(token.len()).any(|w| w == token))
+    !token.is_empty()
+        && (value == token || (value.len() <= MAX_SEARCHED_VALUE && value.windows(token.len()).any(|w| w == token)))
 }
 
 async fn profile(
@@ -337,5 +342,16 @@ mod tests {
         assert!(p("no", "").off());
         assert!(!p("yes", "").off());
         assert!(!p("no", "3600 1 300 100").off());
+    }
+
+    #[test]
+    fn a_value_carries_the_token_whole_or_inside_a_record() {
+        assert!(carries(b"rt-1", b"rt-1"));
+        assert!(carries(br#"{"token": "rt-1", "user_id": 1}"#, b"rt-1"));
+        assert!(!carries(b"rt-2", b"rt-1"));
+        assert!(!carries(b"rt-1", b""));
+        let mut huge = vec![b'x'; MAX_SEARCHED_VALUE + 1];
+        huge.extend_from_slice(b"rt-1");
+        assert!(!carries(&huge, b"rt-1"), "a huge value is not searched");
     }
 }
