@@ -127,6 +127,21 @@ fn the_failing_refresh_token_is_looked_up_by_itself_in_authdb_and_redis() {
     assert_eq!(verdict(&v, "AU003", "refresh-missing"), "ruled-out");
     assert!(evidence(&v, "AU003", "refresh-missing").contains("refresh_token:<token>"));
 
+    // The token in no format, not in -v, not in the facts file.
+    let (mut cmd, dir) = doctor();
+    let facts = dir.path().join("facts.json");
+    cmd.env("DATABASE_URL", s.pg.url("postgres", &s.pg.superuser_password, "authdb"))
+        .env("REDIS_URL", s.redis.url())
+        .args(["--no-docker", "-v", "--timeout", "3s", "--format", "markdown", "--dump-facts"])
+        .arg(&facts)
+        .args(["auth", "--url", &fx.url(), "--refresh-token", "rt-secret-9"]);
+    let out = run(&mut cmd);
+    let dumped = std::fs::read_to_string(&facts).expect("--dump-facts wrote the file");
+    assert!(dumped.contains("refresh_token_row") && dumped.contains("refresh_token_key"), "{dumped}");
+    for text in [&out.stdout, &out.stderr, &dumped] {
+        assert!(!text.contains("rt-secret-9"), "the refresh token came out:\n{text}");
+    }
+
     // Bad input: an empty token, two readers of stdin.
     let (mut cmd, _dir) = doctor();
     let out = run(cmd.args(["auth", "--refresh-token", " "]));
