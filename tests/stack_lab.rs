@@ -243,4 +243,28 @@ fn doctor_all_on_a_healthy_stack_finds_nothing_wrong() {
             }
         }
     }
+
+    // 3 a.m.: Redis stops. The root cause comes first, and what depends on Redis says so
+    // instead of adding alarms of its own.
+    lab.stop("redis");
+    let out = doctor_all(&["--format", "json"]);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}:\n{}", out.combined()));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(v["root_causes"][0]["code"], "DK002", "{:#}", v["root_causes"]);
+    let explains = v["root_causes"][0]["explains"].as_array().unwrap();
+    assert!(explains.iter().any(|c| c == "RD001"), "{:#}", v["root_causes"]);
+    let check = |code: &str| v["checks"].as_array().unwrap().iter().find(|c| c["code"] == code).unwrap().clone();
+    for code in ["RD002", "RD003"] {
+        assert_eq!(check(code)["status"], "skipped", "{:#}", check(code));
+    }
+    let rd001 = check("RD001");
+    let stopped = rd001["causes"].as_array().unwrap().iter().find(|c| c["id"] == "container-stopped").unwrap();
+    assert_eq!(stopped["verdict"], "confirmed", "{rd001:#}");
+    assert!(
+        check("NET001")["summary"].as_str().unwrap().contains("not running, so not listening"),
+        "{:#}",
+        check("NET001")
+    );
+    // Refreshes fail while Redis is down: a warning that points at RD001.
+    assert_eq!(check("AU003")["status"], "warning", "{:#}", check("AU003"));
 }

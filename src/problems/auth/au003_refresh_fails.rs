@@ -150,6 +150,16 @@ pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &Do
     for line in logs::hits_like(&logged, &["not found"]) {
         missing.push((Suspected, line));
     }
+    // Redis asked but down: auth-service finds no refresh token there either, whatever it held.
+    if redis.is_some() && redis_down {
+        missing.push((
+            Suspected,
+            ctx.tr(
+                "Redis is unreachable (see RD001): while it is down, auth-service finds no refresh token in it, so every refresh fails",
+                "Redis に接続できない（RD001 を参照）: 停止している間は auth-service もリフレッシュトークンを見つけられず、すべてのリフレッシュが失敗する",
+            ),
+        ));
+    }
     // When Redis lost them: the redis container's exits the engine logged (a restart drops
     // whatever was not persisted).
     if !missing.is_empty()
@@ -693,8 +703,10 @@ mod tests {
         });
         down.info = None;
         down.app = None;
+        // Redis down: no refresh token can be found in it, so refreshes fail (RD001 explains it).
         let f = run(Some(&pg(rows(10, 2))), Some(&down), &clean);
-        assert_cause(&f, "refresh-missing", Unchecked, "Redis is unreachable (see RD001)");
+        assert_cause(&f, "refresh-missing", Suspected, "Redis is unreachable (see RD001): while it is down");
+        assert_eq!(f.status, Status::Warning);
 
         let mut not_read = redis(8);
         not_read.app = None;

@@ -45,8 +45,16 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
         .collect();
     let mut not_listening = Vec::new();
     let mut unknown_listening = Vec::new();
+    // A stopped target listens on nothing: that is DK002's finding, not a network one.
+    let mut not_running: Vec<String> = Vec::new();
     for l in links.iter().filter(|l| l.problem.is_none()) {
         let Some(t) = l.target else { continue };
+        if !t.running {
+            if !not_running.contains(&t.name) {
+                not_running.push(t.name.clone());
+            }
+            continue;
+        }
         match listening_on(t, l.var.port) {
             Listening::Everywhere => {}
             Listening::No => not_listening.push(ctx.tr(
@@ -98,8 +106,35 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
         let (v, e) = verdict(&not_listening);
         out.cause("port-not-listening", v, e);
     }
+    if !not_running.is_empty() && out.verdict_of("port-not-listening") == Some(RuledOut) {
+        out.overrule(
+            "port-not-listening",
+            RuledOut,
+            ctx.tr(
+                format!("{} not running (see DK002); the running targets listen", not_running.join(", ")),
+                format!("{} は停止中（DK002 を参照）。稼働中の接続先は待ち受けている", not_running.join(", ")),
+            ),
+        );
+    }
     let problems = no_net.len() + no_name.len() + not_listening.len();
-    if problems == 0 {
+    if problems == 0 && !not_running.is_empty() {
+        out.fact("targets_not_running", &not_running);
+        out.status(
+            Status::Ok,
+            ctx.tr(
+                format!(
+                    "{} links between services resolve; {} not running, so not listening (see DK002)",
+                    links.len(),
+                    not_running.join(", ")
+                ),
+                format!(
+                    "サービス間の接続 {} 件はすべて名前解決できる。{} は停止中のため待ち受けていない（DK002 を参照）",
+                    links.len(),
+                    not_running.join(", ")
+                ),
+            ),
+        )
+    } else if problems == 0 {
         out.status(
             Status::Ok,
             ctx.tr(
@@ -133,6 +168,16 @@ mod tests {
         let f = diagnose(&view(&d), &ctx());
         assert_eq!(f.status, Status::Ok, "{}", f.summary);
         assert_cause(&f, "name-not-resolvable", Unchecked, "no container of the stack has a *_URL variable");
+        // A stopped target listens on nothing: said, and left to DK002.
+        let stopped = ContainerFacts { networks: vec![net("app")], ..exited("user-api", 0) };
+        let d = engine(vec![
+            ContainerFacts { urls: vec![url_var("API_URL", "user-api", 8001)], ..frontend("AUTH_URL") },
+            stopped,
+        ]);
+        let f = diagnose(&view(&d), &ctx());
+        assert_eq!(f.status, Status::Ok, "{}", f.summary);
+        assert!(f.summary.contains("user-api not running, so not listening (see DK002)"), "{}", f.summary);
+        assert_cause(&f, "port-not-listening", RuledOut, "user-api not running (see DK002)");
         // The container's own localhost is the container itself.
         let d = engine(vec![frontend("API_URL"), api]);
         let f = diagnose(&view(&d), &ctx());
