@@ -18,6 +18,7 @@ pub struct ContainerRow {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exits_24h: Option<u32>,
     pub exit_code: Option<i64>,
+    /// An OOM kill ended the container, or the engine logged one inside it lately.
     pub oom_killed: bool,
     pub uptime_s: Option<u64>,
     pub cpu_percent: Option<f64>,

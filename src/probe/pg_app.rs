@@ -215,21 +215,31 @@ pub async fn read(
             Err(e) => Err(e),
         })
     };
+    // The table summary and the one token's row share one look at refresh_tokens' columns.
     let refresh = async {
-        if !req.refresh_tokens {
-            return None;
+        let wanted = (req.refresh_tokens, req.refresh_token.as_deref());
+        if wanted == (false, None) {
+            return (None, None);
         }
-        Some(match client(AUTH_DB) {
-            Ok(c) => read_refresh(c, deadline).await,
+        let cols = match client(AUTH_DB) {
+            Ok(c) => refresh_columns(c, deadline).await.map(|cols| (c, cols)),
             Err(e) => Err(e),
-        })
-    };
-    let token_row = async {
-        let token = req.refresh_token.as_deref()?;
-        Some(match client(AUTH_DB) {
-            Ok(c) => read_token_row(c, token, deadline).await,
-            Err(e) => Err(e),
-        })
+        };
+        let summary = async {
+            wanted.0.then_some(())?;
+            Some(match &cols {
+                Ok((c, cols)) => read_refresh(c, cols, deadline).await,
+                Err(e) => Err(e.clone()),
+            })
+        };
+        let token_row = async {
+            let token = wanted.1?;
+            Some(match &cols {
+                Ok((c, cols)) => read_token_row(c, cols, token, deadline).await,
+                Err(e) => Err(e.clone()),
+            })
+        };
+        tokio::join!(summary, token_row)
     };
     let profile = async {
         let id = req.profile_user.as_deref()?;
@@ -256,7 +266,7 @@ pub async fn read(
         };
         (db.to_string(), read)
     }));
-    let (u, r, t, p, d, k) = tokio::join!(user, refresh, token_row, profile, documents, keys);
+    let (u, (r, t), p, d, k) = tokio::join!(user, refresh, profile, documents, keys);
     facts.key_indexes = k;
     facts.user = u;
     facts.refresh_rows = r;
@@ -309,19 +319,37 @@ async fn read_user(c: &Client, name: &str, deadline: Instant) -> Result<Option<O
     }))
 }
 
-async fn read_refresh(c: &Client, deadline: Instant) -> Result<RefreshRows, String> {
+/// The columns of `refresh_tokens` doctor reads by name, once the table is known to exist:
+/// the token (or its hash), its expiry and how revocation is recorded.
+struct RefreshColumns(Vec<String>);
+
+impl RefreshColumns {
+    fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|c| c == name)
+    }
+    /// The revocation column, by preference when a table has more than one.
+    fn revoked(&self) -> Option<&'static str> {
+        ["revoked_at", "revoked", "is_revoked"].into_iter().find(|c| self.has(c))
+    }
+}
+
+async fn refresh_columns(c: &Client, deadline: Instant) -> Result<RefreshColumns, String> {
     require_table(c, "refresh_tokens", deadline).await?;
     let cols = rows(
         c,
         "SELECT column_name::text FROM information_schema.columns WHERE table_name = 'refresh_tokens' \
-         AND column_name IN ('revoked', 'is_revoked', 'revoked_at')",
+         AND column_name IN ('token', 'token_hash', 'revoked', 'is_revoked', 'revoked_at', 'expires_at')",
         &[],
         deadline,
     )
     .await?;
-    let revoked_column: Option<String> = cols.first().and_then(|r| r.try_get(0).ok());
+    Ok(RefreshColumns(cols.iter().filter_map(|r| r.try_get(0).ok()).collect()))
+}
+
+async fn read_refresh(c: &Client, cols: &RefreshColumns, deadline: Instant) -> Result<RefreshRows, String> {
+    let revoked_column = cols.revoked();
     // The column name comes from the fixed list above, never from outside.
-    let revoked_expr = match revoked_column.as_deref() {
+    let revoked_expr = match revoked_column {
         Some("revoked_at") => "count(*) FILTER (WHERE revoked_at IS NOT NULL)",
         Some("revoked") => "count(*) FILTER (WHERE revoked)",
         Some("is_revoked") => "count(*) FILTER (WHERE is_revoked)",
@@ -341,24 +369,19 @@ async fn read_refresh(c: &Client, deadline: Instant) -> Result<RefreshRows, Stri
         total: n(0).unwrap_or(0) as u64,
         expired: n(1).unwrap_or(0) as u64,
         revoked: n(2).map(|v| v as u64),
-        revoked_column,
+        revoked_column: revoked_column.map(str::to_string),
         last_expired_age_s: f(3),
         next_expiry_in_s: f(4),
     })
 }
 
-async fn read_token_row(c: &Client, token: &str, deadline: Instant) -> Result<Option<TokenRow>, String> {
-    require_table(c, "refresh_tokens", deadline).await?;
-    let cols = rows(
-        c,
-        "SELECT column_name::text FROM information_schema.columns WHERE table_name = 'refresh_tokens' \
-         AND column_name IN ('token', 'token_hash', 'revoked', 'is_revoked', 'revoked_at', 'expires_at')",
-        &[],
-        deadline,
-    )
-    .await?;
-    let cols: Vec<String> = cols.iter().filter_map(|r| r.try_get(0).ok()).collect();
-    let has = |name: &str| cols.iter().any(|c| c == name);
+async fn read_token_row(
+    c: &Client,
+    cols: &RefreshColumns,
+    token: &str,
+    deadline: Instant,
+) -> Result<Option<TokenRow>, String> {
+    let has = |name: &str| cols.has(name);
     // Column names come from the fixed list above, never from outside; the token is a parameter.
     let (filter, matched_by) = if has("token") {
         ("t.token::text = $1", "token")
@@ -367,14 +390,11 @@ async fn read_token_row(c: &Client, token: &str, deadline: Instant) -> Result<Op
     } else {
         return Err("refresh_tokens has neither a token nor a token_hash column to find the token by".into());
     };
-    let revoked = if has("revoked_at") {
-        "(t.revoked_at IS NOT NULL)"
-    } else if has("revoked") {
-        "t.revoked"
-    } else if has("is_revoked") {
-        "t.is_revoked"
-    } else {
-        "NULL::bool"
+    let revoked = match cols.revoked() {
+        Some("revoked_at") => "(t.revoked_at IS NOT NULL)",
+        Some("revoked") => "t.revoked",
+        Some("is_revoked") => "t.is_revoked",
+        _ => "NULL::bool",
     };
     let expires = if has("expires_at") { "extract(epoch FROM t.expires_at - now())::float8" } else { "NULL::float8" };
     let sql = format!(

@@ -44,12 +44,14 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                     })
                     .collect::<Vec<_>>(),
             );
-            let waiting: Vec<String> = sessions
-                .iter()
-                .filter_map(|s| blockers(s, sessions, ctx).map(|b| format!("pid {}: {b}", s.pid)))
-                .collect();
-            if !waiting.is_empty() {
-                out.fact("lock_waits", &waiting);
+            // Who waits on whom, described once: the fact lists them all, the long queries below
+            // carry their own.
+            let waits: std::collections::HashMap<i32, String> =
+                sessions.iter().filter_map(|s| blockers(s, sessions, ctx).map(|b| (s.pid, b))).collect();
+            if !waits.is_empty() {
+                let mut listed: Vec<(&i32, &String)> = waits.iter().collect();
+                listed.sort();
+                out.fact("lock_waits", listed.iter().map(|(pid, b)| format!("pid {pid}: {b}")).collect::<Vec<_>>());
             }
             if long.is_empty() {
                 out.cause(
@@ -72,7 +74,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                             secs(s.query_age_s.unwrap_or(0.0)),
                             s.query.as_deref().unwrap_or("?")
                         );
-                        match blockers(s, sessions, ctx) {
+                        match waits.get(&s.pid) {
                             Some(b) => format!("{line} ({b})"),
                             None => line,
                         }
