@@ -119,26 +119,21 @@ impl Thresholds {
     }
 }
 
-/// How one service of the stack is found and reached.
+/// What doctor.toml pins for one role of the stack; anything left out is found on the engine
+/// or taken from the services' own variables (`crate::stack`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Service {
-    pub container: String,
-    pub url: String,
-    /// Whether `url` was set in `doctor.toml` (else it is the embedded default).
-    pub url_configured: bool,
+    pub container: Option<String>,
+    pub url: Option<String>,
 }
 
-/// The stack of the contract, as it runs on this host with no configuration.
-pub const DEFAULT_STACK: &[(&str, &str, &str)] = &[
-    ("postgres", "postgres", "postgresql://postgres@localhost:5432/authdb"),
-    ("redis", "redis", "redis://localhost:6379"),
-    ("auth-service", "auth-service", "http://localhost:8002"),
-    ("user-api", "user-api", "http://localhost:8001"),
-    ("admin-api", "admin-api", "http://localhost:8003"),
-    ("user-frontend", "user-frontend", "http://localhost:3002"),
-    ("admin-frontend", "admin-frontend", "http://localhost:3003"),
-    ("prometheus", "prometheus", "http://localhost:9090"),
-];
+/// `compose_project = "ai-micro"`, a list, or prefixes ending in `-` (`"ai-micro-"`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Projects {
+    One(String),
+    Many(Vec<String>),
+}
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -148,7 +143,7 @@ struct FileConfig {
     #[serde(default)]
     thresholds: BTreeMap<String, toml::Value>,
     #[serde(default)]
-    compose_project: Option<String>,
+    compose_project: Option<Projects>,
     /// `CODE = "reason"`: checks reported as skipped with that reason instead of run.
     #[serde(default)]
     ignore: BTreeMap<String, String>,
@@ -169,7 +164,8 @@ pub struct Overrides {
     pub format: Option<String>,
     pub timeout: Option<String>,
     pub no_docker: bool,
-    pub env_file: Option<PathBuf>,
+    /// `--env-file`, repeatable; a later file overrides an earlier one.
+    pub env_file: Vec<PathBuf>,
     pub config: Option<PathBuf>,
     pub thresholds: Vec<String>,
     pub verbose: bool,
@@ -194,9 +190,11 @@ pub struct Settings {
     pub vars: Vars,
     /// Names of the variables that came from the process environment (the rest from `.env`).
     pub env_names: std::collections::BTreeSet<String>,
+    /// What doctor.toml pins, by role.
     pub services: BTreeMap<String, Service>,
     pub pg_admin_url: Option<String>,
-    pub compose_project: Option<String>,
+    /// The stack's compose projects (names, or prefixes ending in `-`); empty: any.
+    pub compose_project: Vec<String>,
     /// Checks to run (`--only`); empty: all.
     pub only: Vec<String>,
     /// Checks not to run, with why (`--skip`, `[ignore]` in doctor.toml).
@@ -208,6 +206,8 @@ pub struct Settings {
     pub logs_tail: u32,
     /// Where each configured value came from, for `-v` and for error messages.
     pub sources: Vec<String>,
+    /// The directory doctor runs in: the repositories' `.env` files are looked for below it.
+    pub cwd: PathBuf,
 }
 
 impl Settings {
@@ -222,6 +222,11 @@ impl Settings {
 
     pub fn service(&self, name: &str) -> Service {
         self.services.get(name).cloned().unwrap_or_default()
+    }
+
+    /// The variables of the process environment and `./.env` (for `${VAR}` in other files).
+    pub fn lookup(&self) -> impl Fn(&str) -> Option<String> + '_ {
+        move |k| self.vars.get(k).cloned()
     }
 
     /// Loads everything. `env` is the process environment (a map in tests).
@@ -240,16 +245,24 @@ impl Settings {
             return Err("--timeout must be more than zero".into());
         }
 
-        // .env: an explicit --env-file must exist; ./.env is read when present.
-        let env_path = o.env_file.clone().or_else(|| Some(cwd.join(".env")).filter(|p| p.is_file()));
-        let mut vars = match &env_path {
-            Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-                sources.push(format!("variables from {}", p.display()));
-                envfile::parse(&p.display().to_string(), &text)?
-            }
-            None => Vars::new(),
+        // .env: every --env-file must exist, a later one overriding an earlier one; ./.env is
+        // read when present and none is given. `${VAR}` is expanded as compose does.
+        let env_paths: Vec<PathBuf> = if o.env_file.is_empty() {
+            Some(cwd.join(".env")).filter(|p| p.is_file()).into_iter().collect()
+        } else {
+            o.env_file.clone()
         };
+        let mut vars = Vars::new();
+        let lookup = |k: &str| env.get(k).cloned();
+        for p in &env_paths {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            sources.push(format!("variables from {}", p.display()));
+            let (file_vars, notes) = envfile::parse_expanded(&p.display().to_string(), &text, &|k| {
+                vars.get(k).cloned().or_else(|| lookup(k))
+            })?;
+            sources.extend(notes);
+            vars.extend(file_vars);
+        }
         for (k, v) in env {
             vars.insert(k.clone(), v.clone());
         }
@@ -292,8 +305,8 @@ impl Settings {
         }
 
         for name in file.services.keys() {
-            if !DEFAULT_STACK.iter().any(|(n, _, _)| n == name) {
-                let known: Vec<&str> = DEFAULT_STACK.iter().map(|(n, _, _)| *n).collect();
+            if crate::stack::roles::role(name).is_none() {
+                let known: Vec<&str> = crate::stack::roles::keys().collect();
                 return Err(format!(
                     "{}: unknown service [services.{name}]: known are {}",
                     cfg_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
@@ -301,18 +314,11 @@ impl Settings {
                 ));
             }
         }
-        let mut services = BTreeMap::new();
-        for (name, container, url) in DEFAULT_STACK {
-            let f = file.services.get(*name);
-            services.insert(
-                name.to_string(),
-                Service {
-                    container: f.and_then(|f| f.container.clone()).unwrap_or_else(|| container.to_string()),
-                    url: f.and_then(|f| f.url.clone()).unwrap_or_else(|| url.to_string()),
-                    url_configured: f.is_some_and(|f| f.url.is_some()),
-                },
-            );
-        }
+        let services: BTreeMap<String, Service> = file
+            .services
+            .iter()
+            .map(|(name, f)| (name.clone(), Service { container: f.container.clone(), url: f.url.clone() }))
+            .collect();
         let pg_admin_url = file.services.get("postgres").and_then(|f| f.admin_url.clone());
 
         let known = |code: &str| -> Result<String, String> {
@@ -357,7 +363,11 @@ impl Settings {
             env_names: env.keys().cloned().collect(),
             services,
             pg_admin_url,
-            compose_project: file.compose_project,
+            compose_project: match file.compose_project {
+                None => Vec::new(),
+                Some(Projects::One(p)) => vec![p],
+                Some(Projects::Many(v)) => v,
+            },
             only,
             skip,
             fail_on,
@@ -367,6 +377,7 @@ impl Settings {
             },
             logs_tail: o.tail.unwrap_or(1000),
             sources,
+            cwd: cwd.to_path_buf(),
         };
         settings.register_secrets();
         Ok(settings)
@@ -381,7 +392,9 @@ impl Settings {
             register_url_password(v);
         }
         for s in self.services.values() {
-            register_url_password(&s.url);
+            if let Some(u) = &s.url {
+                register_url_password(u);
+            }
         }
         if let Some(u) = &self.pg_admin_url {
             register_url_password(u);
@@ -512,8 +525,8 @@ mod tests {
             &[("doctor.toml", "[services.postgres]\ncontainer = \"db\"\nurl = \"postgresql://app@db:5432/apidb\"\n")],
         )
         .unwrap();
-        assert_eq!(s.service("postgres").container, "db");
-        assert_eq!(s.service("redis").url, "redis://localhost:6379");
+        assert_eq!(s.service("postgres").container.as_deref(), Some("db"));
+        assert_eq!(s.service("redis").url, None);
     }
 
     #[test]

@@ -30,6 +30,12 @@ pub struct ContainerRow {
 pub fn rows(f: &DockerFacts) -> Vec<ContainerRow> {
     f.containers
         .iter()
+        // An optional role (Prometheus, the MCP server) that is not there is no row of the stack.
+        .filter(|l| {
+            l.container.is_some()
+                || l.error.is_some()
+                || !crate::stack::roles::role(&l.service).is_some_and(|r| r.optional)
+        })
         .map(|l| match &l.container {
             None => ContainerRow {
                 service: l.service.clone(),

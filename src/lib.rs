@@ -20,5 +20,6 @@ pub mod report;
 pub mod root_cause;
 pub mod run;
 pub mod runbook;
+pub mod stack;
 pub mod triage;
 pub mod urls;

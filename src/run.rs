@@ -2,9 +2,10 @@
 //! under one deadline, then diagnose. The `Facts` of a run are one serializable value, so a run
 //! can be dumped and replayed.
 
-use crate::config::{DEFAULT_STACK, Settings};
+use crate::config::Settings;
 use crate::probe::auth::{self as auth_probe, AuthFacts, AuthProbeConfig};
 use crate::probe::docker::{self, DockerFacts, DockerProbeConfig};
+use crate::probe::docker_discover::{self, Discovered};
 use crate::probe::memory_sample;
 use crate::probe::pg_app::PgAppRequest;
 use crate::probe::postgres::{self, PgFacts, PgProbeConfig};
@@ -15,6 +16,9 @@ use crate::problems::engine::DockerView;
 use crate::problems::{self, Ctx};
 use crate::redact;
 use crate::report::Finding;
+use crate::stack::discover::Scope;
+use crate::stack::targets::{self, EngineView, Flags, Targets};
+use crate::stack::{Stack, env_files};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
@@ -58,7 +62,7 @@ pub struct Request {
 pub fn app_requests(s: &Settings, req: &Request) -> (PgAppRequest, RedisAppRequest) {
     let auth = req.areas.contains(&Area::Auth);
     let api = req.areas.contains(&Area::Api);
-    let login_user = auth_config(s, req).login.map(|(u, _)| u).filter(|_| auth);
+    let login_user = login(s, req).map(|(u, _)| u).filter(|_| auth);
     let profile_user = req.user_id.clone().filter(|_| api);
     let refresh_token = req
         .refresh_token
@@ -94,6 +98,9 @@ pub struct Facts {
     pub areas: Vec<Area>,
     #[serde(default)]
     pub gathered_at: String,
+    /// The stack as found (which container plays each role, and how it is reached).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<Stack>,
     pub postgres: Option<PgFacts>,
     pub postgres_ms: u64,
     pub redis: Option<RedisFacts>,
@@ -111,8 +118,8 @@ pub struct Facts {
     pub user_id: Option<String>,
 }
 
-pub fn web_config(s: &Settings, req: &Request) -> WebProbeConfig {
-    let url = |name: &str| (name.to_string(), s.service(name).url);
+pub fn web_config(s: &Settings, req: &Request, t: &Targets) -> WebProbeConfig {
+    let url = |name: &str| (name.to_string(), t.http_url(name));
     WebProbeConfig {
         apis: vec![url("user-api"), url("admin-api")],
         frontends: if req.areas.contains(&Area::Frontend) {
@@ -120,24 +127,27 @@ pub fn web_config(s: &Settings, req: &Request) -> WebProbeConfig {
         } else {
             vec![]
         },
-        user_api_url: s.service("user-api").url,
+        user_api_url: t.http_url("user-api"),
         timeout: s.timeout,
-        login: auth_config(s, req).login,
-        origin: s.service("user-frontend").url,
-        prometheus: req.areas.contains(&Area::Perf).then(|| s.service("prometheus").url),
+        login: login(s, req),
+        origin: t.http_url("user-frontend"),
+        prometheus: req.areas.contains(&Area::Perf).then(|| t.http_url("prometheus")),
     }
 }
 
-pub fn auth_config(s: &Settings, req: &Request) -> AuthProbeConfig {
-    let login = req
-        .login
+/// Login credentials: `--login-stdin`, else the DOCTOR_LOGIN_* variables (never a flag).
+fn login(s: &Settings, req: &Request) -> Option<(String, String)> {
+    req.login
         .clone()
-        .or_else(|| Some((s.var("DOCTOR_LOGIN_USERNAME")?.to_string(), s.var("DOCTOR_LOGIN_PASSWORD")?.to_string())));
+        .or_else(|| Some((s.var("DOCTOR_LOGIN_USERNAME")?.to_string(), s.var("DOCTOR_LOGIN_PASSWORD")?.to_string())))
+}
+
+pub fn auth_config(s: &Settings, req: &Request, t: &Targets) -> AuthProbeConfig {
     AuthProbeConfig {
-        base_url: req.auth_url.clone().unwrap_or_else(|| s.service("auth-service").url),
+        base_url: t.http_url("auth-service"),
         timeout: s.timeout,
         token: req.token.clone(),
-        login,
+        login: login(s, req),
         leeway_s: 30,
     }
 }
@@ -147,8 +157,8 @@ pub const FACTS_SCHEMA: &str = "doctor.facts/v1";
 pub fn docker_config(s: &Settings) -> DockerProbeConfig {
     DockerProbeConfig {
         host: s.var("DOCKER_HOST").map(str::to_string),
-        services: DEFAULT_STACK.iter().map(|(name, _, _)| (name.to_string(), s.service(name).container)).collect(),
-        compose_project: s.compose_project.clone(),
+        pins: s.services.iter().filter_map(|(role, p)| Some((role.clone(), p.container.clone()?))).collect(),
+        scope: Scope(s.compose_project.clone()),
         timeout: s.timeout,
         logs_since: s.logs_since,
         logs_tail: s.logs_tail,
@@ -160,95 +170,117 @@ pub fn docker_config(s: &Settings) -> DockerProbeConfig {
     }
 }
 
-pub fn pg_config(s: &Settings, url_flag: Option<&str>, admin_flag: Option<&str>) -> PgProbeConfig {
-    let service = s.service("postgres");
-    let (url, url_source) = if let Some(u) = url_flag {
-        (u.to_string(), "--url".to_string())
-    } else if let Some(u) = s.var("DATABASE_URL") {
-        (u.to_string(), format!("DATABASE_URL ({})", s.var_origin("DATABASE_URL")))
-    } else if service.url_configured {
-        // A configured URL without a password for the superuser takes POSTGRES_PASSWORD.
-        let pw = s.var("POSTGRES_PASSWORD").filter(|_| service.url.contains("://postgres@"));
-        (with_password(&service.url, pw, true), "doctor.toml".to_string())
-    } else {
-        (with_password(&service.url, s.var("POSTGRES_PASSWORD"), true), "default (POSTGRES_PASSWORD)".to_string())
-    };
-    let (admin_url, admin_source) = if let Some(a) = admin_flag {
-        (Some(a.to_string()), "--admin-url".to_string())
-    } else if let Some(a) = s.var("DOCTOR_ADMIN_URL") {
-        (Some(a.to_string()), "DOCTOR_ADMIN_URL".to_string())
-    } else if let Some(a) = &s.pg_admin_url {
-        (Some(a.clone()), "doctor.toml".to_string())
-    } else {
-        (default_admin_url(&url, s.var("POSTGRES_PASSWORD")), "default (postgres, POSTGRES_PASSWORD)".to_string())
-    };
-    crate::config::register_url_password(&url);
-    if let Some(a) = &admin_url {
-        crate::config::register_url_password(a);
-    }
+pub fn pg_config(s: &Settings, t: &Targets) -> PgProbeConfig {
+    let p = &t.postgres;
     PgProbeConfig {
-        url,
-        url_source,
-        admin_url,
-        admin_source,
+        url: p.url.clone(),
+        url_source: p.url_source.clone(),
+        admin_url: p.admin_url.clone(),
+        admin_source: p.admin_source.clone(),
+        route: p.route.clone(),
         timeout: s.timeout,
         app: PgAppRequest::default(),
         app_only: false,
     }
 }
 
-/// The superuser connection when none is configured: user `postgres` on the application's
-/// server, database `postgres`, with `POSTGRES_PASSWORD` (or the application's own password
-/// when it already connects as `postgres`). `None` when no password is known: a guess would
-/// only leave an authentication failure in the server's log.
-fn default_admin_url(app_url: &str, pg_password: Option<&str>) -> Option<String> {
-    let u = crate::urls::parse_postgres(app_url).ok()?;
-    let password = match pg_password {
-        Some(p) => p.to_string(),
-        None if u.user == "postgres" => u.password.clone()?,
-        None => return None,
-    };
-    let q = match u.sslmode {
-        crate::urls::SslMode::Require => "?sslmode=require",
-        crate::urls::SslMode::Disable => "?sslmode=disable",
-        crate::urls::SslMode::Prefer => "",
-    };
-    Some(format!("postgresql://postgres:{}@{}:{}/postgres{q}", redact::percent_encode(&password), u.host, u.port))
-}
-
-/// Puts a password into a URL that has none (`postgresql://postgres@h` → `postgresql://postgres:pw@h`).
-fn with_password(url: &str, password: Option<&str>, has_user: bool) -> String {
-    let Some(pw) = password else {
-        return url.to_string();
-    };
-    let Some(i) = url.find("://") else {
-        return url.to_string();
-    };
-    let (scheme, rest) = url.split_at(i + 3);
-    let enc = redact::percent_encode(pw);
-    match rest.split_once('@') {
-        Some((user, host)) if has_user && !user.contains(':') => {
-            format!("{scheme}{user}:{enc}@{host}")
-        }
-        Some(_) => url.to_string(),
-        None => format!("{scheme}:{enc}@{rest}"),
+pub fn redis_config(s: &Settings, t: &Targets, bigkeys: Option<BigKeysLimits>) -> RedisProbeConfig {
+    RedisProbeConfig {
+        url: t.redis.url.clone(),
+        url_source: t.redis.url_source.clone(),
+        route: t.redis.route.clone(),
+        timeout: s.timeout,
+        bigkeys,
+        app: RedisAppRequest::default(),
     }
 }
 
-pub fn redis_config(s: &Settings, url_flag: Option<&str>, bigkeys: Option<BigKeysLimits>) -> RedisProbeConfig {
-    let service = s.service("redis");
-    let (url, url_source) = if let Some(u) = url_flag {
-        (u.to_string(), "--url".to_string())
-    } else if let Some(u) = s.var("REDIS_URL") {
-        (u.to_string(), format!("REDIS_URL ({})", s.var_origin("REDIS_URL")))
-    } else if service.url_configured {
-        // Where Redis is comes from doctor.toml; a password it lacks comes from REDIS_PASSWORD.
-        (with_password(&service.url, s.var("REDIS_PASSWORD"), false), "doctor.toml".to_string())
+/// How long finding the stack may take before the probes it aims must start anyway.
+fn discovery_budget(timeout: Duration) -> Duration {
+    (timeout / 2).min(Duration::from_secs(2))
+}
+
+/// The engine's view of the stack, the repositories' `.env` files, and the targets they give.
+pub struct Found {
+    pub discovered: Option<Result<Discovered, DockerFacts>>,
+    pub targets: Targets,
+}
+
+/// Finds the stack (the engine's containers, their variables, the `.env` files of the
+/// repositories) and aims every probe with it. Needs no area: `doctor stack` is this alone.
+pub async fn find_stack(s: &Settings, req: &Request, use_engine: bool) -> Found {
+    let cfg = docker_config(s);
+    let discovered = if use_engine {
+        let _running = Running::enter("docker");
+        let deadline = Instant::now() + discovery_budget(s.timeout);
+        let guard = discovery_budget(s.timeout) + Duration::from_millis(250);
+        Some(match tokio::time::timeout(guard, docker_discover::discover(&cfg, deadline)).await {
+            Ok(d) => d,
+            Err(_) => Err(DockerFacts {
+                host: redact::url(cfg.host.as_deref().unwrap_or(docker::DEFAULT_HOST)),
+                host_from_env: cfg.host.is_some(),
+                engine: Err(docker::DockerError {
+                    kind: docker::DockerErrorKind::Timeout,
+                    message: "the Docker probe overran its deadline".into(),
+                }),
+                containers: Vec::new(),
+                timings: Vec::new(),
+                memory_samples: None,
+            }),
+        })
     } else {
-        (with_password(&service.url, s.var("REDIS_PASSWORD"), false), "default (REDIS_PASSWORD)".to_string())
+        None
     };
-    crate::config::register_url_password(&url);
-    RedisProbeConfig { url, url_source, timeout: s.timeout, bigkeys, app: RedisAppRequest::default() }
+    let targets = aim(s, req, discovered.as_ref());
+    Found { discovered, targets }
+}
+
+fn aim(s: &Settings, req: &Request, discovered: Option<&Result<Discovered, DockerFacts>>) -> Targets {
+    let mut working_dirs: Vec<(&'static str, String)> = Vec::new();
+    let view = match discovered {
+        None if s.no_docker => EngineView::NotAsked("not asked (--no-docker)".into()),
+        None => EngineView::NotAsked("not asked".into()),
+        Some(Err(f)) => EngineView::Unreachable(match &f.engine {
+            Err(e) => format!("{} did not answer: {}", f.host, e.message),
+            Ok(_) => format!("{} could not list its containers", f.host),
+        }),
+        Some(Ok(d)) => {
+            let mut found = Vec::new();
+            for (a, ins) in d.assigned.iter().zip(&d.inspected) {
+                let (Some((_, by)), Some(Ok(i))) = (a.pick, ins) else { continue };
+                if let Some(wd) = &i.facts.working_dir {
+                    working_dirs.push((a.role, wd.clone()));
+                }
+                found.push(targets::Found {
+                    role: a.role,
+                    facts: &i.facts,
+                    env: &i.env,
+                    args: &i.args,
+                    found_by: by,
+                    also: &a.also,
+                });
+            }
+            let engine = match &d.base.engine {
+                Ok(e) => format!("{} (Docker {})", d.base.host, e.version),
+                Err(_) => d.base.host.clone(),
+            };
+            let layout = crate::stack::discover::layout_of(&d.assigned);
+            let repo = env_files::read(&s.cwd, &working_dirs, &s.lookup());
+            let view = EngineView::Answered { description: engine, found, layout };
+            return targets::build(s, &flags(req), &view, &repo);
+        }
+    };
+    let repo = env_files::read(&s.cwd, &working_dirs, &s.lookup());
+    targets::build(s, &flags(req), &view, &repo)
+}
+
+fn flags(req: &Request) -> Flags<'_> {
+    Flags {
+        pg_url: req.pg_url.as_deref(),
+        pg_admin_url: req.pg_admin_url.as_deref(),
+        redis_url: req.redis_url.as_deref(),
+        auth_url: req.auth_url.as_deref(),
+    }
 }
 
 /// The areas whose probes are still running (for the spinner).
@@ -279,16 +311,23 @@ impl Drop for Running {
     }
 }
 
-/// Gathers every requested area at once. Each probe has its own deadline at `--timeout`; this
-/// adds a guard a little later so that even a probe that misbehaves cannot hold the run.
+/// Finds the stack, then gathers every requested area at once. Each probe has its own
+/// deadline at `--timeout` (less what finding the stack took, but never under half of it); a
+/// guard a little later ensures that even a probe that misbehaves cannot hold the run.
 pub async fn gather(s: &Settings, req: &Request) -> Facts {
+    let started = Instant::now();
+    let use_engine = !s.no_docker && !req.areas.is_empty();
+    let Found { discovered, targets } = find_stack(s, req, use_engine).await;
+    let mut s = s.clone();
+    s.timeout = s.timeout.saturating_sub(started.elapsed()).max(s.timeout / 2);
+    let s = &s;
     let guard = s.timeout + Duration::from_millis(250);
     let (pg_app, redis_app) = app_requests(s, req);
     let pg = async {
         if !req.areas.contains(&Area::Postgres) && !pg_app.any() {
             return (None, 0);
         }
-        let mut cfg = pg_config(s, req.pg_url.as_deref(), req.pg_admin_url.as_deref());
+        let mut cfg = pg_config(s, &targets);
         cfg.app_only = !req.areas.contains(&Area::Postgres);
         cfg.app = pg_app.clone();
         let _running = Running::enter("postgres");
@@ -309,7 +348,7 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
         if !req.areas.contains(&Area::Redis) && !redis_app.any() {
             return (None, 0);
         }
-        let mut cfg = redis_config(s, req.redis_url.as_deref(), req.bigkeys);
+        let mut cfg = redis_config(s, &targets, req.bigkeys);
         cfg.app = redis_app.clone();
         let _running = Running::enter("redis");
         let extra = req.bigkeys.map_or(Duration::ZERO, |b| b.time);
@@ -327,15 +366,16 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
         (Some(facts), crate::probe::ms(t.elapsed()))
     };
     let dk = async {
-        if s.no_docker || req.areas.is_empty() {
-            return (None, 0);
-        }
+        let discovered = discovered?;
         let cfg = docker_config(s);
         let _running = Running::enter("docker");
-        let t = Instant::now();
         let sample = req.sample.unwrap_or_default();
-        let gather_and_sample = async {
-            let mut f = docker::gather(&cfg).await;
+        let deadline = Instant::now() + s.timeout;
+        let examine_and_sample = async {
+            let mut f = match discovered {
+                Ok(d) => docker::examine(d, &cfg, deadline).await,
+                Err(f) => f,
+            };
             if req.sample.is_some() && f.reachable() {
                 f.memory_samples = Some(memory_sample::sample(&cfg, &f, sample).await);
             }
@@ -343,7 +383,7 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
         };
         // Sampling adds its duration and one more probe timeout for its last reading.
         let extra = if req.sample.is_some() { sample + s.timeout } else { Duration::ZERO };
-        let facts = match tokio::time::timeout(guard + extra, gather_and_sample).await {
+        let facts = match tokio::time::timeout(guard + extra, examine_and_sample).await {
             Ok(f) => f,
             Err(_) => DockerFacts {
                 host: redact::url(cfg.host.as_deref().unwrap_or(docker::DEFAULT_HOST)),
@@ -357,13 +397,14 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
                 memory_samples: None,
             },
         };
-        (Some(facts), crate::probe::ms(t.elapsed()))
+        // Finding the stack is part of the engine's time.
+        Some((facts, crate::probe::ms(started.elapsed())))
     };
     let au = async {
         if !req.areas.contains(&Area::Auth) {
             return (None, 0);
         }
-        let cfg = auth_config(s, req);
+        let cfg = auth_config(s, req, &targets);
         let _running = Running::enter("auth-service");
         let t = Instant::now();
         let facts = tokio::time::timeout(guard, auth_probe::gather(&cfg))
@@ -375,19 +416,24 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
         if ![Area::Api, Area::Frontend, Area::Perf].iter().any(|a| req.areas.contains(a)) {
             return (None, 0);
         }
-        let cfg = web_config(s, req);
+        let cfg = web_config(s, req, &targets);
         let _running = Running::enter("APIs/frontends");
         let t = Instant::now();
         let facts = tokio::time::timeout(guard, web::gather(&cfg)).await.unwrap_or_default();
         (Some(facts), crate::probe::ms(t.elapsed()))
     };
-    let ((postgres, postgres_ms), (redis, redis_ms), (docker, docker_ms), (auth, auth_ms), (web, web_ms)) =
+    let ((postgres, postgres_ms), (redis, redis_ms), docker, (auth, auth_ms), (web, web_ms)) =
         tokio::join!(pg, rd, dk, au, wb);
+    let (docker, docker_ms) = match docker {
+        Some((f, ms)) => (Some(f), ms),
+        None => (None, 0),
+    };
     Facts {
         schema: FACTS_SCHEMA.into(),
         command: String::new(),
         areas: req.areas.clone(),
         gathered_at: rfc3339(SystemTime::now()),
+        stack: Some(targets.stack.clone()),
         postgres,
         postgres_ms,
         redis,
@@ -481,7 +527,10 @@ pub fn diagnose(facts: &Facts, areas: &[Area], settings: &Settings, ctx: &Ctx) -
             problems::network::net001_services_cannot_reach_each_other::diagnose(&view, ctx),
             facts.docker_ms,
         ));
-        out.push(timed(problems::network::net002_host_cannot_reach_container::diagnose(&view, ctx), facts.docker_ms));
+        out.push(timed(
+            problems::network::net002_host_cannot_reach_container::diagnose(&view, facts.stack.as_ref(), ctx),
+            facts.docker_ms,
+        ));
     }
     if areas.contains(&Area::Perf) || areas.contains(&Area::Docker) {
         out.push(timed(problems::perf::perf002_memory_growth::diagnose(&view, ctx), facts.docker_ms));
@@ -507,43 +556,10 @@ pub fn rfc3339(t: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Overrides;
-    use std::collections::BTreeMap;
-
-    fn settings(env: &[(&str, &str)]) -> Settings {
-        let dir = tempfile::tempdir().unwrap();
-        let env: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Settings::load(&Overrides::default(), &env, dir.path()).unwrap()
-    }
 
     #[test]
     fn dates() {
         assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_867_200)), "2026-11-28T12:00:00Z");
-    }
-
-    #[test]
-    fn postgres_url_precedence_and_default_admin() {
-        let s = settings(&[("POSTGRES_PASSWORD", "pg pw")]);
-        let c = pg_config(&s, None, None);
-        assert_eq!(c.url, "postgresql://postgres:pg%20pw@localhost:5432/authdb");
-        assert_eq!(c.admin_url.as_deref(), Some("postgresql://postgres:pg%20pw@localhost:5432/postgres"));
-        let s = settings(&[("DATABASE_URL", "postgresql://app:x@db:5432/apidb")]);
-        let c = pg_config(&s, None, None);
-        assert_eq!(
-            (c.url.as_str(), c.url_source.as_str()),
-            ("postgresql://app:x@db:5432/apidb", "DATABASE_URL (environment)")
-        );
-        assert_eq!(c.admin_url, None, "no superuser password known: no guess");
-        let c = pg_config(&s, Some("postgresql://u@h/d"), Some("postgresql://postgres:a@h/postgres"));
-        assert_eq!((c.url_source.as_str(), c.admin_source.as_str()), ("--url", "--admin-url"));
-    }
-
-    #[test]
-    fn redis_default_uses_redis_password() {
-        let s = settings(&[("REDIS_PASSWORD", "r/pw")]);
-        assert_eq!(redis_config(&s, None, None).url, "redis://:r%2Fpw@localhost:6379");
-        let s = settings(&[]);
-        assert_eq!(redis_config(&s, None, None).url, "redis://localhost:6379");
     }
 }

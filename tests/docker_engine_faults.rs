@@ -98,7 +98,11 @@ fn a_container_that_vanishes_between_listing_and_inspecting_is_reported() {
     let sock = dir.path().join("engine.sock");
     fake_engine(&sock, |_, path| match path {
         "/version" => (200, r#"{"Version":"20.10.24","ApiVersion":"1.41","MinAPIVersion":"1.12","Os":"linux"}"#.into()),
-        "/containers/json" => (200, r#"[{"Id":"0123456789abcdef","Names":["/gone-1"]}]"#.into()),
+        "/containers/json" => (
+            200,
+            r#"[{"Id":"0123456789abcdef","Names":["/gone-1"],"Labels":{"com.docker.compose.service":"postgres"}}]"#
+                .into(),
+        ),
         _ => (404, r#"{"message":"No such container: 0123456789abcdef"}"#.into()),
     });
     let v = doctor_docker(&format!("unix://{}", sock.display()), &["docker"]);

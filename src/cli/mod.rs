@@ -5,6 +5,7 @@
 mod check;
 mod explain;
 mod spinner;
+mod stack;
 mod triage;
 
 use crate::config::{Overrides, Settings};
@@ -63,9 +64,10 @@ pub struct Global {
     /// Never contact the Docker engine; container evidence is reported as unchecked
     #[arg(long, global = true)]
     pub no_docker: bool,
-    /// Read the stack's variables from this file [default: ./.env when present]
+    /// Read the stack's variables from this file (repeatable; a later file wins) [default:
+    /// ./.env when present; the repositories' own .env files are read too]
     #[arg(long, global = true, value_name = "PATH")]
-    pub env_file: Option<PathBuf>,
+    pub env_file: Vec<PathBuf>,
     /// Stack definition and thresholds [default: ./doctor.toml when present]
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
@@ -124,6 +126,13 @@ pub enum Command {
     Frontend,
     /// Performance: PERF001 slow responses, PERF002 memory
     Perf(PerfArgs),
+    /// The stack as found: which container plays each role and how it was found, its address
+    /// from this host and from the other containers, where its credentials come from
+    Stack {
+        /// Write a commented doctor.toml that pins what was found, for a person to edit
+        #[arg(long, value_name = "FILE")]
+        write_config: Option<PathBuf>,
+    },
     /// Explain a problem code (PG002), a cause id (idle-connections) or an error text, offline
     Explain {
         /// The code, cause id or error text (quote it, or pass it as several words)
@@ -318,6 +327,7 @@ pub fn run() -> i32 {
     }
     match &cli.command {
         Command::Completions { .. } => 0,
+        Command::Stack { write_config } => stack::run(&settings, write_config.as_deref()),
         Command::Explain { query } => explain::explain(&query.join(" "), &settings),
         Command::List { area } => explain::list(area.as_deref(), &settings),
         Command::All => check::run(&settings, g, check::Target::All),

@@ -8,20 +8,20 @@
 //! bollard never sends the API version, so the engine answers in its own; every field is
 //! treated as optional.
 
+use super::docker_discover::Discovered;
 use super::docker_events::{self, ExitEvents, OomEvents};
 use super::inside::{self, InsideFacts};
 use super::{Timing, error_chain, ms, until};
 use crate::clock;
 use crate::redact;
+use crate::stack::discover::Scope;
 use crate::triage::{self, LogHit};
 use crate::urls;
 use bollard::Docker;
-use bollard::query_parameters::{
-    InspectContainerOptions, ListContainersOptionsBuilder, LogsOptionsBuilder, StatsOptionsBuilder,
-};
+use bollard::query_parameters::{LogsOptionsBuilder, StatsOptionsBuilder};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -31,9 +31,10 @@ pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 pub struct DockerProbeConfig {
     /// `DOCKER_HOST` when set.
     pub host: Option<String>,
-    /// (service, configured container name) for every container to look at.
-    pub services: Vec<(String, String)>,
-    pub compose_project: Option<String>,
+    /// Containers doctor.toml names, by role: looked up by that name only.
+    pub pins: BTreeMap<String, String>,
+    /// The compose projects that are the stack's (`compose_project`); empty: any.
+    pub scope: Scope,
     pub timeout: Duration,
     pub logs_since: Duration,
     pub logs_tail: u32,
@@ -66,12 +67,26 @@ pub struct DockerError {
     pub message: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Engine {
     pub version: String,
     pub api_version: String,
     pub min_api_version: String,
     pub os: String,
+    /// `Docker Desktop 4.x` on Docker Desktop (where `host.docker.internal` always resolves).
+    #[serde(default)]
+    pub platform: String,
+    #[serde(default)]
+    pub kernel: String,
+}
+
+impl Engine {
+    /// Docker Desktop (macOS, Windows, WSL) answers `host.docker.internal` in every container;
+    /// a Linux engine only where `--add-host host.docker.internal:host-gateway` asks for it.
+    pub fn provides_host_docker_internal(&self) -> bool {
+        let k = self.kernel.to_ascii_lowercase();
+        self.platform.contains("Desktop") || k.contains("linuxkit") || k.contains("microsoft") || self.os != "linux"
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -151,6 +166,12 @@ pub struct ContainerFacts {
     pub image: String,
     pub compose_service: Option<String>,
     pub compose_project: Option<String>,
+    /// `com.docker.compose.project.working_dir`: the directory of its compose file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    /// `--add-host` entries (`host.docker.internal:host-gateway`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_hosts: Vec<String>,
     pub status: String,
     pub running: bool,
     pub exit_code: Option<i64>,
@@ -219,10 +240,11 @@ impl ContainerFacts {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContainerLookup {
+    /// The role (the runbook's name for it: `postgres`, `auth-service`, ...).
     pub service: String,
-    /// The container name doctor looked for.
+    /// The container name doctor looked for (pinned, or the found layout's name).
     pub wanted: String,
-    /// "name" or "compose label", when found.
+    /// How it was found (`config`, `compose-service`, `name`, `image`, `port`).
     pub found_by: Option<String>,
     pub container: Option<ContainerFacts>,
     pub error: Option<String>,
@@ -252,46 +274,45 @@ impl DockerFacts {
     }
 }
 
+/// Finds the stack and looks at it: [`super::docker_discover::discover`], then [`examine`].
 pub async fn gather(cfg: &DockerProbeConfig) -> DockerFacts {
     let deadline = Instant::now() + cfg.timeout;
-    let host = cfg.host.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| DEFAULT_HOST.to_string());
-    let mut facts = DockerFacts {
-        host: redact::url(&host),
-        host_from_env: cfg.host.as_deref().is_some_and(|h| !h.is_empty()),
-        engine: Err(DockerError { kind: DockerErrorKind::Other, message: "not tried".into() }),
-        containers: Vec::new(),
-        timings: Vec::new(),
-        memory_samples: None,
-    };
-    let t = Instant::now();
-    let docker = match connect(&host, cfg.timeout, cfg.tls_cert_path.as_deref()) {
-        Ok(d) => d,
-        Err(e) => {
-            facts.engine = Err(e);
-            return facts;
-        }
-    };
-    match until(deadline, docker.version()).await {
-        None => {
-            facts.engine =
-                Err(DockerError { kind: DockerErrorKind::Timeout, message: "the engine did not answer in time".into() })
-        }
-        Some(Err(e)) => facts.engine = Err(classify(&e, &host)),
-        Some(Ok(v)) => {
-            facts.engine = Ok(Engine {
-                version: v.version.unwrap_or_default(),
-                api_version: v.api_version.unwrap_or_default(),
-                min_api_version: v.min_api_version.unwrap_or_default(),
-                os: v.os.unwrap_or_default(),
-            })
-        }
+    match super::docker_discover::discover(cfg, deadline).await {
+        Ok(d) => examine(d, cfg, deadline).await,
+        Err(facts) => facts,
     }
-    facts.timings.push(Timing { step: "engine version".into(), ms: ms(t.elapsed()), ok: facts.engine.is_ok() });
-    if facts.engine.is_err() {
-        return facts;
-    }
+}
+
+/// Everything about the chosen containers that the checks read (state, logs, sockets, CPU and
+/// memory, the engine's OOM and exit events, what the runbook reads inside), all at once.
+pub async fn examine(d: Discovered, cfg: &DockerProbeConfig, deadline: Instant) -> DockerFacts {
+    let Discovered { docker, base, listed, assigned, inspected } = d;
+    let mut facts = base;
+    let layout = crate::stack::discover::layout_of(&assigned);
     let t = Instant::now();
-    let lookups = cfg.services.iter().map(|(service, name)| look_at(&docker, service, name, cfg, deadline));
+    let lookups = assigned.iter().zip(inspected).map(|(a, ins)| {
+        let wanted = a.pinned.clone().unwrap_or_else(|| match a.pick {
+            Some((i, _)) => listed[i].name.clone(),
+            None => crate::stack::expected_name(a.role, layout),
+        });
+        let found_by = a.pick.map(|(_, by)| by);
+        let docker = &docker;
+        async move {
+            let mut out = ContainerLookup {
+                service: a.role.to_string(),
+                wanted,
+                found_by: found_by.map(|b| b.as_str().to_string()),
+                container: None,
+                error: None,
+            };
+            match ins {
+                None => {}
+                Some(Err(e)) => out.error = Some(e),
+                Some(Ok(i)) => out.container = Some(look_inside(docker, a.role, &i.raw, i.facts, cfg, deadline).await),
+            }
+            out
+        }
+    });
     let now = clock::now_unix();
     let events = async {
         let t = Instant::now();
@@ -401,73 +422,16 @@ fn io_kind(e: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> 
     None
 }
 
-async fn look_at(
+async fn look_inside(
     docker: &Docker,
     service: &str,
-    name: &str,
+    c: &bollard::models::ContainerInspectResponse,
+    mut f: ContainerFacts,
     cfg: &DockerProbeConfig,
     deadline: Instant,
-) -> ContainerLookup {
+) -> ContainerFacts {
     // A Unix socket means the engine runs on this host, so its cgroups are readable here.
     let local = cfg.host.as_deref().is_none_or(|h| h.is_empty() || h.starts_with("unix://"));
-    let mut out =
-        ContainerLookup { service: service.into(), wanted: name.into(), found_by: None, container: None, error: None };
-    let inspected = match until(deadline, docker.inspect_container(name, None::<InspectContainerOptions>)).await {
-        Some(Ok(c)) => {
-            out.found_by = Some("name".into());
-            Some(c)
-        }
-        Some(Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })) => {
-            // Not by name: a compose service label, scoped to the project when one is configured.
-            let mut labels = vec![format!("com.docker.compose.service={service}")];
-            if let Some(p) = &cfg.compose_project {
-                labels.push(format!("com.docker.compose.project={p}"));
-            }
-            let mut filters: HashMap<&str, Vec<&str>> = HashMap::new();
-            filters.insert("label", labels.iter().map(String::as_str).collect());
-            let opts = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
-            match until(deadline, docker.list_containers(Some(opts))).await {
-                Some(Ok(list)) => match list.iter().find_map(|c| c.id.clone()) {
-                    Some(id) => {
-                        match until(deadline, docker.inspect_container(&id, None::<InspectContainerOptions>)).await {
-                            Some(Ok(c)) => {
-                                out.found_by = Some("compose label".into());
-                                Some(c)
-                            }
-                            // Listed, then gone before it could be inspected.
-                            Some(Err(e)) => {
-                                out.error = Some(redact::scrub(&error_chain(&e)));
-                                None
-                            }
-                            None => {
-                                out.error = Some("timed out".into());
-                                None
-                            }
-                        }
-                    }
-                    None => None,
-                },
-                Some(Err(e)) => {
-                    out.error = Some(redact::scrub(&error_chain(&e)));
-                    None
-                }
-                None => {
-                    out.error = Some("timed out".into());
-                    None
-                }
-            }
-        }
-        Some(Err(e)) => {
-            out.error = Some(redact::scrub(&error_chain(&e)));
-            None
-        }
-        None => {
-            out.error = Some("timed out".into());
-            None
-        }
-    };
-    let Some(c) = inspected else { return out };
-    let mut f = container_facts(&c, clock::now_unix());
     if f.running {
         let id = c.id.clone().unwrap_or_default();
         // CPU and memory without `docker stats`: the engine serves stats from a collector that
@@ -570,8 +534,7 @@ async fn look_at(
         let id = c.id.clone().unwrap_or_default();
         f.logs = Some(read_logs(docker, &id, cfg, deadline).await);
     }
-    out.container = Some(f);
-    out
+    f
 }
 
 /// Facts from an inspect response; `now` (Unix seconds) turns times into ages.
@@ -677,6 +640,8 @@ pub fn container_facts(c: &bollard::models::ContainerInspectResponse, now: f64) 
         image: config.image.clone().unwrap_or_default(),
         compose_service: labels.get("com.docker.compose.service").cloned(),
         compose_project: labels.get("com.docker.compose.project").cloned(),
+        working_dir: labels.get("com.docker.compose.project.working_dir").cloned().filter(|w| !w.is_empty()),
+        extra_hosts: host_config.extra_hosts.clone().unwrap_or_default(),
         status: state.status.map(|s| s.to_string()).unwrap_or_default(),
         running: state.running.unwrap_or(false),
         exit_code: state.exit_code,

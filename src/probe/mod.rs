@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod docker;
+pub mod docker_discover;
 pub mod docker_events;
 pub mod http;
 pub mod inside;

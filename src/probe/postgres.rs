@@ -20,6 +20,9 @@ pub struct PgProbeConfig {
     pub url_source: String,
     pub admin_url: Option<String>,
     pub admin_source: String,
+    /// Where the URL's host is from this host, when the URL was written for the containers
+    /// (`host.docker.internal`, a compose service): connect there instead, and say so.
+    pub route: Option<crate::stack::Route>,
     pub timeout: Duration,
     /// Rows of the stack's own tables that the auth and API checks read.
     pub app: PgAppRequest,
@@ -254,23 +257,36 @@ pub async fn gather(cfg: &PgProbeConfig) -> PgFacts {
     facts.url_notes = app_url.notes.clone();
     facts.target = format!("postgres@{}:{}/{}", app_url.host, app_url.port, app_url.dbname);
 
-    // A container name that does not resolve here: try the port published on this host.
-    let t = Instant::now();
-    let resolution = resolve(&app_url.host, app_url.port, deadline).await;
-    facts.timings.push(Timing {
-        step: "resolve".into(),
-        ms: ms(t.elapsed()),
-        ok: matches!(resolution, Resolution::Resolved { .. }),
-    });
+    let mut app_url = app_url;
     let mut host_override = None;
-    if matches!(resolution, Resolution::NotFound { .. }) && super::is_container_style_name(&app_url.host) {
-        host_override = Some("127.0.0.1".to_string());
-        facts.reached_via = Some(format!("127.0.0.1:{}", app_url.port));
-        if let Some(a) = admin_url.as_mut().filter(|a| a.host == app_url.host) {
-            a.host = "127.0.0.1".into();
+    if let Some(r) = &cfg.route {
+        // Written for the containers: reach it through where it is published on this host.
+        let (host, port) = (app_url.host.clone(), app_url.port);
+        if let Some(a) = admin_url.as_mut().filter(|a| a.host == host && a.port == port) {
+            a.host = r.host.clone();
+            a.port = r.port;
         }
+        app_url.host = r.host.clone();
+        app_url.port = r.port;
+        facts.reached_via = Some(format!("{}:{} ({})", r.host, r.port, r.why));
+    } else {
+        // A container name that does not resolve here: try the port published on this host.
+        let t = Instant::now();
+        let resolution = resolve(&app_url.host, app_url.port, deadline).await;
+        facts.timings.push(Timing {
+            step: "resolve".into(),
+            ms: ms(t.elapsed()),
+            ok: matches!(resolution, Resolution::Resolved { .. }),
+        });
+        if matches!(resolution, Resolution::NotFound { .. }) && super::is_container_style_name(&app_url.host) {
+            host_override = Some("127.0.0.1".to_string());
+            facts.reached_via = Some(format!("127.0.0.1:{}", app_url.port));
+            if let Some(a) = admin_url.as_mut().filter(|a| a.host == app_url.host) {
+                a.host = "127.0.0.1".into();
+            }
+        }
+        facts.resolution = Some(resolution);
     }
-    facts.resolution = Some(resolution);
 
     let ((app_conn, app_client), (admin_conn, admin_client)) = {
         let mut t1 = Vec::new();

@@ -19,6 +19,8 @@ use tokio::time::Instant;
 pub struct RedisProbeConfig {
     pub url: String,
     pub url_source: String,
+    /// Where the URL's host is from this host, when it was written for the containers.
+    pub route: Option<crate::stack::Route>,
     pub timeout: Duration,
     /// `Some` with `--bigkeys`.
     pub bigkeys: Option<BigKeysLimits>,
@@ -186,19 +188,26 @@ pub async fn gather(cfg: &RedisProbeConfig) -> RedisFacts {
         });
         return facts;
     }
-    let t = Instant::now();
-    let resolution = resolve(&u.host, u.port, deadline).await;
-    facts.timings.push(Timing {
-        step: "resolve".into(),
-        ms: ms(t.elapsed()),
-        ok: matches!(resolution, Resolution::Resolved { .. }),
-    });
+    let mut u = u;
     let mut host = u.host.clone();
-    if matches!(resolution, Resolution::NotFound { .. }) && super::is_container_style_name(&u.host) {
-        host = "127.0.0.1".into();
-        facts.reached_via = Some(format!("127.0.0.1:{}", u.port));
+    if let Some(r) = &cfg.route {
+        host = r.host.clone();
+        u.port = r.port;
+        facts.reached_via = Some(format!("{}:{} ({})", r.host, r.port, r.why));
+    } else {
+        let t = Instant::now();
+        let resolution = resolve(&u.host, u.port, deadline).await;
+        facts.timings.push(Timing {
+            step: "resolve".into(),
+            ms: ms(t.elapsed()),
+            ok: matches!(resolution, Resolution::Resolved { .. }),
+        });
+        if matches!(resolution, Resolution::NotFound { .. }) && super::is_container_style_name(&u.host) {
+            host = "127.0.0.1".into();
+            facts.reached_via = Some(format!("127.0.0.1:{}", u.port));
+        }
+        facts.resolution = Some(resolution);
     }
-    facts.resolution = Some(resolution);
 
     let address = format!("{host}:{}", u.port);
     let started = Instant::now();

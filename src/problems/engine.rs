@@ -185,19 +185,14 @@ pub fn container_stopped(
     }
 }
 
-/// Which service of the stack a URL variable points at, by scheme or well-known port.
-pub fn service_for(u: &UrlVar) -> Option<&'static str> {
-    match (u.scheme.as_str(), u.port) {
-        (s, _) if s.starts_with("postgres") => Some("postgres"),
-        (s, _) if s.starts_with("redis") => Some("redis"),
-        (_, 8002) => Some("auth-service"),
-        (_, 8001) => Some("user-api"),
-        (_, 8003) => Some("admin-api"),
-        (_, 3002) => Some("user-frontend"),
-        (_, 3003) => Some("admin-frontend"),
-        (_, 9090) => Some("prometheus"),
-        _ => None,
-    }
+/// Which role of the stack a URL variable points at: by scheme, by the container it names, by
+/// the published host port that `host.docker.internal:P` reaches, else by well-known port.
+pub fn service_for(u: &UrlVar, view: &DockerView) -> Option<&'static str> {
+    let found: Vec<(&str, &ContainerFacts)> = view
+        .facts
+        .map(|f| f.containers.iter().filter_map(|l| Some((l.service.as_str(), l.container.as_ref()?))).collect())
+        .unwrap_or_default();
+    crate::stack::targets::role_of_url(&u.scheme, &u.host, u.port, &found)
 }
 
 /// One service's variable pointing at another service of the stack.
@@ -213,6 +208,9 @@ pub struct Link<'a> {
     /// A `NEXT_PUBLIC_*` variable: built into the page and used by the browser on the user's
     /// machine, not by the container, so Docker's names and networks do not apply to it.
     pub browser: bool,
+    /// The port the target must listen on inside: the URL's, or, through the Docker host, the
+    /// container port its published port leads to (8000 behind 8002).
+    pub inner_port: u16,
 }
 
 /// Whether a variable is used by the browser rather than the container (Next.js inlines
@@ -242,6 +240,16 @@ pub enum LinkProblem {
     NotPublished,
     /// Browser-side: a Docker name, which only containers on the same network resolve.
     DockerNameInBrowser,
+    /// `host.docker.internal` on a Linux engine, in a container started without
+    /// `--add-host host.docker.internal:host-gateway` (`extra_hosts` in compose).
+    NoHostGateway,
+    /// Through the Docker host, but the target publishes no such host port.
+    NotPublishedOnHost,
+    /// Through the Docker host, but the target publishes the port on this host's loopback
+    /// only, which the containers' gateway does not reach.
+    PublishedOnLoopback {
+        binding: String,
+    },
 }
 
 /// Every link from a container of the stack to `target_service`.
@@ -254,20 +262,25 @@ pub fn links_to<'a>(view: &DockerView<'a>, target_service: &str) -> Vec<Link<'a>
             continue;
         }
         for var in &client.urls {
-            if service_for(var) != Some(target_service) {
+            if service_for(var, view) != Some(target_service) {
                 continue;
             }
-            links.push(judge_link(client, var, target));
+            links.push(judge_link(view, client, var, target));
         }
     }
     links
 }
 
-fn judge_link<'a>(client: &'a ContainerFacts, var: &'a UrlVar, target: Option<&'a ContainerFacts>) -> Link<'a> {
+fn judge_link<'a>(
+    view: &DockerView,
+    client: &'a ContainerFacts,
+    var: &'a UrlVar,
+    target: Option<&'a ContainerFacts>,
+) -> Link<'a> {
     if browser_side(&var.name) {
         return judge_browser_link(client, var, target);
     }
-    let mut link = Link { client, var, target, problem: None, via: None, browser: false };
+    let mut link = Link { client, var, target, problem: None, via: None, browser: false, inner_port: var.port };
     let host = var.host.to_ascii_lowercase();
     if loopback(&host) {
         link.problem = Some(LinkProblem::Localhost);
@@ -277,6 +290,9 @@ fn judge_link<'a>(client: &'a ContainerFacts, var: &'a UrlVar, target: Option<&'
         link.problem = Some(LinkProblem::TargetMissing);
         return link;
     };
+    if crate::stack::is_docker_host_alias(&host) {
+        return judge_host_gateway_link(view, link, t);
+    }
     let usable = |n: &str| !matches!(n, "host" | "none");
     let shared: Vec<&str> = client
         .networks
@@ -304,11 +320,53 @@ fn judge_link<'a>(client: &'a ContainerFacts, var: &'a UrlVar, target: Option<&'
     link
 }
 
+/// A link through the Docker host (`host.docker.internal:P`, layout A's wiring): the client must
+/// resolve the name (Docker Desktop does; a Linux engine only with `host-gateway`), the target
+/// must publish host port P on an address the containers' gateway reaches, and listen on the
+/// container port behind it.
+fn judge_host_gateway_link<'a>(view: &DockerView, mut link: Link<'a>, t: &'a ContainerFacts) -> Link<'a> {
+    let host = link.var.host.to_ascii_lowercase();
+    let is_ip = host.parse::<std::net::IpAddr>().is_ok();
+    let desktop = view.facts.and_then(|f| f.engine.as_ref().ok()).is_some_and(|e| e.provides_host_docker_internal());
+    let mapped = link
+        .client
+        .extra_hosts
+        .iter()
+        .any(|e| e.split_once([':', '=']).is_some_and(|(name, _)| name.eq_ignore_ascii_case(&host)));
+    if !is_ip && !desktop && !mapped {
+        link.problem = Some(LinkProblem::NoHostGateway);
+        return link;
+    }
+    let bindings: Vec<_> = t.ports.iter().filter(|p| p.host_port == Some(link.var.port) && p.proto == "tcp").collect();
+    let reachable = bindings.iter().find(|b| {
+        let ip = b.host_ip.as_deref().unwrap_or("");
+        !(ip.starts_with("127.") || ip == "::1")
+    });
+    match (reachable, bindings.first()) {
+        (Some(b), _) => {
+            link.inner_port = b.container_port;
+            link.via = Some(format!(
+                "{}:{}->{}",
+                b.host_ip.as_deref().filter(|ip| !ip.is_empty()).unwrap_or("0.0.0.0"),
+                link.var.port,
+                b.container_port
+            ));
+        }
+        (None, Some(b)) => {
+            link.problem = Some(LinkProblem::PublishedOnLoopback {
+                binding: format!("{}:{}->{}", b.host_ip.as_deref().unwrap_or(""), link.var.port, b.container_port),
+            })
+        }
+        (None, None) => link.problem = Some(LinkProblem::NotPublishedOnHost),
+    }
+    link
+}
+
 /// A browser-side link: the browser runs on the user's machine, so `localhost:PORT` is right
 /// when the target publishes that port, and a Docker name never resolves there. Any other host
 /// (a domain, a proxy) is the browser's own business and is not judged.
 fn judge_browser_link<'a>(client: &'a ContainerFacts, var: &'a UrlVar, target: Option<&'a ContainerFacts>) -> Link<'a> {
-    let mut link = Link { client, var, target, problem: None, via: None, browser: true };
+    let mut link = Link { client, var, target, problem: None, via: None, browser: true, inner_port: var.port };
     let host = var.host.to_ascii_lowercase();
     let Some(t) = target else {
         if loopback(&host) {
@@ -350,9 +408,35 @@ pub fn describe_link(l: &Link, ctx: &Ctx) -> String {
                 format!("{from} はブラウザが使う。{} の名前解決はブラウザ側で行われる（未確認）", l.var.host),
             ),
         },
+        None if crate::stack::is_docker_host_alias(&l.var.host) => ctx.tr(
+            format!("{from} reaches {target} through the Docker host, which publishes {}", l.via.as_deref().unwrap_or("?")),
+            format!("{from} は Docker ホスト経由で {target} に到達できる（公開ポート {}）", l.via.as_deref().unwrap_or("?")),
+        ),
         None => ctx.tr(
             format!("{from} reaches {target} on network {}", l.via.as_deref().unwrap_or("?")),
             format!("{from} はネットワーク {} で {target} に到達できる", l.via.as_deref().unwrap_or("?")),
+        ),
+        Some(LinkProblem::NoHostGateway) => ctx.tr(
+            format!(
+                "{from}: {} does not resolve in {} (a Linux engine gives that name only to containers started with --add-host {}:host-gateway, `extra_hosts` in compose)",
+                l.var.host, l.client.name, l.var.host
+            ),
+            format!(
+                "{from}: {} は {} 内で名前解決できない（Linux のエンジンでは --add-host {}:host-gateway、compose の `extra_hosts` を指定したコンテナだけが解決できる）",
+                l.var.host, l.client.name, l.var.host
+            ),
+        ),
+        Some(LinkProblem::NotPublishedOnHost) => ctx.tr(
+            format!("{from}: through the Docker host, but {target} publishes no port {} on it", l.var.port),
+            format!("{from}: Docker ホスト経由だが、{target} はホストにポート {} を公開していない", l.var.port),
+        ),
+        Some(LinkProblem::PublishedOnLoopback { binding }) => ctx.tr(
+            format!(
+                "{from}: {target} publishes {binding}, on the host's loopback only, which the containers' gateway does not reach (publish it on 0.0.0.0, or use a shared network)"
+            ),
+            format!(
+                "{from}: {target} は {binding} とホストのループバックのみで公開しており、コンテナのゲートウェイからは到達できない（0.0.0.0 で公開するか、共通ネットワークを使う）"
+            ),
         ),
         Some(LinkProblem::Localhost) => ctx.tr(
             format!("{from}: inside a container, {} is the container itself, not {target}", l.var.host),

@@ -35,6 +35,7 @@ pub fn engine(containers: Vec<ContainerFacts>) -> DockerFacts {
             api_version: "1.46".into(),
             min_api_version: "1.24".into(),
             os: "linux".into(),
+            ..Default::default()
         }),
         containers: containers.into_iter().map(found).collect(),
         timings: vec![],

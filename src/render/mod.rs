@@ -5,6 +5,7 @@ pub mod catalogue;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod stack;
 pub mod table;
 
 #[cfg(test)]

@@ -228,6 +228,7 @@ mod tests {
                 api_version: "1.41".into(),
                 min_api_version: "1.12".into(),
                 os: "linux".into(),
+                ..Default::default()
             }),
             false,
         );

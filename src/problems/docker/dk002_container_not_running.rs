@@ -1,12 +1,15 @@
 //! DK002 (beyond the contract's list): a container of the stack is missing, stopped, restarting
 //! in a loop, or running but unhealthy: what `docker ps -a` shows, judged for every expected
-//! service at once. Prometheus is optional and never counted as missing.
+//! service at once. Prometheus and the MCP server are optional and never counted as missing.
 
 use crate::problems::Ctx;
 use crate::problems::engine::{DockerView, Seen, describe_state};
 use crate::report::{Finding, Status, Verdict::*};
 
-const OPTIONAL: &[&str] = &["prometheus"];
+/// Roles a healthy stack may lack.
+fn optional(role: &str) -> bool {
+    crate::stack::roles::role(role).is_some_and(|r| r.optional)
+}
 /// Restarts within this time of the last start make a loop.
 const LOOP_WINDOW_S: f64 = 600.0;
 
@@ -24,7 +27,7 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
     for l in &f.containers {
         let seen = view.seen(&l.service, ctx);
         let counted = match &seen {
-            Seen::Missing(_) => !OPTIONAL.contains(&l.service.as_str()),
+            Seen::Missing(_) => !optional(&l.service),
             Seen::Found(c) => {
                 c.status == "restarting"
                     || !c.running
@@ -39,7 +42,7 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
         match seen {
             Seen::Unknown(why) => exited.push(format!("{}: {why}", l.service)),
             Seen::Missing(name) => {
-                if !OPTIONAL.contains(&l.service.as_str()) {
+                if !optional(&l.service) {
                     missing.push(name);
                 }
             }
@@ -96,7 +99,7 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
         let (v, e) = verdict(&unhealthy);
         out.cause("unhealthy", v, e);
     }
-    let expected = f.containers.iter().filter(|l| !OPTIONAL.contains(&l.service.as_str())).count();
+    let expected = f.containers.iter().filter(|l| !optional(&l.service)).count();
     let problems: Vec<String> = missing
         .iter()
         .map(|m| ctx.tr(format!("{m} missing"), format!("{m} が存在しない")))

@@ -8,9 +8,6 @@ use crate::problems::Ctx;
 use crate::problems::engine::{self, DockerView, LinkProblem};
 use crate::report::{Finding, Status, Verdict::*};
 
-const SERVICES: &[&str] =
-    &["postgres", "redis", "auth-service", "user-api", "admin-api", "user-frontend", "admin-frontend", "prometheus"];
-
 pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
     let mut out = Finding::new("NET001", "containers");
     if let Some(why) = view.unavailable(ctx) {
@@ -18,7 +15,8 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
         return out.status(Status::Skipped, why);
     }
     // Container to container only: a browser-side `NEXT_PUBLIC_*` link is FE001's.
-    let links: Vec<_> = SERVICES.iter().flat_map(|s| engine::links_to(view, s)).filter(|l| !l.browser).collect();
+    let links: Vec<_> =
+        crate::stack::roles::keys().flat_map(|s| engine::links_to(view, s)).filter(|l| !l.browser).collect();
     if links.is_empty() {
         let why = ctx.tr(
             "no container of the stack has a *_URL variable pointing at another",
@@ -38,12 +36,25 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
         .filter(|l| {
             matches!(
                 l.problem,
-                Some(LinkProblem::NameNotResolvable { .. } | LinkProblem::Localhost | LinkProblem::TargetMissing)
+                Some(
+                    LinkProblem::NameNotResolvable { .. }
+                        | LinkProblem::Localhost
+                        | LinkProblem::TargetMissing
+                        | LinkProblem::NoHostGateway
+                )
             )
         })
         .map(|l| engine::describe_link(l, ctx))
         .collect();
-    let mut not_listening = Vec::new();
+    // Through the Docker host, a port that is not published where the gateway reaches it is
+    // a port nothing listens on, as the client sees it.
+    let mut not_listening: Vec<String> = links
+        .iter()
+        .filter(|l| {
+            matches!(l.problem, Some(LinkProblem::NotPublishedOnHost | LinkProblem::PublishedOnLoopback { .. }))
+        })
+        .map(|l| engine::describe_link(l, ctx))
+        .collect();
     let mut unknown_listening = Vec::new();
     // A stopped target listens on nothing: that is DK002's finding, not a network one.
     let mut not_running: Vec<String> = Vec::new();
@@ -55,26 +66,27 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
             }
             continue;
         }
-        match listening_on(t, l.var.port) {
+        let port = l.inner_port;
+        match listening_on(t, port) {
             Listening::Everywhere => {}
             Listening::No => not_listening.push(ctx.tr(
                 format!(
-                    "{} {} points at port {}, but {} listens on no such port",
+                    "{} {} points at port {}, but {} listens on no port {port}",
                     l.client.name, l.var.name, l.var.port, t.name
                 ),
                 format!(
-                    "{} の {} はポート {} を指すが、{} はそのポートで待ち受けていない",
+                    "{} の {} はポート {} を指すが、{} はポート {port} で待ち受けていない",
                     l.client.name, l.var.name, l.var.port, t.name
                 ),
             )),
             Listening::LoopbackOnly => not_listening.push(ctx.tr(
                 format!(
                     "{} listens on port {} only on its own loopback, so {} cannot connect",
-                    t.name, l.var.port, l.client.name
+                    t.name, port, l.client.name
                 ),
                 format!(
                     "{} はポート {} を自身のループバックでのみ待ち受けているため、{} から接続できない",
-                    t.name, l.var.port, l.client.name
+                    t.name, port, l.client.name
                 ),
             )),
             Listening::Unknown => unknown_listening.push(t.name.clone()),

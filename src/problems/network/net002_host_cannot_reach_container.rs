@@ -1,50 +1,88 @@
-//! NET002: this host cannot reach a container. For every running service of the stack and its
-//! well-known port: is the port published, and on which address; does a TCP connect from here
-//! succeed; does the process inside listen only on the container's loopback? May confirm
-//! `port-not-published` and `bound-to-container-loopback`; `firewall` is suspected when the
-//! port is published and listened on, yet the connect from here fails.
+//! NET002: this host cannot reach a container. For every running service of the stack, the
+//! host port doctor reaches it on (the stack model's address: the published port it found, or
+//! the one configured): is that port published, and on which address; does a TCP connect from
+//! here succeed; does the process inside listen on the binding's container port (8000 behind
+//! 8002 in the spec's layout), and only on its own loopback? May confirm `port-not-published`
+//! and `bound-to-container-loopback`; `firewall` is suspected when the port is published and
+//! listened on, yet the connect from here fails.
 
 use super::{Listening, listening_on};
-use crate::config::DEFAULT_STACK;
 use crate::problems::Ctx;
 use crate::problems::engine::{DockerView, Seen};
 use crate::report::{Finding, Status, Verdict::*};
+use crate::stack::Stack;
+use crate::stack::roles::ROLES;
 
-pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
+/// The host port doctor reaches a role on: its address in the stack model (the routed one for
+/// a URL written for the containers), else the specification's port.
+fn host_port(stack: Option<&Stack>, role: &str) -> Option<u16> {
+    let m = stack.and_then(|s| s.member(role));
+    let from_model = m.and_then(|m| m.host_url.as_deref()).and_then(|u| match u.rsplit_once("(via ") {
+        Some((_, via)) => via.trim_end_matches(')').rsplit_once(':').and_then(|(_, p)| p.parse().ok()),
+        None => crate::urls::parse_endpoint(u).map(|e| e.port),
+    });
+    from_model.or_else(|| crate::stack::roles::role(role).map(|r| r.host_port))
+}
+
+pub fn diagnose(view: &DockerView, stack: Option<&Stack>, ctx: &Ctx) -> Finding {
     let mut out = Finding::new("NET002", "host");
     if let Some(why) = view.unavailable(ctx) {
         out.causes_all(&["port-not-published", "bound-to-container-loopback", "firewall"], Unchecked, &why);
         return out.status(Status::Skipped, why);
     }
     let (mut unpublished, mut loopback, mut blocked, mut fine, mut unknown) = (vec![], vec![], vec![], vec![], vec![]);
-    for (service, _, url) in DEFAULT_STACK {
-        let Some(port) = crate::urls::parse_endpoint(url).map(|e| e.port) else { continue };
-        let Seen::Found(c) = view.seen(service, ctx) else { continue };
+    for role in ROLES {
+        let Some(port) = host_port(stack, role.key) else { continue };
+        let Seen::Found(c) = view.seen(role.key, ctx) else { continue };
         if !c.running {
             continue;
         }
-        let bindings: Vec<_> = c.ports.iter().filter(|p| p.container_port == port && p.host_port.is_some()).collect();
-        let listen = listening_on(c, port);
+        let bindings: Vec<_> = c.ports.iter().filter(|p| p.host_port == Some(port) && p.proto == "tcp").collect();
         if bindings.is_empty() {
-            unpublished.push(ctx.tr(
-                format!("{}: port {port} is not published", c.name),
-                format!("{}: ポート {port} が公開されていない", c.name),
-            ));
+            let others: Vec<String> =
+                c.ports.iter().filter_map(|p| Some(format!("{}->{}", p.host_port?, p.container_port))).collect();
+            unpublished.push(if others.is_empty() {
+                ctx.tr(
+                    format!(
+                        "{}: publishes no port, so nothing reaches it from this host (port {port} expected)",
+                        c.name
+                    ),
+                    format!(
+                        "{}: ポートを公開していないため、このホストから到達できない（ポート {port} を想定）",
+                        c.name
+                    ),
+                )
+            } else {
+                ctx.tr(
+                    format!("{}: port {port} is not published (it publishes {})", c.name, others.join(", ")),
+                    format!("{}: ポート {port} が公開されていない（公開中: {}）", c.name, others.join(", ")),
+                )
+            });
             continue;
         }
+        // The process listens on the binding's container port (8000 behind 8002, 3000 behind 3002).
+        let inner = bindings[0].container_port;
+        let listen = listening_on(c, inner);
         let shown: Vec<String> = bindings
             .iter()
-            .map(|b| format!("{}:{}", b.host_ip.as_deref().unwrap_or("0.0.0.0"), b.host_port.unwrap_or(0)))
+            .map(|b| {
+                format!(
+                    "{}:{}->{}",
+                    b.host_ip.as_deref().unwrap_or("0.0.0.0"),
+                    b.host_port.unwrap_or(0),
+                    b.container_port
+                )
+            })
             .collect();
         if listen == Listening::LoopbackOnly {
             loopback.push(ctx.tr(
                 format!(
-                    "{}: published on {}, but inside it listens on port {port} only on 127.0.0.1",
+                    "{}: published on {}, but inside it listens on port {inner} only on 127.0.0.1",
                     c.name,
                     shown.join(", ")
                 ),
                 format!(
-                    "{}: {} で公開されているが、コンテナ内ではポート {port} を 127.0.0.1 のみで待ち受けている",
+                    "{}: {} で公開されているが、コンテナ内ではポート {inner} を 127.0.0.1 のみで待ち受けている",
                     c.name,
                     shown.join(", ")
                 ),

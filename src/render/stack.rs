@@ -1,0 +1,84 @@
+//! `doctor stack` for people: the engine and layout on one line, then one row per role: the
+//! container and how it was found, its address from this host and from the other containers,
+//! and where its credentials come from (the source, never the value).
+
+use super::Style;
+use crate::lang::Lang;
+use crate::stack::Stack;
+use comfy_table::{ContentArrangement, Table, presets};
+
+pub fn table(s: &Stack, lang: Lang, style: Style) -> String {
+    let ja = lang == Lang::Ja;
+    let mut out = if ja {
+        format!("doctor stack · エンジン: {} · レイアウト: {}\n", s.engine, s.layout)
+    } else {
+        format!("doctor stack · engine: {} · layout: {}\n", s.engine, s.layout)
+    };
+    let mut t = Table::new();
+    t.load_style(presets::UTF8_FULL_CONDENSED);
+    t.set_content_arrangement(ContentArrangement::Dynamic);
+    t.set_width(style.width.max(60) as u16);
+    if !style.color {
+        t.force_no_tty();
+    }
+    t.set_header(if ja {
+        vec!["役割", "コンテナ", "発見方法", "このホストから", "他のコンテナから", "認証情報"]
+    } else {
+        vec!["role", "container", "found by", "from this host", "from the containers", "credentials"]
+    });
+    for m in &s.services {
+        let container = match (&m.container, m.running) {
+            (Some(c), Some(false)) => format!("{c} ({})", if ja { "停止中" } else { "not running" }),
+            (Some(c), _) => c.clone(),
+            (None, _) if m.optional => if ja { "—（任意）" } else { "— (optional)" }.to_string(),
+            (None, _) => if ja { "— 見つからない" } else { "— not found" }.to_string(),
+        };
+        let found = m.found_by.clone().unwrap_or_else(|| m.why.clone().unwrap_or_default());
+        let host = match &m.host_url {
+            Some(u) if !m.host_url_from.is_empty() => format!("{u}\n{}", m.host_url_from),
+            Some(u) => u.clone(),
+            None => String::new(),
+        };
+        let creds = if m.credentials_detail.is_empty() {
+            m.credentials_from.clone()
+        } else {
+            format!("{}: {}", m.credentials_from, m.credentials_detail)
+        };
+        t.add_row(vec![m.role.clone(), container, found, host, m.container_url.clone().unwrap_or_default(), creds]);
+    }
+    out.push_str(&t.to_string());
+    out.push('\n');
+    if !s.env_files.is_empty() {
+        out.push_str(if ja { "読んだ .env: " } else { ".env files read: " });
+        out.push_str(&s.env_files.join(", "));
+        out.push('\n');
+    }
+    for n in &s.notes {
+        out.push_str(&format!("note: {n}\n"));
+    }
+    out
+}
+
+pub fn markdown(s: &Stack, lang: Lang) -> String {
+    let ja = lang == Lang::Ja;
+    let mut out = format!("# doctor stack\n\n- engine: {}\n- layout: {}\n\n", s.engine, s.layout);
+    out.push_str(if ja {
+        "| 役割 | コンテナ | 発見方法 | このホストから | 他のコンテナから | 認証情報 |\n"
+    } else {
+        "| role | container | found by | from this host | from the containers | credentials |\n"
+    });
+    out.push_str("|---|---|---|---|---|---|\n");
+    let cell = |t: &str| t.replace('|', "\\|").replace('\n', " ");
+    for m in &s.services {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            m.role,
+            cell(m.container.as_deref().unwrap_or("—")),
+            cell(&m.found_by.clone().or_else(|| m.why.clone()).unwrap_or_default()),
+            cell(&format!("{} {}", m.host_url.as_deref().unwrap_or(""), m.host_url_from)),
+            cell(m.container_url.as_deref().unwrap_or("")),
+            cell(&m.credentials_from),
+        ));
+    }
+    out
+}
