@@ -57,10 +57,12 @@ pub fn weak_secret_names() -> Vec<String> {
     weak().read().map(|v| v.clone()).unwrap_or_default()
 }
 
-/// Like [`register_secret`], remembering `name` when the value is too common to register.
+/// Like [`register_secret`], remembering `name` when the value is too ordinary to register (a
+/// common word, a word of the stack or the report, a short number): such a secret is weak, and
+/// the operator is told to choose a real one.
 pub fn register_named_secret(name: &str, secret: &str) {
     let s = secret.trim();
-    if COMMON_WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)) || report_word(s) {
+    if !s.is_empty() && ordinary_value(s) {
         if let Ok(mut v) = weak().write()
             && !v.iter().any(|n| n == name)
         {
@@ -72,11 +74,12 @@ pub fn register_named_secret(name: &str, secret: &str) {
 }
 
 /// Remembers an exact secret so that every later output has it replaced. Very short values
-/// (under 4 characters) are not registered: replacing them everywhere would shred the report;
-/// the shape rules still catch them where they stand in a URL or after a secret name.
+/// (under 4 characters) and ordinary values ([`ordinary_value`]) are not registered: replacing
+/// them everywhere would shred the report; the shape rules still catch them where they stand in
+/// a URL or after a secret name.
 pub fn register_secret(secret: &str) {
     let s = secret.trim();
-    if s.chars().count() < 4 || COMMON_WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)) || report_word(s) {
+    if s.chars().count() < 4 || ordinary_value(s) {
         return;
     }
     if let Ok(mut v) = registry().write() {
@@ -89,6 +92,61 @@ pub fn register_secret(secret: &str) {
         // Longest first, so a secret that contains another is replaced whole.
         v.sort_by_key(|x| std::cmp::Reverse(x.len()));
     }
+}
+
+/// Words the stack and its reports use for themselves, which a variable may hold but which are
+/// never secret wherever else they appear: cookie and key names (`access_token`, the Redis
+/// `refresh_token:*`), token kinds and schemes, flags, environments and log levels.
+const STACK_WORDS: &[&str] = &[
+    "access_token",
+    "refresh_token",
+    "access",
+    "refresh",
+    "token",
+    "session",
+    "bearer",
+    "jwt",
+    "jwks",
+    "true",
+    "false",
+    "yes",
+    "none",
+    "null",
+    "enabled",
+    "disabled",
+    "production",
+    "development",
+    "staging",
+    "debug",
+    "info",
+    "warn",
+    "error",
+    "strict",
+    "lax",
+];
+
+/// Whether a value is too ordinary to be replaced wherever it appears, whatever name it stood
+/// under: a weak password ([`COMMON_WORDS`]), a word of the stack ([`STACK_WORDS`]), a JOSE
+/// algorithm name (`RS256`), a word of the report ([`report_word`]), or a short number (all
+/// digits, at most one decimal point, under 12 characters: a TTL such as `2592000` or a port;
+/// a PIN that short is no secret worth shredding every count and duration of the report for).
+fn ordinary_value(s: &str) -> bool {
+    let in_list = |list: &[&str]| list.iter().any(|w| w.eq_ignore_ascii_case(s));
+    in_list(COMMON_WORDS) || in_list(STACK_WORDS) || jose_algorithm(s) || short_number(s) || report_word(s)
+}
+
+/// `HS256` … `PS512`, `ES256K`, `EdDSA`: the names a JWT's `alg` and `JWT_ALGORITHM` hold.
+fn jose_algorithm(s: &str) -> bool {
+    let s = s.to_ascii_uppercase();
+    if s == "EDDSA" || s == "ES256K" {
+        return true;
+    }
+    s.len() == 5 && ["HS", "RS", "ES", "PS"].contains(&&s[..2]) && ["256", "384", "512"].contains(&&s[2..])
+}
+
+fn short_number(s: &str) -> bool {
+    let digits = s.bytes().filter(u8::is_ascii_digit).count();
+    digits > 0 && s.len() < 12 && s.bytes().all(|b| b.is_ascii_digit() || b == b'.') && s.len() - digits <= 1
 }
 
 /// Whether a value is one of the report's own words (a part of a cause id, a status, a
@@ -107,16 +165,133 @@ fn report_word(s: &str) -> bool {
     })
 }
 
+/// Last segments that name the kind of value a variable holds when that kind is a setting about
+/// a secret rather than the secret itself: a name, a duration, a location, a size or count, a
+/// flag, an algorithm or type.
+const SETTING_KINDS: &[&str] = &[
+    // names and labels: ACCESS_TOKEN_COOKIE_NAME=access_token, API_KEY_HEADER=X-Api-Key
+    "name",
+    "names",
+    "header",
+    "prefix",
+    "type",
+    "kind",
+    "format",
+    "mode",
+    "scheme",
+    "alg",
+    "algorithm",
+    "algorithms",
+    "version",
+    // durations: REFRESH_TOKEN_TTL_SEC, JWT_ACCESS_TOKEN_EXPIRE_MINUTES, SESSION_TOKEN_LIFETIME
+    "ttl",
+    "sec",
+    "secs",
+    "second",
+    "seconds",
+    "ms",
+    "millis",
+    "min",
+    "mins",
+    "minute",
+    "minutes",
+    "hour",
+    "hours",
+    "day",
+    "days",
+    "week",
+    "weeks",
+    "lifetime",
+    "timeout",
+    "age",
+    "interval",
+    "window",
+    // locations: JWT_PRIVATE_KEY_PATH, POSTGRES_PASSWORD_FILE, JWKS_URL (URL passwords have their own rule)
+    "path",
+    "file",
+    "dir",
+    "directory",
+    "url",
+    "uri",
+    // sizes, counts, flags: SECRET_LENGTH, TOKEN_LIMIT, REFRESH_TOKEN_ENABLED
+    "length",
+    "len",
+    "size",
+    "bits",
+    "count",
+    "limit",
+    "enabled",
+    "disabled",
+    "required",
+];
+
+/// Well-known variables whose secret-looking name holds a location, by their own documentation
+/// (`GOOGLE_APPLICATION_CREDENTIALS=/app/keys/gcp-credentials.json`).
+const LOCATION_NAMES: &[&str] = &["google_application_credentials"];
+
 /// Whether a variable or field name says its value is secret.
+///
+/// A name is secret when it contains a secret word (`password`, `passwd`, `secret`, `token` but
+/// not `tokenizer`, `credential`, `private`, `apikey`, `api_key`) or has a segment `key`, `pass`
+/// or `pwd` — unless its last segment names the kind of a setting ([`SETTING_KINDS`]: `NAME`,
+/// `TTL`, `SEC`, `MINUTES`, `PATH`, `FILE`, `URL`, `ALGORITHM`, `TYPE`, `LENGTH`, `ENABLED`,
+/// `LIMIT`, …, or a segment beginning with `EXPIR`), in which case the name describes a setting
+/// about a secret and its value is shown. Segments are split at `_`, `-`, `.` and where
+/// camelCase turns to upper case; a trailing `IN`, `AT` or `AFTER` is skipped
+/// (`TOKEN_EXPIRES_IN`). So `ACCESS_TOKEN_COOKIE_NAME`, `REFRESH_TOKEN_TTL_SEC`,
+/// `JWT_ALGORITHM`, `JWT_PRIVATE_KEY_PATH`, `token_type` are settings, while `ACCESS_TOKEN`,
+/// `SECRET_KEY`, `JWT_SECRET_KEY`, `AWS_SECRET_ACCESS_KEY`, `AWS_ACCESS_KEY_ID` (its last
+/// segment `ID` names no setting), `PRIVATE_KEY` and `DOCTOR_REFRESH_TOKEN` stay secret.
 pub fn is_secret_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    if ["password", "passwd", "secret", "token", "credential", "private", "apikey", "api_key"]
-        .iter()
-        .any(|w| n.contains(w))
-    {
-        return true;
+    let segs = segments(name);
+    let secret_word =
+        ["password", "passwd", "secret", "credential", "private", "apikey", "api_key"].iter().any(|w| n.contains(w))
+            || n.match_indices("token").any(|(i, _)| !n[i + 5..].starts_with("iz") && !n[i + 5..].starts_with("is"));
+    let secret_segment = segs.iter().any(|seg| seg == "key" || seg == "pass" || (seg == "pwd" && n != "pwd"));
+    if !(secret_word || secret_segment) {
+        return false;
     }
-    n.split(['_', '-', '.']).any(|seg| seg == "key" || seg == "pass" || (seg == "pwd" && n != "pwd"))
+    !(names_a_setting(&segs) || LOCATION_NAMES.contains(&n.as_str()))
+}
+
+/// A name's segments, lower case: `refreshTokenTTL_sec` → `refresh`, `token`, `ttl`, `sec`.
+fn segments(name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut prev_lower = false;
+    for c in name.chars() {
+        if matches!(c, '_' | '-' | '.') {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            prev_lower = false;
+            continue;
+        }
+        if c.is_uppercase() && prev_lower && !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+        prev_lower = c.is_lowercase() || c.is_ascii_digit();
+        cur.extend(c.to_lowercase());
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Whether a name's last segment (before a trailing `in`, `at`, `after`) names a setting.
+fn names_a_setting(segs: &[String]) -> bool {
+    let mut last = segs.len();
+    if last >= 2 && matches!(segs[last - 1].as_str(), "in" | "at" | "after") {
+        last -= 1;
+    }
+    // A lone `TTL` or `PATH` holds no secret word anyway; `SECRET` or `KEY` alone is the secret.
+    if last < 2 {
+        return false;
+    }
+    let kind = segs[last - 1].as_str();
+    SETTING_KINDS.contains(&kind) || kind.starts_with("expir")
 }
 
 /// A short keyed fingerprint of a secret, to show that two secrets are (or are not) the same
@@ -605,11 +780,225 @@ mod tests {
 
     #[test]
     fn secret_names() {
-        for n in ["POSTGRES_PASSWORD", "JWT_SECRET", "API_KEY", "REDIS_PASS", "access_token", "PRIVATE_KEY_PATH"] {
+        for n in ["POSTGRES_PASSWORD", "JWT_SECRET", "API_KEY", "REDIS_PASS", "access_token", "PRIVATE_KEY"] {
             assert!(is_secret_name(n), "{n}");
         }
         for n in ["keys", "keyspace_hits", "DATABASE_URL", "PWD", "HOME", "monkey"] {
             assert!(!is_secret_name(n), "{n}");
+        }
+    }
+
+    /// The stack's real secrets, and the names every secret convention uses.
+    #[test]
+    fn names_that_hold_a_secret_stay_secret() {
+        for n in [
+            "SECRET_KEY",
+            "JWT_SECRET",
+            "JWT_SECRET_KEY",
+            "NEXTAUTH_SECRET",
+            "POSTGRES_PASSWORD",
+            "REDIS_PASSWORD",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_ACCESS_KEY_ID",
+            "API_KEY",
+            "x-api-key",
+            "apiKey",
+            "PRIVATE_KEY",
+            "JWT_PRIVATE_KEY",
+            "ACCESS_TOKEN",
+            "REFRESH_TOKEN",
+            "GITHUB_TOKEN",
+            "HF_TOKEN",
+            "DOCTOR_LOGIN_PASSWORD",
+            "DOCTOR_REFRESH_TOKEN",
+            "PGPASSWORD",
+            "accessToken",
+            "refresh_token",
+            "client_secret",
+            "SECRET_KEY_BASE",
+            "DB_PWD",
+            "SESSION_TOKEN",
+            "TOKEN",
+            "TOKEN_IN",
+            "secret",
+        ] {
+            assert!(is_secret_name(n), "{n} should be secret");
+        }
+    }
+
+    /// Names whose last segment names the kind of a setting, one or more of each family.
+    #[test]
+    fn names_that_describe_a_setting_are_not_secret() {
+        for n in [
+            // names and labels
+            "ACCESS_TOKEN_COOKIE_NAME",
+            "REFRESH_TOKEN_COOKIE_NAME",
+            "accessTokenCookieName",
+            "API_KEY_HEADER",
+            "token_type",
+            "SECRET_NAME",
+            "REDIS_KEY_PREFIX",
+            // durations
+            "REFRESH_TOKEN_TTL_SEC",
+            "ACCESS_TOKEN_TTL_SEC",
+            "ACCESS_TOKEN_TTL",
+            "REFRESH_TOKEN_TTL",
+            "refreshTokenTTL",
+            "JWT_ACCESS_TOKEN_EXPIRE_MINUTES",
+            "JWT_REFRESH_TOKEN_EXPIRE_DAYS",
+            "TOKEN_EXPIRE_HOURS",
+            "SESSION_TOKEN_SECONDS",
+            "TOKEN_EXPIRES",
+            "TOKEN_EXPIRES_IN",
+            "refreshTokenExpiresIn",
+            "PASSWORD_EXPIRY",
+            "TOKEN_LIFETIME",
+            "PASSWORD_RESET_TOKEN_TIMEOUT",
+            "REFRESH_TOKEN_MAX_AGE",
+            // locations
+            "JWT_PRIVATE_KEY_PATH",
+            "PRIVATE_KEY_PATH",
+            "JWT_PUBLIC_KEY_FILE",
+            "POSTGRES_PASSWORD_FILE",
+            "SECRETS_DIR",
+            "TOKEN_URL",
+            "AUTH_TOKEN_URI",
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            // algorithms and types
+            "JWT_ALGORITHM",
+            "TOKEN_ALG",
+            "KEY_TYPE",
+            // sizes, counts, flags
+            "PASSWORD_MIN_LENGTH",
+            "SECRET_KEY_BITS",
+            "TOKEN_LIMIT",
+            "REFRESH_TOKEN_COUNT",
+            "REFRESH_TOKEN_ENABLED",
+            "PASSWORD_REQUIRED",
+            // words that only look like a secret word
+            "TOKENIZERS_PARALLELISM",
+            "EASYOCR_MODULE_PATH",
+            "JWT_ISS",
+            "JWKS_URL",
+        ] {
+            assert!(!is_secret_name(n), "{n} should not be secret");
+        }
+    }
+
+    #[test]
+    fn segments_split_at_separators_and_camel_case() {
+        assert_eq!(segments("refreshTokenTTL_sec"), ["refresh", "token", "ttl", "sec"]);
+        assert_eq!(segments("JWT_SECRET-KEY.x"), ["jwt", "secret", "key", "x"]);
+        assert_eq!(segments("__"), Vec::<String>::new());
+        assert_eq!(segments("éKey"), ["é", "key"]);
+    }
+
+    #[test]
+    fn ordinary_values_are_never_registered() {
+        for v in [
+            "access_token",
+            "refresh_token",
+            "Bearer",
+            "true",
+            "FALSE",
+            "RS256",
+            "HS512",
+            "EdDSA",
+            "2592000",
+            "604800",
+            "900",
+            "12345678901",
+            "0.85",
+            "production",
+        ] {
+            assert!(ordinary_value(v), "{v}");
+            register_secret(v);
+            assert!(!registry().read().unwrap().iter().any(|s| s == v), "{v} was registered");
+        }
+        // Long numbers, numbers with other characters, and almost-algorithms are secrets.
+        for v in ["123456789012", "1.2.3", "RS257", "2592000x", "access_token_2", "-1"] {
+            assert!(!ordinary_value(v), "{v}");
+        }
+        // Still masked where they stand as a value after a secret name or as a URL password.
+        assert_eq!(scrub("ACCESS_TOKEN=access_token"), "ACCESS_TOKEN=***");
+        assert_eq!(scrub("redis://:2592000@h:6379"), "redis://:***@h:6379");
+    }
+
+    #[test]
+    fn a_secret_name_with_an_ordinary_value_is_weak() {
+        register_named_secret("ZZ_WEAK_JWT_SECRET", "2592000");
+        register_named_secret("ZZ_WEAK_API_KEY", "true");
+        let weak = weak_secret_names();
+        assert!(weak.contains(&"ZZ_WEAK_JWT_SECRET".to_string()) && weak.contains(&"ZZ_WEAK_API_KEY".to_string()));
+        assert_eq!(scrub("2592000 true"), "2592000 true");
+    }
+
+    /// The real stack's variables, registered through the two paths that register them (the
+    /// configuration's variables, a container's environment): the report's words survive, the
+    /// secrets do not.
+    #[test]
+    fn the_stack_variables_leave_the_report_readable() {
+        let vars = [
+            ("ACCESS_TOKEN_COOKIE_NAME", "access_token"),
+            ("REFRESH_TOKEN_COOKIE_NAME", "refresh_token"),
+            ("REFRESH_TOKEN_TTL_SEC", "2592000"),
+            ("ACCESS_TOKEN_TTL_SEC", "900"),
+            ("JWT_ACCESS_TOKEN_EXPIRE_MINUTES", "15"),
+            ("JWT_REFRESH_TOKEN_EXPIRE_DAYS", "7"),
+            ("ACCESS_TOKEN_TTL", "900"),
+            ("REFRESH_TOKEN_TTL", "604800"),
+            ("JWT_ALGORITHM", "RS256"),
+            ("TOKEN_TYPE", "bearer"),
+            ("EASYOCR_MODULE_PATH", "/tmp/.easyocr_models"),
+            ("GOOGLE_APPLICATION_CREDENTIALS", "/app/keys/gcp-credentials.json"),
+            ("JWT_PRIVATE_KEY_PATH", "/app/keys/private.pem"),
+            ("POOL_PRE_PING", "true"),
+            ("JWT_SECRET_KEY", "Zq7-stack-jwt-secret-key"),
+            ("NEXTAUTH_SECRET", "Zq7-stack-nextauth"),
+            ("AWS_ACCESS_KEY_ID", "AKIAZQ7STACKEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "Zq7/stack+aws/secret"),
+            ("REDIS_PASSWORD", "Zq7-stack-redis"),
+            ("DATABASE_URL", "postgresql://postgres:Zq7-stack-pg@host.docker.internal:5432/authdb"),
+        ];
+        let secrets = [
+            "Zq7-stack-jwt-secret-key",
+            "Zq7-stack-nextauth",
+            "AKIAZQ7STACKEXAMPLE",
+            "Zq7/stack+aws/secret",
+            "Zq7-stack-redis",
+            "Zq7-stack-pg",
+        ];
+
+        // As `config::Settings::register_secrets` registers them: from the environment and a .env.
+        let dir = tempfile::tempdir().unwrap();
+        let dotenv: String = vars[10..].iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        std::fs::write(dir.path().join(".env"), dotenv).unwrap();
+        let env: std::collections::BTreeMap<String, String> =
+            vars[..10].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        crate::config::Settings::load(&crate::config::Overrides::default(), &env, dir.path()).unwrap();
+
+        // As `probe::docker::container_facts` registers a container's environment.
+        let env: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let inspect: bollard::models::ContainerInspectResponse =
+            serde_json::from_value(serde_json::json!({ "Config": { "Env": env } })).unwrap();
+        let facts = crate::probe::docker::container_facts(&inspect, 0.0);
+        let shown = |name: &str| facts.env.iter().find(|e| e.name == name).map(|e| e.value.clone());
+        assert_eq!(shown("ACCESS_TOKEN_COOKIE_NAME").as_deref(), Some("access_token"));
+        assert_eq!(shown("REFRESH_TOKEN_TTL_SEC").as_deref(), Some("2592000"));
+        assert_eq!(shown("JWT_PRIVATE_KEY_PATH").as_deref(), Some("/app/keys/private.pem"));
+        assert_eq!(shown("GOOGLE_APPLICATION_CREDENTIALS").as_deref(), Some("/app/keys/gcp-credentials.json"));
+        assert_eq!(shown("JWT_SECRET_KEY").as_deref(), Some(MASK));
+        assert_eq!(shown("AWS_ACCESS_KEY_ID").as_deref(), Some(MASK));
+
+        let report = "AU003 target authdb.refresh_tokens, redis refresh_token:*; FE002 cookies access_token, \
+                      refresh_token (Max-Age 2592000, 604800 s, 900 s); alg RS256, type bearer, true; \
+                      key /app/keys/private.pem";
+        assert_eq!(scrub(report), report);
+        let leaked = format!("{report} {}", secrets.join(" | "));
+        let out = scrub(&leaked);
+        assert!(out.starts_with(report), "{out}");
+        for s in secrets {
+            assert!(!out.contains(s), "{s} leaked: {out}");
         }
     }
 }

@@ -4,6 +4,7 @@
 
 mod support;
 
+use support::report::{json, status, verdict};
 use support::{PgOptions, PgServer, RedisServer, doctor, run};
 
 #[test]
@@ -57,4 +58,56 @@ fn planted_secrets_never_appear_in_any_output() {
     let out = run(cmd.args(["redis", "-v", "--url", &format!("redis://:Planted-Flag-Redis-c3@127.0.0.1:{}", r.port)]));
     assert_eq!(out.code, 2);
     assert!(!out.combined().contains("Planted-Flag"), "{}", out.combined());
+}
+
+/// The real stack's `.env`: the application password reaches `DATABASE_URL` through
+/// `${POSTGRES_APP_PASSWORD}` (interpolated as Compose does, so the login succeeds), and the
+/// settings whose names only look secret (`ACCESS_TOKEN_COOKIE_NAME=access_token`,
+/// `REFRESH_TOKEN_TTL_SEC=2592000`, ...) leave the report's own words readable, while the real
+/// secrets beside them still never come out.
+#[test]
+fn stack_settings_stay_readable_and_interpolated_secrets_stay_hidden() {
+    let Some(pg) = PgServer::start(PgOptions::default()) else { return };
+    let app_pw = "Planted-Interp-Pw-5d2c";
+    pg.psql("postgres", &format!("CREATE ROLE app LOGIN PASSWORD '{app_pw}'"));
+    let Some(r) = RedisServer::start(&[]) else { return };
+    let jwt_key = "Planted-Jwt-Key-8e1f";
+    let nextauth = "Planted-Nextauth-77c0";
+    let dotenv = format!(
+        "POSTGRES_APP_PASSWORD={app_pw}\n\
+         DATABASE_URL=postgresql://app:${{POSTGRES_APP_PASSWORD}}@127.0.0.1:{}/authdb\n\
+         REDIS_URL=redis://127.0.0.1:{}\n\
+         ACCESS_TOKEN_COOKIE_NAME=access_token\n\
+         REFRESH_TOKEN_COOKIE_NAME=refresh_token\n\
+         REFRESH_TOKEN_TTL_SEC=2592000\n\
+         ACCESS_TOKEN_TTL_SEC=900\n\
+         REFRESH_TOKEN_TTL=604800\n\
+         JWT_ALGORITHM=RS256\n\
+         JWT_PRIVATE_KEY_PATH=/app/keys/private.pem\n\
+         JWT_SECRET_KEY={jwt_key}\n\
+         NEXTAUTH_SECRET=\"{nextauth}\"\n",
+        pg.port, r.port
+    );
+    for format in ["table", "json", "markdown"] {
+        let (mut cmd, dir) = doctor();
+        std::fs::write(dir.path().join(".env"), &dotenv).unwrap();
+        cmd.env("POSTGRES_PASSWORD", &pg.superuser_password).args(["all", "-v", "--format", format]);
+        let out = run(&mut cmd);
+        assert!((0..=2).contains(&out.code), "{format}: exit {} {}", out.code, out.stderr);
+        let all = out.combined();
+        for secret in [app_pw, jwt_key, nextauth, &pg.superuser_password] {
+            assert!(!all.contains(secret), "{format}: {secret} leaked:\n{all}");
+        }
+        assert!(
+            all.contains("authdb.refresh_tokens, redis refresh_token:*"),
+            "{format}: AU003's target shredded:\n{all}"
+        );
+        assert!(!all.contains("authdb.***s"), "{format}:\n{all}");
+        if format == "json" {
+            let v = json(&out);
+            // (a warning at most: this server has authdb only, not apidb and admindb)
+            assert_ne!(status(&v, "PG001"), "critical", "the interpolated password logs in:\n{all}");
+            assert_eq!(verdict(&v, "PG001", "wrong-password"), "ruled-out");
+        }
+    }
 }
