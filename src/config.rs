@@ -258,7 +258,7 @@ impl Settings {
             let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
             sources.push(format!("variables from {}", p.display()));
             let (file_vars, notes) = envfile::parse_expanded(&p.display().to_string(), &text, &|k| {
-                vars.get(k).cloned().or_else(|| lookup(k))
+                lookup(k).or_else(|| vars.get(k).cloned())
             })?;
             sources.extend(notes);
             vars.extend(file_vars);

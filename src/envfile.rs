@@ -114,42 +114,6 @@ pub fn parse_expanded(
     Ok((vars, ex.notes))
 }
 
-/// `parse`, then `${VAR}` references expanded from the file's own variables, then `lookup`.
-/// (Interim: plain `${VAR}` only; Compose's full rules replace it.)
-pub fn parse_expanded(
-    name: &str,
-    text: &str,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<(Vars, Vec<String>), String> {
-    let raw = parse(name, text)?;
-    let mut out = Vars::new();
-    let mut notes = Vec::new();
-    for (k, v) in &raw {
-        let mut value = String::new();
-        let mut rest = v.as_str();
-        while let Some(i) = rest.find("${") {
-            value.push_str(&rest[..i]);
-            match rest[i + 2..].find('}') {
-                Some(j) => {
-                    let var = &rest[i + 2..i + 2 + j];
-                    match out.get(var).cloned().or_else(|| lookup(var)) {
-                        Some(x) => value.push_str(&x),
-                        None => notes.push(format!("{name}: {k} refers to ${{{var}}}, which is not set")),
-                    }
-                    rest = &rest[i + 3 + j..];
-                }
-                None => {
-                    value.push_str(&rest[i..]);
-                    rest = "";
-                }
-            }
-        }
-        value.push_str(rest);
-        out.insert(k.clone(), value);
-    }
-    Ok((out, notes))
-}
-
 fn closing_quote(s: &str, q: char) -> Option<usize> {
     let mut escaped = false;
     for (i, c) in s.char_indices() {

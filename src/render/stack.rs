@@ -33,7 +33,7 @@ pub fn table(s: &Stack, lang: Lang, style: Style) -> String {
             (None, _) if m.optional => if ja { "—（任意）" } else { "— (optional)" }.to_string(),
             (None, _) => if ja { "— 見つからない" } else { "— not found" }.to_string(),
         };
-        let found = m.found_by.clone().unwrap_or_else(|| m.why.clone().unwrap_or_default());
+        let found = m.found_by.clone().unwrap_or_default();
         let host = match &m.host_url {
             Some(u) if !m.host_url_from.is_empty() => format!("{u}\n{}", m.host_url_from),
             Some(u) => u.clone(),
@@ -48,6 +48,14 @@ pub fn table(s: &Stack, lang: Lang, style: Style) -> String {
     }
     out.push_str(&t.to_string());
     out.push('\n');
+    for m in s.services.iter().filter(|m| m.container.is_none() && !m.optional) {
+        let why = m.why.as_deref().unwrap_or("");
+        out.push_str(&if ja {
+            format!("見つからない {}: {why}\n", m.role)
+        } else {
+            format!("not found, {}: {why}\n", m.role)
+        });
+    }
     if !s.env_files.is_empty() {
         out.push_str(if ja { "読んだ .env: " } else { ".env files read: " });
         out.push_str(&s.env_files.join(", "));

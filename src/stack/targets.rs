@@ -519,11 +519,10 @@ fn from_text(source: &str, route: Option<&Route>) -> String {
 fn missing_why(r: &roles::Role) -> String {
     let mut names: Vec<&str> = r.names.iter().map(|(n, _)| *n).collect();
     names.dedup();
-    let optional = if r.optional { " (optional)" } else { "" };
     format!(
-        "no container named {}, no compose service of those names{}, none publishing port {}{optional}",
-        names.join(" or "),
-        if r.projects.is_empty() { String::new() } else { format!(" or in project {}", r.projects.join(", ")) },
+        "looked for {} (name or compose service{}) and port {}",
+        names.join(", "),
+        if r.projects.is_empty() { String::new() } else { format!(", project {}", r.projects.join(", ")) },
         r.host_port
     )
 }
