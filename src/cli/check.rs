@@ -82,6 +82,12 @@ pub fn run(s: &Settings, g: &Global, target: Target) -> i32 {
         }
         let findings = run::diagnose(&facts, &areas, s, &ctx);
         let mut report = Report::build(&command, findings, s.lang, started_at, crate::probe::ms(t.elapsed()));
+        if let Some(stack) = &facts.stack {
+            // Remedies name the containers and compose directories of this stack.
+            for k in report.checks.iter_mut().flat_map(|c| c.causes.iter_mut()) {
+                k.remedy = crate::stack::commands::personalize(&k.remedy, stack);
+            }
+        }
         report.select(&s.only, &s.skip);
         report.recompute(s.fail_on);
         if areas.contains(&Area::Docker) && command.starts_with("docker") {

@@ -6,6 +6,7 @@
 //! files and the containers' own variables is [`targets`]. Nothing here prints a secret: the
 //! model carries the sources of credentials, never their values.
 
+pub mod commands;
 pub mod config_file;
 pub mod discover;
 pub mod env_files;

@@ -124,6 +124,32 @@ fn docker_ok<S: AsRef<OsStr>>(args: &[S]) -> String {
     docker(args).unwrap_or_else(|e| panic!("lab: docker failed:\n{e}"))
 }
 
+/// Holds the engine for a test that uses global names (exact container names, compose projects
+/// that discovery with no configuration would find): one such test at a time in this process
+/// and across processes (flock), and leftovers of a dead holder are swept first.
+pub struct Exclusive {
+    _thread: std::sync::MutexGuard<'static, ()>,
+    _file: fs::File,
+}
+
+pub fn exclusive() -> Exclusive {
+    static ONE: Mutex<()> = Mutex::new(());
+    let guard = ONE.lock().unwrap_or_else(PoisonError::into_inner);
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open("/tmp/doctor-lab-exclusive.lock")
+        .unwrap_or_else(|e| panic!("lab: open the exclusive lock: {e}"));
+    const LOCK_EX: i32 = 2;
+    // SAFETY: flock on a descriptor this File owns; no memory is involved.
+    if unsafe { flock(file.as_raw_fd(), LOCK_EX) } != 0 {
+        panic!("lab: flock /tmp/doctor-lab-exclusive.lock failed");
+    }
+    sweep_leftovers();
+    Exclusive { _thread: guard, _file: file }
+}
+
 /// Whether `docker info` answers (checked once per process, 20 s limit).
 pub fn engine_answers() -> bool {
     static OK: OnceLock<bool> = OnceLock::new();
@@ -235,12 +261,20 @@ pub struct ContainerSpec {
     pub user: Option<String>,
     /// `--tmpfs` values, e.g. `"/app/uploads:size=64k,mode=755"`.
     pub tmpfs: Vec<String>,
+    /// `--add-host` values, e.g. `"host.docker.internal:host-gateway"` (compose's `extra_hosts`).
+    pub add_hosts: Vec<String>,
+    /// The container's name exactly as given instead of `<prefix>-<name>` (the spec's
+    /// `container_name: ai-micro-postgres`). Names are global on the engine: only tests that
+    /// hold [`exclusive`] may use it. `name` stays the short name the lab's methods take.
+    pub exact_name: bool,
 }
 
 /// A set of containers and networks removed on drop. See the module docs. Methods take
 /// `&self`: a lab can be shared between threads.
 pub struct Lab {
     prefix: String,
+    /// Containers named exactly as given (see `ContainerSpec::exact_name`).
+    exact: Mutex<Vec<String>>,
     containers: Mutex<Vec<String>>,
     networks: Mutex<Vec<String>>,
     reaper: Mutex<Option<Child>>,
@@ -264,7 +298,13 @@ impl Lab {
         SWEPT.get_or_init(sweep_leftovers);
         let prefix = format!("dl-{}", random_hex(3));
         let reaper = spawn_reaper(&prefix);
-        Some(Lab { prefix, containers: Mutex::default(), networks: Mutex::default(), reaper: Mutex::new(reaper) })
+        Some(Lab {
+            prefix,
+            exact: Mutex::default(),
+            containers: Mutex::default(),
+            networks: Mutex::default(),
+            reaper: Mutex::new(reaper),
+        })
     }
 
     /// This lab's unique prefix, `dl-<6 hex>` (also its `doctor.lab.run` label).
@@ -272,8 +312,12 @@ impl Lab {
         &self.prefix
     }
 
-    /// Full name of the lab object with short name `short`: `<prefix>-<short>`.
+    /// Full name of the lab object with short name `short`: `<prefix>-<short>`, or `short`
+    /// itself for a container started with `exact_name`.
     pub fn name(&self, short: &str) -> String {
+        if self.exact.lock().unwrap_or_else(PoisonError::into_inner).iter().any(|n| n == short) {
+            return short.to_string();
+        }
         format!("{}-{short}", self.prefix)
     }
 
@@ -306,7 +350,10 @@ impl Lab {
     /// `docker run -d`; more: `docker create`, `docker network connect` for the others,
     /// `docker start`. Panics with Docker's message if it cannot be started.
     pub fn run(&self, spec: ContainerSpec) -> String {
-        let full = self.name(&spec.name);
+        let full = if spec.exact_name { spec.name.clone() } else { self.name(&spec.name) };
+        if spec.exact_name {
+            self.exact.lock().unwrap_or_else(PoisonError::into_inner).push(spec.name.clone());
+        }
         let networks: Vec<(String, &Vec<String>)> = spec.networks.iter().map(|(n, a)| (self.network(n), a)).collect();
         let one_step = networks.len() <= 1;
         let mut args: Vec<String> = if one_step { vec!["run".into(), "-d".into()] } else { vec!["create".into()] };
@@ -350,6 +397,9 @@ impl Lab {
         }
         for t in &spec.tmpfs {
             args.extend(["--tmpfs".into(), t.clone()]);
+        }
+        for h in &spec.add_hosts {
+            args.extend(["--add-host".into(), h.clone()]);
         }
         if spec.image.starts_with("doctor-lab/postgres:") {
             args.extend(["--stop-signal".into(), "SIGINT".into()]);

@@ -1,0 +1,225 @@
+//! Remedies that work as printed. The runbook writes its commands with its own container names
+//! (`docker exec redis redis-cli ...`, `docker compose restart user-frontend`); on a stack laid
+//! out otherwise they fail at 3 a.m. (`No such container: redis`). This rewrites the container
+//! of every `docker <verb>` and the services of every `docker compose <verb>` to the ones the
+//! stack model found, and puts `cd <compose directory> &&` in front of a compose command when
+//! the directory is known. Text that is not such a command is left exactly as it is.
+
+use super::Stack;
+
+/// Characters that end a command word inside prose (`` ` ``, quotes, punctuation of both
+/// languages).
+fn ends_word(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '`' | '\'' | '"' | ')' | '(' | ';' | '|' | ',' | '）' | '、' | '。' | '」' | '&')
+}
+
+/// `docker` verbs whose first non-option word is a container.
+const CONTAINER_VERBS: &[&str] = &["exec", "logs", "inspect", "restart", "stop", "start", "top", "port", "kill", "cp"];
+/// Options of those verbs that take a value (`docker exec -u postgres ...`).
+const VALUE_OPTIONS: &[&str] =
+    &["-u", "--user", "-e", "--env", "-w", "--workdir", "-f", "--format", "--tail", "--since", "-n", "--until", "-t"];
+/// `docker compose` verbs followed by service names.
+const COMPOSE_VERBS: &[&str] =
+    &["up", "restart", "stop", "start", "logs", "build", "rm", "ps", "pull", "create", "kill"];
+
+/// The container a runbook name stands for, when the stack names it otherwise.
+fn container_for<'a>(stack: &'a Stack, word: &str) -> Option<&'a str> {
+    let m = stack.member(word)?;
+    m.container.as_deref().filter(|c| *c != word)
+}
+
+/// Splits `text` into (word start, word) pairs, words ending at [`ends_word`].
+fn words(text: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in text.char_indices() {
+        if ends_word(c) {
+            if let Some(s) = start.take() {
+                out.push((s, &text[s..i]));
+            }
+        } else if start.is_none() {
+            start = Some(i);
+        }
+    }
+    if let Some(s) = start {
+        out.push((s, &text[s..]));
+    }
+    out
+}
+
+/// The runbook's text with the stack's own names in its commands.
+pub fn personalize(text: &str, stack: &Stack) -> String {
+    if !text.contains("docker ") {
+        return text.to_string();
+    }
+    let w = words(text);
+    // (byte range, replacement), applied back to front.
+    let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    let mut i = 0;
+    while i < w.len() {
+        if w[i].1 != "docker" {
+            i += 1;
+            continue;
+        }
+        let verb = w.get(i + 1).map(|x| x.1).unwrap_or("");
+        if verb == "compose" {
+            let sub = w.get(i + 2).map(|x| x.1).unwrap_or("");
+            if !COMPOSE_VERBS.contains(&sub) {
+                i += 2;
+                continue;
+            }
+            let mut j = i + 3;
+            let mut dirs: Vec<&str> = Vec::new();
+            while let Some((start, word)) = w.get(j).copied() {
+                if word.starts_with('-') {
+                    j += 1;
+                    continue;
+                }
+                let Some(m) = stack.member(word).filter(|m| m.container.is_some()) else { break };
+                if let Some(svc) = m.compose_service.as_deref().filter(|s| *s != word) {
+                    edits.push((start, start + word.len(), svc.to_string()));
+                }
+                if let Some(d) = m.working_dir.as_deref() {
+                    dirs.push(d);
+                }
+                j += 1;
+            }
+            dirs.dedup();
+            let already_cd = i >= 2 && w[i - 2].1 == "cd";
+            if dirs.len() == 1 && !already_cd {
+                let at = w[i].0;
+                edits.push((at, at, format!("cd {} && ", shell_word(dirs[0]))));
+            }
+            i = j;
+            continue;
+        }
+        if verb == "stats" {
+            let mut j = i + 2;
+            while let Some((start, word)) = w.get(j).copied() {
+                if word.starts_with('-') {
+                    j += 1;
+                    continue;
+                }
+                match container_for(stack, word) {
+                    Some(c) => edits.push((start, start + word.len(), c.to_string())),
+                    None if stack.member(word).is_some() => {}
+                    None => break,
+                }
+                j += 1;
+            }
+            i = j;
+            continue;
+        }
+        if CONTAINER_VERBS.contains(&verb) {
+            let mut j = i + 2;
+            while let Some((_, word)) = w.get(j).copied() {
+                if VALUE_OPTIONS.contains(&word) {
+                    j += 2;
+                } else if word.starts_with('-') {
+                    j += 1;
+                } else {
+                    break;
+                }
+            }
+            if let Some((start, word)) = w.get(j).copied() {
+                // `docker cp auth-service:/app/keys ./keys`
+                let name = word.split(':').next().unwrap_or(word);
+                if let Some(c) = container_for(stack, name) {
+                    edits.push((start, start + name.len(), c.to_string()));
+                }
+            }
+            i = j + 1;
+            continue;
+        }
+        i += 1;
+    }
+    if edits.is_empty() {
+        return text.to_string();
+    }
+    edits.sort_by_key(|e| std::cmp::Reverse(e.0));
+    let mut out = text.to_string();
+    for (a, b, with) in edits {
+        out.replace_range(a..b, &with);
+    }
+    out
+}
+
+/// A directory as a shell word: quoted when it holds anything but plain path characters.
+fn shell_word(s: &str) -> String {
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+@".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::Member;
+
+    fn layout_a() -> Stack {
+        let m = |role: &str, container: &str, service: &str, dir: &str| Member {
+            role: role.into(),
+            container: Some(container.into()),
+            compose_service: Some(service.into()),
+            working_dir: Some(dir.into()),
+            ..Default::default()
+        };
+        Stack {
+            services: vec![
+                m("redis", "ai-micro-redis", "redis", "/srv/ai-micro-service/ai-micro-redis"),
+                m("postgres", "ai-micro-postgres", "postgres", "/srv/ai-micro-service/ai-micro-postgres"),
+                m("auth-service", "ai-micro-api-auth", "ai-micro-api-auth", "/srv/ai micro/ai-micro-api-auth"),
+                m(
+                    "user-frontend",
+                    "ai-micro-front-user",
+                    "ai-micro-front-user",
+                    "/srv/ai-micro-service/ai-micro-front-user",
+                ),
+                Member { role: "user-api".into(), ..Default::default() },
+            ],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn commands_name_the_stacks_own_containers_and_directories() {
+        let s = layout_a();
+        let cases = [
+            (
+                "Run `docker exec redis redis-cli -a \"$REDIS_PASSWORD\" INFO memory`.",
+                "Run `docker exec ai-micro-redis redis-cli -a \"$REDIS_PASSWORD\" INFO memory`.",
+            ),
+            (
+                "docker exec -it postgres psql -U postgres -d authdb -c 'SELECT 1'",
+                "docker exec -it ai-micro-postgres psql -U postgres -d authdb -c 'SELECT 1'",
+            ),
+            ("docker logs postgres --tail 50", "docker logs ai-micro-postgres --tail 50"),
+            ("docker stats --no-stream postgres redis", "docker stats --no-stream ai-micro-postgres ai-micro-redis"),
+            ("docker cp auth-service:/app/keys ./keys", "docker cp ai-micro-api-auth:/app/keys ./keys"),
+            (
+                "`docker compose restart user-frontend`",
+                "`cd /srv/ai-micro-service/ai-micro-front-user && docker compose restart ai-micro-front-user`",
+            ),
+            (
+                "（`docker compose up -d auth-service`）",
+                "（`cd '/srv/ai micro/ai-micro-api-auth' && docker compose up -d ai-micro-api-auth`）",
+            ),
+            (
+                "docker compose up -d postgres",
+                "cd /srv/ai-micro-service/ai-micro-postgres && docker compose up -d postgres",
+            ),
+            // Not found, or not a container: left as written.
+            ("docker logs user-api --tail 100", "docker logs user-api --tail 100"),
+            ("docker compose up -d <service>", "docker compose up -d <service>"),
+            ("the redis container, and docker ps", "the redis container, and docker ps"),
+            ("docker exec redis-cli", "docker exec redis-cli"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(personalize(text, &s), want, "{text}");
+        }
+        // The runbook's own names: nothing changes.
+        assert_eq!(personalize("docker exec redis x", &Stack::default()), "docker exec redis x");
+    }
+}
