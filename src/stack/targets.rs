@@ -146,14 +146,16 @@ impl<'a> Sources<'a> {
         self.found.iter().find(|f| f.role == role)
     }
 
-    /// A variable of one role: its repository's `.env` files, then its container.
+    /// A variable of one role: its running container's environment (what the service really
+    /// uses), else its repository's `.env` files (what it would be created with).
     fn of_role(&self, role: &str, name: &str) -> Option<(String, Origin<'a>)> {
-        if let Some((v, p)) = self.repo.get(role, name) {
-            return Some((v.to_string(), Origin::Repo(p)));
+        if let Some(f) = self.found(role)
+            && let Some(v) = f.env.get(name).filter(|v| !v.is_empty())
+        {
+            return Some((v.clone(), Origin::Container(f.facts.name.as_str())));
         }
-        let f = self.found(role)?;
-        let v = f.env.get(name).filter(|v| !v.is_empty())?;
-        Some((v.clone(), Origin::Container(f.facts.name.as_str())))
+        let (v, p) = self.repo.get(role, name)?;
+        Some((v.to_string(), Origin::Repo(p)))
     }
 
     /// The first of `roles` that has the variable.
@@ -484,6 +486,8 @@ pub fn build(s: &Settings, flags: &Flags, engine: &EngineView, repo: &RepoEnv) -
         (Some(l), false) if !pinned && !weak => format!("{l:?}"),
         _ => "custom".to_string(),
     };
+    let mut notes = repo.notes.clone();
+    notes.extend(disagreements(&src));
     let mut env_files: Vec<String> =
         s.sources.iter().filter_map(|x| x.strip_prefix("variables from ").map(str::to_string)).collect();
     env_files.extend(repo.paths());
@@ -496,9 +500,32 @@ pub fn build(s: &Settings, flags: &Flags, engine: &EngineView, repo: &RepoEnv) -
         layout: layout_name,
         services: members,
         env_files,
-        notes: repo.notes.clone(),
+        notes,
     };
     Targets { postgres: pg, redis: rd, http: http_targets, stack }
+}
+
+/// Where a repository's `.env` and its running container disagree on a credential: the
+/// container was created from other values (a stale file, or a container not recreated since).
+fn disagreements(src: &Sources) -> Vec<String> {
+    const VARS: &[&str] = &["DATABASE_URL", "REDIS_URL", "POSTGRES_PASSWORD", "POSTGRES_USER", "REDIS_PASSWORD"];
+    let mut out = Vec::new();
+    for f in src.found {
+        for var in VARS {
+            let (Some(live), Some((file, path))) = (f.env.get(*var), src.repo.get(f.role, var)) else { continue };
+            if live != file {
+                out.push(format!(
+                    "{} differs between {} and the running container {} (fingerprints {} / {}): doctor uses the container's; `docker compose up -d` would recreate it with the file's",
+                    var,
+                    path.display(),
+                    f.facts.name,
+                    redact::fingerprint(file),
+                    redact::fingerprint(live)
+                ));
+            }
+        }
+    }
+    out
 }
 
 fn routed(url: &str, route: Option<&Route>) -> String {

@@ -428,6 +428,11 @@ impl Lab {
         docker_ok(&["stop", "-t", "10", &self.name(short)]);
     }
 
+    /// `docker rm -f -v` (to start it again differently with [`Lab::run`]).
+    pub fn remove(&self, short: &str) {
+        docker_ok(&["rm", "-f", "-v", &self.name(short)]);
+    }
+
     /// `docker start` of a stopped container.
     pub fn start(&self, short: &str) {
         docker_ok(&["start", &self.name(short)]);

@@ -19,6 +19,7 @@
 pub mod fixture;
 pub mod lab;
 pub mod report;
+pub mod spec_stack;
 
 use std::collections::HashSet;
 use std::ffi::OsString;
