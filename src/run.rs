@@ -112,15 +112,18 @@ pub struct Facts {
 }
 
 pub fn web_config(s: &Settings, req: &Request) -> WebProbeConfig {
-    let url = |name: &str| (name.to_string(), s.service(name).url);
+    let api = |name: &str| web::WebTarget::api(name, &s.service(name).url);
+    let front = |name: &str| web::WebTarget::frontend(name, &s.service(name).url);
     WebProbeConfig {
-        apis: vec![url("user-api"), url("admin-api")],
+        apis: vec![api("user-api"), api("admin-api")],
         frontends: if req.areas.contains(&Area::Frontend) {
-            vec![url("user-frontend"), url("admin-frontend")]
+            vec![front("user-frontend"), front("admin-frontend")]
         } else {
             vec![]
         },
         user_api_url: s.service("user-api").url,
+        user_api_profile_paths: crate::probe::routes::owned(web::API_PROFILE_PATHS),
+        bff_profile_paths: crate::probe::routes::owned(web::BFF_PROFILE_PATHS),
         timeout: s.timeout,
         login: auth_config(s, req).login,
         origin: s.service("user-frontend").url,
@@ -135,10 +138,12 @@ pub fn auth_config(s: &Settings, req: &Request) -> AuthProbeConfig {
         .or_else(|| Some((s.var("DOCTOR_LOGIN_USERNAME")?.to_string(), s.var("DOCTOR_LOGIN_PASSWORD")?.to_string())));
     AuthProbeConfig {
         base_url: req.auth_url.clone().unwrap_or_else(|| s.service("auth-service").url),
+        health_paths: crate::probe::routes::owned(auth_probe::AUTH_HEALTH_PATHS),
+        login_paths: crate::probe::routes::owned(auth_probe::LOGIN_PATHS),
         timeout: s.timeout,
         token: req.token.clone(),
         login,
-        leeway_s: 30,
+        leeway_s: auth_probe::SERVICES_LEEWAY_S,
     }
 }
 

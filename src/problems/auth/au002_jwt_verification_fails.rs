@@ -430,7 +430,10 @@ mod tests {
     }
 
     fn with_token(view: Result<TokenView, TokenError>, verification: Option<Verification>) -> AuthFacts {
-        AuthFacts { token: Some(TokenFacts { view, verification, checked_at: NOW }), ..served(vec![key("k1", "ab12")]) }
+        AuthFacts {
+            token: Some(TokenFacts { view, verification, checked_at: NOW, leeway_s: 60 }),
+            ..served(vec![key("k1", "ab12")])
+        }
     }
 
     fn expected() -> Expected {
