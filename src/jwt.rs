@@ -22,8 +22,31 @@ pub struct TokenView {
     pub exp: Option<i64>,
     pub nbf: Option<i64>,
     pub iat: Option<i64>,
+    /// What the token says it is for: `token_type` (`access`/`refresh`), or `scope` (the
+    /// spec's other spelling). Short words, not personal data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
     /// Names of the other claims (values are not shown: they may be personal data).
     pub other_claims: Vec<String>,
+}
+
+impl TokenView {
+    /// The token is a refresh token by its `token_type` or `scope` claim: services that want an
+    /// access token answer it with "Invalid token type".
+    pub fn is_refresh(&self) -> bool {
+        [&self.token_type, &self.scope].iter().any(|c| c.as_deref().is_some_and(|v| v.eq_ignore_ascii_case("refresh")))
+    }
+
+    /// `token_type "refresh"` / `scope "refresh"`: the claim that says what the token is for.
+    pub fn type_claim(&self) -> Option<String> {
+        match (&self.token_type, &self.scope) {
+            (Some(t), _) => Some(format!("token_type {t:?}")),
+            (None, Some(s)) => Some(format!("scope {s:?}")),
+            (None, None) => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,7 +109,9 @@ pub fn inspect(token: &str) -> Result<TokenView, TokenError> {
         Some(Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
         _ => Vec::new(),
     };
-    let known = ["iss", "aud", "sub", "exp", "nbf", "iat"];
+    let known = ["iss", "aud", "sub", "exp", "nbf", "iat", "token_type", "scope"];
+    // Only short words are kept: a long value is not a type but something else.
+    let word = |k: &str| s(&claims, k).filter(|v| v.len() <= 64);
     let other_claims = claims
         .as_object()
         .map(|o| o.keys().filter(|k| !known.contains(&k.as_str())).cloned().collect())
@@ -101,6 +126,8 @@ pub fn inspect(token: &str) -> Result<TokenView, TokenError> {
         exp: n("exp"),
         nbf: n("nbf"),
         iat: n("iat"),
+        token_type: word("token_type"),
+        scope: word("scope"),
         other_claims,
     })
 }
@@ -352,6 +379,23 @@ mod tests {
         );
         assert_eq!(v.aud, ["a", "b"]);
         assert_eq!(v.other_claims, ["email"]);
+        assert!(!v.is_refresh() && v.type_claim().is_none());
+    }
+
+    #[test]
+    fn what_a_token_is_for_is_read_under_both_spellings() {
+        let token = |claims: &str| inspect(&format!("{}.{}.sig", b64(br#"{"alg":"RS256"}"#), b64(claims.as_bytes())));
+        let v = token(r#"{"sub":"1","token_type":"refresh","jti":"j"}"#).unwrap();
+        assert!(v.is_refresh());
+        assert_eq!(v.type_claim().as_deref(), Some("token_type \"refresh\""));
+        assert_eq!(v.other_claims, ["jti"]);
+        let v = token(r#"{"scope":"Refresh"}"#).unwrap();
+        assert!(v.is_refresh());
+        assert_eq!(v.type_claim().as_deref(), Some("scope \"Refresh\""));
+        let v = token(r#"{"token_type":"access","scope":"read write"}"#).unwrap();
+        assert!(!v.is_refresh());
+        let long = format!(r#"{{"token_type":"{}"}}"#, "x".repeat(100));
+        assert_eq!(token(&long).unwrap().token_type, None);
     }
 
     #[test]

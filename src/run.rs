@@ -119,15 +119,18 @@ pub struct Facts {
 }
 
 pub fn web_config(s: &Settings, req: &Request, t: &Targets) -> WebProbeConfig {
-    let url = |name: &str| (name.to_string(), t.http_url(name));
+    let api = |name: &str| web::WebTarget::api(name, &t.http_url(name));
+    let front = |name: &str| web::WebTarget::frontend(name, &t.http_url(name));
     WebProbeConfig {
-        apis: vec![url("user-api"), url("admin-api")],
+        apis: vec![api("user-api"), api("admin-api")],
         frontends: if req.areas.contains(&Area::Frontend) {
-            vec![url("user-frontend"), url("admin-frontend")]
+            vec![front("user-frontend"), front("admin-frontend")]
         } else {
             vec![]
         },
         user_api_url: t.http_url("user-api"),
+        user_api_profile_paths: crate::probe::routes::owned(web::API_PROFILE_PATHS),
+        bff_profile_paths: crate::probe::routes::owned(web::BFF_PROFILE_PATHS),
         timeout: s.timeout,
         login: login(s, req),
         origin: t.http_url("user-frontend"),
@@ -145,10 +148,12 @@ fn login(s: &Settings, req: &Request) -> Option<(String, String)> {
 pub fn auth_config(s: &Settings, req: &Request, t: &Targets) -> AuthProbeConfig {
     AuthProbeConfig {
         base_url: t.http_url("auth-service"),
+        health_paths: crate::probe::routes::owned(auth_probe::AUTH_HEALTH_PATHS),
+        login_paths: crate::probe::routes::owned(auth_probe::LOGIN_PATHS),
         timeout: s.timeout,
         token: req.token.clone(),
         login: login(s, req),
-        leeway_s: 30,
+        leeway_s: auth_probe::SERVICES_LEEWAY_S,
     }
 }
 

@@ -158,3 +158,159 @@ fn logins_from_the_environment_or_stdin_tell_the_causes_apart() {
     let (v, _) = auth(&fx, &[], None, &ok);
     assert_eq!(verdict(&v, "AU001", "redis-error"), "confirmed");
 }
+
+// ---------------------------------------------------------------------------------------------
+// auth-service as its specification has it (the fixture's `spec` mode)
+
+const SPEC_EXPECT: &[(&str, &str)] = &[("JWT_ISS", "https://auth.example.com"), ("JWT_AUD", "fastapi-api")];
+const SPEC_LOGIN: &[(&str, &str)] =
+    &[("DOCTOR_LOGIN_USERNAME", "test@example.com"), ("DOCTOR_LOGIN_PASSWORD", "testpass")];
+
+#[test]
+fn the_spec_login_is_found_at_auth_login_with_email_and_tried_no_further() {
+    let fx = Fixture::start(&["spec", "role=auth"]);
+    let (v, out) = auth(&fx, &["--only", "AU001"], None, SPEC_LOGIN);
+    let au001 = check(&v, "AU001");
+    assert_eq!(au001["status"], "ok", "{au001:#}");
+    assert!(
+        au001["summary"].as_str().unwrap().contains("test@example.com logged in (HTTP 200) at /auth/login"),
+        "{au001:#}"
+    );
+    assert_eq!(au001["evidence"]["login_path"], "/auth/login");
+    assert_eq!(au001["evidence"]["health_body"]["components"]["redis"], "ok");
+    assert!(!out.combined().contains("testpass"));
+    let posts: Vec<String> = fx.requests().into_iter().filter(|(m, _)| m == "POST").map(|(_, p)| p).collect();
+    assert_eq!(posts, ["/auth/login"], "one login attempt, no more");
+
+    // The runbook's auth-service: the spec's paths are 404s, then its own answers; three attempts.
+    let runbook = Fixture::start(&[]);
+    let (v, _) = auth(
+        &runbook,
+        &["--only", "AU001"],
+        None,
+        &[("DOCTOR_LOGIN_USERNAME", "testuser"), ("DOCTOR_LOGIN_PASSWORD", "testpass")],
+    );
+    assert_eq!(check(&v, "AU001")["evidence"]["login_path"], "/api/auth/login", "{:#}", check(&v, "AU001"));
+    let posts: Vec<String> = runbook.requests().into_iter().filter(|(m, _)| m == "POST").map(|(_, p)| p).collect();
+    assert_eq!(posts, ["/auth/login", "/api/v1/auth/login", "/api/auth/login"]);
+
+    // The versioned path, the wrapped answer, an inactive account.
+    let v1 = Fixture::start(&["spec", "role=auth", "login-path=/api/v1/auth/login", "login-body=wrapped"]);
+    let (v, _) = auth(&v1, &["--only", "AU001"], None, SPEC_LOGIN);
+    let au001 = check(&v, "AU001");
+    assert_eq!(au001["status"], "ok", "{au001:#}");
+    assert_eq!(au001["evidence"]["login_path"], "/api/v1/auth/login");
+    assert_eq!(au001["evidence"]["login_token_field"], "data.access_token");
+    // The tokens of that answer are in no output, not in -v, not in --dump-facts.
+    let dir = tempfile::tempdir().unwrap();
+    let facts = dir.path().join("facts.json");
+    let (_, out) = auth(&v1, &["-v", "--dump-facts", facts.to_str().unwrap()], None, SPEC_LOGIN);
+    let dumped = std::fs::read_to_string(&facts).expect("--dump-facts wrote the file");
+    for text in [out.combined(), dumped] {
+        assert!(!text.contains("eyJ"), "a JWT came out: {text}");
+        assert!(!text.contains("testpass"));
+    }
+    let (v, _) = auth(&fx, &["--login-stdin", "--only", "AU001"], Some("inactive@example.com\ntestpass\n"), &[]);
+    assert_eq!(verdict(&v, "AU001", "user-inactive"), "confirmed", "{:#}", check(&v, "AU001"));
+    assert!(evidence(&v, "AU001", "user-inactive").contains("Account inactive"));
+}
+
+#[test]
+fn an_unhealthy_spec_health_fails_auth_even_with_http_200() {
+    let fx = Fixture::start(&["spec", "role=auth", "health=unhealthy"]);
+    let (v, out) = auth(&fx, &["--only", "AU001"], None, &[]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    let au001 = check(&v, "AU001");
+    assert!(au001["summary"].as_str().unwrap().contains("→ HTTP 200, but the body says unhealthy"), "{au001:#}");
+    assert_eq!(verdict(&v, "AU001", "database-error"), "suspected");
+    assert!(evidence(&v, "AU001", "database-error").contains("/health reports database: error: connection refused"));
+    assert_eq!(verdict(&v, "AU001", "redis-error"), "ruled-out");
+    let fx = Fixture::start(&["spec", "role=auth", "health=503:redis"]);
+    let (v, _) = auth(&fx, &["--only", "AU001"], None, SPEC_LOGIN);
+    assert_eq!(check(&v, "AU001")["status"], "critical");
+    assert_eq!(verdict(&v, "AU001", "redis-error"), "suspected", "the login itself worked");
+
+    // No health endpoint at all: never ok.
+    let none = Fixture::start(&["spec", "role=bff"]);
+    let (v, out) = auth(&none, &["--only", "AU001"], None, &[]);
+    assert_eq!(out.code, 3, "{}", out.stdout);
+    assert!(check(&v, "AU001")["summary"].as_str().unwrap().starts_with("no health endpoint at /health, /healthz"));
+}
+
+#[test]
+fn spec_tokens_are_judged_with_the_services_leeway_and_their_type() {
+    let fx = Fixture::start(&["spec", "role=auth"]);
+    let (v, out) = auth(&fx, &["--token", "-", "--only", "AU002"], Some(&fx.token("exp=600")), SPEC_EXPECT);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert_eq!(verdict(&v, "AU002", "issuer-mismatch"), "ruled-out");
+    assert!(evidence(&v, "AU002", "issuer-mismatch").contains("(JWT_ISS (environment))"), "{:#}", check(&v, "AU002"));
+    assert_eq!(verdict(&v, "AU002", "wrong-token-type"), "ruled-out");
+    assert_eq!(check(&v, "AU002")["evidence"]["token"]["kid"], "key-1");
+
+    // 45 s past exp: the services still accept it; 90 s: expired.
+    let (v, out) = auth(&fx, &["--token", "-", "--only", "AU002"], Some(&fx.token("exp=-45")), SPEC_EXPECT);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert_eq!(verdict(&v, "AU002", "token-expired"), "ruled-out");
+    assert!(evidence(&v, "AU002", "token-expired").contains("within the 60s of clock skew the services allow"));
+    let (v, out) = auth(&fx, &["--token", "-", "--only", "AU002"], Some(&fx.token("exp=-90")), SPEC_EXPECT);
+    assert_eq!(out.code, 2);
+    assert_eq!(verdict(&v, "AU002", "token-expired"), "confirmed");
+
+    // The refresh token of a real login, given where an access token is expected.
+    let (status, body) = fx.post_json("/auth/login", r#"{"email":"test@example.com","password":"testpass"}"#);
+    assert_eq!(status, 200, "{body}");
+    let refresh = serde_json::from_str::<Value>(&body).unwrap()["refresh_token"].as_str().unwrap().to_string();
+    let (v, out) = auth(&fx, &["--token", "-", "--only", "AU002"], Some(&refresh), SPEC_EXPECT);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert_eq!(verdict(&v, "AU002", "wrong-token-type"), "confirmed");
+    let said = check(&v, "AU002")["summary"].as_str().unwrap().to_string();
+    assert!(said.contains("this is a refresh token (token_type \"refresh\"), not an access token"), "{said}");
+    assert!(said.contains("Invalid token type"), "{said}");
+    assert_eq!(verdict(&v, "AU002", "signature-mismatch"), "ruled-out", "it verifies: only its type is wrong");
+    assert!(!out.combined().contains(&refresh), "the refresh token was printed");
+}
+
+#[test]
+fn admin_apis_jwt_issuer_against_auths_jwt_iss_is_an_issuer_mismatch() {
+    let Some(lab) = support::lab::Lab::new() else { return };
+    use support::lab::{ContainerSpec, Image, image};
+    let fixture = |name: &str, modes: &str, env: &[(&str, &str)]| {
+        let mut env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        env.push(("FIXTURE_MODES".into(), modes.into()));
+        env.push(("FIXTURE_LISTEN".into(), "0.0.0.0:8000".into()));
+        lab.run(ContainerSpec {
+            name: name.into(),
+            image: image(Image::Fixture),
+            env,
+            networks: vec![(name.into(), vec![])],
+            publish: vec!["127.0.0.1:0:8000".into()],
+            ..Default::default()
+        });
+    };
+    fixture("auth-service", "spec,role=auth", &[("JWT_ISS", "https://auth.example.com"), ("JWT_AUD", "fastapi-api")]);
+    fixture("user-api", "spec,role=user-api", &[("JWT_ISS", "https://auth.example.com"), ("JWT_AUD", "fastapi-api")]);
+    let admin = [("JWT_ISSUER", "https://auth.example.org"), ("JWT_AUDIENCE", "fastapi-api")];
+    fixture("admin-api", "spec,role=admin-api", &admin);
+    lab.wait_log("auth-service", "listening on");
+    let port = lab.published_port("auth-service", 8000);
+
+    let (mut cmd, dir) = doctor();
+    let toml: String = ["auth-service", "user-api", "admin-api"]
+        .iter()
+        .map(|s| format!("[services.{s}]\ncontainer = \"{}\"\n", lab.name(s)))
+        .collect();
+    std::fs::write(dir.path().join("doctor.toml"), toml).unwrap();
+    let out = run(cmd
+        .args(["auth", "--only", "AU002", "--format", "json", "--timeout", "3s", "--url"])
+        .arg(format!("http://127.0.0.1:{port}")));
+    let v: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
+    assert_eq!(verdict(&v, "AU002", "issuer-mismatch"), "confirmed", "{:#}", check(&v, "AU002"));
+    let ev = evidence(&v, "AU002", "issuer-mismatch");
+    assert!(
+        ev.contains("admin-api expects JWT_ISSUER=\"https://auth.example.org\"")
+            && ev.contains("issues \"https://auth.example.com\" (JWT_ISS)"),
+        "{ev}"
+    );
+    assert!(!ev.contains("user-api expects"), "user-api agrees with auth-service: {ev}");
+    assert_eq!(verdict(&v, "AU002", "audience-mismatch"), "unchecked", "{:#}", check(&v, "AU002"));
+}

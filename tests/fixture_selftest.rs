@@ -19,14 +19,28 @@ struct Fixture {
     addr: SocketAddr,
 }
 
+/// The variables the fixture reads in spec mode (cleared so that the test's own environment
+/// never leaks in).
+const SPEC_ENV: &[&str] =
+    &["JWT_ISS", "JWT_AUD", "JWT_ISSUER", "JWT_AUDIENCE", "AUTH_SERVER_URL", "API_SERVER_URL", "NODE_ENV"];
+
 impl Fixture {
     fn start(modes: &[&str]) -> Fixture {
+        Fixture::start_with_env(modes, &[])
+    }
+
+    /// Started with `env` set as the service's own environment.
+    fn start_with_env(modes: &[&str], env: &[(&str, &str)]) -> Fixture {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_doctor-fixture"));
         cmd.args(["--listen", "127.0.0.1:0"]);
         for mode in modes {
             cmd.args(["--mode", mode]);
         }
         cmd.env_remove("FIXTURE_MODES").env_remove("FIXTURE_LISTEN");
+        for name in SPEC_ENV {
+            cmd.env_remove(name);
+        }
+        cmd.envs(env.iter().copied());
         cmd.stdin(Stdio::null()).stdout(Stdio::piped());
         cmd.stderr(if std::env::var_os("FIXTURE_LOG").is_some() { Stdio::inherit() } else { Stdio::null() });
         let mut child = cmd.spawn().expect("start doctor-fixture");
@@ -61,6 +75,11 @@ impl Fixture {
 
     fn login(&self) -> Resp {
         self.post_json("/api/auth/login", &serde_json::json!({"username": "testuser", "password": "testpass"}), &[])
+    }
+
+    /// A token minted by `/__fixture/token?QUERY`.
+    fn token(&self, query: &str) -> String {
+        self.get(&format!("/__fixture/token?{query}")).text().trim().to_string()
     }
 
     fn jwks(&self) -> Value {
@@ -622,4 +641,234 @@ fn reset_garbage_and_redirect_loop() {
     let fx = Fixture::start(&["redirect-loop"]);
     let resp = fx.get("/health?x=1");
     assert_eq!((resp.status, resp.header("Location")), (302, Some("/health?x=1")));
+}
+
+// ---------------------------------------------------------------------------------------------
+// spec mode: the services as the specification implements them
+
+fn spec_login(fx: &Fixture, email: &str, password: &str) -> Resp {
+    fx.post_json("/auth/login", &serde_json::json!({"email": email, "password": password}), &[])
+}
+
+/// The claims of a token, unverified.
+fn token_claims(token: &str) -> Value {
+    serde_json::from_slice(&b64url_decode(token.split('.').nth(1).unwrap())).expect("JSON claims")
+}
+
+fn spec_validation(iss: &str, aud: &str) -> Validation {
+    let mut v = Validation::new(Algorithm::RS256);
+    v.leeway = 0;
+    v.set_audience(&[aud]);
+    v.set_issuer(&[iss]);
+    v
+}
+
+#[test]
+fn spec_auth_service_health_login_and_tokens() {
+    let fx = Fixture::start(&["spec", "role=auth"]);
+    let health = fx.get("/health");
+    assert_eq!(health.status, 200);
+    let body = health.json();
+    assert_eq!((body["status"].as_str(), body["checks"]["database"].as_str()), (Some("healthy"), Some("ok")));
+    assert!(body["timestamp"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(fx.get("/healthz").status, 404);
+    assert_eq!(fx.get("/ready").json()["status"], "ready");
+
+    // The runbook's route and body are not the spec's.
+    let runbook =
+        fx.post_json("/api/auth/login", &serde_json::json!({"username": "testuser", "password": "testpass"}), &[]);
+    assert_eq!(runbook.status, 404);
+    let no_email =
+        fx.post_json("/auth/login", &serde_json::json!({"username": "testuser", "password": "testpass"}), &[]);
+    assert_eq!(no_email.status, 422);
+    assert_eq!(spec_login(&fx, "test@example.com", "wrong").status, 401);
+    let inactive = spec_login(&fx, "inactive@example.com", "testpass");
+    assert_eq!((inactive.status, inactive.json()["detail"].as_str()), (403, Some("Account inactive")));
+
+    let ok = spec_login(&fx, "test@example.com", "testpass");
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    let body = ok.json();
+    let access = body["access_token"].as_str().unwrap();
+    let refresh = body["refresh_token"].as_str().unwrap();
+    assert_eq!(token_header(access)["kid"], "key-1");
+    let jwks = fx.jwks();
+    assert_eq!(jwks["keys"][0]["kid"], "key-1");
+    let key = jwk_key(&jwks["keys"][0]);
+    let claims =
+        jsonwebtoken::decode::<Value>(access, &key, &spec_validation("https://auth.example.com", "fastapi-api"))
+            .expect("the access token verifies")
+            .claims;
+    assert_eq!(claims["token_type"], "access");
+    assert_eq!(claims["sub"].as_str().unwrap().len(), 36, "a UUID");
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 900);
+    assert!(claims.get("jti").is_some() && claims.get("nbf").is_none());
+    let refresh_claims = token_claims(refresh);
+    assert_eq!(refresh_claims["token_type"], "refresh");
+    assert_eq!(refresh_claims["exp"].as_i64().unwrap() - refresh_claims["iat"].as_i64().unwrap(), 7 * 24 * 3600);
+}
+
+#[test]
+fn spec_login_wrapped_moved_and_from_the_environment() {
+    let wrapped = Fixture::start(&["spec", "role=auth", "login-body=wrapped"]);
+    let body = spec_login(&wrapped, "test@example.com", "testpass").json();
+    assert_eq!(body["status"], "success");
+    assert!(body.get("access_token").is_none());
+    assert!(body["data"]["access_token"].as_str().is_some() && body["data"]["refresh_token"].as_str().is_some());
+
+    let v1 = Fixture::start(&["spec", "role=auth", "login-path=/api/v1/auth/login"]);
+    assert_eq!(spec_login(&v1, "test@example.com", "testpass").status, 404);
+    let moved = v1.post_json(
+        "/api/v1/auth/login",
+        &serde_json::json!({"email": "test@example.com", "password": "testpass"}),
+        &[],
+    );
+    assert_eq!(moved.status, 200);
+
+    let env = [("JWT_ISS", "https://auth.example.net"), ("JWT_AUD", "other-api"), ("JWT_ISSUER", "ignored")];
+    let fx = Fixture::start_with_env(&["spec", "role=auth"], &env);
+    let claims = token_claims(spec_login(&fx, "test@example.com", "testpass").json()["access_token"].as_str().unwrap());
+    assert_eq!((claims["iss"].as_str(), claims["aud"].as_str()), (Some("https://auth.example.net"), Some("other-api")));
+
+    // The default mode reads no such variable.
+    let fx = Fixture::start_with_env(&[], &env);
+    let claims = token_claims(fx.login().json()["access_token"].as_str().unwrap());
+    assert_eq!(claims["iss"], "auth-service");
+}
+
+#[test]
+fn spec_apis_health_profile_and_metrics() {
+    let auth = Fixture::start(&["spec", "role=auth"]);
+    let user_api = Fixture::start(&["spec", "role=user-api"]);
+    let healthz = user_api.get("/healthz");
+    assert_eq!(healthz.status, 200);
+    assert_eq!(healthz.json(), serde_json::json!({"status": "healthy", "database": "ok", "redis": "ok"}));
+    assert_eq!(user_api.get("/health").status, 404);
+    assert_eq!(user_api.get("/api/users/profile").status, 404);
+
+    let access = spec_login(&auth, "test@example.com", "testpass").json()["access_token"].as_str().unwrap().to_string();
+    let profile = |fx: &Fixture, token: &str| {
+        let header = format!("Bearer {token}");
+        request(fx.addr, "GET", "/profile", &[("Authorization", header.as_str())], b"").unwrap()
+    };
+    let ok = profile(&user_api, &access);
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert_eq!(ok.json()["user_id"].as_str().unwrap().len(), 36);
+    assert_eq!(user_api.get("/profile").status, 403, "no Authorization header");
+
+    // 60 s of leeway: 45 s past exp is accepted, 90 s past is not.
+    let late = profile(&user_api, &user_api.token("exp=-45"));
+    assert_eq!(late.status, 200, "{}", late.text());
+    let expired = profile(&user_api, &user_api.token("exp=-90"));
+    assert_eq!((expired.status, expired.json()["detail"].as_str()), (401, Some("Token has expired")));
+    // A refresh token is not an access token.
+    let wrong_type = profile(&user_api, &user_api.token("exp=600&token_type=refresh"));
+    assert_eq!((wrong_type.status, wrong_type.json()["detail"].as_str()), (401, Some("Invalid token type")));
+
+    // admin-api reads JWT_ISSUER: a different value refuses auth-service's tokens.
+    let admin = Fixture::start_with_env(
+        &["spec", "role=admin-api"],
+        &[("JWT_ISSUER", "https://auth.example.org"), ("JWT_ISS", "https://auth.example.com")],
+    );
+    let refused = profile(&admin, &access);
+    assert_eq!(refused.status, 401);
+    assert!(refused.json()["detail"].as_str().unwrap().starts_with("Invalid token claims"), "{}", refused.text());
+    let agreeing = Fixture::start_with_env(&["spec", "role=admin-api"], &[("JWT_ISSUER", "https://auth.example.com")]);
+    assert_eq!(profile(&agreeing, &access).status, 200);
+
+    let metrics = user_api.get("/metrics").text();
+    assert!(
+        metrics.contains("http_request_duration_seconds_bucket{endpoint=\"/profile\",method=\"GET\",le=\"0.05\"}"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("handler="), "{metrics}");
+}
+
+#[test]
+fn spec_health_misbehaviour_in_each_shape() {
+    let api = Fixture::start(&["spec", "role=user-api", "health=unhealthy"]);
+    let r = api.get("/healthz");
+    assert_eq!(r.status, 200, "HTTP 200 with an unhealthy body");
+    assert_eq!(r.json(), serde_json::json!({"status": "unhealthy", "database": "error", "redis": "ok"}));
+    let api = Fixture::start(&["spec", "role=admin-api", "health=503:redis"]);
+    let r = api.get("/healthz");
+    assert_eq!(r.status, 503);
+    assert_eq!(r.json(), serde_json::json!({"status": "unhealthy", "database": "ok", "redis": "error"}));
+
+    let auth = Fixture::start(&["spec", "role=auth", "health=unhealthy"]);
+    let body = auth.get("/health").json();
+    assert_eq!(body["status"], "unhealthy");
+    assert_eq!(body["checks"]["database"], "error: connection refused");
+    assert_eq!(body["checks"]["redis"], "ok");
+
+    let bff = Fixture::start(&["spec", "role=bff", "health=503"]);
+    let r = bff.get("/api/health");
+    assert_eq!((r.status, r.json()["status"].as_str()), (503, Some("unhealthy")));
+
+    // The runbook's /health takes the same modes.
+    let runbook = Fixture::start(&["health=unhealthy"]);
+    let r = runbook.get("/health");
+    assert_eq!((r.status, r.json()["database"].as_str()), (200, Some("error")));
+    assert_eq!(Fixture::start(&["health=503"]).get("/health").status, 503);
+    assert_eq!(Fixture::start(&[]).get("/healthz").status, 404, "the default mode has no /healthz");
+}
+
+#[test]
+fn spec_bff_forwards_login_and_profile() {
+    let auth = Fixture::start(&["spec", "role=auth"]);
+    let api = Fixture::start(&["spec", "role=user-api"]);
+    let (auth_url, api_url) = (auth.url(), api.url());
+    let env = [("AUTH_SERVER_URL", auth_url.as_str()), ("API_SERVER_URL", api_url.as_str())];
+    let bff = Fixture::start_with_env(&["spec", "role=bff"], &env);
+    let health = bff.get("/api/health").json();
+    assert_eq!((health["status"].as_str(), health["service"].as_str()), (Some("healthy"), Some("User Frontend BFF")));
+    assert_eq!(bff.get("/").status, 200);
+
+    let body = serde_json::json!({"email": "test@example.com", "password": "testpass"});
+    let login = bff.post_json("/api/auth/login", &body, &[]);
+    assert_eq!(login.status, 200, "{}", login.text());
+    let access = set_cookie(&login, "access_token");
+    assert_eq!(attributes(access), ["httponly", "samesite=strict", "path=/", "max-age=900"]);
+    assert_eq!(
+        attributes(set_cookie(&login, "refresh_token")),
+        ["httponly", "samesite=strict", "path=/", "max-age=604800"]
+    );
+    let cookie = access.split(';').next().unwrap().to_string();
+    let profile = request(bff.addr, "GET", "/api/profile", &[("Cookie", cookie.as_str())], b"").unwrap();
+    assert_eq!(profile.status, 200, "{}", profile.text());
+    assert_eq!(bff.get("/api/users/profile").status, 404);
+
+    let auth_seen = auth.get("/__fixture/requests").json();
+    assert!(
+        auth_seen.as_array().unwrap().iter().any(|r| r["method"] == "POST" && r["path"] == "/auth/login"),
+        "{auth_seen}"
+    );
+    let api_seen = api.get("/__fixture/requests").json();
+    let calls: Vec<(&str, bool)> = api_seen
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["path"].as_str().unwrap(), r["has_authorization"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(calls, [("/profile", true)]);
+
+    // auth-service's refusal is passed on; NODE_ENV=production makes the cookies Secure.
+    let refused = bff.post_json(
+        "/api/auth/login",
+        &serde_json::json!({"email": "inactive@example.com", "password": "testpass"}),
+        &[],
+    );
+    assert_eq!((refused.status, refused.json()["detail"].as_str()), (403, Some("Account inactive")));
+    let wrapped = Fixture::start(&["spec", "role=auth", "login-body=wrapped"]);
+    let wrapped_url = wrapped.url();
+    let production = Fixture::start_with_env(
+        &["spec", "role=bff"],
+        &[("AUTH_SERVER_URL", wrapped_url.as_str()), ("NODE_ENV", "production")],
+    );
+    let login = production.post_json("/api/auth/login", &body, &[]);
+    assert_eq!(login.status, 200, "the wrapped answer is read: {}", login.text());
+    assert!(attributes(set_cookie(&login, "access_token")).contains(&"secure".to_string()));
+
+    // Without AUTH_SERVER_URL the BFF checks the login itself.
+    let local = Fixture::start(&["spec", "role=bff"]);
+    assert_eq!(local.post_json("/api/auth/login", &body, &[]).status, 200);
 }

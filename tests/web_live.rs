@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::report::verdict;
+use support::report::{evidence, verdict};
 
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -187,4 +187,170 @@ fn doctor_with_cwd(cwd: &std::path::Path) -> std::process::Command {
     }
     c.env("NO_COLOR", "1").env("DOCTOR_LANG", "en").env("TERM", "dumb").current_dir(cwd);
     c
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stack as its specification has it (the fixture's `spec` mode)
+
+/// Runs `doctor CMD` with each `(service, url)` named in doctor.toml, the spec's test user's
+/// credentials when `login`, and the report as JSON.
+fn doctor_spec(cmd_name: &str, services: &[(&str, &str)], login: bool, extra: &[&str]) -> Value {
+    let (mut cmd, dir) = doctor();
+    let toml: String = services.iter().map(|(s, url)| format!("[services.{s}]\nurl = \"{url}\"\n")).collect();
+    std::fs::write(dir.path().join("doctor.toml"), toml).unwrap();
+    if login {
+        cmd.env("DOCTOR_LOGIN_USERNAME", "test@example.com").env("DOCTOR_LOGIN_PASSWORD", "testpass");
+    }
+    let out = run(cmd.args([cmd_name, "--no-docker", "--format", "json"]).args(extra));
+    assert!(!out.combined().contains("testpass"), "a password was printed");
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
+}
+
+/// Every check of `code` (one per target).
+fn all_of<'a>(v: &'a Value, code: &str) -> Vec<&'a Value> {
+    v["checks"].as_array().unwrap().iter().filter(|c| c["code"] == code).collect()
+}
+
+/// The spec's auth-service, user-api and admin-api, and a BFF forwarding to them.
+struct SpecStack {
+    auth: Fixture,
+    user_api: Fixture,
+    admin_api: Fixture,
+    bff: Fixture,
+}
+
+impl SpecStack {
+    fn start(api_modes: &[&str]) -> SpecStack {
+        let auth = Fixture::start(&["spec", "role=auth"]);
+        let mut user_modes = vec!["spec", "role=user-api"];
+        user_modes.extend(api_modes);
+        let user_api = Fixture::start(&user_modes);
+        let mut admin_modes = vec!["spec", "role=admin-api"];
+        admin_modes.extend(api_modes);
+        let admin_api = Fixture::start(&admin_modes);
+        let (auth_url, api_url) = (auth.url(), user_api.url());
+        let bff = Fixture::start_with_env(
+            &["spec", "role=bff"],
+            &[("AUTH_SERVER_URL", &auth_url), ("API_SERVER_URL", &api_url), ("NODE_ENV", "development")],
+        );
+        SpecStack { auth, user_api, admin_api, bff }
+    }
+
+    fn urls(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("auth-service", self.auth.url()),
+            ("user-api", self.user_api.url()),
+            ("admin-api", self.admin_api.url()),
+            ("user-frontend", self.bff.url()),
+            ("admin-frontend", self.bff.url()),
+        ]
+    }
+
+    fn doctor(&self, cmd: &str, login: bool) -> Value {
+        let urls = self.urls();
+        let services: Vec<(&str, &str)> = urls.iter().map(|(s, u)| (*s, u.as_str())).collect();
+        doctor_spec(cmd, &services, login, &[])
+    }
+}
+
+#[test]
+fn a_healthy_spec_stack_is_ok_through_its_own_routes() {
+    let stack = SpecStack::start(&[]);
+    let v = stack.doctor("api", false);
+    for api in all_of(&v, "API001") {
+        assert_eq!(api["status"], "ok", "{api:#}");
+        assert!(api["summary"].as_str().unwrap().starts_with("/healthz answered in"), "{api:#}");
+        assert_eq!(api["evidence"]["health_path"], "/healthz");
+        assert_eq!(api["evidence"]["health_body"]["components"]["database"], "ok");
+    }
+
+    let v = stack.doctor("frontend", true);
+    for code in ["FE001", "FE002", "FE003"] {
+        for c in all_of(&v, code) {
+            assert_eq!(c["status"], "ok", "{code}: {c:#}");
+        }
+    }
+    let fe001 = first(&v, "FE001");
+    assert!(fe001["summary"].as_str().unwrap().contains("/api/health answered in"), "{fe001:#}");
+    let fe003 = first(&v, "FE003");
+    assert_eq!(fe003["evidence"]["bff_path"], "/api/profile", "{fe003:#}");
+    assert!(fe003["summary"].as_str().unwrap().contains("at /api/profile"), "{fe003:#}");
+    let fe002 = first(&v, "FE002");
+    assert!(
+        evidence(&v, "FE002", "cookie-attributes")
+            .contains("access_token; HttpOnly; SameSite=Strict; Path=/; Max-Age=900"),
+        "{fe002:#}"
+    );
+
+    // The BFF forwarded the login to auth-service's /auth/login, and its profile call to user-api's /profile.
+    assert!(stack.auth.requests().contains(&("POST".into(), "/auth/login".into())), "{:?}", stack.auth.requests());
+    assert!(stack.user_api.requests().contains(&("GET".into(), "/profile".into())), "{:?}", stack.user_api.requests());
+    // Neither runbook-only route was needed.
+    assert!(!stack.bff.requests().iter().any(|(_, p)| p == "/api/users/profile"), "{:?}", stack.bff.requests());
+}
+
+#[test]
+fn an_unhealthy_body_and_a_503_are_failures_that_name_the_component() {
+    // HTTP 200 with {"status":"unhealthy","database":"error"}.
+    let stack = SpecStack::start(&["health=unhealthy"]);
+    let v = stack.doctor("api", false);
+    for api in all_of(&v, "API001") {
+        assert_eq!(api["status"], "critical", "{api:#}");
+        let s = api["summary"].as_str().unwrap();
+        assert!(
+            s.contains("/healthz answers HTTP 200 but says the service is unhealthy") && s.contains("database: error"),
+            "{s}"
+        );
+        let slow_db = api["causes"].as_array().unwrap().iter().find(|c| c["id"] == "slow-database").unwrap();
+        assert_eq!(slow_db["verdict"], "confirmed", "{api:#}");
+    }
+
+    // HTTP 503 with Redis in error.
+    let stack = SpecStack::start(&["health=503:redis"]);
+    let v = stack.doctor("api", false);
+    for api in all_of(&v, "API001") {
+        assert_eq!(api["status"], "critical", "{api:#}");
+        assert!(
+            api["summary"]
+                .as_str()
+                .unwrap()
+                .contains("/healthz answers HTTP 503; it reports status unhealthy, database: ok, redis: error"),
+            "{api:#}"
+        );
+    }
+
+    // The BFF's /api/health answering 503 beside a page that renders: a warning.
+    let sick_bff = Fixture::start(&["spec", "role=bff", "health=503"]);
+    let v =
+        doctor_spec("frontend", &[("user-frontend", &sick_bff.url()), ("admin-frontend", &sick_bff.url())], false, &[]);
+    assert_eq!(first(&v, "FE001")["status"], "warning", "{:#}", first(&v, "FE001"));
+    assert_eq!(verdict(&v, "FE001", "backend-unreachable"), "suspected");
+}
+
+#[test]
+fn no_health_endpoint_at_any_path_is_never_ok() {
+    // A service that has neither /healthz nor /health (here the spec's BFF).
+    let none = Fixture::start(&["spec", "role=bff"]);
+    let v = doctor_spec("api", &[("user-api", &none.url()), ("admin-api", &none.url())], false, &[]);
+    let api = first(&v, "API001");
+    assert_eq!(api["status"], "unknown", "{api:#}");
+    assert!(
+        api["summary"].as_str().unwrap().starts_with("no health endpoint at /healthz, /health (HTTP 404)"),
+        "{api:#}"
+    );
+    assert_eq!(api["evidence"]["health_tried"][0]["status"], 404);
+}
+
+#[test]
+fn the_runbooks_routes_are_still_found_after_the_specs() {
+    // The runbook's picture: /healthz is a 404, /health answers; the BFF's /api/profile is a
+    // 404, /api/users/profile answers; user-api's /profile too.
+    let api = Fixture::start(&[]);
+    let bff = Fixture::start(&["role=bff", &format!("upstream={}", api.url())]);
+    let v = doctor_web("frontend", &api.url(), &bff.url(), true, &[]);
+    let fe003 = first(&v, "FE003");
+    assert_eq!(fe003["status"], "ok", "{fe003:#}");
+    assert_eq!(fe003["evidence"]["bff_path"], "/api/users/profile");
+    let v = doctor_web("api", &api.url(), "http://127.0.0.1:1", false, &[]);
+    assert_eq!(first(&v, "API001")["evidence"]["health_path"], "/health");
 }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod docker;
 pub mod docker_discover;
 pub mod docker_events;
+pub mod health;
 pub mod http;
 pub mod inside;
 pub mod memory_sample;
@@ -13,6 +14,7 @@ pub mod pg_app;
 pub mod postgres;
 pub mod redis;
 pub mod redis_app;
+pub mod routes;
 pub mod tls;
 pub mod web;
 

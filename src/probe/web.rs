@@ -1,10 +1,14 @@
-//! The user-facing services over HTTP: user-api and admin-api (`/health` and `/metrics`) and the
-//! Next.js frontends (the page itself; with credentials, a login through the BFF whose cookies
-//! and CORS headers are checked, then an API call through the BFF with those cookies, and the
-//! same token sent straight to user-api to tell "not forwarded" from "invalid"). Cookie values
-//! and tokens stay in memory; facts keep attributes and outcomes only.
+//! The user-facing services over HTTP: user-api and admin-api (their health paths, `/healthz`
+//! then `/health`, asked at once, and `/metrics`) and the Next.js frontends (the page itself and
+//! the BFF's `/api/health`; with credentials, a login through the BFF whose cookies and CORS
+//! headers are checked, then the BFF's profile route with those cookies, and the same token sent
+//! straight to user-api's profile route to tell "not forwarded" from "invalid"; each route's
+//! spellings tried in order, the first that is not a 404 answering). Cookie values and tokens
+//! stay in memory; facts keep attributes and outcomes only.
 
+use super::health::{self, HealthFacts};
 use super::http::{self, CookieFacts, HttpFacts, Request};
+use super::routes::{self, Attempt, RouteFacts};
 use super::{Timing, ms};
 use crate::prometheus;
 use serde::{Deserialize, Serialize};
@@ -12,13 +16,47 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// user-api's and admin-api's health paths: the spec's `/healthz`, then the runbook's `/health`.
+pub const API_HEALTH_PATHS: &[&str] = &["/healthz", "/health"];
+/// The frontends' BFF health route.
+pub const BFF_HEALTH_PATHS: &[&str] = &["/api/health"];
+/// The BFF's profile route (the spec's), then the runbook's.
+pub const BFF_PROFILE_PATHS: &[&str] = &["/api/profile", "/api/users/profile"];
+/// user-api's own profile route (the spec's), then the runbook's.
+pub const API_PROFILE_PATHS: &[&str] = &["/profile", "/api/users/profile"];
+/// The BFF's login route (the same in the spec and the runbook).
+pub const BFF_LOGIN_PATH: &str = "/api/auth/login";
+
+/// One API or frontend to probe.
+#[derive(Debug, Clone)]
+pub struct WebTarget {
+    pub service: String,
+    pub base_url: String,
+    /// Health paths, asked at once; the first answer in this order that is not a 404 counts.
+    pub health_paths: Vec<String>,
+}
+
+impl WebTarget {
+    /// An API with the default health paths ([`API_HEALTH_PATHS`]).
+    pub fn api(service: &str, base_url: &str) -> WebTarget {
+        WebTarget { service: service.into(), base_url: base_url.into(), health_paths: routes::owned(API_HEALTH_PATHS) }
+    }
+
+    /// A frontend with the default BFF health paths ([`BFF_HEALTH_PATHS`]).
+    pub fn frontend(service: &str, base_url: &str) -> WebTarget {
+        WebTarget { service: service.into(), base_url: base_url.into(), health_paths: routes::owned(BFF_HEALTH_PATHS) }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct WebProbeConfig {
-    /// (service, base URL) of the APIs.
-    pub apis: Vec<(String, String)>,
-    /// (service, base URL) of the frontends.
-    pub frontends: Vec<(String, String)>,
+    pub apis: Vec<WebTarget>,
+    pub frontends: Vec<WebTarget>,
     pub user_api_url: String,
+    /// user-api's profile routes for the direct call, in order (default [`API_PROFILE_PATHS`]).
+    pub user_api_profile_paths: Vec<String>,
+    /// The BFF's profile routes, in order (default [`BFF_PROFILE_PATHS`]).
+    pub bff_profile_paths: Vec<String>,
     pub timeout: Duration,
     pub login: Option<(String, String)>,
     /// Origin sent with the BFF login, to see the CORS answer.
@@ -49,7 +87,12 @@ pub struct MetricsFacts {
 pub struct ApiFacts {
     pub service: String,
     pub base_url: String,
+    /// The health answer: that of the first health path that did not answer 404 (the first
+    /// path's 404 when all did).
     pub health: HttpFacts,
+    /// Which health path answered, what each answered, and the body parsed.
+    #[serde(default)]
+    pub health_check: HealthFacts,
     pub metrics_http: HttpFacts,
     pub metrics: Option<MetricsFacts>,
 }
@@ -63,12 +106,23 @@ pub struct FrontendFacts {
     pub nextjs_error: bool,
     /// The page rendered an empty application root.
     pub blank: bool,
+    /// The BFF's health answer (`/api/health`); `None` when no health path is configured.
+    #[serde(default)]
+    pub health: Option<HttpFacts>,
+    #[serde(default)]
+    pub health_check: HealthFacts,
     pub bff_login: Option<HttpFacts>,
     pub cookies: Vec<CookieFacts>,
-    /// The BFF's `/api/users/profile` called with the login's cookies.
+    /// The BFF's profile route (`/api/profile`, else `/api/users/profile`) called with the
+    /// login's cookies: the answer of the route that answered (the last 404 when none did).
     pub bff_api: Option<HttpFacts>,
-    /// The access token from the cookie sent straight to user-api as a Bearer token.
+    #[serde(default)]
+    pub bff_api_route: RouteFacts,
+    /// The access token from the cookie sent straight to user-api's profile route (`/profile`,
+    /// else `/api/users/profile`) as a Bearer token.
     pub direct_api: Option<HttpFacts>,
+    #[serde(default)]
+    pub direct_api_route: RouteFacts,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -85,8 +139,8 @@ pub async fn gather(cfg: &WebProbeConfig) -> WebFacts {
     let mut facts = WebFacts::default();
     let Some(client) = http::client() else { return facts };
     let t = Instant::now();
-    let apis = cfg.apis.iter().map(|(service, base)| api(&client, service, base, deadline));
-    let fronts = cfg.frontends.iter().map(|(service, base)| frontend(&client, cfg, service, base, deadline));
+    let apis = cfg.apis.iter().map(|t| api(&client, t, deadline));
+    let fronts = cfg.frontends.iter().map(|t| frontend(&client, cfg, t, deadline));
     let prom = async {
         let base = cfg.prometheus.as_deref()?.trim_end_matches('/').to_string();
         let url = format!("{base}/api/v1/query?query={}", crate::redact::percent_encode(prometheus::P95_QUERY));
@@ -103,55 +157,70 @@ pub async fn gather(cfg: &WebProbeConfig) -> WebFacts {
     facts
 }
 
-async fn api(client: &reqwest::Client, service: &str, base: &str, deadline: Instant) -> ApiFacts {
-    let base = base.trim_end_matches('/');
-    let (health_url, metrics_url) = (format!("{base}/health"), format!("{base}/metrics"));
-    let (health, metrics) = tokio::join!(
-        http::send(client, Request { method: "GET", url: &health_url, json: None, headers: vec![] }, deadline),
+/// The label a histogram's series are told apart by: the spec's `endpoint`, else the
+/// instrumentator's `handler`.
+fn histogram_label(samples: &[prometheus::Sample], base: &str) -> &'static str {
+    let bucket = format!("{base}_bucket");
+    let spec = samples.iter().any(|s| s.name == bucket && s.labels.contains_key("endpoint"));
+    if spec { "endpoint" } else { "handler" }
+}
+
+fn metrics_facts(text: &str) -> MetricsFacts {
+    let s = prometheus::parse(text);
+    let by = histogram_label(&s, "http_request_duration_seconds");
+    MetricsFacts {
+        in_progress: prometheus::total(&s, "http_requests_in_progress"),
+        p50: prometheus::quantiles(&s, "http_request_duration_seconds", by, 0.5),
+        p95: prometheus::quantiles(&s, "http_request_duration_seconds", by, 0.95),
+        resident_memory: prometheus::total(&s, "process_resident_memory_bytes"),
+        samples: s.len(),
+    }
+}
+
+async fn api(client: &reqwest::Client, t: &WebTarget, deadline: Instant) -> ApiFacts {
+    let base = t.base_url.trim_end_matches('/');
+    let metrics_url = routes::join(base, "/metrics");
+    let ((health, health_check), metrics) = tokio::join!(
+        health::probe(client, base, &t.health_paths, deadline),
         http::send(client, Request { method: "GET", url: &metrics_url, json: None, headers: vec![] }, deadline),
     );
-    let parsed = metrics.raw_body.as_deref().filter(|_| metrics.facts.ok()).map(|text| {
-        let s = prometheus::parse(text);
-        MetricsFacts {
-            in_progress: prometheus::total(&s, "http_requests_in_progress"),
-            p50: prometheus::quantiles(&s, "http_request_duration_seconds", "handler", 0.5),
-            p95: prometheus::quantiles(&s, "http_request_duration_seconds", "handler", 0.95),
-            resident_memory: prometheus::total(&s, "process_resident_memory_bytes"),
-            samples: s.len(),
-        }
-    });
+    let parsed = metrics.raw_body.as_deref().filter(|_| metrics.facts.ok()).map(metrics_facts);
     ApiFacts {
-        service: service.into(),
+        service: t.service.clone(),
         base_url: crate::redact::url(base),
-        health: health.facts,
+        health: health.map(|h| h.facts).unwrap_or_default(),
+        health_check,
         metrics_http: HttpFacts { body: None, ..metrics.facts },
         metrics: parsed.filter(|m| m.samples > 0),
     }
 }
 
-async fn frontend(
-    client: &reqwest::Client,
-    cfg: &WebProbeConfig,
-    service: &str,
-    base: &str,
-    deadline: Instant,
-) -> FrontendFacts {
-    let base = base.trim_end_matches('/');
+/// An answer's facts with its body cut to 300 characters.
+fn short(facts: HttpFacts) -> HttpFacts {
+    HttpFacts { body: facts.body.as_ref().map(|b| b.chars().take(300).collect()), ..facts }
+}
+
+async fn frontend(client: &reqwest::Client, cfg: &WebProbeConfig, t: &WebTarget, deadline: Instant) -> FrontendFacts {
+    let base = t.base_url.trim_end_matches('/');
     let page_url = format!("{base}/");
-    let page =
-        http::send(client, Request { method: "GET", url: &page_url, json: None, headers: vec![] }, deadline).await;
+    let (page, (health, health_check)) = tokio::join!(
+        http::send(client, Request { method: "GET", url: &page_url, json: None, headers: vec![] }, deadline),
+        health::probe(client, base, &t.health_paths, deadline),
+    );
     let body = page.raw_body.as_deref().unwrap_or("");
     let mut out = FrontendFacts {
-        service: service.into(),
+        service: t.service.clone(),
         base_url: crate::redact::url(base),
         nextjs_error: body.contains("__next_error__") || body.contains("Application error: a server-side exception"),
         blank: body.contains("<div id=\"__next\"></div>"),
         page: HttpFacts { body: None, ..page.facts },
+        health: health.map(|h| short(h.facts)),
+        health_check,
         ..Default::default()
     };
     let Some((user, password)) = &cfg.login else { return out };
-    let login_url = format!("{base}/api/auth/login");
-    let body = serde_json::json!({"username": user, "password": password});
+    let login_url = routes::join(base, BFF_LOGIN_PATH);
+    let body = login_body(user, password);
     let login = http::send(
         client,
         Request { method: "POST", url: &login_url, json: Some(&body), headers: vec![("origin", cfg.origin.clone())] },
@@ -159,35 +228,29 @@ async fn frontend(
     )
     .await;
     out.cookies = login.facts.cookies.clone();
-    out.bff_login =
-        Some(HttpFacts { body: login.facts.body.as_ref().map(|b| b.chars().take(300).collect()), ..login.facts });
+    out.bff_login = Some(short(login.facts));
     for (_, v) in &login.cookie_pairs {
         crate::redact::register_secret(v);
     }
     let cookie_header: String =
         login.cookie_pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
-    let api_url = format!("{base}/api/users/profile");
-    let bff = http::send(
-        client,
-        Request { method: "GET", url: &api_url, json: None, headers: vec![("cookie", cookie_header)] },
-        deadline,
-    )
-    .await;
-    out.bff_api = Some(HttpFacts { body: bff.facts.body.as_ref().map(|b| b.chars().take(300).collect()), ..bff.facts });
+    let through_bff = Attempt { method: "GET", json: None, headers: vec![("cookie", cookie_header)], not_here: &[404] };
+    let (bff, route) = routes::first_answer(client, base, &cfg.bff_profile_paths, &through_bff, deadline).await;
+    out.bff_api = bff.map(|r| short(r.facts));
+    out.bff_api_route = route;
     if let Some((_, token)) = login.cookie_pairs.iter().find(|(k, _)| k.contains("access")) {
-        let direct_url = format!("{}/api/users/profile", cfg.user_api_url.trim_end_matches('/'));
-        let direct = http::send(
-            client,
-            Request {
-                method: "GET",
-                url: &direct_url,
-                json: None,
-                headers: vec![("authorization", format!("Bearer {token}"))],
-            },
-            deadline,
-        )
-        .await;
-        out.direct_api = Some(HttpFacts { body: None, ..direct.facts });
+        let bearer = vec![("authorization", format!("Bearer {token}"))];
+        let direct_call = Attempt { method: "GET", json: None, headers: bearer, not_here: &[404] };
+        let (direct, route) =
+            routes::first_answer(client, &cfg.user_api_url, &cfg.user_api_profile_paths, &direct_call, deadline).await;
+        out.direct_api = direct.map(|r| HttpFacts { body: None, ..r.facts });
+        out.direct_api_route = route;
     }
     out
+}
+
+/// The login body both spellings of the stack accept: the spec's `email` and the runbook's
+/// `username` (FastAPI ignores the field it does not declare).
+pub fn login_body(user: &str, password: &str) -> serde_json::Value {
+    serde_json::json!({"email": user, "username": user, "password": password})
 }

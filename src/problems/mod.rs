@@ -9,6 +9,7 @@ pub mod engine;
 #[cfg(test)]
 pub mod fixtures;
 pub mod frontend;
+pub mod health;
 pub mod logs;
 pub mod network;
 pub mod perf;

@@ -1,43 +1,48 @@
-//! API001: the API does not answer (timeout). Reads `/health` (status and latency, a hang told
-//! apart from a refusal), `/metrics` (requests in progress, p50/p95 per handler), the
-//! container's CPU and memory, and what the database checks of the same run found. May confirm
-//! `cpu-saturated` and `memory-pressure`; `slow-database` is suspected from PG002/PG003;
-//! `slow-external-call` has no evidence visible from outside the service.
+//! API001: the API does not answer (timeout). Reads the API's health answer (`/healthz`, else
+//! `/health`: status, latency and body, a hang told apart from a refusal, an `unhealthy` body
+//! failing even with HTTP 200, no health endpoint at all never taken for healthy), `/metrics`
+//! (requests in progress, p50/p95 per endpoint), the container's CPU and memory, and what the
+//! database checks of the same run found. May confirm `cpu-saturated` and `memory-pressure`,
+//! and `slow-database` when the health body reports the database in error; `slow-database` is
+//! suspected from PG002/PG003; `slow-external-call` has no evidence visible from outside.
 
 use crate::probe::http::HttpErrorKind;
 use crate::probe::web::ApiFacts;
 use crate::problems::engine::{DockerView, Seen};
+use crate::problems::health::{self, Reading};
 use crate::problems::related::Related;
 use crate::problems::{Ctx, bytes, percent, secs};
 use crate::report::{Finding, Status, Verdict::*};
 
-pub fn diagnose(a: &ApiFacts, docker: &DockerView, related: &Related, ctx: &Ctx) -> Finding {
-    let mut out = Finding::new("API001", format!("{} {}", a.service, a.base_url));
-    let warn = ctx.thresholds.response_time_warn.as_secs_f64();
-    let h = &a.health;
-    out.fact("health_status", h.status);
-    out.fact("health_latency_ms", h.latency_ms);
-    let mut status = Status::Ok;
-    let mut notes = Vec::new();
-    match (&h.error, h.status) {
-        (Some(e), _) if e.kind == HttpErrorKind::Timeout => {
-            status = Status::Critical;
-            notes.push(ctx.tr(
-                format!(
-                    "{} did not answer /health within {}: it hangs (requests pile up) rather than being down",
-                    a.service,
-                    secs(h.latency_ms as f64 / 1000.0)
-                ),
-                format!(
-                    "{} は {} 以内に /health に応答しない: 停止ではなくハングしている（リクエストが滞留）",
-                    a.service,
-                    secs(h.latency_ms as f64 / 1000.0)
-                ),
-            ));
+/// What the health answer says: the status it calls for and the note for the summary.
+fn judge_health(a: &ApiFacts, ctx: &Ctx) -> (Status, Option<String>) {
+    let (h, hc) = (&a.health, &a.health_check);
+    let p = health::path(h, hc);
+    let took = secs(h.latency_ms as f64 / 1000.0);
+    let says = |code: u16| {
+        let base = ctx.tr(format!("{p} answers HTTP {code}"), format!("{p} が HTTP {code} を返した"));
+        match health::reports(h, hc, ctx) {
+            Some(r) => format!("{base}; {r}"),
+            None => base,
         }
-        (Some(e), _) => {
-            status = Status::Critical;
-            notes.push(ctx.tr(
+    };
+    match health::read(Some(h), hc) {
+        Reading::Failed(e) if e.kind == HttpErrorKind::Timeout => (
+            Status::Critical,
+            Some(ctx.tr(
+                format!(
+                    "{} did not answer {p} within {took}: it hangs (requests pile up) rather than being down",
+                    a.service
+                ),
+                format!(
+                    "{} は {took} 以内に {p} に応答しない: 停止ではなくハングしている（リクエストが滞留）",
+                    a.service
+                ),
+            )),
+        ),
+        Reading::Failed(e) => (
+            Status::Critical,
+            Some(ctx.tr(
                 format!(
                     "{} refuses or breaks the connection ({}): it is not running there (see DK002, NET002)",
                     a.service,
@@ -48,21 +53,62 @@ pub fn diagnose(a: &ApiFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
                     a.service,
                     e.kind.text(ctx.lang)
                 ),
-            ));
-        }
-        (None, Some(code)) if code >= 500 => {
-            status = Status::Critical;
-            notes.push(ctx.tr(format!("/health answers HTTP {code}"), format!("/health が HTTP {code} を返した")));
-        }
-        (None, Some(_)) if h.latency_ms as f64 / 1000.0 >= warn => {
-            status = Status::Warning;
-            notes.push(ctx.tr(
-                format!("/health took {} ms (threshold {})", h.latency_ms, secs(warn)),
-                format!("/health に {} ms（基準 {}）", h.latency_ms, secs(warn)),
-            ));
-        }
-        _ => {}
+            )),
+        ),
+        Reading::NoEndpoint => (Status::Unknown, Some(health::no_endpoint(h, hc, ctx))),
+        Reading::Status(code) if code >= 500 => (Status::Critical, Some(says(code))),
+        Reading::Status(code) => (
+            Status::Warning,
+            Some(ctx.tr(
+                format!("{p} answers HTTP {code}, which is no health answer"),
+                format!("{p} が HTTP {code} を返した（ヘルスチェックの応答ではない）"),
+            )),
+        ),
+        Reading::Unhealthy(code) => (
+            Status::Critical,
+            Some(ctx.tr(
+                format!("{p} answers HTTP {code} but says the service is unhealthy: {}", unhealthy_parts(a)),
+                format!("{p} は HTTP {code} を返したが異常を報告している: {}", unhealthy_parts(a)),
+            )),
+        ),
+        Reading::Healthy(_) | Reading::NotProbed if h.latency_ms as f64 / 1000.0 >= warn_s(ctx) => (
+            Status::Warning,
+            Some(ctx.tr(
+                format!("{p} took {} ms (threshold {})", h.latency_ms, secs(warn_s(ctx))),
+                format!("{p} に {} ms（基準 {}）", h.latency_ms, secs(warn_s(ctx))),
+            )),
+        ),
+        Reading::Healthy(_) | Reading::NotProbed => (Status::Ok, None),
     }
+}
+
+fn warn_s(ctx: &Ctx) -> f64 {
+    ctx.thresholds.response_time_warn.as_secs_f64()
+}
+
+/// `status unhealthy, database: error` from the health body.
+fn unhealthy_parts(a: &ApiFacts) -> String {
+    let Some(b) = health::body(&a.health, &a.health_check) else { return String::new() };
+    let mut parts: Vec<String> = b.status.iter().map(|s| format!("status {s}")).collect();
+    parts.extend(b.failing().iter().map(|(k, v)| format!("{k}: {v}")));
+    parts.join(", ")
+}
+
+pub fn diagnose(a: &ApiFacts, docker: &DockerView, related: &Related, ctx: &Ctx) -> Finding {
+    let mut out = Finding::new("API001", format!("{} {}", a.service, a.base_url));
+    let warn = warn_s(ctx);
+    let h = &a.health;
+    out.fact("health_status", h.status);
+    out.fact("health_latency_ms", h.latency_ms);
+    out.fact("health_path", &a.health_check.path);
+    if !a.health_check.tried.is_empty() {
+        out.fact("health_tried", &a.health_check.tried);
+    }
+    if let Some(b) = health::body(h, &a.health_check) {
+        out.fact("health_body", b);
+    }
+    let (mut status, note) = judge_health(a, ctx);
+    let mut notes: Vec<String> = note.into_iter().collect();
     if let Some(m) = &a.metrics {
         out.fact("requests_in_progress", m.in_progress);
         out.fact("p95_seconds", &m.p95);
@@ -83,6 +129,7 @@ pub fn diagnose(a: &ApiFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
         }
     }
     let problem = status != Status::Ok;
+    let db_health = health::component(h, &a.health_check, "database", ctx);
     match &related.database {
         Some(d) if problem => out.cause("slow-database", Suspected, d.clone()),
         Some(d) => out.cause(
@@ -103,6 +150,18 @@ pub fn diagnose(a: &ApiFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
                 "データベースのチェックは未実施（doctor all で含める）",
             ),
         ),
+    }
+    match &db_health {
+        Some((true, said)) => out.raise(
+            "slow-database",
+            Confirmed,
+            ctx.tr(
+                format!("{said}: {} cannot use its database", a.service),
+                format!("{said}: {} がデータベースを使えない", a.service),
+            ),
+        ),
+        Some((false, said)) if !problem => out.raise("slow-database", RuledOut, said.clone()),
+        _ => {}
     }
     out.cause(
         "slow-external-call",
@@ -172,8 +231,9 @@ pub fn diagnose(a: &ApiFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
     if out.causes.iter().any(|c| c.verdict == Confirmed) {
         status = status.max(Status::Warning);
     }
+    let p = health::path(h, &a.health_check);
     let summary = if notes.is_empty() {
-        ctx.tr(format!("/health answered in {} ms", h.latency_ms), format!("/health は {} ms で応答", h.latency_ms))
+        ctx.tr(format!("{p} answered in {} ms", h.latency_ms), format!("{p} は {} ms で応答", h.latency_ms))
     } else {
         notes.join("; ")
     };
@@ -301,6 +361,92 @@ mod tests {
             assert_cause(&f, "slow-database", Unchecked, "the database checks did not run");
             assert_cause(&f, "slow-external-call", Unchecked, "not visible");
         }
+    }
+
+    /// An API whose health answered at `/healthz` (the spec's path) with `code` and `body`.
+    fn spec(code: u16, body: &str) -> ApiFacts {
+        use crate::probe::health::HealthFacts;
+        use crate::probe::routes::PathStatus;
+        let mut a = api(answer("GET", "http://localhost:8001/healthz", code, body));
+        a.health_check = HealthFacts {
+            path: Some("/healthz".into()),
+            tried: vec![
+                PathStatus { path: "/healthz".into(), status: Some(code), error: None },
+                PathStatus { path: "/health".into(), status: Some(404), error: None },
+            ],
+            body: crate::probe::health::HealthBody::parse(body),
+        };
+        a
+    }
+
+    #[test]
+    fn the_spec_health_body_is_judged_by_what_it_says() {
+        let f = run(
+            &spec(200, r#"{"status":"healthy","database":"ok","redis":"ok"}"#),
+            &DockerView::none(),
+            &Related::default(),
+        );
+        assert_eq!(f.status, Status::Ok, "{}", f.summary);
+        assert_eq!(f.summary, "/healthz answered in 12 ms");
+        assert_cause(&f, "slow-database", RuledOut, "/healthz reports database: ok");
+        assert_eq!(f.evidence["health_path"], "/healthz");
+        verdicts(&f);
+
+        // HTTP 200 with an unhealthy body is a failure, and names the database.
+        let f = run(
+            &spec(200, r#"{"status":"unhealthy","database":"error","redis":"ok"}"#),
+            &DockerView::none(),
+            &Related::default(),
+        );
+        assert_eq!(f.status, Status::Critical, "{}", f.summary);
+        assert!(
+            f.summary.contains(
+                "/healthz answers HTTP 200 but says the service is unhealthy: status unhealthy, database: error"
+            ),
+            "{}",
+            f.summary
+        );
+        assert_cause(
+            &f,
+            "slow-database",
+            Confirmed,
+            "/healthz reports database: error: user-api cannot use its database",
+        );
+        verdicts(&f);
+
+        // A 503 with the body: critical, the component in error named.
+        let f = run(
+            &spec(503, r#"{"status":"unhealthy","database":"ok","redis":"error"}"#),
+            &DockerView::none(),
+            &Related::default(),
+        );
+        assert_eq!(f.status, Status::Critical);
+        assert!(
+            f.summary.contains("/healthz answers HTTP 503; it reports status unhealthy, database: ok, redis: error"),
+            "{}",
+            f.summary
+        );
+        assert_cause(&f, "slow-database", Unchecked, "the database checks did not run");
+    }
+
+    #[test]
+    fn no_health_endpoint_is_never_ok() {
+        let mut a = spec(404, r#"{"detail":"Not Found"}"#);
+        a.health_check.path = None;
+        a.health_check.body = None;
+        a.health_check.tried[0].status = Some(404);
+        let f = run(&a, &DockerView::none(), &Related::default());
+        assert_eq!(f.status, Status::Unknown, "{}", f.summary);
+        assert!(f.summary.starts_with("no health endpoint at /healthz, /health (HTTP 404)"), "{}", f.summary);
+        verdicts(&f);
+        // Facts recorded without the paths tried: the same.
+        let f = run(&api(answer("GET", HEALTH, 404, "")), &DockerView::none(), &Related::default());
+        assert_eq!(f.status, Status::Unknown);
+        assert!(f.summary.starts_with("no health endpoint at /health "), "{}", f.summary);
+        // Another 4xx is no health answer either.
+        let f = run(&spec(401, r#"{"detail":"Not authenticated"}"#), &DockerView::none(), &Related::default());
+        assert_eq!(f.status, Status::Warning);
+        assert!(f.summary.contains("/healthz answers HTTP 401, which is no health answer"), "{}", f.summary);
     }
 
     #[test]

@@ -1,153 +1,257 @@
-//! AU001: login fails. Reads auth-service's `/health` and, when credentials are given through
-//! the environment (`DOCTOR_LOGIN_USERNAME`, `DOCTOR_LOGIN_PASSWORD`) or stdin, the answer of
-//! `POST /api/auth/login`: 401 confirms `wrong-password`, 403 "inactive" `user-inactive`, a 5xx
-//! naming the database or Redis their cause. Without credentials only the service's health is
-//! judged and the credential causes stay `unchecked`. With them, authdb tells whether the user
-//! exists and `is_active`; auth-service's recent logs tell database and Redis errors apart.
+//! AU001: login fails. Reads auth-service's health answer (`/health`, else `/healthz`: an
+//! `unhealthy` body fails even with HTTP 200, and the component it names in error is evidence
+//! for `database-error` or `redis-error`; no health endpoint at all is no answer, never "ok")
+//! and, when credentials are given through the environment (`DOCTOR_LOGIN_USERNAME`,
+//! `DOCTOR_LOGIN_PASSWORD`) or stdin, the answer of the login route that exists (`/auth/login`,
+//! `/api/v1/auth/login` or the runbook's `/api/auth/login`): 401 confirms `wrong-password`, 403
+//! "inactive" `user-inactive`, a 5xx naming the database or Redis their cause. Without
+//! credentials only the service's health is judged and the credential causes stay
+//! `unchecked`. With them, authdb tells whether the user exists and `is_active`; auth-service's
+//! recent logs tell database and Redis errors apart.
 
 use super::au002_jwt_verification_fails::http_failure;
-use crate::probe::auth::AuthFacts;
+use crate::probe::auth::{AuthFacts, LoginFacts};
 use crate::probe::pg_app::PgAppFacts;
 use crate::problems::engine::DockerView;
+use crate::problems::health::{self, Reading};
 use crate::problems::{Ctx, logs};
 use crate::report::{Finding, Status, Verdict::*};
+
+const CAUSES: [&str; 4] = ["wrong-password", "user-inactive", "database-error", "redis-error"];
+const STORES: [(&str, &str); 2] = [("database-error", "database"), ("redis-error", "redis")];
+
+fn body_says(body: Option<&str>, word: &str) -> bool {
+    body.is_some_and(|b| b.to_ascii_lowercase().contains(word))
+}
+
+/// What auth-service's health answer says.
+enum Health {
+    Healthy,
+    /// Not healthy, with why.
+    Failing(String),
+    /// Every health path answered 404, with that said.
+    NoEndpoint(String),
+    NotProbed,
+}
+
+fn judge_health(f: &AuthFacts, ctx: &Ctx) -> Health {
+    let Some(h) = &f.health else { return Health::NotProbed };
+    let hc = &f.health_check;
+    let not_healthy = |why: String| {
+        let why = match health::reports(h, hc, ctx) {
+            Some(r) => format!("{why}; {r}"),
+            None => why,
+        };
+        Health::Failing(
+            ctx.tr(format!("auth-service is not healthy: {why}"), format!("auth-service が正常でない: {why}")),
+        )
+    };
+    match health::read(Some(h), hc) {
+        Reading::NotProbed => Health::NotProbed,
+        Reading::Healthy(_) => Health::Healthy,
+        Reading::NoEndpoint => Health::NoEndpoint(health::no_endpoint(h, hc, ctx)),
+        Reading::Unhealthy(code) => not_healthy(ctx.tr(
+            format!("{} {} → HTTP {code}, but the body says unhealthy", h.method, h.url),
+            format!("{} {} → HTTP {code} だが本文は異常を示している", h.method, h.url),
+        )),
+        Reading::Failed(_) | Reading::Status(_) => not_healthy(http_failure(h, ctx).unwrap_or_default()),
+    }
+}
 
 pub fn diagnose(f: &AuthFacts, app: Option<&PgAppFacts>, docker: &DockerView, ctx: &Ctx) -> Finding {
     let mut out = Finding::new("AU001", f.base_url.clone());
     let mut status = Status::Ok;
     let mut notes = Vec::new();
-    let body_says = |body: Option<&str>, word: &str| body.is_some_and(|b| b.to_ascii_lowercase().contains(word));
     if let Some(h) = &f.health {
         out.fact("health_status", h.status);
         out.fact("health_latency_ms", h.latency_ms);
-        if let Some(why) = http_failure(h, ctx) {
-            status = Status::Critical;
-            notes.push(
-                ctx.tr(format!("auth-service is not healthy: {why}"), format!("auth-service が正常でない: {why}")),
-            );
+        out.fact("health_path", &f.health_check.path);
+        if !f.health_check.tried.is_empty() {
+            out.fact("health_tried", &f.health_check.tried);
+        }
+        if let Some(b) = health::body(h, &f.health_check) {
+            out.fact("health_body", b);
         }
     }
-    let health_body = f.health.as_ref().and_then(|h| h.body.as_deref());
+    let health = judge_health(f, ctx);
+    match &health {
+        Health::Failing(why) => {
+            status = Status::Critical;
+            notes.push(why.clone());
+        }
+        Health::NoEndpoint(why) => notes.push(why.clone()),
+        Health::Healthy | Health::NotProbed => {}
+    }
     match &f.login {
         None => {
-            let why = ctx.tr(
-                "no login tried: set DOCTOR_LOGIN_USERNAME and DOCTOR_LOGIN_PASSWORD (or use --login-stdin) to try one",
-                "ログインは未試行: DOCTOR_LOGIN_USERNAME と DOCTOR_LOGIN_PASSWORD を設定（または --login-stdin）すると試行する",
-            );
-            out.cause("wrong-password", Unchecked, why.clone());
-            out.cause("user-inactive", Unchecked, why.clone());
-            for (id, word) in [("database-error", "database"), ("redis-error", "redis")] {
-                if body_says(health_body, word) && status == Status::Critical {
-                    out.cause(
-                        id,
-                        Suspected,
-                        ctx.tr(
-                            format!("/health answers: {}", health_body.unwrap_or("")),
-                            format!("/health の応答: {}", health_body.unwrap_or("")),
-                        ),
-                    );
-                } else {
-                    out.cause(
-                        id,
-                        if status == Status::Ok { RuledOut } else { Unchecked },
-                        if status == Status::Ok {
-                            ctx.tr("/health answers ok", "/health は正常")
-                        } else {
-                            why.clone()
-                        },
-                    );
-                }
+            no_login_causes(&mut out, f, &health, ctx);
+            if matches!(health, Health::NoEndpoint(_)) {
+                status = Status::Unknown;
             }
         }
         Some(l) => {
-            let r = &l.response;
-            let body = r.body.as_deref();
-            out.fact("login_status", r.status);
-            out.fact("login_user", &l.username);
-            let said = body.unwrap_or("").chars().take(200).collect::<String>();
-            match (r.status, &r.error) {
-                (_, Some(e)) => {
-                    let why = ctx.tr(
-                        format!("POST /api/auth/login failed: {}: {}", e.kind.text(ctx.lang), e.message),
-                        format!("POST /api/auth/login が失敗: {}: {}", e.kind.text(ctx.lang), e.message),
-                    );
-                    out.causes_all(
-                        &["wrong-password", "user-inactive", "database-error", "redis-error"],
-                        Unchecked,
-                        &why,
-                    );
-                    status = Status::Critical;
-                    notes.push(why);
-                }
-                (Some(200..=299), None) => {
-                    let ok = ctx.tr(
-                        format!("{} logged in (HTTP {})", l.username, r.status.unwrap_or(0)),
-                        format!("{} でログインできた（HTTP {}）", l.username, r.status.unwrap_or(0)),
-                    );
-                    out.causes_all(
-                        &["wrong-password", "user-inactive", "database-error", "redis-error"],
-                        RuledOut,
-                        &ok,
-                    );
-                    notes.push(ok);
-                }
-                (Some(code), None) => {
-                    status = Status::Critical;
-                    let answer = format!("HTTP {code}: {said}");
-                    let inactive = code == 403 || body_says(body, "inactive") || body_says(body, "disabled");
-                    out.cause(
-                        "wrong-password",
-                        if code == 401 && !inactive { Confirmed } else { RuledOut },
-                        ctx.tr(
-                            format!("the login of {} was answered {answer}", l.username),
-                            format!("{} のログインへの応答: {answer}", l.username),
-                        ),
-                    );
-                    out.cause(
-                        "user-inactive",
-                        if inactive { Confirmed } else { RuledOut },
-                        if inactive {
-                            ctx.tr(
-                                format!("{} is inactive: {answer}", l.username),
-                                format!("{} は無効化されている: {answer}", l.username),
-                            )
-                        } else {
-                            ctx.tr(
-                                format!("the answer does not say inactive: {answer}"),
-                                format!("応答は無効化を示していない: {answer}"),
-                            )
-                        },
-                    );
-                    let server_side = code >= 500;
-                    for (id, word) in [("database-error", "database"), ("redis-error", "redis")] {
-                        let v = if server_side && body_says(body, word) {
-                            Confirmed
-                        } else if server_side {
-                            Suspected
-                        } else {
-                            RuledOut
-                        };
-                        out.cause(id, v, answer.clone());
-                    }
-                    notes.push(ctx.tr(
-                        format!("login of {} failed: {answer}", l.username),
-                        format!("{} のログインが失敗: {answer}", l.username),
-                    ));
-                }
-                (None, None) => {
-                    out.causes_all(
-                        &["wrong-password", "user-inactive", "database-error", "redis-error"],
-                        Unchecked,
-                        &ctx.tr("no answer", "応答なし"),
-                    );
-                }
-            }
+            status = status.max(login_causes(&mut out, l, ctx, &mut notes));
+            health_components(&mut out, f, !l.response.ok() && !no_route(l), ctx);
         }
     }
     status = status.max(stores(&mut out, f, app, docker, ctx, &mut notes));
     let summary =
         if notes.is_empty() { ctx.tr("auth-service is healthy", "auth-service は正常") } else { notes.join("; ") };
     out.status(status, summary)
+}
+
+/// Without a login only the health answer speaks about the stores, and the credential causes
+/// stay unchecked.
+fn no_login_causes(out: &mut Finding, f: &AuthFacts, health: &Health, ctx: &Ctx) {
+    let why = ctx.tr(
+        "no login tried: set DOCTOR_LOGIN_USERNAME and DOCTOR_LOGIN_PASSWORD (or use --login-stdin) to try one",
+        "ログインは未試行: DOCTOR_LOGIN_USERNAME と DOCTOR_LOGIN_PASSWORD を設定（または --login-stdin）すると試行する",
+    );
+    out.cause("wrong-password", Unchecked, why.clone());
+    out.cause("user-inactive", Unchecked, why.clone());
+    let Some(h) = &f.health else {
+        out.causes_all(&["database-error", "redis-error"], Unchecked, &why);
+        return;
+    };
+    let hc = &f.health_check;
+    let p = health::path(h, hc);
+    for (id, word) in STORES {
+        let (verdict, evidence) = match (health::component(h, hc, word, ctx), health) {
+            (Some((true, said)), _) => (Suspected, said),
+            (Some((false, said)), _) => (RuledOut, said),
+            (None, Health::Failing(_)) if body_says(h.body.as_deref(), word) => (
+                Suspected,
+                ctx.tr(
+                    format!("{p} answers: {}", h.body.as_deref().unwrap_or("")),
+                    format!("{p} の応答: {}", h.body.as_deref().unwrap_or("")),
+                ),
+            ),
+            (None, Health::Healthy) => (RuledOut, ctx.tr(format!("{p} answers ok"), format!("{p} は正常"))),
+            (None, Health::NoEndpoint(no)) => (Unchecked, no.clone()),
+            (None, _) => (Unchecked, why.clone()),
+        };
+        out.cause(id, verdict, evidence);
+    }
+}
+
+/// Every login path was tried and none exists there (404 or 405).
+fn no_route(l: &LoginFacts) -> bool {
+    l.route.path.is_none() && !l.route.tried.is_empty()
+}
+
+/// The path the login answered at: the one that exists, else the last one tried.
+fn login_path(l: &LoginFacts) -> String {
+    if let Some(p) = l.route.path.clone().or_else(|| l.route.tried.last().map(|t| t.path.clone())) {
+        return p;
+    }
+    let rest = l.response.url.split_once("://").map_or(l.response.url.as_str(), |(_, r)| r);
+    rest.find('/').map_or_else(|| "/".to_string(), |i| rest[i..].to_string())
+}
+
+/// Verdicts from the login's answer; returns the status it calls for.
+fn login_causes(out: &mut Finding, l: &LoginFacts, ctx: &Ctx, notes: &mut Vec<String>) -> Status {
+    let r = &l.response;
+    let body = r.body.as_deref();
+    let path = login_path(l);
+    out.fact("login_status", r.status);
+    out.fact("login_user", &l.username);
+    out.fact("login_path", &l.route.path);
+    if !l.route.tried.is_empty() {
+        out.fact("login_tried", &l.route.tried);
+    }
+    if let Some(field) = &l.token_field {
+        out.fact("login_token_field", field);
+    }
+    let said = body.unwrap_or("").chars().take(200).collect::<String>();
+    match (r.status, &r.error) {
+        (_, Some(e)) => {
+            let why = ctx.tr(
+                format!("POST {path} failed: {}: {}", e.kind.text(ctx.lang), e.message),
+                format!("POST {path} が失敗: {}: {}", e.kind.text(ctx.lang), e.message),
+            );
+            out.causes_all(&CAUSES, Unchecked, &why);
+            notes.push(why);
+            Status::Critical
+        }
+        (Some(code), None) if no_route(l) => {
+            let why = ctx.tr(
+                format!("no login route at {} (HTTP {code}): doctor cannot tell why logins fail", l.route.paths_text()),
+                format!(
+                    "{} にログインのルートがない（HTTP {code}）: ログイン失敗の原因を判断できない",
+                    l.route.paths_text()
+                ),
+            );
+            out.causes_all(&CAUSES, Unchecked, &why);
+            notes.push(why);
+            Status::Unknown
+        }
+        (Some(200..=299), None) => {
+            let ok = ctx.tr(
+                format!("{} logged in (HTTP {}) at {path}", l.username, r.status.unwrap_or(0)),
+                format!("{} でログインできた（HTTP {}、{path}）", l.username, r.status.unwrap_or(0)),
+            );
+            out.causes_all(&CAUSES, RuledOut, &ok);
+            notes.push(ok);
+            Status::Ok
+        }
+        (Some(code), None) => {
+            let answer = format!("HTTP {code}: {said}");
+            failed_login_causes(out, &l.username, code, body, &answer, ctx);
+            notes.push(ctx.tr(
+                format!("login of {} failed (POST {path}): {answer}", l.username),
+                format!("{} のログインが失敗（POST {path}）: {answer}", l.username),
+            ));
+            Status::Critical
+        }
+        (None, None) => {
+            out.causes_all(&CAUSES, Unchecked, &ctx.tr("no answer", "応答なし"));
+            Status::Ok
+        }
+    }
+}
+
+/// A login answered with an error status: which cause the status and body name.
+fn failed_login_causes(out: &mut Finding, user: &str, code: u16, body: Option<&str>, answer: &str, ctx: &Ctx) {
+    let inactive = code == 403 || body_says(body, "inactive") || body_says(body, "disabled");
+    out.cause(
+        "wrong-password",
+        if code == 401 && !inactive { Confirmed } else { RuledOut },
+        ctx.tr(format!("the login of {user} was answered {answer}"), format!("{user} のログインへの応答: {answer}")),
+    );
+    out.cause(
+        "user-inactive",
+        if inactive { Confirmed } else { RuledOut },
+        if inactive {
+            ctx.tr(format!("{user} is inactive: {answer}"), format!("{user} は無効化されている: {answer}"))
+        } else {
+            ctx.tr(
+                format!("the answer does not say inactive: {answer}"),
+                format!("応答は無効化を示していない: {answer}"),
+            )
+        },
+    );
+    let server_side = code >= 500;
+    for (id, word) in STORES {
+        let v = if server_side && body_says(body, word) {
+            Confirmed
+        } else if server_side {
+            Suspected
+        } else {
+            RuledOut
+        };
+        out.cause(id, v, answer.to_string());
+    }
+}
+
+/// A component the health body reports in error, added to its cause: confirmed when the login
+/// failed, suspected when it worked.
+fn health_components(out: &mut Finding, f: &AuthFacts, failed: bool, ctx: &Ctx) {
+    let Some(h) = &f.health else { return };
+    for (id, word) in STORES {
+        if let Some((true, said)) = health::component(h, &f.health_check, word, ctx) {
+            out.raise(id, if failed { Confirmed } else { Suspected }, said);
+        }
+    }
 }
 
 /// What authdb says about the login's user, and what auth-service logged about its database
@@ -161,7 +265,7 @@ fn stores(
     notes: &mut Vec<String>,
 ) -> Status {
     let mut status = Status::Ok;
-    let failed = f.login.as_ref().is_some_and(|l| !l.response.ok());
+    let failed = f.login.as_ref().is_some_and(|l| !l.response.ok() && !no_route(l));
     if let (Some(l), Some(user)) = (&f.login, app.and_then(|a| a.user.as_ref())) {
         match user {
             Ok(Some(Some(false))) => {
@@ -272,7 +376,7 @@ mod tests {
 
     fn login(status: u16, body: &str) -> AuthFacts {
         let response = answer("POST", LOGIN, status, body);
-        AuthFacts { login: Some(LoginFacts { username: "alice".into(), response, token: None }), ..healthy() }
+        AuthFacts { login: Some(LoginFacts { username: "alice".into(), response, ..Default::default() }), ..healthy() }
     }
 
     fn user(row: Result<Option<Option<bool>>, String>) -> PgAppFacts {
@@ -304,7 +408,7 @@ mod tests {
         let docker = auth_logs(&[]);
         let f = run(&login(200, r#"{"token_type":"bearer"}"#), Some(&user(Ok(Some(Some(true))))), &view(&docker));
         assert_eq!(f.status, Status::Ok, "{}", f.summary);
-        assert!(f.summary.contains("alice logged in (HTTP 200)"), "{}", f.summary);
+        assert!(f.summary.contains("alice logged in (HTTP 200) at /api/auth/login"), "{}", f.summary);
         assert!(verdicts(&f).iter().all(|(_, v)| *v == RuledOut), "{:?}", f.causes);
         assert_cause(&f, "user-inactive", RuledOut, "alice is active in authdb");
         assert_cause(&f, "database-error", RuledOut, "auth-service logged no such error in the last 10m");
@@ -326,7 +430,11 @@ mod tests {
         for (code, body, want) in cases {
             let f = run(&login(code, body), None, &DockerView::none());
             assert_eq!(f.status, Status::Critical, "{code} {body}");
-            assert!(f.summary.contains(&format!("login of alice failed: HTTP {code}")), "{}", f.summary);
+            assert!(
+                f.summary.contains(&format!("login of alice failed (POST /api/auth/login): HTTP {code}")),
+                "{}",
+                f.summary
+            );
             let got: Vec<Verdict> = verdicts(&f).into_iter().map(|(_, v)| v).collect();
             assert_eq!(got, want, "{code} {body}: {:?}", f.causes);
         }
@@ -343,7 +451,7 @@ mod tests {
         let f = run(&facts, None, &DockerView::none());
         assert_eq!(f.status, Status::Critical);
         assert!(f.summary.contains("auth-service is not healthy: GET http://localhost:8002/health → HTTP 503"));
-        assert_cause(&f, "database-error", Suspected, r#"/health answers: {"database":"down"}"#);
+        assert_cause(&f, "database-error", Suspected, "/health reports database: down");
         assert_cause(&f, "redis-error", Unchecked, "no login tried");
         assert_cause(&f, "wrong-password", Unchecked, "no login tried");
 
@@ -361,7 +469,7 @@ mod tests {
         facts.login = Some(LoginFacts {
             username: "alice".into(),
             response: failure("POST", LOGIN, HttpErrorKind::Timeout, "operation timed out"),
-            token: None,
+            ..Default::default()
         });
         let f = run(&facts, None, &DockerView::none());
         assert_eq!(f.status, Status::Critical);
@@ -398,6 +506,115 @@ mod tests {
         // Without a login, authdb is not asked about anyone.
         let f = run(&healthy(), Some(&user(Ok(Some(Some(false))))), &none);
         assert_cause(&f, "user-inactive", Unchecked, "no login tried");
+    }
+
+    use crate::probe::health::{HealthBody, HealthFacts};
+    use crate::probe::routes::{PathStatus, RouteFacts};
+
+    fn status_of(path: &str, status: u16) -> PathStatus {
+        PathStatus { path: path.into(), status: Some(status), error: None }
+    }
+
+    /// auth-service whose `/health` answered `code` with `body` (the generic FastAPI shape).
+    fn spec_health(code: u16, body: &str) -> AuthFacts {
+        AuthFacts {
+            health: Some(answer("GET", "http://localhost:8002/health", code, body)),
+            health_check: HealthFacts {
+                path: Some("/health".into()),
+                tried: vec![status_of("/health", code), status_of("/healthz", 404)],
+                body: HealthBody::parse(body),
+            },
+            ..healthy()
+        }
+    }
+
+    const SICK_REDIS: &str = r#"{"status":"healthy","timestamp":"2025-09-30T12:00:00Z","checks":{"database":"ok","redis":"error: connection refused"}}"#;
+
+    #[test]
+    fn an_unhealthy_body_fails_even_with_http_200_and_names_its_component() {
+        let f = run(&spec_health(200, SICK_REDIS), None, &DockerView::none());
+        assert_eq!(f.status, Status::Critical, "{}", f.summary);
+        assert!(f.summary.contains("→ HTTP 200, but the body says unhealthy"), "{}", f.summary);
+        assert!(f.summary.contains("redis: error: connection refused"), "{}", f.summary);
+        assert_cause(&f, "redis-error", Suspected, "/health reports redis: error: connection refused");
+        assert_cause(&f, "database-error", RuledOut, "/health reports database: ok");
+        verdicts(&f);
+
+        let sick_db =
+            r#"{"status":"unhealthy","timestamp":"x","checks":{"database":"error: connection refused","redis":"ok"}}"#;
+        let f = run(&spec_health(200, sick_db), None, &DockerView::none());
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(&f, "database-error", Suspected, "/health reports database: error: connection refused");
+
+        // The login failing as well confirms it; a login that works leaves it suspected.
+        let mut facts = spec_health(200, sick_db);
+        facts.login = login(500, "Internal Server Error").login;
+        let f = run(&facts, None, &DockerView::none());
+        assert_cause(&f, "database-error", Confirmed, "/health reports database: error: connection refused");
+        facts.login = login(200, "{}").login;
+        let f = run(&facts, None, &DockerView::none());
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(&f, "database-error", Suspected, "/health reports database: error");
+        assert_cause(&f, "wrong-password", RuledOut, "alice logged in");
+    }
+
+    #[test]
+    fn no_health_endpoint_is_no_answer_not_ok() {
+        let mut facts = healthy();
+        facts.health = Some(answer("GET", "http://localhost:8002/health", 404, r#"{"detail":"Not Found"}"#));
+        facts.health_check =
+            HealthFacts { path: None, tried: vec![status_of("/health", 404), status_of("/healthz", 404)], body: None };
+        let f = run(&facts, None, &DockerView::none());
+        assert_eq!(f.status, Status::Unknown, "{}", f.summary);
+        assert!(f.summary.starts_with("no health endpoint at /health, /healthz (HTTP 404)"), "{}", f.summary);
+        assert_cause(&f, "database-error", Unchecked, "no health endpoint at /health, /healthz");
+        verdicts(&f);
+        // With a login, the login decides; the missing endpoint is still said.
+        facts.login = login(200, "{}").login;
+        let f = run(&facts, None, &DockerView::none());
+        assert_eq!(f.status, Status::Ok);
+        assert!(f.summary.contains("no health endpoint at /health, /healthz"), "{}", f.summary);
+    }
+
+    #[test]
+    fn the_login_route_that_answered_is_said_and_none_at_all_is_no_verdict() {
+        let route = |answered: Option<&str>, tried: &[(&str, u16)]| RouteFacts {
+            path: answered.map(str::to_string),
+            tried: tried.iter().map(|(p, s)| status_of(p, *s)).collect(),
+        };
+        let mut facts = login(200, r#"{"status":"success","data":{"access_token":"x"}}"#);
+        let l = facts.login.as_mut().unwrap();
+        l.route = route(Some("/auth/login"), &[("/auth/login", 200)]);
+        l.token_field = Some("data.access_token".into());
+        let f = run(&facts, None, &DockerView::none());
+        assert_eq!(f.status, Status::Ok);
+        assert!(f.summary.contains("alice logged in (HTTP 200) at /auth/login"), "{}", f.summary);
+        assert_eq!(f.evidence["login_path"], "/auth/login");
+        assert_eq!(f.evidence["login_token_field"], "data.access_token");
+
+        let mut facts = login(403, r#"{"detail":"Account inactive"}"#);
+        facts.login.as_mut().unwrap().route =
+            route(Some("/api/v1/auth/login"), &[("/auth/login", 404), ("/api/v1/auth/login", 403)]);
+        let f = run(&facts, None, &DockerView::none());
+        assert_cause(&f, "user-inactive", Confirmed, "alice is inactive: HTTP 403: {\"detail\":\"Account inactive\"}");
+        assert!(f.summary.contains("login of alice failed (POST /api/v1/auth/login)"), "{}", f.summary);
+
+        let mut facts = login(404, r#"{"detail":"Not Found"}"#);
+        facts.login.as_mut().unwrap().route =
+            route(None, &[("/auth/login", 404), ("/api/v1/auth/login", 404), ("/api/auth/login", 405)]);
+        let f = run(&facts, None, &DockerView::none());
+        assert_eq!(f.status, Status::Unknown, "{}", f.summary);
+        for id in CAUSES {
+            assert_cause(
+                &f,
+                id,
+                Unchecked,
+                "no login route at /auth/login, /api/v1/auth/login, /api/auth/login (HTTP 404)",
+            );
+        }
+        // ... and authdb is not asked to explain a login that never reached a route.
+        let f = run(&facts, Some(&user(Ok(Some(Some(false))))), &DockerView::none());
+        assert_cause(&f, "user-inactive", Suspected, "users.is_active is false for alice");
     }
 
     #[test]

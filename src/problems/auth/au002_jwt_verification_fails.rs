@@ -1,11 +1,13 @@
 //! AU002: JWT verification fails. Reads the JWKS auth-service serves (reachable? valid JSON?
 //! RSA keys of 2048 bits or more, unique `kid`s, sensible `alg`/`use`), the `JWT_*` settings of
-//! auth-service against those of the services that verify its tokens, and with `--token` the
-//! token's header and claims verified against that JWKS. Each failure is its own cause:
-//! unknown `kid` or bad signature (`signature-mismatch`), expired or not yet valid
-//! (`token-expired`), wrong issuer or audience.
+//! auth-service against those of the services that verify its tokens (issuer and audience under
+//! either spelling, `JWT_ISS`/`JWT_AUD` or `JWT_ISSUER`/`JWT_AUDIENCE`), and with `--token` the
+//! token's header and claims verified against that JWKS with the services' leeway. Each failure
+//! is its own cause: unknown `kid` or bad signature (`signature-mismatch`), expired or not yet
+//! valid (`token-expired`), wrong issuer or audience, a refresh token where an access token is
+//! expected (`wrong-token-type`).
 
-use super::Expected;
+use super::{AUDIENCE_VARS, Expected, ISSUER_VARS, spelled};
 use crate::clock::rfc3339;
 use crate::jwt::{TokenError, TokenView, Verification};
 use crate::probe::auth::AuthFacts;
@@ -117,7 +119,7 @@ pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView, ctx: &C
     }
 
     // JWT settings of the services that verify tokens, against auth-service's.
-    let settings = jwt_settings_disagreements(docker, ctx);
+    let settings = settings_disagreements(docker, expected, ctx);
 
     // The token, when given.
     match &f.token {
@@ -127,6 +129,7 @@ pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView, ctx: &C
                 "トークンを確認するには --token JWT（標準入力なら --token -）を指定",
             );
             out.cause("token-expired", Unchecked, why.clone());
+            out.cause("wrong-token-type", Unchecked, why.clone());
             match &settings.0 {
                 Some(e) => out.cause("issuer-mismatch", Confirmed, e.clone()),
                 None => out.cause("issuer-mismatch", Unchecked, why.clone()),
@@ -154,7 +157,11 @@ pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView, ctx: &C
                         format!("指定された値は JWT ではない: {why}"),
                     );
                     out.cause("signature-mismatch", Confirmed, msg.clone());
-                    out.causes_all(&["token-expired", "issuer-mismatch", "audience-mismatch"], Unchecked, &msg);
+                    out.causes_all(
+                        &["token-expired", "issuer-mismatch", "audience-mismatch", "wrong-token-type"],
+                        Unchecked,
+                        &msg,
+                    );
                     return out.status(Status::Critical, msg);
                 }
                 Err(TokenError::AlgNone) => {
@@ -163,7 +170,11 @@ pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView, ctx: &C
                         "トークンの alg が \"none\": 署名のないトークンであり、検証側は拒否しなければならない（偽造またはデバッグ用）",
                     );
                     out.cause("signature-mismatch", Confirmed, msg.clone());
-                    out.causes_all(&["token-expired", "issuer-mismatch", "audience-mismatch"], Unchecked, &msg);
+                    out.causes_all(
+                        &["token-expired", "issuer-mismatch", "audience-mismatch", "wrong-token-type"],
+                        Unchecked,
+                        &msg,
+                    );
                     return out.status(Status::Critical, msg);
                 }
                 Ok(view) => {
@@ -174,11 +185,12 @@ pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView, ctx: &C
                         t.verification.as_ref(),
                         expected,
                         &settings,
-                        now,
+                        (now, t.leeway_s),
                         ctx,
                         &mut status,
                         &mut notes,
                     );
+                    token_type_cause(&mut out, view, ctx, &mut status, &mut notes);
                 }
             }
         }
@@ -222,7 +234,7 @@ fn token_causes(
     verification: Option<&Verification>,
     expected: &Expected,
     settings: &(Option<String>, Option<String>),
-    now: i64,
+    (now, leeway): (i64, i64),
     ctx: &Ctx,
     status: &mut Status,
     notes: &mut Vec<String>,
@@ -269,7 +281,7 @@ fn token_causes(
     // Time.
     let when = |t: i64| format!("{} ({})", rfc3339(t), relative(t, now, ctx));
     match (view.exp, view.nbf) {
-        (Some(exp), _) if exp < now => {
+        (Some(exp), _) if exp.saturating_add(leeway) < now => {
             let msg = ctx.tr(
                 format!(
                     "expired {} ago, at {}: log in again (or refresh) for a new token",
@@ -286,7 +298,27 @@ fn token_causes(
             notes.push(msg);
             *status = Status::Critical;
         }
-        (_, Some(nbf)) if nbf > now.saturating_add(30) => {
+        (Some(exp), _) if exp < now => out.cause(
+            "token-expired",
+            RuledOut,
+            ctx.tr(
+                format!(
+                    "exp passed {} ago, at {}, but within the {} of clock skew the services allow: still accepted for {}",
+                    secs(now.saturating_sub(exp) as f64),
+                    rfc3339(exp),
+                    secs(leeway as f64),
+                    secs(exp.saturating_add(leeway).saturating_sub(now) as f64)
+                ),
+                format!(
+                    "exp は {} 前（{}）だが、サービスが許す時計のずれ {} の範囲内: あと {} は受け付けられる",
+                    secs(now.saturating_sub(exp) as f64),
+                    rfc3339(exp),
+                    secs(leeway as f64),
+                    secs(exp.saturating_add(leeway).saturating_sub(now) as f64)
+                ),
+            ),
+        ),
+        (_, Some(nbf)) if nbf > now.saturating_add(leeway) => {
             let msg = ctx.tr(
                 format!("not valid before {}: the issuer's clock is ahead of this one", when(nbf)),
                 format!("{} まで有効にならない: 発行側の時計が進んでいる", when(nbf)),
@@ -316,7 +348,7 @@ fn token_causes(
     let judge = |got: String,
                  want: &Option<(String, String)>,
                  setting: &Option<String>,
-                 what: &str|
+                 (what, names): (&str, [&str; 2])|
      -> (crate::report::Verdict, String) {
         match (want, setting) {
             (_, Some(s)) => (Confirmed, s.clone()),
@@ -334,19 +366,19 @@ fn token_causes(
             (None, _) => (
                 Unchecked,
                 ctx.tr(
-                    format!("no expected {what}: set JWT_{}", what.to_uppercase()),
-                    format!("期待する {what} が不明: JWT_{} を設定", what.to_uppercase()),
+                    format!("no expected {what}: set {} (or {})", names[0], names[1]),
+                    format!("期待する {what} が不明: {}（または {}）を設定", names[0], names[1]),
                 ),
             ),
         }
     };
-    let (v, e) = judge(view.iss.clone().unwrap_or_default(), &expected.issuer, &settings.0, "issuer");
+    let (v, e) = judge(view.iss.clone().unwrap_or_default(), &expected.issuer, &settings.0, ("issuer", ISSUER_VARS));
     if v == Confirmed {
         *status = Status::Critical;
         notes.push(e.clone());
     }
     out.cause("issuer-mismatch", v, e);
-    let (v, e) = judge(view.aud.join(", "), &expected.audience, &settings.1, "audience");
+    let (v, e) = judge(view.aud.join(", "), &expected.audience, &settings.1, ("audience", AUDIENCE_VARS));
     if v == Confirmed {
         *status = Status::Critical;
         notes.push(e.clone());
@@ -354,29 +386,65 @@ fn token_causes(
     out.cause("audience-mismatch", v, e);
 }
 
-/// `JWT_ISSUER` / `JWT_AUDIENCE` of the services that verify tokens, against auth-service's.
+/// The expected issuer and audience of the services that verify tokens, against auth-service's,
+/// under either spelling (admin-api's `JWT_ISSUER` against auth-service's `JWT_ISS`).
 fn jwt_settings_disagreements(docker: &DockerView, ctx: &Ctx) -> (Option<String>, Option<String>) {
     use crate::problems::engine::Seen;
     let Seen::Found(auth) = docker.seen("auth-service", ctx) else { return (None, None) };
     let mut found = (Vec::new(), Vec::new());
     for service in ["user-api", "admin-api"] {
         let Seen::Found(c) = docker.seen(service, ctx) else { continue };
-        for (name, slot) in [("JWT_ISSUER", &mut found.0), ("JWT_AUDIENCE", &mut found.1)] {
-            if let (Some(a), Some(b)) = (auth.env(name), c.env(name))
-                && a.value != b.value
+        for (names, slot) in [(ISSUER_VARS, &mut found.0), (AUDIENCE_VARS, &mut found.1)] {
+            if let (Some((an, av)), Some((bn, bv))) = (spelled(auth, &names), spelled(c, &names))
+                && av != bv
             {
                 slot.push(ctx.tr(
-                    format!("{} expects {name}={:?}, but {} issues {:?}", c.name, b.value, auth.name, a.value),
-                    format!(
-                        "{} は {name}={:?} を期待するが、{} は {:?} で発行している",
-                        c.name, b.value, auth.name, a.value
-                    ),
+                    format!("{} expects {bn}={bv:?}, but {} issues {av:?} ({an})", c.name, auth.name),
+                    format!("{} は {bn}={bv:?} を期待するが、{} は {av:?}（{an}）で発行している", c.name, auth.name),
                 ));
             }
         }
     }
     let join = |v: Vec<String>| (!v.is_empty()).then(|| v.join("; "));
     (join(found.0), join(found.1))
+}
+
+/// The verifiers' disagreements, and those between the two spellings of the expectation.
+fn settings_disagreements(docker: &DockerView, expected: &Expected, ctx: &Ctx) -> (Option<String>, Option<String>) {
+    let (iss, aud) = jwt_settings_disagreements(docker, ctx);
+    let both = |a: Option<String>, b: &Option<String>| match (a, b) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or_else(|| b.clone()),
+    };
+    (both(iss, &expected.issuer_conflict), both(aud, &expected.audience_conflict))
+}
+
+/// `wrong-token-type`: a refresh token given where an access token is expected.
+fn token_type_cause(out: &mut Finding, view: &TokenView, ctx: &Ctx, status: &mut Status, notes: &mut Vec<String>) {
+    match view.type_claim() {
+        Some(claim) if view.is_refresh() => {
+            let msg = ctx.tr(
+                format!("this is a refresh token ({claim}), not an access token: the APIs answer it with \"Invalid token type\"; send the access token instead"),
+                format!("これはアクセストークンではなくリフレッシュトークン（{claim}）: API は \"Invalid token type\" で拒否する。アクセストークンを送る"),
+            );
+            out.cause("wrong-token-type", Confirmed, msg.clone());
+            *status = Status::Critical;
+            notes.push(msg);
+        }
+        Some(claim) => out.cause(
+            "wrong-token-type",
+            RuledOut,
+            ctx.tr(format!("{claim}: not a refresh token"), format!("{claim}: リフレッシュトークンではない")),
+        ),
+        None => out.cause(
+            "wrong-token-type",
+            RuledOut,
+            ctx.tr(
+                "no token_type or scope claim marks it as a refresh token",
+                "token_type・scope クレームにリフレッシュトークンの印はない",
+            ),
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -430,13 +498,17 @@ mod tests {
     }
 
     fn with_token(view: Result<TokenView, TokenError>, verification: Option<Verification>) -> AuthFacts {
-        AuthFacts { token: Some(TokenFacts { view, verification, checked_at: NOW }), ..served(vec![key("k1", "ab12")]) }
+        AuthFacts {
+            token: Some(TokenFacts { view, verification, checked_at: NOW, leeway_s: 60 }),
+            ..served(vec![key("k1", "ab12")])
+        }
     }
 
     fn expected() -> Expected {
         Expected {
             issuer: Some((ISSUER.into(), "JWT_ISSUER (.env)".into())),
             audience: Some(("user-api".into(), "JWT_AUDIENCE (.env)".into())),
+            ..Default::default()
         }
     }
 
@@ -649,8 +721,8 @@ mod tests {
 
         let f = run(&with_token(Ok(claims()), Some(Verification::Valid)), &Expected::default(), &none);
         assert_eq!(f.status, Status::Ok);
-        assert_cause(&f, "issuer-mismatch", Unchecked, "no expected issuer: set JWT_ISSUER");
-        assert_cause(&f, "audience-mismatch", Unchecked, "no expected audience: set JWT_AUDIENCE");
+        assert_cause(&f, "issuer-mismatch", Unchecked, "no expected issuer: set JWT_ISS (or JWT_ISSUER)");
+        assert_cause(&f, "audience-mismatch", Unchecked, "no expected audience: set JWT_AUD (or JWT_AUDIENCE)");
     }
 
     #[test]
@@ -711,6 +783,100 @@ mod tests {
         let docker = engine(vec![exited("auth-service", 1)]);
         let f = run(&AuthFacts::default(), &expected(), &view(&docker));
         assert_cause(&f, "keys-missing", Unchecked, "/app/keys in auth-service: the container is not running");
+    }
+
+    #[test]
+    fn the_services_leeway_is_allowed_and_said() {
+        let none = DockerView::none();
+        // 45 s past exp: still accepted by the services (60 s leeway).
+        let mut view = claims();
+        view.exp = Some(NOW - 45);
+        let f = run(&with_token(Ok(view.clone()), Some(Verification::Valid)), &expected(), &none);
+        assert_eq!(f.status, Status::Ok, "{}", f.summary);
+        assert_cause(
+            &f,
+            "token-expired",
+            RuledOut,
+            "exp passed 45s ago, at 2025-06-15T15:05:55Z, but within the 60s of clock skew the services allow: still accepted for 15s",
+        );
+        // 90 s past: expired.
+        view.exp = Some(NOW - 90);
+        let f = run(&with_token(Ok(view), Some(Verification::Expired { exp: NOW - 90 })), &expected(), &none);
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(&f, "token-expired", Confirmed, "expired 90s ago");
+        // nbf 45 s ahead: within the leeway; 90 s ahead: not yet valid.
+        let mut view = claims();
+        view.nbf = Some(NOW + 45);
+        let f = run(&with_token(Ok(view.clone()), Some(Verification::Valid)), &expected(), &none);
+        assert_cause(&f, "token-expired", RuledOut, "valid until");
+        view.nbf = Some(NOW + 90);
+        let f = run(&with_token(Ok(view), Some(Verification::NotYetValid { nbf: NOW + 90 })), &expected(), &none);
+        assert_cause(&f, "token-expired", Confirmed, "not valid before");
+    }
+
+    #[test]
+    fn a_refresh_token_given_for_an_access_token_is_said_as_such() {
+        let none = DockerView::none();
+        for (token_type, scope, claim) in
+            [(Some("refresh"), None, "token_type \"refresh\""), (None, Some("refresh"), "scope \"refresh\"")]
+        {
+            let view =
+                TokenView { token_type: token_type.map(str::to_string), scope: scope.map(str::to_string), ..claims() };
+            let f = run(&with_token(Ok(view), Some(Verification::Valid)), &expected(), &none);
+            assert_eq!(f.status, Status::Critical, "{}", f.summary);
+            let says = format!(
+                "this is a refresh token ({claim}), not an access token: the APIs answer it with \"Invalid token type\""
+            );
+            assert_cause(&f, "wrong-token-type", Confirmed, &says);
+            assert!(f.summary.contains(&says), "{}", f.summary);
+            assert_cause(&f, "signature-mismatch", RuledOut, "signature verified");
+            verdicts(&f);
+        }
+        let view = TokenView { token_type: Some("access".into()), ..claims() };
+        let f = run(&with_token(Ok(view), Some(Verification::Valid)), &expected(), &none);
+        assert_eq!(f.status, Status::Ok);
+        assert_cause(&f, "wrong-token-type", RuledOut, "token_type \"access\": not a refresh token");
+        let f = run(&served(vec![key("k1", "ab12")]), &expected(), &none);
+        assert_cause(&f, "wrong-token-type", Unchecked, "give a token with --token JWT");
+    }
+
+    #[test]
+    fn issuer_and_audience_are_compared_across_spellings() {
+        // The spec's stack: auth-service and user-api read JWT_ISS/JWT_AUD, admin-api JWT_ISSUER/JWT_AUDIENCE.
+        let stack = |admin_issuer: &str| {
+            engine(vec![
+                with_env(
+                    running("auth-service"),
+                    &[("JWT_ISS", "https://auth.example.com"), ("JWT_AUD", "fastapi-api")],
+                ),
+                with_env(running("user-api"), &[("JWT_ISS", "https://auth.example.com"), ("JWT_AUD", "fastapi-api")]),
+                with_env(running("admin-api"), &[("JWT_ISSUER", admin_issuer), ("JWT_AUDIENCE", "fastapi-api")]),
+            ])
+        };
+        let agreed = stack("https://auth.example.com");
+        let f = run(&served(vec![key("k1", "ab12")]), &Expected::default(), &view(&agreed));
+        assert_eq!(f.status, Status::Ok, "{}", f.summary);
+        assert_cause(&f, "issuer-mismatch", Unchecked, "give a token");
+
+        let apart = stack("https://auth.example.org");
+        let f = run(&served(vec![key("k1", "ab12")]), &Expected::default(), &view(&apart));
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(
+            &f,
+            "issuer-mismatch",
+            Confirmed,
+            "admin-api expects JWT_ISSUER=\"https://auth.example.org\", but auth-service issues \"https://auth.example.com\" (JWT_ISS)",
+        );
+        assert_cause(&f, "audience-mismatch", Unchecked, "give a token");
+
+        // The two spellings disagreeing in the environment or .env.
+        let conflicting = Expected {
+            issuer_conflict: Some("JWT_ISS (.env) is \"a\" but JWT_ISSUER (.env) is \"b\"".into()),
+            ..expected()
+        };
+        let f = run(&served(vec![key("k1", "ab12")]), &conflicting, &DockerView::none());
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(&f, "issuer-mismatch", Confirmed, "JWT_ISS (.env) is \"a\" but JWT_ISSUER (.env) is \"b\"");
     }
 
     #[test]

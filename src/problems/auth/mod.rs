@@ -8,24 +8,110 @@ pub mod verifier_settings;
 
 use super::Ctx;
 use super::engine::{DockerView, Seen};
+use crate::probe::docker::ContainerFacts;
 
-/// What tokens should carry, and where that expectation comes from: `JWT_ISSUER` and
-/// `JWT_AUDIENCE` from the environment, `.env`, or the auth-service container, in that order.
+/// The two spellings of the expected issuer: auth-service and user-api read `JWT_ISS`,
+/// admin-api and the MCP server `JWT_ISSUER`.
+pub const ISSUER_VARS: [&str; 2] = ["JWT_ISS", "JWT_ISSUER"];
+/// The two spellings of the expected audience, read by the same services as [`ISSUER_VARS`].
+pub const AUDIENCE_VARS: [&str; 2] = ["JWT_AUD", "JWT_AUDIENCE"];
+
+/// What tokens should carry, and where that expectation comes from: `JWT_ISS`/`JWT_ISSUER` and
+/// `JWT_AUD`/`JWT_AUDIENCE` from the environment or `.env`, else the auth-service container, in
+/// that order; each source names the variable it came from (`JWT_ISS (.env)`).
 #[derive(Debug, Clone, Default)]
 pub struct Expected {
     pub issuer: Option<(String, String)>,
     pub audience: Option<(String, String)>,
+    /// Both spellings set to different values (the services reading one expect another issuer
+    /// than those reading the other), said.
+    pub issuer_conflict: Option<String>,
+    pub audience_conflict: Option<String>,
+}
+
+/// The first of `names` set in a container, as (name, value).
+pub fn spelled<'a>(c: &'a ContainerFacts, names: &[&'static str]) -> Option<(&'static str, &'a str)> {
+    names.iter().find_map(|n| c.env(n).map(|e| (*n, e.value.as_str())))
+}
+
+/// Two spellings that disagree: "JWT_ISS=\"a\" (.env) and JWT_ISSUER=\"b\" (environment) differ".
+fn conflict(found: &[(String, String)], ctx: &Ctx) -> Option<String> {
+    let [(a, asrc), (b, bsrc)] = found else { return None };
+    (a != b).then(|| {
+        ctx.tr(
+            format!(
+                "{asrc} is {a:?} but {bsrc} is {b:?}: auth-service and user-api read the first, admin-api the second"
+            ),
+            format!("{asrc} は {a:?}、{bsrc} は {b:?}: auth-service と user-api は前者を、admin-api は後者を読む"),
+        )
+    })
 }
 
 impl Expected {
     pub fn from(vars: &dyn Fn(&str) -> Option<(String, String)>, docker: &DockerView, ctx: &Ctx) -> Expected {
-        let from_container = |name: &str| match docker.seen("auth-service", ctx) {
-            Seen::Found(c) => c.env(name).map(|e| (e.value.clone(), format!("{} environment", c.name))),
+        let auth = match docker.seen("auth-service", ctx) {
+            Seen::Found(c) => Some(c),
             _ => None,
         };
-        Expected {
-            issuer: vars("JWT_ISSUER").or_else(|| from_container("JWT_ISSUER")),
-            audience: vars("JWT_AUDIENCE").or_else(|| from_container("JWT_AUDIENCE")),
-        }
+        let read = |names: [&'static str; 2]| -> (Option<(String, String)>, Option<String>) {
+            let found: Vec<(String, String)> = names.iter().filter_map(|n| vars(n)).collect();
+            if let Some(first) = found.first() {
+                return (Some(first.clone()), conflict(&found, ctx));
+            }
+            let from_container = auth.and_then(|c| {
+                spelled(c, &names).map(|(n, v)| (v.to_string(), format!("{n} ({} environment)", c.name)))
+            });
+            (from_container, None)
+        };
+        let (issuer, issuer_conflict) = read(ISSUER_VARS);
+        let (audience, audience_conflict) = read(AUDIENCE_VARS);
+        Expected { issuer, audience, issuer_conflict, audience_conflict }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::problems::fixtures::*;
+
+    fn vars(set: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<(String, String)> {
+        move |name: &str| set.iter().find(|(k, _)| *k == name).map(|(k, v)| (v.to_string(), format!("{k} (.env)")))
+    }
+
+    #[test]
+    fn either_spelling_is_read_and_its_name_said() {
+        let none = DockerView::none();
+        let e = Expected::from(
+            &vars(&[("JWT_ISS", "https://auth.example.com"), ("JWT_AUD", "fastapi-api")]),
+            &none,
+            &ctx(),
+        );
+        assert_eq!(e.issuer, Some(("https://auth.example.com".into(), "JWT_ISS (.env)".into())));
+        assert_eq!(e.audience, Some(("fastapi-api".into(), "JWT_AUD (.env)".into())));
+        assert!(e.issuer_conflict.is_none());
+        let e = Expected::from(&vars(&[("JWT_ISSUER", "auth-service")]), &none, &ctx());
+        assert_eq!(e.issuer, Some(("auth-service".into(), "JWT_ISSUER (.env)".into())));
+        assert_eq!(e.audience, None);
+
+        // Both spellings, different values: said.
+        let e = Expected::from(
+            &vars(&[("JWT_ISS", "https://auth.example.com"), ("JWT_ISSUER", "https://auth.example.org")]),
+            &none,
+            &ctx(),
+        );
+        assert_eq!(e.issuer.unwrap().1, "JWT_ISS (.env)");
+        assert!(e.issuer_conflict.unwrap().starts_with(
+            "JWT_ISS (.env) is \"https://auth.example.com\" but JWT_ISSUER (.env) is \"https://auth.example.org\""
+        ));
+
+        // Else auth-service's container, under whichever name it has.
+        let c = crate::probe::docker::ContainerFacts {
+            env: vec![env("JWT_ISS", "https://auth.example.com"), env("JWT_AUDIENCE", "fastapi-api")],
+            ..running("auth-service")
+        };
+        let docker = engine(vec![c]);
+        let e = Expected::from(&vars(&[]), &view(&docker), &ctx());
+        assert_eq!(e.issuer, Some(("https://auth.example.com".into(), "JWT_ISS (auth-service environment)".into())));
+        assert_eq!(e.audience, Some(("fastapi-api".into(), "JWT_AUDIENCE (auth-service environment)".into())));
     }
 }

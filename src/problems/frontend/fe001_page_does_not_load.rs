@@ -1,13 +1,51 @@
 //! FE001: the page does not load. Reads the page's status and latency, whether it is Next.js's
-//! own error page or an empty root, and whether the frontend's container can reach
-//! auth-service and user-api (the Docker layer's links). May confirm `frontend-down` and
-//! `backend-unreachable`; `stale-build-cache` is suspected from an error or blank page while
-//! the backends are reachable.
+//! own error page or an empty root, the BFF's own health answer (`/api/health`: failing or
+//! `unhealthy` warns even when the page renders; none at all is only said), and whether the
+//! frontend's container can reach auth-service and user-api (the Docker layer's links). May
+//! confirm `frontend-down` and `backend-unreachable`; `stale-build-cache` is suspected from an
+//! error or blank page while the backends are reachable.
 
 use crate::probe::web::FrontendFacts;
 use crate::problems::Ctx;
 use crate::problems::engine::{self, DockerView, Seen};
+use crate::problems::health::{self, Reading};
 use crate::report::{Finding, Status, Verdict::*};
+
+/// What the BFF's health answer adds: a status, the note for the summary, and whether it is
+/// evidence that a backend is out of reach.
+fn bff_health(f: &FrontendFacts, ctx: &Ctx) -> (Status, Option<String>, bool) {
+    let Some(h) = &f.health else { return (Status::Ok, None, false) };
+    let hc = &f.health_check;
+    let p = health::path(h, hc);
+    match health::read(Some(h), hc) {
+        Reading::NotProbed => (Status::Ok, None, false),
+        Reading::Healthy(_) => (
+            Status::Ok,
+            Some(ctx.tr(format!("{p} answered in {} ms", h.latency_ms), format!("{p} は {} ms で応答", h.latency_ms))),
+            false,
+        ),
+        Reading::NoEndpoint => (Status::Ok, Some(health::no_endpoint(h, hc, ctx)), false),
+        Reading::Failed(e) => (
+            Status::Warning,
+            Some(ctx.tr(
+                format!("the BFF's {p} failed: {}", e.kind.text(ctx.lang)),
+                format!("BFF の {p} が失敗: {}", e.kind.text(ctx.lang)),
+            )),
+            false,
+        ),
+        Reading::Status(code) | Reading::Unhealthy(code) => {
+            let said = health::reports(h, hc, ctx).map(|r| format!("; {r}")).unwrap_or_default();
+            (
+                Status::Warning,
+                Some(ctx.tr(
+                    format!("the BFF's {p} answers HTTP {code} and is not healthy{said}"),
+                    format!("BFF の {p} が HTTP {code} を返し、正常でない{said}"),
+                )),
+                true,
+            )
+        }
+    }
+}
 
 pub fn diagnose(f: &FrontendFacts, docker: &DockerView, ctx: &Ctx) -> Finding {
     let mut out = Finding::new("FE001", format!("{} {}", f.service, f.base_url));
@@ -104,6 +142,18 @@ pub fn diagnose(f: &FrontendFacts, docker: &DockerView, ctx: &Ctx) -> Finding {
             (Status::Unknown, ctx.tr("no answer", "応答なし"))
         }
     };
+    let (health_status, health_note, health_blames_backend) = bff_health(f, ctx);
+    if let Some(h) = &f.health {
+        out.fact("health_status", h.status);
+        out.fact("health_path", &f.health_check.path);
+        if let Some(b) = health::body(h, &f.health_check) {
+            out.fact("health_body", b);
+        }
+    }
+    let (status, summary) = match &health_note {
+        Some(n) if f.page.status.is_some() => (status.max(health_status), format!("{summary}; {n}")),
+        _ => (status, summary),
+    };
     if let Some(why) = docker.unavailable(ctx) {
         out.cause("backend-unreachable", Unchecked, why);
     } else if links.is_empty() {
@@ -135,6 +185,10 @@ pub fn diagnose(f: &FrontendFacts, docker: &DockerView, ctx: &Ctx) -> Finding {
             );
         }
         return out.status(Status::Critical, format!("{summary}; {}", broken.join("; ")));
+    }
+    if health_blames_backend {
+        let evidence = health_note.unwrap_or_default();
+        out.raise("backend-unreachable", Suspected, evidence);
     }
     out.status(status, summary)
 }
@@ -312,6 +366,50 @@ mod tests {
         let alias = vec![url_var("AUTH_SERVICE_URL", "auth", 8002)];
         let f = run(&status(200), &stack(alias));
         assert_cause(&f, "backend-unreachable", Confirmed, "\"auth\" is no name or alias of auth-service on [app]");
+    }
+
+    /// A page answering 200 and a BFF whose `/api/health` answered `code` with `body`.
+    fn with_health(code: u16, body: &str) -> FrontendFacts {
+        use crate::probe::health::{HealthBody, HealthFacts};
+        use crate::probe::routes::PathStatus;
+        let found = code != 404;
+        FrontendFacts {
+            health: Some(answer("GET", "http://localhost:3002/api/health", code, body)),
+            health_check: HealthFacts {
+                path: found.then(|| "/api/health".to_string()),
+                tried: vec![PathStatus { path: "/api/health".into(), status: Some(code), error: None }],
+                body: HealthBody::parse(body).filter(|_| found),
+            },
+            ..status(200)
+        }
+    }
+
+    #[test]
+    fn the_bffs_own_health_is_read_beside_the_page() {
+        let healthy = r#"{"status":"healthy","service":"User Frontend BFF","timestamp":"2025-09-30T12:00:00Z"}"#;
+        let f = diagnose(&with_health(200, healthy), &DockerView::none(), &ctx());
+        assert_eq!(f.status, Status::Ok, "{}", f.summary);
+        assert_eq!(f.summary, "the page answers HTTP 200 in 12 ms; /api/health answered in 12 ms");
+        assert_eq!(f.evidence["health_body"]["service"], "User Frontend BFF");
+
+        let sick = r#"{"status":"unhealthy","service":"User Frontend BFF"}"#;
+        for (code, body) in [(200, sick), (503, sick)] {
+            let f = diagnose(&with_health(code, body), &DockerView::none(), &ctx());
+            assert_eq!(f.status, Status::Warning, "{}", f.summary);
+            assert!(
+                f.summary.contains(&format!("the BFF's /api/health answers HTTP {code} and is not healthy")),
+                "{}",
+                f.summary
+            );
+            assert_cause(&f, "backend-unreachable", Suspected, "is not healthy; it reports status unhealthy");
+            assert_cause(&f, "frontend-down", RuledOut, "HTTP 200");
+            verdicts(&f);
+        }
+
+        // A Next.js app without the route: said, and the page decides.
+        let f = diagnose(&with_health(404, r#"{"detail":"Not Found"}"#), &DockerView::none(), &ctx());
+        assert_eq!(f.status, Status::Ok);
+        assert!(f.summary.contains("no health endpoint at /api/health (HTTP 404)"), "{}", f.summary);
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! FE003: API calls through the BFF are unauthorized. With credentials, calls the BFF's
-//! `/api/users/profile` with the login's cookies, and sends the same access token straight to
-//! user-api: a 401 through the BFF while the direct call works confirms `token-not-forwarded`;
-//! both refusing confirms `token-invalid`; no cookie at all confirms `cookie-missing`.
+//! FE003: API calls through the BFF are unauthorized. With credentials, calls the BFF's profile
+//! route (`/api/profile`, else the runbook's `/api/users/profile`) with the login's cookies, and
+//! sends the same access token straight to user-api's (`/profile`, else `/api/users/profile`):
+//! a 401 through the BFF while the direct call works confirms `token-not-forwarded`; both
+//! refusing confirms `token-invalid`; no cookie at all confirms `cookie-missing`. A 404 on every
+//! route is a route not found, which says nothing about the token.
 
 use crate::probe::web::FrontendFacts;
 use crate::problems::Ctx;
@@ -24,11 +26,17 @@ pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
     }
     out.fact("bff_status", bff.status);
     out.fact("direct_status", f.direct_api.as_ref().and_then(|d| d.status));
+    out.fact("bff_path", &f.bff_api_route.path);
+    out.fact("direct_path", &f.direct_api_route.path);
     let has_access = f.cookies.iter().any(|c| c.name.contains("access"));
+    if f.bff_api_route.not_found() {
+        return no_bff_route(out, f, has_access, ctx);
+    }
+    let at = f.bff_api_route.path.as_ref().map(|p| format!(" at {p}")).unwrap_or_default();
     if bff.ok() {
         let ok = ctx.tr(
-            format!("the BFF call answered HTTP {}", bff.status.unwrap_or(0)),
-            format!("BFF 経由の呼び出しは HTTP {}", bff.status.unwrap_or(0)),
+            format!("the BFF call answered HTTP {}{at}", bff.status.unwrap_or(0)),
+            format!("BFF 経由の呼び出しは HTTP {}{at}", bff.status.unwrap_or(0)),
         );
         out.causes_all(&["cookie-missing", "token-not-forwarded", "token-invalid"], RuledOut, &ok);
         return out.status(Status::Ok, ok);
@@ -73,6 +81,21 @@ pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
                 RuledOut,
                 ctx.tr("user-api accepts the token", "user-api はトークンを受け付ける"),
             );
+        }
+        // A route user-api does not have says nothing about the token either.
+        Some(_) if f.direct_api_route.not_found() => {
+            let why = ctx.tr(
+                format!(
+                    "user-api has no profile route at {} (HTTP 404), so the direct call says nothing about the token",
+                    f.direct_api_route.paths_text()
+                ),
+                format!(
+                    "user-api の {} にプロフィールのルートがない（HTTP 404）ため、直接呼び出しからはトークンについて分からない",
+                    f.direct_api_route.paths_text()
+                ),
+            );
+            out.cause("token-not-forwarded", Unchecked, why.clone());
+            out.cause("token-invalid", Unchecked, why);
         }
         // Only a refusal says something about the token; a 5xx, a 404 or no answer is user-api's
         // own trouble (API001) and leaves both causes open.
@@ -123,10 +146,37 @@ pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
     )
 }
 
+/// Every BFF profile route answered 404: the route is not there, which is no verdict on cookies
+/// or tokens.
+fn no_bff_route(mut out: Finding, f: &FrontendFacts, has_access: bool, ctx: &Ctx) -> Finding {
+    let paths = f.bff_api_route.paths_text();
+    let why = ctx.tr(
+        format!("the BFF has no profile route at {paths} (HTTP 404): the route was not found, which says nothing about the token"),
+        format!("BFF の {paths} にプロフィールのルートがない（HTTP 404）: ルートが見つからないだけで、トークンについては分からない"),
+    );
+    if has_access {
+        out.cause(
+            "cookie-missing",
+            RuledOut,
+            ctx.tr("the login set the access-token cookie", "ログインでアクセストークンの Cookie が設定された"),
+        );
+    } else {
+        out.cause(
+            "cookie-missing",
+            Suspected,
+            ctx.tr("the login set no access-token cookie", "ログインでアクセストークンの Cookie が設定されなかった"),
+        );
+    }
+    out.cause("token-not-forwarded", Unchecked, why.clone());
+    out.cause("token-invalid", Unchecked, why.clone());
+    out.status(Status::Unknown, why)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::probe::http::{CookieFacts, HttpErrorKind, HttpFacts};
+    use crate::probe::routes::{PathStatus, RouteFacts};
     use crate::problems::fixtures::*;
 
     const BFF: &str = "http://localhost:3002/api/users/profile";
@@ -217,6 +267,58 @@ mod tests {
             assert_cause(&f, "token-invalid", Unchecked, says);
             assert_cause(&f, "token-not-forwarded", Unchecked, "says nothing about the token");
         }
+    }
+
+    fn tried(paths: &[(&str, u16)], answered: Option<&str>) -> RouteFacts {
+        RouteFacts {
+            path: answered.map(str::to_string),
+            tried: paths
+                .iter()
+                .map(|(p, s)| PathStatus { path: p.to_string(), status: Some(*s), error: None })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_route_that_answered_is_judged_and_a_404_everywhere_is_route_not_found() {
+        // The spec's /api/profile answered.
+        let mut facts = called(&["access_token"], get("http://localhost:3002/api/profile", 200), None);
+        facts.bff_api_route = tried(&[("/api/profile", 200)], Some("/api/profile"));
+        let f = diagnose(&facts, &ctx());
+        assert_eq!(f.status, Status::Ok);
+        assert_eq!(f.summary, "the BFF call answered HTTP 200 at /api/profile");
+        assert_eq!(f.evidence["bff_path"], "/api/profile");
+
+        // The runbook's route answered after a 404 on the spec's: judged on it.
+        let mut facts = called(&["access_token"], get(BFF, 401), Some(get("http://localhost:8001/profile", 200)));
+        facts.bff_api_route = tried(&[("/api/profile", 404), ("/api/users/profile", 401)], Some("/api/users/profile"));
+        facts.direct_api_route = tried(&[("/profile", 200)], Some("/profile"));
+        let f = diagnose(&facts, &ctx());
+        assert_cause(&f, "token-not-forwarded", Confirmed, "works (HTTP 200), but through the BFF it gets HTTP 401");
+
+        // No route at all on the BFF: not a token problem.
+        let mut facts = called(&["access_token"], get(BFF, 404), Some(get(DIRECT, 401)));
+        facts.bff_api_route = tried(&[("/api/profile", 404), ("/api/users/profile", 404)], None);
+        let f = diagnose(&facts, &ctx());
+        assert_eq!(f.status, Status::Unknown, "{}", f.summary);
+        assert!(f.summary.starts_with("the BFF has no profile route at /api/profile, /api/users/profile (HTTP 404)"));
+        assert_cause(&f, "token-invalid", Unchecked, "says nothing about the token");
+        assert_cause(&f, "token-not-forwarded", Unchecked, "the route was not found");
+        assert_cause(&f, "cookie-missing", RuledOut, "the login set the access-token cookie");
+        verdicts(&f);
+
+        // No route on user-api for the direct call: both token causes stay open.
+        let mut facts = called(&["access_token"], get(BFF, 401), Some(get(DIRECT, 404)));
+        facts.direct_api_route = tried(&[("/profile", 404), ("/api/users/profile", 404)], None);
+        let f = diagnose(&facts, &ctx());
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(
+            &f,
+            "token-invalid",
+            Unchecked,
+            "user-api has no profile route at /profile, /api/users/profile (HTTP 404)",
+        );
+        verdicts(&f);
     }
 
     #[test]

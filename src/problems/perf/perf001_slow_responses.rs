@@ -56,9 +56,10 @@ pub fn diagnose(w: &WebFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
             }
             _ if a.health.status.is_some() => {
                 let s = a.health.latency_ms as f64 / 1000.0;
-                seen.push(format!("{} /health {}", a.service, secs(s)));
+                let path = crate::problems::health::path(&a.health, &a.health_check);
+                seen.push(format!("{} {path} {}", a.service, secs(s)));
                 if s >= warn {
-                    slow.push(format!("{} /health {}", a.service, secs(s)));
+                    slow.push(format!("{} {path} {}", a.service, secs(s)));
                 }
             }
             _ => {}
