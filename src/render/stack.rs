@@ -35,11 +35,11 @@ pub fn table(s: &Stack, lang: Lang, style: Style) -> String {
         };
         let found = m.found_by.clone().unwrap_or_default();
         let host = match &m.host_url {
-            Some(u) if !m.host_url_from.is_empty() => format!("{u}\n{}", m.host_url_from),
+            Some(u) if style.verbose && !m.host_url_from.is_empty() => format!("{u}\n{}", m.host_url_from),
             Some(u) => u.clone(),
             None => String::new(),
         };
-        let creds = if m.credentials_detail.is_empty() {
+        let creds = if m.credentials_detail.is_empty() || !style.verbose {
             m.credentials_from.clone()
         } else {
             format!("{}: {}", m.credentials_from, m.credentials_detail)

@@ -513,6 +513,12 @@ impl Lab {
             .unwrap_or_else(|| panic!("lab: {name} does not publish {container_port}/tcp: {out:?}"))
     }
 
+    /// [`Lab::published_port`], or `None` when the container publishes no such port.
+    pub fn try_published_port(&self, short: &str, container_port: u16) -> Option<u16> {
+        let out = docker(&["port", &self.name(short), &format!("{container_port}/tcp")]).ok()?;
+        out.lines().find_map(|l| l.trim().rsplit_once(':')?.1.parse().ok())
+    }
+
     /// The container's IP address on the lab network `network` (short name).
     pub fn ip(&self, short: &str, network: &str) -> String {
         let v = self.inspect(short);

@@ -325,7 +325,7 @@ impl SpecStack {
     /// started, on the same host port (unless `tweak` changes `publish`).
     pub fn recreate(&self, role: &str, tweak: impl FnOnce(&mut ContainerSpec)) {
         let r = self.role(role);
-        let port = self.host_port(role);
+        let port = self.lab.try_published_port(&r.container, r.inner_port).unwrap_or(0);
         let mut spec = self.specs.lock().unwrap().get(role).cloned().unwrap_or_else(|| panic!("{role} not started"));
         spec.publish = vec![format!("0.0.0.0:{port}:{}", r.inner_port)];
         tweak(&mut spec);

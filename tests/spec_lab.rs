@@ -1,0 +1,185 @@
+//! The stack as its specification lays it out (`tests/support/spec_stack.rs`): seven compose
+//! projects talking through `host.docker.internal` (layout A), and one compose file (layout B).
+//! doctor runs with no configuration from the directory above the repositories, as an operator
+//! would, and must find every container and find nothing wrong on a healthy stack; then each
+//! fault a user can have there is made for real and named by its runbook row.
+
+mod support;
+
+use serde_json::Value;
+use support::report::{check, evidence, verdict};
+use support::spec_stack::{LOGIN_EMAIL, LOGIN_PASSWORD, Layout, SpecStack};
+
+fn json(out: &support::Output) -> Value {
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}:\n{}", out.combined()))
+}
+
+/// Every check that is not ok, with its confirmed and suspected causes, for a failure message.
+fn not_ok(v: &Value) -> Vec<String> {
+    v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] != "ok")
+        .map(|c| {
+            let causes: Vec<String> = c["causes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|k| k["verdict"] == "confirmed" || k["verdict"] == "suspected")
+                .map(|k| format!("    {} {}: {}", k["verdict"], k["id"], k["evidence"]))
+                .collect();
+            format!("{} {} {} {}\n{}", c["code"], c["status"], c["target"], c["summary"], causes.join("\n"))
+        })
+        .collect()
+}
+
+fn assert_no_secret(stack: &SpecStack, out: &support::Output, what: &str) {
+    let _ = stack;
+    for secret in SpecStack::secrets() {
+        assert!(!out.combined().contains(secret), "{what}: {secret} was printed");
+    }
+}
+
+fn login_env() -> [(&'static str, &'static str); 2] {
+    [("DOCTOR_LOGIN_USERNAME", LOGIN_EMAIL), ("DOCTOR_LOGIN_PASSWORD", LOGIN_PASSWORD)]
+}
+
+/// `doctor stack` names each container, how it was found, and how it is reached.
+fn assert_stack_found(stack: &SpecStack, layout: &str, found_by: &str, pg_credentials: &str) {
+    let out = stack.doctor(&["stack", "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.combined());
+    let v = json(&out);
+    assert_eq!(v["schema"], "doctor.stack/v1");
+    assert_eq!(v["layout"], layout, "{v:#}");
+    for role in ["postgres", "redis", "auth-service", "user-api", "admin-api", "user-frontend", "admin-frontend"] {
+        let m = v["services"].as_array().unwrap().iter().find(|m| m["role"] == role).unwrap();
+        assert_eq!(m["container"], stack.container(role), "{m:#}");
+        assert_eq!(m["found_by"], found_by, "{m:#}");
+        assert!(m["host_url"].as_str().unwrap().contains(&stack.host_port(role).to_string()) || role == "postgres" || role == "redis", "{m:#}");
+    }
+    let pg = v["services"].as_array().unwrap().iter().find(|m| m["role"] == "postgres").unwrap();
+    assert_eq!(pg["credentials_from"], pg_credentials, "{pg:#}");
+    assert_no_secret(stack, &out, "doctor stack");
+    let table = stack.doctor_env(&["stack"], &[("COLUMNS", "200")]);
+    assert!(table.stdout.contains(&stack.container("admin-api")), "{}", table.stdout);
+}
+
+#[test]
+fn layout_a_healthy_with_no_configuration_then_each_fault_by_its_row() {
+    let Some(stack) = SpecStack::start(Layout::A) else { return };
+    // Layout A: the services' own variables, read from their containers.
+    assert_stack_found(&stack, "A", "compose-service", "container-env");
+
+    // Twice: the second run reads the logs the first one caused.
+    for round in 0..2 {
+        let out = stack.doctor_env(&["all", "--format", "json", "--timeout", "5s"], &login_env());
+        let v = json(&out);
+        let bad = not_ok(&v);
+        assert!(bad.is_empty(), "round {round}: a healthy spec-layout stack, yet:\n{}", bad.join("\n"));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_no_secret(&stack, &out, "doctor all");
+        // Ordinary words of the stack stay readable.
+        assert!(!out.stdout.contains("***_token"), "{}", out.stdout);
+    }
+    for format in ["table", "markdown", "junit"] {
+        for lang in ["en", "ja"] {
+            let out = stack.doctor_env(&["all", "--format", format, "--lang", lang, "-v"], &login_env());
+            assert_eq!(out.code, 0, "{format} {lang}: {}", out.combined());
+            assert_no_secret(&stack, &out, &format!("{format} {lang}"));
+        }
+    }
+
+    // A client container without host-gateway: host.docker.internal resolves nowhere in it.
+    stack.recreate("admin-frontend", |spec| spec.add_hosts.clear());
+    let v = json(&stack.doctor(&["network", "--format", "json"]));
+    assert_eq!(verdict(&v, "NET001", "name-not-resolvable"), "confirmed", "{:#}", check(&v, "NET001"));
+    assert!(evidence(&v, "NET001", "name-not-resolvable").contains("host-gateway"), "{:#}", check(&v, "NET001"));
+    assert!(evidence(&v, "NET001", "name-not-resolvable").contains(&stack.container("admin-frontend")));
+    stack.recreate("admin-frontend", |spec| spec.add_hosts = vec!["host.docker.internal:host-gateway".into()]);
+
+    // A target published on this host's loopback only: the containers' gateway cannot reach it.
+    let port = stack.host_port("admin-api");
+    stack.recreate("admin-api", |spec| spec.publish = vec![format!("127.0.0.1:{port}:8000")]);
+    let v = json(&stack.doctor(&["network", "--format", "json"]));
+    assert_eq!(verdict(&v, "NET001", "port-not-listening"), "confirmed", "{:#}", check(&v, "NET001"));
+    assert!(evidence(&v, "NET001", "port-not-listening").contains("loopback"), "{:#}", check(&v, "NET001"));
+    stack.recreate("admin-api", |spec| spec.publish = vec![format!("0.0.0.0:{port}:8000")]);
+
+    // A frontend that publishes no port: nothing reaches it from this host.
+    stack.recreate("admin-frontend", |spec| spec.publish.clear());
+    let v = json(&stack.doctor(&["network", "--format", "json"]));
+    assert_eq!(verdict(&v, "NET002", "port-not-published"), "confirmed", "{:#}", check(&v, "NET002"));
+    assert!(evidence(&v, "NET002", "port-not-published").contains(&stack.container("admin-frontend")));
+    stack.recreate("admin-frontend", |spec| spec.publish = vec!["0.0.0.0:0:3000".into()]);
+
+    // user-api's health: 200 with an unhealthy body, then 503.
+    for mode in ["unhealthy", "503"] {
+        stack.recreate("user-api", |spec| {
+            for (k, v) in spec.env.iter_mut() {
+                if k == "FIXTURE_MODES" {
+                    *v = format!("spec,role=user-api,health={mode}");
+                }
+            }
+        });
+        let v = json(&stack.doctor(&["api", "--format", "json"]));
+        let api001 = v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["code"] == "API001" && c["target"].as_str().unwrap_or("").contains("user-api"))
+            .cloned()
+            .unwrap_or_else(|| panic!("no API001 for user-api: {v:#}"));
+        assert_ne!(api001["status"], "ok", "health={mode}: {api001:#}");
+        assert!(api001.to_string().contains("database"), "health={mode}: {api001:#}");
+    }
+    stack.recreate("user-api", |spec| {
+        for (k, v) in spec.env.iter_mut() {
+            if k == "FIXTURE_MODES" {
+                *v = "spec,role=user-api".into();
+            }
+        }
+    });
+
+    // One service holding a stale PostgreSQL password.
+    stack.recreate("admin-api", |spec| {
+        for (k, v) in spec.env.iter_mut() {
+            if k == "DATABASE_URL" {
+                *v = v.replace(support::spec_stack::PG_PASSWORD, "Stale-Password-0000");
+            }
+        }
+    });
+    let out = stack.doctor(&["postgres", "--format", "json"]);
+    let v = json(&out);
+    assert_eq!(verdict(&v, "PG001", "wrong-password"), "confirmed", "{:#}", check(&v, "PG001"));
+    assert!(evidence(&v, "PG001", "wrong-password").contains(&stack.container("admin-api")), "{:#}", check(&v, "PG001"));
+    assert!(!out.combined().contains("Stale-Password-0000"));
+    assert_no_secret(&stack, &out, "stale password");
+
+    // Redis stopped: DK002 first, RD001 container-stopped.
+    stack.lab.stop(&stack.container("redis"));
+    let out = stack.doctor(&["all", "--format", "json"]);
+    let v = json(&out);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(v["root_causes"][0]["code"], "DK002", "{:#}", v["root_causes"]);
+    assert_eq!(verdict(&v, "RD001", "container-stopped"), "confirmed", "{:#}", check(&v, "RD001"));
+    assert!(evidence(&v, "RD001", "container-stopped").contains(&stack.container("redis")));
+    // The remedy names the stack's own container.
+    let rd001 = check(&v, "RD001");
+    assert!(!rd001.to_string().contains("docker exec redis "), "{rd001:#}");
+}
+
+#[test]
+fn layout_b_one_compose_file_healthy_with_no_configuration() {
+    let Some(stack) = SpecStack::start(Layout::B) else { return };
+    // Layout B: the one .env beside the compose file, in the directory doctor runs from.
+    assert_stack_found(&stack, "B", "compose-service", ".env");
+    for round in 0..2 {
+        let out = stack.doctor_env(&["all", "--format", "json", "--timeout", "5s"], &login_env());
+        let v = json(&out);
+        let bad = not_ok(&v);
+        assert!(bad.is_empty(), "round {round}: a healthy single-compose stack, yet:\n{}", bad.join("\n"));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_no_secret(&stack, &out, "doctor all");
+    }
+}
