@@ -497,16 +497,16 @@ pub fn diagnose(facts: &Facts, areas: &[Area], settings: &Settings, ctx: &Ctx) -
     if areas.contains(&Area::Api) {
         let app = facts.postgres.as_ref().and_then(|p| p.app_data.as_ref());
         let stores_ms = facts.postgres_ms.max(facts.redis_ms);
-        out.push(timed(
-            problems::api::api002_profile_lookup_fails::diagnose(
-                facts.user_id.as_deref(),
-                app,
-                facts.redis.as_ref(),
-                &view,
-                ctx,
-            ),
-            stores_ms,
-        ));
+        let mut api002 = problems::api::api002_profile_lookup_fails::diagnose(
+            facts.user_id.as_deref(),
+            app,
+            facts.redis.as_ref(),
+            &view,
+            ctx,
+        );
+        let user_api = facts.web.as_ref().and_then(|w| w.apis.iter().find(|a| a.service == "user-api"));
+        problems::api::api002_profile_lookup_fails::with_health(&mut api002, user_api, ctx);
+        out.push(timed(api002, stores_ms));
         let max_file_size = settings
             .var("MAX_FILE_SIZE")
             .map(|v| (v.to_string(), format!("MAX_FILE_SIZE ({})", settings.var_origin("MAX_FILE_SIZE"))));

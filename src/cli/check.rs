@@ -292,6 +292,22 @@ fn read_stdin_line(what: &str) -> Result<String, String> {
 /// `-v`: each probe step and how long it took, on stderr.
 fn log_timings(facts: &run::Facts) {
     let mut lines = Vec::new();
+    if let Some(st) = &facts.stack {
+        lines.push(format!("stack: layout {} on {}", st.layout, st.engine));
+        for m in &st.services {
+            match (&m.container, &m.found_by) {
+                (Some(c), Some(by)) => lines.push(format!(
+                    "  {:<15} {c} (by {by}); from here {}",
+                    m.role,
+                    m.host_url.as_deref().unwrap_or("?")
+                )),
+                _ if m.optional => {}
+                _ => lines.push(format!("  {:<15} not found: {}", m.role, m.why.as_deref().unwrap_or(""))),
+            }
+        }
+        lines.extend(st.env_files.iter().map(|f| format!("  variables from {f}")));
+        lines.extend(st.notes.iter().map(|n| format!("  note: {n}")));
+    }
     if let Some(d) = &facts.docker {
         lines.push(format!("docker {} ({} ms total)", d.host, facts.docker_ms));
         lines.extend(

@@ -176,19 +176,34 @@ impl SpecStack {
             ("POSTGRES_DB".into(), "authdb".into()),
         ];
         self.run_role("postgres", pg);
-        self.write_env("postgres", ".env", &[("POSTGRES_USER", "postgres".into()), ("POSTGRES_PASSWORD", PG_PASSWORD.into())]);
+        self.write_env(
+            "postgres",
+            ".env",
+            &[("POSTGRES_USER", "postgres".into()), ("POSTGRES_PASSWORD", PG_PASSWORD.into())],
+        );
         let mut rd = self.base_spec("redis", Image::Redis);
         rd.env = vec![("REDIS_PASSWORD".into(), REDIS_PASSWORD.into())];
-        rd.cmd = ["--maxmemory", "512mb", "--maxmemory-policy", "volatile-ttl", "--save", "900 1 300 10 60 10000", "--appendonly", "no"]
-            .map(String::from)
-            .to_vec();
+        rd.cmd = [
+            "--maxmemory",
+            "512mb",
+            "--maxmemory-policy",
+            "volatile-ttl",
+            "--save",
+            "900 1 300 10 60 10000",
+            "--appendonly",
+            "no",
+        ]
+        .map(String::from)
+        .to_vec();
         self.run_role("redis", rd);
         self.write_env("redis", ".env", &[("REDIS_PASSWORD", REDIS_PASSWORD.into())]);
 
         let pg_name = self.container("postgres");
         self.lab.wait_pg_ready(&pg_name);
         let port = self.host_port("postgres");
-        let psql = |db: &str, sql: &str| host_psql(port, "postgres", PG_PASSWORD, db, sql).unwrap_or_else(|e| panic!("psql {db}: {e}"));
+        let psql = |db: &str, sql: &str| {
+            host_psql(port, "postgres", PG_PASSWORD, db, sql).unwrap_or_else(|e| panic!("psql {db}: {e}"))
+        };
         psql("authdb", "CREATE DATABASE apidb");
         psql("authdb", "CREATE DATABASE admindb");
         // The implemented schemas (06-database/04, 05, 06; alembic 001): no refresh_tokens table.
@@ -226,12 +241,17 @@ impl SpecStack {
 
         self.lab.wait_redis_ready(&self.container("redis"));
         let rport = self.host_port("redis");
-        let cli = |args: &[&str]| host_redis_cli(rport, Some(REDIS_PASSWORD), args).unwrap_or_else(|e| panic!("redis-cli: {e}"));
+        let cli = |args: &[&str]| {
+            host_redis_cli(rport, Some(REDIS_PASSWORD), args).unwrap_or_else(|e| panic!("redis-cli: {e}"))
+        };
         // The spec's key families (07-redis/02), every one with its TTL.
-        let session = format!(r#"{{"user_id":"{USER_ID}","session_id":"sess-7f3d9a1b","created_at":"2025-09-30T12:00:00Z"}}"#);
+        let session =
+            format!(r#"{{"user_id":"{USER_ID}","session_id":"sess-7f3d9a1b","created_at":"2025-09-30T12:00:00Z"}}"#);
         cli(&["SET", &format!("session:{USER_ID}:sess-7f3d9a1b"), &session, "EX", "3600"]);
         cli(&["SET", "blacklist:access:0f1e2d3c", "true", "EX", "900"]);
-        let cache = format!(r#"{{"user_id":"{USER_ID}","first_name":"Test","last_name":"User","cached_at":"2025-09-30T12:00:00Z"}}"#);
+        let cache = format!(
+            r#"{{"user_id":"{USER_ID}","first_name":"Test","last_name":"User","cached_at":"2025-09-30T12:00:00Z"}}"#
+        );
         cli(&["SET", &format!("cache:profile:{USER_ID}"), &cache, "EX", "300"]);
         cli(&["SET", "rate:login:172.17.0.1:2025093012", "1", "EX", "3600"]);
         cli(&["SET", "job:status:doc-ocr-1", r#"{"status":"completed","progress":100}"#, "EX", "86400"]);

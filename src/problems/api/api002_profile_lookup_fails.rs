@@ -229,6 +229,23 @@ pub fn diagnose(
     out.status(status, summary)
 }
 
+/// user-api's own health answer, when it says its database is in error
+/// (`{"status":"unhealthy","database":"error"}`): `database-error` confirmed, whatever the
+/// profile lookup saw (every profile read goes through that database).
+pub fn with_health(out: &mut Finding, user_api: Option<&crate::probe::web::ApiFacts>, ctx: &Ctx) {
+    let Some(a) = user_api else { return };
+    if let Some((true, evidence)) = crate::problems::health::component(&a.health, &a.health_check, "database", ctx) {
+        out.raise("database-error", Confirmed, evidence.clone());
+        if out.status < Status::Critical {
+            out.status = Status::Critical;
+            out.summary = ctx.tr(
+                format!("user-api says its database is failing: {evidence}"),
+                format!("user-api がデータベースの異常を報告: {evidence}"),
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
