@@ -544,6 +544,13 @@ fn bearer_tokens(s: &str) -> String {
 }
 
 /// `PASSWORD=x`, `password: x`, `"token": "x"`, `Cookie: a=b`: the value after a secret name.
+/// `Access-Control-Allow-Credentials: true`, fetch's `credentials: 'include'`: a mode, not a
+/// credential (and the very words the runbook's CORS rows are about).
+fn credentials_mode(name: &str, value: &str) -> bool {
+    name.to_ascii_lowercase().ends_with("credentials")
+        && ["true", "false", "include", "omit", "same-origin"].iter().any(|v| v.eq_ignore_ascii_case(value))
+}
+
 fn named_values(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let chars: Vec<char> = s.chars().collect();
@@ -608,7 +615,8 @@ fn named_values(s: &str) -> String {
                     || value == "*"
                     || value == MASK
                     || value.starts_with("[JWT")
-                    || value.starts_with("[PEM");
+                    || value.starts_with("[PEM")
+                    || credentials_mode(&name, &value);
                 out.extend(&chars[i..vstart]);
                 if keep {
                     out.push_str(&value);
@@ -665,6 +673,13 @@ fn json_escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_modes_stay_readable() {
+        assert_eq!(scrub("Access-Control-Allow-Credentials: true"), "Access-Control-Allow-Credentials: true");
+        assert_eq!(scrub("fetch(url, { credentials: 'include' })"), "fetch(url, { credentials: 'include' })");
+        assert_eq!(scrub("GOOGLE_CREDENTIALS=s3cr3t-value"), "GOOGLE_CREDENTIALS=***");
+    }
 
     #[test]
     fn url_password_is_masked_user_kept() {

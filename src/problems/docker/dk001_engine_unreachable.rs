@@ -34,6 +34,9 @@ fn diagnose_facts(f: &DockerFacts, mut out: Finding, ctx: &Ctx) -> Finding {
         Ok(e) => {
             out.fact("engine_version", &e.version);
             out.fact("api_version", &e.api_version);
+            let optional = |role: &str| crate::stack::roles::role(role).is_some_and(|r| r.optional);
+            // The stack's containers: the required roles, and optional ones that are there.
+            let expected = f.containers.iter().filter(|c| c.container.is_some() || !optional(&c.service)).count();
             let found = f.containers.iter().filter(|c| c.container.is_some()).count();
             out.cause(
                 "daemon-down",
@@ -60,14 +63,14 @@ fn diagnose_facts(f: &DockerFacts, mut out: Finding, ctx: &Ctx) -> Finding {
                     e.version,
                     e.api_version,
                     f.host,
-                    f.containers.len()
+                    expected
                 ),
                 format!(
                     "{} の Docker {}（API {}）。コンテナ {} 中 {found} を検出",
                     f.host,
                     e.version,
                     e.api_version,
-                    f.containers.len()
+                    expected
                 ),
             );
             out.status(Status::Ok, summary)
