@@ -368,3 +368,53 @@ fn pg_stat_statements_is_read_when_installed() {
     // Nothing runs now, but the statistics show a statement slower than the threshold.
     assert_eq!(verdict(&v, "PG003", "long-running-queries"), "suspected");
 }
+
+/// Run from the directory above the repositories with no engine: the repositories' own `.env`
+/// files are the configuration. auth-service's `DATABASE_URL` names `host.docker.internal` and
+/// interpolates the password as Docker Compose does; doctor reaches that URL through this host.
+#[test]
+fn the_repositories_env_files_are_read_from_the_directory_above_them() {
+    let Some(pg) = server(PgOptions::default()) else { return };
+    let (mut cmd, dir) = doctor();
+    let repo = |name: &str, text: String| {
+        std::fs::create_dir_all(dir.path().join(name)).unwrap();
+        std::fs::write(dir.path().join(name).join(".env"), text).unwrap();
+    };
+    repo(
+        "ai-micro-api-auth",
+        format!(
+            "POSTGRES_PASSWORD={}\nDATABASE_URL=postgresql://postgres:${{POSTGRES_PASSWORD}}@host.docker.internal:{}/authdb\n",
+            pg.superuser_password, pg.port
+        ),
+    );
+    repo("ai-micro-postgres", format!("POSTGRES_USER=postgres\nPOSTGRES_PASSWORD={}\n", pg.superuser_password));
+    let out = run(cmd.args(["postgres", "--no-docker", "--format", "json"]));
+    let v = json(&out);
+    assert_eq!(status(&v, "PG001"), "ok", "{:#}", check(&v, "PG001"));
+    assert!(
+        check(&v, "PG001")["evidence"]["reached_via"].as_str().unwrap().contains(&format!("127.0.0.1:{}", pg.port))
+    );
+    assert_eq!(
+        status(&v, "PG002"),
+        "ok",
+        "the superuser's password from ai-micro-postgres/.env: {:#}",
+        check(&v, "PG002")
+    );
+    assert_no_secret(&out, &[&pg.superuser_password]);
+
+    // Several --env-file, a later one winning: the second names the real password.
+    let (mut cmd, dir) = doctor();
+    std::fs::write(
+        dir.path().join("a.env"),
+        format!("DATABASE_URL=postgresql://postgres:stale@127.0.0.1:{}/authdb\n", pg.port),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("b.env"),
+        format!("DATABASE_URL=postgresql://postgres:{}@127.0.0.1:{}/authdb\n", pg.superuser_password, pg.port),
+    )
+    .unwrap();
+    let out =
+        run(cmd.args(["postgres", "--no-docker", "--format", "json", "--env-file", "a.env", "--env-file", "b.env"]));
+    assert_eq!(status(&json(&out), "PG001"), "ok", "{}", out.stdout);
+}

@@ -17,15 +17,19 @@ use std::path::PathBuf;
 const AFTER_HELP: &str = "\
 Examples:
   doctor all                                  every check, against the stack on this host
+  doctor stack                                which container plays each role, and how it is reached
   doctor postgres --admin-url postgresql://postgres:PW@localhost:5432/postgres
   doctor redis --bigkeys                      also rank the largest keys (SCAN, read-only)
   doctor all --format json > report.json      for scripts; --format junit for CI
   doctor explain \"FATAL: sorry, too many clients already\"
   doctor list
 
-Configuration, strongest first: flags, environment, ./.env, ./doctor.toml, the built-in stack
-(postgres on localhost:5432, redis on localhost:6379, ...). The stack's own variables are read
-as they are: DATABASE_URL, POSTGRES_PASSWORD, REDIS_URL, REDIS_PASSWORD.
+Configuration, strongest first: flags, environment, ./.env (--env-file), ./doctor.toml, then
+the stack as found on the Docker engine (any layout of the stack's specification: per-repository
+compose projects, one compose file, or the runbook's names), with the services' own variables
+(their containers' DATABASE_URL, POSTGRES_PASSWORD, REDIS_URL, --requirepass) and the
+repositories' .env files below the current directory, and last the built-in stack (postgres on
+localhost:5432, redis on localhost:6379, ...). `doctor stack` shows what was found.
 
 Thresholds (--threshold NAME=VALUE, or [thresholds] in doctor.toml), with their defaults:
   long_query=60s idle_connection=5m connections_warn=0.8 redis_memory_warn=0.9

@@ -60,17 +60,11 @@ fn diagnose_facts(f: &DockerFacts, mut out: Finding, ctx: &Ctx) -> Finding {
             let summary = ctx.tr(
                 format!(
                     "Docker {} (API {}) at {}; {found} of {} containers found",
-                    e.version,
-                    e.api_version,
-                    f.host,
-                    expected
+                    e.version, e.api_version, f.host, expected
                 ),
                 format!(
                     "{} の Docker {}（API {}）。コンテナ {} 中 {found} を検出",
-                    f.host,
-                    e.version,
-                    e.api_version,
-                    expected
+                    f.host, e.version, e.api_version, expected
                 ),
             );
             out.status(Status::Ok, summary)
