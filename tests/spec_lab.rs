@@ -95,8 +95,9 @@ fn layout_a_healthy_with_no_configuration_then_each_fault_by_its_row() {
         assert!(bad.is_empty(), "round {round}: a healthy spec-layout stack, yet:\n{}", bad.join("\n"));
         assert_eq!(out.code, 0, "{}", out.stderr);
         assert_no_secret(&stack, &out, "doctor all");
-        // Ordinary words of the stack stay readable.
+        // Ordinary words of the stack stay readable: the BFF's cookie names are in FE002's evidence.
         assert!(!out.stdout.contains("***_token"), "{}", out.stdout);
+        assert!(check(&v, "FE002").to_string().contains("access_token"), "{:#}", check(&v, "FE002"));
     }
     for format in ["table", "markdown", "junit"] {
         for lang in ["en", "ja"] {
