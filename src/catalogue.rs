@@ -102,6 +102,18 @@ pub(crate) mod tests {
     ];
 
     #[test]
+    fn root_cause_relations_name_real_codes_and_roles() {
+        for p in all().unwrap() {
+            for c in &p.explains {
+                assert!(get(c).is_some() && *c != p.code, "{}: explains unknown or itself: {c}", p.code);
+            }
+            for r in &p.fails_with {
+                assert!(crate::stack::roles::role(r).is_some(), "{}: fails_with unknown role {r}", p.code);
+            }
+        }
+    }
+
+    #[test]
     fn every_runbook_parses() {
         if let Err(e) = all() {
             panic!("{e}");

@@ -3,52 +3,27 @@
 //! the profile lookups (API002). The stack's layers say what can explain what (the engine and
 //! the containers under the network, the network under the stores, the stores under the
 //! services, the services under the frontends and the performance checks); a failing check is
-//! a root cause when no failing check below it explains it. Pure, over the report's checks, so
-//! a replayed report finds the same roots.
+//! a root cause when no failing check below it explains it. The relations are runbook data
+//! (`fails_with`, `explains` in each file); this is only the algorithm. Pure, over the report's
+//! checks, so a replayed report finds the same roots.
 
 use crate::report::{Check, Status};
 use serde::Serialize;
 
-/// The checks a service that is down fails first (the rest follow through `explains`).
-fn checks_of(service: &str) -> &'static [&'static str] {
-    match service {
-        "postgres" => &["PG001", "PG002", "PG003", "PG004", "NET001", "NET002"],
-        "redis" => &["RD001", "RD002", "RD003", "NET001", "NET002"],
-        "auth-service" => &["AU001", "AU002", "AU003", "FE002", "FE003", "NET001", "NET002"],
-        "user-api" | "admin-api" => &["API001", "API002", "API003", "FE001", "FE003", "PERF001", "NET001", "NET002"],
-        "user-frontend" | "admin-frontend" => &["FE001", "FE002", "FE003", "NET002"],
-        _ => &[],
-    }
-}
-
-/// Whether a failing `by` may explain the failing `other`.
+/// Whether a failing `by` may explain the failing `other`, by the runbooks' relations: DK002
+/// explains the checks that fail with the services it found down (`fails_with`), any other
+/// check the codes its runbook `explains`.
 fn explains_check(by: &Check, other: &Check) -> bool {
+    let Some(other_problem) = crate::catalogue::get(&other.code) else { return false };
     if by.code == "DK002" {
-        // Only the checks of the services that are down.
         let down = by.evidence.get("not_running").and_then(|v| v.as_array());
         return down
             .into_iter()
             .flatten()
             .filter_map(|s| s.as_str())
-            .any(|s| checks_of(s).contains(&other.code.as_str()));
+            .any(|s| other_problem.fails_with.iter().any(|f| f == s));
     }
-    explains(&by.code).contains(&other.code.as_str())
-}
-
-/// Codes a failing `code` may explain, besides checks of its own area that depend on it.
-fn explains(code: &str) -> &'static [&'static str] {
-    match code {
-        "NET001" => &["PG001", "RD001", "AU001", "AU002", "AU003", "API001", "API002", "API003", "FE001", "FE003"],
-        "NET002" => &["PG001", "RD001", "AU001", "AU002", "API001", "FE001"],
-        "PG001" => &["PG002", "PG003", "PG004", "AU001", "AU003", "API001", "API002", "API003", "PERF001"],
-        "PG002" => &["AU001", "AU003", "API001", "API002", "PERF001", "PG004"],
-        "RD001" => &["RD002", "RD003", "AU001", "AU003", "API002"],
-        "RD002" => &["AU001", "AU003", "API002"],
-        "AU001" | "AU002" => &["FE002", "FE003"],
-        "API001" => &["FE001", "FE003", "PERF001"],
-        "PERF002" => &["API001", "PERF001"],
-        _ => &[],
-    }
+    crate::catalogue::get(&by.code).is_some_and(|p| p.explains.iter().any(|c| *c == other.code))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

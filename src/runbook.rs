@@ -82,6 +82,12 @@ pub struct Problem {
     pub code: String,
     pub area: String,
     pub title: Text,
+    /// Services whose container being down fails this check (DK002 then explains it).
+    #[serde(default)]
+    pub fails_with: Vec<String>,
+    /// Failing checks this one may explain, when it fails (root-cause ordering).
+    #[serde(default)]
+    pub explains: Vec<String>,
     pub symptoms: Vec<Symptom>,
     /// The commands a person would type to check this by hand.
     pub by_hand: Text,
