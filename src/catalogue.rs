@@ -1,48 +1,23 @@
-//! Every problem doctor knows, in one static list. Adding a problem is one line here and one
-//! file under `runbooks/`; the tests below fail when the two disagree, when a text lacks a
-//! language, or when codes and cause ids drift from the contract.
+//! The runbooks of every problem of the registry (`problems::registry::ALL`), parsed once.
+//! The tests below fail when the registry and `runbooks/` disagree, when a text lacks a
+//! language, when a problem's typed causes differ from its runbook's, or when codes and cause
+//! ids drift from the contract.
 
 use crate::runbook::Problem;
+use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
-macro_rules! runbooks {
-    ($($path:literal),* $(,)?) => {
-        &[$(($path, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/runbooks/", $path)))),*]
-    };
+/// (file under `runbooks/`, its text) of every problem, in report order: the registry's.
+fn sources() -> impl Iterator<Item = (&'static str, &'static str)> {
+    crate::problems::registry::ALL.iter().map(|p| p.runbook)
 }
-
-/// (file under `runbooks/`, its text), in the order areas are reported.
-static SOURCES: &[(&str, &str)] = runbooks![
-    "docker/DK001-engine-unreachable.toml",
-    "docker/DK002-container-not-running.toml",
-    "postgres/PG001-cannot-connect.toml",
-    "postgres/PG002-too-many-clients.toml",
-    "postgres/PG003-slow-queries.toml",
-    "postgres/PG004-connections-drop.toml",
-    "redis/RD001-cannot-connect.toml",
-    "redis/RD002-out-of-memory.toml",
-    "redis/RD003-low-hit-rate.toml",
-    "auth/AU001-login-fails.toml",
-    "auth/AU002-jwt-verification-fails.toml",
-    "auth/AU003-refresh-fails.toml",
-    "api/API001-timeout.toml",
-    "api/API002-profile-lookup-fails.toml",
-    "api/API003-upload-fails.toml",
-    "frontend/FE001-page-does-not-load.toml",
-    "frontend/FE002-no-redirect-after-login.toml",
-    "frontend/FE003-api-unauthorized.toml",
-    "network/NET001-services-cannot-reach-each-other.toml",
-    "network/NET002-host-cannot-reach-container.toml",
-    "perf/PERF001-slow-responses.toml",
-    "perf/PERF002-memory-growth.toml",
-];
 
 /// The whole catalogue, parsed once. The files are compiled in and tested, so a parse failure
 /// here is a build defect; it is still reported, never a panic.
 pub fn all() -> Result<&'static [Problem], String> {
     static CATALOGUE: OnceLock<Result<Vec<Problem>, String>> = OnceLock::new();
     CATALOGUE
-        .get_or_init(|| SOURCES.iter().map(|(name, text)| Problem::parse(name, text)).collect())
+        .get_or_init(|| sources().map(|(name, text)| Problem::parse(name, text)).collect())
         .as_ref()
         .map(|v| v.as_slice())
         .map_err(|e| format!("the built-in runbook is broken: {e}"))
@@ -52,7 +27,39 @@ pub fn get(code: &str) -> Option<&'static Problem> {
     all().ok()?.iter().find(|p| p.code.eq_ignore_ascii_case(code))
 }
 
-/// Areas in report order (a problem's `area` is one of these).
+/// A part of the stack, in report order (a problem's `area` is one of these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Area {
+    Docker,
+    Postgres,
+    Redis,
+    Auth,
+    Api,
+    Frontend,
+    Network,
+    Perf,
+}
+
+impl Area {
+    pub const ALL: &'static [Area] =
+        &[Area::Docker, Area::Postgres, Area::Redis, Area::Auth, Area::Api, Area::Frontend, Area::Network, Area::Perf];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Area::Docker => "docker",
+            Area::Postgres => "postgres",
+            Area::Redis => "redis",
+            Area::Auth => "auth",
+            Area::Api => "api",
+            Area::Frontend => "frontend",
+            Area::Network => "network",
+            Area::Perf => "perf",
+        }
+    }
+}
+
+/// Areas in report order, as the runbooks name them.
 pub const AREAS: &[&str] = &["docker", "postgres", "redis", "auth", "api", "frontend", "network", "perf"];
 
 #[cfg(test)]
@@ -145,7 +152,7 @@ pub(crate) mod tests {
 
     #[test]
     fn file_names_carry_their_code_and_area() {
-        for ((path, _), p) in SOURCES.iter().zip(all().unwrap()) {
+        for ((path, _), p) in sources().zip(all().unwrap()) {
             assert!(path.starts_with(&format!("{}/{}-", p.area, p.code)), "{path}");
         }
     }
@@ -158,7 +165,7 @@ pub(crate) mod tests {
             for f in std::fs::read_dir(&area).unwrap() {
                 let f = f.unwrap().path();
                 let rel = f.strip_prefix(dir).unwrap().to_string_lossy().to_string();
-                assert!(SOURCES.iter().any(|(p, _)| *p == rel), "{rel} is not in catalogue.rs");
+                assert!(sources().any(|(p, _)| p == rel), "{rel} is in no problem of the registry");
             }
         }
     }

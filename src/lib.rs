@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod envfile;
 pub mod explain;
+pub mod facts;
 pub mod glance;
 pub mod jwt;
 pub mod lang;

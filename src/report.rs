@@ -50,6 +50,53 @@ impl Verdict {
     }
 }
 
+/// A cause id as the runbook spells it. Made only from a problem's typed `Cause` (see
+/// [`causes!`](crate::causes)), never from a string: a misspelt cause does not compile, and a
+/// catalogue test holds every problem's `Cause` equal to its runbook's ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CauseId(&'static str);
+
+impl CauseId {
+    /// For `causes!` only.
+    #[doc(hidden)]
+    pub const fn new_unchecked(id: &'static str) -> CauseId {
+        CauseId(id)
+    }
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+/// Declares a problem's causes, in its runbook's order: `causes! { IdleConnections =
+/// "idle-connections", ... }` gives `enum Cause` with `Cause::ALL`, `Cause::IDS` and
+/// `Into<CauseId>`.
+#[macro_export]
+macro_rules! causes {
+    ($($variant:ident = $id:literal),* $(,)?) => {
+        /// This problem's causes, in its runbook's order (a catalogue test holds them equal).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Cause {
+            $($variant),*
+        }
+
+        impl Cause {
+            pub const ALL: &'static [Cause] = &[$(Cause::$variant),*];
+            pub const IDS: &'static [&'static str] = &[$($id),*];
+            pub const fn id(self) -> &'static str {
+                match self {
+                    $(Cause::$variant => $id),*
+                }
+            }
+        }
+
+        impl From<Cause> for $crate::report::CauseId {
+            fn from(c: Cause) -> $crate::report::CauseId {
+                $crate::report::CauseId::new_unchecked(c.id())
+            }
+        }
+    };
+}
+
 /// One cause's verdict, as diagnosis decides it.
 #[derive(Debug, Clone)]
 pub struct CauseFinding {
@@ -89,13 +136,14 @@ impl Finding {
         self
     }
 
-    pub fn cause(&mut self, id: &'static str, verdict: Verdict, evidence: impl Into<String>) {
-        self.causes.push(CauseFinding { id, verdict, evidence: evidence.into() });
+    pub fn cause(&mut self, id: impl Into<CauseId>, verdict: Verdict, evidence: impl Into<String>) {
+        self.causes.push(CauseFinding { id: id.into().0, verdict, evidence: evidence.into() });
     }
 
     /// Adds evidence from a second source to a cause already judged: the stronger verdict wins
     /// (confirmed, suspected, ruled out, unchecked, in that order) and its evidence comes first.
-    pub fn raise(&mut self, id: &'static str, verdict: Verdict, evidence: impl Into<String>) {
+    pub fn raise(&mut self, id: impl Into<CauseId>, verdict: Verdict, evidence: impl Into<String>) {
+        let id = id.into().0;
         let strength = |v: Verdict| match v {
             Verdict::Confirmed => 3,
             Verdict::Suspected => 2,
@@ -104,7 +152,7 @@ impl Finding {
         };
         let evidence = evidence.into();
         match self.causes.iter_mut().find(|c| c.id == id) {
-            None => self.cause(id, verdict, evidence),
+            None => self.causes.push(CauseFinding { id, verdict, evidence }),
             Some(c) if strength(verdict) > strength(c.verdict) => {
                 let old = std::mem::take(&mut c.evidence);
                 c.verdict = verdict;
@@ -116,10 +164,11 @@ impl Finding {
 
     /// Judges a cause again from more specific evidence (one token rather than the whole
     /// table): its verdict replaces the earlier one, whose evidence stays after it as context.
-    pub fn overrule(&mut self, id: &'static str, verdict: Verdict, evidence: impl Into<String>) {
+    pub fn overrule(&mut self, id: impl Into<CauseId>, verdict: Verdict, evidence: impl Into<String>) {
+        let id = id.into().0;
         let evidence = evidence.into();
         match self.causes.iter_mut().find(|c| c.id == id) {
-            None => self.cause(id, verdict, evidence),
+            None => self.causes.push(CauseFinding { id, verdict, evidence }),
             Some(c) => {
                 let old = std::mem::take(&mut c.evidence);
                 c.verdict = verdict;
@@ -129,9 +178,9 @@ impl Finding {
     }
 
     /// The same verdict and evidence for several causes (all unchecked for one reason, say).
-    pub fn causes_all(&mut self, ids: &[&'static str], verdict: Verdict, evidence: &str) {
+    pub fn causes_all<C: Into<CauseId> + Copy>(&mut self, ids: &[C], verdict: Verdict, evidence: &str) {
         for id in ids {
-            self.cause(id, verdict, evidence);
+            self.cause(*id, verdict, evidence);
         }
     }
 
@@ -141,8 +190,15 @@ impl Finding {
         }
     }
 
-    pub fn verdict_of(&self, id: &str) -> Option<Verdict> {
+    pub fn verdict_of(&self, id: impl Into<CauseId>) -> Option<Verdict> {
+        let id = id.into().0;
         self.causes.iter().find(|c| c.id == id).map(|c| c.verdict)
+    }
+
+    /// Takes a cause's verdict out (for a helper that judges it again).
+    pub fn forget(&mut self, id: impl Into<CauseId>) {
+        let id = id.into().0;
+        self.causes.retain(|c| c.id != id);
     }
 }
 
@@ -230,6 +286,17 @@ fn check_from(f: Finding, lang: Lang) -> Check {
     let problem = catalogue::get(f.code);
     let mut causes: Vec<CauseReport> = Vec::new();
     if let Some(p) = problem {
+        // Typed causes make this impossible; should it happen, the row is shown, not dropped.
+        for x in f.causes.iter().filter(|x| p.cause(x.id).is_none()) {
+            debug_assert!(false, "{}: {} is no cause of its runbook", f.code, x.id);
+            causes.push(CauseReport {
+                id: x.id.to_string(),
+                verdict: x.verdict,
+                cause: String::new(),
+                remedy: String::new(),
+                evidence: x.evidence.clone(),
+            });
+        }
         for c in &p.causes {
             let found = f.causes.iter().find(|x| x.id == c.id);
             causes.push(CauseReport {
@@ -320,7 +387,11 @@ mod tests {
     #[test]
     fn unmentioned_causes_are_unchecked_and_in_runbook_order() {
         let mut f = Finding::new("PG002", "t").status(Status::Critical, "s");
-        f.cause("idle-connections", Verdict::Confirmed, "3 idle");
+        f.cause(
+            crate::problems::postgres::pg002_too_many_clients::Cause::IdleConnections,
+            Verdict::Confirmed,
+            "3 idle",
+        );
         let r = Report::build("x", vec![f], Lang::En, String::new(), 0);
         let ids: Vec<_> = r.checks[0].causes.iter().map(|c| (c.id.as_str(), c.verdict)).collect();
         assert_eq!(

@@ -23,7 +23,7 @@ fn explains_check(by: &Check, other: &Check) -> bool {
             .filter_map(|s| s.as_str())
             .any(|s| other_problem.fails_with.iter().any(|f| f == s));
     }
-    crate::catalogue::get(&by.code).is_some_and(|p| p.explains.iter().any(|c| *c == other.code))
+    crate::catalogue::get(&by.code).is_some_and(|p| p.explains.contains(&other.code))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -3,6 +3,7 @@
 //! can be dumped and replayed.
 
 use crate::config::Settings;
+pub use crate::facts::{FACTS_SCHEMA, Facts, Setting};
 use crate::probe::auth::{self as auth_probe, AuthFacts, AuthProbeConfig};
 use crate::probe::docker::{self, DockerFacts, DockerProbeConfig};
 use crate::probe::docker_discover::{self, Discovered};
@@ -11,30 +12,19 @@ use crate::probe::pg_app::PgAppRequest;
 use crate::probe::postgres::{self, PgFacts, PgProbeConfig};
 use crate::probe::redis::{self, BigKeysLimits, RedisFacts, RedisProbeConfig};
 use crate::probe::redis_app::RedisAppRequest;
-use crate::probe::web::{self, WebFacts, WebProbeConfig};
+use crate::probe::web::{self, WebProbeConfig};
 use crate::problems::engine::DockerView;
+use crate::problems::registry::{self, Inputs};
 use crate::problems::{self, Ctx};
 use crate::redact;
 use crate::report::Finding;
 use crate::stack::discover::Scope;
+use crate::stack::env_files;
 use crate::stack::targets::{self, EngineView, Flags, Targets};
-use crate::stack::{Stack, env_files};
-use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Area {
-    Docker,
-    Postgres,
-    Redis,
-    Auth,
-    Api,
-    Frontend,
-    Network,
-    Perf,
-}
+pub use crate::catalogue::Area;
 
 /// What one invocation asked for.
 #[derive(Debug, Clone, Default)]
@@ -85,39 +75,6 @@ pub fn app_requests(s: &Settings, req: &Request) -> (PgAppRequest, RedisAppReque
     )
 }
 
-/// Everything a run gathered.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Facts {
-    /// `doctor.facts/v1`, so that a replay knows what it reads.
-    #[serde(default)]
-    pub schema: String,
-    /// What was run, so that a replay diagnoses the same areas.
-    #[serde(default)]
-    pub command: String,
-    #[serde(default)]
-    pub areas: Vec<Area>,
-    #[serde(default)]
-    pub gathered_at: String,
-    /// The stack as found (which container plays each role, and how it is reached).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stack: Option<Stack>,
-    pub postgres: Option<PgFacts>,
-    pub postgres_ms: u64,
-    pub redis: Option<RedisFacts>,
-    pub redis_ms: u64,
-    /// `None` with `--no-docker` (see `docker_disabled`) or when no area needed the engine.
-    pub docker: Option<DockerFacts>,
-    pub docker_ms: u64,
-    pub docker_disabled: bool,
-    pub auth: Option<AuthFacts>,
-    pub auth_ms: u64,
-    pub web: Option<WebFacts>,
-    pub web_ms: u64,
-    /// `--user-id`, so that a replay reads the same profile evidence.
-    #[serde(default)]
-    pub user_id: Option<String>,
-}
-
 pub fn web_config(s: &Settings, req: &Request, t: &Targets) -> WebProbeConfig {
     let api = |name: &str| web::WebTarget::api(name, &t.http_url(name));
     let front = |name: &str| web::WebTarget::frontend(name, &t.http_url(name));
@@ -156,8 +113,6 @@ pub fn auth_config(s: &Settings, req: &Request, t: &Targets) -> AuthProbeConfig 
         leeway_s: auth_probe::SERVICES_LEEWAY_S,
     }
 }
-
-pub const FACTS_SCHEMA: &str = "doctor.facts/v1";
 
 pub fn docker_config(s: &Settings) -> DockerProbeConfig {
     DockerProbeConfig {
@@ -451,99 +406,34 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
         web,
         web_ms,
         user_id: req.user_id.clone(),
+        settings: crate::facts::SETTING_VARS
+            .iter()
+            .filter_map(|name| {
+                let value = s.var(name)?.to_string();
+                Some((name.to_string(), Setting { value, source: format!("{name} ({})", s.var_origin(name)) }))
+            })
+            .collect(),
     }
 }
 
-pub fn diagnose(facts: &Facts, areas: &[Area], settings: &Settings, ctx: &Ctx) -> Vec<Finding> {
-    let view = DockerView { facts: facts.docker.as_ref(), disabled: facts.docker_disabled };
-    let mut out = Vec::new();
-    let timed = |mut f: Finding, ms: u64| {
-        f.duration_ms = ms;
-        f
-    };
-    if areas.contains(&Area::Docker) {
-        out.push(timed(problems::docker::dk001_engine_unreachable::diagnose(&view, ctx), facts.docker_ms));
-        out.push(timed(problems::docker::dk002_container_not_running::diagnose(&view, ctx), facts.docker_ms));
-    }
-    if let Some(pg) = facts.postgres.as_ref().filter(|_| areas.contains(&Area::Postgres)) {
-        out.extend(problems::postgres::diagnose(pg, &view, ctx).into_iter().map(|f| timed(f, facts.postgres_ms)));
-    }
-    if let Some(rd) = facts.redis.as_ref().filter(|_| areas.contains(&Area::Redis)) {
-        out.extend(problems::redis::diagnose(rd, &view, ctx).into_iter().map(|f| timed(f, facts.redis_ms)));
-    }
-    if let Some(a) = &facts.auth {
-        let vars =
-            |name: &str| settings.var(name).map(|v| (v.to_string(), format!("{name} ({})", settings.var_origin(name))));
-        let expected = problems::auth::Expected::from(&vars, &view, ctx);
-        let app = facts.postgres.as_ref().and_then(|p| p.app_data.as_ref());
-        out.push(timed(problems::auth::au001_login_fails::diagnose(a, app, &view, ctx), facts.auth_ms));
-        out.push(timed(
-            problems::auth::au002_jwt_verification_fails::diagnose(a, &expected, &view, ctx),
-            facts.auth_ms,
-        ));
-        out.push(timed(
-            problems::auth::au003_refresh_fails::diagnose(app, facts.redis.as_ref(), &view, ctx),
-            facts.postgres_ms.max(facts.redis_ms),
-        ));
-    }
-    let related = problems::related::Related::from(&out);
-    if let Some(w) = &facts.web
-        && areas.contains(&Area::Api)
-    {
-        for a in &w.apis {
-            out.push(timed(problems::api::api001_timeout::diagnose(a, &view, &related, ctx), facts.web_ms));
+/// Every problem of [`registry::ALL`] whose area was asked, in order, each reading the facts
+/// and the findings before it. Pure: a replay of the facts gives the same findings.
+pub fn diagnose(facts: &Facts, areas: &[Area], ctx: &Ctx) -> Vec<Finding> {
+    let docker = DockerView { facts: facts.docker.as_ref(), disabled: facts.docker_disabled };
+    let mut out: Vec<Finding> = Vec::new();
+    for p in registry::ALL {
+        if !p.areas.iter().any(|a| areas.contains(a)) {
+            continue;
         }
+        let found = (p.run)(&Inputs { facts, docker, earlier: &out, ctx });
+        out.extend(found);
     }
-    if areas.contains(&Area::Api) {
-        let app = facts.postgres.as_ref().and_then(|p| p.app_data.as_ref());
-        let stores_ms = facts.postgres_ms.max(facts.redis_ms);
-        let mut api002 = problems::api::api002_profile_lookup_fails::diagnose(
-            facts.user_id.as_deref(),
-            app,
-            facts.redis.as_ref(),
-            &view,
-            ctx,
-        );
-        let user_api = facts.web.as_ref().and_then(|w| w.apis.iter().find(|a| a.service == "user-api"));
-        problems::api::api002_profile_lookup_fails::with_health(&mut api002, user_api, ctx);
-        out.push(timed(api002, stores_ms));
-        let max_file_size = settings
-            .var("MAX_FILE_SIZE")
-            .map(|v| (v.to_string(), format!("MAX_FILE_SIZE ({})", settings.var_origin("MAX_FILE_SIZE"))));
-        out.push(timed(
-            problems::api::api003_upload_fails::diagnose(&view, app, max_file_size, ctx),
-            stores_ms.max(facts.docker_ms),
-        ));
-    }
-    if let Some(w) = &facts.web {
-        if areas.contains(&Area::Frontend) {
-            for f in &w.frontends {
-                out.push(timed(problems::frontend::fe001_page_does_not_load::diagnose(f, &view, ctx), facts.web_ms));
-                out.push(timed(problems::frontend::fe002_no_redirect_after_login::diagnose(f, ctx), facts.web_ms));
-                out.push(timed(problems::frontend::fe003_api_unauthorized::diagnose(f, ctx), facts.web_ms));
-            }
-        }
-        if areas.contains(&Area::Perf) {
-            out.push(timed(problems::perf::perf001_slow_responses::diagnose(w, &view, &related, ctx), facts.web_ms));
-        }
-    }
-    if areas.contains(&Area::Network) {
-        out.push(timed(
-            problems::network::net001_services_cannot_reach_each_other::diagnose(&view, ctx),
-            facts.docker_ms,
-        ));
-        out.push(timed(
-            problems::network::net002_host_cannot_reach_container::diagnose(&view, facts.stack.as_ref(), ctx),
-            facts.docker_ms,
-        ));
-    }
-    if areas.contains(&Area::Perf) || areas.contains(&Area::Docker) {
-        out.push(timed(problems::perf::perf002_memory_growth::diagnose(&view, ctx), facts.docker_ms));
-    }
+    group_by_target(&mut out);
     // The engine's failure is the root cause of every unchecked container cause: show it.
     let engine_down = facts.docker.as_ref().is_some_and(|d| !d.reachable());
     if engine_down && !areas.contains(&Area::Docker) {
-        out.insert(0, timed(problems::docker::dk001_engine_unreachable::diagnose(&view, ctx), facts.docker_ms));
+        let dk001 = problems::docker::dk001_engine_unreachable::PROBLEM.run;
+        out.splice(0..0, dk001(&Inputs { facts, docker, earlier: &[], ctx }));
     }
     if let Some(d) = &facts.docker {
         for f in &mut out {
@@ -551,6 +441,24 @@ pub fn diagnose(facts: &Facts, areas: &[Area], settings: &Settings, ctx: &Ctx) -
         }
     }
     out
+}
+
+/// The findings of problems reported by target (a frontend's FE001–FE003 together), in the
+/// places those problems' findings took, ordered by target first and problem second.
+fn group_by_target(out: &mut [Finding]) {
+    let grouped = |f: &Finding| registry::get(f.code).is_some_and(|p| p.by_target);
+    let slots: Vec<usize> = (0..out.len()).filter(|i| grouped(&out[*i])).collect();
+    let mut targets: Vec<String> = Vec::new();
+    for i in &slots {
+        if !targets.contains(&out[*i].target) {
+            targets.push(out[*i].target.clone());
+        }
+    }
+    let mut items: Vec<Finding> = slots.iter().map(|i| out[*i].clone()).collect();
+    items.sort_by_key(|f| targets.iter().position(|t| *t == f.target));
+    for (slot, f) in slots.into_iter().zip(items) {
+        out[slot] = f;
+    }
 }
 
 /// `2026-11-28T12:00:00Z` for a time.

@@ -80,7 +80,7 @@ pub fn run(s: &Settings, g: &Global, target: Target) -> i32 {
             err(&e);
             return 3;
         }
-        let findings = run::diagnose(&facts, &areas, s, &ctx);
+        let findings = run::diagnose(&facts, &areas, &ctx);
         let mut report = Report::build(&command, findings, s.lang, started_at, crate::probe::ms(t.elapsed()));
         if let Some(stack) = &facts.stack {
             // Remedies name the containers and compose directories of this stack.

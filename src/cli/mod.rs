@@ -114,21 +114,21 @@ pub struct Global {
 pub enum Command {
     /// Run every check, all at once: Docker, PostgreSQL, Redis, auth, APIs, frontends, network, performance
     All,
-    /// The Docker engine (DK001) and every container of the stack at a glance; memory (PERF002)
+    /// Docker: the engine and every container of the stack at a glance
     Docker,
-    /// Networking: NET001 services cannot reach each other, NET002 this host cannot reach a container
+    /// Networking: the problems come from the registry
     Network,
-    /// PostgreSQL: PG001 cannot connect, PG002 too many clients, PG003 slow queries, PG004 connections drop
+    /// PostgreSQL: the problems come from the registry
     Postgres(PostgresArgs),
-    /// Redis: RD001 cannot connect, RD002 out of memory, RD003 low hit rate
+    /// Redis: the problems come from the registry
     Redis(RedisArgs),
-    /// auth-service: AU001 login fails, AU002 JWT verification fails, AU003 token refresh fails
+    /// auth-service: the problems come from the registry
     Auth(AuthArgs),
-    /// user-api and admin-api: API001 does not answer in time, API002 profile lookup fails, API003 upload fails
+    /// user-api and admin-api: the problems come from the registry
     Api(ApiArgs),
-    /// The frontends: FE001 page, FE002 login cookies and CORS, FE003 API calls through the BFF
+    /// The frontends: the problems come from the registry
     Frontend,
-    /// Performance: PERF001 slow responses, PERF002 memory
+    /// Performance: the problems come from the registry
     Perf(PerfArgs),
     /// The stack as found: which container plays each role and how it was found, its address
     /// from this host and from the other containers, where its credentials come from
@@ -255,8 +255,7 @@ pub fn err(text: &str) {
 
 /// Completions and the man page, generated from the same definitions as `--help`.
 fn completions(shell: &str) -> i32 {
-    use clap::CommandFactory;
-    let mut cmd = Cli::command();
+    let mut cmd = command();
     if shell == "man" {
         let mut buf = Vec::new();
         if clap_mangen::Man::new(cmd).render(&mut buf).is_err() {
@@ -275,9 +274,38 @@ fn completions(shell: &str) -> i32 {
     0
 }
 
+/// The clap command, each check command's help listing its problems from the registry (so a
+/// problem added there is in `--help`, the completions and the man page with no edit here).
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    for area in crate::catalogue::Area::ALL {
+        let problems: Vec<String> = crate::problems::registry::ALL
+            .iter()
+            .filter(|p| p.areas.contains(area))
+            .filter_map(|p| crate::catalogue::get(p.code))
+            .map(|p| {
+                let title = p.title.en.as_str();
+                format!("{} {}", p.code, title.split_once(": ").map_or(title, |(_, t)| t))
+            })
+            .collect();
+        if problems.is_empty() {
+            continue;
+        }
+        cmd = cmd.mut_subcommand(area.as_str(), |sub| {
+            let lead = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+            let lead = lead.split_once(": ").map_or(lead.as_str(), |(l, _)| l).to_string();
+            sub.about(format!("{lead}: {}", problems.join(", ")))
+        });
+    }
+    cmd
+}
+
 /// Parses the command line and runs it; returns the exit code.
 pub fn run() -> i32 {
-    let cli = match Cli::try_parse() {
+    use clap::FromArgMatches;
+    let parsed = command().try_get_matches().and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;

@@ -5,7 +5,7 @@
 
 use super::{Ctx, bytes, secs};
 use crate::probe::docker::{ContainerFacts, DockerFacts, UrlVar};
-use crate::report::{Finding, Verdict};
+use crate::report::{CauseId, Finding, Verdict};
 
 /// The engine's evidence as diagnosis sees it.
 #[derive(Debug, Clone, Copy)]
@@ -561,15 +561,17 @@ pub fn password_mismatch(
 }
 
 /// Replaces a cause's verdict when the engine has something to say about it.
-pub fn apply(out: &mut Finding, id: &'static str, judged: Option<(Verdict, String)>) {
+pub fn apply(out: &mut Finding, id: impl Into<CauseId>, judged: Option<(Verdict, String)>) {
+    let id = id.into();
     if let Some((v, ev)) = judged {
-        out.causes.retain(|c| c.id != id);
+        out.forget(id);
         out.cause(id, v, ev);
     }
 }
 
 /// Replaces the evidence of causes that said "needs the Docker engine" by the precise reason.
-pub fn explain_unavailable(out: &mut Finding, view: &DockerView, ids: &[&str], ctx: &Ctx) {
+pub fn explain_unavailable<C: Into<CauseId> + Copy>(out: &mut Finding, view: &DockerView, ids: &[C], ctx: &Ctx) {
+    let ids: Vec<&str> = ids.iter().map(|c| (*c).into().as_str()).collect();
     if let Some(why) = view.unavailable(ctx) {
         for c in out.causes.iter_mut().filter(|c| ids.contains(&c.id) && c.verdict == Verdict::Unchecked) {
             c.evidence = why.clone();

@@ -15,6 +15,7 @@ pub mod network;
 pub mod perf;
 pub mod postgres;
 pub mod redis;
+pub mod registry;
 pub mod related;
 
 use crate::config::{Thresholds, format_duration};

@@ -5,10 +5,9 @@ use super::{Style, json, junit, markdown, table};
 use crate::config::Thresholds;
 use crate::lang::Lang;
 use crate::probe::postgres::ServerFacts;
-use crate::problems::engine::DockerView;
+use crate::problems::Ctx;
 use crate::problems::postgres::fixtures as pg;
 use crate::problems::redis::fixtures as rd;
-use crate::problems::{Ctx, postgres, redis};
 use crate::report::Report;
 
 fn sample(lang: Lang) -> Report {
@@ -28,8 +27,9 @@ fn sample(lang: Lang) -> Report {
         i.maxmemory_policy = "noeviction".into();
         i.oom_errors = 3;
     }
-    let mut findings = postgres::diagnose(&p, &DockerView::none(), &ctx);
-    findings.extend(redis::diagnose(&r, &DockerView::none(), &ctx));
+    let facts = crate::facts::Facts { postgres: Some(p), redis: Some(r), ..Default::default() };
+    let mut findings =
+        crate::run::diagnose(&facts, &[crate::catalogue::Area::Postgres, crate::catalogue::Area::Redis], &ctx);
     for f in &mut findings {
         f.duration_ms = 12;
     }

@@ -6,13 +6,37 @@
 //! and `slow-database` when the health body reports the database in error; `slow-database` is
 //! suspected from PG002/PG003; `slow-external-call` has no evidence visible from outside.
 
+use crate::catalogue::Area;
 use crate::probe::http::HttpErrorKind;
 use crate::probe::web::ApiFacts;
 use crate::problems::engine::{DockerView, Seen};
 use crate::problems::health::{self, Reading};
+use crate::problems::registry::{Inputs, Problem};
 use crate::problems::related::Related;
 use crate::problems::{Ctx, bytes, percent, secs};
 use crate::report::{Finding, Status, Verdict::*};
+
+crate::causes! {
+    SlowDatabase = "slow-database",
+    SlowExternalCall = "slow-external-call",
+    MemoryPressure = "memory-pressure",
+    CpuSaturated = "cpu-saturated",
+}
+
+pub static PROBLEM: Problem = Problem {
+    code: "API001",
+    areas: &[Area::Api],
+    runbook: crate::runbook!("api/API001-timeout.toml"),
+    causes: Cause::IDS,
+    run,
+    by_target: false,
+};
+
+fn run(i: &Inputs) -> Vec<Finding> {
+    let Some(w) = &i.facts.web else { return vec![] };
+    let related = crate::problems::related::Related::from(i.earlier);
+    w.apis.iter().map(|a| i.timed(diagnose(a, &i.docker, &related, i.ctx), i.facts.web_ms)).collect()
+}
 
 /// What the health answer says: the status it calls for and the note for the summary.
 fn judge_health(a: &ApiFacts, ctx: &Ctx) -> (Status, Option<String>) {
@@ -131,19 +155,19 @@ pub fn diagnose(a: &ApiFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
     let problem = status != Status::Ok;
     let db_health = health::component(h, &a.health_check, "database", ctx);
     match &related.database {
-        Some(d) if problem => out.cause("slow-database", Suspected, d.clone()),
+        Some(d) if problem => out.cause(Cause::SlowDatabase, Suspected, d.clone()),
         Some(d) => out.cause(
-            "slow-database",
+            Cause::SlowDatabase,
             RuledOut,
             ctx.tr(format!("the API answers in time although {d}"), format!("{d} だが API は時間内に応答している")),
         ),
         None if related.database_checked => out.cause(
-            "slow-database",
+            Cause::SlowDatabase,
             if problem { Unchecked } else { RuledOut },
             ctx.tr("the database checks of this run found nothing", "この実行のデータベースチェックでは問題なし"),
         ),
         None => out.cause(
-            "slow-database",
+            Cause::SlowDatabase,
             Unchecked,
             ctx.tr(
                 "the database checks did not run (doctor all includes them)",
@@ -153,18 +177,18 @@ pub fn diagnose(a: &ApiFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
     }
     match &db_health {
         Some((true, said)) => out.raise(
-            "slow-database",
+            Cause::SlowDatabase,
             Confirmed,
             ctx.tr(
                 format!("{said}: {} cannot use its database", a.service),
                 format!("{said}: {} がデータベースを使えない", a.service),
             ),
         ),
-        Some((false, said)) if !problem => out.raise("slow-database", RuledOut, said.clone()),
+        Some((false, said)) if !problem => out.raise(Cause::SlowDatabase, RuledOut, said.clone()),
         _ => {}
     }
     out.cause(
-        "slow-external-call",
+        Cause::SlowExternalCall,
         Unchecked,
         ctx.tr(
             "calls to outside services are not visible from outside the API (see its traces)",
@@ -176,12 +200,12 @@ pub fn diagnose(a: &ApiFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
             Some(s) => {
                 match s.cpu_percent {
                     Some(cpu) => out.cause(
-                        "cpu-saturated",
+                        Cause::CpuSaturated,
                         if cpu >= 90.0 { Confirmed } else { RuledOut },
                         ctx.tr(format!("{} uses {cpu:.0}% CPU", c.name), format!("{} の CPU 使用率 {cpu:.0}%", c.name)),
                     ),
                     None => out.cause(
-                        "cpu-saturated",
+                        Cause::CpuSaturated,
                         Unchecked,
                         ctx.tr(
                             format!("no CPU figure for {}", c.name),
@@ -193,7 +217,7 @@ pub fn diagnose(a: &ApiFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
                     Some(limit) => {
                         let share = s.mem_used as f64 / limit as f64;
                         out.cause(
-                            "memory-pressure",
+                            Cause::MemoryPressure,
                             if share >= 0.9 { Confirmed } else { RuledOut },
                             ctx.tr(
                                 format!("{} of {} ({})", bytes(s.mem_used), bytes(limit), percent(share)),
@@ -202,7 +226,7 @@ pub fn diagnose(a: &ApiFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
                         );
                     }
                     None => out.cause(
-                        "memory-pressure",
+                        Cause::MemoryPressure,
                         RuledOut,
                         ctx.tr(
                             format!("{} used, no memory limit", bytes(s.mem_used)),
@@ -214,18 +238,18 @@ pub fn diagnose(a: &ApiFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
             None => {
                 let why = ctx
                     .tr(format!("{} is not running, no figures", c.name), format!("{} は停止中で数値がない", c.name));
-                out.cause("cpu-saturated", Unchecked, why.clone());
-                out.cause("memory-pressure", Unchecked, why);
+                out.cause(Cause::CpuSaturated, Unchecked, why.clone());
+                out.cause(Cause::MemoryPressure, Unchecked, why);
             }
         },
         Seen::Missing(n) => {
             let why = ctx.tr(format!("no container {n}"), format!("コンテナ {n} が存在しない"));
-            out.cause("cpu-saturated", Unchecked, why.clone());
-            out.cause("memory-pressure", Unchecked, why);
+            out.cause(Cause::CpuSaturated, Unchecked, why.clone());
+            out.cause(Cause::MemoryPressure, Unchecked, why);
         }
         Seen::Unknown(why) => {
-            out.cause("cpu-saturated", Unchecked, why.clone());
-            out.cause("memory-pressure", Unchecked, why);
+            out.cause(Cause::CpuSaturated, Unchecked, why.clone());
+            out.cause(Cause::MemoryPressure, Unchecked, why);
         }
     }
     if out.causes.iter().any(|c| c.verdict == Confirmed) {

@@ -5,12 +5,38 @@
 //! apidb that cannot be read (down, or no `profiles` table) `database-error`. Without a user id
 //! only user-api's logs speak, and the per-user causes stay `unchecked`.
 
+use crate::catalogue::Area;
 use crate::probe::pg_app::{PgAppFacts, ProfileRow};
 use crate::probe::redis::RedisFacts;
 use crate::probe::redis_app::CachedProfile;
 use crate::problems::engine::DockerView;
+use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{Ctx, logs, secs};
 use crate::report::{Finding, Status, Verdict::*};
+
+crate::causes! {
+    ProfileMissing = "profile-missing",
+    StaleCache = "stale-cache",
+    DatabaseError = "database-error",
+}
+
+pub static PROBLEM: Problem = Problem {
+    code: "API002",
+    areas: &[Area::Api],
+    runbook: crate::runbook!("api/API002-profile-lookup-fails.toml"),
+    causes: Cause::IDS,
+    run,
+    by_target: false,
+};
+
+fn run(i: &Inputs) -> Vec<Finding> {
+    let f = i.facts;
+    let app = f.postgres.as_ref().and_then(|p| p.app_data.as_ref());
+    let mut out = diagnose(f.user_id.as_deref(), app, f.redis.as_ref(), &i.docker, i.ctx);
+    let user_api = f.web.as_ref().and_then(|w| w.apis.iter().find(|a| a.service == "user-api"));
+    with_health(&mut out, user_api, i.ctx);
+    vec![i.timed(out, f.postgres_ms.max(f.redis_ms))]
+}
 
 pub fn diagnose(
     user_id: Option<&str>,
@@ -32,27 +58,27 @@ pub fn diagnose(
             "--user-id ID を指定すると apidb.profiles の行と profile:<ID> キャッシュを確認する",
         );
         if missing_logs.is_empty() {
-            out.cause("profile-missing", Unchecked, why.clone());
+            out.cause(Cause::ProfileMissing, Unchecked, why.clone());
         } else {
-            out.cause("profile-missing", Suspected, missing_logs.join("; "));
+            out.cause(Cause::ProfileMissing, Suspected, missing_logs.join("; "));
             status = Status::Warning;
         }
-        out.cause("stale-cache", Unchecked, why.clone());
+        out.cause(Cause::StaleCache, Unchecked, why.clone());
         match (&logged, db_logs.is_empty()) {
             (Some(_), false) => {
-                out.cause("database-error", Confirmed, db_logs.join("; "));
+                out.cause(Cause::DatabaseError, Confirmed, db_logs.join("; "));
                 status = Status::Critical;
                 notes.push(ctx.tr("user-api logged database errors", "user-api がデータベースエラーを記録した"));
             }
             (Some(_), true) => out.cause(
-                "database-error",
+                Cause::DatabaseError,
                 RuledOut,
                 ctx.tr(
                     "user-api logged no database error recently",
                     "user-api は直近にデータベースエラーを記録していない",
                 ),
             ),
-            (None, _) => out.cause("database-error", Unchecked, why),
+            (None, _) => out.cause(Cause::DatabaseError, Unchecked, why),
         }
         let summary = if notes.is_empty() {
             ctx.tr("no user id given: only user-api's logs were read", "ユーザー ID 未指定: user-api のログのみ確認")
@@ -75,40 +101,40 @@ pub fn diagnose(
                 format!("no row in apidb.profiles for user_id {id}: the profile was never created"),
                 format!("apidb.profiles に user_id {id} の行がない: プロフィールが作成されていない"),
             );
-            out.cause("profile-missing", Confirmed, msg.clone());
+            out.cause(Cause::ProfileMissing, Confirmed, msg.clone());
             status = Status::Critical;
             notes.push(msg);
         }
         Ok(Some(r)) => out.cause(
-            "profile-missing",
+            Cause::ProfileMissing,
             RuledOut,
             ctx.tr(
                 format!("apidb.profiles has the row ({} columns)", r.fields.len()),
                 format!("apidb.profiles に行がある（{} 列）", r.fields.len()),
             ),
         ),
-        Err(why) => out.cause("profile-missing", Unchecked, why.clone()),
+        Err(why) => out.cause(Cause::ProfileMissing, Unchecked, why.clone()),
     }
     match (&row, db_logs.is_empty()) {
         (Err(why), _) if pg.and_then(|p| p.profile.as_ref()).is_some() => {
             let msg = ctx.tr(format!("apidb cannot be read: {why}"), format!("apidb を読めない: {why}"));
             let mut evidence = vec![msg.clone()];
             evidence.extend(db_logs.iter().cloned());
-            out.cause("database-error", Confirmed, evidence.join("; "));
+            out.cause(Cause::DatabaseError, Confirmed, evidence.join("; "));
             status = Status::Critical;
             notes.push(msg);
         }
         (_, false) => {
-            out.cause("database-error", Confirmed, db_logs.join("; "));
+            out.cause(Cause::DatabaseError, Confirmed, db_logs.join("; "));
             status = Status::Critical;
             notes.push(ctx.tr("user-api logged database errors", "user-api がデータベースエラーを記録した"));
         }
         (Ok(_), true) => out.cause(
-            "database-error",
+            Cause::DatabaseError,
             RuledOut,
             ctx.tr("apidb answered the profile query", "apidb はプロフィールの問い合わせに応答した"),
         ),
-        (Err(why), true) => out.cause("database-error", Unchecked, why.clone()),
+        (Err(why), true) => out.cause(Cause::DatabaseError, Unchecked, why.clone()),
     }
 
     // The cache.
@@ -128,7 +154,7 @@ pub fn diagnose(
     };
     match (&cached, &row) {
         (Ok(None), _) => out.cause(
-            "stale-cache",
+            Cause::StaleCache,
             RuledOut,
             ctx.tr(
                 format!("no profile:{id} in Redis: the next read comes from apidb"),
@@ -143,7 +169,7 @@ pub fn diagnose(
                 ),
                 format!("apidb に行がないのに profile:{id} がキャッシュに残っている（{}）", ttl(c)),
             );
-            out.cause("stale-cache", Confirmed, msg.clone());
+            out.cause(Cause::StaleCache, Confirmed, msg.clone());
             status = status.max(Status::Warning);
             notes.push(msg);
         }
@@ -153,7 +179,7 @@ pub fn diagnose(
                 common.iter().filter(|k| c.fields[**k] != r.fields[**k]).map(|k| k.as_str()).collect();
             if common.is_empty() {
                 out.cause(
-                    "stale-cache",
+                    Cause::StaleCache,
                     Unchecked,
                     ctx.tr(
                         format!(
@@ -179,12 +205,12 @@ pub fn diagnose(
                         ttl(c)
                     ),
                 );
-                out.cause("stale-cache", Confirmed, msg.clone());
+                out.cause(Cause::StaleCache, Confirmed, msg.clone());
                 status = status.max(Status::Warning);
                 notes.push(msg);
             } else {
                 out.cause(
-                    "stale-cache",
+                    Cause::StaleCache,
                     RuledOut,
                     ctx.tr(
                         format!("profile:{id} matches the row in its {} common fields ({})", common.len(), ttl(c)),
@@ -194,14 +220,14 @@ pub fn diagnose(
             }
         }
         (Ok(Some(c)), Err(_)) => out.cause(
-            "stale-cache",
+            Cause::StaleCache,
             Unchecked,
             ctx.tr(
                 format!("profile:{id} is cached ({}), but the row could not be read to compare", ttl(c)),
                 format!("profile:{id} はキャッシュにある（{}）が、比較する行を読めない", ttl(c)),
             ),
         ),
-        (Err(why), _) => out.cause("stale-cache", Unchecked, why.clone()),
+        (Err(why), _) => out.cause(Cause::StaleCache, Unchecked, why.clone()),
     }
     if notes.is_empty() && row.is_err() && cached.is_err() {
         let why = row.as_ref().err().cloned().unwrap_or_default();
@@ -235,7 +261,7 @@ pub fn diagnose(
 pub fn with_health(out: &mut Finding, user_api: Option<&crate::probe::web::ApiFacts>, ctx: &Ctx) {
     let Some(a) = user_api else { return };
     if let Some((true, evidence)) = crate::problems::health::component(&a.health, &a.health_check, "database", ctx) {
-        out.raise("database-error", Confirmed, evidence.clone());
+        out.raise(Cause::DatabaseError, Confirmed, evidence.clone());
         if out.status < Status::Critical {
             out.status = Status::Critical;
             out.summary = ctx.tr(

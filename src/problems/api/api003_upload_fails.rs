@@ -4,11 +4,36 @@
 //! seen directly; a file too large and a broken OCR dependency only through what admin-api
 //! logged (and failed documents), since doctor never uploads anything.
 
+use crate::catalogue::Area;
 use crate::probe::inside::{InsideFacts, UPLOADS_DIR};
 use crate::probe::pg_app::PgAppFacts;
 use crate::problems::engine::{DockerView, Seen};
+use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{Ctx, bytes, logs, percent, secs};
 use crate::report::{Finding, Status, Verdict, Verdict::*};
+
+crate::causes! {
+    DiskFull = "disk-full",
+    UploadsPermission = "uploads-permission",
+    FileTooLarge = "file-too-large",
+    OcrDependency = "ocr-dependency",
+}
+
+pub static PROBLEM: Problem = Problem {
+    code: "API003",
+    areas: &[Area::Api],
+    runbook: crate::runbook!("api/API003-upload-fails.toml"),
+    causes: Cause::IDS,
+    run,
+    by_target: false,
+};
+
+fn run(i: &Inputs) -> Vec<Finding> {
+    let f = i.facts;
+    let app = f.postgres.as_ref().and_then(|p| p.app_data.as_ref());
+    let out = diagnose(&i.docker, app, f.setting("MAX_FILE_SIZE"), i.ctx);
+    vec![i.timed(out, f.postgres_ms.max(f.redis_ms).max(f.docker_ms))]
+}
 
 /// Share of the disk used from which a full disk is confirmed, and suspected.
 const DISK_FULL: f64 = 0.95;
@@ -51,7 +76,7 @@ pub fn diagnose(
     let mut out = Finding::new("API003", "admin-api");
     let mut status = Status::Ok;
     let mut notes: Vec<String> = Vec::new();
-    let mut judge = |out: &mut Finding, id: &'static str, v: Verdict, msg: String| {
+    let mut judge = |out: &mut Finding, id: Cause, v: Verdict, msg: String| {
         match v {
             Confirmed => {
                 status = status.max(Status::Critical);
@@ -125,12 +150,12 @@ pub fn diagnose(
             };
             let mut text = vec![said];
             text.extend(disk_logs.iter().cloned());
-            judge(&mut out, "disk-full", v, text.join("; "));
+            judge(&mut out, Cause::DiskFull, v, text.join("; "));
         }
-        _ if !disk_logs.is_empty() => judge(&mut out, "disk-full", Confirmed, disk_logs.join("; ")),
-        Ok(Some(Err(e))) => judge(&mut out, "disk-full", Unchecked, format!("df {UPLOADS_DIR}: {e}")),
-        Ok(None) => judge(&mut out, "disk-full", Unchecked, ctx.tr("df printed nothing", "df の出力がない")),
-        Err(why) => judge(&mut out, "disk-full", Unchecked, why.clone()),
+        _ if !disk_logs.is_empty() => judge(&mut out, Cause::DiskFull, Confirmed, disk_logs.join("; ")),
+        Ok(Some(Err(e))) => judge(&mut out, Cause::DiskFull, Unchecked, format!("df {UPLOADS_DIR}: {e}")),
+        Ok(None) => judge(&mut out, Cause::DiskFull, Unchecked, ctx.tr("df printed nothing", "df の出力がない")),
+        Err(why) => judge(&mut out, Cause::DiskFull, Unchecked, why.clone()),
     }
 
     // Permission.
@@ -165,25 +190,25 @@ pub fn diagnose(
             let v = if !writable || !perm_logs.is_empty() { Confirmed } else { RuledOut };
             let mut text = vec![said];
             text.extend(perm_logs.iter().cloned());
-            judge(&mut out, "uploads-permission", v, text.join("; "));
+            judge(&mut out, Cause::UploadsPermission, v, text.join("; "));
         }
         Ok((Some(Err(e)), _, _)) => judge(
             &mut out,
-            "uploads-permission",
+            Cause::UploadsPermission,
             Confirmed,
             ctx.tr(
                 format!("{UPLOADS_DIR} does not exist in admin-api: {e}"),
                 format!("admin-api に {UPLOADS_DIR} がない: {e}"),
             ),
         ),
-        _ if !perm_logs.is_empty() => judge(&mut out, "uploads-permission", Confirmed, perm_logs.join("; ")),
+        _ if !perm_logs.is_empty() => judge(&mut out, Cause::UploadsPermission, Confirmed, perm_logs.join("; ")),
         Ok(_) => judge(
             &mut out,
-            "uploads-permission",
+            Cause::UploadsPermission,
             Unchecked,
             ctx.tr("ls or id printed nothing usable", "ls または id の出力を読めない"),
         ),
-        Err(why) => judge(&mut out, "uploads-permission", Unchecked, why.clone()),
+        Err(why) => judge(&mut out, Cause::UploadsPermission, Unchecked, why.clone()),
     }
 
     // Size limit.
@@ -211,11 +236,11 @@ pub fn diagnose(
     };
     out.fact("max_file_size", &limit_text);
     if !size_logs.is_empty() {
-        judge(&mut out, "file-too-large", Confirmed, format!("{limit_text}; {}", size_logs.join("; ")));
+        judge(&mut out, Cause::FileTooLarge, Confirmed, format!("{limit_text}; {}", size_logs.join("; ")));
     } else if logged.is_some() {
         judge(
             &mut out,
-            "file-too-large",
+            Cause::FileTooLarge,
             RuledOut,
             ctx.tr(
                 format!("{limit_text}; no upload was refused as too large in the last {window}"),
@@ -225,7 +250,7 @@ pub fn diagnose(
     } else {
         judge(
             &mut out,
-            "file-too-large",
+            Cause::FileTooLarge,
             Unchecked,
             ctx.tr(
                 format!("{limit_text}; admin-api's logs were not read, and doctor uploads nothing"),
@@ -283,13 +308,13 @@ pub fn diagnose(
     if !ocr_logs.is_empty() {
         let mut text = ocr_logs.clone();
         text.extend(doc_notes.iter().cloned());
-        judge(&mut out, "ocr-dependency", Confirmed, text.join("; "));
+        judge(&mut out, Cause::OcrDependency, Confirmed, text.join("; "));
     } else if !doc_notes.is_empty() {
-        judge(&mut out, "ocr-dependency", Suspected, doc_notes.join("; "));
+        judge(&mut out, Cause::OcrDependency, Suspected, doc_notes.join("; "));
     } else if logged.is_some() {
         judge(
             &mut out,
-            "ocr-dependency",
+            Cause::OcrDependency,
             RuledOut,
             ctx.tr(
                 format!("no OCR error in admin-api's logs of the last {window}, and no failed or stuck document"),
@@ -299,7 +324,7 @@ pub fn diagnose(
     } else {
         judge(
             &mut out,
-            "ocr-dependency",
+            Cause::OcrDependency,
             Unchecked,
             ctx.tr(
                 "admin-api's logs were not read: an OCR failure shows only there",

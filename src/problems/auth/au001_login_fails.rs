@@ -10,15 +10,39 @@
 //! recent logs tell database and Redis errors apart.
 
 use super::au002_jwt_verification_fails::http_failure;
+use crate::catalogue::Area;
 use crate::probe::auth::{AuthFacts, LoginFacts};
 use crate::probe::pg_app::PgAppFacts;
 use crate::problems::engine::DockerView;
 use crate::problems::health::{self, Reading};
+use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{Ctx, logs};
 use crate::report::{Finding, Status, Verdict::*};
 
-const CAUSES: [&str; 4] = ["wrong-password", "user-inactive", "database-error", "redis-error"];
-const STORES: [(&str, &str); 2] = [("database-error", "database"), ("redis-error", "redis")];
+crate::causes! {
+    WrongPassword = "wrong-password",
+    UserInactive = "user-inactive",
+    DatabaseError = "database-error",
+    RedisError = "redis-error",
+}
+
+pub static PROBLEM: Problem = Problem {
+    code: "AU001",
+    areas: &[Area::Auth],
+    runbook: crate::runbook!("auth/AU001-login-fails.toml"),
+    causes: Cause::IDS,
+    run,
+    by_target: false,
+};
+
+fn run(i: &Inputs) -> Vec<Finding> {
+    let Some(a) = &i.facts.auth else { return vec![] };
+    let app = i.facts.postgres.as_ref().and_then(|p| p.app_data.as_ref());
+    vec![i.timed(diagnose(a, app, &i.docker, i.ctx), i.facts.auth_ms)]
+}
+
+const CAUSES: [Cause; 4] = [Cause::WrongPassword, Cause::UserInactive, Cause::DatabaseError, Cause::RedisError];
+const STORES: [(Cause, &str); 2] = [(Cause::DatabaseError, "database"), (Cause::RedisError, "redis")];
 
 fn body_says(body: Option<&str>, word: &str) -> bool {
     body.is_some_and(|b| b.to_ascii_lowercase().contains(word))
@@ -107,10 +131,10 @@ fn no_login_causes(out: &mut Finding, f: &AuthFacts, health: &Health, ctx: &Ctx)
         "no login tried: set DOCTOR_LOGIN_USERNAME and DOCTOR_LOGIN_PASSWORD (or use --login-stdin) to try one",
         "ログインは未試行: DOCTOR_LOGIN_USERNAME と DOCTOR_LOGIN_PASSWORD を設定（または --login-stdin）すると試行する",
     );
-    out.cause("wrong-password", Unchecked, why.clone());
-    out.cause("user-inactive", Unchecked, why.clone());
+    out.cause(Cause::WrongPassword, Unchecked, why.clone());
+    out.cause(Cause::UserInactive, Unchecked, why.clone());
     let Some(h) = &f.health else {
-        out.causes_all(&["database-error", "redis-error"], Unchecked, &why);
+        out.causes_all(&[Cause::DatabaseError, Cause::RedisError], Unchecked, &why);
         return;
     };
     let hc = &f.health_check;
@@ -214,12 +238,12 @@ fn login_causes(out: &mut Finding, l: &LoginFacts, ctx: &Ctx, notes: &mut Vec<St
 fn failed_login_causes(out: &mut Finding, user: &str, code: u16, body: Option<&str>, answer: &str, ctx: &Ctx) {
     let inactive = code == 403 || body_says(body, "inactive") || body_says(body, "disabled");
     out.cause(
-        "wrong-password",
+        Cause::WrongPassword,
         if code == 401 && !inactive { Confirmed } else { RuledOut },
         ctx.tr(format!("the login of {user} was answered {answer}"), format!("{user} のログインへの応答: {answer}")),
     );
     out.cause(
-        "user-inactive",
+        Cause::UserInactive,
         if inactive { Confirmed } else { RuledOut },
         if inactive {
             ctx.tr(format!("{user} is inactive: {answer}"), format!("{user} は無効化されている: {answer}"))
@@ -273,12 +297,13 @@ fn stores(
                     format!("users.is_active is false for {} in authdb", l.username),
                     format!("authdb の users で {} の is_active が false", l.username),
                 );
-                out.raise("user-inactive", if failed { Confirmed } else { Suspected }, msg.clone());
+                out.raise(Cause::UserInactive, if failed { Confirmed } else { Suspected }, msg.clone());
                 if failed {
                     status = Status::Critical;
                     notes.push(msg);
                     // A 401 is also what many services answer an inactive user: not proof of a wrong password.
-                    if let Some(c) = out.causes.iter_mut().find(|c| c.id == "wrong-password" && c.verdict == Confirmed)
+                    if let Some(c) =
+                        out.causes.iter_mut().find(|c| c.id == Cause::WrongPassword.id() && c.verdict == Confirmed)
                     {
                         c.verdict = Suspected;
                         c.evidence = ctx.tr(
@@ -295,12 +320,12 @@ fn stores(
                 }
             }
             Ok(Some(Some(true))) => out.raise(
-                "user-inactive",
+                Cause::UserInactive,
                 RuledOut,
                 ctx.tr(format!("{} is active in authdb", l.username), format!("authdb で {} は有効", l.username)),
             ),
             Ok(Some(None)) => out.raise(
-                "user-inactive",
+                Cause::UserInactive,
                 Unchecked,
                 ctx.tr(
                     format!("{} exists in authdb, but users has no is_active value for it", l.username),
@@ -315,13 +340,13 @@ fn stores(
                     ),
                     format!("authdb.users に {} というユーザーがない: 名前の誤り、または未作成", l.username),
                 );
-                out.raise("wrong-password", if failed { Confirmed } else { Suspected }, msg.clone());
+                out.raise(Cause::WrongPassword, if failed { Confirmed } else { Suspected }, msg.clone());
                 if failed {
                     notes.push(msg);
                 }
             }
             Err(e) => out.raise(
-                "database-error",
+                Cause::DatabaseError,
                 Suspected,
                 ctx.tr(
                     format!("doctor could not read authdb either: {e}"),
@@ -331,7 +356,8 @@ fn stores(
         }
     }
     // auth-service's own log lines about PostgreSQL and Redis.
-    for (id, codes) in [("database-error", &["PG001", "PG002", "PG004"][..]), ("redis-error", &["RD001", "RD002"][..])]
+    for (id, codes) in
+        [(Cause::DatabaseError, &["PG001", "PG002", "PG004"][..]), (Cause::RedisError, &["RD001", "RD002"][..])]
     {
         match logs::service_hits(docker, "auth-service", codes, ctx) {
             Some(hits) if !hits.is_empty() => {
@@ -607,7 +633,7 @@ mod tests {
         for id in CAUSES {
             assert_cause(
                 &f,
-                id,
+                id.id(),
                 Unchecked,
                 "no login route at /auth/login, /api/v1/auth/login, /api/auth/login (HTTP 404)",
             );

@@ -8,13 +8,40 @@
 //! expected (`wrong-token-type`).
 
 use super::{AUDIENCE_VARS, Expected, ISSUER_VARS, spelled};
+use crate::catalogue::Area;
 use crate::clock::rfc3339;
 use crate::jwt::{TokenError, TokenView, Verification};
 use crate::probe::auth::AuthFacts;
 use crate::probe::http::HttpFacts;
 use crate::problems::engine::DockerView;
+use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{Ctx, secs};
 use crate::report::{Finding, Status, Verdict::*};
+
+crate::causes! {
+    KeysMissing = "keys-missing",
+    JwksUnreachable = "jwks-unreachable",
+    TokenExpired = "token-expired",
+    IssuerMismatch = "issuer-mismatch",
+    AudienceMismatch = "audience-mismatch",
+    SignatureMismatch = "signature-mismatch",
+    WrongTokenType = "wrong-token-type",
+}
+
+pub static PROBLEM: Problem = Problem {
+    code: "AU002",
+    areas: &[Area::Auth],
+    runbook: crate::runbook!("auth/AU002-jwt-verification-fails.toml"),
+    causes: Cause::IDS,
+    run,
+    by_target: false,
+};
+
+fn run(i: &Inputs) -> Vec<Finding> {
+    let Some(a) = &i.facts.auth else { return vec![] };
+    let expected = super::Expected::from(&|name: &str| i.facts.setting(name), &i.docker, i.ctx);
+    vec![i.timed(diagnose(a, &expected, &i.docker, i.ctx), i.facts.auth_ms)]
+}
 
 /// "in 12m" / "3h ago", from the check's own clock.
 fn relative(t: i64, now: i64, ctx: &Ctx) -> String {
@@ -54,14 +81,14 @@ pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView, ctx: &C
     let jwks_fail = f.jwks.as_ref().and_then(|j| http_failure(j, ctx));
     match (&jwks_fail, &f.jwks_analysis) {
         (Some(why), _) => {
-            out.cause("jwks-unreachable", Confirmed, why.clone());
-            out.cause("keys-missing", Unchecked, ctx.tr("the JWKS could not be read", "JWKS を読み取れなかった"));
+            out.cause(Cause::JwksUnreachable, Confirmed, why.clone());
+            out.cause(Cause::KeysMissing, Unchecked, ctx.tr("the JWKS could not be read", "JWKS を読み取れなかった"));
             status = Status::Critical;
             notes.push(ctx.tr(format!("JWKS unreachable: {why}"), format!("JWKS に到達できない: {why}")));
         }
         (None, Some(Err(why))) => {
             out.cause(
-                "jwks-unreachable",
+                Cause::JwksUnreachable,
                 Confirmed,
                 ctx.tr(
                     format!("the JWKS answered, but is unusable: {why}"),
@@ -69,7 +96,7 @@ pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView, ctx: &C
                 ),
             );
             out.cause(
-                "keys-missing",
+                Cause::KeysMissing,
                 Suspected,
                 ctx.tr("no usable key is published", "使用可能な鍵が公開されていない"),
             );
@@ -84,7 +111,7 @@ pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView, ctx: &C
                 .collect();
             out.fact("jwks_keys", &set.keys);
             out.cause(
-                "jwks-unreachable",
+                Cause::JwksUnreachable,
                 RuledOut,
                 ctx.tr(
                     format!("the JWKS answered with {} key(s)", set.keys.len()),
@@ -93,7 +120,7 @@ pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView, ctx: &C
             );
             if set.keys.is_empty() {
                 out.cause(
-                    "keys-missing",
+                    Cause::KeysMissing,
                     Confirmed,
                     ctx.tr(
                         "the JWKS publishes no key: auth-service has no key pair loaded",
@@ -103,7 +130,7 @@ pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView, ctx: &C
                 status = Status::Critical;
                 notes.push(ctx.tr("no key published", "鍵が公開されていない"));
             } else {
-                out.cause("keys-missing", RuledOut, kids.join(", "));
+                out.cause(Cause::KeysMissing, RuledOut, kids.join(", "));
             }
             if !set.problems.is_empty() {
                 out.fact("jwks_problems", &set.problems);
@@ -113,8 +140,8 @@ pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView, ctx: &C
         }
         (None, None) => {
             let why = ctx.tr("the JWKS was not fetched", "JWKS を取得していない");
-            out.cause("jwks-unreachable", Unchecked, why.clone());
-            out.cause("keys-missing", Unchecked, why);
+            out.cause(Cause::JwksUnreachable, Unchecked, why.clone());
+            out.cause(Cause::KeysMissing, Unchecked, why);
         }
     }
 
@@ -128,24 +155,24 @@ pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView, ctx: &C
                 "give a token with --token JWT (or --token - to read it from stdin) to check it",
                 "トークンを確認するには --token JWT（標準入力なら --token -）を指定",
             );
-            out.cause("token-expired", Unchecked, why.clone());
-            out.cause("wrong-token-type", Unchecked, why.clone());
+            out.cause(Cause::TokenExpired, Unchecked, why.clone());
+            out.cause(Cause::WrongTokenType, Unchecked, why.clone());
             match &settings.0 {
-                Some(e) => out.cause("issuer-mismatch", Confirmed, e.clone()),
-                None => out.cause("issuer-mismatch", Unchecked, why.clone()),
+                Some(e) => out.cause(Cause::IssuerMismatch, Confirmed, e.clone()),
+                None => out.cause(Cause::IssuerMismatch, Unchecked, why.clone()),
             }
             match &settings.1 {
-                Some(e) => out.cause("audience-mismatch", Confirmed, e.clone()),
-                None => out.cause("audience-mismatch", Unchecked, why.clone()),
+                Some(e) => out.cause(Cause::AudienceMismatch, Confirmed, e.clone()),
+                None => out.cause(Cause::AudienceMismatch, Unchecked, why.clone()),
             }
             if let Some(Ok(set)) = &f.jwks_analysis {
                 let dup = set.problems.iter().find(|p| p.contains("more than once"));
                 match dup {
-                    Some(d) => out.cause("signature-mismatch", Suspected, d.clone()),
-                    None => out.cause("signature-mismatch", Unchecked, why),
+                    Some(d) => out.cause(Cause::SignatureMismatch, Suspected, d.clone()),
+                    None => out.cause(Cause::SignatureMismatch, Unchecked, why),
                 }
             } else {
-                out.cause("signature-mismatch", Unchecked, why);
+                out.cause(Cause::SignatureMismatch, Unchecked, why);
             }
         }
         Some(t) => {
@@ -156,9 +183,9 @@ pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView, ctx: &C
                         format!("what was given is not a JWT: {why}"),
                         format!("指定された値は JWT ではない: {why}"),
                     );
-                    out.cause("signature-mismatch", Confirmed, msg.clone());
+                    out.cause(Cause::SignatureMismatch, Confirmed, msg.clone());
                     out.causes_all(
-                        &["token-expired", "issuer-mismatch", "audience-mismatch", "wrong-token-type"],
+                        &[Cause::TokenExpired, Cause::IssuerMismatch, Cause::AudienceMismatch, Cause::WrongTokenType],
                         Unchecked,
                         &msg,
                     );
@@ -169,9 +196,9 @@ pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView, ctx: &C
                         "the token says alg \"none\": it is unsigned, and a verifier must reject it (forged or a debugging token)",
                         "トークンの alg が \"none\": 署名のないトークンであり、検証側は拒否しなければならない（偽造またはデバッグ用）",
                     );
-                    out.cause("signature-mismatch", Confirmed, msg.clone());
+                    out.cause(Cause::SignatureMismatch, Confirmed, msg.clone());
                     out.causes_all(
-                        &["token-expired", "issuer-mismatch", "audience-mismatch", "wrong-token-type"],
+                        &[Cause::TokenExpired, Cause::IssuerMismatch, Cause::AudienceMismatch, Cause::WrongTokenType],
                         Unchecked,
                         &msg,
                     );
@@ -246,13 +273,13 @@ fn token_causes(
                 format!("the token's kid {:?} is not in the JWKS (it has: {}): signed with a key auth-service no longer publishes (rotated?)", kid.as_deref().unwrap_or("none"), available.join(", ")),
                 format!("トークンの kid {:?} が JWKS にない（JWKS の鍵: {}）: auth-service が公開していない鍵で署名されている（鍵のローテーション？）", kid.as_deref().unwrap_or("none"), available.join(", ")),
             );
-            out.cause("signature-mismatch", Confirmed, msg.clone());
+            out.cause(Cause::SignatureMismatch, Confirmed, msg.clone());
             notes.push(msg);
             *status = Status::Critical;
         }
         Some(Verification::BadSignature) => {
             let msg = ctx.tr("the signature does not verify with the JWKS key of the same kid: forged, or signed by another key pair", "同じ kid の JWKS の鍵で署名を検証できない: 偽造、または別の鍵ペアで署名された");
-            out.cause("signature-mismatch", Confirmed, msg.clone());
+            out.cause(Cause::SignatureMismatch, Confirmed, msg.clone());
             notes.push(msg);
             *status = Status::Critical;
         }
@@ -261,16 +288,18 @@ fn token_causes(
                 format!("the token uses {alg}; auth-service signs with RS256"),
                 format!("トークンのアルゴリズムは {alg}。auth-service は RS256 で署名する"),
             );
-            out.cause("signature-mismatch", Confirmed, msg.clone());
+            out.cause(Cause::SignatureMismatch, Confirmed, msg.clone());
             notes.push(msg);
             *status = Status::Critical;
         }
-        Some(Verification::Unusable { why }) => out.cause("signature-mismatch", Unchecked, why.clone()),
-        None => {
-            out.cause("signature-mismatch", Unchecked, ctx.tr("no JWKS to verify against", "検証に使う JWKS がない"))
-        }
+        Some(Verification::Unusable { why }) => out.cause(Cause::SignatureMismatch, Unchecked, why.clone()),
+        None => out.cause(
+            Cause::SignatureMismatch,
+            Unchecked,
+            ctx.tr("no JWKS to verify against", "検証に使う JWKS がない"),
+        ),
         Some(_) => out.cause(
-            "signature-mismatch",
+            Cause::SignatureMismatch,
             RuledOut,
             ctx.tr(
                 format!("signature verified with key {}", view.kid.as_deref().unwrap_or("-")),
@@ -294,12 +323,12 @@ fn token_causes(
                     rfc3339(exp)
                 ),
             );
-            out.cause("token-expired", Confirmed, msg.clone());
+            out.cause(Cause::TokenExpired, Confirmed, msg.clone());
             notes.push(msg);
             *status = Status::Critical;
         }
         (Some(exp), _) if exp < now => out.cause(
-            "token-expired",
+            Cause::TokenExpired,
             RuledOut,
             ctx.tr(
                 format!(
@@ -323,18 +352,18 @@ fn token_causes(
                 format!("not valid before {}: the issuer's clock is ahead of this one", when(nbf)),
                 format!("{} まで有効にならない: 発行側の時計が進んでいる", when(nbf)),
             );
-            out.cause("token-expired", Confirmed, msg.clone());
+            out.cause(Cause::TokenExpired, Confirmed, msg.clone());
             notes.push(msg);
             *status = Status::Critical;
         }
         (Some(exp), _) => out.cause(
-            "token-expired",
+            Cause::TokenExpired,
             RuledOut,
             ctx.tr(format!("valid until {}", when(exp)), format!("{} まで有効", when(exp))),
         ),
         (None, _) => {
             out.cause(
-                "token-expired",
+                Cause::TokenExpired,
                 Suspected,
                 ctx.tr(
                     "the token has no exp claim: verifiers that require one reject it",
@@ -377,13 +406,13 @@ fn token_causes(
         *status = Status::Critical;
         notes.push(e.clone());
     }
-    out.cause("issuer-mismatch", v, e);
+    out.cause(Cause::IssuerMismatch, v, e);
     let (v, e) = judge(view.aud.join(", "), &expected.audience, &settings.1, ("audience", AUDIENCE_VARS));
     if v == Confirmed {
         *status = Status::Critical;
         notes.push(e.clone());
     }
-    out.cause("audience-mismatch", v, e);
+    out.cause(Cause::AudienceMismatch, v, e);
 }
 
 /// The expected issuer and audience of the services that verify tokens, against auth-service's,
@@ -427,17 +456,17 @@ fn token_type_cause(out: &mut Finding, view: &TokenView, ctx: &Ctx, status: &mut
                 format!("this is a refresh token ({claim}), not an access token: the APIs answer it with \"Invalid token type\"; send the access token instead"),
                 format!("これはアクセストークンではなくリフレッシュトークン（{claim}）: API は \"Invalid token type\" で拒否する。アクセストークンを送る"),
             );
-            out.cause("wrong-token-type", Confirmed, msg.clone());
+            out.cause(Cause::WrongTokenType, Confirmed, msg.clone());
             *status = Status::Critical;
             notes.push(msg);
         }
         Some(claim) => out.cause(
-            "wrong-token-type",
+            Cause::WrongTokenType,
             RuledOut,
             ctx.tr(format!("{claim}: not a refresh token"), format!("{claim}: リフレッシュトークンではない")),
         ),
         None => out.cause(
-            "wrong-token-type",
+            Cause::WrongTokenType,
             RuledOut,
             ctx.tr(
                 "no token_type or scope claim marks it as a refresh token",
@@ -886,7 +915,7 @@ mod tests {
             let view =
                 TokenView { alg: "RS256".into(), exp: Some(exp), nbf: Some(nbf), iat: Some(exp), ..Default::default() };
             let f = diagnose(&with_token(Ok(view), None), &Expected::default(), &DockerView::none(), &ctx());
-            assert_eq!(f.verdict_of("token-expired"), Some(expired), "{}", f.summary);
+            assert_eq!(f.verdict_of(Cause::TokenExpired), Some(expired), "{}", f.summary);
         }
         assert!(matches!(
             crate::jwt::verify("a.b.c", "{}", None, None, i64::MAX, i64::MAX),

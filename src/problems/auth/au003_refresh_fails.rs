@@ -5,12 +5,38 @@
 //! A revoked token is visible only when `refresh_tokens` records revocation in a column;
 //! otherwise nothing outside auth-service's memory shows it, and the cause stays `unchecked`.
 
+use crate::catalogue::Area;
 use crate::probe::pg_app::{PgAppFacts, RefreshRows};
 use crate::probe::redis::RedisFacts;
 use crate::probe::redis_app::{KeyFamily, Persistence, TokenKeySearch};
 use crate::problems::engine::DockerView;
+use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{Ctx, logs, secs};
 use crate::report::{Finding, Status, Verdict::*};
+
+crate::causes! {
+    RefreshExpired = "refresh-expired",
+    RefreshMissing = "refresh-missing",
+    RefreshRevoked = "refresh-revoked",
+}
+
+pub static PROBLEM: Problem = Problem {
+    code: "AU003",
+    areas: &[Area::Auth],
+    runbook: crate::runbook!("auth/AU003-refresh-fails.toml"),
+    causes: Cause::IDS,
+    run,
+    by_target: false,
+};
+
+fn run(i: &Inputs) -> Vec<Finding> {
+    if i.facts.auth.is_none() {
+        return vec![];
+    }
+    let app = i.facts.postgres.as_ref().and_then(|p| p.app_data.as_ref());
+    let f = diagnose(app, i.facts.redis.as_ref(), &i.docker, i.ctx);
+    vec![i.timed(f, i.facts.postgres_ms.max(i.facts.redis_ms))]
+}
 
 pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &DockerView, ctx: &Ctx) -> Finding {
     let target = "authdb.refresh_tokens, redis refresh_token:*";
@@ -59,12 +85,12 @@ pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &Do
                     r.last_expired_age_s.map(secs).unwrap_or_else(|| "?".into())
                 ),
             );
-            out.cause("refresh-expired", Confirmed, msg.clone());
+            out.cause(Cause::RefreshExpired, Confirmed, msg.clone());
             status = status.max(Status::Warning);
             notes.push(msg);
         }
         _ if !expired_logs.is_empty() => {
-            out.cause("refresh-expired", Confirmed, expired_logs.join("; "));
+            out.cause(Cause::RefreshExpired, Confirmed, expired_logs.join("; "));
             status = status.max(Status::Warning);
             notes.push(ctx.tr(
                 "auth-service rejected expired refresh tokens",
@@ -86,9 +112,9 @@ pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &Do
                 ),
             );
             let verdict = if logged.is_some() { RuledOut } else { Unchecked };
-            out.cause("refresh-expired", verdict, msg);
+            out.cause(Cause::RefreshExpired, verdict, msg);
         }
-        Err(why) => out.cause("refresh-expired", Unchecked, why.clone()),
+        Err(why) => out.cause(Cause::RefreshExpired, Unchecked, why.clone()),
     }
 
     // Missing from Redis.
@@ -181,13 +207,13 @@ pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &Do
     match missing.iter().map(|(v, _)| *v).max_by_key(|v| matches!(v, Confirmed)) {
         Some(v) => {
             let text = missing.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>().join("; ");
-            out.cause("refresh-missing", v, text.clone());
+            out.cause(Cause::RefreshMissing, v, text.clone());
             status = status.max(if v == Confirmed { Status::Critical } else { Status::Warning });
             notes.push(text);
         }
         None => match (&keys, persistence, redis.and_then(|r| r.info.as_ref())) {
             (Ok(k), Some(p), Some(info)) => out.cause(
-                "refresh-missing",
+                Cause::RefreshMissing,
                 RuledOut,
                 ctx.tr(
                     format!(
@@ -208,9 +234,9 @@ pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &Do
                     ),
                 ),
             ),
-            (Err(why), _, _) => out.cause("refresh-missing", Unchecked, why.clone()),
+            (Err(why), _, _) => out.cause(Cause::RefreshMissing, Unchecked, why.clone()),
             _ => out.cause(
-                "refresh-missing",
+                Cause::RefreshMissing,
                 Unchecked,
                 ctx.tr("Redis's persistence settings could not be read (CONFIG GET refused?)", "Redis の永続化設定を読めない（CONFIG GET が拒否された？）"),
             ),
@@ -224,7 +250,7 @@ pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &Do
             if *n > 0 && *n >= total - expired =>
         {
             out.cause(
-                "refresh-revoked",
+                Cause::RefreshRevoked,
                 Suspected,
                 ctx.tr(
                     format!("every unexpired refresh token is revoked ({n}, {col}): a mass revocation? every client must log in again"),
@@ -233,7 +259,7 @@ pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &Do
             )
         }
         Ok(RefreshRows { revoked: Some(n), revoked_column: Some(col), .. }) if *n > 0 => out.cause(
-            "refresh-revoked",
+            Cause::RefreshRevoked,
             Unchecked,
             ctx.tr(
                 format!("{n} refresh tokens are revoked ({col}), as logouts leave them; give the failing token with --refresh-token to tell whether it is one"),
@@ -241,19 +267,19 @@ pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &Do
             ),
         ),
         Ok(RefreshRows { revoked: Some(_), revoked_column: Some(col), .. }) => out.cause(
-            "refresh-revoked",
+            Cause::RefreshRevoked,
             RuledOut,
             ctx.tr(format!("no refresh token is revoked ({col})"), format!("無効化されたリフレッシュトークンはない（{col}）")),
         ),
         Ok(_) => out.cause(
-            "refresh-revoked",
+            Cause::RefreshRevoked,
             Unchecked,
             ctx.tr(
                 "nothing observable: refresh_tokens records no revocation (no revoked/is_revoked/revoked_at column), so a blacklisted token is known only to auth-service",
                 "確認手段がない: refresh_tokens に無効化の記録（revoked / is_revoked / revoked_at 列）がなく、ブラックリスト化は auth-service 内部でしか分からない",
             ),
         ),
-        Err(why) => out.cause("refresh-revoked", Unchecked, why.clone()),
+        Err(why) => out.cause(Cause::RefreshRevoked, Unchecked, why.clone()),
     }
 
     if rows.is_err() && keys.is_err() {
@@ -312,11 +338,11 @@ fn the_token(
                             secs(-t)
                         ),
                     );
-                    out.overrule("refresh-expired", Confirmed, text.clone());
+                    out.overrule(Cause::RefreshExpired, Confirmed, text.clone());
                     note(&mut status, Status::Warning, text);
                 }
                 Some(t) => out.overrule(
-                    "refresh-expired",
+                    Cause::RefreshExpired,
                     RuledOut,
                     ctx.tr(
                         format!("this token is valid in authdb for {} more (id {id})", secs(t)),
@@ -331,11 +357,11 @@ fn the_token(
                         format!("this token's row is marked revoked (id {id}): it was logged out or blacklisted; log in again"),
                         format!("このトークンの行は無効化済み（id {id}）: ログアウト済みかブラックリスト化されている。再ログインが必要"),
                     );
-                    out.overrule("refresh-revoked", Confirmed, text.clone());
+                    out.overrule(Cause::RefreshRevoked, Confirmed, text.clone());
                     note(&mut status, Status::Warning, text);
                 }
                 Some(false) => out.overrule(
-                    "refresh-revoked",
+                    Cause::RefreshRevoked,
                     RuledOut,
                     ctx.tr(
                         format!("this token's row is not revoked (id {id})"),
@@ -351,11 +377,11 @@ fn the_token(
                 "no row of authdb's refresh_tokens holds this token (\"Refresh token not found in database\"): deleted after it expired or was revoked, or issued by another environment's auth-service",
                 "authdb の refresh_tokens にこのトークンの行がない（\"Refresh token not found in database\"）: 期限切れや無効化の後に削除されたか、別環境の auth-service が発行した",
             );
-            out.overrule("refresh-expired", Suspected, text.clone());
+            out.overrule(Cause::RefreshExpired, Suspected, text.clone());
             note(&mut status, Status::Warning, text);
         }
         Some(Err(e)) => out.raise(
-            "refresh-expired",
+            Cause::RefreshExpired,
             Unchecked,
             ctx.tr(format!("this token's row could not be read: {e}"), format!("このトークンの行を読めない: {e}")),
         ),
@@ -364,7 +390,7 @@ fn the_token(
     match key {
         Some(Ok(k)) => match &k.found {
             Some(f) => out.overrule(
-                "refresh-missing",
+                Cause::RefreshMissing,
                 RuledOut,
                 ctx.tr(
                     format!(
@@ -384,11 +410,11 @@ fn the_token(
                     format!("this token is valid in authdb, but none of Redis's {} refresh_token:* keys holds it: Redis lost it", k.scanned),
                     format!("このトークンは authdb では有効だが、Redis の refresh_token:* キー {} 件のどれにもない: Redis から消えた", k.scanned),
                 );
-                out.overrule("refresh-missing", Confirmed, text.clone());
+                out.overrule(Cause::RefreshMissing, Confirmed, text.clone());
                 note(&mut status, Status::Critical, text);
             }
             None if k.complete => out.raise(
-                "refresh-missing",
+                Cause::RefreshMissing,
                 Unchecked,
                 ctx.tr(
                     format!("none of Redis's {} refresh_token:* keys holds this token, as expected of one that is expired, revoked or unknown to authdb", k.scanned),
@@ -396,7 +422,7 @@ fn the_token(
                 ),
             ),
             None => out.raise(
-                "refresh-missing",
+                Cause::RefreshMissing,
                 Unchecked,
                 ctx.tr(
                     format!("this token is not among the first {} refresh_token:* keys (the scan stopped at its time budget)", k.scanned),
@@ -405,7 +431,7 @@ fn the_token(
             ),
         },
         Some(Err(e)) => out.raise(
-            "refresh-missing",
+            Cause::RefreshMissing,
             Unchecked,
             ctx.tr(format!("this token was not looked for in Redis: {e}"), format!("Redis でこのトークンを探せなかった: {e}")),
         ),
@@ -651,7 +677,7 @@ mod tests {
             Some(&redis_with(8, None, false)),
             &clean,
         );
-        assert_ne!(f.verdict_of("refresh-missing"), Some(Confirmed));
+        assert_ne!(f.verdict_of(Cause::RefreshMissing), Some(Confirmed));
         assert!(f.causes.iter().any(|c| c.evidence.contains("the scan stopped at its time budget")));
         // Unknown to authdb.
         let f = run(Some(&pg_with(revoked_3, None)), Some(&redis_with(8, None, true)), &clean);

@@ -3,6 +3,7 @@
 //! and is the public key on disk the one the JWKS serves? Only names, modes, owners and the
 //! public key's fingerprint are read (see `probe::inside`); a private key's content never is.
 
+use super::au002_jwt_verification_fails::Cause;
 use crate::jwt::JwksFacts;
 use crate::probe::inside::{FileEntry, InsideFacts, KEYS_DIR};
 use crate::problems::Ctx;
@@ -26,7 +27,7 @@ pub fn judge(out: &mut Finding, docker: &DockerView, jwks: Option<&JwksFacts>, c
         Seen::Found(c) => c,
         Seen::Missing(name) => {
             out.raise(
-                "keys-missing",
+                Cause::KeysMissing,
                 Unchecked,
                 ctx.tr(
                     format!("{KEYS_DIR} not looked at: no container {name}"),
@@ -38,7 +39,7 @@ pub fn judge(out: &mut Finding, docker: &DockerView, jwks: Option<&JwksFacts>, c
         Seen::Unknown(why) => {
             if !why.is_empty() {
                 out.raise(
-                    "keys-missing",
+                    Cause::KeysMissing,
                     Unchecked,
                     ctx.tr(format!("{KEYS_DIR} not looked at: {why}"), format!("{KEYS_DIR} は未確認: {why}")),
                 );
@@ -53,7 +54,7 @@ pub fn judge(out: &mut Finding, docker: &DockerView, jwks: Option<&JwksFacts>, c
             ctx.tr("the container is not running", "コンテナが稼働していない")
         };
         out.raise(
-            "keys-missing",
+            Cause::KeysMissing,
             Unchecked,
             ctx.tr(format!("{KEYS_DIR} in {}: {why}", c.name), format!("{} の {KEYS_DIR}: {why}", c.name)),
         );
@@ -71,7 +72,7 @@ pub fn judge_inside(
 ) -> (Status, Option<String>) {
     if let Some(e) = &inside.error {
         out.raise(
-            "keys-missing",
+            Cause::KeysMissing,
             Unchecked,
             ctx.tr(
                 format!("could not look inside {container} (`sh`, `ls` and `id` are needed): {e}"),
@@ -87,7 +88,7 @@ pub fn judge_inside(
                 format!("{KEYS_DIR}/ is missing in {container}: {e}"),
                 format!("{container} に {KEYS_DIR}/ がない: {e}"),
             );
-            out.raise("keys-missing", Confirmed, msg.clone());
+            out.raise(Cause::KeysMissing, Confirmed, msg.clone());
             return (Status::Critical, Some(msg));
         }
         None => return (Status::Ok, None),
@@ -114,7 +115,7 @@ pub fn judge_inside(
             format!("{} missing or empty in {KEYS_DIR}/ of {container}", missing.join(", ")),
             format!("{container} の {KEYS_DIR}/ に {} がない、または空", missing.join("、")),
         );
-        out.raise("keys-missing", Confirmed, msg.clone());
+        out.raise(Cause::KeysMissing, Confirmed, msg.clone());
         status = Status::Critical;
         notes.push(msg);
     } else if !unreadable.is_empty() {
@@ -125,12 +126,12 @@ pub fn judge_inside(
             ),
             format!("{KEYS_DIR}/ の {} を {container} の実行ユーザー（uid {uid}）が読めない", unreadable.join("、")),
         );
-        out.raise("keys-missing", Confirmed, msg.clone());
+        out.raise(Cause::KeysMissing, Confirmed, msg.clone());
         status = Status::Critical;
         notes.push(msg);
     } else {
         out.raise(
-            "keys-missing",
+            Cause::KeysMissing,
             RuledOut,
             ctx.tr(
                 format!("{PRIVATE} and {PUBLIC} present in {KEYS_DIR}/ and readable by uid {uid}"),
@@ -152,7 +153,7 @@ pub fn judge_inside(
             out.fact("public_key_pem", format!("{bits} bits, modulus {fp}"));
             if set.keys.iter().any(|k| k.modulus_fingerprint.as_deref() == Some(fp.as_str())) {
                 out.raise(
-                    "signature-mismatch",
+                    Cause::SignatureMismatch,
                     RuledOut,
                     ctx.tr(
                         format!("{PUBLIC} on disk is the key the JWKS serves (modulus {fp})"),
@@ -171,7 +172,7 @@ pub fn judge_inside(
                         served.join(", ")
                     ),
                 );
-                out.raise("signature-mismatch", Confirmed, msg.clone());
+                out.raise(Cause::SignatureMismatch, Confirmed, msg.clone());
                 status = Status::Critical;
                 notes.push(msg);
             }
@@ -181,7 +182,7 @@ pub fn judge_inside(
                 format!("{PUBLIC} is not a usable RSA public key: {e}"),
                 format!("{PUBLIC} が RSA 公開鍵として読めない: {e}"),
             );
-            out.raise("keys-missing", Confirmed, msg.clone());
+            out.raise(Cause::KeysMissing, Confirmed, msg.clone());
             status = Status::Critical;
             notes.push(msg);
         }

@@ -3,6 +3,7 @@
 //! (`JWT_ALGORITHM`) and where they fetch the JWKS (`JWKS_URL`, `JWT_JWKS_URL`,
 //! `AUTH_JWKS_URL`). Issuer and audience are compared in the problem's own file.
 
+use super::au002_jwt_verification_fails::Cause;
 use crate::problems::Ctx;
 use crate::problems::engine::{DockerView, Seen};
 use crate::report::{Finding, Status, Verdict::*};
@@ -26,7 +27,7 @@ pub fn judge(out: &mut Finding, docker: &DockerView, ctx: &Ctx) -> (Status, Vec<
                 format!("{} verifies with JWT_ALGORITHM={} but auth-service signs with {signs}", c.name, alg.value),
                 format!("{} は JWT_ALGORITHM={} で検証するが、auth-service は {signs} で署名する", c.name, alg.value),
             );
-            out.raise("signature-mismatch", Confirmed, msg.clone());
+            out.raise(Cause::SignatureMismatch, Confirmed, msg.clone());
             status = Status::Critical;
             notes.push(msg);
         }
@@ -45,7 +46,7 @@ pub fn judge(out: &mut Finding, docker: &DockerView, ctx: &Ctx) -> (Status, Vec<
                         c.name, e.value
                     ),
                 );
-                out.raise("jwks-unreachable", Suspected, msg.clone());
+                out.raise(Cause::JwksUnreachable, Suspected, msg.clone());
                 status = status.max(Status::Warning);
                 notes.push(msg);
             }

@@ -3,17 +3,43 @@
 //! denied on the socket, a `DOCKER_HOST` that points nowhere, an API version the two sides do
 //! not share. When it is reached, the check is ok and names the engine and its API version.
 
+use crate::catalogue::Area;
 use crate::probe::docker::{DockerErrorKind, DockerFacts};
 use crate::problems::Ctx;
 use crate::problems::engine::DockerView;
+use crate::problems::registry::{Inputs, Problem};
 use crate::report::{Finding, Status, Verdict::*};
+
+crate::causes! {
+    DaemonDown = "daemon-down",
+    SocketPermission = "socket-permission",
+    WrongDockerHost = "wrong-docker-host",
+    ApiVersion = "api-version",
+}
+
+pub static PROBLEM: Problem = Problem {
+    code: "DK001",
+    areas: &[Area::Docker],
+    runbook: crate::runbook!("docker/DK001-engine-unreachable.toml"),
+    causes: Cause::IDS,
+    run,
+    by_target: false,
+};
+
+fn run(i: &Inputs) -> Vec<Finding> {
+    vec![i.timed(diagnose(&i.docker, i.ctx), i.facts.docker_ms)]
+}
 
 pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
     let host = view.facts.map(|f| f.host.clone()).unwrap_or_else(|| crate::probe::docker::DEFAULT_HOST.into());
     let mut out = Finding::new("DK001", format!("docker@{host}"));
     let Some(f) = view.facts.filter(|_| !view.disabled) else {
         let why = ctx.tr("not checked: --no-docker", "未確認: --no-docker 指定");
-        out.causes_all(&["daemon-down", "socket-permission", "wrong-docker-host", "api-version"], Unchecked, &why);
+        out.causes_all(
+            &[Cause::DaemonDown, Cause::SocketPermission, Cause::WrongDockerHost, Cause::ApiVersion],
+            Unchecked,
+            &why,
+        );
         return out.status(Status::Skipped, why);
     };
     diagnose_facts(f, out, ctx)
@@ -39,18 +65,18 @@ fn diagnose_facts(f: &DockerFacts, mut out: Finding, ctx: &Ctx) -> Finding {
             let expected = f.containers.iter().filter(|c| c.container.is_some() || !optional(&c.service)).count();
             let found = f.containers.iter().filter(|c| c.container.is_some()).count();
             out.cause(
-                "daemon-down",
+                Cause::DaemonDown,
                 RuledOut,
                 ctx.tr(format!("Docker {} answered", e.version), format!("Docker {} が応答した", e.version)),
             );
             out.cause(
-                "socket-permission",
+                Cause::SocketPermission,
                 RuledOut,
                 ctx.tr("the engine accepted this user's requests", "このユーザーのリクエストが受け付けられた"),
             );
-            out.cause("wrong-docker-host", RuledOut, set_by);
+            out.cause(Cause::WrongDockerHost, RuledOut, set_by);
             out.cause(
-                "api-version",
+                Cause::ApiVersion,
                 RuledOut,
                 ctx.tr(
                     format!("API {} (minimum {})", e.api_version, e.min_api_version),
@@ -174,10 +200,10 @@ fn diagnose_facts(f: &DockerFacts, mut out: Finding, ctx: &Ctx) -> Finding {
                     (Unchecked, e.message.clone()),
                 ),
             };
-            out.cause("daemon-down", down.0, down.1);
-            out.cause("socket-permission", perm.0, perm.1);
-            out.cause("wrong-docker-host", host.0, host.1);
-            out.cause("api-version", api.0, api.1);
+            out.cause(Cause::DaemonDown, down.0, down.1);
+            out.cause(Cause::SocketPermission, perm.0, perm.1);
+            out.cause(Cause::WrongDockerHost, host.0, host.1);
+            out.cause(Cause::ApiVersion, api.0, api.1);
             let summary = ctx.tr(
                 format!("cannot reach the Docker engine at {}: {}; container evidence is unchecked, service checks still ran", f.host, e.message),
                 format!("{} の Docker エンジンに接続できない: {}。コンテナの情報は未確認、サービスのチェックは実施済み", f.host, e.message),
@@ -248,7 +274,11 @@ mod tests {
         for (kind, env, cause) in cases {
             let d = run(&facts(err(kind.clone()), env));
             assert_eq!(d.status, Status::Critical);
-            assert_eq!(d.verdict_of(cause), Some(Confirmed), "{kind:?} env={env}");
+            assert_eq!(
+                d.causes.iter().find(|c| c.id == cause).map(|c| c.verdict),
+                Some(Confirmed),
+                "{kind:?} env={env}"
+            );
         }
     }
 

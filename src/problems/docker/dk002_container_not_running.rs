@@ -2,9 +2,31 @@
 //! in a loop, or running but unhealthy: what `docker ps -a` shows, judged for every expected
 //! service at once. Prometheus and the MCP server are optional and never counted as missing.
 
+use crate::catalogue::Area;
 use crate::problems::Ctx;
 use crate::problems::engine::{DockerView, Seen, describe_state};
+use crate::problems::registry::{Inputs, Problem};
 use crate::report::{Finding, Status, Verdict::*};
+
+crate::causes! {
+    ContainerMissing = "container-missing",
+    ContainerExited = "container-exited",
+    RestartLoop = "restart-loop",
+    Unhealthy = "unhealthy",
+}
+
+pub static PROBLEM: Problem = Problem {
+    code: "DK002",
+    areas: &[Area::Docker],
+    runbook: crate::runbook!("docker/DK002-container-not-running.toml"),
+    causes: Cause::IDS,
+    run,
+    by_target: false,
+};
+
+fn run(i: &Inputs) -> Vec<Finding> {
+    vec![i.timed(diagnose(&i.docker, i.ctx), i.facts.docker_ms)]
+}
 
 /// Roles a healthy stack may lack.
 fn optional(role: &str) -> bool {
@@ -15,7 +37,7 @@ const LOOP_WINDOW_S: f64 = 600.0;
 
 pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
     let mut out = Finding::new("DK002", "containers");
-    let ids = ["container-missing", "container-exited", "restart-loop", "unhealthy"];
+    let ids = [Cause::ContainerMissing, Cause::ContainerExited, Cause::RestartLoop, Cause::Unhealthy];
     if let Some(why) = view.unavailable(ctx) {
         out.causes_all(&ids, Unchecked, &why);
         return out.status(Status::Skipped, why);
@@ -74,7 +96,7 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
     let verdict = |v: &Vec<String>| if v.is_empty() { (RuledOut, ok.clone()) } else { (Confirmed, v.join("; ")) };
     let (v, e) = verdict(&missing);
     out.cause(
-        "container-missing",
+        Cause::ContainerMissing,
         v,
         if v == Confirmed {
             ctx.tr(format!("no container for {}", e), format!("コンテナが存在しない: {e}"))
@@ -83,12 +105,12 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
         },
     );
     let (v, e) = verdict(&exited);
-    out.cause("container-exited", v, e);
+    out.cause(Cause::ContainerExited, v, e);
     let (v, e) = verdict(&looping);
-    out.cause("restart-loop", v, e);
+    out.cause(Cause::RestartLoop, v, e);
     if unhealthy.is_empty() && !starting.is_empty() {
         out.cause(
-            "unhealthy",
+            Cause::Unhealthy,
             Suspected,
             ctx.tr(
                 format!("healthcheck still starting: {}", starting.join("; ")),
@@ -97,7 +119,7 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
         );
     } else {
         let (v, e) = verdict(&unhealthy);
-        out.cause("unhealthy", v, e);
+        out.cause(Cause::Unhealthy, v, e);
     }
     let expected = f.containers.iter().filter(|l| !optional(&l.service)).count();
     let problems: Vec<String> = missing

@@ -5,11 +5,33 @@
 //! confirm `frontend-down` and `backend-unreachable`; `stale-build-cache` is suspected from an
 //! error or blank page while the backends are reachable.
 
+use crate::catalogue::Area;
 use crate::probe::web::FrontendFacts;
 use crate::problems::Ctx;
 use crate::problems::engine::{self, DockerView, Seen};
 use crate::problems::health::{self, Reading};
+use crate::problems::registry::{Inputs, Problem};
 use crate::report::{Finding, Status, Verdict::*};
+
+crate::causes! {
+    FrontendDown = "frontend-down",
+    BackendUnreachable = "backend-unreachable",
+    StaleBuildCache = "stale-build-cache",
+}
+
+pub static PROBLEM: Problem = Problem {
+    code: "FE001",
+    areas: &[Area::Frontend],
+    runbook: crate::runbook!("frontend/FE001-page-does-not-load.toml"),
+    causes: Cause::IDS,
+    run,
+    by_target: true,
+};
+
+fn run(i: &Inputs) -> Vec<Finding> {
+    let Some(w) = &i.facts.web else { return vec![] };
+    w.frontends.iter().map(|f| i.timed(diagnose(f, &i.docker, i.ctx), i.facts.web_ms)).collect()
+}
 
 /// What the BFF's health answer adds: a status, the note for the summary, and whether it is
 /// evidence that a backend is out of reach.
@@ -66,7 +88,7 @@ pub fn diagnose(f: &FrontendFacts, docker: &DockerView, ctx: &Ctx) -> Finding {
     let (status, summary) = match (&f.page.error, f.page.status) {
         (Some(e), _) => {
             out.cause(
-                "frontend-down",
+                Cause::FrontendDown,
                 Confirmed,
                 ctx.tr(
                     format!("GET {}: {}: {}", f.page.url, e.kind.text(ctx.lang), e.message),
@@ -74,7 +96,7 @@ pub fn diagnose(f: &FrontendFacts, docker: &DockerView, ctx: &Ctx) -> Finding {
                 ),
             );
             out.cause(
-                "stale-build-cache",
+                Cause::StaleBuildCache,
                 Unchecked,
                 ctx.tr("the page did not load at all", "ページがまったく読み込めない"),
             );
@@ -88,7 +110,7 @@ pub fn diagnose(f: &FrontendFacts, docker: &DockerView, ctx: &Ctx) -> Finding {
         }
         (None, Some(code)) if code >= 500 || f.nextjs_error || f.blank => {
             out.cause(
-                "frontend-down",
+                Cause::FrontendDown,
                 RuledOut,
                 ctx.tr(
                     format!("the Next.js server answers (HTTP {code})"),
@@ -109,7 +131,7 @@ pub fn diagnose(f: &FrontendFacts, docker: &DockerView, ctx: &Ctx) -> Finding {
                 format!("HTTP {code}")
             };
             out.cause(
-                "stale-build-cache",
+                Cause::StaleBuildCache,
                 if broken.is_empty() { Suspected } else { Unchecked },
                 ctx.tr(format!("the page is {what}"), format!("ページが {what}")),
             );
@@ -120,14 +142,14 @@ pub fn diagnose(f: &FrontendFacts, docker: &DockerView, ctx: &Ctx) -> Finding {
         }
         (None, Some(code)) => {
             out.cause(
-                "frontend-down",
+                Cause::FrontendDown,
                 RuledOut,
                 ctx.tr(
                     format!("HTTP {code} in {} ms", f.page.latency_ms),
                     format!("HTTP {code}（{} ms）", f.page.latency_ms),
                 ),
             );
-            out.cause("stale-build-cache", RuledOut, ctx.tr("the page renders", "ページは描画されている"));
+            out.cause(Cause::StaleBuildCache, RuledOut, ctx.tr("the page renders", "ページは描画されている"));
             (
                 Status::Ok,
                 ctx.tr(
@@ -137,8 +159,8 @@ pub fn diagnose(f: &FrontendFacts, docker: &DockerView, ctx: &Ctx) -> Finding {
             )
         }
         (None, None) => {
-            out.cause("frontend-down", Unchecked, String::new());
-            out.cause("stale-build-cache", Unchecked, String::new());
+            out.cause(Cause::FrontendDown, Unchecked, String::new());
+            out.cause(Cause::StaleBuildCache, Unchecked, String::new());
             (Status::Unknown, ctx.tr("no answer", "応答なし"))
         }
     };
@@ -155,10 +177,10 @@ pub fn diagnose(f: &FrontendFacts, docker: &DockerView, ctx: &Ctx) -> Finding {
         _ => (status, summary),
     };
     if let Some(why) = docker.unavailable(ctx) {
-        out.cause("backend-unreachable", Unchecked, why);
+        out.cause(Cause::BackendUnreachable, Unchecked, why);
     } else if links.is_empty() {
         out.cause(
-            "backend-unreachable",
+            Cause::BackendUnreachable,
             Unchecked,
             ctx.tr(
                 format!("{} has no *_URL variable pointing at auth-service or user-api", f.service),
@@ -167,16 +189,16 @@ pub fn diagnose(f: &FrontendFacts, docker: &DockerView, ctx: &Ctx) -> Finding {
         );
     } else if broken.is_empty() {
         out.cause(
-            "backend-unreachable",
+            Cause::BackendUnreachable,
             RuledOut,
             links.iter().map(|l| engine::describe_link(l, ctx)).collect::<Vec<_>>().join("; "),
         );
     } else {
-        out.cause("backend-unreachable", Confirmed, broken.join("; "));
-        out.causes.retain(|c| c.id != "stale-build-cache" || c.verdict != Suspected);
-        if out.verdict_of("stale-build-cache").is_none() {
+        out.cause(Cause::BackendUnreachable, Confirmed, broken.join("; "));
+        out.causes.retain(|c| c.id != Cause::StaleBuildCache.id() || c.verdict != Suspected);
+        if out.verdict_of(Cause::StaleBuildCache).is_none() {
             out.cause(
-                "stale-build-cache",
+                Cause::StaleBuildCache,
                 Unchecked,
                 ctx.tr(
                     "the backends are unreachable: look at that first",
@@ -188,7 +210,7 @@ pub fn diagnose(f: &FrontendFacts, docker: &DockerView, ctx: &Ctx) -> Finding {
     }
     if health_blames_backend {
         let evidence = health_note.unwrap_or_default();
-        out.raise("backend-unreachable", Suspected, evidence);
+        out.raise(Cause::BackendUnreachable, Suspected, evidence);
     }
     out.status(status, summary)
 }

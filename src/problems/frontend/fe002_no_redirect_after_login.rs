@@ -4,9 +4,31 @@
 //! `secure-cookie-on-http` (Secure over plain HTTP: the browser drops it) and
 //! `cors-credentials` (`Access-Control-Allow-Origin: *` with credentials).
 
+use crate::catalogue::Area;
 use crate::probe::web::FrontendFacts;
 use crate::problems::Ctx;
+use crate::problems::registry::{Inputs, Problem};
 use crate::report::{Finding, Status, Verdict::*};
+
+crate::causes! {
+    CorsCredentials = "cors-credentials",
+    CookieAttributes = "cookie-attributes",
+    SecureCookieOnHttp = "secure-cookie-on-http",
+}
+
+pub static PROBLEM: Problem = Problem {
+    code: "FE002",
+    areas: &[Area::Frontend],
+    runbook: crate::runbook!("frontend/FE002-no-redirect-after-login.toml"),
+    causes: Cause::IDS,
+    run,
+    by_target: true,
+};
+
+fn run(i: &Inputs) -> Vec<Finding> {
+    let Some(w) = &i.facts.web else { return vec![] };
+    w.frontends.iter().map(|f| i.timed(diagnose(f, i.ctx), i.facts.web_ms)).collect()
+}
 
 pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
     let mut out = Finding::new("FE002", format!("{} {}", f.service, f.base_url));
@@ -15,7 +37,7 @@ pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
             "no BFF login tried: set DOCTOR_LOGIN_USERNAME and DOCTOR_LOGIN_PASSWORD to try one",
             "BFF ログインは未試行: DOCTOR_LOGIN_USERNAME と DOCTOR_LOGIN_PASSWORD を設定すると試行する",
         );
-        out.causes_all(&["cors-credentials", "cookie-attributes", "secure-cookie-on-http"], Unchecked, &why);
+        out.causes_all(&[Cause::CorsCredentials, Cause::CookieAttributes, Cause::SecureCookieOnHttp], Unchecked, &why);
         return out.status(Status::Skipped, why);
     };
     out.fact("login_status", login.status);
@@ -32,7 +54,7 @@ pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
                 login.status.map(|s| format!("HTTP {s}")).unwrap_or_else(|| "なし".into())
             ),
         );
-        out.causes_all(&["cors-credentials", "cookie-attributes", "secure-cookie-on-http"], Unchecked, &why);
+        out.causes_all(&[Cause::CorsCredentials, Cause::CookieAttributes, Cause::SecureCookieOnHttp], Unchecked, &why);
         return out.status(Status::Critical, why);
     }
     let plain_http = f.base_url.starts_with("http://");
@@ -50,11 +72,11 @@ pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
             "Access-Control-Allow-Origin: * with Access-Control-Allow-Credentials: true: browsers refuse credentialed responses with a wildcard origin",
             "Access-Control-Allow-Origin: * と Access-Control-Allow-Credentials: true の組み合わせ: ブラウザはワイルドカードのオリジンへの資格情報付き応答を拒否する",
         );
-        out.cause("cors-credentials", Confirmed, m.clone());
+        out.cause(Cause::CorsCredentials, Confirmed, m.clone());
         problems.push(m);
     } else {
         out.cause(
-            "cors-credentials",
+            Cause::CorsCredentials,
             RuledOut,
             match acao {
                 Some(o) => format!("Access-Control-Allow-Origin: {o}; Allow-Credentials: {acac}"),
@@ -112,14 +134,14 @@ pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
         })
         .collect();
     if attr.is_empty() {
-        out.cause("cookie-attributes", RuledOut, shown.join(" | "));
+        out.cause(Cause::CookieAttributes, RuledOut, shown.join(" | "));
     } else {
-        out.cause("cookie-attributes", Confirmed, attr.join("; "));
+        out.cause(Cause::CookieAttributes, Confirmed, attr.join("; "));
         problems.extend(attr);
     }
     if secure_http.is_empty() {
         out.cause(
-            "secure-cookie-on-http",
+            Cause::SecureCookieOnHttp,
             RuledOut,
             if plain_http {
                 ctx.tr("no cookie is marked Secure on this plain-HTTP site", "HTTP サイトで Secure の Cookie はない")
@@ -134,10 +156,10 @@ pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
             format!("{}; on http://localhost current Chrome and Firefox keep them, but any other plain-HTTP address (and Safari) drops them", secure_http.join("; ")),
             format!("{}。http://localhost では現行の Chrome・Firefox は保持するが、それ以外の HTTP アドレス（および Safari）では破棄される", secure_http.join("; ")),
         );
-        out.cause("secure-cookie-on-http", Suspected, m.clone());
+        out.cause(Cause::SecureCookieOnHttp, Suspected, m.clone());
         warnings.push(m);
     } else {
-        out.cause("secure-cookie-on-http", Confirmed, secure_http.join("; "));
+        out.cause(Cause::SecureCookieOnHttp, Confirmed, secure_http.join("; "));
         problems.extend(secure_http);
     }
     if problems.is_empty() && !warnings.is_empty() {

@@ -5,9 +5,31 @@
 //! refusing confirms `token-invalid`; no cookie at all confirms `cookie-missing`. A 404 on every
 //! route is a route not found, which says nothing about the token.
 
+use crate::catalogue::Area;
 use crate::probe::web::FrontendFacts;
 use crate::problems::Ctx;
+use crate::problems::registry::{Inputs, Problem};
 use crate::report::{Finding, Status, Verdict::*};
+
+crate::causes! {
+    CookieMissing = "cookie-missing",
+    TokenNotForwarded = "token-not-forwarded",
+    TokenInvalid = "token-invalid",
+}
+
+pub static PROBLEM: Problem = Problem {
+    code: "FE003",
+    areas: &[Area::Frontend],
+    runbook: crate::runbook!("frontend/FE003-api-unauthorized.toml"),
+    causes: Cause::IDS,
+    run,
+    by_target: true,
+};
+
+fn run(i: &Inputs) -> Vec<Finding> {
+    let Some(w) = &i.facts.web else { return vec![] };
+    w.frontends.iter().map(|f| i.timed(diagnose(f, i.ctx), i.facts.web_ms)).collect()
+}
 
 pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
     let mut out = Finding::new("FE003", format!("{} {}", f.service, f.base_url));
@@ -16,12 +38,12 @@ pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
             "no BFF login tried (set DOCTOR_LOGIN_USERNAME and DOCTOR_LOGIN_PASSWORD)",
             "BFF ログインは未試行（DOCTOR_LOGIN_USERNAME と DOCTOR_LOGIN_PASSWORD を設定）",
         );
-        out.causes_all(&["cookie-missing", "token-not-forwarded", "token-invalid"], Unchecked, &why);
+        out.causes_all(&[Cause::CookieMissing, Cause::TokenNotForwarded, Cause::TokenInvalid], Unchecked, &why);
         return out.status(Status::Skipped, why);
     };
     if !login.ok() {
         let why = ctx.tr("the BFF login failed (see FE002, AU001)", "BFF ログインが失敗した（FE002、AU001 を参照）");
-        out.causes_all(&["cookie-missing", "token-not-forwarded", "token-invalid"], Unchecked, &why);
+        out.causes_all(&[Cause::CookieMissing, Cause::TokenNotForwarded, Cause::TokenInvalid], Unchecked, &why);
         return out.status(Status::Skipped, why);
     }
     out.fact("bff_status", bff.status);
@@ -38,21 +60,21 @@ pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
             format!("the BFF call answered HTTP {}{at}", bff.status.unwrap_or(0)),
             format!("BFF 経由の呼び出しは HTTP {}{at}", bff.status.unwrap_or(0)),
         );
-        out.causes_all(&["cookie-missing", "token-not-forwarded", "token-invalid"], RuledOut, &ok);
+        out.causes_all(&[Cause::CookieMissing, Cause::TokenNotForwarded, Cause::TokenInvalid], RuledOut, &ok);
         return out.status(Status::Ok, ok);
     }
     let code = bff.status.map(|s| format!("HTTP {s}")).unwrap_or_else(|| "no answer".into());
     if !has_access {
         out.cause(
-            "cookie-missing",
+            Cause::CookieMissing,
             Confirmed,
             ctx.tr(
                 format!("the login set no access-token cookie, and the BFF call answered {code}"),
                 format!("ログインでアクセストークンの Cookie が設定されず、BFF 経由の呼び出しは {code}"),
             ),
         );
-        out.cause("token-not-forwarded", Unchecked, ctx.tr("no token to forward", "転送するトークンがない"));
-        out.cause("token-invalid", Unchecked, ctx.tr("no token to check", "確認するトークンがない"));
+        out.cause(Cause::TokenNotForwarded, Unchecked, ctx.tr("no token to forward", "転送するトークンがない"));
+        out.cause(Cause::TokenInvalid, Unchecked, ctx.tr("no token to check", "確認するトークンがない"));
         return out.status(
             Status::Critical,
             ctx.tr(
@@ -62,14 +84,14 @@ pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
         );
     }
     out.cause(
-        "cookie-missing",
+        Cause::CookieMissing,
         RuledOut,
         ctx.tr("the access-token cookie was set and sent back", "アクセストークンの Cookie は設定・送信された"),
     );
     match f.direct_api.as_ref() {
         Some(d) if d.ok() => {
             out.cause(
-                "token-not-forwarded",
+                Cause::TokenNotForwarded,
                 Confirmed,
                 ctx.tr(
                     format!("the same token sent straight to user-api works (HTTP {}), but through the BFF it gets {code}: the BFF does not pass Authorization: Bearer", d.status.unwrap_or(0)),
@@ -77,7 +99,7 @@ pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
                 ),
             );
             out.cause(
-                "token-invalid",
+                Cause::TokenInvalid,
                 RuledOut,
                 ctx.tr("user-api accepts the token", "user-api はトークンを受け付ける"),
             );
@@ -94,8 +116,8 @@ pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
                     f.direct_api_route.paths_text()
                 ),
             );
-            out.cause("token-not-forwarded", Unchecked, why.clone());
-            out.cause("token-invalid", Unchecked, why);
+            out.cause(Cause::TokenNotForwarded, Unchecked, why.clone());
+            out.cause(Cause::TokenInvalid, Unchecked, why);
         }
         // Only a refusal says something about the token; a 5xx, a 404 or no answer is user-api's
         // own trouble (API001) and leaves both causes open.
@@ -105,13 +127,13 @@ pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
                 format!("the direct call to user-api failed for another reason ({dc}; see API001), so it says nothing about the token"),
                 format!("user-api への直接呼び出しが別の理由で失敗した（{dc}、API001 を参照）ため、トークンについては分からない"),
             );
-            out.cause("token-not-forwarded", Unchecked, why.clone());
-            out.cause("token-invalid", Unchecked, why);
+            out.cause(Cause::TokenNotForwarded, Unchecked, why.clone());
+            out.cause(Cause::TokenInvalid, Unchecked, why);
         }
         Some(d) => {
             let dc = d.status.map(|s| format!("HTTP {s}")).unwrap_or_else(|| "no answer".into());
             out.cause(
-                "token-not-forwarded",
+                Cause::TokenNotForwarded,
                 RuledOut,
                 ctx.tr(
                     format!("user-api refuses the token directly too ({dc})"),
@@ -119,7 +141,7 @@ pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
                 ),
             );
             out.cause(
-                "token-invalid",
+                Cause::TokenInvalid,
                 Confirmed,
                 ctx.tr(
                     format!("user-api refuses the token itself ({dc}): check it with `doctor auth --token -` (AU002)"),
@@ -129,12 +151,12 @@ pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
         }
         None => {
             out.cause(
-                "token-not-forwarded",
+                Cause::TokenNotForwarded,
                 Unchecked,
                 ctx.tr("user-api was not called directly", "user-api を直接呼び出していない"),
             );
             out.cause(
-                "token-invalid",
+                Cause::TokenInvalid,
                 Unchecked,
                 ctx.tr("user-api was not called directly", "user-api を直接呼び出していない"),
             );
@@ -156,19 +178,19 @@ fn no_bff_route(mut out: Finding, f: &FrontendFacts, has_access: bool, ctx: &Ctx
     );
     if has_access {
         out.cause(
-            "cookie-missing",
+            Cause::CookieMissing,
             RuledOut,
             ctx.tr("the login set the access-token cookie", "ログインでアクセストークンの Cookie が設定された"),
         );
     } else {
         out.cause(
-            "cookie-missing",
+            Cause::CookieMissing,
             Suspected,
             ctx.tr("the login set no access-token cookie", "ログインでアクセストークンの Cookie が設定されなかった"),
         );
     }
-    out.cause("token-not-forwarded", Unchecked, why.clone());
-    out.cause("token-invalid", Unchecked, why.clone());
+    out.cause(Cause::TokenNotForwarded, Unchecked, why.clone());
+    out.cause(Cause::TokenInvalid, Unchecked, why.clone());
     out.status(Status::Unknown, why)
 }
 

@@ -4,14 +4,35 @@
 //! `/proc/net/tcp` inside it)? May confirm every cause; without the engine it is skipped.
 
 use super::{Listening, listening_on};
+use crate::catalogue::Area;
 use crate::problems::Ctx;
 use crate::problems::engine::{self, DockerView, LinkProblem};
+use crate::problems::registry::{Inputs, Problem};
 use crate::report::{Finding, Status, Verdict::*};
+
+crate::causes! {
+    NoSharedNetwork = "no-shared-network",
+    NameNotResolvable = "name-not-resolvable",
+    PortNotListening = "port-not-listening",
+}
+
+pub static PROBLEM: Problem = Problem {
+    code: "NET001",
+    areas: &[Area::Network],
+    runbook: crate::runbook!("network/NET001-services-cannot-reach-each-other.toml"),
+    causes: Cause::IDS,
+    run,
+    by_target: false,
+};
+
+fn run(i: &Inputs) -> Vec<Finding> {
+    vec![i.timed(diagnose(&i.docker, i.ctx), i.facts.docker_ms)]
+}
 
 pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
     let mut out = Finding::new("NET001", "containers");
     if let Some(why) = view.unavailable(ctx) {
-        out.causes_all(&["no-shared-network", "name-not-resolvable", "port-not-listening"], Unchecked, &why);
+        out.causes_all(&[Cause::NoSharedNetwork, Cause::NameNotResolvable, Cause::PortNotListening], Unchecked, &why);
         return out.status(Status::Skipped, why);
     }
     // Container to container only: a browser-side `NEXT_PUBLIC_*` link is FE001's.
@@ -22,7 +43,7 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
             "no container of the stack has a *_URL variable pointing at another",
             "他のサービスを指す *_URL 変数を持つコンテナがない",
         );
-        out.causes_all(&["no-shared-network", "name-not-resolvable", "port-not-listening"], Unchecked, &why);
+        out.causes_all(&[Cause::NoSharedNetwork, Cause::NameNotResolvable, Cause::PortNotListening], Unchecked, &why);
         return out.status(Status::Ok, why);
     }
     out.fact("links", links.iter().map(|l| engine::describe_link(l, ctx)).collect::<Vec<_>>());
@@ -95,13 +116,13 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
     let fine = ctx.tr(format!("all {} links checked", links.len()), format!("{} 件の接続をすべて確認", links.len()));
     let verdict = |v: &Vec<String>| if v.is_empty() { (RuledOut, fine.clone()) } else { (Confirmed, v.join("; ")) };
     let (v, e) = verdict(&no_net);
-    out.cause("no-shared-network", v, e);
+    out.cause(Cause::NoSharedNetwork, v, e);
     let (v, e) = verdict(&no_name);
-    out.cause("name-not-resolvable", v, e);
+    out.cause(Cause::NameNotResolvable, v, e);
     if not_listening.is_empty() && !unknown_listening.is_empty() {
         unknown_listening.dedup();
         out.cause(
-            "port-not-listening",
+            Cause::PortNotListening,
             Unchecked,
             ctx.tr(
                 format!(
@@ -116,11 +137,11 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
         );
     } else {
         let (v, e) = verdict(&not_listening);
-        out.cause("port-not-listening", v, e);
+        out.cause(Cause::PortNotListening, v, e);
     }
-    if !not_running.is_empty() && out.verdict_of("port-not-listening") == Some(RuledOut) {
+    if !not_running.is_empty() && out.verdict_of(Cause::PortNotListening) == Some(RuledOut) {
         out.overrule(
-            "port-not-listening",
+            Cause::PortNotListening,
             RuledOut,
             ctx.tr(
                 format!("{} not running (see DK002); the running targets listen", not_running.join(", ")),

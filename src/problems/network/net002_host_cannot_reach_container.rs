@@ -7,11 +7,32 @@
 //! listened on, yet the connect from here fails.
 
 use super::{Listening, listening_on};
+use crate::catalogue::Area;
 use crate::problems::Ctx;
 use crate::problems::engine::{DockerView, Seen};
+use crate::problems::registry::{Inputs, Problem};
 use crate::report::{Finding, Status, Verdict::*};
 use crate::stack::Stack;
 use crate::stack::roles::ROLES;
+
+crate::causes! {
+    PortNotPublished = "port-not-published",
+    BoundToContainerLoopback = "bound-to-container-loopback",
+    Firewall = "firewall",
+}
+
+pub static PROBLEM: Problem = Problem {
+    code: "NET002",
+    areas: &[Area::Network],
+    runbook: crate::runbook!("network/NET002-host-cannot-reach-container.toml"),
+    causes: Cause::IDS,
+    run,
+    by_target: false,
+};
+
+fn run(i: &Inputs) -> Vec<Finding> {
+    vec![i.timed(diagnose(&i.docker, i.facts.stack.as_ref(), i.ctx), i.facts.docker_ms)]
+}
 
 /// The host port doctor reaches a role on: its address in the stack model (the routed one for
 /// a URL written for the containers), else the specification's port.
@@ -27,7 +48,7 @@ fn host_port(stack: Option<&Stack>, role: &str) -> Option<u16> {
 pub fn diagnose(view: &DockerView, stack: Option<&Stack>, ctx: &Ctx) -> Finding {
     let mut out = Finding::new("NET002", "host");
     if let Some(why) = view.unavailable(ctx) {
-        out.causes_all(&["port-not-published", "bound-to-container-loopback", "firewall"], Unchecked, &why);
+        out.causes_all(&[Cause::PortNotPublished, Cause::BoundToContainerLoopback, Cause::Firewall], Unchecked, &why);
         return out.status(Status::Skipped, why);
     }
     let (mut unpublished, mut loopback, mut blocked, mut fine, mut unknown) = (vec![], vec![], vec![], vec![], vec![]);
@@ -120,10 +141,10 @@ pub fn diagnose(view: &DockerView, stack: Option<&Stack>, ctx: &Ctx) -> Finding 
     };
     let pick = |v: &Vec<String>, yes| if v.is_empty() { (RuledOut, ok.clone()) } else { (yes, v.join("; ")) };
     let (v, e) = pick(&unpublished, Confirmed);
-    out.cause("port-not-published", v, e);
+    out.cause(Cause::PortNotPublished, v, e);
     if loopback.is_empty() && !unknown.is_empty() {
         out.cause(
-            "bound-to-container-loopback",
+            Cause::BoundToContainerLoopback,
             Unchecked,
             ctx.tr(
                 format!("the listening sockets of {} could not be read", unknown.join(", ")),
@@ -132,10 +153,10 @@ pub fn diagnose(view: &DockerView, stack: Option<&Stack>, ctx: &Ctx) -> Finding 
         );
     } else {
         let (v, e) = pick(&loopback, Confirmed);
-        out.cause("bound-to-container-loopback", v, e);
+        out.cause(Cause::BoundToContainerLoopback, v, e);
     }
     let (v, e) = pick(&blocked, Suspected);
-    out.cause("firewall", v, e);
+    out.cause(Cause::Firewall, v, e);
     let problems: Vec<String> = unpublished.iter().chain(&loopback).chain(&blocked).cloned().collect();
     if problems.is_empty() {
         out.status(Status::Ok, ok)

@@ -4,11 +4,35 @@
 //! checks of the same run found. Confirms `cpu-saturated` from the containers' figures;
 //! `slow-database` and `cache-misses` are suspected from PG002/PG003 and RD003.
 
+use crate::catalogue::Area;
 use crate::probe::web::WebFacts;
 use crate::problems::engine::DockerView;
+use crate::problems::registry::{Inputs, Problem};
 use crate::problems::related::Related;
 use crate::problems::{Ctx, secs};
 use crate::report::{Finding, Status, Verdict::*};
+
+crate::causes! {
+    SlowDatabase = "slow-database",
+    CacheMisses = "cache-misses",
+    CpuSaturated = "cpu-saturated",
+    SlowExternalCall = "slow-external-call",
+}
+
+pub static PROBLEM: Problem = Problem {
+    code: "PERF001",
+    areas: &[Area::Perf],
+    runbook: crate::runbook!("perf/PERF001-slow-responses.toml"),
+    causes: Cause::IDS,
+    run,
+    by_target: false,
+};
+
+fn run(i: &Inputs) -> Vec<Finding> {
+    let Some(w) = &i.facts.web else { return vec![] };
+    let related = crate::problems::related::Related::from(i.earlier);
+    vec![i.timed(diagnose(w, &i.docker, &related, i.ctx), i.facts.web_ms)]
+}
 
 pub fn diagnose(w: &WebFacts, docker: &DockerView, related: &Related, ctx: &Ctx) -> Finding {
     let mut out = Finding::new("PERF001", "services");
@@ -91,9 +115,9 @@ pub fn diagnose(w: &WebFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
         ),
     };
     let (v, e) = link(&related.database, related.database_checked);
-    out.cause("slow-database", v, e);
+    out.cause(Cause::SlowDatabase, v, e);
     let (v, e) = link(&related.cache, related.cache_checked);
-    out.cause("cache-misses", v, e);
+    out.cause(Cause::CacheMisses, v, e);
     let busy: Vec<String> = docker
         .found()
         .iter()
@@ -106,16 +130,16 @@ pub fn diagnose(w: &WebFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
         })
         .collect();
     match docker.unavailable(ctx) {
-        Some(why) => out.cause("cpu-saturated", Unchecked, why),
+        Some(why) => out.cause(Cause::CpuSaturated, Unchecked, why),
         None if busy.is_empty() => out.cause(
-            "cpu-saturated",
+            Cause::CpuSaturated,
             RuledOut,
             ctx.tr("no container above 90% CPU", "CPU 使用率 90% を超えるコンテナはない"),
         ),
-        None => out.cause("cpu-saturated", Confirmed, busy.join(", ")),
+        None => out.cause(Cause::CpuSaturated, Confirmed, busy.join(", ")),
     }
     out.cause(
-        "slow-external-call",
+        Cause::SlowExternalCall,
         Unchecked,
         ctx.tr(
             "calls to outside services are not visible from outside (see traces)",

@@ -5,21 +5,42 @@
 //! of each container by least squares, and the time to its limit at that rate. Without samples
 //! it stays `unchecked`.
 
+use crate::catalogue::Area;
 use crate::problems::engine::{self, DockerView};
+use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{Ctx, bytes, percent, secs};
 use crate::report::{Finding, Status, Verdict::*};
+
+crate::causes! {
+    MemoryGrowth = "memory-growth",
+    NearMemoryLimit = "near-memory-limit",
+    OomKilled = "oom-killed",
+}
+
+pub static PROBLEM: Problem = Problem {
+    code: "PERF002",
+    areas: &[Area::Perf, Area::Docker],
+    runbook: crate::runbook!("perf/PERF002-memory-growth.toml"),
+    causes: Cause::IDS,
+    run,
+    by_target: false,
+};
+
+fn run(i: &Inputs) -> Vec<Finding> {
+    vec![i.timed(diagnose(&i.docker, i.ctx), i.facts.docker_ms)]
+}
 
 const NEAR: f64 = 0.9;
 
 pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
     let mut out = Finding::new("PERF002", "containers");
     if let Some(why) = view.unavailable(ctx) {
-        out.causes_all(&["memory-growth", "near-memory-limit", "oom-killed"], Unchecked, &why);
+        out.causes_all(&[Cause::MemoryGrowth, Cause::NearMemoryLimit, Cause::OomKilled], Unchecked, &why);
         return out.status(Status::Skipped, why);
     }
     let growth = growth(view, ctx);
     let growth_status = growth.status;
-    out.cause("memory-growth", growth.verdict, growth.evidence.clone());
+    out.cause(Cause::MemoryGrowth, growth.verdict, growth.evidence.clone());
     if !growth.series.is_empty() {
         out.fact("memory_growth", &growth.series);
     }
@@ -47,16 +68,16 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
     out.fact("memory_share_of_limit", &usage);
     if killed.is_empty() {
         out.cause(
-            "oom-killed",
+            Cause::OomKilled,
             RuledOut,
             ctx.tr("no container of the stack was OOM-killed", "OOM Kill されたコンテナはない"),
         );
     } else {
-        out.cause("oom-killed", Confirmed, killed.join("; "));
+        out.cause(Cause::OomKilled, Confirmed, killed.join("; "));
     }
     if near.is_empty() {
         out.cause(
-            "near-memory-limit",
+            Cause::NearMemoryLimit,
             RuledOut,
             if usage.is_empty() {
                 ctx.tr("no container has a memory limit", "メモリ制限のあるコンテナはない")
@@ -68,7 +89,7 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
             },
         );
     } else {
-        out.cause("near-memory-limit", Confirmed, near.join("; "));
+        out.cause(Cause::NearMemoryLimit, Confirmed, near.join("; "));
     }
     let dead = containers.iter().any(|c| c.ended_by_oom() && !c.running);
     let status = if dead {
@@ -287,7 +308,7 @@ mod tests {
             let killed = ContainerFacts { oom_events: oom_events.clone(), ..exited("admin-api", 137) };
             let f = run(&engine(vec![killed]));
             let expected = if oom_events.is_some_and(|e| e.episodes > 0) { Confirmed } else { RuledOut };
-            assert_eq!(f.verdict_of("oom-killed"), Some(expected), "{f:#?}");
+            assert_eq!(f.verdict_of(Cause::OomKilled), Some(expected), "{f:#?}");
             let evidence = &f.causes.iter().find(|c| c.id == "oom-killed").unwrap().evidence;
             assert!(!evidence.contains("exit code 137, OOM-killed"), "{evidence}");
         }

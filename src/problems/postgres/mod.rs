@@ -9,15 +9,8 @@ use super::Ctx;
 use super::engine::{self, DockerView, Seen};
 use crate::probe::postgres::{PgErrorKind, PgFacts};
 use crate::report::{Finding, Status, Verdict};
-
-pub fn diagnose(facts: &PgFacts, docker: &DockerView, ctx: &Ctx) -> Vec<Finding> {
-    let mut pg001 = pg001_cannot_connect::diagnose(facts, ctx);
-    let mut pg004 = pg004_connections_drop::diagnose(facts, ctx);
-    with_engine_pg001(&mut pg001, facts, docker, ctx);
-    with_engine_pg004(&mut pg004, docker, ctx);
-    with_logs_pg004(&mut pg004, docker, ctx);
-    vec![pg001, pg002_too_many_clients::diagnose(facts, ctx), pg003_slow_queries::diagnose(facts, ctx), pg004]
-}
+use pg001_cannot_connect::Cause as Pg001;
+use pg004_connections_drop::Cause as Pg004;
 
 /// Whether the server itself answered the application connection (even with a refusal).
 fn server_answered(f: &PgFacts) -> bool {
@@ -37,28 +30,28 @@ fn server_answered(f: &PgFacts) -> bool {
 /// PG001 with the engine's evidence: the container's state, the services' network links to it,
 /// and their passwords against the container's `POSTGRES_PASSWORD`.
 fn with_engine_pg001(out: &mut Finding, f: &PgFacts, docker: &DockerView, ctx: &Ctx) {
-    engine::explain_unavailable(out, docker, &["container-stopped", "network-isolated"], ctx);
+    engine::explain_unavailable(out, docker, &[Pg001::ContainerStopped, Pg001::NetworkIsolated], ctx);
     if f.url_problem.is_some() {
         return;
     }
-    engine::apply(out, "container-stopped", engine::container_stopped(docker, "postgres", server_answered(f), ctx));
-    engine::apply(out, "network-isolated", engine::network_isolated(docker, "postgres", ctx));
+    engine::apply(out, Pg001::ContainerStopped, engine::container_stopped(docker, "postgres", server_answered(f), ctx));
+    engine::apply(out, Pg001::NetworkIsolated, engine::network_isolated(docker, "postgres", ctx));
     if let Seen::Found(c) = docker.seen("postgres", ctx) {
         let user = c.env("POSTGRES_USER").map(|e| e.value.clone()).unwrap_or_else(|| "postgres".into());
         let server_fp = c.env("POSTGRES_PASSWORD").and_then(|e| e.fingerprint.clone());
         let judged = engine::password_mismatch(docker, "postgres", server_fp.as_deref(), Some(&user), ctx);
-        let rejected = out.verdict_of("wrong-password") == Some(Verdict::Confirmed);
+        let rejected = out.verdict_of(Pg001::WrongPassword) == Some(Verdict::Confirmed);
         match judged {
             Some((Verdict::RuledOut, ev)) if rejected => {
                 let old = out
                     .causes
                     .iter()
-                    .find(|c| c.id == "wrong-password")
+                    .find(|c| c.id == Pg001::WrongPassword.id())
                     .map(|c| c.evidence.clone())
                     .unwrap_or_default();
                 engine::apply(
                     out,
-                    "wrong-password",
+                    Pg001::WrongPassword,
                     Some((
                         Verdict::Confirmed,
                         ctx.tr(
@@ -68,17 +61,25 @@ fn with_engine_pg001(out: &mut Finding, f: &PgFacts, docker: &DockerView, ctx: &
                     )),
                 );
             }
-            other => engine::apply(out, "wrong-password", other),
+            other => engine::apply(out, Pg001::WrongPassword, other),
         }
     }
-    escalate(out, ["container-stopped", "network-isolated", "wrong-password"], ctx);
+    escalate(out, [Pg001::ContainerStopped, Pg001::NetworkIsolated, Pg001::WrongPassword], ctx);
 }
 
 /// A cause the engine confirms makes the check critical even when doctor's own connection,
 /// from the host, worked: the services inside the stack are the ones that fail.
-pub(crate) fn escalate<const N: usize>(out: &mut Finding, ids: [&str; N], ctx: &Ctx) {
-    let confirmed: Vec<&str> =
-        ids.iter().copied().filter(|id| out.verdict_of(id) == Some(Verdict::Confirmed)).collect();
+pub(crate) fn escalate<C: Into<crate::report::CauseId> + Copy, const N: usize>(
+    out: &mut Finding,
+    ids: [C; N],
+    ctx: &Ctx,
+) {
+    let confirmed: Vec<&str> = ids
+        .iter()
+        .copied()
+        .filter(|id| out.verdict_of(*id) == Some(Verdict::Confirmed))
+        .map(|id| id.into().as_str())
+        .collect();
     if !confirmed.is_empty() && out.status < Status::Critical {
         out.status = Status::Critical;
         out.summary = ctx.tr(
@@ -90,20 +91,20 @@ pub(crate) fn escalate<const N: usize>(out: &mut Finding, ids: [&str; N], ctx: &
 
 /// PG004 with the engine's evidence: OOM kills and restarts of the container.
 fn with_engine_pg004(out: &mut Finding, docker: &DockerView, ctx: &Ctx) {
-    engine::explain_unavailable(out, docker, &["oom-killed"], ctx);
+    engine::explain_unavailable(out, docker, &[Pg004::OomKilled], ctx);
     let Seen::Found(c) = docker.seen("postgres", ctx) else { return };
     let limit = c.memory_limit.map(super::bytes).unwrap_or_else(|| ctx.tr("no memory limit", "メモリ制限なし"));
     if let Some(kills) = engine::oom_kills(c, ctx) {
-        engine::apply(out, "oom-killed", Some((Verdict::Confirmed, format!("{kills}; {limit}"))));
+        engine::apply(out, Pg004::OomKilled, Some((Verdict::Confirmed, format!("{kills}; {limit}"))));
         out.status = out.status.max(Status::Warning);
         out.summary = ctx.tr(
             format!("{}; {} was OOM-killed", out.summary, c.name),
             format!("{}。{} が OOM Kill された", out.summary, c.name),
         );
-    } else if out.verdict_of("oom-killed") == Some(Verdict::Unchecked) {
+    } else if out.verdict_of(Pg004::OomKilled) == Some(Verdict::Unchecked) {
         engine::apply(
             out,
-            "oom-killed",
+            Pg004::OomKilled,
             Some((
                 Verdict::RuledOut,
                 if c.oom_events.is_some() {
@@ -126,7 +127,7 @@ fn with_engine_pg004(out: &mut Finding, docker: &DockerView, ctx: &Ctx) {
     if c.restart_count > 0 {
         engine::apply(
             out,
-            "server-restarted",
+            Pg004::ServerRestarted,
             Some((
                 Verdict::Confirmed,
                 ctx.tr(
@@ -156,7 +157,7 @@ fn with_engine_pg004(out: &mut Finding, docker: &DockerView, ctx: &Ctx) {
     if let Some(e) = c.exits.as_ref().filter(|e| e.count > 0 && c.running) {
         let codes = e.last_codes.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
         out.raise(
-            "server-restarted",
+            Pg004::ServerRestarted,
             Verdict::Confirmed,
             ctx.tr(
                 format!(
@@ -187,7 +188,7 @@ fn with_logs_pg004(out: &mut Finding, docker: &DockerView, ctx: &Ctx) {
     let hits = super::logs::service_hits(docker, "postgres", &["PG004"], ctx);
     let killed = super::logs::hits_like(&hits, &["signal 9"]);
     if !killed.is_empty() {
-        out.raise("oom-killed", Verdict::Suspected, killed.join("; "));
+        out.raise(Pg004::OomKilled, Verdict::Suspected, killed.join("; "));
     }
     let crashed = super::logs::hits_like(
         &hits,
@@ -195,7 +196,7 @@ fn with_logs_pg004(out: &mut Finding, docker: &DockerView, ctx: &Ctx) {
     );
     if !crashed.is_empty() {
         out.raise(
-            "server-restarted",
+            Pg004::ServerRestarted,
             Verdict::Confirmed,
             ctx.tr(
                 format!(
@@ -316,7 +317,9 @@ mod engine_tests {
 
     fn pg004(postgres: ContainerFacts) -> Finding {
         let docker = engine(vec![postgres]);
-        diagnose(&fixtures::healthy(), &view(&docker), &ctx()).pop().unwrap()
+        let facts = crate::facts::Facts { postgres: Some(fixtures::healthy()), ..Default::default() };
+        let i = crate::problems::registry::Inputs { facts: &facts, docker: view(&docker), earlier: &[], ctx: &ctx() };
+        (pg004_connections_drop::PROBLEM.run)(&i).pop().unwrap()
     }
 
     #[test]
@@ -351,10 +354,10 @@ mod engine_tests {
         // Hours ago: confirmed as history, not a warning now.
         let old = ContainerFacts { exits: exits(2, 5.0 * 3600.0), ..running("postgres") };
         let f = pg004(old);
-        assert_eq!(f.verdict_of("server-restarted"), Some(Confirmed));
+        assert_eq!(f.verdict_of(Pg004::ServerRestarted), Some(Confirmed));
         assert_eq!(f.status, Status::Ok);
         // None logged: the uptime decides, as before.
         let f = pg004(ContainerFacts { exits: exits(0, 0.0), ..running("postgres") });
-        assert_eq!(f.verdict_of("server-restarted"), Some(RuledOut));
+        assert_eq!(f.verdict_of(Pg004::ServerRestarted), Some(RuledOut));
     }
 }

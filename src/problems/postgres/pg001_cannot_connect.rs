@@ -3,10 +3,36 @@
 //! `wrong-password`, `bad-database-url`, `database-missing`. `container-stopped` and
 //! `network-isolated` can only be suspected from here: the Docker layer confirms them.
 
+use crate::catalogue::Area;
 use crate::lang::Lang;
 use crate::probe::postgres::{PgErrorKind, PgFacts};
+use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{Ctx, secs};
 use crate::report::{Finding, Status, Verdict::*};
+
+crate::causes! {
+    ContainerStopped = "container-stopped",
+    WrongPassword = "wrong-password",
+    BadDatabaseUrl = "bad-database-url",
+    NetworkIsolated = "network-isolated",
+    DatabaseMissing = "database-missing",
+}
+
+pub static PROBLEM: Problem = Problem {
+    code: "PG001",
+    areas: &[Area::Postgres],
+    runbook: crate::runbook!("postgres/PG001-cannot-connect.toml"),
+    causes: Cause::IDS,
+    run,
+    by_target: false,
+};
+
+fn run(i: &Inputs) -> Vec<Finding> {
+    let Some(pg) = &i.facts.postgres else { return vec![] };
+    let mut f = diagnose(pg, i.ctx);
+    super::with_engine_pg001(&mut f, pg, &i.docker, i.ctx);
+    vec![i.timed(f, i.facts.postgres_ms)]
+}
 
 /// Databases the stack's services use; a missing one is reported even when ours connects.
 pub const STACK_DATABASES: &[&str] = &["authdb", "apidb", "admindb"];
@@ -28,10 +54,10 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                 format!("URL（{}）が使えません: {what}", f.url_source),
             ),
         );
-        out.cause("bad-database-url", Confirmed, what.clone());
+        out.cause(Cause::BadDatabaseUrl, Confirmed, what.clone());
         let not_tried = ctx.tr("not tried: the URL is unusable", "URL が使えないため未確認");
         out.causes_all(
-            &["container-stopped", "wrong-password", "network-isolated", "database-missing"],
+            &[Cause::ContainerStopped, Cause::WrongPassword, Cause::NetworkIsolated, Cause::DatabaseMissing],
             Unchecked,
             &not_tried,
         );
@@ -71,17 +97,17 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                     app.user, app.db, app.latency_ms, c.server_version
                 ),
             );
-            out.cause("container-stopped", RuledOut, ctx.tr("the server answered", "サーバーが応答した"));
-            out.cause("wrong-password", RuledOut, ctx.tr("the server accepted the credentials", "認証に成功した"));
+            out.cause(Cause::ContainerStopped, RuledOut, ctx.tr("the server answered", "サーバーが応答した"));
+            out.cause(Cause::WrongPassword, RuledOut, ctx.tr("the server accepted the credentials", "認証に成功した"));
             let mut url_evidence = shape_ok;
             if !notes.is_empty() {
                 url_evidence = format!("{url_evidence}; {}", notes.join("; "));
             }
-            out.cause("bad-database-url", RuledOut, url_evidence);
+            out.cause(Cause::BadDatabaseUrl, RuledOut, url_evidence);
             match &via {
-                Some(v) => out.cause("network-isolated", Unchecked, v.clone()),
+                Some(v) => out.cause(Cause::NetworkIsolated, Unchecked, v.clone()),
                 None => out.cause(
-                    "network-isolated",
+                    Cause::NetworkIsolated,
                     RuledOut,
                     ctx.tr(
                         format!("reached from this host at {}", app.address),
@@ -95,7 +121,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
             };
             if missing.is_empty() {
                 out.cause(
-                    "database-missing",
+                    Cause::DatabaseMissing,
                     RuledOut,
                     match &f.databases {
                         Some(_) => ctx.tr(
@@ -110,7 +136,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                 out.fact("missing_databases", &missing);
                 let list = missing.join(", ");
                 out.cause(
-                    "database-missing",
+                    Cause::DatabaseMissing,
                     Confirmed,
                     ctx.tr(
                         format!("the stack's database(s) {list} do not exist on this server"),
@@ -147,15 +173,15 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
             };
             let (status, summary) = match e.kind {
                 PgErrorKind::Refused => {
-                    out.cause("container-stopped", Suspected, ctx.tr(
+                    out.cause(Cause::ContainerStopped, Suspected, ctx.tr(
                         format!("connection refused at {addr}: no server listens there (stopped container, or port not published)"),
                         format!("{addr} で接続拒否: サーバーが待ち受けていない（コンテナ停止、またはポート未公開）"),
                     ));
-                    out.cause("wrong-password", Unchecked, not_asked.clone());
+                    out.cause(Cause::WrongPassword, Unchecked, not_asked.clone());
                     let (v, ev) = url_port_note(!addr.ends_with(":5432"));
-                    out.cause("bad-database-url", v, ev);
-                    out.cause("network-isolated", Unchecked, docker_note.clone());
-                    out.cause("database-missing", Unchecked, db_unknown.clone());
+                    out.cause(Cause::BadDatabaseUrl, v, ev);
+                    out.cause(Cause::NetworkIsolated, Unchecked, docker_note.clone());
+                    out.cause(Cause::DatabaseMissing, Unchecked, db_unknown.clone());
                     (
                         Status::Critical,
                         ctx.tr(format!("connection refused at {addr}"), format!("{addr} への接続が拒否された")),
@@ -163,24 +189,24 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                 }
                 PgErrorKind::Timeout => {
                     out.cause(
-                        "container-stopped",
+                        Cause::ContainerStopped,
                         Suspected,
                         ctx.tr(
                             "no answer at all: a paused or hung server, or packets dropped on the way",
                             "まったく応答がない: サーバーの一時停止・ハング、または途中でパケットが破棄されている",
                         ),
                     );
-                    out.cause("wrong-password", Unchecked, not_asked.clone());
-                    out.cause("bad-database-url", Unchecked, shape_ok.clone());
+                    out.cause(Cause::WrongPassword, Unchecked, not_asked.clone());
+                    out.cause(Cause::BadDatabaseUrl, Unchecked, shape_ok.clone());
                     out.cause(
-                        "network-isolated",
+                        Cause::NetworkIsolated,
                         Suspected,
                         ctx.tr(
                             format!("{addr} did not answer within {}", secs(app.latency_ms as f64 / 1000.0)),
                             format!("{addr} が {} 以内に応答しなかった", secs(app.latency_ms as f64 / 1000.0)),
                         ),
                     );
-                    out.cause("database-missing", Unchecked, db_unknown.clone());
+                    out.cause(Cause::DatabaseMissing, Unchecked, db_unknown.clone());
                     (
                         Status::Critical,
                         ctx.tr(
@@ -191,10 +217,10 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                 }
                 PgErrorKind::NameNotResolved => {
                     let host = addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h);
-                    out.cause("container-stopped", Unchecked, docker_note.clone());
-                    out.cause("wrong-password", Unchecked, not_asked.clone());
+                    out.cause(Cause::ContainerStopped, Unchecked, docker_note.clone());
+                    out.cause(Cause::WrongPassword, Unchecked, not_asked.clone());
                     out.cause(
-                        "bad-database-url",
+                        Cause::BadDatabaseUrl,
                         Suspected,
                         ctx.tr(
                             format!("the host name {host:?} does not resolve: is it spelled right?"),
@@ -202,14 +228,14 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                         ),
                     );
                     out.cause(
-                        "network-isolated",
+                        Cause::NetworkIsolated,
                         Suspected,
                         ctx.tr(
                             format!("{host:?} is not a name known on this machine's network"),
                             format!("{host:?} はこのマシンのネットワークで解決できる名前ではない"),
                         ),
                     );
-                    out.cause("database-missing", Unchecked, db_unknown.clone());
+                    out.cause(Cause::DatabaseMissing, Unchecked, db_unknown.clone());
                     (
                         Status::Critical,
                         ctx.tr(
@@ -219,18 +245,18 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                     )
                 }
                 PgErrorKind::WrongPassword => {
-                    out.cause("container-stopped", RuledOut, server_answered.clone());
+                    out.cause(Cause::ContainerStopped, RuledOut, server_answered.clone());
                     out.cause(
-                        "wrong-password",
+                        Cause::WrongPassword,
                         Confirmed,
                         ctx.tr(
                             format!("the server rejected the password for user {:?} (SQLSTATE 28P01)", app.user),
                             format!("ユーザー {:?} のパスワードが拒否された（SQLSTATE 28P01）", app.user),
                         ),
                     );
-                    out.cause("bad-database-url", RuledOut, shape_ok.clone());
-                    out.cause("network-isolated", RuledOut, server_answered.clone());
-                    out.cause("database-missing", Unchecked, db_unknown.clone());
+                    out.cause(Cause::BadDatabaseUrl, RuledOut, shape_ok.clone());
+                    out.cause(Cause::NetworkIsolated, RuledOut, server_answered.clone());
+                    out.cause(Cause::DatabaseMissing, Unchecked, db_unknown.clone());
                     (
                         Status::Critical,
                         ctx.tr(
@@ -240,9 +266,9 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                     )
                 }
                 PgErrorKind::PasswordMissing => {
-                    out.cause("container-stopped", RuledOut, server_answered.clone());
+                    out.cause(Cause::ContainerStopped, RuledOut, server_answered.clone());
                     out.cause(
-                        "wrong-password",
+                        Cause::WrongPassword,
                         Confirmed,
                         ctx.tr(
                             "the server asks for a password and the URL carries none",
@@ -250,15 +276,15 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                         ),
                     );
                     out.cause(
-                        "bad-database-url",
+                        Cause::BadDatabaseUrl,
                         Suspected,
                         ctx.tr(
                             "the URL has no password: postgresql://user:<password>@host:5432/db",
                             "URL にパスワードがない: postgresql://user:<password>@host:5432/db",
                         ),
                     );
-                    out.cause("network-isolated", RuledOut, server_answered.clone());
-                    out.cause("database-missing", Unchecked, db_unknown.clone());
+                    out.cause(Cause::NetworkIsolated, RuledOut, server_answered.clone());
+                    out.cause(Cause::DatabaseMissing, Unchecked, db_unknown.clone());
                     (
                         Status::Critical,
                         ctx.tr(
@@ -269,11 +295,11 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                 }
                 PgErrorKind::HbaRejected => {
                     let tls_needed = e.message.contains("no encryption");
-                    out.cause("container-stopped", RuledOut, server_answered.clone());
-                    out.cause("wrong-password", Unchecked, not_asked.clone());
+                    out.cause(Cause::ContainerStopped, RuledOut, server_answered.clone());
+                    out.cause(Cause::WrongPassword, Unchecked, not_asked.clone());
                     if tls_needed {
                         out.cause(
-                            "bad-database-url",
+                            Cause::BadDatabaseUrl,
                             Confirmed,
                             ctx.tr(
                                 "the server accepts only TLS connections from here: add ?sslmode=require to the URL",
@@ -282,7 +308,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                         );
                     } else {
                         out.cause(
-                            "bad-database-url",
+                            Cause::BadDatabaseUrl,
                             Suspected,
                             ctx.tr(
                                 format!(
@@ -297,14 +323,14 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                         );
                     }
                     out.cause(
-                        "network-isolated",
+                        Cause::NetworkIsolated,
                         Suspected,
                         ctx.tr(
                             format!("the server refuses clients from this address: {}", e.message),
                             format!("サーバーがこの接続元を拒否した: {}", e.message),
                         ),
                     );
-                    out.cause("database-missing", Unchecked, db_unknown.clone());
+                    out.cause(Cause::DatabaseMissing, Unchecked, db_unknown.clone());
                     (
                         Status::Critical,
                         ctx.tr(
@@ -314,23 +340,23 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                     )
                 }
                 PgErrorKind::DatabaseMissing => {
-                    out.cause("container-stopped", RuledOut, server_answered.clone());
+                    out.cause(Cause::ContainerStopped, RuledOut, server_answered.clone());
                     out.cause(
-                        "wrong-password",
+                        Cause::WrongPassword,
                         RuledOut,
                         ctx.tr("the login got past authentication", "認証は通過した"),
                     );
                     out.cause(
-                        "bad-database-url",
+                        Cause::BadDatabaseUrl,
                         Suspected,
                         ctx.tr(
                             format!("is {:?} the right database name?", app.db),
                             format!("データベース名 {:?} は正しいか", app.db),
                         ),
                     );
-                    out.cause("network-isolated", RuledOut, server_answered.clone());
+                    out.cause(Cause::NetworkIsolated, RuledOut, server_answered.clone());
                     out.cause(
-                        "database-missing",
+                        Cause::DatabaseMissing,
                         Confirmed,
                         ctx.tr(
                             format!("database {:?} does not exist (SQLSTATE 3D000)", app.db),
@@ -346,15 +372,15 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                     )
                 }
                 PgErrorKind::TooManyClients => {
-                    out.cause("container-stopped", RuledOut, server_answered.clone());
+                    out.cause(Cause::ContainerStopped, RuledOut, server_answered.clone());
                     out.cause(
-                        "wrong-password",
+                        Cause::WrongPassword,
                         Unchecked,
                         ctx.tr("the server refused before checking the password", "パスワード確認の前に拒否された"),
                     );
-                    out.cause("bad-database-url", RuledOut, shape_ok.clone());
-                    out.cause("network-isolated", RuledOut, server_answered.clone());
-                    out.cause("database-missing", Unchecked, db_unknown.clone());
+                    out.cause(Cause::BadDatabaseUrl, RuledOut, shape_ok.clone());
+                    out.cause(Cause::NetworkIsolated, RuledOut, server_answered.clone());
+                    out.cause(Cause::DatabaseMissing, Unchecked, db_unknown.clone());
                     (
                         Status::Skipped,
                         ctx.tr(
@@ -365,17 +391,17 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                 }
                 PgErrorKind::NotAcceptingConnections => {
                     out.cause(
-                        "container-stopped",
+                        Cause::ContainerStopped,
                         Suspected,
                         ctx.tr(
                             format!("the server is starting up, shutting down or recovering: {}", e.message),
                             format!("サーバーが起動中・停止中・リカバリ中: {}", e.message),
                         ),
                     );
-                    out.cause("wrong-password", Unchecked, not_asked.clone());
-                    out.cause("bad-database-url", RuledOut, shape_ok.clone());
-                    out.cause("network-isolated", RuledOut, server_answered.clone());
-                    out.cause("database-missing", Unchecked, db_unknown.clone());
+                    out.cause(Cause::WrongPassword, Unchecked, not_asked.clone());
+                    out.cause(Cause::BadDatabaseUrl, RuledOut, shape_ok.clone());
+                    out.cause(Cause::NetworkIsolated, RuledOut, server_answered.clone());
+                    out.cause(Cause::DatabaseMissing, Unchecked, db_unknown.clone());
                     (
                         Status::Critical,
                         ctx.tr(
@@ -385,18 +411,18 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                     )
                 }
                 PgErrorKind::TlsUnsupported => {
-                    out.cause("container-stopped", RuledOut, server_answered.clone());
-                    out.cause("wrong-password", Unchecked, not_asked.clone());
+                    out.cause(Cause::ContainerStopped, RuledOut, server_answered.clone());
+                    out.cause(Cause::WrongPassword, Unchecked, not_asked.clone());
                     out.cause(
-                        "bad-database-url",
+                        Cause::BadDatabaseUrl,
                         Confirmed,
                         ctx.tr(
                             "the URL demands TLS (sslmode=require) but the server does not speak it",
                             "URL が TLS（sslmode=require）を要求しているが、サーバーは TLS に対応していない",
                         ),
                     );
-                    out.cause("network-isolated", RuledOut, server_answered.clone());
-                    out.cause("database-missing", Unchecked, db_unknown.clone());
+                    out.cause(Cause::NetworkIsolated, RuledOut, server_answered.clone());
+                    out.cause(Cause::DatabaseMissing, Unchecked, db_unknown.clone());
                     (
                         Status::Critical,
                         ctx.tr(
@@ -407,17 +433,17 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                 }
                 PgErrorKind::Protocol | PgErrorKind::TlsFailed => {
                     out.cause(
-                        "container-stopped",
+                        Cause::ContainerStopped,
                         RuledOut,
                         ctx.tr(format!("something answers at {addr}"), format!("{addr} で何かが応答している")),
                     );
-                    out.cause("wrong-password", Unchecked, not_asked.clone());
-                    out.cause("bad-database-url", Suspected, ctx.tr(
+                    out.cause(Cause::WrongPassword, Unchecked, not_asked.clone());
+                    out.cause(Cause::BadDatabaseUrl, Suspected, ctx.tr(
                         format!("what answers at {addr} does not speak PostgreSQL's protocol: is it the right port? ({})", e.message),
                         format!("{addr} で応答しているのは PostgreSQL ではない。ポートは正しいか（{}）", e.message),
                     ));
-                    out.cause("network-isolated", Unchecked, docker_note.clone());
-                    out.cause("database-missing", Unchecked, db_unknown.clone());
+                    out.cause(Cause::NetworkIsolated, Unchecked, docker_note.clone());
+                    out.cause(Cause::DatabaseMissing, Unchecked, db_unknown.clone());
                     (
                         Status::Critical,
                         ctx.tr(
@@ -428,17 +454,17 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                 }
                 PgErrorKind::Reset | PgErrorKind::Other => {
                     out.cause(
-                        "container-stopped",
+                        Cause::ContainerStopped,
                         Suspected,
                         ctx.tr(
                             format!("the connection broke off: {}", e.message),
                             format!("接続が途中で切断された: {}", e.message),
                         ),
                     );
-                    out.cause("wrong-password", Unchecked, not_asked.clone());
-                    out.cause("bad-database-url", Unchecked, shape_ok.clone());
-                    out.cause("network-isolated", Unchecked, docker_note.clone());
-                    out.cause("database-missing", Unchecked, db_unknown.clone());
+                    out.cause(Cause::WrongPassword, Unchecked, not_asked.clone());
+                    out.cause(Cause::BadDatabaseUrl, Unchecked, shape_ok.clone());
+                    out.cause(Cause::NetworkIsolated, Unchecked, docker_note.clone());
+                    out.cause(Cause::DatabaseMissing, Unchecked, db_unknown.clone());
                     (
                         Status::Critical,
                         ctx.tr(
@@ -483,8 +509,8 @@ mod tests {
             &ctx(),
         );
         assert_eq!(f.status, Status::Critical);
-        assert_eq!(f.verdict_of("wrong-password"), Some(Confirmed));
-        assert_eq!(f.verdict_of("container-stopped"), Some(RuledOut));
+        assert_eq!(f.verdict_of(Cause::WrongPassword), Some(Confirmed));
+        assert_eq!(f.verdict_of(Cause::ContainerStopped), Some(RuledOut));
     }
 
     #[test]
@@ -495,7 +521,7 @@ mod tests {
         facts.app = None;
         let f = diagnose(&facts, &ctx());
         assert_eq!(f.status, Status::Critical);
-        assert_eq!(f.verdict_of("bad-database-url"), Some(Confirmed));
+        assert_eq!(f.verdict_of(Cause::BadDatabaseUrl), Some(Confirmed));
         assert!(f.summary.contains("out of range"));
     }
 
@@ -503,13 +529,13 @@ mod tests {
     fn refused_suspects_a_stopped_container() {
         let f = diagnose(&failed(PgErrorKind::Refused, None, "Connection refused"), &ctx());
         assert_eq!(f.status, Status::Critical);
-        assert_eq!(f.verdict_of("container-stopped"), Some(Suspected));
+        assert_eq!(f.verdict_of(Cause::ContainerStopped), Some(Suspected));
     }
 
     #[test]
     fn unresolvable_host_suspects_network_isolation() {
         let f = diagnose(&failed(PgErrorKind::NameNotResolved, None, "failed to lookup address"), &ctx());
-        assert_eq!(f.verdict_of("network-isolated"), Some(Suspected));
+        assert_eq!(f.verdict_of(Cause::NetworkIsolated), Some(Suspected));
     }
 
     #[test]
@@ -518,11 +544,11 @@ mod tests {
             &failed(PgErrorKind::DatabaseMissing, Some("3D000"), "database \"authdb\" does not exist"),
             &ctx(),
         );
-        assert_eq!(f.verdict_of("database-missing"), Some(Confirmed));
+        assert_eq!(f.verdict_of(Cause::DatabaseMissing), Some(Confirmed));
         let mut facts = healthy();
         facts.databases = Some(vec!["authdb".into(), "postgres".into()]);
         let f = diagnose(&facts, &ctx());
-        assert_eq!((f.status, f.verdict_of("database-missing")), (Status::Warning, Some(Confirmed)));
+        assert_eq!((f.status, f.verdict_of(Cause::DatabaseMissing)), (Status::Warning, Some(Confirmed)));
         assert!(f.summary.contains("apidb, admindb"), "{}", f.summary);
     }
 
@@ -537,7 +563,7 @@ mod tests {
     #[test]
     fn tls_mismatch_points_at_the_url() {
         let f = diagnose(&failed(PgErrorKind::TlsUnsupported, None, "server does not support TLS"), &ctx());
-        assert_eq!(f.verdict_of("bad-database-url"), Some(Confirmed));
+        assert_eq!(f.verdict_of(Cause::BadDatabaseUrl), Some(Confirmed));
         let f = diagnose(
             &failed(
                 PgErrorKind::HbaRejected,
@@ -546,7 +572,7 @@ mod tests {
             ),
             &ctx(),
         );
-        assert_eq!(f.verdict_of("bad-database-url"), Some(Confirmed));
+        assert_eq!(f.verdict_of(Cause::BadDatabaseUrl), Some(Confirmed));
     }
 
     #[test]

@@ -4,11 +4,33 @@
 //! `max-connections-low`; `connection-leak` can only be suspected from one snapshot.
 
 use super::no_connection;
+use crate::catalogue::Area;
 use crate::probe::postgres::{PgErrorKind, PgFacts, Session};
+use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{Ctx, depends_on, percent, secs};
 use crate::report::{Finding, Status, Verdict::*};
 use serde::Serialize;
 use std::collections::BTreeMap;
+
+crate::causes! {
+    ConnectionLeak = "connection-leak",
+    MaxConnectionsLow = "max-connections-low",
+    IdleConnections = "idle-connections",
+}
+
+pub static PROBLEM: Problem = Problem {
+    code: "PG002",
+    areas: &[Area::Postgres],
+    runbook: crate::runbook!("postgres/PG002-too-many-clients.toml"),
+    causes: Cause::IDS,
+    run,
+    by_target: false,
+};
+
+fn run(i: &Inputs) -> Vec<Finding> {
+    let Some(pg) = &i.facts.postgres else { return vec![] };
+    vec![i.timed(diagnose(pg, i.ctx), i.facts.postgres_ms)]
+}
 
 /// Sessions of one (database, user, application, client address).
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -80,9 +102,9 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
         if refused {
             let msg = f.app_error().map(|e| e.message.clone()).unwrap_or_default();
             out.fact("refused", &msg);
-            out.cause("connection-leak", Unchecked, need_admin.clone());
-            out.cause("max-connections-low", Unchecked, need_admin.clone());
-            out.cause("idle-connections", Unchecked, need_admin.clone());
+            out.cause(Cause::ConnectionLeak, Unchecked, need_admin.clone());
+            out.cause(Cause::MaxConnectionsLow, Unchecked, need_admin.clone());
+            out.cause(Cause::IdleConnections, Unchecked, need_admin.clone());
             return out.status(
                 Status::Critical,
                 ctx.tr(
@@ -99,7 +121,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                 format!("接続設定またはセッション情報を読み取れなかった: {}", f.query_errors.join("; ")),
             )
         };
-        out.causes_all(&["connection-leak", "max-connections-low", "idle-connections"], Unchecked, &why);
+        out.causes_all(&[Cause::ConnectionLeak, Cause::MaxConnectionsLow, Cause::IdleConnections], Unchecked, &why);
         let status = if no_connection(f) { Status::Skipped } else { Status::Unknown };
         return out.status(status, why);
     };
@@ -164,10 +186,10 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
     if status == Status::Ok {
         let calm = ctx
             .tr(format!("{} of the usable slots in use", percent(share)), format!("接続枠の使用率 {}", percent(share)));
-        out.cause("connection-leak", RuledOut, calm.clone());
-        out.cause("max-connections-low", RuledOut, calm.clone());
+        out.cause(Cause::ConnectionLeak, RuledOut, calm.clone());
+        out.cause(Cause::MaxConnectionsLow, RuledOut, calm.clone());
         out.cause(
-            "idle-connections",
+            Cause::IdleConnections,
             RuledOut,
             if idle_long > 0 {
                 ctx.tr(
@@ -187,7 +209,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
     // idle-connections
     if idle_long > 0 {
         out.cause(
-            "idle-connections",
+            Cause::IdleConnections,
             Confirmed,
             ctx.tr(
                 format!("{idle_long} idle > {idle_limit_text}: {}", top_idle.join(", ")),
@@ -195,10 +217,10 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
             ),
         );
     } else if hidden > 0 && f.sessions_seen_by.as_deref() == Some("app") {
-        out.cause("idle-connections", Unchecked, need_admin.clone());
+        out.cause(Cause::IdleConnections, Unchecked, need_admin.clone());
     } else {
         out.cause(
-            "idle-connections",
+            Cause::IdleConnections,
             RuledOut,
             ctx.tr(
                 format!("no connection idle for more than {idle_limit_text}"),
@@ -213,7 +235,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
             if g.total >= 3 && g.total as f64 >= 0.5 * used as f64 && g.idle + g.idle_in_transaction > g.total / 2 =>
         {
             out.cause(
-                "connection-leak",
+                Cause::ConnectionLeak,
                 Suspected,
                 ctx.tr(
                     format!("{} holds {} of {used} connections, {} of them idle: a client that does not give connections back", g.who(), g.total, g.idle + g.idle_in_transaction),
@@ -222,20 +244,20 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
             );
         }
         Some(g) => out.cause(
-            "connection-leak",
+            Cause::ConnectionLeak,
             RuledOut,
             ctx.tr(
                 format!("no single client dominates: the largest, {}, holds {} of {used}", g.who(), g.total),
                 format!("特定のクライアントへの偏りはない: 最大の {} でも {used} 中 {}", g.who(), g.total),
             ),
         ),
-        None => out.cause("connection-leak", Unchecked, need_admin.clone()),
+        None => out.cause(Cause::ConnectionLeak, Unchecked, need_admin.clone()),
     }
 
     // max-connections-low: the slots are really in use, or the limit is tiny.
     if active as f64 >= ctx.thresholds.connections_warn * usable as f64 {
         out.cause(
-            "max-connections-low",
+            Cause::MaxConnectionsLow,
             Confirmed,
             ctx.tr(
                 format!("{active} sessions are running queries at once: the load needs more than {usable} slots"),
@@ -244,7 +266,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
         );
     } else if server.max_connections < 50 {
         out.cause(
-            "max-connections-low",
+            Cause::MaxConnectionsLow,
             Suspected,
             ctx.tr(
                 format!("max_connections is only {} (the runbook suggests 200)", server.max_connections),
@@ -253,7 +275,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
         );
     } else {
         out.cause(
-            "max-connections-low",
+            Cause::MaxConnectionsLow,
             RuledOut,
             ctx.tr(
                 format!("only {active} of {used} connections are active: more slots would fill up the same way"),
@@ -294,11 +316,11 @@ mod tests {
     fn idle_sessions_filling_the_slots_are_confirmed_with_who_holds_them() {
         let f = diagnose(&full_of((0..5).map(|i| session(i, "app", "idle", 900.0)).collect(), 8), &ctx());
         assert_eq!(f.status, Status::Critical);
-        assert_eq!(f.verdict_of("idle-connections"), Some(Confirmed));
+        assert_eq!(f.verdict_of(Cause::IdleConnections), Some(Confirmed));
         let ev = &f.causes.iter().find(|c| c.id == "idle-connections").unwrap().evidence;
         assert!(ev.contains("app@authdb from 172.18.0.5 (user-api) ×5"), "{ev}");
-        assert_eq!(f.verdict_of("connection-leak"), Some(Suspected));
-        assert_eq!(f.verdict_of("max-connections-low"), Some(Suspected));
+        assert_eq!(f.verdict_of(Cause::ConnectionLeak), Some(Suspected));
+        assert_eq!(f.verdict_of(Cause::MaxConnectionsLow), Some(Suspected));
         assert!(f.summary.starts_with("5 of 5 usable slots in use"), "{}", f.summary);
     }
 
@@ -310,9 +332,9 @@ mod tests {
         }
         let f = diagnose(&full_of(s, 100), &ctx());
         assert_eq!(f.status, Status::Critical);
-        assert_eq!(f.verdict_of("max-connections-low"), Some(Confirmed));
-        assert_eq!(f.verdict_of("idle-connections"), Some(RuledOut));
-        assert_eq!(f.verdict_of("connection-leak"), Some(RuledOut));
+        assert_eq!(f.verdict_of(Cause::MaxConnectionsLow), Some(Confirmed));
+        assert_eq!(f.verdict_of(Cause::IdleConnections), Some(RuledOut));
+        assert_eq!(f.verdict_of(Cause::ConnectionLeak), Some(RuledOut));
     }
 
     #[test]

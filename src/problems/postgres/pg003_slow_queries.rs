@@ -4,9 +4,31 @@
 //! `long-running-queries`, `missing-index`, `stale-statistics`.
 
 use super::no_connection;
+use crate::catalogue::Area;
 use crate::probe::postgres::{PgFacts, Session, Statements};
+use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{Ctx, depends_on, secs};
 use crate::report::{Finding, Status, Verdict::*};
+
+crate::causes! {
+    LongRunningQueries = "long-running-queries",
+    MissingIndex = "missing-index",
+    StaleStatistics = "stale-statistics",
+}
+
+pub static PROBLEM: Problem = Problem {
+    code: "PG003",
+    areas: &[Area::Postgres],
+    runbook: crate::runbook!("postgres/PG003-slow-queries.toml"),
+    causes: Cause::IDS,
+    run,
+    by_target: false,
+};
+
+fn run(i: &Inputs) -> Vec<Finding> {
+    let Some(pg) = &i.facts.postgres else { return vec![] };
+    vec![i.timed(diagnose(pg, i.ctx), i.facts.postgres_ms)]
+}
 
 /// A table is "large" for sequential-scan purposes from this many rows.
 const LARGE_TABLE_ROWS: i64 = 10_000;
@@ -18,7 +40,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
     let mut out = Finding::new("PG003", f.target.clone());
     if no_connection(f) {
         let why = depends_on(ctx, "PG001", "no connection to the server", "サーバーに接続できない");
-        out.causes_all(&["long-running-queries", "missing-index", "stale-statistics"], Unchecked, &why);
+        out.causes_all(&[Cause::LongRunningQueries, Cause::MissingIndex, Cause::StaleStatistics], Unchecked, &why);
         return out.status(Status::Skipped, why);
     }
     let limit = ctx.thresholds.long_query.as_secs_f64();
@@ -55,7 +77,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
             }
             if long.is_empty() {
                 out.cause(
-                    "long-running-queries",
+                    Cause::LongRunningQueries,
                     RuledOut,
                     ctx.tr(
                         format!("no active query older than {}", secs(limit)),
@@ -81,7 +103,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                     })
                     .collect();
                 out.cause(
-                    "long-running-queries",
+                    Cause::LongRunningQueries,
                     Confirmed,
                     ctx.tr(
                         format!("{} active for more than {}: {}", long.len(), secs(limit), list.join("; ")),
@@ -102,7 +124,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
             }
         }
         None => out.cause(
-            "long-running-queries",
+            Cause::LongRunningQueries,
             Unchecked,
             ctx.tr("pg_stat_activity could not be read", "pg_stat_activity を読み取れなかった"),
         ),
@@ -110,11 +132,11 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
     if let Some(Statements::Top { rows }) = &f.statements {
         out.fact("slowest_statements", rows);
         if let Some(worst) = rows.first().filter(|r| r.mean_ms >= limit * 1000.0)
-            && out.verdict_of("long-running-queries") == Some(RuledOut)
+            && out.verdict_of(Cause::LongRunningQueries) == Some(RuledOut)
         {
-            out.causes.retain(|c| c.id != "long-running-queries");
+            out.causes.retain(|c| c.id != Cause::LongRunningQueries.id());
             out.cause(
-                "long-running-queries",
+                Cause::LongRunningQueries,
                 Suspected,
                 ctx.tr(
                     format!(
@@ -168,7 +190,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
     if !unindexed.is_empty() {
         out.fact("unindexed_columns", &unindexed);
         out.cause(
-            "missing-index",
+            Cause::MissingIndex,
             Confirmed,
             ctx.tr(
                 format!("no index leads with {}, which the services look up by", unindexed.join(", ")),
@@ -180,13 +202,13 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
             format!("{} にインデックスがない", unindexed.join(", ")),
         ));
     } else if !seq_heavy.is_empty() {
-        out.cause("missing-index", Suspected, seq_heavy.join("; "));
+        out.cause(Cause::MissingIndex, Suspected, seq_heavy.join("; "));
         findings
             .push(ctx.tr("large tables read by sequential scans", "大きなテーブルがシーケンシャルスキャンされている"));
     } else if f.tables.is_some() {
         let checked: Vec<String> = f.key_indexes.iter().flatten().map(name).collect();
         out.cause(
-            "missing-index",
+            Cause::MissingIndex,
             RuledOut,
             if checked.is_empty() {
                 ctx.tr(
@@ -205,7 +227,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
         );
     } else {
         out.cause(
-            "missing-index",
+            Cause::MissingIndex,
             Unchecked,
             ctx.tr("table statistics could not be read", "テーブル統計を読み取れなかった"),
         );
@@ -242,17 +264,17 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                 .collect();
             if stale.is_empty() {
                 out.cause(
-                    "stale-statistics",
+                    Cause::StaleStatistics,
                     RuledOut,
                     ctx.tr("statistics are recent for every table", "すべてのテーブルの統計情報は新しい"),
                 );
             } else {
-                out.cause("stale-statistics", Confirmed, stale.join("; "));
+                out.cause(Cause::StaleStatistics, Confirmed, stale.join("; "));
                 findings.push(ctx.tr("stale planner statistics", "統計情報が古い"));
             }
         }
         None => out.cause(
-            "stale-statistics",
+            Cause::StaleStatistics,
             Unchecked,
             ctx.tr("table statistics could not be read", "テーブル統計を読み取れなかった"),
         ),
@@ -346,7 +368,7 @@ mod tests {
         facts.sessions.as_mut().unwrap().push(s);
         let f = diagnose(&facts, &ctx());
         assert_eq!(f.status, Status::Warning);
-        assert_eq!(f.verdict_of("long-running-queries"), Some(Confirmed));
+        assert_eq!(f.verdict_of(Cause::LongRunningQueries), Some(Confirmed));
         assert!(f.causes.iter().any(|c| c.evidence.contains("pg_sleep(600)")));
     }
 
@@ -356,7 +378,7 @@ mod tests {
         facts.key_indexes =
             Some(vec![KeyIndex { db: None, table: "users".into(), column: "email".into(), indexed: false }]);
         let f = diagnose(&facts, &ctx());
-        assert_eq!(f.verdict_of("missing-index"), Some(Confirmed));
+        assert_eq!(f.verdict_of(Cause::MissingIndex), Some(Confirmed));
     }
 
     #[test]
@@ -370,7 +392,7 @@ mod tests {
             ..Default::default()
         };
         let f = diagnose(&facts, &ctx());
-        assert_eq!(f.verdict_of("missing-index"), Some(Suspected));
+        assert_eq!(f.verdict_of(Cause::MissingIndex), Some(Suspected));
     }
 
     #[test]
@@ -383,7 +405,7 @@ mod tests {
             ..Default::default()
         };
         let f = diagnose(&facts, &ctx());
-        assert_eq!(f.verdict_of("stale-statistics"), Some(Confirmed));
+        assert_eq!(f.verdict_of(Cause::StaleStatistics), Some(Confirmed));
         assert!(f.causes.iter().any(|c| c.evidence.contains("never analysed")));
     }
 

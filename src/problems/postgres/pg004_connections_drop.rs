@@ -4,9 +4,35 @@
 //! stack must not warn); `oom-killed` needs the Docker engine and is left `unchecked` here.
 
 use super::no_connection;
+use crate::catalogue::Area;
 use crate::probe::postgres::PgFacts;
+use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{Ctx, depends_on, secs};
 use crate::report::{Finding, Status, Verdict::*};
+
+crate::causes! {
+    OomKilled = "oom-killed",
+    IdleInTransactionTimeout = "idle-in-transaction-timeout",
+    NetworkUnstable = "network-unstable",
+    ServerRestarted = "server-restarted",
+}
+
+pub static PROBLEM: Problem = Problem {
+    code: "PG004",
+    areas: &[Area::Postgres],
+    runbook: crate::runbook!("postgres/PG004-connections-drop.toml"),
+    causes: Cause::IDS,
+    run,
+    by_target: false,
+};
+
+fn run(i: &Inputs) -> Vec<Finding> {
+    let Some(pg) = &i.facts.postgres else { return vec![] };
+    let mut f = diagnose(pg, i.ctx);
+    super::with_engine_pg004(&mut f, &i.docker, i.ctx);
+    super::with_logs_pg004(&mut f, &i.docker, i.ctx);
+    vec![i.timed(f, i.facts.postgres_ms)]
+}
 
 /// A server up for less than this restarted "recently".
 const RECENT_RESTART_S: f64 = 3600.0;
@@ -16,14 +42,14 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
     if no_connection(f) {
         let why = depends_on(ctx, "PG001", "no connection to the server", "サーバーに接続できない");
         out.causes_all(
-            &["oom-killed", "idle-in-transaction-timeout", "network-unstable", "server-restarted"],
+            &[Cause::OomKilled, Cause::IdleInTransactionTimeout, Cause::NetworkUnstable, Cause::ServerRestarted],
             Unchecked,
             &why,
         );
         return out.status(Status::Skipped, why);
     }
     out.cause(
-        "oom-killed",
+        Cause::OomKilled,
         Unchecked,
         ctx.tr(
             "needs the Docker engine (the container's OOMKilled flag)",
@@ -40,7 +66,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                 // A recent start is evidence, not a fault: a stack just brought up by
                 // `docker compose up` must not warn. The Docker layer confirms restarts.
                 out.cause(
-                    "server-restarted",
+                    Cause::ServerRestarted,
                     Suspected,
                     ctx.tr(
                         format!(
@@ -56,7 +82,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                 ));
             } else {
                 out.cause(
-                    "server-restarted",
+                    Cause::ServerRestarted,
                     RuledOut,
                     ctx.tr(format!("up for {}", secs(server.uptime_s)), format!("稼働時間 {}", secs(server.uptime_s))),
                 );
@@ -77,7 +103,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                 let fatal: i64 = f.db_stats.iter().flatten().fold(0, |a, d| a.saturating_add(d.sessions_fatal));
                 if !in_xact.is_empty() || fatal > 0 {
                     out.cause(
-                        "idle-in-transaction-timeout",
+                        Cause::IdleInTransactionTimeout,
                         Suspected,
                         ctx.tr(
                             format!("the server ends sessions idle in a transaction after {t}; {} are idle in a transaction now (longest {}); {fatal} sessions ended by a fatal error", in_xact.len(), secs(longest)),
@@ -91,7 +117,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                     ));
                 } else {
                     out.cause(
-                        "idle-in-transaction-timeout",
+                        Cause::IdleInTransactionTimeout,
                         RuledOut,
                         ctx.tr(
                             format!("timeout {t}, but no session is idle in a transaction"),
@@ -101,7 +127,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                 }
             } else {
                 out.cause(
-                    "idle-in-transaction-timeout",
+                    Cause::IdleInTransactionTimeout,
                     RuledOut,
                     if in_xact.is_empty() {
                         ctx.tr("idle_in_transaction_session_timeout is off: the server never ends such sessions", "idle_in_transaction_session_timeout は無効: サーバーがセッションを切断することはない")
@@ -116,8 +142,8 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
         }
         None => {
             let why = ctx.tr("server settings could not be read", "サーバー設定を読み取れなかった");
-            out.cause("server-restarted", Unchecked, why.clone());
-            out.cause("idle-in-transaction-timeout", Unchecked, why);
+            out.cause(Cause::ServerRestarted, Unchecked, why.clone());
+            out.cause(Cause::IdleInTransactionTimeout, Unchecked, why);
         }
     }
 
@@ -140,7 +166,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                     ),
                 };
                 out.cause(
-                    "network-unstable",
+                    Cause::NetworkUnstable,
                     Suspected,
                     ctx.tr(
                         format!("{abandoned} sessions ended because the client vanished without closing them (most on {worst}), {window}"),
@@ -149,14 +175,14 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                 );
             } else {
                 out.cause(
-                    "network-unstable",
+                    Cause::NetworkUnstable,
                     RuledOut,
                     ctx.tr("no session was abandoned by its client", "クライアント側から放棄されたセッションはない"),
                 );
             }
         }
         None => out.cause(
-            "network-unstable",
+            Cause::NetworkUnstable,
             Unchecked,
             ctx.tr("session counters need PostgreSQL 14 or later", "セッション統計は PostgreSQL 14 以降が必要"),
         ),
@@ -190,8 +216,8 @@ mod tests {
     fn healthy_is_ok() {
         let f = diagnose(&healthy(), &ctx());
         assert_eq!(f.status, Status::Ok);
-        assert_eq!(f.verdict_of("server-restarted"), Some(RuledOut));
-        assert_eq!(f.verdict_of("oom-killed"), Some(Unchecked));
+        assert_eq!(f.verdict_of(Cause::ServerRestarted), Some(RuledOut));
+        assert_eq!(f.verdict_of(Cause::OomKilled), Some(Unchecked));
     }
 
     #[test]
@@ -199,7 +225,7 @@ mod tests {
         let mut facts = healthy();
         facts.server.as_mut().unwrap().uptime_s = 120.0;
         let f = diagnose(&facts, &ctx());
-        assert_eq!((f.status, f.verdict_of("server-restarted")), (Status::Ok, Some(Suspected)));
+        assert_eq!((f.status, f.verdict_of(Cause::ServerRestarted)), (Status::Ok, Some(Suspected)));
         assert!(f.summary.contains("2m") || f.summary.contains("120s"), "{}", f.summary);
     }
 
@@ -209,7 +235,7 @@ mod tests {
         facts.server.as_mut().unwrap().idle_in_transaction_session_timeout_ms = 10_000;
         facts.sessions.as_mut().unwrap().push(session(9, "app", "idle in transaction", 8.0));
         let f = diagnose(&facts, &ctx());
-        assert_eq!(f.verdict_of("idle-in-transaction-timeout"), Some(Suspected));
+        assert_eq!(f.verdict_of(Cause::IdleInTransactionTimeout), Some(Suspected));
         assert_eq!(f.status, Status::Warning);
     }
 

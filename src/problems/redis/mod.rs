@@ -8,17 +8,12 @@ use super::engine::{self, DockerView, Seen};
 use super::{Ctx, depends_on};
 use crate::probe::redis::{RedisErrorKind, RedisFacts};
 use crate::report::{Finding, Status, Verdict};
-
-pub fn diagnose(facts: &RedisFacts, docker: &DockerView, ctx: &Ctx) -> Vec<Finding> {
-    let mut rd001 = rd001_cannot_connect::diagnose(facts, ctx);
-    with_engine_rd001(&mut rd001, facts, docker, ctx);
-    vec![rd001, rd002_out_of_memory::diagnose(facts, ctx), rd003_low_hit_rate::diagnose(facts, ctx)]
-}
+use rd001_cannot_connect::Cause as Rd001;
 
 /// RD001 with the engine's evidence: the container's state, the services' network links to it,
 /// and the password in their `REDIS_URL` against the container's `requirepass`.
 fn with_engine_rd001(out: &mut Finding, f: &RedisFacts, docker: &DockerView, ctx: &Ctx) {
-    engine::explain_unavailable(out, docker, &["container-stopped", "network-isolated"], ctx);
+    engine::explain_unavailable(out, docker, &[Rd001::ContainerStopped, Rd001::NetworkIsolated], ctx);
     if f.url_problem.is_some() {
         return;
     }
@@ -26,13 +21,15 @@ fn with_engine_rd001(out: &mut Finding, f: &RedisFacts, docker: &DockerView, ctx
         || f.error().is_some_and(|e| {
             matches!(e.kind, RedisErrorKind::WrongPassword | RedisErrorKind::NoAuth | RedisErrorKind::Loading)
         });
-    engine::apply(out, "container-stopped", engine::container_stopped(docker, "redis", answered, ctx));
-    engine::apply(out, "network-isolated", engine::network_isolated(docker, "redis", ctx));
+    engine::apply(out, Rd001::ContainerStopped, engine::container_stopped(docker, "redis", answered, ctx));
+    engine::apply(out, Rd001::NetworkIsolated, engine::network_isolated(docker, "redis", ctx));
     if let Seen::Found(c) = docker.seen("redis", ctx) {
         match c.requirepass_fingerprint.as_deref() {
-            Some(fp) => {
-                engine::apply(out, "wrong-password", engine::password_mismatch(docker, "redis", Some(fp), None, ctx))
-            }
+            Some(fp) => engine::apply(
+                out,
+                Rd001::WrongPassword,
+                engine::password_mismatch(docker, "redis", Some(fp), None, ctx),
+            ),
             None => {
                 // No password on the server: clients that send one are refused by Redis 6+.
                 let senders: Vec<String> = engine::links_to(docker, "redis")
@@ -43,7 +40,7 @@ fn with_engine_rd001(out: &mut Finding, f: &RedisFacts, docker: &DockerView, ctx
                 if !senders.is_empty() {
                     engine::apply(
                         out,
-                        "wrong-password",
+                        Rd001::WrongPassword,
                         Some((
                             Verdict::Confirmed,
                             ctx.tr(
@@ -64,11 +61,16 @@ fn with_engine_rd001(out: &mut Finding, f: &RedisFacts, docker: &DockerView, ctx
             }
         }
     }
-    super::postgres::escalate(out, ["container-stopped", "network-isolated", "wrong-password"], ctx);
+    super::postgres::escalate(out, [Rd001::ContainerStopped, Rd001::NetworkIsolated, Rd001::WrongPassword], ctx);
 }
 
 /// RD002/RD003 without a connection: skipped, every cause unchecked, pointing at RD001.
-pub(crate) fn skipped(code: &'static str, f: &RedisFacts, ctx: &Ctx, ids: &[&'static str]) -> Finding {
+pub(crate) fn skipped<C: Into<crate::report::CauseId> + Copy>(
+    code: &'static str,
+    f: &RedisFacts,
+    ctx: &Ctx,
+    ids: &[C],
+) -> Finding {
     let why = depends_on(ctx, "RD001", "no connection to Redis", "Redis に接続できない");
     let mut out = Finding::new(code, f.target.clone());
     out.causes_all(ids, Verdict::Unchecked, &why);

@@ -3,10 +3,35 @@
 //! confirm `wrong-password` and `bad-redis-url`. `container-stopped` and `network-isolated`
 //! are suspected here and confirmed by the Docker layer.
 
+use crate::catalogue::Area;
 use crate::lang::Lang;
 use crate::probe::redis::{RedisErrorKind, RedisFacts};
 use crate::problems::Ctx;
+use crate::problems::registry::{Inputs, Problem};
 use crate::report::{Finding, Status, Verdict::*};
+
+crate::causes! {
+    ContainerStopped = "container-stopped",
+    WrongPassword = "wrong-password",
+    BadRedisUrl = "bad-redis-url",
+    NetworkIsolated = "network-isolated",
+}
+
+pub static PROBLEM: Problem = Problem {
+    code: "RD001",
+    areas: &[Area::Redis],
+    runbook: crate::runbook!("redis/RD001-cannot-connect.toml"),
+    causes: Cause::IDS,
+    run,
+    by_target: false,
+};
+
+fn run(i: &Inputs) -> Vec<Finding> {
+    let Some(rd) = &i.facts.redis else { return vec![] };
+    let mut f = diagnose(rd, i.ctx);
+    super::with_engine_rd001(&mut f, rd, &i.docker, i.ctx);
+    vec![i.timed(f, i.facts.redis_ms)]
+}
 
 pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
     let mut out = Finding::new("RD001", f.target.clone());
@@ -17,9 +42,9 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
     };
     if let Some(p) = &f.url_problem {
         let what = pick(p);
-        out.cause("bad-redis-url", Confirmed, what.clone());
+        out.cause(Cause::BadRedisUrl, Confirmed, what.clone());
         let not_tried = ctx.tr("not tried: the URL is unusable", "URL が使えないため未確認");
-        out.causes_all(&["container-stopped", "wrong-password", "network-isolated"], Unchecked, &not_tried);
+        out.causes_all(&[Cause::ContainerStopped, Cause::WrongPassword, Cause::NetworkIsolated], Unchecked, &not_tried);
         return out.status(
             Status::Critical,
             ctx.tr(
@@ -52,11 +77,11 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
     let (status, summary) = match &conn.result {
         Ok(()) => {
             let version = f.info.as_ref().map(|i| i.version.clone()).unwrap_or_default();
-            out.cause("container-stopped", RuledOut, answered.clone());
-            out.cause("wrong-password", RuledOut, ctx.tr("commands are accepted", "コマンドが受け付けられた"));
-            out.cause("bad-redis-url", url_verdict, shape_ok);
+            out.cause(Cause::ContainerStopped, RuledOut, answered.clone());
+            out.cause(Cause::WrongPassword, RuledOut, ctx.tr("commands are accepted", "コマンドが受け付けられた"));
+            out.cause(Cause::BadRedisUrl, url_verdict, shape_ok);
             out.cause(
-                "network-isolated",
+                Cause::NetworkIsolated,
                 if f.reached_via.is_some() { Unchecked } else { RuledOut },
                 match &f.reached_via {
                     Some(v) => ctx.tr(
@@ -79,13 +104,17 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
             out.fact("message", &e.message);
             match e.kind {
                 RedisErrorKind::Refused => {
-                    out.cause("container-stopped", Suspected, ctx.tr(
+                    out.cause(Cause::ContainerStopped, Suspected, ctx.tr(
                         format!("connection refused at {addr}: nothing listens there (stopped container, or port not published)"),
                         format!("{addr} で接続拒否: 待ち受けがない（コンテナ停止、またはポート未公開）"),
                     ));
-                    out.cause("wrong-password", Unchecked, ctx.tr("never got that far", "認証の段階まで進んでいない"));
                     out.cause(
-                        "bad-redis-url",
+                        Cause::WrongPassword,
+                        Unchecked,
+                        ctx.tr("never got that far", "認証の段階まで進んでいない"),
+                    );
+                    out.cause(
+                        Cause::BadRedisUrl,
                         if addr.ends_with(":6379") { url_verdict } else { Suspected },
                         if addr.ends_with(":6379") {
                             shape_ok
@@ -96,7 +125,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
                             )
                         },
                     );
-                    out.cause("network-isolated", Unchecked, docker_note);
+                    out.cause(Cause::NetworkIsolated, Unchecked, docker_note);
                     (
                         Status::Critical,
                         ctx.tr(format!("connection refused at {addr}"), format!("{addr} への接続が拒否された")),
@@ -104,14 +133,18 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
                 }
                 RedisErrorKind::Timeout => {
                     out.cause(
-                        "container-stopped",
+                        Cause::ContainerStopped,
                         Suspected,
                         ctx.tr("no answer: a paused or hung server", "応答がない: サーバーの一時停止またはハング"),
                     );
-                    out.cause("wrong-password", Unchecked, ctx.tr("never got that far", "認証の段階まで進んでいない"));
-                    out.cause("bad-redis-url", url_verdict, shape_ok);
                     out.cause(
-                        "network-isolated",
+                        Cause::WrongPassword,
+                        Unchecked,
+                        ctx.tr("never got that far", "認証の段階まで進んでいない"),
+                    );
+                    out.cause(Cause::BadRedisUrl, url_verdict, shape_ok);
+                    out.cause(
+                        Cause::NetworkIsolated,
                         Suspected,
                         ctx.tr(
                             format!("{addr} did not answer in time: packets dropped on the way?"),
@@ -127,10 +160,14 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
                     )
                 }
                 RedisErrorKind::NameNotResolved => {
-                    out.cause("container-stopped", Unchecked, docker_note);
-                    out.cause("wrong-password", Unchecked, ctx.tr("never got that far", "認証の段階まで進んでいない"));
+                    out.cause(Cause::ContainerStopped, Unchecked, docker_note);
                     out.cause(
-                        "bad-redis-url",
+                        Cause::WrongPassword,
+                        Unchecked,
+                        ctx.tr("never got that far", "認証の段階まで進んでいない"),
+                    );
+                    out.cause(
+                        Cause::BadRedisUrl,
                         Suspected,
                         ctx.tr(
                             format!("the host of {} does not resolve: is it spelled right?", f.url),
@@ -138,7 +175,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
                         ),
                     );
                     out.cause(
-                        "network-isolated",
+                        Cause::NetworkIsolated,
                         Suspected,
                         ctx.tr(
                             "the host name is not known on this machine's network",
@@ -148,19 +185,19 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
                     (Status::Critical, ctx.tr("the host name does not resolve", "ホスト名を名前解決できない"))
                 }
                 RedisErrorKind::WrongPassword => {
-                    out.cause("container-stopped", RuledOut, answered.clone());
-                    out.cause("wrong-password", Confirmed, ctx.tr(
+                    out.cause(Cause::ContainerStopped, RuledOut, answered.clone());
+                    out.cause(Cause::WrongPassword, Confirmed, ctx.tr(
                         "the server rejected the password (WRONGPASS): compare REDIS_URL with REDIS_PASSWORD / requirepass",
                         "パスワードが拒否された（WRONGPASS）: REDIS_URL と REDIS_PASSWORD / requirepass を照合",
                     ));
-                    out.cause("bad-redis-url", url_verdict, shape_ok);
-                    out.cause("network-isolated", RuledOut, answered);
+                    out.cause(Cause::BadRedisUrl, url_verdict, shape_ok);
+                    out.cause(Cause::NetworkIsolated, RuledOut, answered);
                     (Status::Critical, ctx.tr("Redis rejected the password", "Redis がパスワードを拒否した"))
                 }
                 RedisErrorKind::NoAuth => {
-                    out.cause("container-stopped", RuledOut, answered.clone());
+                    out.cause(Cause::ContainerStopped, RuledOut, answered.clone());
                     out.cause(
-                        "wrong-password",
+                        Cause::WrongPassword,
                         Confirmed,
                         ctx.tr(
                             "the server requires a password and none was sent (NOAUTH)",
@@ -168,7 +205,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
                         ),
                     );
                     out.cause(
-                        "bad-redis-url",
+                        Cause::BadRedisUrl,
                         Suspected,
                         if notes.is_empty() {
                             ctx.tr(
@@ -179,7 +216,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
                             notes.join("; ")
                         },
                     );
-                    out.cause("network-isolated", RuledOut, answered);
+                    out.cause(Cause::NetworkIsolated, RuledOut, answered);
                     (
                         Status::Critical,
                         ctx.tr("Redis requires a password (NOAUTH)", "Redis がパスワードを要求している（NOAUTH）"),
@@ -187,23 +224,23 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
                 }
                 RedisErrorKind::Loading => {
                     out.cause(
-                        "container-stopped",
+                        Cause::ContainerStopped,
                         Suspected,
                         ctx.tr(
                             "Redis is loading its data set after a (re)start (LOADING)",
                             "Redis が（再）起動後にデータをロード中（LOADING）",
                         ),
                     );
-                    out.cause("wrong-password", Unchecked, ctx.tr("not known while loading", "ロード中のため不明"));
-                    out.cause("bad-redis-url", url_verdict, shape_ok);
-                    out.cause("network-isolated", RuledOut, answered);
+                    out.cause(Cause::WrongPassword, Unchecked, ctx.tr("not known while loading", "ロード中のため不明"));
+                    out.cause(Cause::BadRedisUrl, url_verdict, shape_ok);
+                    out.cause(Cause::NetworkIsolated, RuledOut, answered);
                     (Status::Critical, ctx.tr("Redis is still loading its data set", "Redis がデータセットをロード中"))
                 }
                 RedisErrorKind::Protocol | RedisErrorKind::Other => {
-                    out.cause("container-stopped", Unchecked, docker_note.clone());
-                    out.cause("wrong-password", Unchecked, ctx.tr("not known", "不明"));
+                    out.cause(Cause::ContainerStopped, Unchecked, docker_note.clone());
+                    out.cause(Cause::WrongPassword, Unchecked, ctx.tr("not known", "不明"));
                     out.cause(
-                        "bad-redis-url",
+                        Cause::BadRedisUrl,
                         Suspected,
                         ctx.tr(
                             format!(
@@ -213,7 +250,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
                             format!("{addr} の応答が Redis のものではない。ポートは正しいか（{}）", e.message),
                         ),
                     );
-                    out.cause("network-isolated", Unchecked, docker_note);
+                    out.cause(Cause::NetworkIsolated, Unchecked, docker_note);
                     (
                         Status::Critical,
                         ctx.tr(
@@ -250,14 +287,14 @@ mod tests {
     fn wrong_password_and_noauth_confirm_wrong_password() {
         for k in [RedisErrorKind::WrongPassword, RedisErrorKind::NoAuth] {
             let f = diagnose(&failed(k, "x"), &ctx());
-            assert_eq!((f.status, f.verdict_of("wrong-password")), (Status::Critical, Some(Confirmed)));
+            assert_eq!((f.status, f.verdict_of(Cause::WrongPassword)), (Status::Critical, Some(Confirmed)));
         }
     }
 
     #[test]
     fn refused_suspects_a_stopped_container() {
         let f = diagnose(&failed(RedisErrorKind::Refused, "Connection refused"), &ctx());
-        assert_eq!(f.verdict_of("container-stopped"), Some(Suspected));
+        assert_eq!(f.verdict_of(Cause::ContainerStopped), Some(Suspected));
     }
 
     #[test]
@@ -266,13 +303,13 @@ mod tests {
         facts.url_problem = Some(UrlProblem { en: "the scheme \"http\" is not Redis's".into(), ja: "x".into() });
         facts.conn = None;
         let f = diagnose(&facts, &ctx());
-        assert_eq!((f.status, f.verdict_of("bad-redis-url")), (Status::Critical, Some(Confirmed)));
+        assert_eq!((f.status, f.verdict_of(Cause::BadRedisUrl)), (Status::Critical, Some(Confirmed)));
     }
 
     #[test]
     fn timeout_and_names_suspect_the_network() {
         for k in [RedisErrorKind::Timeout, RedisErrorKind::NameNotResolved] {
-            assert_eq!(diagnose(&failed(k, "x"), &ctx()).verdict_of("network-isolated"), Some(Suspected));
+            assert_eq!(diagnose(&failed(k, "x"), &ctx()).verdict_of(Cause::NetworkIsolated), Some(Suspected));
         }
     }
 }

@@ -4,18 +4,40 @@
 //! every cause; `big-keys` stays `unchecked` without `--bigkeys`.
 
 use super::skipped;
+use crate::catalogue::Area;
 use crate::probe::redis::RedisFacts;
+use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{Ctx, bytes, percent};
 use crate::report::{Finding, Status, Verdict::*};
 
-const IDS: &[&str] = &["maxmemory-too-low", "no-eviction-policy", "big-keys", "keys-without-ttl"];
+crate::causes! {
+    MaxmemoryTooLow = "maxmemory-too-low",
+    NoEvictionPolicy = "no-eviction-policy",
+    BigKeys = "big-keys",
+    KeysWithoutTtl = "keys-without-ttl",
+}
+
+pub static PROBLEM: Problem = Problem {
+    code: "RD002",
+    areas: &[Area::Redis],
+    runbook: crate::runbook!("redis/RD002-out-of-memory.toml"),
+    causes: Cause::IDS,
+    run,
+    by_target: false,
+};
+
+fn run(i: &Inputs) -> Vec<Finding> {
+    let Some(rd) = &i.facts.redis else { return vec![] };
+    vec![i.timed(diagnose(rd, i.ctx), i.facts.redis_ms)]
+}
+
 /// A key is "big" from 10% of used memory or 10 MB, whichever is smaller (and at least 1 MB).
 const BIG_KEY_SHARE: f64 = 0.1;
 const BIG_KEY_BYTES: u64 = 10 << 20;
 
 pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
     let Some(info) = &f.info else {
-        return skipped("RD002", f, ctx, IDS);
+        return skipped("RD002", f, ctx, Cause::ALL);
     };
     let mut out = Finding::new("RD002", f.target.clone());
     out.fact("used_memory", info.used_memory);
@@ -62,10 +84,10 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
 
     // maxmemory-too-low
     match usage {
-        Some(u) if u >= warn => out.cause("maxmemory-too-low", Confirmed, mem.clone()),
-        Some(_) => out.cause("maxmemory-too-low", RuledOut, mem.clone()),
+        Some(u) if u >= warn => out.cause(Cause::MaxmemoryTooLow, Confirmed, mem.clone()),
+        Some(_) => out.cause(Cause::MaxmemoryTooLow, RuledOut, mem.clone()),
         None => out.cause(
-            "maxmemory-too-low",
+            Cause::MaxmemoryTooLow,
             RuledOut,
             ctx.tr(
                 "no maxmemory: Redis is bounded only by the container's memory limit",
@@ -96,10 +118,10 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
         )
     };
     if cannot_evict && (near || info.oom_errors > 0) {
-        out.cause("no-eviction-policy", Confirmed, policy_text);
+        out.cause(Cause::NoEvictionPolicy, Confirmed, policy_text);
     } else if cannot_evict {
         out.cause(
-            "no-eviction-policy",
+            Cause::NoEvictionPolicy,
             RuledOut,
             ctx.tr(
                 format!("policy {}, but memory is not near the limit yet", info.maxmemory_policy),
@@ -108,7 +130,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
         );
     } else {
         out.cause(
-            "no-eviction-policy",
+            Cause::NoEvictionPolicy,
             RuledOut,
             ctx.tr(
                 format!("policy {} evicts keys at the limit", info.maxmemory_policy),
@@ -138,7 +160,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
                 .map(|k| format!("{} ({}, {})", k.key, k.kind, bytes(k.bytes)))
                 .collect();
             if !big.is_empty() {
-                out.cause("big-keys", Confirmed, format!("{}; {scope}", big.join(", ")));
+                out.cause(Cause::BigKeys, Confirmed, format!("{}; {scope}", big.join(", ")));
             } else {
                 let largest = b
                     .top
@@ -146,14 +168,14 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
                     .map(|k| format!("{} ({}, {})", k.key, k.kind, bytes(k.bytes)))
                     .unwrap_or_else(|| "-".into());
                 out.cause(
-                    "big-keys",
+                    Cause::BigKeys,
                     if b.complete { RuledOut } else { Unchecked },
                     ctx.tr(format!("largest key {largest}; {scope}"), format!("最大のキー {largest}。{scope}")),
                 );
             }
         }
         None => out.cause(
-            "big-keys",
+            Cause::BigKeys,
             Unchecked,
             ctx.tr(
                 "run `doctor redis --bigkeys` to rank keys by memory",
@@ -164,7 +186,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
 
     // keys-without-ttl
     if keys == 0 {
-        out.cause("keys-without-ttl", RuledOut, ctx.tr("the keyspace is empty", "キーが存在しない"));
+        out.cause(Cause::KeysWithoutTtl, RuledOut, ctx.tr("the keyspace is empty", "キーが存在しない"));
     } else {
         let share = no_ttl as f64 / keys as f64;
         let text = ctx.tr(
@@ -174,7 +196,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
         out.fact("keys", keys);
         out.fact("keys_without_ttl", no_ttl);
         let verdict = if status != Status::Ok && share >= 0.5 { Confirmed } else { RuledOut };
-        out.cause("keys-without-ttl", verdict, text);
+        out.cause(Cause::KeysWithoutTtl, verdict, text);
     }
     out.status(status, summary)
 }
@@ -195,7 +217,7 @@ mod tests {
     fn healthy_is_ok() {
         let f = diagnose(&healthy(), &ctx());
         assert_eq!(f.status, Status::Ok);
-        assert_eq!(f.verdict_of("big-keys"), Some(Unchecked));
+        assert_eq!(f.verdict_of(Cause::BigKeys), Some(Unchecked));
         assert!(f.causes.iter().filter(|c| c.id != "big-keys").all(|c| c.verdict == RuledOut));
     }
 
@@ -210,9 +232,9 @@ mod tests {
         i.keyspace.insert("db0".into(), Keyspace { keys: 400, expires: 0, avg_ttl_ms: 0 });
         let f = diagnose(&facts, &ctx());
         assert_eq!(f.status, Status::Critical);
-        assert_eq!(f.verdict_of("no-eviction-policy"), Some(Confirmed));
-        assert_eq!(f.verdict_of("maxmemory-too-low"), Some(Confirmed));
-        assert_eq!(f.verdict_of("keys-without-ttl"), Some(Confirmed));
+        assert_eq!(f.verdict_of(Cause::NoEvictionPolicy), Some(Confirmed));
+        assert_eq!(f.verdict_of(Cause::MaxmemoryTooLow), Some(Confirmed));
+        assert_eq!(f.verdict_of(Cause::KeysWithoutTtl), Some(Confirmed));
         assert!(f.summary.contains("12 writes already refused"), "{}", f.summary);
     }
 
@@ -225,7 +247,7 @@ mod tests {
         i.maxmemory_policy = "volatile-lru".into();
         i.keyspace.insert("db0".into(), Keyspace { keys: 10, expires: 0, avg_ttl_ms: 0 });
         let f = diagnose(&facts, &ctx());
-        assert_eq!(f.verdict_of("no-eviction-policy"), Some(Confirmed));
+        assert_eq!(f.verdict_of(Cause::NoEvictionPolicy), Some(Confirmed));
     }
 
     #[test]
@@ -238,7 +260,7 @@ mod tests {
             ..Default::default()
         });
         let f = diagnose(&facts, &ctx());
-        assert_eq!(f.verdict_of("big-keys"), Some(Confirmed));
+        assert_eq!(f.verdict_of(Cause::BigKeys), Some(Confirmed));
         assert!(f.causes.iter().any(|c| c.evidence.contains("cache:all (hash, 5.0 MB)")));
     }
 

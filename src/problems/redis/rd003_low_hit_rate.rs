@@ -4,11 +4,33 @@
 //! is suspected only when nothing else explains the misses.
 
 use super::skipped;
+use crate::catalogue::Area;
 use crate::probe::redis::RedisFacts;
+use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{Ctx, percent, secs};
 use crate::report::{Finding, Status, Verdict::*};
 
-const IDS: &[&str] = &["ttl-too-short", "no-warmup", "poor-key-design", "evictions"];
+crate::causes! {
+    TtlTooShort = "ttl-too-short",
+    NoWarmup = "no-warmup",
+    PoorKeyDesign = "poor-key-design",
+    Evictions = "evictions",
+}
+
+pub static PROBLEM: Problem = Problem {
+    code: "RD003",
+    areas: &[Area::Redis],
+    runbook: crate::runbook!("redis/RD003-low-hit-rate.toml"),
+    causes: Cause::IDS,
+    run,
+    by_target: false,
+};
+
+fn run(i: &Inputs) -> Vec<Finding> {
+    let Some(rd) = &i.facts.redis else { return vec![] };
+    vec![i.timed(diagnose(rd, i.ctx), i.facts.redis_ms)]
+}
+
 /// Below this many lookups a hit rate says nothing.
 const MIN_LOOKUPS: u64 = 100;
 const WARMUP_S: u64 = 3600;
@@ -16,7 +38,7 @@ const SHORT_TTL_MS: u64 = 60_000;
 
 pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
     let Some(info) = &f.info else {
-        return skipped("RD003", f, ctx, IDS);
+        return skipped("RD003", f, ctx, Cause::ALL);
     };
     let mut out = Finding::new("RD003", f.target.clone());
     let lookups = info.keyspace_hits + info.keyspace_misses;
@@ -29,7 +51,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
             format!("only {lookups} lookups since the start: too few to judge a hit rate"),
             format!("起動以降の参照は {lookups} 回のみ: ヒット率を判断するには少なすぎる"),
         );
-        out.causes_all(IDS, Unchecked, &why);
+        out.causes_all(Cause::ALL, Unchecked, &why);
         return out.status(Status::Ok, why);
     }
     let rate = info.keyspace_hits as f64 / lookups as f64;
@@ -44,7 +66,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
             format!("hit rate {} is above {}", percent(rate), percent(ctx.thresholds.redis_hit_rate_warn)),
             format!("ヒット率 {} は基準 {} 以上", percent(rate), percent(ctx.thresholds.redis_hit_rate_warn)),
         );
-        out.causes_all(IDS, RuledOut, &fine);
+        out.causes_all(Cause::ALL, RuledOut, &fine);
         return out.status(Status::Ok, summary);
     }
 
@@ -52,7 +74,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
     if info.evicted_keys > 0 {
         explained = true;
         out.cause(
-            "evictions",
+            Cause::Evictions,
             Confirmed,
             ctx.tr(
                 format!("{} keys evicted for lack of memory (policy {})", info.evicted_keys, info.maxmemory_policy),
@@ -60,7 +82,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
             ),
         );
     } else {
-        out.cause("evictions", RuledOut, ctx.tr("no key was evicted", "削除（eviction）されたキーはない"));
+        out.cause(Cause::Evictions, RuledOut, ctx.tr("no key was evicted", "削除（eviction）されたキーはない"));
     }
 
     let avg_ttl = info.keyspace.values().map(|k| k.avg_ttl_ms).filter(|t| *t > 0).min();
@@ -69,7 +91,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
         explained = true;
         let ttl_text = avg_ttl.map(|t| secs(t as f64 / 1000.0)).unwrap_or_else(|| "-".into());
         out.cause(
-            "ttl-too-short",
+            Cause::TtlTooShort,
             Suspected,
             ctx.tr(
                 format!(
@@ -84,7 +106,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
         );
     } else {
         out.cause(
-            "ttl-too-short",
+            Cause::TtlTooShort,
             RuledOut,
             ctx.tr(
                 format!(
@@ -102,7 +124,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
     if info.uptime_s < WARMUP_S {
         explained = true;
         out.cause(
-            "no-warmup",
+            Cause::NoWarmup,
             Suspected,
             ctx.tr(
                 format!("Redis started {} ago: the cache is still filling", secs(info.uptime_s as f64)),
@@ -111,7 +133,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
         );
     } else {
         out.cause(
-            "no-warmup",
+            Cause::NoWarmup,
             RuledOut,
             ctx.tr(
                 format!("up for {}", secs(info.uptime_s as f64)),
@@ -122,7 +144,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
 
     if explained {
         out.cause(
-            "poor-key-design",
+            Cause::PoorKeyDesign,
             Unchecked,
             ctx.tr(
                 "no direct evidence; other causes explain the misses",
@@ -131,7 +153,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
         );
     } else {
         out.cause(
-            "poor-key-design",
+            Cause::PoorKeyDesign,
             Suspected,
             ctx.tr(
                 "misses are not explained by evictions, expiry or a recent start: keys may be looked up under names that are never written",
@@ -173,7 +195,7 @@ mod tests {
         let mut f = low(100, 500);
         f.info.as_mut().unwrap().evicted_keys = 500;
         let d = diagnose(&f, &ctx());
-        assert_eq!((d.status, d.verdict_of("evictions")), (Status::Warning, Some(Confirmed)));
+        assert_eq!((d.status, d.verdict_of(Cause::Evictions)), (Status::Warning, Some(Confirmed)));
         assert!(d.summary.starts_with("hit rate 17%"), "{}", d.summary);
     }
 
@@ -183,20 +205,20 @@ mod tests {
         let i = f.info.as_mut().unwrap();
         i.expired_keys = 400;
         i.keyspace.get_mut("db0").unwrap().avg_ttl_ms = 5000;
-        assert_eq!(diagnose(&f, &ctx()).verdict_of("ttl-too-short"), Some(Suspected));
+        assert_eq!(diagnose(&f, &ctx()).verdict_of(Cause::TtlTooShort), Some(Suspected));
     }
 
     #[test]
     fn a_fresh_start_suspects_no_warmup() {
         let mut f = low(100, 500);
         f.info.as_mut().unwrap().uptime_s = 120;
-        assert_eq!(diagnose(&f, &ctx()).verdict_of("no-warmup"), Some(Suspected));
+        assert_eq!(diagnose(&f, &ctx()).verdict_of(Cause::NoWarmup), Some(Suspected));
     }
 
     #[test]
     fn unexplained_misses_suspect_key_design() {
         let d = diagnose(&low(100, 500), &ctx());
-        assert_eq!(d.verdict_of("poor-key-design"), Some(Suspected));
+        assert_eq!(d.verdict_of(Cause::PoorKeyDesign), Some(Suspected));
     }
 
     #[test]

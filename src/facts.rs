@@ -1,0 +1,69 @@
+//! What a run gathered, as one serializable value: the input of every diagnosis, what
+//! `--dump-facts` writes and `--facts` replays. Probes fill it; nothing in it is a secret.
+
+use crate::catalogue::Area;
+use crate::probe::auth::AuthFacts;
+use crate::probe::docker::DockerFacts;
+use crate::probe::postgres::PgFacts;
+use crate::probe::redis::RedisFacts;
+use crate::probe::web::WebFacts;
+use crate::stack::Stack;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const FACTS_SCHEMA: &str = "doctor.facts/v1";
+
+/// Everything a run gathered.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Facts {
+    /// `doctor.facts/v1`, so that a replay knows what it reads.
+    #[serde(default)]
+    pub schema: String,
+    /// What was run, so that a replay diagnoses the same areas.
+    #[serde(default)]
+    pub command: String,
+    #[serde(default)]
+    pub areas: Vec<Area>,
+    #[serde(default)]
+    pub gathered_at: String,
+    /// The stack as found (which container plays each role, and how it is reached).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<Stack>,
+    pub postgres: Option<PgFacts>,
+    pub postgres_ms: u64,
+    pub redis: Option<RedisFacts>,
+    pub redis_ms: u64,
+    /// `None` with `--no-docker` (see `docker_disabled`) or when no area needed the engine.
+    pub docker: Option<DockerFacts>,
+    pub docker_ms: u64,
+    pub docker_disabled: bool,
+    pub auth: Option<AuthFacts>,
+    pub auth_ms: u64,
+    pub web: Option<WebFacts>,
+    pub web_ms: u64,
+    /// `--user-id`, so that a replay reads the same profile evidence.
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// The stack's settings diagnosis reads from variables (the expected token issuer and
+    /// audience, an upload limit), with where each came from, so that a replay judges them as
+    /// the run did. Never a secret: only the names in [`SETTING_VARS`] are kept.
+    #[serde(default)]
+    pub settings: BTreeMap<String, Setting>,
+}
+
+/// A variable's value and where it came from (`JWT_ISS (environment)`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Setting {
+    pub value: String,
+    pub source: String,
+}
+
+/// The variables whose values diagnosis reads (none of them a secret).
+pub const SETTING_VARS: &[&str] = &["JWT_ISS", "JWT_ISSUER", "JWT_AUD", "JWT_AUDIENCE", "MAX_FILE_SIZE"];
+
+impl Facts {
+    /// A setting as the `vars` lookups of diagnosis take it: (value, source).
+    pub fn setting(&self, name: &str) -> Option<(String, String)> {
+        self.settings.get(name).map(|s| (s.value.clone(), s.source.clone()))
+    }
+}
