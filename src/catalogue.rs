@@ -23,6 +23,26 @@ pub fn all() -> Result<&'static [Problem], String> {
         .map_err(|e| format!("the built-in runbook is broken: {e}"))
 }
 
+/// The shared sentences (`runbooks/messages.toml`), parsed once.
+pub fn shared() -> Option<&'static crate::runbook::Shared> {
+    static SHARED: OnceLock<Option<crate::runbook::Shared>> = OnceLock::new();
+    SHARED
+        .get_or_init(|| {
+            toml::from_str(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/runbooks/messages.toml"))).ok()
+        })
+        .as_ref()
+}
+
+/// A message template by its key: `PG002/<name>` from PG002's runbook, `shared/<name>` from
+/// the shared file.
+pub fn message(key: &str) -> Option<&'static crate::runbook::Text> {
+    let (scope, name) = key.split_once('/')?;
+    if scope == "shared" {
+        return shared()?.messages.get(name);
+    }
+    get(scope)?.messages.get(name)
+}
+
 pub fn get(code: &str) -> Option<&'static Problem> {
     all().ok()?.iter().find(|p| p.code.eq_ignore_ascii_case(code))
 }
@@ -162,12 +182,75 @@ pub(crate) mod tests {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/runbooks");
         for area in std::fs::read_dir(dir).unwrap() {
             let area = area.unwrap().path();
+            if area.is_file() {
+                assert_eq!(area.file_name().unwrap(), "messages.toml", "a file outside the areas: {}", area.display());
+                continue;
+            }
             for f in std::fs::read_dir(&area).unwrap() {
                 let f = f.unwrap().path();
                 let rel = f.strip_prefix(dir).unwrap().to_string_lossy().to_string();
                 assert!(sources().any(|(p, _)| p == rel), "{rel} is in no problem of the registry");
             }
         }
+    }
+
+    /// Every message template: both languages, the same placeholders in each, Japanese in `ja`;
+    /// and every key the code says (`t!("KEY", ...)` in `src/`) has its template.
+    #[test]
+    fn every_message_has_both_languages_and_every_key_said_exists() {
+        let is_ja = |s: &str| {
+            s.chars().any(|c| ('\u{3040}'..='\u{30ff}').contains(&c) || ('\u{4e00}'..='\u{9fff}').contains(&c))
+        };
+        let mut all_messages: Vec<(String, &crate::runbook::Text)> = Vec::new();
+        for p in all().unwrap() {
+            all_messages.extend(p.messages.iter().map(|(k, t)| (format!("{}/{k}", p.code), t)));
+        }
+        all_messages.extend(
+            shared().expect("runbooks/messages.toml parses").messages.iter().map(|(k, t)| (format!("shared/{k}"), t)),
+        );
+        for (key, t) in &all_messages {
+            assert!(!t.en.trim().is_empty() && !is_ja(&t.en), "{key}: en is empty or not English");
+            assert!(is_ja(&t.ja), "{key}: ja is not Japanese: {}", t.ja);
+            assert_ne!(t.en, t.ja, "{key}: the same text in both languages");
+            assert_eq!(
+                crate::text::placeholders(&t.en),
+                crate::text::placeholders(&t.ja),
+                "{key}: placeholders differ"
+            );
+        }
+        // Every key the code says exists (a source scan: the keys are literals by design).
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+        let mut stack = vec![std::path::PathBuf::from(src)];
+        let mut said = 0;
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                    continue;
+                }
+                // text.rs documents the macro with an example key.
+                if p.extension().is_none_or(|x| x != "rs") || p.ends_with("text.rs") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&p).unwrap();
+                for part in text.split("t!(\"").skip(1) {
+                    let Some(key) = part.split('"').next() else { continue };
+                    let well_formed = key.split_once('/').is_some_and(|(scope, name)| {
+                        !scope.is_empty()
+                            && scope.chars().all(|c| c.is_ascii_alphanumeric())
+                            && !name.is_empty()
+                            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    });
+                    if !well_formed {
+                        continue;
+                    }
+                    said += 1;
+                    assert!(message(key).is_some(), "{}: t!(\"{key}\") has no template", p.display());
+                }
+            }
+        }
+        assert!(said > 0);
     }
 
     #[test]

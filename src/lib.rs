@@ -22,5 +22,6 @@ pub mod root_cause;
 pub mod run;
 pub mod runbook;
 pub mod stack;
+pub mod text;
 pub mod triage;
 pub mod urls;

@@ -4,6 +4,7 @@
 
 use crate::catalogue;
 use crate::lang::Lang;
+use crate::text::{Sep, Text};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -102,7 +103,7 @@ macro_rules! causes {
 pub struct CauseFinding {
     pub id: &'static str,
     pub verdict: Verdict,
-    pub evidence: String,
+    pub evidence: Text,
 }
 
 /// What a problem's `diagnose` returns for one target.
@@ -111,7 +112,7 @@ pub struct Finding {
     pub code: &'static str,
     pub target: String,
     pub status: Status,
-    pub summary: String,
+    pub summary: Text,
     pub evidence: serde_json::Map<String, Value>,
     pub causes: Vec<CauseFinding>,
     pub duration_ms: u64,
@@ -123,26 +124,26 @@ impl Finding {
             code,
             target: target.into(),
             status: Status::Ok,
-            summary: String::new(),
+            summary: Text::default(),
             evidence: serde_json::Map::new(),
             causes: Vec::new(),
             duration_ms: 0,
         }
     }
 
-    pub fn status(mut self, status: Status, summary: impl Into<String>) -> Self {
+    pub fn status(mut self, status: Status, summary: impl Into<Text>) -> Self {
         self.status = status;
         self.summary = summary.into();
         self
     }
 
-    pub fn cause(&mut self, id: impl Into<CauseId>, verdict: Verdict, evidence: impl Into<String>) {
+    pub fn cause(&mut self, id: impl Into<CauseId>, verdict: Verdict, evidence: impl Into<Text>) {
         self.causes.push(CauseFinding { id: id.into().0, verdict, evidence: evidence.into() });
     }
 
     /// Adds evidence from a second source to a cause already judged: the stronger verdict wins
     /// (confirmed, suspected, ruled out, unchecked, in that order) and its evidence comes first.
-    pub fn raise(&mut self, id: impl Into<CauseId>, verdict: Verdict, evidence: impl Into<String>) {
+    pub fn raise(&mut self, id: impl Into<CauseId>, verdict: Verdict, evidence: impl Into<Text>) {
         let id = id.into().0;
         let strength = |v: Verdict| match v {
             Verdict::Confirmed => 3,
@@ -156,15 +157,15 @@ impl Finding {
             Some(c) if strength(verdict) > strength(c.verdict) => {
                 let old = std::mem::take(&mut c.evidence);
                 c.verdict = verdict;
-                c.evidence = if old.is_empty() { evidence } else { format!("{evidence}; {old}") };
+                c.evidence = Text::join([evidence, old], Sep::Clauses);
             }
-            Some(c) => c.evidence = format!("{}; {evidence}", c.evidence),
+            Some(c) => c.evidence = Text::join([std::mem::take(&mut c.evidence), evidence], Sep::Clauses),
         }
     }
 
     /// Judges a cause again from more specific evidence (one token rather than the whole
     /// table): its verdict replaces the earlier one, whose evidence stays after it as context.
-    pub fn overrule(&mut self, id: impl Into<CauseId>, verdict: Verdict, evidence: impl Into<String>) {
+    pub fn overrule(&mut self, id: impl Into<CauseId>, verdict: Verdict, evidence: impl Into<Text>) {
         let id = id.into().0;
         let evidence = evidence.into();
         match self.causes.iter_mut().find(|c| c.id == id) {
@@ -172,15 +173,16 @@ impl Finding {
             Some(c) => {
                 let old = std::mem::take(&mut c.evidence);
                 c.verdict = verdict;
-                c.evidence = if old.is_empty() { evidence } else { format!("{evidence}; {old}") };
+                c.evidence = Text::join([evidence, old], Sep::Clauses);
             }
         }
     }
 
     /// The same verdict and evidence for several causes (all unchecked for one reason, say).
-    pub fn causes_all<C: Into<CauseId> + Copy>(&mut self, ids: &[C], verdict: Verdict, evidence: &str) {
+    pub fn causes_all<C: Into<CauseId> + Copy>(&mut self, ids: &[C], verdict: Verdict, evidence: impl Into<Text>) {
+        let evidence = evidence.into();
         for id in ids {
-            self.cause(*id, verdict, evidence);
+            self.cause(*id, verdict, evidence.clone());
         }
     }
 
@@ -209,6 +211,11 @@ pub struct CauseReport {
     pub cause: String,
     pub remedy: String,
     pub evidence: String,
+    /// The evidence's message key and named arguments, for scripts (when it is a message).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub args: Option<Value>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -294,7 +301,9 @@ fn check_from(f: Finding, lang: Lang) -> Check {
                 verdict: x.verdict,
                 cause: String::new(),
                 remedy: String::new(),
-                evidence: x.evidence.clone(),
+                evidence: x.evidence.render(lang),
+                key: x.evidence.key().map(str::to_string),
+                args: x.evidence.args_json(),
             });
         }
         for c in &p.causes {
@@ -304,7 +313,9 @@ fn check_from(f: Finding, lang: Lang) -> Check {
                 verdict: found.map_or(Verdict::Unchecked, |x| x.verdict),
                 cause: c.cause.get(lang).trim().to_string(),
                 remedy: c.remedy.get(lang).trim().to_string(),
-                evidence: found.map_or_else(String::new, |x| x.evidence.clone()),
+                evidence: found.map_or_else(String::new, |x| x.evidence.render(lang)),
+                key: found.and_then(|x| x.evidence.key().map(str::to_string)),
+                args: found.and_then(|x| x.evidence.args_json()),
             });
         }
     }
@@ -314,7 +325,7 @@ fn check_from(f: Finding, lang: Lang) -> Check {
         target: f.target,
         title: problem.map_or_else(|| f.code.to_string(), |p| p.title.get(lang).to_string()),
         status: f.status,
-        summary: f.summary,
+        summary: f.summary.render(lang),
         duration_ms: f.duration_ms,
         evidence: f.evidence,
         causes,

@@ -92,6 +92,16 @@ pub struct Problem {
     /// The commands a person would type to check this by hand.
     pub by_hand: Text,
     pub causes: Vec<Cause>,
+    /// The sentences its diagnosis says (`t!("PG002/<key>", ...)`), with `{name}` placeholders.
+    #[serde(default)]
+    pub messages: std::collections::BTreeMap<String, Text>,
+}
+
+/// Sentences several problems say (`t!("shared/<key>", ...)`): `runbooks/messages.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shared {
+    pub messages: std::collections::BTreeMap<String, Text>,
 }
 
 impl Problem {

@@ -561,7 +561,7 @@ pub fn password_mismatch(
 }
 
 /// Replaces a cause's verdict when the engine has something to say about it.
-pub fn apply(out: &mut Finding, id: impl Into<CauseId>, judged: Option<(Verdict, String)>) {
+pub fn apply<T: Into<crate::text::Text>>(out: &mut Finding, id: impl Into<CauseId>, judged: Option<(Verdict, T)>) {
     let id = id.into();
     if let Some((v, ev)) = judged {
         out.forget(id);
@@ -574,7 +574,7 @@ pub fn explain_unavailable<C: Into<CauseId> + Copy>(out: &mut Finding, view: &Do
     let ids: Vec<&str> = ids.iter().map(|c| (*c).into().as_str()).collect();
     if let Some(why) = view.unavailable(ctx) {
         for c in out.causes.iter_mut().filter(|c| ids.contains(&c.id) && c.verdict == Verdict::Unchecked) {
-            c.evidence = why.clone();
+            c.evidence = why.clone().into();
         }
     }
 }

@@ -143,8 +143,8 @@ pub fn failure(method: &str, url: &str, kind: HttpErrorKind, message: &str) -> H
 #[track_caller]
 pub fn assert_cause(f: &Finding, id: &str, verdict: Verdict, says: &str) {
     let c = f.causes.iter().find(|c| c.id == id).unwrap_or_else(|| panic!("{}: no verdict on {id}", f.code));
-    assert_eq!(c.verdict, verdict, "{} {id}: {}", f.code, c.evidence);
-    assert!(c.evidence.contains(says), "{} {id}: {:?} does not say {says:?}", f.code, c.evidence);
+    assert_eq!(c.verdict, verdict, "{} {id}: {}", f.code, c.evidence.en());
+    assert!(c.evidence.en().contains(says), "{} {id}: {:?} does not say {says:?}", f.code, c.evidence);
 }
 
 /// Every cause of the problem's runbook judged exactly once, in the finding's own order.

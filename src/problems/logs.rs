@@ -30,10 +30,8 @@ pub fn attach(f: &mut Finding, docker: &DockerFacts, ctx: &Ctx) {
     f.fact("logs", &lines);
     if f.status == Status::Ok {
         f.status = Status::Warning;
-        f.summary = ctx.tr(
-            format!("{}; but {total} matching error lines were logged recently", f.summary),
-            format!("{}。ただし直近のログに該当するエラーが {total} 行ある", f.summary),
-        );
+        let summary = std::mem::take(&mut f.summary);
+        f.summary = crate::t!("shared/but-logged", summary = summary, total = total);
     }
 }
 

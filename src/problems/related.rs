@@ -16,12 +16,12 @@ pub struct Related {
 }
 
 impl Related {
-    pub fn from(findings: &[Finding]) -> Related {
+    pub fn from(findings: &[Finding], lang: crate::lang::Lang) -> Related {
         let pick = |codes: &[&str]| {
             let v: Vec<String> = findings
                 .iter()
                 .filter(|f| codes.contains(&f.code) && matches!(f.status, Status::Warning | Status::Critical))
-                .map(|f| format!("{}: {}", f.code, f.summary))
+                .map(|f| format!("{}: {}", f.code, f.summary.render(lang)))
                 .collect();
             (!v.is_empty()).then(|| v.join("; "))
         };

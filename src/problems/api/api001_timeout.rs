@@ -34,7 +34,7 @@ pub static PROBLEM: Problem = Problem {
 
 fn run(i: &Inputs) -> Vec<Finding> {
     let Some(w) = &i.facts.web else { return vec![] };
-    let related = crate::problems::related::Related::from(i.earlier);
+    let related = crate::problems::related::Related::from(i.earlier, i.ctx.lang);
     w.apis.iter().map(|a| i.timed(diagnose(a, &i.docker, &related, i.ctx), i.facts.web_ms)).collect()
 }
 
@@ -312,8 +312,8 @@ mod tests {
         let docker = user_api(12.0, 200 * MB, Some(1024 * MB));
         let checked = Related { database_checked: true, ..Default::default() };
         let f = run(&a, &view(&docker), &checked);
-        assert_eq!(f.status, Status::Ok, "{}", f.summary);
-        assert_eq!(f.summary, "/health answered in 12 ms");
+        assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
+        assert_eq!(f.summary.en(), "/health answered in 12 ms");
         assert_cause(&f, "slow-database", RuledOut, "the database checks of this run found nothing");
         let f = run(&a, &view(&docker), &Related::default());
         assert_cause(&f, "slow-database", Unchecked, "the database checks did not run");
@@ -381,7 +381,7 @@ mod tests {
         for (a, status, says) in cases {
             let f = run(&a, &DockerView::none(), &Related::default());
             assert_eq!(f.status, status, "{says}");
-            assert!(f.summary.contains(says), "{}", f.summary);
+            assert!(f.summary.en().contains(says), "{}", f.summary.en());
             assert_cause(&f, "slow-database", Unchecked, "the database checks did not run");
             assert_cause(&f, "slow-external-call", Unchecked, "not visible");
         }
@@ -410,8 +410,8 @@ mod tests {
             &DockerView::none(),
             &Related::default(),
         );
-        assert_eq!(f.status, Status::Ok, "{}", f.summary);
-        assert_eq!(f.summary, "/healthz answered in 12 ms");
+        assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
+        assert_eq!(f.summary.en(), "/healthz answered in 12 ms");
         assert_cause(&f, "slow-database", RuledOut, "/healthz reports database: ok");
         assert_eq!(f.evidence["health_path"], "/healthz");
         verdicts(&f);
@@ -422,13 +422,13 @@ mod tests {
             &DockerView::none(),
             &Related::default(),
         );
-        assert_eq!(f.status, Status::Critical, "{}", f.summary);
+        assert_eq!(f.status, Status::Critical, "{}", f.summary.en());
         assert!(
-            f.summary.contains(
+            f.summary.en().contains(
                 "/healthz answers HTTP 200 but says the service is unhealthy: status unhealthy, database: error"
             ),
             "{}",
-            f.summary
+            f.summary.en()
         );
         assert_cause(
             &f,
@@ -446,9 +446,11 @@ mod tests {
         );
         assert_eq!(f.status, Status::Critical);
         assert!(
-            f.summary.contains("/healthz answers HTTP 503; it reports status unhealthy, database: ok, redis: error"),
-            "{}",
             f.summary
+                .en()
+                .contains("/healthz answers HTTP 503; it reports status unhealthy, database: ok, redis: error"),
+            "{}",
+            f.summary.en()
         );
         assert_cause(&f, "slow-database", Unchecked, "the database checks did not run");
     }
@@ -460,17 +462,17 @@ mod tests {
         a.health_check.body = None;
         a.health_check.tried[0].status = Some(404);
         let f = run(&a, &DockerView::none(), &Related::default());
-        assert_eq!(f.status, Status::Unknown, "{}", f.summary);
-        assert!(f.summary.starts_with("no health endpoint at /healthz, /health (HTTP 404)"), "{}", f.summary);
+        assert_eq!(f.status, Status::Unknown, "{}", f.summary.en());
+        assert!(f.summary.en().starts_with("no health endpoint at /healthz, /health (HTTP 404)"), "{}", f.summary.en());
         verdicts(&f);
         // Facts recorded without the paths tried: the same.
         let f = run(&api(answer("GET", HEALTH, 404, "")), &DockerView::none(), &Related::default());
         assert_eq!(f.status, Status::Unknown);
-        assert!(f.summary.starts_with("no health endpoint at /health "), "{}", f.summary);
+        assert!(f.summary.en().starts_with("no health endpoint at /health "), "{}", f.summary.en());
         // Another 4xx is no health answer either.
         let f = run(&spec(401, r#"{"detail":"Not authenticated"}"#), &DockerView::none(), &Related::default());
         assert_eq!(f.status, Status::Warning);
-        assert!(f.summary.contains("/healthz answers HTTP 401, which is no health answer"), "{}", f.summary);
+        assert!(f.summary.en().contains("/healthz answers HTTP 401, which is no health answer"), "{}", f.summary.en());
     }
 
     #[test]

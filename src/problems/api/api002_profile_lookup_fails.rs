@@ -264,10 +264,7 @@ pub fn with_health(out: &mut Finding, user_api: Option<&crate::probe::web::ApiFa
         out.raise(Cause::DatabaseError, Confirmed, evidence.clone());
         if out.status < Status::Critical {
             out.status = Status::Critical;
-            out.summary = ctx.tr(
-                format!("user-api says its database is failing: {evidence}"),
-                format!("user-api がデータベースの異常を報告: {evidence}"),
-            );
+            out.summary = crate::t!("API002/user-api-database-failing", evidence = evidence);
         }
     }
 }
@@ -318,8 +315,8 @@ mod tests {
     fn a_profile_in_apidb_that_its_cache_agrees_with_rules_everything_out() {
         let same = redis(Ok(cached(&[("first_name", "fp-1"), ("last_name", "fp-2"), ("bio", "fp-3")])));
         let f = run(Some("42"), Some(&pg(row())), Some(&same), &DockerView::none());
-        assert_eq!(f.status, Status::Ok, "{}", f.summary);
-        assert_eq!(f.summary, "the profile of 42 is in apidb and its cache agrees");
+        assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
+        assert_eq!(f.summary.en(), "the profile of 42 is in apidb and its cache agrees");
         assert!(verdicts(&f).iter().all(|(_, v)| *v == RuledOut), "{:?}", f.causes);
         assert_cause(&f, "profile-missing", RuledOut, "apidb.profiles has the row (2 columns)");
         assert_cause(&f, "stale-cache", RuledOut, "profile:42 matches the row in its 2 common fields (expires in 5m)");
@@ -391,7 +388,7 @@ mod tests {
     fn without_a_user_id_only_the_logs_speak() {
         let f = run(None, None, None, &DockerView::none());
         assert_eq!(f.status, Status::Ok);
-        assert_eq!(f.summary, "no user id given: only user-api's logs were read");
+        assert_eq!(f.summary.en(), "no user id given: only user-api's logs were read");
         for id in ["profile-missing", "stale-cache", "database-error"] {
             assert_cause(&f, id, Unchecked, "give --user-id ID");
         }
@@ -413,7 +410,7 @@ mod tests {
         let no_table = user_api_logs(&[("API002", "ERROR:  relation \"profiles\" does not exist")]);
         let f = run(None, None, None, &view(&no_table));
         assert_eq!(f.status, Status::Critical);
-        assert_eq!(f.summary, "user-api logged database errors");
+        assert_eq!(f.summary.en(), "user-api logged database errors");
         assert_cause(&f, "database-error", Confirmed, "relation \\\"profiles\\\" does not exist");
         assert_cause(&f, "stale-cache", Unchecked, "give --user-id ID");
     }

@@ -306,16 +306,8 @@ fn stores(
                         out.causes.iter_mut().find(|c| c.id == Cause::WrongPassword.id() && c.verdict == Confirmed)
                     {
                         c.verdict = Suspected;
-                        c.evidence = ctx.tr(
-                            format!(
-                                "{}; but the user is inactive, which some services also answer with 401",
-                                c.evidence
-                            ),
-                            format!(
-                                "{}。ただしユーザーが無効化されており、これも 401 で応答されることがある",
-                                c.evidence
-                            ),
-                        );
+                        let before = std::mem::take(&mut c.evidence);
+                        c.evidence = crate::t!("AU001/inactive-also-401", before = before);
                     }
                 }
             }
@@ -420,8 +412,8 @@ mod tests {
     #[test]
     fn healthy_service_without_credentials_rules_out_only_the_stores() {
         let f = run(&healthy(), None, &DockerView::none());
-        assert_eq!(f.status, Status::Ok, "{}", f.summary);
-        assert_eq!(f.summary, "auth-service is healthy");
+        assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
+        assert_eq!(f.summary.en(), "auth-service is healthy");
         assert_cause(&f, "wrong-password", Unchecked, "no login tried: set DOCTOR_LOGIN_USERNAME");
         assert_cause(&f, "user-inactive", Unchecked, "no login tried: set DOCTOR_LOGIN_USERNAME");
         assert_cause(&f, "database-error", RuledOut, "/health answers ok");
@@ -433,8 +425,8 @@ mod tests {
     fn a_successful_login_with_clean_logs_rules_everything_out() {
         let docker = auth_logs(&[]);
         let f = run(&login(200, r#"{"token_type":"bearer"}"#), Some(&user(Ok(Some(Some(true))))), &view(&docker));
-        assert_eq!(f.status, Status::Ok, "{}", f.summary);
-        assert!(f.summary.contains("alice logged in (HTTP 200) at /api/auth/login"), "{}", f.summary);
+        assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
+        assert!(f.summary.en().contains("alice logged in (HTTP 200) at /api/auth/login"), "{}", f.summary.en());
         assert!(verdicts(&f).iter().all(|(_, v)| *v == RuledOut), "{:?}", f.causes);
         assert_cause(&f, "user-inactive", RuledOut, "alice is active in authdb");
         assert_cause(&f, "database-error", RuledOut, "auth-service logged no such error in the last 10m");
@@ -457,9 +449,9 @@ mod tests {
             let f = run(&login(code, body), None, &DockerView::none());
             assert_eq!(f.status, Status::Critical, "{code} {body}");
             assert!(
-                f.summary.contains(&format!("login of alice failed (POST /api/auth/login): HTTP {code}")),
+                f.summary.en().contains(&format!("login of alice failed (POST /api/auth/login): HTTP {code}")),
                 "{}",
-                f.summary
+                f.summary.en()
             );
             let got: Vec<Verdict> = verdicts(&f).into_iter().map(|(_, v)| v).collect();
             assert_eq!(got, want, "{code} {body}: {:?}", f.causes);
@@ -476,7 +468,7 @@ mod tests {
         facts.health = Some(answer("GET", "http://localhost:8002/health", 503, r#"{"database":"down"}"#));
         let f = run(&facts, None, &DockerView::none());
         assert_eq!(f.status, Status::Critical);
-        assert!(f.summary.contains("auth-service is not healthy: GET http://localhost:8002/health → HTTP 503"));
+        assert!(f.summary.en().contains("auth-service is not healthy: GET http://localhost:8002/health → HTTP 503"));
         assert_cause(&f, "database-error", Suspected, "/health reports database: down");
         assert_cause(&f, "redis-error", Unchecked, "no login tried");
         assert_cause(&f, "wrong-password", Unchecked, "no login tried");
@@ -484,7 +476,7 @@ mod tests {
         facts.health = Some(failure("GET", "http://localhost:8002/health", HttpErrorKind::Refused, "tcp connect"));
         let f = run(&facts, None, &DockerView::none());
         assert_eq!(f.status, Status::Critical);
-        assert!(f.summary.contains("connection refused"), "{}", f.summary);
+        assert!(f.summary.en().contains("connection refused"), "{}", f.summary.en());
         assert_cause(&f, "database-error", Unchecked, "no login tried");
         assert_cause(&f, "redis-error", Unchecked, "no login tried");
     }
@@ -520,7 +512,7 @@ mod tests {
         let f = run(&login(401, "{}"), Some(&user(Ok(None))), &none);
         assert_eq!(f.status, Status::Critical);
         assert_cause(&f, "wrong-password", Confirmed, "no user named alice in authdb.users");
-        assert!(f.summary.contains("no user named alice"), "{}", f.summary);
+        assert!(f.summary.en().contains("no user named alice"), "{}", f.summary.en());
         let f = run(&login(200, "{}"), Some(&user(Ok(None))), &none);
         assert_cause(&f, "wrong-password", Suspected, "no user named alice in authdb.users");
         // Active.
@@ -559,9 +551,9 @@ mod tests {
     #[test]
     fn an_unhealthy_body_fails_even_with_http_200_and_names_its_component() {
         let f = run(&spec_health(200, SICK_REDIS), None, &DockerView::none());
-        assert_eq!(f.status, Status::Critical, "{}", f.summary);
-        assert!(f.summary.contains("→ HTTP 200, but the body says unhealthy"), "{}", f.summary);
-        assert!(f.summary.contains("redis: error: connection refused"), "{}", f.summary);
+        assert_eq!(f.status, Status::Critical, "{}", f.summary.en());
+        assert!(f.summary.en().contains("→ HTTP 200, but the body says unhealthy"), "{}", f.summary.en());
+        assert!(f.summary.en().contains("redis: error: connection refused"), "{}", f.summary.en());
         assert_cause(&f, "redis-error", Suspected, "/health reports redis: error: connection refused");
         assert_cause(&f, "database-error", RuledOut, "/health reports database: ok");
         verdicts(&f);
@@ -591,15 +583,15 @@ mod tests {
         facts.health_check =
             HealthFacts { path: None, tried: vec![status_of("/health", 404), status_of("/healthz", 404)], body: None };
         let f = run(&facts, None, &DockerView::none());
-        assert_eq!(f.status, Status::Unknown, "{}", f.summary);
-        assert!(f.summary.starts_with("no health endpoint at /health, /healthz (HTTP 404)"), "{}", f.summary);
+        assert_eq!(f.status, Status::Unknown, "{}", f.summary.en());
+        assert!(f.summary.en().starts_with("no health endpoint at /health, /healthz (HTTP 404)"), "{}", f.summary.en());
         assert_cause(&f, "database-error", Unchecked, "no health endpoint at /health, /healthz");
         verdicts(&f);
         // With a login, the login decides; the missing endpoint is still said.
         facts.login = login(200, "{}").login;
         let f = run(&facts, None, &DockerView::none());
         assert_eq!(f.status, Status::Ok);
-        assert!(f.summary.contains("no health endpoint at /health, /healthz"), "{}", f.summary);
+        assert!(f.summary.en().contains("no health endpoint at /health, /healthz"), "{}", f.summary.en());
     }
 
     #[test]
@@ -614,7 +606,7 @@ mod tests {
         l.token_field = Some("data.access_token".into());
         let f = run(&facts, None, &DockerView::none());
         assert_eq!(f.status, Status::Ok);
-        assert!(f.summary.contains("alice logged in (HTTP 200) at /auth/login"), "{}", f.summary);
+        assert!(f.summary.en().contains("alice logged in (HTTP 200) at /auth/login"), "{}", f.summary.en());
         assert_eq!(f.evidence["login_path"], "/auth/login");
         assert_eq!(f.evidence["login_token_field"], "data.access_token");
 
@@ -623,13 +615,13 @@ mod tests {
             route(Some("/api/v1/auth/login"), &[("/auth/login", 404), ("/api/v1/auth/login", 403)]);
         let f = run(&facts, None, &DockerView::none());
         assert_cause(&f, "user-inactive", Confirmed, "alice is inactive: HTTP 403: {\"detail\":\"Account inactive\"}");
-        assert!(f.summary.contains("login of alice failed (POST /api/v1/auth/login)"), "{}", f.summary);
+        assert!(f.summary.en().contains("login of alice failed (POST /api/v1/auth/login)"), "{}", f.summary.en());
 
         let mut facts = login(404, r#"{"detail":"Not Found"}"#);
         facts.login.as_mut().unwrap().route =
             route(None, &[("/auth/login", 404), ("/api/v1/auth/login", 404), ("/api/auth/login", 405)]);
         let f = run(&facts, None, &DockerView::none());
-        assert_eq!(f.status, Status::Unknown, "{}", f.summary);
+        assert_eq!(f.status, Status::Unknown, "{}", f.summary.en());
         for id in CAUSES {
             assert_cause(
                 &f,
@@ -663,7 +655,7 @@ mod tests {
         // A login that worked, or none at all: the same lines are only suspected, and warn.
         let docker = auth_logs(&[("RD002", "OOM command not allowed")]);
         let f = run(&healthy(), None, &view(&docker));
-        assert_eq!(f.status, Status::Warning, "{}", f.summary);
+        assert_eq!(f.status, Status::Warning, "{}", f.summary.en());
         assert_cause(&f, "redis-error", Suspected, "OOM command not allowed");
         assert_cause(&f, "database-error", RuledOut, "auth-service logged no such error in the last 10m");
         let f = run(&login(200, "{}"), None, &view(&docker));

@@ -574,8 +574,8 @@ mod tests {
         let facts = with_token(Ok(claims()), Some(Verification::Valid));
         for view in [view(&docker), DockerView::none()] {
             let f = run(&facts, &expected(), &view);
-            assert_eq!(f.status, Status::Ok, "{}", f.summary);
-            assert!(f.summary.contains("no token problem found"), "{}", f.summary);
+            assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
+            assert!(f.summary.en().contains("no token problem found"), "{}", f.summary.en());
             assert!(verdicts(&f).iter().all(|(_, v)| *v == RuledOut), "{:?}", f.causes);
             assert_cause(&f, "jwks-unreachable", RuledOut, "the JWKS answered with 1 key(s)");
             assert_cause(&f, "keys-missing", RuledOut, "k1 (2048 bits)");
@@ -626,7 +626,7 @@ mod tests {
     #[test]
     fn without_a_token_only_the_jwks_and_the_settings_speak() {
         let f = run(&served(vec![key("k1", "ab12")]), &expected(), &DockerView::none());
-        assert_eq!(f.status, Status::Ok, "{}", f.summary);
+        assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
         for id in ["token-expired", "issuer-mismatch", "audience-mismatch", "signature-mismatch"] {
             assert_cause(&f, id, Unchecked, "give a token with --token JWT");
         }
@@ -655,7 +655,7 @@ mod tests {
             "user-api expects JWT_ISSUER=\"auth-service\", but auth-service issues \"http://auth-service:8002\"",
         );
         assert_cause(&f, "audience-mismatch", Confirmed, "user-api expects JWT_AUDIENCE=\"api\"");
-        assert!(f.summary.contains("user-api expects JWT_ISSUER"), "{}", f.summary);
+        assert!(f.summary.en().contains("user-api expects JWT_ISSUER"), "{}", f.summary.en());
         // ... which a token given too does not overrule.
         let facts = AuthFacts { token: with_token(Ok(claims()), Some(Verification::Valid)).token, ..served(vec![]) };
         let f = run(&facts, &expected(), &view(&docker));
@@ -710,9 +710,9 @@ mod tests {
             let (mut view, mut verification) = (claims(), Some(Verification::Valid));
             change(&mut view, &mut verification);
             let f = run(&with_token(Ok(view), verification), &expected(), &DockerView::none());
-            assert_eq!(f.status, Status::Critical, "{id}: {}", f.summary);
+            assert_eq!(f.status, Status::Critical, "{id}: {}", f.summary.en());
             assert_cause(&f, id, Confirmed, says);
-            assert!(f.summary.contains(says), "{}", f.summary);
+            assert!(f.summary.en().contains(says), "{}", f.summary.en());
             let others: Vec<(&str, Verdict)> = verdicts(&f).into_iter().filter(|(c, _)| *c != id).collect();
             assert!(others.iter().all(|(_, v)| *v == RuledOut), "{id}: {others:?}");
         }
@@ -727,7 +727,7 @@ mod tests {
         ] {
             let f = run(&with_token(Err(error), None), &expected(), &none);
             assert_eq!(f.status, Status::Critical);
-            assert!(f.summary.contains(says), "{}", f.summary);
+            assert!(f.summary.en().contains(says), "{}", f.summary.en());
             assert_cause(&f, "signature-mismatch", Confirmed, says);
             for id in ["token-expired", "issuer-mismatch", "audience-mismatch"] {
                 assert_cause(&f, id, Unchecked, says);
@@ -795,14 +795,14 @@ mod tests {
             with_env(running("user-api"), &[("JWKS_URL", "http://auth-service:8002/.well-known/jwks.json")]),
             with_env(running("admin-api"), &[("JWT_JWKS_URL", "http://auth-service:8002/jwks")]),
         ]);
-        assert_eq!(f.status, Status::Warning, "{}", f.summary);
+        assert_eq!(f.status, Status::Warning, "{}", f.summary.en());
         assert_cause(
             &f,
             "jwks-unreachable",
             Suspected,
             "admin-api fetches the JWKS from JWT_JWKS_URL=http://auth-service:8002/jwks",
         );
-        assert!(!f.summary.contains("user-api fetches"), "{}", f.summary);
+        assert!(!f.summary.en().contains("user-api fetches"), "{}", f.summary.en());
 
         // No auth-service container: the key files stay unlooked at.
         let mut docker = engine(vec![]);
@@ -821,7 +821,7 @@ mod tests {
         let mut view = claims();
         view.exp = Some(NOW - 45);
         let f = run(&with_token(Ok(view.clone()), Some(Verification::Valid)), &expected(), &none);
-        assert_eq!(f.status, Status::Ok, "{}", f.summary);
+        assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
         assert_cause(
             &f,
             "token-expired",
@@ -852,12 +852,12 @@ mod tests {
             let view =
                 TokenView { token_type: token_type.map(str::to_string), scope: scope.map(str::to_string), ..claims() };
             let f = run(&with_token(Ok(view), Some(Verification::Valid)), &expected(), &none);
-            assert_eq!(f.status, Status::Critical, "{}", f.summary);
+            assert_eq!(f.status, Status::Critical, "{}", f.summary.en());
             let says = format!(
                 "this is a refresh token ({claim}), not an access token: the APIs answer it with \"Invalid token type\""
             );
             assert_cause(&f, "wrong-token-type", Confirmed, &says);
-            assert!(f.summary.contains(&says), "{}", f.summary);
+            assert!(f.summary.en().contains(&says), "{}", f.summary.en());
             assert_cause(&f, "signature-mismatch", RuledOut, "signature verified");
             verdicts(&f);
         }
@@ -884,7 +884,7 @@ mod tests {
         };
         let agreed = stack("https://auth.example.com");
         let f = run(&served(vec![key("k1", "ab12")]), &Expected::default(), &view(&agreed));
-        assert_eq!(f.status, Status::Ok, "{}", f.summary);
+        assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
         assert_cause(&f, "issuer-mismatch", Unchecked, "give a token");
 
         let apart = stack("https://auth.example.org");
@@ -915,7 +915,7 @@ mod tests {
             let view =
                 TokenView { alg: "RS256".into(), exp: Some(exp), nbf: Some(nbf), iat: Some(exp), ..Default::default() };
             let f = diagnose(&with_token(Ok(view), None), &Expected::default(), &DockerView::none(), &ctx());
-            assert_eq!(f.verdict_of(Cause::TokenExpired), Some(expired), "{}", f.summary);
+            assert_eq!(f.verdict_of(Cause::TokenExpired), Some(expired), "{}", f.summary.en());
         }
         assert!(matches!(
             crate::jwt::verify("a.b.c", "{}", None, None, i64::MAX, i64::MAX),

@@ -499,8 +499,8 @@ mod tests {
     #[test]
     fn healthy_facts_rule_everything_out() {
         let f = run(Some(&pg(rows(10, 2))), Some(&redis(8)), &auth_logs(&[]));
-        assert_eq!(f.status, Status::Ok, "{}", f.summary);
-        assert_eq!(f.summary, "10 refresh tokens in authdb (2 expired), 8 in Redis");
+        assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
+        assert_eq!(f.summary.en(), "10 refresh tokens in authdb (2 expired), 8 in Redis");
         assert!(verdicts(&f).iter().all(|(_, v)| *v == RuledOut), "{:?}", f.causes);
         assert_cause(&f, "refresh-expired", RuledOut, "8 of 10 refresh tokens in authdb are still valid");
         assert_cause(&f, "refresh-missing", RuledOut, "Redis holds 8 refresh_token:* keys, persists (appendonly yes");
@@ -631,8 +631,8 @@ mod tests {
             Some(&redis_with(8, in_redis(), true)),
             &clean,
         );
-        assert_eq!(f.status, Status::Ok, "{}", f.summary);
-        assert!(f.summary.starts_with("this token is valid, not revoked and held in Redis"), "{}", f.summary);
+        assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
+        assert!(f.summary.en().starts_with("this token is valid, not revoked and held in Redis"), "{}", f.summary.en());
         assert_cause(&f, "refresh-expired", RuledOut, "this token is valid in authdb for 24h more (id 42)");
         assert_cause(
             &f,
@@ -646,7 +646,7 @@ mod tests {
             run(Some(&pg_with(revoked_3.clone(), token_row(-7200.0, false))), Some(&redis_with(8, None, true)), &clean);
         assert_eq!(f.status, Status::Warning);
         assert_cause(&f, "refresh-expired", Confirmed, "this token expired 2h ago (authdb refresh_tokens id 42)");
-        assert!(f.summary.starts_with("this token expired 2h ago"), "{}", f.summary);
+        assert!(f.summary.en().starts_with("this token expired 2h ago"), "{}", f.summary.en());
         assert_cause(
             &f,
             "refresh-missing",
@@ -678,7 +678,7 @@ mod tests {
             &clean,
         );
         assert_ne!(f.verdict_of(Cause::RefreshMissing), Some(Confirmed));
-        assert!(f.causes.iter().any(|c| c.evidence.contains("the scan stopped at its time budget")));
+        assert!(f.causes.iter().any(|c| c.evidence.en().contains("the scan stopped at its time budget")));
         // Unknown to authdb.
         let f = run(Some(&pg_with(revoked_3, None)), Some(&redis_with(8, None, true)), &clean);
         assert_cause(&f, "refresh-expired", Suspected, "no row of authdb's refresh_tokens holds this token");
@@ -707,7 +707,7 @@ mod tests {
         // Neither store read.
         let f = run(None, None, &clean);
         assert_eq!(f.status, Status::Unknown);
-        assert!(f.summary.contains("not fully checked"), "{}", f.summary);
+        assert!(f.summary.en().contains("not fully checked"), "{}", f.summary.en());
         assert_cause(&f, "refresh-expired", Unchecked, "authdb was not read");
         assert_cause(&f, "refresh-missing", Unchecked, "Redis is unreachable (see RD001)");
         assert_cause(&f, "refresh-revoked", Unchecked, "authdb was not read");

@@ -276,7 +276,7 @@ mod tests {
         let mut d = stack(browser("localhost"));
         publish(&mut d);
         let f = run(&status(200), &d);
-        assert_eq!(f.status, Status::Ok, "{}", f.summary);
+        assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
         assert_cause(
             &f,
             "backend-unreachable",
@@ -304,8 +304,8 @@ mod tests {
     #[test]
     fn a_page_that_renders_with_reachable_backends_rules_everything_out() {
         let f = run(&status(200), &stack(good_urls()));
-        assert_eq!(f.status, Status::Ok, "{}", f.summary);
-        assert_eq!(f.summary, "the page answers HTTP 200 in 12 ms");
+        assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
+        assert_eq!(f.summary.en(), "the page answers HTTP 200 in 12 ms");
         assert!(verdicts(&f).iter().all(|(_, v)| *v == RuledOut), "{:?}", f.causes);
         assert_cause(&f, "frontend-down", RuledOut, "HTTP 200 in 12 ms");
         assert_cause(
@@ -324,7 +324,7 @@ mod tests {
         let down = page(failure("GET", "http://localhost:3002/", HttpErrorKind::Refused, "tcp connect error"));
         let f = run(&down, &stack(good_urls()));
         assert_eq!(f.status, Status::Critical);
-        assert_eq!(f.summary, "user-frontend does not answer: connection refused");
+        assert_eq!(f.summary.en(), "user-frontend does not answer: connection refused");
         assert_cause(
             &f,
             "frontend-down",
@@ -344,7 +344,7 @@ mod tests {
         ] {
             let f = run(&facts, &stack(good_urls()));
             assert_eq!(f.status, want, "{says}");
-            assert!(f.summary.contains(says), "{}", f.summary);
+            assert!(f.summary.en().contains(says), "{}", f.summary.en());
             assert_cause(&f, "stale-build-cache", Suspected, says);
             assert_cause(&f, "frontend-down", RuledOut, "the Next.js server answers");
             assert_cause(&f, "backend-unreachable", RuledOut, "reaches");
@@ -361,7 +361,7 @@ mod tests {
             "user-frontend AUTH_SERVICE_URL=localhost:8002: inside a container, localhost is the container itself, not auth-service",
         );
         assert_cause(&f, "stale-build-cache", RuledOut, "the page renders");
-        assert!(f.summary.contains("inside a container"), "{}", f.summary);
+        assert!(f.summary.en().contains("inside a container"), "{}", f.summary.en());
 
         let mut isolated = stack(good_urls());
         isolated.containers[2].container.as_mut().unwrap().networks = vec![net("api")];
@@ -410,18 +410,18 @@ mod tests {
     fn the_bffs_own_health_is_read_beside_the_page() {
         let healthy = r#"{"status":"healthy","service":"User Frontend BFF","timestamp":"2025-09-30T12:00:00Z"}"#;
         let f = diagnose(&with_health(200, healthy), &DockerView::none(), &ctx());
-        assert_eq!(f.status, Status::Ok, "{}", f.summary);
-        assert_eq!(f.summary, "the page answers HTTP 200 in 12 ms; /api/health answered in 12 ms");
+        assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
+        assert_eq!(f.summary.en(), "the page answers HTTP 200 in 12 ms; /api/health answered in 12 ms");
         assert_eq!(f.evidence["health_body"]["service"], "User Frontend BFF");
 
         let sick = r#"{"status":"unhealthy","service":"User Frontend BFF"}"#;
         for (code, body) in [(200, sick), (503, sick)] {
             let f = diagnose(&with_health(code, body), &DockerView::none(), &ctx());
-            assert_eq!(f.status, Status::Warning, "{}", f.summary);
+            assert_eq!(f.status, Status::Warning, "{}", f.summary.en());
             assert!(
-                f.summary.contains(&format!("the BFF's /api/health answers HTTP {code} and is not healthy")),
+                f.summary.en().contains(&format!("the BFF's /api/health answers HTTP {code} and is not healthy")),
                 "{}",
-                f.summary
+                f.summary.en()
             );
             assert_cause(&f, "backend-unreachable", Suspected, "is not healthy; it reports status unhealthy");
             assert_cause(&f, "frontend-down", RuledOut, "HTTP 200");
@@ -431,7 +431,7 @@ mod tests {
         // A Next.js app without the route: said, and the page decides.
         let f = diagnose(&with_health(404, r#"{"detail":"Not Found"}"#), &DockerView::none(), &ctx());
         assert_eq!(f.status, Status::Ok);
-        assert!(f.summary.contains("no health endpoint at /api/health (HTTP 404)"), "{}", f.summary);
+        assert!(f.summary.en().contains("no health endpoint at /api/health (HTTP 404)"), "{}", f.summary.en());
     }
 
     #[test]
@@ -456,7 +456,7 @@ mod tests {
         // Neither a status nor an error (not something the probe produces): nothing is known.
         let f = run(&page(HttpFacts::default()), &stack(good_urls()));
         assert_eq!(f.status, Status::Unknown);
-        assert_eq!(f.summary, "no answer");
+        assert_eq!(f.summary.en(), "no answer");
         assert_cause(&f, "frontend-down", Unchecked, "");
         assert_cause(&f, "stale-build-cache", Unchecked, "");
     }

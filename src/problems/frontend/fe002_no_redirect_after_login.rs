@@ -219,7 +219,7 @@ mod tests {
     #[test]
     fn sound_cookies_and_cors_rule_everything_out() {
         let f = diagnose(&logged_in("http://localhost:3002", sound_cookies(), &SAME_ORIGIN), &ctx());
-        assert_eq!(f.status, Status::Ok, "{}", f.summary);
+        assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
         assert!(verdicts(&f).iter().all(|(_, v)| *v == RuledOut), "{:?}", f.causes);
         assert_cause(
             &f,
@@ -234,11 +234,11 @@ mod tests {
             "access_token; HttpOnly; SameSite=Lax; Path=/ | refresh_token; HttpOnly",
         );
         assert_cause(&f, "secure-cookie-on-http", RuledOut, "no cookie is marked Secure on this plain-HTTP site");
-        assert!(f.summary.contains("the BFF login sets access_token; HttpOnly"), "{}", f.summary);
+        assert!(f.summary.en().contains("the BFF login sets access_token; HttpOnly"), "{}", f.summary.en());
 
         let secure = vec![cookie("access_token", true, true, Some("None"))];
         let f = diagnose(&logged_in("https://app.example.com", secure, &[]), &ctx());
-        assert_eq!(f.status, Status::Ok, "{}", f.summary);
+        assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
         assert_cause(&f, "cors-credentials", RuledOut, "no CORS headers: same-origin only");
         assert_cause(&f, "cookie-attributes", RuledOut, "access_token; HttpOnly; Secure; SameSite=None");
         assert_cause(&f, "secure-cookie-on-http", RuledOut, "the site is served over HTTPS");
@@ -279,13 +279,13 @@ mod tests {
             let f = diagnose(&facts, &ctx());
             assert_eq!(f.status, Status::Critical, "{id}");
             assert_cause(&f, id, Confirmed, says);
-            assert!(f.summary.contains(says), "{}", f.summary);
+            assert!(f.summary.en().contains(says), "{}", f.summary.en());
             let others: Vec<_> = verdicts(&f).into_iter().filter(|(c, _)| *c != id).collect();
             assert!(others.iter().all(|(_, v)| *v == RuledOut), "{id}: {others:?}");
         }
         // On http://localhost, browsers that treat it as a secure context keep Secure cookies.
         let f = diagnose(&logged_in(http, vec![cookie("access_token", true, true, Some("Lax"))], &SAME_ORIGIN), &ctx());
-        assert_eq!(f.status, Status::Warning, "{}", f.summary);
+        assert_eq!(f.status, Status::Warning, "{}", f.summary.en());
         assert_cause(&f, "secure-cookie-on-http", Suspected, "any other plain-HTTP address");
         // Names are matched whatever their case.
         let f =

@@ -229,7 +229,7 @@ mod tests {
     fn a_bff_call_that_works_rules_everything_out() {
         let f = diagnose(&called(&["access_token", "refresh_token"], get(BFF, 200), None), &ctx());
         assert_eq!(f.status, Status::Ok);
-        assert_eq!(f.summary, "the BFF call answered HTTP 200");
+        assert_eq!(f.summary.en(), "the BFF call answered HTTP 200");
         for (id, v) in verdicts(&f) {
             assert_eq!(v, RuledOut, "{id}");
             assert_cause(&f, id, RuledOut, "the BFF call answered HTTP 200");
@@ -241,7 +241,7 @@ mod tests {
         // No access-token cookie to send.
         let f = diagnose(&called(&["refresh_token"], get(BFF, 401), None), &ctx());
         assert_eq!(f.status, Status::Critical);
-        assert_eq!(f.summary, "no access-token cookie; BFF call HTTP 401");
+        assert_eq!(f.summary.en(), "no access-token cookie; BFF call HTTP 401");
         assert_cause(
             &f,
             "cookie-missing",
@@ -254,7 +254,7 @@ mod tests {
         // The token works directly but not through the BFF.
         let f = diagnose(&called(&["access_token"], get(BFF, 401), Some(get(DIRECT, 200))), &ctx());
         assert_eq!(f.status, Status::Critical);
-        assert_eq!(f.summary, "API calls through the BFF answer HTTP 401");
+        assert_eq!(f.summary.en(), "API calls through the BFF answer HTTP 401");
         assert_cause(&f, "cookie-missing", RuledOut, "the access-token cookie was set and sent back");
         assert_cause(
             &f,
@@ -308,7 +308,7 @@ mod tests {
         facts.bff_api_route = tried(&[("/api/profile", 200)], Some("/api/profile"));
         let f = diagnose(&facts, &ctx());
         assert_eq!(f.status, Status::Ok);
-        assert_eq!(f.summary, "the BFF call answered HTTP 200 at /api/profile");
+        assert_eq!(f.summary.en(), "the BFF call answered HTTP 200 at /api/profile");
         assert_eq!(f.evidence["bff_path"], "/api/profile");
 
         // The runbook's route answered after a 404 on the spec's: judged on it.
@@ -322,8 +322,10 @@ mod tests {
         let mut facts = called(&["access_token"], get(BFF, 404), Some(get(DIRECT, 401)));
         facts.bff_api_route = tried(&[("/api/profile", 404), ("/api/users/profile", 404)], None);
         let f = diagnose(&facts, &ctx());
-        assert_eq!(f.status, Status::Unknown, "{}", f.summary);
-        assert!(f.summary.starts_with("the BFF has no profile route at /api/profile, /api/users/profile (HTTP 404)"));
+        assert_eq!(f.status, Status::Unknown, "{}", f.summary.en());
+        assert!(
+            f.summary.en().starts_with("the BFF has no profile route at /api/profile, /api/users/profile (HTTP 404)")
+        );
         assert_cause(&f, "token-invalid", Unchecked, "says nothing about the token");
         assert_cause(&f, "token-not-forwarded", Unchecked, "the route was not found");
         assert_cause(&f, "cookie-missing", RuledOut, "the login set the access-token cookie");

@@ -199,7 +199,7 @@ mod tests {
         // The browser's localhost is the user's machine: not NET001's business.
         let d = engine(vec![frontend("NEXT_PUBLIC_API_URL"), api.clone()]);
         let f = diagnose(&view(&d), &ctx());
-        assert_eq!(f.status, Status::Ok, "{}", f.summary);
+        assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
         assert_cause(&f, "name-not-resolvable", Unchecked, "no container of the stack has a *_URL variable");
         // A stopped target listens on nothing: said, and left to DK002.
         let stopped = ContainerFacts { networks: vec![net("app")], ..exited("user-api", 0) };
@@ -208,8 +208,8 @@ mod tests {
             stopped,
         ]);
         let f = diagnose(&view(&d), &ctx());
-        assert_eq!(f.status, Status::Ok, "{}", f.summary);
-        assert!(f.summary.contains("user-api not running, so not listening (see DK002)"), "{}", f.summary);
+        assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
+        assert!(f.summary.en().contains("user-api not running, so not listening (see DK002)"), "{}", f.summary.en());
         assert_cause(&f, "port-not-listening", RuledOut, "user-api not running (see DK002)");
         // The container's own localhost is the container itself.
         let d = engine(vec![frontend("API_URL"), api]);

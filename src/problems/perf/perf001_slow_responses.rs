@@ -30,7 +30,7 @@ pub static PROBLEM: Problem = Problem {
 
 fn run(i: &Inputs) -> Vec<Finding> {
     let Some(w) = &i.facts.web else { return vec![] };
-    let related = crate::problems::related::Related::from(i.earlier);
+    let related = crate::problems::related::Related::from(i.earlier, i.ctx.lang);
     vec![i.timed(diagnose(w, &i.docker, &related, i.ctx), i.facts.web_ms)]
 }
 
@@ -235,8 +235,8 @@ mod tests {
         let docker = busy(&[("user-api", 12.0), ("postgres", 30.0)]);
         let checked = Related { database_checked: true, cache_checked: true, ..Default::default() };
         let f = run(&fast(), &docker, &checked);
-        assert_eq!(f.status, Status::Ok, "{}", f.summary);
-        assert_eq!(f.summary, "within 1s: user-api /api/users/profile p95 0.12s, admin-api /health 20ms");
+        assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
+        assert_eq!(f.summary.en(), "within 1s: user-api /api/users/profile p95 0.12s, admin-api /health 20ms");
         assert_cause(&f, "slow-database", RuledOut, "nothing found by the checks of this run");
         assert_cause(&f, "cache-misses", RuledOut, "nothing found by the checks of this run");
         assert_cause(&f, "cpu-saturated", RuledOut, "no container above 90% CPU");
@@ -259,7 +259,7 @@ mod tests {
         let docker = busy(&[("user-api", 96.0), ("postgres", 30.0)]);
         let f = run(&slow(), &docker, &both());
         assert_eq!(f.status, Status::Warning);
-        assert_eq!(f.summary, "slower than 1s: user-api /api/users/profile p95 2.40s");
+        assert_eq!(f.summary.en(), "slower than 1s: user-api /api/users/profile p95 2.40s");
         assert_cause(&f, "slow-database", Suspected, "PG003: 2 queries running longer than 60s");
         assert_cause(&f, "cache-misses", Suspected, "RD003: hit rate 41% (threshold 80%)");
         assert_cause(&f, "cpu-saturated", Confirmed, "user-api 96% CPU");
@@ -282,7 +282,7 @@ mod tests {
         };
         let f = run(&web(vec![down]), &busy(&[]), &both());
         assert_eq!(f.status, Status::Unknown);
-        assert_eq!(f.summary, "no latency could be measured (APIs unreachable)");
+        assert_eq!(f.summary.en(), "no latency could be measured (APIs unreachable)");
         assert_cause(&f, "slow-database", Suspected, "PG003");
     }
 
@@ -293,7 +293,7 @@ mod tests {
         w.prometheus = Some(prometheus(Some(Ok(&[("user-api", 1.5), ("admin-api", 0.2)]))));
         let f = run(&w, &docker, &Related::default());
         assert_eq!(f.status, Status::Warning, "Prometheus overrules the fast /metrics");
-        assert_eq!(f.summary, "slower than 1s: user-api p95 1.50s (Prometheus)");
+        assert_eq!(f.summary.en(), "slower than 1s: user-api p95 1.50s (Prometheus)");
 
         // Prometheus without the series, failing, or not answering: the APIs' own figures.
         for p in [
@@ -308,12 +308,12 @@ mod tests {
             w.prometheus = Some(p);
             let f = run(&w, &docker, &Related::default());
             assert_eq!(f.status, Status::Warning);
-            assert_eq!(f.summary, "slower than 1s: user-api /api/users/profile p95 2.40s");
+            assert_eq!(f.summary.en(), "slower than 1s: user-api /api/users/profile p95 2.40s");
         }
 
         let f = run(&web(vec![api("user-api", 1500, &[])]), &docker, &Related::default());
         assert_eq!(f.status, Status::Warning);
-        assert_eq!(f.summary, "slower than 1s: user-api /health 1.5s");
+        assert_eq!(f.summary.en(), "slower than 1s: user-api /health 1.5s");
     }
 
     #[test]

@@ -241,8 +241,8 @@ mod tests {
     #[test]
     fn healthy_containers_rule_out_what_one_snapshot_shows() {
         let f = run(&healthy());
-        assert_eq!(f.status, Status::Ok, "{}", f.summary);
-        assert_eq!(f.summary, "no container near its memory limit or OOM-killed");
+        assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
+        assert_eq!(f.summary.en(), "no container near its memory limit or OOM-killed");
         assert_cause(&f, "memory-growth", Unchecked, "one snapshot cannot show growth: run `doctor perf --sample 60s`");
         assert_cause(&f, "near-memory-limit", RuledOut, "below 90% of the limit: user-api 10%");
         assert_cause(&f, "oom-killed", RuledOut, "no container of the stack was OOM-killed");
@@ -280,7 +280,7 @@ mod tests {
         let f = run(&engine(vec![dead]));
         assert_eq!(f.status, Status::Critical);
         assert_cause(&f, "oom-killed", Confirmed, "admin-api (exited with exit code 137, OOM-killed 2m ago)");
-        assert!(f.summary.contains("OOM-killed"), "{}", f.summary);
+        assert!(f.summary.en().contains("OOM-killed"), "{}", f.summary.en());
 
         // Only the engine's events know of a process killed inside a container that lived on.
         let events = |episodes, last_age_s| Some(OomEvents { episodes, last_age_s });
@@ -309,7 +309,7 @@ mod tests {
             let f = run(&engine(vec![killed]));
             let expected = if oom_events.is_some_and(|e| e.episodes > 0) { Confirmed } else { RuledOut };
             assert_eq!(f.verdict_of(Cause::OomKilled), Some(expected), "{f:#?}");
-            let evidence = &f.causes.iter().find(|c| c.id == "oom-killed").unwrap().evidence;
+            let evidence = &f.causes.iter().find(|c| c.id == "oom-killed").unwrap().evidence.en();
             assert!(!evidence.contains("exit code 137, OOM-killed"), "{evidence}");
         }
 
@@ -327,7 +327,7 @@ mod tests {
             Confirmed,
             "user-api +12 MB/min over 30s, 106 MB now; its 10 GB limit in about",
         );
-        assert!(f.summary.contains("user-api +12 MB/min"), "{}", f.summary);
+        assert!(f.summary.en().contains("user-api +12 MB/min"), "{}", f.summary.en());
         growing.memory_samples = Some(vec![series("user-api", 100 * MB, 2 * MB, 4, Some(110 * MB))]);
         let f = run(&growing);
         assert_eq!(f.status, Status::Critical);

@@ -52,28 +52,18 @@ fn with_engine_pg001(out: &mut Finding, f: &PgFacts, docker: &DockerView, ctx: &
                 engine::apply(
                     out,
                     Pg001::WrongPassword,
-                    Some((
-                        Verdict::Confirmed,
-                        ctx.tr(
-                            format!("{old}; {ev}, but POSTGRES_PASSWORD is applied only when the data directory is first created: the stored password differs (a volume from an earlier setup?)"),
-                            format!("{old}。{ev} だが、POSTGRES_PASSWORD はデータディレクトリ初回作成時にのみ適用される: 保存済みのパスワードが異なる（以前のボリュームが残っている可能性）"),
-                        ),
-                    )),
+                    Some((Verdict::Confirmed, crate::t!("PG001/stored-password-differs", before = old, compared = ev))),
                 );
             }
             other => engine::apply(out, Pg001::WrongPassword, other),
         }
     }
-    escalate(out, [Pg001::ContainerStopped, Pg001::NetworkIsolated, Pg001::WrongPassword], ctx);
+    escalate(out, [Pg001::ContainerStopped, Pg001::NetworkIsolated, Pg001::WrongPassword]);
 }
 
 /// A cause the engine confirms makes the check critical even when doctor's own connection,
 /// from the host, worked: the services inside the stack are the ones that fail.
-pub(crate) fn escalate<C: Into<crate::report::CauseId> + Copy, const N: usize>(
-    out: &mut Finding,
-    ids: [C; N],
-    ctx: &Ctx,
-) {
+pub(crate) fn escalate<C: Into<crate::report::CauseId> + Copy, const N: usize>(out: &mut Finding, ids: [C; N]) {
     let confirmed: Vec<&str> = ids
         .iter()
         .copied()
@@ -82,10 +72,8 @@ pub(crate) fn escalate<C: Into<crate::report::CauseId> + Copy, const N: usize>(
         .collect();
     if !confirmed.is_empty() && out.status < Status::Critical {
         out.status = Status::Critical;
-        out.summary = ctx.tr(
-            format!("{}; but inside the stack: {}", out.summary, confirmed.join(", ")),
-            format!("{}。ただしスタック内では: {}", out.summary, confirmed.join(", ")),
-        );
+        let summary = std::mem::take(&mut out.summary);
+        out.summary = crate::t!("shared/but-inside-the-stack", summary = summary, causes = confirmed.join(", "));
     }
 }
 
@@ -97,10 +85,8 @@ fn with_engine_pg004(out: &mut Finding, docker: &DockerView, ctx: &Ctx) {
     if let Some(kills) = engine::oom_kills(c, ctx) {
         engine::apply(out, Pg004::OomKilled, Some((Verdict::Confirmed, format!("{kills}; {limit}"))));
         out.status = out.status.max(Status::Warning);
-        out.summary = ctx.tr(
-            format!("{}; {} was OOM-killed", out.summary, c.name),
-            format!("{}。{} が OOM Kill された", out.summary, c.name),
-        );
+        let summary = std::mem::take(&mut out.summary);
+        out.summary = crate::t!("PG004/also-oom-killed", summary = summary, container = &c.name);
     } else if out.verdict_of(Pg004::OomKilled) == Some(Verdict::Unchecked) {
         engine::apply(
             out,
@@ -147,10 +133,9 @@ fn with_engine_pg004(out: &mut Finding, docker: &DockerView, ctx: &Ctx) {
             )),
         );
         out.status = out.status.max(Status::Warning);
-        out.summary = ctx.tr(
-            format!("{}; {} restarted {} times", out.summary, c.name, c.restart_count),
-            format!("{}。{} が {} 回再起動", out.summary, c.name, c.restart_count),
-        );
+        let summary = std::mem::take(&mut out.summary);
+        out.summary =
+            crate::t!("PG004/also-restarted", summary = summary, container = &c.name, count = c.restart_count);
     }
     // Exits of a container that runs now are restarts, including those RestartCount leaves out
     // (docker restart, compose restart, a stop and start by hand).
@@ -210,10 +195,8 @@ fn with_logs_pg004(out: &mut Finding, docker: &DockerView, ctx: &Ctx) {
             ),
         );
         out.status = out.status.max(Status::Warning);
-        out.summary = ctx.tr(
-            format!("{}; a server process died and crash recovery ended every session", out.summary),
-            format!("{}。サーバープロセスが異常終了し、クラッシュリカバリで全セッションが切断された", out.summary),
-        );
+        let summary = std::mem::take(&mut out.summary);
+        out.summary = crate::t!("PG004/also-crash-recovery", summary = summary);
     }
 }
 
@@ -335,7 +318,7 @@ mod engine_tests {
         let f = pg004(backend);
         assert_eq!(f.status, Status::Warning);
         assert_cause(&f, "oom-killed", Confirmed, "the engine logged 1 OOM kill(s) inside postgres, the last 90s ago");
-        assert!(f.summary.contains("postgres was OOM-killed"), "{}", f.summary);
+        assert!(f.summary.en().contains("postgres was OOM-killed"), "{}", f.summary.en());
     }
 
     #[test]

@@ -317,11 +317,11 @@ mod tests {
         let f = diagnose(&full_of((0..5).map(|i| session(i, "app", "idle", 900.0)).collect(), 8), &ctx());
         assert_eq!(f.status, Status::Critical);
         assert_eq!(f.verdict_of(Cause::IdleConnections), Some(Confirmed));
-        let ev = &f.causes.iter().find(|c| c.id == "idle-connections").unwrap().evidence;
+        let ev = &f.causes.iter().find(|c| c.id == "idle-connections").unwrap().evidence.en();
         assert!(ev.contains("app@authdb from 172.18.0.5 (user-api) ×5"), "{ev}");
         assert_eq!(f.verdict_of(Cause::ConnectionLeak), Some(Suspected));
         assert_eq!(f.verdict_of(Cause::MaxConnectionsLow), Some(Suspected));
-        assert!(f.summary.starts_with("5 of 5 usable slots in use"), "{}", f.summary);
+        assert!(f.summary.en().starts_with("5 of 5 usable slots in use"), "{}", f.summary.en());
     }
 
     #[test]
@@ -341,7 +341,7 @@ mod tests {
     fn warning_at_the_threshold_share() {
         let s: Vec<Session> = (0..80).map(|i| session(i, "app", "active", 0.5)).collect();
         let f = diagnose(&full_of(s, 103), &ctx());
-        assert_eq!(f.status, Status::Warning, "{}", f.summary);
+        assert_eq!(f.status, Status::Warning, "{}", f.summary.en());
     }
 
     #[test]
@@ -351,13 +351,13 @@ mod tests {
             &ctx(),
         );
         assert_eq!(f.status, Status::Critical);
-        assert!(f.causes.iter().all(|c| c.verdict == Unchecked && c.evidence.contains("--admin-url")));
+        assert!(f.causes.iter().all(|c| c.verdict == Unchecked && c.evidence.en().contains("--admin-url")));
     }
 
     #[test]
     fn no_connection_skips() {
         let f = diagnose(&failed(PgErrorKind::Refused, None, "refused"), &ctx());
         assert_eq!(f.status, Status::Skipped);
-        assert!(f.summary.contains("PG001"));
+        assert!(f.summary.en().contains("PG001"));
     }
 }

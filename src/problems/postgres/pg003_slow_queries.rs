@@ -369,7 +369,7 @@ mod tests {
         let f = diagnose(&facts, &ctx());
         assert_eq!(f.status, Status::Warning);
         assert_eq!(f.verdict_of(Cause::LongRunningQueries), Some(Confirmed));
-        assert!(f.causes.iter().any(|c| c.evidence.contains("pg_sleep(600)")));
+        assert!(f.causes.iter().any(|c| c.evidence.en().contains("pg_sleep(600)")));
     }
 
     #[test]
@@ -406,7 +406,7 @@ mod tests {
         };
         let f = diagnose(&facts, &ctx());
         assert_eq!(f.verdict_of(Cause::StaleStatistics), Some(Confirmed));
-        assert!(f.causes.iter().any(|c| c.evidence.contains("never analysed")));
+        assert!(f.causes.iter().any(|c| c.evidence.en().contains("never analysed")));
     }
 
     #[test]

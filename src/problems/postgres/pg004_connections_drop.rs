@@ -226,7 +226,7 @@ mod tests {
         facts.server.as_mut().unwrap().uptime_s = 120.0;
         let f = diagnose(&facts, &ctx());
         assert_eq!((f.status, f.verdict_of(Cause::ServerRestarted)), (Status::Ok, Some(Suspected)));
-        assert!(f.summary.contains("2m") || f.summary.contains("120s"), "{}", f.summary);
+        assert!(f.summary.en().contains("2m") || f.summary.en().contains("120s"), "{}", f.summary.en());
     }
 
     #[test]

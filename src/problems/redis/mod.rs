@@ -61,7 +61,7 @@ fn with_engine_rd001(out: &mut Finding, f: &RedisFacts, docker: &DockerView, ctx
             }
         }
     }
-    super::postgres::escalate(out, [Rd001::ContainerStopped, Rd001::NetworkIsolated, Rd001::WrongPassword], ctx);
+    super::postgres::escalate(out, [Rd001::ContainerStopped, Rd001::NetworkIsolated, Rd001::WrongPassword]);
 }
 
 /// RD002/RD003 without a connection: skipped, every cause unchecked, pointing at RD001.

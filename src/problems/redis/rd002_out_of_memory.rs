@@ -235,7 +235,7 @@ mod tests {
         assert_eq!(f.verdict_of(Cause::NoEvictionPolicy), Some(Confirmed));
         assert_eq!(f.verdict_of(Cause::MaxmemoryTooLow), Some(Confirmed));
         assert_eq!(f.verdict_of(Cause::KeysWithoutTtl), Some(Confirmed));
-        assert!(f.summary.contains("12 writes already refused"), "{}", f.summary);
+        assert!(f.summary.en().contains("12 writes already refused"), "{}", f.summary.en());
     }
 
     #[test]
@@ -261,7 +261,7 @@ mod tests {
         });
         let f = diagnose(&facts, &ctx());
         assert_eq!(f.verdict_of(Cause::BigKeys), Some(Confirmed));
-        assert!(f.causes.iter().any(|c| c.evidence.contains("cache:all (hash, 5.0 MB)")));
+        assert!(f.causes.iter().any(|c| c.evidence.en().contains("cache:all (hash, 5.0 MB)")));
     }
 
     #[test]

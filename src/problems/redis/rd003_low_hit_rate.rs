@@ -196,7 +196,7 @@ mod tests {
         f.info.as_mut().unwrap().evicted_keys = 500;
         let d = diagnose(&f, &ctx());
         assert_eq!((d.status, d.verdict_of(Cause::Evictions)), (Status::Warning, Some(Confirmed)));
-        assert!(d.summary.starts_with("hit rate 17%"), "{}", d.summary);
+        assert!(d.summary.en().starts_with("hit rate 17%"), "{}", d.summary.en());
     }
 
     #[test]
