@@ -9,7 +9,6 @@ pub mod config;
 pub mod envfile;
 pub mod explain;
 pub mod facts;
-pub mod glance;
 pub mod jwt;
 pub mod lang;
 pub mod probe;

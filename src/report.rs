@@ -1,6 +1,8 @@
-//! What a run produces: checks with a status, evidence, and a verdict on every cause of the
-//! runbook. Diagnosis fills `Finding`s (no texts of the runbook, no clock); `Report::build`
-//! joins them with the runbook's words in the chosen language. Renderers only read a `Report`.
+//! What a run produces, as data: checks with a status, evidence, and a verdict on every cause
+//! of the runbook. Diagnosis fills `Finding`s (no texts of the runbook, no clock);
+//! `Report::build` joins them with the runbook's words in the chosen language. Which failing
+//! check explains which is a step of its own (`root_cause::rank`). Renderers only read a
+//! `Report`.
 
 use crate::catalogue;
 use crate::lang::Lang;
@@ -245,39 +247,65 @@ pub struct Report {
     pub checks: Vec<Check>,
     /// The failing checks to look at first (their checks come first in `checks`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub root_causes: Vec<crate::root_cause::RootCause>,
+    pub root_causes: Vec<RootCause>,
     /// `doctor docker`: every expected container at a glance.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub containers: Option<Vec<crate::glance::ContainerRow>>,
+    pub containers: Option<Vec<ContainerRow>>,
+}
+
+/// A failing check to look at first, and the failing checks it may explain.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RootCause {
+    pub code: String,
+    pub target: String,
+    pub summary: String,
+    /// Failing checks this one may explain, to be looked at after it.
+    pub explains: Vec<String>,
+}
+
+/// One expected container of the stack at a glance (`doctor docker`), found or missing.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ContainerRow {
+    pub service: String,
+    pub container: Option<String>,
+    /// running, exited, restarting, paused, created, dead; `missing` when no container exists.
+    pub state: String,
+    pub health: Option<String>,
+    pub restarts: i64,
+    /// Exits the engine logged in the last 24 h (restarts by hand included, which `restarts`
+    /// does not count); None when its event log was not read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exits_24h: Option<u32>,
+    pub exit_code: Option<i64>,
+    /// An OOM kill ended the container, or the engine logged one inside it lately.
+    pub oom_killed: bool,
+    pub uptime_s: Option<u64>,
+    pub cpu_percent: Option<f64>,
+    pub mem_used: Option<u64>,
+    pub mem_limit: Option<u64>,
+    pub ports: Vec<String>,
 }
 
 impl Report {
     /// Joins findings with the runbook's texts. Causes come in the runbook's order; a cause
     /// diagnosis did not speak of is reported `unchecked` rather than silently dropped.
+    /// Root causes are found by a step of their own (`root_cause::rank`), after selection.
     pub fn build(command: &str, findings: Vec<Finding>, lang: Lang, started_at: String, duration_ms: u64) -> Report {
-        let mut checks: Vec<Check> = findings.into_iter().map(|f| check_from(f, lang)).collect();
-        checks.sort_by_key(|c| area_rank(&c.area));
-        let root_causes = crate::root_cause::find(&checks);
-        crate::root_cause::order(&mut checks, &root_causes);
-        // Skipped checks say nothing about the stack: the run is as good as the rest.
-        let status = checks
-            .iter()
-            .map(|c| c.status)
-            .filter(|s| *s != Status::Skipped)
-            .max()
-            .unwrap_or(if checks.is_empty() { Status::Ok } else { Status::Skipped });
-        Report {
+        let checks: Vec<Check> = findings.into_iter().map(|f| check_from(f, lang)).collect();
+        let mut r = Report {
             schema: "doctor.report/v1",
-            status,
-            exit_code: exit_code(status),
+            status: Status::Ok,
+            exit_code: 0,
             started_at,
             duration_ms,
             lang,
             command: command.to_string(),
             checks,
-            root_causes,
+            root_causes: Vec::new(),
             containers: None,
-        }
+        };
+        r.recompute(Status::Warning);
+        r
     }
 
     pub fn count(&self, status: Status) -> usize {
@@ -354,8 +382,7 @@ impl Report {
     /// Status and exit code from the checks; `fail_on` critical lets warnings pass (exit 0).
     pub fn recompute(&mut self, fail_on: Status) {
         self.checks.sort_by_key(|c| area_rank(&c.area));
-        self.root_causes = crate::root_cause::find(&self.checks);
-        crate::root_cause::order(&mut self.checks, &self.root_causes);
+        // Skipped checks say nothing about the stack: the run is as good as the rest.
         self.status = self
             .checks
             .iter()

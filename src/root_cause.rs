@@ -7,8 +7,7 @@
 //! (`fails_with`, `explains` in each file); this is only the algorithm. Pure, over the report's
 //! checks, so a replayed report finds the same roots.
 
-use crate::report::{Check, Status};
-use serde::Serialize;
+use crate::report::{Check, Report, RootCause, Status};
 
 /// Whether a failing `by` may explain the failing `other`, by the runbooks' relations: DK002
 /// explains the checks that fail with the services it found down (`fails_with`), any other
@@ -26,13 +25,10 @@ fn explains_check(by: &Check, other: &Check) -> bool {
     crate::catalogue::get(&by.code).is_some_and(|p| p.explains.contains(&other.code))
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RootCause {
-    pub code: String,
-    pub target: String,
-    pub summary: String,
-    /// Failing checks this one may explain, to be looked at after it.
-    pub explains: Vec<String>,
+/// Finds the report's root causes and puts their checks first (run after `--only`/`--skip`).
+pub fn rank(r: &mut Report) {
+    r.root_causes = find(&r.checks);
+    order(&mut r.checks, &r.root_causes);
 }
 
 /// The root causes among the worst failing checks (critical, else warning), in report order.

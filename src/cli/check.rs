@@ -90,8 +90,10 @@ pub fn run(s: &Settings, g: &Global, target: Target) -> i32 {
         }
         report.select(&s.only, &s.skip);
         report.recompute(s.fail_on);
+        crate::root_cause::rank(&mut report);
         if areas.contains(&Area::Docker) && command.starts_with("docker") {
-            report.containers = facts.docker.as_ref().filter(|d| d.reachable()).map(crate::glance::rows);
+            report.containers =
+                facts.docker.as_ref().filter(|d| d.reachable()).map(crate::problems::docker::glance::rows);
         }
         let Some(limit) = wait.filter(|_| replay.is_none()) else { break report };
         let left = limit.saturating_sub(began.elapsed());

@@ -33,7 +33,9 @@ fn sample(lang: Lang) -> Report {
     for f in &mut findings {
         f.duration_ms = 12;
     }
-    Report::build("all", findings, lang, "2026-11-28T12:00:00Z".into(), 184)
+    let mut r = Report::build("all", findings, lang, "2026-11-28T12:00:00Z".into(), 184);
+    crate::root_cause::rank(&mut r);
+    r
 }
 
 #[test]

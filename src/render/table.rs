@@ -49,7 +49,7 @@ pub fn report(r: &Report, style: Style) -> String {
 }
 
 /// The stack at a glance (`doctor docker`).
-pub fn containers(rows: &[crate::glance::ContainerRow], lang: Lang, style: Style) -> String {
+pub fn containers(rows: &[crate::report::ContainerRow], lang: Lang, style: Style) -> String {
     use crate::problems::{bytes, secs};
     let mut t = Table::new();
     t.load_style(presets::UTF8_FULL_CONDENSED);
@@ -210,7 +210,7 @@ fn token_line(t: &serde_json::Value, lang: Lang) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::glance::ContainerRow;
+    use crate::report::ContainerRow;
 
     #[test]
     fn restarts_show_the_exits_restart_count_leaves_out() {

@@ -1,4 +1,5 @@
-//! The Docker engine itself: DK001.
+//! The Docker engine and the stack's containers: DK001, DK002, and the containers at a glance.
 
 pub mod dk001_engine_unreachable;
 pub mod dk002_container_not_running;
+pub mod glance;

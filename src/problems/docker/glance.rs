@@ -3,29 +3,7 @@
 //! memory against its limit and published ports.
 
 use crate::probe::docker::DockerFacts;
-use serde::Serialize;
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct ContainerRow {
-    pub service: String,
-    pub container: Option<String>,
-    /// running, exited, restarting, paused, created, dead; `missing` when no container exists.
-    pub state: String,
-    pub health: Option<String>,
-    pub restarts: i64,
-    /// Exits the engine logged in the last 24 h (restarts by hand included, which `restarts`
-    /// does not count); None when its event log was not read.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exits_24h: Option<u32>,
-    pub exit_code: Option<i64>,
-    /// An OOM kill ended the container, or the engine logged one inside it lately.
-    pub oom_killed: bool,
-    pub uptime_s: Option<u64>,
-    pub cpu_percent: Option<f64>,
-    pub mem_used: Option<u64>,
-    pub mem_limit: Option<u64>,
-    pub ports: Vec<String>,
-}
+use crate::report::ContainerRow;
 
 pub fn rows(f: &DockerFacts) -> Vec<ContainerRow> {
     f.containers
