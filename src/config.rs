@@ -530,6 +530,20 @@ mod tests {
     }
 
     #[test]
+    fn compose_project_is_a_name_a_list_or_a_prefix() {
+        let one = load(Overrides::default(), &[], &[("doctor.toml", "compose_project = \"ai-micro\"\n")]).unwrap();
+        assert_eq!(one.compose_project, vec!["ai-micro".to_string()]);
+        let many = load(
+            Overrides::default(),
+            &[],
+            &[("doctor.toml", "compose_project = [\"ai-micro-postgres\", \"ai-micro-api-\"]\n[services.mcp]\ncontainer = \"m\"\n")],
+        )
+        .unwrap();
+        assert_eq!(many.compose_project, vec!["ai-micro-postgres".to_string(), "ai-micro-api-".to_string()]);
+        assert_eq!(many.service("mcp").container.as_deref(), Some("m"));
+    }
+
+    #[test]
     fn language_and_format_choices() {
         let s = load(Overrides::default(), &[("LANG", "ja_JP.UTF-8")], &[]).unwrap();
         assert_eq!(s.lang, Lang::Ja);
