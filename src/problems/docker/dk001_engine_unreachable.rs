@@ -5,10 +5,11 @@
 
 use crate::catalogue::Area;
 use crate::probe::docker::{DockerErrorKind, DockerFacts};
-use crate::problems::Ctx;
 use crate::problems::engine::DockerView;
 use crate::problems::registry::{Inputs, Problem};
 use crate::report::{Finding, Status, Verdict::*};
+use crate::t;
+use crate::text::Text;
 
 crate::causes! {
     DaemonDown = "daemon-down",
@@ -27,35 +28,29 @@ pub static PROBLEM: Problem = Problem {
 };
 
 fn run(i: &Inputs) -> Vec<Finding> {
-    vec![i.timed(diagnose(&i.docker, i.ctx), i.facts.docker_ms)]
+    vec![i.timed(diagnose(&i.docker), i.facts.docker_ms)]
 }
 
-pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
+pub fn diagnose(view: &DockerView) -> Finding {
     let host = view.facts.map(|f| f.host.clone()).unwrap_or_else(|| crate::probe::docker::DEFAULT_HOST.into());
     let mut out = Finding::new("DK001", format!("docker@{host}"));
     let Some(f) = view.facts.filter(|_| !view.disabled) else {
-        let why = ctx.tr("not checked: --no-docker", "未確認: --no-docker 指定");
+        let why = t!("DK001/no-docker");
         out.causes_all(
             &[Cause::DaemonDown, Cause::SocketPermission, Cause::WrongDockerHost, Cause::ApiVersion],
             Unchecked,
-            &why,
+            why.clone(),
         );
         return out.status(Status::Skipped, why);
     };
-    diagnose_facts(f, out, ctx)
+    diagnose_facts(f, out)
 }
 
-fn diagnose_facts(f: &DockerFacts, mut out: Finding, ctx: &Ctx) -> Finding {
+fn diagnose_facts(f: &DockerFacts, mut out: Finding) -> Finding {
     out.fact("host", &f.host);
     out.fact("host_from_docker_host", f.host_from_env);
-    let set_by = if f.host_from_env {
-        ctx.tr(format!("DOCKER_HOST={}", f.host), format!("DOCKER_HOST={}", f.host))
-    } else {
-        ctx.tr(
-            format!("DOCKER_HOST is not set; the default {} was used", f.host),
-            format!("DOCKER_HOST は未設定。既定の {} を使用", f.host),
-        )
-    };
+    let set_by =
+        if f.host_from_env { t!("DK001/host-set", host = &f.host) } else { t!("DK001/host-default", host = &f.host) };
     match &f.engine {
         Ok(e) => {
             out.fact("engine_version", &e.version);
@@ -64,114 +59,70 @@ fn diagnose_facts(f: &DockerFacts, mut out: Finding, ctx: &Ctx) -> Finding {
             // The stack's containers: the required roles, and optional ones that are there.
             let expected = f.containers.iter().filter(|c| c.container.is_some() || !optional(&c.service)).count();
             let found = f.containers.iter().filter(|c| c.container.is_some()).count();
-            out.cause(
-                Cause::DaemonDown,
-                RuledOut,
-                ctx.tr(format!("Docker {} answered", e.version), format!("Docker {} が応答した", e.version)),
-            );
-            out.cause(
-                Cause::SocketPermission,
-                RuledOut,
-                ctx.tr("the engine accepted this user's requests", "このユーザーのリクエストが受け付けられた"),
-            );
+            out.cause(Cause::DaemonDown, RuledOut, t!("DK001/docker-answered", version = &e.version));
+            out.cause(Cause::SocketPermission, RuledOut, t!("DK001/requests-accepted"));
             out.cause(Cause::WrongDockerHost, RuledOut, set_by);
             out.cause(
                 Cause::ApiVersion,
                 RuledOut,
-                ctx.tr(
-                    format!("API {} (minimum {})", e.api_version, e.min_api_version),
-                    format!("API {}（最小 {}）", e.api_version, e.min_api_version),
-                ),
+                t!("DK001/api-version", api = &e.api_version, minimum = &e.min_api_version),
             );
-            let summary = ctx.tr(
-                format!(
-                    "Docker {} (API {}) at {}; {found} of {} containers found",
-                    e.version, e.api_version, f.host, expected
-                ),
-                format!(
-                    "{} の Docker {}（API {}）。コンテナ {} 中 {found} を検出",
-                    f.host, e.version, e.api_version, expected
-                ),
+            let summary = t!(
+                "DK001/reached",
+                version = &e.version,
+                api = &e.api_version,
+                host = &f.host,
+                found = found,
+                expected = expected
             );
             out.status(Status::Ok, summary)
         }
         Err(e) => {
             out.fact("error", &e.kind);
             out.fact("message", &e.message);
-            let na = ctx.tr("not the failure seen", "今回の失敗とは異なる");
+            let na = t!("DK001/not-the-failure-seen");
+            let not_reached = t!("DK001/not-reached");
+            let error = Text::from(&e.message);
             let (down, perm, host, api) = match e.kind {
                 DockerErrorKind::NoSocket if !f.host_from_env => (
-                    (
-                        Confirmed,
-                        ctx.tr(
-                            format!("{}: the daemon is not running (or listens elsewhere)", e.message),
-                            format!("{}: デーモンが起動していない（または別の場所で待ち受けている）", e.message),
-                        ),
-                    ),
+                    (Confirmed, t!("DK001/daemon-not-running", error = error.clone())),
                     (RuledOut, na.clone()),
                     (RuledOut, set_by.clone()),
-                    (Unchecked, ctx.tr("not reached", "未到達")),
+                    (Unchecked, not_reached),
                 ),
                 DockerErrorKind::NoSocket | DockerErrorKind::NameNotResolved | DockerErrorKind::BadScheme => (
-                    (Suspected, ctx.tr("or the daemon is not running", "またはデーモンが起動していない")),
+                    (Suspected, t!("DK001/or-daemon-not-running")),
                     (RuledOut, na.clone()),
-                    (Confirmed, ctx.tr(format!("{set_by}: {}", e.message), format!("{set_by}: {}", e.message))),
-                    (Unchecked, ctx.tr("not reached", "未到達")),
+                    (Confirmed, t!("DK001/host-failed", set_by = set_by.clone(), error = error.clone())),
+                    (Unchecked, not_reached),
                 ),
                 DockerErrorKind::Refused => (
-                    (
-                        Confirmed,
-                        ctx.tr(
-                            format!("nothing accepts connections at {}: {}", f.host, e.message),
-                            format!("{} で接続を受け付けていない: {}", f.host, e.message),
-                        ),
-                    ),
+                    (Confirmed, t!("DK001/refused", host = &f.host, error = error.clone())),
                     (RuledOut, na.clone()),
                     if f.host_from_env {
-                        (
-                            Suspected,
-                            ctx.tr(
-                                format!("{set_by}: is that where the engine listens?"),
-                                format!("{set_by}: エンジンの待ち受け先は正しいか"),
-                            ),
-                        )
+                        (Suspected, t!("DK001/is-that-where-it-listens", set_by = set_by.clone()))
                     } else {
                         (RuledOut, set_by.clone())
                     },
-                    (Unchecked, ctx.tr("not reached", "未到達")),
+                    (Unchecked, not_reached),
                 ),
                 DockerErrorKind::PermissionDenied => (
-                    (RuledOut, ctx.tr("the socket exists", "ソケットは存在する")),
-                    (
-                        Confirmed,
-                        ctx.tr(
-                            format!("permission denied on {}: this user is not in the docker group", f.host),
-                            format!(
-                                "{} へのアクセスが拒否された: このユーザーは docker グループに属していない",
-                                f.host
-                            ),
-                        ),
-                    ),
+                    (RuledOut, t!("DK001/socket-exists")),
+                    (Confirmed, t!("DK001/permission-denied", host = &f.host)),
                     (RuledOut, set_by.clone()),
-                    (Unchecked, ctx.tr("not reached", "未到達")),
+                    (Unchecked, not_reached),
                 ),
                 DockerErrorKind::ApiVersion => (
-                    (RuledOut, ctx.tr("the engine answered", "エンジンは応答した")),
+                    (RuledOut, t!("DK001/engine-answered")),
                     (RuledOut, na.clone()),
                     (RuledOut, set_by.clone()),
-                    (Confirmed, e.message.clone()),
+                    (Confirmed, error.clone()),
                 ),
                 DockerErrorKind::Timeout => (
-                    (
-                        Suspected,
-                        ctx.tr(
-                            "the engine did not answer in time: hung or overloaded",
-                            "エンジンが時間内に応答しない: ハングまたは過負荷",
-                        ),
-                    ),
+                    (Suspected, t!("DK001/timeout")),
                     (RuledOut, na.clone()),
                     (if f.host_from_env { Suspected } else { RuledOut }, set_by.clone()),
-                    (Unchecked, ctx.tr("not reached", "未到達")),
+                    (Unchecked, not_reached),
                 ),
                 // A TCP engine that resets or refuses the handshake usually wants TLS (or other certificates).
                 DockerErrorKind::Other
@@ -181,34 +132,24 @@ fn diagnose_facts(f: &DockerFacts, mut out: Finding, ctx: &Ctx) -> Finding {
                             .any(|w| e.message.to_ascii_lowercase().contains(w)) =>
                 {
                     (
-                        (Suspected, e.message.clone()),
-                        (Unchecked, ctx.tr("not a socket", "ソケットではない")),
-                        (
-                            Suspected,
-                            ctx.tr(
-                                format!("{set_by}: an engine on TCP usually requires TLS; set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH to the directory of ca.pem, cert.pem and key.pem signed for this engine"),
-                                format!("{set_by}: TCP のエンジンは通常 TLS が必要。DOCKER_TLS_VERIFY=1 と、このエンジン用の ca.pem・cert.pem・key.pem のあるディレクトリを DOCKER_CERT_PATH に設定する"),
-                            ),
-                        ),
-                        (Unchecked, e.message.clone()),
+                        (Suspected, error.clone()),
+                        (Unchecked, t!("DK001/not-a-socket")),
+                        (Suspected, t!("DK001/tcp-needs-tls", set_by = set_by.clone())),
+                        (Unchecked, error.clone()),
                     )
                 }
                 DockerErrorKind::Other => (
-                    (Suspected, e.message.clone()),
-                    (Unchecked, e.message.clone()),
+                    (Suspected, error.clone()),
+                    (Unchecked, error.clone()),
                     (Unchecked, set_by.clone()),
-                    (Unchecked, e.message.clone()),
+                    (Unchecked, error.clone()),
                 ),
             };
             out.cause(Cause::DaemonDown, down.0, down.1);
             out.cause(Cause::SocketPermission, perm.0, perm.1);
             out.cause(Cause::WrongDockerHost, host.0, host.1);
             out.cause(Cause::ApiVersion, api.0, api.1);
-            let summary = ctx.tr(
-                format!("cannot reach the Docker engine at {}: {}; container evidence is unchecked, service checks still ran", f.host, e.message),
-                format!("{} の Docker エンジンに接続できない: {}。コンテナの情報は未確認、サービスのチェックは実施済み", f.host, e.message),
-            );
-            out.status(Status::Critical, summary)
+            out.status(Status::Critical, t!("DK001/unreachable", host = &f.host, error = error))
         }
     }
 }
@@ -216,13 +157,7 @@ fn diagnose_facts(f: &DockerFacts, mut out: Finding, ctx: &Ctx) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Thresholds;
-    use crate::lang::Lang;
     use crate::probe::docker::{DockerError, Engine};
-
-    fn ctx() -> Ctx {
-        Ctx { lang: Lang::En, thresholds: Thresholds::default() }
-    }
 
     fn facts(engine: Result<Engine, DockerError>, from_env: bool) -> DockerFacts {
         DockerFacts {
@@ -240,7 +175,7 @@ mod tests {
     }
 
     fn run(f: &DockerFacts) -> Finding {
-        diagnose(&DockerView { facts: Some(f), disabled: false }, &ctx())
+        diagnose(&DockerView { facts: Some(f), disabled: false })
     }
 
     #[test]
@@ -284,7 +219,7 @@ mod tests {
 
     #[test]
     fn no_docker_skips() {
-        let d = diagnose(&DockerView { facts: None, disabled: true }, &ctx());
+        let d = diagnose(&DockerView { facts: None, disabled: true });
         assert_eq!(d.status, Status::Skipped);
     }
 }

@@ -7,6 +7,8 @@ use crate::problems::Ctx;
 use crate::problems::engine::{DockerView, Seen, describe_state};
 use crate::problems::registry::{Inputs, Problem};
 use crate::report::{Finding, Status, Verdict::*};
+use crate::t;
+use crate::text::{Sep, Text};
 
 crate::causes! {
     ContainerMissing = "container-missing",
@@ -43,8 +45,9 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
         return out.status(Status::Skipped, why);
     }
     let Some(f) = view.facts else { return out.status(Status::Skipped, String::new()) };
-    let (mut missing, mut exited, mut looping, mut unhealthy, mut starting, mut fine) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut missing, mut fine): (Vec<String>, Vec<String>) = (vec![], vec![]);
+    let (mut exited, mut looping, mut unhealthy, mut starting): (Vec<Text>, Vec<Text>, Vec<Text>, Vec<Text>) =
+        (vec![], vec![], vec![], vec![]);
     let mut down: Vec<String> = Vec::new();
     for l in &f.containers {
         let seen = view.seen(&l.service, ctx);
@@ -62,7 +65,7 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
             down.push(l.service.clone());
         }
         match seen {
-            Seen::Unknown(why) => exited.push(format!("{}: {why}", l.service)),
+            Seen::Unknown(why) => exited.push(format!("{}: {why}", l.service).into()),
             Seen::Missing(name) => {
                 if !optional(&l.service) {
                     missing.push(name);
@@ -72,17 +75,19 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
                 let state = describe_state(c, ctx);
                 let recent = c.started_age_s.is_some_and(|a| a < LOOP_WINDOW_S);
                 if c.status == "restarting" || (c.restart_count >= 3 && recent) {
-                    looping.push(format!("{}: {state}", c.name));
+                    looping.push(format!("{}: {state}", c.name).into());
                 } else if !c.running || c.status == "paused" {
-                    exited.push(format!("{}: {state}", c.name));
+                    exited.push(format!("{}: {state}", c.name).into());
                 } else if let Some(h) = c.health.as_ref().filter(|h| h.status == "unhealthy") {
                     let probe = h.last_output.as_deref().map(|o| format!(" — {o}")).unwrap_or_default();
-                    unhealthy.push(ctx.tr(
-                        format!("{}: healthcheck failing {} times in a row{probe}", c.name, h.failing_streak),
-                        format!("{}: ヘルスチェックが {} 回連続で失敗{probe}", c.name, h.failing_streak),
+                    unhealthy.push(t!(
+                        "DK002/healthcheck-failing",
+                        container = &c.name,
+                        streak = h.failing_streak,
+                        probe = probe
                     ));
                 } else if c.health.as_ref().is_some_and(|h| h.status == "starting") {
-                    starting.push(format!("{}: {state}", c.name));
+                    starting.push(format!("{}: {state}", c.name).into());
                 } else {
                     fine.push(c.name.clone());
                 }
@@ -92,18 +97,15 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
     out.fact("running", &fine);
     // Which services are down, so that the report can say which other failures this explains.
     out.fact("not_running", &down);
-    let ok = ctx.tr(format!("running: {}", fine.join(", ")), format!("稼働中: {}", fine.join(", ")));
-    let verdict = |v: &Vec<String>| if v.is_empty() { (RuledOut, ok.clone()) } else { (Confirmed, v.join("; ")) };
-    let (v, e) = verdict(&missing);
-    out.cause(
-        Cause::ContainerMissing,
-        v,
-        if v == Confirmed {
-            ctx.tr(format!("no container for {}", e), format!("コンテナが存在しない: {e}"))
-        } else {
-            e
-        },
-    );
+    let ok = t!("DK002/running", names = fine.join(", "));
+    let verdict = |v: &Vec<Text>| {
+        if v.is_empty() { (RuledOut, ok.clone()) } else { (Confirmed, Text::join(v.clone(), Sep::Clauses)) }
+    };
+    if missing.is_empty() {
+        out.cause(Cause::ContainerMissing, RuledOut, ok.clone());
+    } else {
+        out.cause(Cause::ContainerMissing, Confirmed, t!("DK002/no-container-for", names = missing.join("; ")));
+    }
     let (v, e) = verdict(&exited);
     out.cause(Cause::ContainerExited, v, e);
     let (v, e) = verdict(&looping);
@@ -112,40 +114,28 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
         out.cause(
             Cause::Unhealthy,
             Suspected,
-            ctx.tr(
-                format!("healthcheck still starting: {}", starting.join("; ")),
-                format!("ヘルスチェック開始待ち: {}", starting.join("; ")),
-            ),
+            t!("DK002/healthcheck-starting", containers = Text::join(starting.clone(), Sep::Clauses)),
         );
     } else {
         let (v, e) = verdict(&unhealthy);
         out.cause(Cause::Unhealthy, v, e);
     }
     let expected = f.containers.iter().filter(|l| !optional(&l.service)).count();
-    let problems: Vec<String> = missing
+    let problems: Vec<Text> = missing
         .iter()
-        .map(|m| ctx.tr(format!("{m} missing"), format!("{m} が存在しない")))
+        .map(|m| t!("DK002/missing", container = m))
         .chain(exited.iter().cloned())
         .chain(looping.iter().cloned())
         .chain(unhealthy.iter().cloned())
         .collect();
     if missing.len() == expected && expected > 0 {
-        return out.status(
-            Status::Critical,
-            ctx.tr(
-                format!("none of the stack's {expected} containers exists on this engine ({}): is the stack up, or under another name or compose project?", f.host),
-                format!("このエンジン（{}）にスタックのコンテナが 1 つも存在しない: スタックは起動しているか、名前や compose プロジェクトが異なるか", f.host),
-            ),
-        );
+        return out.status(Status::Critical, t!("DK002/none-exists", expected = expected, host = &f.host));
     }
     if !problems.is_empty() {
-        out.status(Status::Critical, problems.join("; "))
+        out.status(Status::Critical, Text::join(problems, Sep::Clauses))
     } else if !starting.is_empty() {
-        out.status(Status::Warning, starting.join("; "))
+        out.status(Status::Warning, Text::join(starting, Sep::Clauses))
     } else {
-        out.status(
-            Status::Ok,
-            ctx.tr(format!("all {} containers running", fine.len()), format!("全 {} コンテナが稼働中", fine.len())),
-        )
+        out.status(Status::Ok, t!("DK002/all-running", count = fine.len()))
     }
 }

@@ -12,6 +12,8 @@ use crate::problems::engine::{self, DockerView, Seen};
 use crate::problems::health::{self, Reading};
 use crate::problems::registry::{Inputs, Problem};
 use crate::report::{Finding, Status, Verdict::*};
+use crate::t;
+use crate::text::{Sep, Text};
 
 crate::causes! {
     FrontendDown = "frontend-down",
@@ -35,36 +37,21 @@ fn run(i: &Inputs) -> Vec<Finding> {
 
 /// What the BFF's health answer adds: a status, the note for the summary, and whether it is
 /// evidence that a backend is out of reach.
-fn bff_health(f: &FrontendFacts, ctx: &Ctx) -> (Status, Option<String>, bool) {
+fn bff_health(f: &FrontendFacts, ctx: &Ctx) -> (Status, Option<Text>, bool) {
     let Some(h) = &f.health else { return (Status::Ok, None, false) };
     let hc = &f.health_check;
     let p = health::path(h, hc);
     match health::read(Some(h), hc) {
         Reading::NotProbed => (Status::Ok, None, false),
-        Reading::Healthy(_) => (
-            Status::Ok,
-            Some(ctx.tr(format!("{p} answered in {} ms", h.latency_ms), format!("{p} は {} ms で応答", h.latency_ms))),
-            false,
-        ),
-        Reading::NoEndpoint => (Status::Ok, Some(health::no_endpoint(h, hc, ctx)), false),
-        Reading::Failed(e) => (
-            Status::Warning,
-            Some(ctx.tr(
-                format!("the BFF's {p} failed: {}", e.kind.text(ctx.lang)),
-                format!("BFF の {p} が失敗: {}", e.kind.text(ctx.lang)),
-            )),
-            false,
-        ),
+        Reading::Healthy(_) => (Status::Ok, Some(t!("FE001/health-answered", path = &p, ms = h.latency_ms)), false),
+        Reading::NoEndpoint => (Status::Ok, Some(health::no_endpoint(h, hc, ctx).into()), false),
+        Reading::Failed(e) => {
+            (Status::Warning, Some(t!("FE001/health-failed", path = &p, error = e.kind.text(ctx.lang))), false)
+        }
         Reading::Status(code) | Reading::Unhealthy(code) => {
-            let said = health::reports(h, hc, ctx).map(|r| format!("; {r}")).unwrap_or_default();
-            (
-                Status::Warning,
-                Some(ctx.tr(
-                    format!("the BFF's {p} answers HTTP {code} and is not healthy{said}"),
-                    format!("BFF の {p} が HTTP {code} を返し、正常でない{said}"),
-                )),
-                true,
-            )
+            let not_healthy = t!("FE001/health-not-healthy", path = &p, code = code);
+            let said = health::reports(h, hc, ctx).map(Text::from).unwrap_or_default();
+            (Status::Warning, Some(Text::join([not_healthy, said], Sep::Clauses)), true)
         }
     }
 }
@@ -83,85 +70,46 @@ pub fn diagnose(f: &FrontendFacts, docker: &DockerView, ctx: &Ctx) -> Finding {
         .flat_map(|t| engine::links_to(docker, t))
         .filter(|l| Some(&l.client.name) == me.as_ref())
         .collect();
-    let broken: Vec<String> =
-        links.iter().filter(|l| l.problem.is_some()).map(|l| engine::describe_link(l, ctx)).collect();
+    let broken: Vec<Text> =
+        links.iter().filter(|l| l.problem.is_some()).map(|l| engine::describe_link(l, ctx).into()).collect();
     let (status, summary) = match (&f.page.error, f.page.status) {
         (Some(e), _) => {
             out.cause(
                 Cause::FrontendDown,
                 Confirmed,
-                ctx.tr(
-                    format!("GET {}: {}: {}", f.page.url, e.kind.text(ctx.lang), e.message),
-                    format!("GET {}: {}: {}", f.page.url, e.kind.text(ctx.lang), e.message),
-                ),
+                t!("FE001/get-failed", url = &f.page.url, error = e.kind.text(ctx.lang), message = &e.message),
             );
-            out.cause(
-                Cause::StaleBuildCache,
-                Unchecked,
-                ctx.tr("the page did not load at all", "ページがまったく読み込めない"),
-            );
-            (
-                Status::Critical,
-                ctx.tr(
-                    format!("{} does not answer: {}", f.service, e.kind.text(ctx.lang)),
-                    format!("{} が応答しない: {}", f.service, e.kind.text(ctx.lang)),
-                ),
-            )
+            out.cause(Cause::StaleBuildCache, Unchecked, t!("FE001/did-not-load"));
+            (Status::Critical, t!("FE001/does-not-answer", service = &f.service, error = e.kind.text(ctx.lang)))
         }
         (None, Some(code)) if code >= 500 || f.nextjs_error || f.blank => {
-            out.cause(
-                Cause::FrontendDown,
-                RuledOut,
-                ctx.tr(
-                    format!("the Next.js server answers (HTTP {code})"),
-                    format!("Next.js サーバーは応答している（HTTP {code}）"),
-                ),
-            );
+            out.cause(Cause::FrontendDown, RuledOut, t!("FE001/server-answers", code = code));
             let what = if f.nextjs_error {
-                ctx.tr(
-                    "Next.js's error page (\"Application error: a server-side exception\")",
-                    "Next.js のエラーページ（\"Application error: a server-side exception\"）",
-                )
+                t!("FE001/nextjs-error-page")
             } else if f.blank {
-                ctx.tr(
-                    "an empty page (the application root rendered nothing)",
-                    "空のページ（アプリケーションのルートが何も描画していない）",
-                )
+                t!("FE001/empty-page")
             } else {
-                format!("HTTP {code}")
+                Text::from(format!("HTTP {code}"))
             };
             out.cause(
                 Cause::StaleBuildCache,
                 if broken.is_empty() { Suspected } else { Unchecked },
-                ctx.tr(format!("the page is {what}"), format!("ページが {what}")),
+                t!("FE001/page-is", what = what.clone()),
             );
             (
                 if code >= 500 { Status::Critical } else { Status::Warning },
-                ctx.tr(format!("{} serves {what}", f.service), format!("{} が {what} を返している", f.service)),
+                t!("FE001/serves", service = &f.service, what = what),
             )
         }
         (None, Some(code)) => {
-            out.cause(
-                Cause::FrontendDown,
-                RuledOut,
-                ctx.tr(
-                    format!("HTTP {code} in {} ms", f.page.latency_ms),
-                    format!("HTTP {code}（{} ms）", f.page.latency_ms),
-                ),
-            );
-            out.cause(Cause::StaleBuildCache, RuledOut, ctx.tr("the page renders", "ページは描画されている"));
-            (
-                Status::Ok,
-                ctx.tr(
-                    format!("the page answers HTTP {code} in {} ms", f.page.latency_ms),
-                    format!("ページは HTTP {code} を {} ms で返した", f.page.latency_ms),
-                ),
-            )
+            out.cause(Cause::FrontendDown, RuledOut, t!("FE001/answered-in", code = code, ms = f.page.latency_ms));
+            out.cause(Cause::StaleBuildCache, RuledOut, t!("FE001/page-renders"));
+            (Status::Ok, t!("FE001/page-answers", code = code, ms = f.page.latency_ms))
         }
         (None, None) => {
             out.cause(Cause::FrontendDown, Unchecked, String::new());
             out.cause(Cause::StaleBuildCache, Unchecked, String::new());
-            (Status::Unknown, ctx.tr("no answer", "応答なし"))
+            (Status::Unknown, t!("FE001/no-answer"))
         }
     };
     let (health_status, health_note, health_blames_backend) = bff_health(f, ctx);
@@ -173,40 +121,28 @@ pub fn diagnose(f: &FrontendFacts, docker: &DockerView, ctx: &Ctx) -> Finding {
         }
     }
     let (status, summary) = match &health_note {
-        Some(n) if f.page.status.is_some() => (status.max(health_status), format!("{summary}; {n}")),
+        Some(n) if f.page.status.is_some() => {
+            (status.max(health_status), Text::join([summary, n.clone()], Sep::Clauses))
+        }
         _ => (status, summary),
     };
     if let Some(why) = docker.unavailable(ctx) {
         out.cause(Cause::BackendUnreachable, Unchecked, why);
     } else if links.is_empty() {
-        out.cause(
-            Cause::BackendUnreachable,
-            Unchecked,
-            ctx.tr(
-                format!("{} has no *_URL variable pointing at auth-service or user-api", f.service),
-                format!("{} に auth-service や user-api を指す *_URL 変数がない", f.service),
-            ),
-        );
+        out.cause(Cause::BackendUnreachable, Unchecked, t!("FE001/no-url-variable", service = &f.service));
     } else if broken.is_empty() {
         out.cause(
             Cause::BackendUnreachable,
             RuledOut,
-            links.iter().map(|l| engine::describe_link(l, ctx)).collect::<Vec<_>>().join("; "),
+            Text::join(links.iter().map(|l| engine::describe_link(l, ctx).into()), Sep::Clauses),
         );
     } else {
-        out.cause(Cause::BackendUnreachable, Confirmed, broken.join("; "));
+        out.cause(Cause::BackendUnreachable, Confirmed, Text::join(broken.clone(), Sep::Clauses));
         out.causes.retain(|c| c.id != Cause::StaleBuildCache.id() || c.verdict != Suspected);
         if out.verdict_of(Cause::StaleBuildCache).is_none() {
-            out.cause(
-                Cause::StaleBuildCache,
-                Unchecked,
-                ctx.tr(
-                    "the backends are unreachable: look at that first",
-                    "バックエンドに到達できないため、まずそちらを確認",
-                ),
-            );
+            out.cause(Cause::StaleBuildCache, Unchecked, t!("FE001/backends-first"));
         }
-        return out.status(Status::Critical, format!("{summary}; {}", broken.join("; ")));
+        return out.status(Status::Critical, Text::join([summary, Text::join(broken, Sep::Clauses)], Sep::Clauses));
     }
     if health_blames_backend {
         let evidence = health_note.unwrap_or_default();

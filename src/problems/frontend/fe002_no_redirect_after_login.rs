@@ -6,9 +6,10 @@
 
 use crate::catalogue::Area;
 use crate::probe::web::FrontendFacts;
-use crate::problems::Ctx;
 use crate::problems::registry::{Inputs, Problem};
 use crate::report::{Finding, Status, Verdict::*};
+use crate::t;
+use crate::text::{Sep, Text};
 
 crate::causes! {
     CorsCredentials = "cors-credentials",
@@ -27,34 +28,31 @@ pub static PROBLEM: Problem = Problem {
 
 fn run(i: &Inputs) -> Vec<Finding> {
     let Some(w) = &i.facts.web else { return vec![] };
-    w.frontends.iter().map(|f| i.timed(diagnose(f, i.ctx), i.facts.web_ms)).collect()
+    w.frontends.iter().map(|f| i.timed(diagnose(f), i.facts.web_ms)).collect()
 }
 
-pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
+pub fn diagnose(f: &FrontendFacts) -> Finding {
     let mut out = Finding::new("FE002", format!("{} {}", f.service, f.base_url));
     let Some(login) = &f.bff_login else {
-        let why = ctx.tr(
-            "no BFF login tried: set DOCTOR_LOGIN_USERNAME and DOCTOR_LOGIN_PASSWORD to try one",
-            "BFF ログインは未試行: DOCTOR_LOGIN_USERNAME と DOCTOR_LOGIN_PASSWORD を設定すると試行する",
+        let why = t!("FE002/no-login-tried");
+        out.causes_all(
+            &[Cause::CorsCredentials, Cause::CookieAttributes, Cause::SecureCookieOnHttp],
+            Unchecked,
+            why.clone(),
         );
-        out.causes_all(&[Cause::CorsCredentials, Cause::CookieAttributes, Cause::SecureCookieOnHttp], Unchecked, &why);
         return out.status(Status::Skipped, why);
     };
     out.fact("login_status", login.status);
     out.fact("cookies", &f.cookies);
     out.fact("cors", &login.headers);
     if !login.ok() {
-        let why = ctx.tr(
-            format!(
-                "the BFF login answered {}: see AU001",
-                login.status.map(|s| format!("HTTP {s}")).unwrap_or_else(|| "nothing".into())
-            ),
-            format!(
-                "BFF ログインの応答は {}: AU001 を参照",
-                login.status.map(|s| format!("HTTP {s}")).unwrap_or_else(|| "なし".into())
-            ),
+        let answer = login.status.map(|s| Text::from(format!("HTTP {s}"))).unwrap_or_else(|| t!("FE002/nothing"));
+        let why = t!("FE002/login-answered", answer = answer);
+        out.causes_all(
+            &[Cause::CorsCredentials, Cause::CookieAttributes, Cause::SecureCookieOnHttp],
+            Unchecked,
+            why.clone(),
         );
-        out.causes_all(&[Cause::CorsCredentials, Cause::CookieAttributes, Cause::SecureCookieOnHttp], Unchecked, &why);
         return out.status(Status::Critical, why);
     }
     let plain_http = f.base_url.starts_with("http://");
@@ -63,15 +61,12 @@ pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
         host.rsplit_once(':').map_or(host, |(h, p)| if p.chars().all(|c| c.is_ascii_digit()) { h } else { host });
     let host = host.trim_matches(['[', ']']);
     let loopback = plain_http && (host == "localhost" || host == "::1" || host.starts_with("127."));
-    let mut problems = Vec::new();
-    let mut warnings: Vec<String> = Vec::new();
+    let mut problems: Vec<Text> = Vec::new();
+    let mut warnings: Vec<Text> = Vec::new();
     let acao = login.headers.get("access-control-allow-origin").map(String::as_str);
     let acac = login.headers.get("access-control-allow-credentials").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     if acao == Some("*") && acac {
-        let m = ctx.tr(
-            "Access-Control-Allow-Origin: * with Access-Control-Allow-Credentials: true: browsers refuse credentialed responses with a wildcard origin",
-            "Access-Control-Allow-Origin: * と Access-Control-Allow-Credentials: true の組み合わせ: ブラウザはワイルドカードのオリジンへの資格情報付き応答を拒否する",
-        );
+        let m = t!("FE002/cors-wildcard-with-credentials");
         out.cause(Cause::CorsCredentials, Confirmed, m.clone());
         problems.push(m);
     } else {
@@ -79,35 +74,26 @@ pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
             Cause::CorsCredentials,
             RuledOut,
             match acao {
-                Some(o) => format!("Access-Control-Allow-Origin: {o}; Allow-Credentials: {acac}"),
-                None => ctx.tr("no CORS headers: same-origin only", "CORS ヘッダーなし: 同一オリジンのみ"),
+                Some(o) => Text::from(format!("Access-Control-Allow-Origin: {o}; Allow-Credentials: {acac}")),
+                None => t!("FE002/no-cors-headers"),
             },
         );
     }
-    let mut attr = Vec::new();
-    let mut secure_http = Vec::new();
+    let mut attr: Vec<Text> = Vec::new();
+    let mut secure_http: Vec<Text> = Vec::new();
     if f.cookies.is_empty() {
-        attr.push(ctx.tr("the login set no cookie at all", "ログインで Cookie が 1 つも設定されていない"));
+        attr.push(t!("FE002/no-cookie"));
     }
     for c in &f.cookies {
         let name = c.name.to_ascii_lowercase();
         if !c.http_only && ["token", "session", "sid", "auth", "jwt"].iter().any(|w| name.contains(w)) {
-            attr.push(ctx.tr(
-                format!("{} lacks HttpOnly: scripts can read the token", c.name),
-                format!("{} に HttpOnly がない: スクリプトからトークンを読める", c.name),
-            ));
+            attr.push(t!("FE002/lacks-httponly", cookie = &c.name));
         }
         if c.same_site.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("none")) && !c.secure {
-            attr.push(ctx.tr(
-                format!("{} has SameSite=None without Secure: browsers reject it", c.name),
-                format!("{} が Secure なしで SameSite=None: ブラウザに拒否される", c.name),
-            ));
+            attr.push(t!("FE002/samesite-none-without-secure", cookie = &c.name));
         }
         if c.secure && plain_http {
-            secure_http.push(ctx.tr(
-                format!("{} is Secure but the site is served over plain HTTP: the browser drops it", c.name),
-                format!("{} は Secure だがサイトは HTTP で提供されている: ブラウザは保存しない", c.name),
-            ));
+            secure_http.push(t!("FE002/secure-over-http", cookie = &c.name));
         }
     }
     let shown: Vec<String> = f
@@ -136,45 +122,32 @@ pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
     if attr.is_empty() {
         out.cause(Cause::CookieAttributes, RuledOut, shown.join(" | "));
     } else {
-        out.cause(Cause::CookieAttributes, Confirmed, attr.join("; "));
+        out.cause(Cause::CookieAttributes, Confirmed, Text::join(attr.clone(), Sep::Clauses));
         problems.extend(attr);
     }
     if secure_http.is_empty() {
         out.cause(
             Cause::SecureCookieOnHttp,
             RuledOut,
-            if plain_http {
-                ctx.tr("no cookie is marked Secure on this plain-HTTP site", "HTTP サイトで Secure の Cookie はない")
-            } else {
-                ctx.tr("the site is served over HTTPS", "サイトは HTTPS")
-            },
+            if plain_http { t!("FE002/no-secure-cookie-on-http") } else { t!("FE002/served-over-https") },
         );
     } else if loopback {
         // Chrome and Firefox treat http://localhost as a secure context and keep Secure cookies
         // there; any other plain-HTTP address (a LAN IP, a compose name) loses them.
-        let m = ctx.tr(
-            format!("{}; on http://localhost current Chrome and Firefox keep them, but any other plain-HTTP address (and Safari) drops them", secure_http.join("; ")),
-            format!("{}。http://localhost では現行の Chrome・Firefox は保持するが、それ以外の HTTP アドレス（および Safari）では破棄される", secure_http.join("; ")),
-        );
+        let m = t!("FE002/kept-on-localhost-only", cookies = Text::join(secure_http, Sep::Clauses));
         out.cause(Cause::SecureCookieOnHttp, Suspected, m.clone());
         warnings.push(m);
     } else {
-        out.cause(Cause::SecureCookieOnHttp, Confirmed, secure_http.join("; "));
+        out.cause(Cause::SecureCookieOnHttp, Confirmed, Text::join(secure_http.clone(), Sep::Clauses));
         problems.extend(secure_http);
     }
     if problems.is_empty() && !warnings.is_empty() {
-        return out.status(Status::Warning, warnings.join("; "));
+        return out.status(Status::Warning, Text::join(warnings, Sep::Clauses));
     }
     if problems.is_empty() {
-        out.status(
-            Status::Ok,
-            ctx.tr(
-                format!("the BFF login sets {}", shown.join(" | ")),
-                format!("BFF ログインで設定される Cookie: {}", shown.join(" | ")),
-            ),
-        )
+        out.status(Status::Ok, t!("FE002/login-sets", cookies = shown.join(" | ")))
     } else {
-        out.status(Status::Critical, problems.join("; "))
+        out.status(Status::Critical, Text::join(problems, Sep::Clauses))
     }
 }
 
@@ -218,7 +191,7 @@ mod tests {
 
     #[test]
     fn sound_cookies_and_cors_rule_everything_out() {
-        let f = diagnose(&logged_in("http://localhost:3002", sound_cookies(), &SAME_ORIGIN), &ctx());
+        let f = diagnose(&logged_in("http://localhost:3002", sound_cookies(), &SAME_ORIGIN));
         assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
         assert!(verdicts(&f).iter().all(|(_, v)| *v == RuledOut), "{:?}", f.causes);
         assert_cause(
@@ -237,7 +210,7 @@ mod tests {
         assert!(f.summary.en().contains("the BFF login sets access_token; HttpOnly"), "{}", f.summary.en());
 
         let secure = vec![cookie("access_token", true, true, Some("None"))];
-        let f = diagnose(&logged_in("https://app.example.com", secure, &[]), &ctx());
+        let f = diagnose(&logged_in("https://app.example.com", secure, &[]));
         assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
         assert_cause(&f, "cors-credentials", RuledOut, "no CORS headers: same-origin only");
         assert_cause(&f, "cookie-attributes", RuledOut, "access_token; HttpOnly; Secure; SameSite=None");
@@ -276,7 +249,7 @@ mod tests {
             ),
         ];
         for (facts, id, says) in cases {
-            let f = diagnose(&facts, &ctx());
+            let f = diagnose(&facts);
             assert_eq!(f.status, Status::Critical, "{id}");
             assert_cause(&f, id, Confirmed, says);
             assert!(f.summary.en().contains(says), "{}", f.summary.en());
@@ -284,22 +257,21 @@ mod tests {
             assert!(others.iter().all(|(_, v)| *v == RuledOut), "{id}: {others:?}");
         }
         // On http://localhost, browsers that treat it as a secure context keep Secure cookies.
-        let f = diagnose(&logged_in(http, vec![cookie("access_token", true, true, Some("Lax"))], &SAME_ORIGIN), &ctx());
+        let f = diagnose(&logged_in(http, vec![cookie("access_token", true, true, Some("Lax"))], &SAME_ORIGIN));
         assert_eq!(f.status, Status::Warning, "{}", f.summary.en());
         assert_cause(&f, "secure-cookie-on-http", Suspected, "any other plain-HTTP address");
         // Names are matched whatever their case.
-        let f =
-            diagnose(&logged_in(http, vec![cookie("AccessToken", false, false, Some("Lax"))], &SAME_ORIGIN), &ctx());
+        let f = diagnose(&logged_in(http, vec![cookie("AccessToken", false, false, Some("Lax"))], &SAME_ORIGIN));
         assert_cause(&f, "cookie-attributes", Confirmed, "AccessToken lacks HttpOnly");
         // A cookie that is neither a token nor a session may lack HttpOnly.
         let theme = vec![cookie("theme", false, false, None), cookie("access_token", true, false, Some("Lax"))];
-        let f = diagnose(&logged_in(http, theme, &SAME_ORIGIN), &ctx());
+        let f = diagnose(&logged_in(http, theme, &SAME_ORIGIN));
         assert_cause(&f, "cookie-attributes", RuledOut, "theme; Path=/ | access_token; HttpOnly");
     }
 
     #[test]
     fn without_a_successful_bff_login_nothing_is_judged() {
-        let f = diagnose(&FrontendFacts { bff_login: None, ..logged_in("http://localhost:3002", vec![], &[]) }, &ctx());
+        let f = diagnose(&FrontendFacts { bff_login: None, ..logged_in("http://localhost:3002", vec![], &[]) });
         assert_eq!(f.status, Status::Skipped);
         for (id, _) in verdicts(&f) {
             assert_cause(&f, id, Unchecked, "no BFF login tried: set DOCTOR_LOGIN_USERNAME and DOCTOR_LOGIN_PASSWORD");
@@ -307,14 +279,14 @@ mod tests {
 
         let mut refused = logged_in("http://localhost:3002", vec![], &[]);
         refused.bff_login = Some(answer("POST", "http://localhost:3002/api/auth/login", 401, "{}"));
-        let f = diagnose(&refused, &ctx());
+        let f = diagnose(&refused);
         assert_eq!(f.status, Status::Critical);
         for (id, _) in verdicts(&f) {
             assert_cause(&f, id, Unchecked, "the BFF login answered HTTP 401: see AU001");
         }
         refused.bff_login =
             Some(failure("POST", "http://localhost:3002/api/auth/login", HttpErrorKind::Timeout, "timed out"));
-        let f = diagnose(&refused, &ctx());
+        let f = diagnose(&refused);
         assert_cause(&f, "cookie-attributes", Unchecked, "the BFF login answered nothing: see AU001");
     }
 }

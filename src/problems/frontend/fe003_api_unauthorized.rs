@@ -7,9 +7,10 @@
 
 use crate::catalogue::Area;
 use crate::probe::web::FrontendFacts;
-use crate::problems::Ctx;
 use crate::problems::registry::{Inputs, Problem};
 use crate::report::{Finding, Status, Verdict::*};
+use crate::t;
+use crate::text::Text;
 
 crate::causes! {
     CookieMissing = "cookie-missing",
@@ -28,22 +29,19 @@ pub static PROBLEM: Problem = Problem {
 
 fn run(i: &Inputs) -> Vec<Finding> {
     let Some(w) = &i.facts.web else { return vec![] };
-    w.frontends.iter().map(|f| i.timed(diagnose(f, i.ctx), i.facts.web_ms)).collect()
+    w.frontends.iter().map(|f| i.timed(diagnose(f), i.facts.web_ms)).collect()
 }
 
-pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
+pub fn diagnose(f: &FrontendFacts) -> Finding {
     let mut out = Finding::new("FE003", format!("{} {}", f.service, f.base_url));
     let (Some(login), Some(bff)) = (&f.bff_login, &f.bff_api) else {
-        let why = ctx.tr(
-            "no BFF login tried (set DOCTOR_LOGIN_USERNAME and DOCTOR_LOGIN_PASSWORD)",
-            "BFF ログインは未試行（DOCTOR_LOGIN_USERNAME と DOCTOR_LOGIN_PASSWORD を設定）",
-        );
-        out.causes_all(&[Cause::CookieMissing, Cause::TokenNotForwarded, Cause::TokenInvalid], Unchecked, &why);
+        let why = t!("FE003/no-login-tried");
+        out.causes_all(&[Cause::CookieMissing, Cause::TokenNotForwarded, Cause::TokenInvalid], Unchecked, why.clone());
         return out.status(Status::Skipped, why);
     };
     if !login.ok() {
-        let why = ctx.tr("the BFF login failed (see FE002, AU001)", "BFF ログインが失敗した（FE002、AU001 を参照）");
-        out.causes_all(&[Cause::CookieMissing, Cause::TokenNotForwarded, Cause::TokenInvalid], Unchecked, &why);
+        let why = t!("FE003/login-failed");
+        out.causes_all(&[Cause::CookieMissing, Cause::TokenNotForwarded, Cause::TokenInvalid], Unchecked, why.clone());
         return out.status(Status::Skipped, why);
     }
     out.fact("bff_status", bff.status);
@@ -52,142 +50,72 @@ pub fn diagnose(f: &FrontendFacts, ctx: &Ctx) -> Finding {
     out.fact("direct_path", &f.direct_api_route.path);
     let has_access = f.cookies.iter().any(|c| c.name.contains("access"));
     if f.bff_api_route.not_found() {
-        return no_bff_route(out, f, has_access, ctx);
+        return no_bff_route(out, f, has_access);
     }
-    let at = f.bff_api_route.path.as_ref().map(|p| format!(" at {p}")).unwrap_or_default();
     if bff.ok() {
-        let ok = ctx.tr(
-            format!("the BFF call answered HTTP {}{at}", bff.status.unwrap_or(0)),
-            format!("BFF 経由の呼び出しは HTTP {}{at}", bff.status.unwrap_or(0)),
-        );
-        out.causes_all(&[Cause::CookieMissing, Cause::TokenNotForwarded, Cause::TokenInvalid], RuledOut, &ok);
+        let status = bff.status.unwrap_or(0);
+        let ok = match &f.bff_api_route.path {
+            Some(p) => t!("FE003/bff-call-answered-at", status = status, path = p),
+            None => t!("FE003/bff-call-answered", status = status),
+        };
+        out.causes_all(&[Cause::CookieMissing, Cause::TokenNotForwarded, Cause::TokenInvalid], RuledOut, ok.clone());
         return out.status(Status::Ok, ok);
     }
-    let code = bff.status.map(|s| format!("HTTP {s}")).unwrap_or_else(|| "no answer".into());
+    // How a call answered: its HTTP status, or that it did not.
+    let answered = |h: &crate::probe::http::HttpFacts| {
+        h.status.map(|s| Text::from(format!("HTTP {s}"))).unwrap_or_else(|| t!("FE003/no-answer"))
+    };
+    let code = answered(bff);
     if !has_access {
-        out.cause(
-            Cause::CookieMissing,
-            Confirmed,
-            ctx.tr(
-                format!("the login set no access-token cookie, and the BFF call answered {code}"),
-                format!("ログインでアクセストークンの Cookie が設定されず、BFF 経由の呼び出しは {code}"),
-            ),
-        );
-        out.cause(Cause::TokenNotForwarded, Unchecked, ctx.tr("no token to forward", "転送するトークンがない"));
-        out.cause(Cause::TokenInvalid, Unchecked, ctx.tr("no token to check", "確認するトークンがない"));
-        return out.status(
-            Status::Critical,
-            ctx.tr(
-                format!("no access-token cookie; BFF call {code}"),
-                format!("アクセストークンの Cookie がない。BFF 経由は {code}"),
-            ),
-        );
+        out.cause(Cause::CookieMissing, Confirmed, t!("FE003/no-access-token-cookie", code = code.clone()));
+        out.cause(Cause::TokenNotForwarded, Unchecked, t!("FE003/no-token-to-forward"));
+        out.cause(Cause::TokenInvalid, Unchecked, t!("FE003/no-token-to-check"));
+        return out.status(Status::Critical, t!("FE003/no-access-token-cookie-summary", code = code));
     }
-    out.cause(
-        Cause::CookieMissing,
-        RuledOut,
-        ctx.tr("the access-token cookie was set and sent back", "アクセストークンの Cookie は設定・送信された"),
-    );
+    out.cause(Cause::CookieMissing, RuledOut, t!("FE003/cookie-sent-back"));
     match f.direct_api.as_ref() {
         Some(d) if d.ok() => {
             out.cause(
                 Cause::TokenNotForwarded,
                 Confirmed,
-                ctx.tr(
-                    format!("the same token sent straight to user-api works (HTTP {}), but through the BFF it gets {code}: the BFF does not pass Authorization: Bearer", d.status.unwrap_or(0)),
-                    format!("同じトークンを user-api に直接送ると成功（HTTP {}）するが、BFF 経由では {code}: BFF が Authorization: Bearer を転送していない", d.status.unwrap_or(0)),
-                ),
+                t!("FE003/not-forwarded", direct = d.status.unwrap_or(0), code = code.clone()),
             );
-            out.cause(
-                Cause::TokenInvalid,
-                RuledOut,
-                ctx.tr("user-api accepts the token", "user-api はトークンを受け付ける"),
-            );
+            out.cause(Cause::TokenInvalid, RuledOut, t!("FE003/user-api-accepts"));
         }
         // A route user-api does not have says nothing about the token either.
         Some(_) if f.direct_api_route.not_found() => {
-            let why = ctx.tr(
-                format!(
-                    "user-api has no profile route at {} (HTTP 404), so the direct call says nothing about the token",
-                    f.direct_api_route.paths_text()
-                ),
-                format!(
-                    "user-api の {} にプロフィールのルートがない（HTTP 404）ため、直接呼び出しからはトークンについて分からない",
-                    f.direct_api_route.paths_text()
-                ),
-            );
+            let why = t!("FE003/no-direct-route", paths = f.direct_api_route.paths_text());
             out.cause(Cause::TokenNotForwarded, Unchecked, why.clone());
             out.cause(Cause::TokenInvalid, Unchecked, why);
         }
         // Only a refusal says something about the token; a 5xx, a 404 or no answer is user-api's
         // own trouble (API001) and leaves both causes open.
         Some(d) if !matches!(d.status, Some(401 | 403)) => {
-            let dc = d.status.map(|s| format!("HTTP {s}")).unwrap_or_else(|| "no answer".into());
-            let why = ctx.tr(
-                format!("the direct call to user-api failed for another reason ({dc}; see API001), so it says nothing about the token"),
-                format!("user-api への直接呼び出しが別の理由で失敗した（{dc}、API001 を参照）ため、トークンについては分からない"),
-            );
+            let why = t!("FE003/direct-failed-otherwise", direct = answered(d));
             out.cause(Cause::TokenNotForwarded, Unchecked, why.clone());
             out.cause(Cause::TokenInvalid, Unchecked, why);
         }
         Some(d) => {
-            let dc = d.status.map(|s| format!("HTTP {s}")).unwrap_or_else(|| "no answer".into());
-            out.cause(
-                Cause::TokenNotForwarded,
-                RuledOut,
-                ctx.tr(
-                    format!("user-api refuses the token directly too ({dc})"),
-                    format!("user-api に直接送っても拒否される（{dc}）"),
-                ),
-            );
-            out.cause(
-                Cause::TokenInvalid,
-                Confirmed,
-                ctx.tr(
-                    format!("user-api refuses the token itself ({dc}): check it with `doctor auth --token -` (AU002)"),
-                    format!("user-api がトークン自体を拒否（{dc}）: `doctor auth --token -`（AU002）で確認"),
-                ),
-            );
+            let dc = answered(d);
+            out.cause(Cause::TokenNotForwarded, RuledOut, t!("FE003/refused-directly-too", direct = dc.clone()));
+            out.cause(Cause::TokenInvalid, Confirmed, t!("FE003/refuses-the-token", direct = dc));
         }
         None => {
-            out.cause(
-                Cause::TokenNotForwarded,
-                Unchecked,
-                ctx.tr("user-api was not called directly", "user-api を直接呼び出していない"),
-            );
-            out.cause(
-                Cause::TokenInvalid,
-                Unchecked,
-                ctx.tr("user-api was not called directly", "user-api を直接呼び出していない"),
-            );
+            out.cause(Cause::TokenNotForwarded, Unchecked, t!("FE003/not-called-directly"));
+            out.cause(Cause::TokenInvalid, Unchecked, t!("FE003/not-called-directly"));
         }
     }
-    out.status(
-        Status::Critical,
-        ctx.tr(format!("API calls through the BFF answer {code}"), format!("BFF 経由の API 呼び出しが {code}")),
-    )
+    out.status(Status::Critical, t!("FE003/calls-answer", code = code))
 }
 
 /// Every BFF profile route answered 404: the route is not there, which is no verdict on cookies
 /// or tokens.
-fn no_bff_route(mut out: Finding, f: &FrontendFacts, has_access: bool, ctx: &Ctx) -> Finding {
-    let paths = f.bff_api_route.paths_text();
-    let why = ctx.tr(
-        format!("the BFF has no profile route at {paths} (HTTP 404): the route was not found, which says nothing about the token"),
-        format!("BFF の {paths} にプロフィールのルートがない（HTTP 404）: ルートが見つからないだけで、トークンについては分からない"),
-    );
+fn no_bff_route(mut out: Finding, f: &FrontendFacts, has_access: bool) -> Finding {
+    let why = t!("FE003/no-bff-route", paths = f.bff_api_route.paths_text());
     if has_access {
-        out.cause(
-            Cause::CookieMissing,
-            RuledOut,
-            ctx.tr("the login set the access-token cookie", "ログインでアクセストークンの Cookie が設定された"),
-        );
+        out.cause(Cause::CookieMissing, RuledOut, t!("FE003/login-set-the-cookie"));
     } else {
-        out.cause(
-            Cause::CookieMissing,
-            Suspected,
-            ctx.tr("the login set no access-token cookie", "ログインでアクセストークンの Cookie が設定されなかった"),
-        );
+        out.cause(Cause::CookieMissing, Suspected, t!("FE003/login-set-no-cookie"));
     }
     out.cause(Cause::TokenNotForwarded, Unchecked, why.clone());
     out.cause(Cause::TokenInvalid, Unchecked, why.clone());
@@ -227,7 +155,7 @@ mod tests {
 
     #[test]
     fn a_bff_call_that_works_rules_everything_out() {
-        let f = diagnose(&called(&["access_token", "refresh_token"], get(BFF, 200), None), &ctx());
+        let f = diagnose(&called(&["access_token", "refresh_token"], get(BFF, 200), None));
         assert_eq!(f.status, Status::Ok);
         assert_eq!(f.summary.en(), "the BFF call answered HTTP 200");
         for (id, v) in verdicts(&f) {
@@ -239,7 +167,7 @@ mod tests {
     #[test]
     fn each_cause_is_confirmed_from_its_own_evidence() {
         // No access-token cookie to send.
-        let f = diagnose(&called(&["refresh_token"], get(BFF, 401), None), &ctx());
+        let f = diagnose(&called(&["refresh_token"], get(BFF, 401), None));
         assert_eq!(f.status, Status::Critical);
         assert_eq!(f.summary.en(), "no access-token cookie; BFF call HTTP 401");
         assert_cause(
@@ -252,7 +180,7 @@ mod tests {
         assert_cause(&f, "token-invalid", Unchecked, "no token to check");
 
         // The token works directly but not through the BFF.
-        let f = diagnose(&called(&["access_token"], get(BFF, 401), Some(get(DIRECT, 200))), &ctx());
+        let f = diagnose(&called(&["access_token"], get(BFF, 401), Some(get(DIRECT, 200))));
         assert_eq!(f.status, Status::Critical);
         assert_eq!(f.summary.en(), "API calls through the BFF answer HTTP 401");
         assert_cause(&f, "cookie-missing", RuledOut, "the access-token cookie was set and sent back");
@@ -269,7 +197,7 @@ mod tests {
             (get(DIRECT, 401), "user-api refuses the token itself (HTTP 401)"),
             (get(DIRECT, 403), "user-api refuses the token itself (HTTP 403)"),
         ] {
-            let f = diagnose(&called(&["access_token"], get(BFF, 401), Some(direct)), &ctx());
+            let f = diagnose(&called(&["access_token"], get(BFF, 401), Some(direct)));
             assert_eq!(f.status, Status::Critical);
             assert_cause(&f, "token-invalid", Confirmed, says);
             assert_cause(&f, "token-not-forwarded", RuledOut, "user-api refuses the token directly too");
@@ -284,7 +212,7 @@ mod tests {
             (get(DIRECT, 500), "(HTTP 500; see API001)"),
             (get(DIRECT, 404), "(HTTP 404; see API001)"),
         ] {
-            let f = diagnose(&called(&["access_token"], get(BFF, 401), Some(direct)), &ctx());
+            let f = diagnose(&called(&["access_token"], get(BFF, 401), Some(direct)));
             assert_eq!(f.status, Status::Critical);
             assert_cause(&f, "token-invalid", Unchecked, says);
             assert_cause(&f, "token-not-forwarded", Unchecked, "says nothing about the token");
@@ -306,7 +234,7 @@ mod tests {
         // The spec's /api/profile answered.
         let mut facts = called(&["access_token"], get("http://localhost:3002/api/profile", 200), None);
         facts.bff_api_route = tried(&[("/api/profile", 200)], Some("/api/profile"));
-        let f = diagnose(&facts, &ctx());
+        let f = diagnose(&facts);
         assert_eq!(f.status, Status::Ok);
         assert_eq!(f.summary.en(), "the BFF call answered HTTP 200 at /api/profile");
         assert_eq!(f.evidence["bff_path"], "/api/profile");
@@ -315,13 +243,13 @@ mod tests {
         let mut facts = called(&["access_token"], get(BFF, 401), Some(get("http://localhost:8001/profile", 200)));
         facts.bff_api_route = tried(&[("/api/profile", 404), ("/api/users/profile", 401)], Some("/api/users/profile"));
         facts.direct_api_route = tried(&[("/profile", 200)], Some("/profile"));
-        let f = diagnose(&facts, &ctx());
+        let f = diagnose(&facts);
         assert_cause(&f, "token-not-forwarded", Confirmed, "works (HTTP 200), but through the BFF it gets HTTP 401");
 
         // No route at all on the BFF: not a token problem.
         let mut facts = called(&["access_token"], get(BFF, 404), Some(get(DIRECT, 401)));
         facts.bff_api_route = tried(&[("/api/profile", 404), ("/api/users/profile", 404)], None);
-        let f = diagnose(&facts, &ctx());
+        let f = diagnose(&facts);
         assert_eq!(f.status, Status::Unknown, "{}", f.summary.en());
         assert!(
             f.summary.en().starts_with("the BFF has no profile route at /api/profile, /api/users/profile (HTTP 404)")
@@ -334,7 +262,7 @@ mod tests {
         // No route on user-api for the direct call: both token causes stay open.
         let mut facts = called(&["access_token"], get(BFF, 401), Some(get(DIRECT, 404)));
         facts.direct_api_route = tried(&[("/profile", 404), ("/api/users/profile", 404)], None);
-        let f = diagnose(&facts, &ctx());
+        let f = diagnose(&facts);
         assert_eq!(f.status, Status::Critical);
         assert_cause(
             &f,
@@ -347,7 +275,7 @@ mod tests {
 
     #[test]
     fn what_doctor_could_not_try_stays_unchecked() {
-        let f = diagnose(&called(&["access_token"], get(BFF, 500), None), &ctx());
+        let f = diagnose(&called(&["access_token"], get(BFF, 500), None));
         assert_eq!(f.status, Status::Critical);
         assert_cause(&f, "cookie-missing", RuledOut, "was set and sent back");
         assert_cause(&f, "token-not-forwarded", Unchecked, "user-api was not called directly");
@@ -355,14 +283,14 @@ mod tests {
 
         let mut facts = called(&["access_token"], get(BFF, 401), None);
         facts.bff_login = Some(get("http://localhost:3002/api/auth/login", 401));
-        let f = diagnose(&facts, &ctx());
+        let f = diagnose(&facts);
         assert_eq!(f.status, Status::Skipped);
         for (id, _) in verdicts(&f) {
             assert_cause(&f, id, Unchecked, "the BFF login failed (see FE002, AU001)");
         }
 
         facts.bff_login = None;
-        let f = diagnose(&facts, &ctx());
+        let f = diagnose(&facts);
         assert_eq!(f.status, Status::Skipped);
         for (id, _) in verdicts(&f) {
             assert_cause(&f, id, Unchecked, "no BFF login tried (set DOCTOR_LOGIN_USERNAME and DOCTOR_LOGIN_PASSWORD)");

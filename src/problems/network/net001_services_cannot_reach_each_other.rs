@@ -9,6 +9,8 @@ use crate::problems::Ctx;
 use crate::problems::engine::{self, DockerView, LinkProblem};
 use crate::problems::registry::{Inputs, Problem};
 use crate::report::{Finding, Status, Verdict::*};
+use crate::t;
+use crate::text::{Sep, Text};
 
 crate::causes! {
     NoSharedNetwork = "no-shared-network",
@@ -39,20 +41,21 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
     let links: Vec<_> =
         crate::stack::roles::keys().flat_map(|s| engine::links_to(view, s)).filter(|l| !l.browser).collect();
     if links.is_empty() {
-        let why = ctx.tr(
-            "no container of the stack has a *_URL variable pointing at another",
-            "他のサービスを指す *_URL 変数を持つコンテナがない",
+        let why = t!("NET001/no-links");
+        out.causes_all(
+            &[Cause::NoSharedNetwork, Cause::NameNotResolvable, Cause::PortNotListening],
+            Unchecked,
+            why.clone(),
         );
-        out.causes_all(&[Cause::NoSharedNetwork, Cause::NameNotResolvable, Cause::PortNotListening], Unchecked, &why);
         return out.status(Status::Ok, why);
     }
     out.fact("links", links.iter().map(|l| engine::describe_link(l, ctx)).collect::<Vec<_>>());
-    let no_net: Vec<String> = links
+    let no_net: Vec<Text> = links
         .iter()
         .filter(|l| matches!(l.problem, Some(LinkProblem::NoSharedNetwork { .. })))
-        .map(|l| engine::describe_link(l, ctx))
+        .map(|l| engine::describe_link(l, ctx).into())
         .collect();
-    let no_name: Vec<String> = links
+    let no_name: Vec<Text> = links
         .iter()
         .filter(|l| {
             matches!(
@@ -65,16 +68,16 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
                 )
             )
         })
-        .map(|l| engine::describe_link(l, ctx))
+        .map(|l| engine::describe_link(l, ctx).into())
         .collect();
     // Through the Docker host, a port that is not published where the gateway reaches it is
     // a port nothing listens on, as the client sees it.
-    let mut not_listening: Vec<String> = links
+    let mut not_listening: Vec<Text> = links
         .iter()
         .filter(|l| {
             matches!(l.problem, Some(LinkProblem::NotPublishedOnHost | LinkProblem::PublishedOnLoopback { .. }))
         })
-        .map(|l| engine::describe_link(l, ctx))
+        .map(|l| engine::describe_link(l, ctx).into())
         .collect();
     let mut unknown_listening = Vec::new();
     // A stopped target listens on nothing: that is DK002's finding, not a network one.
@@ -90,31 +93,24 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
         let port = l.inner_port;
         match listening_on(t, port) {
             Listening::Everywhere => {}
-            Listening::No => not_listening.push(ctx.tr(
-                format!(
-                    "{} {} points at port {}, but {} listens on no port {port}",
-                    l.client.name, l.var.name, l.var.port, t.name
-                ),
-                format!(
-                    "{} の {} はポート {} を指すが、{} はポート {port} で待ち受けていない",
-                    l.client.name, l.var.name, l.var.port, t.name
-                ),
+            Listening::No => not_listening.push(t!(
+                "NET001/listens-on-no-port",
+                client = &l.client.name,
+                var = &l.var.name,
+                url_port = l.var.port,
+                target = &t.name,
+                port = port
             )),
-            Listening::LoopbackOnly => not_listening.push(ctx.tr(
-                format!(
-                    "{} listens on port {} only on its own loopback, so {} cannot connect",
-                    t.name, port, l.client.name
-                ),
-                format!(
-                    "{} はポート {} を自身のループバックでのみ待ち受けているため、{} から接続できない",
-                    t.name, port, l.client.name
-                ),
-            )),
+            Listening::LoopbackOnly => {
+                not_listening.push(t!("NET001/loopback-only", target = &t.name, port = port, client = &l.client.name))
+            }
             Listening::Unknown => unknown_listening.push(t.name.clone()),
         }
     }
-    let fine = ctx.tr(format!("all {} links checked", links.len()), format!("{} 件の接続をすべて確認", links.len()));
-    let verdict = |v: &Vec<String>| if v.is_empty() { (RuledOut, fine.clone()) } else { (Confirmed, v.join("; ")) };
+    let fine = t!("NET001/all-checked", count = links.len());
+    let verdict = |v: &Vec<Text>| {
+        if v.is_empty() { (RuledOut, fine.clone()) } else { (Confirmed, Text::join(v.clone(), Sep::Clauses)) }
+    };
     let (v, e) = verdict(&no_net);
     out.cause(Cause::NoSharedNetwork, v, e);
     let (v, e) = verdict(&no_name);
@@ -124,16 +120,7 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
         out.cause(
             Cause::PortNotListening,
             Unchecked,
-            ctx.tr(
-                format!(
-                    "the listening sockets of {} could not be read (no `cat` in the image?)",
-                    unknown_listening.join(", ")
-                ),
-                format!(
-                    "{} の待ち受けソケットを読み取れなかった（イメージに `cat` がない？）",
-                    unknown_listening.join(", ")
-                ),
-            ),
+            t!("NET001/sockets-unreadable", containers = unknown_listening.join(", ")),
         );
     } else {
         let (v, e) = verdict(&not_listening);
@@ -143,10 +130,7 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
         out.overrule(
             Cause::PortNotListening,
             RuledOut,
-            ctx.tr(
-                format!("{} not running (see DK002); the running targets listen", not_running.join(", ")),
-                format!("{} は停止中（DK002 を参照）。稼働中の接続先は待ち受けている", not_running.join(", ")),
-            ),
+            t!("NET001/targets-not-running", containers = not_running.join(", ")),
         );
     }
     let problems = no_net.len() + no_name.len() + not_listening.len();
@@ -154,31 +138,14 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
         out.fact("targets_not_running", &not_running);
         out.status(
             Status::Ok,
-            ctx.tr(
-                format!(
-                    "{} links between services resolve; {} not running, so not listening (see DK002)",
-                    links.len(),
-                    not_running.join(", ")
-                ),
-                format!(
-                    "サービス間の接続 {} 件はすべて名前解決できる。{} は停止中のため待ち受けていない（DK002 を参照）",
-                    links.len(),
-                    not_running.join(", ")
-                ),
-            ),
+            t!("NET001/resolve-but-not-running", count = links.len(), containers = not_running.join(", ")),
         )
     } else if problems == 0 {
-        out.status(
-            Status::Ok,
-            ctx.tr(
-                format!("{} links between services: every one resolves and listens", links.len()),
-                format!("サービス間の接続 {} 件: すべて名前解決・待ち受けを確認", links.len()),
-            ),
-        )
+        out.status(Status::Ok, t!("NET001/all-resolve-and-listen", count = links.len()))
     } else {
-        let mut all: Vec<String> = no_net.into_iter().chain(no_name).chain(not_listening).collect();
+        let mut all: Vec<Text> = no_net.into_iter().chain(no_name).chain(not_listening).collect();
         all.truncate(3);
-        out.status(Status::Critical, all.join("; "))
+        out.status(Status::Critical, Text::join(all, Sep::Clauses))
     }
 }
 

@@ -14,6 +14,8 @@ use crate::problems::registry::{Inputs, Problem};
 use crate::report::{Finding, Status, Verdict::*};
 use crate::stack::Stack;
 use crate::stack::roles::ROLES;
+use crate::t;
+use crate::text::{Sep, Text};
 
 crate::causes! {
     PortNotPublished = "port-not-published",
@@ -51,7 +53,8 @@ pub fn diagnose(view: &DockerView, stack: Option<&Stack>, ctx: &Ctx) -> Finding 
         out.causes_all(&[Cause::PortNotPublished, Cause::BoundToContainerLoopback, Cause::Firewall], Unchecked, &why);
         return out.status(Status::Skipped, why);
     }
-    let (mut unpublished, mut loopback, mut blocked, mut fine, mut unknown) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut unpublished, mut loopback, mut blocked): (Vec<Text>, Vec<Text>, Vec<Text>) = (vec![], vec![], vec![]);
+    let (mut fine, mut unknown): (Vec<String>, Vec<String>) = (vec![], vec![]);
     for role in ROLES {
         let Some(port) = host_port(stack, role.key) else { continue };
         let Seen::Found(c) = view.seen(role.key, ctx) else { continue };
@@ -63,21 +66,9 @@ pub fn diagnose(view: &DockerView, stack: Option<&Stack>, ctx: &Ctx) -> Finding 
             let others: Vec<String> =
                 c.ports.iter().filter_map(|p| Some(format!("{}->{}", p.host_port?, p.container_port))).collect();
             unpublished.push(if others.is_empty() {
-                ctx.tr(
-                    format!(
-                        "{}: publishes no port, so nothing reaches it from this host (port {port} expected)",
-                        c.name
-                    ),
-                    format!(
-                        "{}: ポートを公開していないため、このホストから到達できない（ポート {port} を想定）",
-                        c.name
-                    ),
-                )
+                t!("NET002/publishes-no-port", container = &c.name, port = port)
             } else {
-                ctx.tr(
-                    format!("{}: port {port} is not published (it publishes {})", c.name, others.join(", ")),
-                    format!("{}: ポート {port} が公開されていない（公開中: {}）", c.name, others.join(", ")),
-                )
+                t!("NET002/port-not-published", container = &c.name, port = port, published = others.join(", "))
             });
             continue;
         }
@@ -96,17 +87,11 @@ pub fn diagnose(view: &DockerView, stack: Option<&Stack>, ctx: &Ctx) -> Finding 
             })
             .collect();
         if listen == Listening::LoopbackOnly {
-            loopback.push(ctx.tr(
-                format!(
-                    "{}: published on {}, but inside it listens on port {inner} only on 127.0.0.1",
-                    c.name,
-                    shown.join(", ")
-                ),
-                format!(
-                    "{}: {} で公開されているが、コンテナ内ではポート {inner} を 127.0.0.1 のみで待ち受けている",
-                    c.name,
-                    shown.join(", ")
-                ),
+            loopback.push(t!(
+                "NET002/listens-on-loopback-only",
+                container = &c.name,
+                bindings = shown.join(", "),
+                port = inner
             ));
             continue;
         }
@@ -115,41 +100,34 @@ pub fn diagnose(view: &DockerView, stack: Option<&Stack>, ctx: &Ctx) -> Finding 
         }
         match bindings.iter().find_map(|b| b.from_host.clone()) {
             Some(Ok(ms)) => fine.push(format!("{} {} ({ms} ms)", c.name, shown.join(", "))),
-            Some(Err(e)) if listen == Listening::Everywhere => blocked.push(ctx.tr(
-                format!(
-                    "{}: published on {} and listening, but a connect from here failed: {e}",
-                    c.name,
-                    shown.join(", ")
-                ),
-                format!("{}: {} で公開・待ち受けしているが、ここからの接続に失敗: {e}", c.name, shown.join(", ")),
+            Some(Err(e)) if listen == Listening::Everywhere => blocked.push(t!(
+                "NET002/listening-but-connect-failed",
+                container = &c.name,
+                bindings = shown.join(", "),
+                error = e
             )),
-            Some(Err(e)) => blocked.push(ctx.tr(
-                format!("{}: connect to {} failed: {e}", c.name, shown.join(", ")),
-                format!("{}: {} への接続に失敗: {e}", c.name, shown.join(", ")),
-            )),
+            Some(Err(e)) => {
+                blocked.push(t!("NET002/connect-failed", container = &c.name, bindings = shown.join(", "), error = e))
+            }
             None => {}
         }
     }
     out.fact("reachable", &fine);
     let ok = if fine.is_empty() {
-        ctx.tr("no running service of the stack to look at", "確認対象の稼働中サービスがない")
+        t!("NET002/nothing-to-look-at")
     } else {
-        ctx.tr(
-            format!("reachable from here: {}", fine.join(", ")),
-            format!("このホストから到達可能: {}", fine.join(", ")),
-        )
+        t!("NET002/reachable", services = fine.join(", "))
     };
-    let pick = |v: &Vec<String>, yes| if v.is_empty() { (RuledOut, ok.clone()) } else { (yes, v.join("; ")) };
+    let pick = |v: &Vec<Text>, yes| {
+        if v.is_empty() { (RuledOut, ok.clone()) } else { (yes, Text::join(v.clone(), Sep::Clauses)) }
+    };
     let (v, e) = pick(&unpublished, Confirmed);
     out.cause(Cause::PortNotPublished, v, e);
     if loopback.is_empty() && !unknown.is_empty() {
         out.cause(
             Cause::BoundToContainerLoopback,
             Unchecked,
-            ctx.tr(
-                format!("the listening sockets of {} could not be read", unknown.join(", ")),
-                format!("{} の待ち受けソケットを読み取れなかった", unknown.join(", ")),
-            ),
+            t!("NET002/sockets-unreadable", containers = unknown.join(", ")),
         );
     } else {
         let (v, e) = pick(&loopback, Confirmed);
@@ -157,12 +135,12 @@ pub fn diagnose(view: &DockerView, stack: Option<&Stack>, ctx: &Ctx) -> Finding 
     }
     let (v, e) = pick(&blocked, Suspected);
     out.cause(Cause::Firewall, v, e);
-    let problems: Vec<String> = unpublished.iter().chain(&loopback).chain(&blocked).cloned().collect();
+    let problems: Vec<Text> = unpublished.iter().chain(&loopback).chain(&blocked).cloned().collect();
     if problems.is_empty() {
         out.status(Status::Ok, ok)
     } else if unpublished.is_empty() && loopback.is_empty() {
-        out.status(Status::Warning, problems.join("; "))
+        out.status(Status::Warning, Text::join(problems, Sep::Clauses))
     } else {
-        out.status(Status::Critical, problems.join("; "))
+        out.status(Status::Critical, Text::join(problems, Sep::Clauses))
     }
 }

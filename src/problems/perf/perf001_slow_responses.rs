@@ -11,6 +11,8 @@ use crate::problems::registry::{Inputs, Problem};
 use crate::problems::related::Related;
 use crate::problems::{Ctx, secs};
 use crate::report::{Finding, Status, Verdict::*};
+use crate::t;
+use crate::text::Text;
 
 crate::causes! {
     SlowDatabase = "slow-database",
@@ -53,17 +55,14 @@ pub fn diagnose(w: &WebFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
         }
         Some((p, answer)) => {
             let why = match answer {
-                Some(Ok(_)) => {
-                    ctx.tr("no http_request_duration_seconds series", "http_request_duration_seconds の系列がない")
-                }
-                Some(Err(e)) => e.clone(),
+                Some(Ok(_)) => t!("PERF001/no-series"),
+                Some(Err(e)) => Text::from(e),
                 None => crate::problems::auth::au002_jwt_verification_fails::http_failure(&p.http, ctx)
-                    .unwrap_or_else(|| ctx.tr("no answer", "応答なし")),
+                    .map(Text::from)
+                    .unwrap_or_else(|| t!("PERF001/no-answer")),
             };
-            out.fact(
-                "prometheus",
-                ctx.tr(format!("{} not used: {why}", p.base_url), format!("{} は使えない: {why}", p.base_url)),
-            );
+            // A fact, in the run's language as every fact is.
+            out.fact("prometheus", t!("PERF001/prometheus-not-used", url = &p.base_url, why = why).render(ctx.lang));
             false
         }
         None => false,
@@ -99,20 +98,10 @@ pub fn diagnose(w: &WebFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
     };
     let problem = status != Status::Ok;
     let link = |v: &Option<String>, checked: bool| match (v, problem) {
-        (Some(t), true) => (Suspected, t.clone()),
-        (Some(t), false) => {
-            (RuledOut, ctx.tr(format!("responses are fast although {t}"), format!("{t} だが応答は速い")))
-        }
-        (None, _) if checked => {
-            (RuledOut, ctx.tr("nothing found by the checks of this run", "この実行のチェックでは問題なし"))
-        }
-        (None, _) => (
-            Unchecked,
-            ctx.tr(
-                "those checks did not run (doctor all includes them)",
-                "該当するチェックは未実施（doctor all で含める）",
-            ),
-        ),
+        (Some(f), true) => (Suspected, Text::from(f)),
+        (Some(f), false) => (RuledOut, t!("PERF001/fast-although", found = f)),
+        (None, _) if checked => (RuledOut, t!("PERF001/nothing-found")),
+        (None, _) => (Unchecked, t!("PERF001/checks-did-not-run")),
     };
     let (v, e) = link(&related.database, related.database_checked);
     out.cause(Cause::SlowDatabase, v, e);
@@ -131,33 +120,16 @@ pub fn diagnose(w: &WebFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
         .collect();
     match docker.unavailable(ctx) {
         Some(why) => out.cause(Cause::CpuSaturated, Unchecked, why),
-        None if busy.is_empty() => out.cause(
-            Cause::CpuSaturated,
-            RuledOut,
-            ctx.tr("no container above 90% CPU", "CPU 使用率 90% を超えるコンテナはない"),
-        ),
+        None if busy.is_empty() => out.cause(Cause::CpuSaturated, RuledOut, t!("PERF001/no-container-above-90")),
         None => out.cause(Cause::CpuSaturated, Confirmed, busy.join(", ")),
     }
-    out.cause(
-        Cause::SlowExternalCall,
-        Unchecked,
-        ctx.tr(
-            "calls to outside services are not visible from outside (see traces)",
-            "外部サービス呼び出しは外からは見えない（トレースを確認）",
-        ),
-    );
+    out.cause(Cause::SlowExternalCall, Unchecked, t!("PERF001/external-calls-not-visible"));
     let summary = if seen.is_empty() {
-        ctx.tr("no latency could be measured (APIs unreachable)", "レイテンシを測定できなかった（API に到達できない）")
+        t!("PERF001/no-latency")
     } else if slow.is_empty() {
-        ctx.tr(
-            format!("within {}: {}", secs(warn), seen.join(", ")),
-            format!("{} 以内: {}", secs(warn), seen.join(", ")),
-        )
+        t!("PERF001/within", limit = secs(warn), latencies = seen.join(", "))
     } else {
-        ctx.tr(
-            format!("slower than {}: {}", secs(warn), slow.join(", ")),
-            format!("{} より遅い: {}", secs(warn), slow.join(", ")),
-        )
+        t!("PERF001/slower-than", limit = secs(warn), latencies = slow.join(", "))
     };
     out.status(status, summary)
 }

@@ -10,6 +10,8 @@ use crate::problems::engine::{self, DockerView};
 use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{Ctx, bytes, percent, secs};
 use crate::report::{Finding, Status, Verdict::*};
+use crate::t;
+use crate::text::{Sep, Text};
 
 crate::causes! {
     MemoryGrowth = "memory-growth",
@@ -38,58 +40,49 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
         out.causes_all(&[Cause::MemoryGrowth, Cause::NearMemoryLimit, Cause::OomKilled], Unchecked, &why);
         return out.status(Status::Skipped, why);
     }
-    let growth = growth(view, ctx);
+    let growth = growth(view);
     let growth_status = growth.status;
     out.cause(Cause::MemoryGrowth, growth.verdict, growth.evidence.clone());
     if !growth.series.is_empty() {
-        out.fact("memory_growth", &growth.series);
+        // A fact, in the run's language as every fact is.
+        out.fact("memory_growth", growth.series.iter().map(|l| l.render(ctx.lang)).collect::<Vec<_>>());
     }
     let containers = view.found();
     let killed: Vec<String> = containers.iter().filter_map(|c| engine::oom_kills(c, ctx)).collect();
-    let mut near = Vec::new();
+    let mut near: Vec<Text> = Vec::new();
     let mut usage = Vec::new();
     for c in &containers {
         let (Some(s), Some(limit)) = (&c.stats, c.memory_limit) else { continue };
         let share = s.mem_used as f64 / limit as f64;
         usage.push(format!("{} {}", c.name, percent(share)));
         if share >= NEAR {
-            near.push(ctx.tr(
-                format!("{} uses {} of its {} limit ({})", c.name, bytes(s.mem_used), bytes(limit), percent(share)),
-                format!(
-                    "{} はメモリ制限 {} のうち {} を使用（{}）",
-                    c.name,
-                    bytes(limit),
-                    bytes(s.mem_used),
-                    percent(share)
-                ),
+            near.push(t!(
+                "PERF002/near-limit",
+                container = &c.name,
+                used = bytes(s.mem_used),
+                limit = bytes(limit),
+                share = percent(share)
             ));
         }
     }
     out.fact("memory_share_of_limit", &usage);
     if killed.is_empty() {
-        out.cause(
-            Cause::OomKilled,
-            RuledOut,
-            ctx.tr("no container of the stack was OOM-killed", "OOM Kill されたコンテナはない"),
-        );
+        out.cause(Cause::OomKilled, RuledOut, t!("PERF002/no-oom-kill"));
     } else {
-        out.cause(Cause::OomKilled, Confirmed, killed.join("; "));
+        out.cause(Cause::OomKilled, Confirmed, Text::join(killed.iter().map(Text::from), Sep::Clauses));
     }
     if near.is_empty() {
         out.cause(
             Cause::NearMemoryLimit,
             RuledOut,
             if usage.is_empty() {
-                ctx.tr("no container has a memory limit", "メモリ制限のあるコンテナはない")
+                t!("PERF002/no-memory-limit")
             } else {
-                ctx.tr(
-                    format!("below {} of the limit: {}", percent(NEAR), usage.join(", ")),
-                    format!("いずれも制限の {} 未満: {}", percent(NEAR), usage.join(", ")),
-                )
+                t!("PERF002/below-limit", share = percent(NEAR), usage = usage.join(", "))
             },
         );
     } else {
-        out.cause(Cause::NearMemoryLimit, Confirmed, near.join("; "));
+        out.cause(Cause::NearMemoryLimit, Confirmed, Text::join(near.clone(), Sep::Clauses));
     }
     let dead = containers.iter().any(|c| c.ended_by_oom() && !c.running);
     let status = if dead {
@@ -102,11 +95,8 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
     .max(growth_status);
     let growing = (growth.verdict == Confirmed).then_some(growth.evidence);
     let summary = match status {
-        Status::Ok => ctx.tr(
-            "no container near its memory limit or OOM-killed",
-            "メモリ制限に近いコンテナ・OOM Kill されたコンテナはない",
-        ),
-        _ => killed.into_iter().chain(near).chain(growing).collect::<Vec<_>>().join("; "),
+        Status::Ok => t!("PERF002/nothing-near-or-killed"),
+        _ => Text::join(killed.into_iter().map(Text::from).chain(near).chain(growing), Sep::Clauses),
     };
     out.status(status, summary)
 }
@@ -118,20 +108,17 @@ const CRITICAL_TO_LIMIT_S: f64 = 3600.0;
 
 struct Growth {
     verdict: crate::report::Verdict,
-    evidence: String,
+    evidence: Text,
     status: Status,
-    series: Vec<String>,
+    series: Vec<Text>,
 }
 
 /// From `perf --sample`: each container's growth rate and the time to its limit at that rate.
-fn growth(view: &DockerView, ctx: &Ctx) -> Growth {
+fn growth(view: &DockerView) -> Growth {
     let Some(samples) = view.facts.and_then(|f| f.memory_samples.as_ref()) else {
         return Growth {
             verdict: Unchecked,
-            evidence: ctx.tr(
-                "one snapshot cannot show growth: run `doctor perf --sample 60s` to sample memory over time",
-                "1 回の測定では増加傾向は分からない: `doctor perf --sample 60s` で時間をおいて測定する",
-            ),
+            evidence: t!("PERF002/one-snapshot"),
             status: Status::Ok,
             series: Vec::new(),
         };
@@ -150,28 +137,18 @@ fn growth(view: &DockerView, ctx: &Ctx) -> Growth {
             format!("-{}/min", bytes((-per_min) as u64))
         };
         let line = match to_limit {
-            Some(t) => ctx.tr(
-                format!(
-                    "{} {rate} over {}, {} now; its {} limit in about {} at that rate",
-                    s.container,
-                    secs(s.span_s()),
-                    bytes(last),
-                    bytes(s.limit.unwrap_or(0)),
-                    secs(t)
-                ),
-                format!(
-                    "{} {rate}（{} 間）、現在 {}。この速度では約 {} で制限 {} に達する",
-                    s.container,
-                    secs(s.span_s()),
-                    bytes(last),
-                    secs(t),
-                    bytes(s.limit.unwrap_or(0))
-                ),
+            Some(eta) => t!(
+                "PERF002/growth-to-limit",
+                container = &s.container,
+                rate = rate,
+                span = secs(s.span_s()),
+                now = bytes(last),
+                limit = bytes(s.limit.unwrap_or(0)),
+                eta = secs(eta)
             ),
-            None => ctx.tr(
-                format!("{} {rate} over {}, {} now", s.container, secs(s.span_s()), bytes(last)),
-                format!("{} {rate}（{} 間）、現在 {}", s.container, secs(s.span_s()), bytes(last)),
-            ),
+            None => {
+                t!("PERF002/growth", container = &s.container, rate = rate, span = secs(s.span_s()), now = bytes(last))
+            }
         };
         if per_min >= GROWTH_PER_MIN {
             growing.push(line.clone());
@@ -184,25 +161,21 @@ fn growth(view: &DockerView, ctx: &Ctx) -> Growth {
         series.push(line);
     }
     if series.is_empty() {
-        return Growth {
-            verdict: Unchecked,
-            evidence: ctx.tr("too few memory samples (three are needed)", "メモリの測定回数が足りない（3 回必要）"),
-            status: Status::Ok,
-            series,
-        };
+        return Growth { verdict: Unchecked, evidence: t!("PERF002/too-few-samples"), status: Status::Ok, series };
     }
     if growing.is_empty() {
         Growth {
             verdict: RuledOut,
-            evidence: ctx.tr(
-                format!("no container grew by {}/min or more: {}", bytes(GROWTH_PER_MIN as u64), series.join("; ")),
-                format!("毎分 {} 以上増えたコンテナはない: {}", bytes(GROWTH_PER_MIN as u64), series.join("; ")),
+            evidence: t!(
+                "PERF002/no-growth",
+                rate = bytes(GROWTH_PER_MIN as u64),
+                series = Text::join(series.clone(), Sep::Clauses)
             ),
             status,
             series,
         }
     } else {
-        Growth { verdict: Confirmed, evidence: growing.join("; "), status, series }
+        Growth { verdict: Confirmed, evidence: Text::join(growing, Sep::Clauses), status, series }
     }
 }
 
