@@ -9,6 +9,7 @@ use super::Ctx;
 use super::engine::{self, DockerView, Seen};
 use crate::probe::postgres::{PgErrorKind, PgFacts};
 use crate::report::{Finding, Status, Verdict};
+use crate::text::{Sep, Text};
 use pg001_cannot_connect::Cause as Pg001;
 use pg004_connections_drop::Cause as Pg004;
 
@@ -81,9 +82,14 @@ pub(crate) fn escalate<C: Into<crate::report::CauseId> + Copy, const N: usize>(o
 fn with_engine_pg004(out: &mut Finding, docker: &DockerView, ctx: &Ctx) {
     engine::explain_unavailable(out, docker, &[Pg004::OomKilled], ctx);
     let Seen::Found(c) = docker.seen("postgres", ctx) else { return };
-    let limit = c.memory_limit.map(super::bytes).unwrap_or_else(|| ctx.tr("no memory limit", "メモリ制限なし"));
+    let limit =
+        c.memory_limit.map(|b| Text::from(super::bytes(b))).unwrap_or_else(|| crate::t!("PG004/no-memory-limit"));
     if let Some(kills) = engine::oom_kills(c, ctx) {
-        engine::apply(out, Pg004::OomKilled, Some((Verdict::Confirmed, format!("{kills}; {limit}"))));
+        engine::apply(
+            out,
+            Pg004::OomKilled,
+            Some((Verdict::Confirmed, Text::join([kills.into(), limit], Sep::Clauses))),
+        );
         out.status = out.status.max(Status::Warning);
         let summary = std::mem::take(&mut out.summary);
         out.summary = crate::t!("PG004/also-oom-killed", summary = summary, container = &c.name);
@@ -94,18 +100,9 @@ fn with_engine_pg004(out: &mut Finding, docker: &DockerView, ctx: &Ctx) {
             Some((
                 Verdict::RuledOut,
                 if c.oom_events.is_some() {
-                    ctx.tr(
-                        format!("{} was not OOM-killed, nor any process in it in the last 24h ({limit})", c.name),
-                        format!(
-                            "{} は OOM Kill されておらず、直近 24 時間に内部のプロセスの OOM Kill もない（{limit}）",
-                            c.name
-                        ),
-                    )
+                    crate::t!("PG004/not-oom-killed-nor-inside", container = &c.name, limit = limit)
                 } else {
-                    ctx.tr(
-                        format!("{} was not OOM-killed ({limit})", c.name),
-                        format!("{} は OOM Kill されていない（{limit}）", c.name),
-                    )
+                    crate::t!("PG004/not-oom-killed", container = &c.name, limit = limit)
                 },
             )),
         );
@@ -116,19 +113,11 @@ fn with_engine_pg004(out: &mut Finding, docker: &DockerView, ctx: &Ctx) {
             Pg004::ServerRestarted,
             Some((
                 Verdict::Confirmed,
-                ctx.tr(
-                    format!(
-                        "Docker restarted {} {} times; {}",
-                        c.name,
-                        c.restart_count,
-                        engine::describe_state(c, ctx)
-                    ),
-                    format!(
-                        "Docker が {} を {} 回再起動した。{}",
-                        c.name,
-                        c.restart_count,
-                        engine::describe_state(c, ctx)
-                    ),
+                crate::t!(
+                    "PG004/docker-restarted",
+                    container = &c.name,
+                    count = c.restart_count,
+                    state = engine::describe_state(c, ctx)
                 ),
             )),
         );
@@ -144,19 +133,12 @@ fn with_engine_pg004(out: &mut Finding, docker: &DockerView, ctx: &Ctx) {
         out.raise(
             Pg004::ServerRestarted,
             Verdict::Confirmed,
-            ctx.tr(
-                format!(
-                    "the engine logged {} exit(s) of {} in the last 24h, the last {} ago (exit codes {codes}): restarts, by hand (docker restart, compose restart) or by a policy",
-                    e.count,
-                    c.name,
-                    super::secs(e.last_age_s)
-                ),
-                format!(
-                    "エンジンは直近 24 時間に {} の終了を {} 回記録（直近 {} 前、終了コード {codes}）: 手動（docker restart、compose restart）またはポリシーによる再起動",
-                    c.name,
-                    e.count,
-                    super::secs(e.last_age_s)
-                ),
+            crate::t!(
+                "PG004/engine-logged-exits",
+                count = e.count,
+                container = &c.name,
+                ago = super::secs(e.last_age_s),
+                codes = codes
             ),
         );
         // A restart within the hour explains drops seen now; an older one is history.
@@ -183,16 +165,7 @@ fn with_logs_pg004(out: &mut Finding, docker: &DockerView, ctx: &Ctx) {
         out.raise(
             Pg004::ServerRestarted,
             Verdict::Confirmed,
-            ctx.tr(
-                format!(
-                    "crash recovery: a server process died and the postmaster ended every session; {}",
-                    crashed.join("; ")
-                ),
-                format!(
-                    "クラッシュリカバリ: サーバープロセスが異常終了し、postmaster が全セッションを切断した。{}",
-                    crashed.join("; ")
-                ),
-            ),
+            crate::t!("PG004/crash-recovery", lines = crashed.join("; ")),
         );
         out.status = out.status.max(Status::Warning);
         let summary = std::mem::take(&mut out.summary);

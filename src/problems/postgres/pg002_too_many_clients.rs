@@ -9,6 +9,8 @@ use crate::probe::postgres::{PgErrorKind, PgFacts, Session};
 use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{Ctx, depends_on, percent, secs};
 use crate::report::{Finding, Status, Verdict::*};
+use crate::t;
+use crate::text::Text;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -94,10 +96,7 @@ pub fn groups(sessions: &[Session], idle_limit_s: f64) -> Vec<Group> {
 pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
     let mut out = Finding::new("PG002", f.target.clone());
     let refused = f.app_error().is_some_and(|e| e.kind == PgErrorKind::TooManyClients);
-    let need_admin = ctx.tr(
-        "give a superuser connection (--admin-url, or POSTGRES_PASSWORD) to see who holds the slots",
-        "誰が接続枠を使っているかを見るには、スーパーユーザー接続（--admin-url または POSTGRES_PASSWORD）を指定してください",
-    );
+    let need_admin = t!("PG002/need-admin");
     let (Some(server), Some(sessions)) = (&f.server, &f.sessions) else {
         if refused {
             let msg = f.app_error().map(|e| e.message.clone()).unwrap_or_default();
@@ -105,23 +104,18 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
             out.cause(Cause::ConnectionLeak, Unchecked, need_admin.clone());
             out.cause(Cause::MaxConnectionsLow, Unchecked, need_admin.clone());
             out.cause(Cause::IdleConnections, Unchecked, need_admin.clone());
-            return out.status(
-                Status::Critical,
-                ctx.tr(
-                    format!("the server refused the application's connection: {msg} (SQLSTATE 53300)"),
-                    format!("アプリケーションの接続が拒否された: {msg}（SQLSTATE 53300）"),
-                ),
-            );
+            return out.status(Status::Critical, t!("PG002/application-refused", message = msg));
         }
         let why = if no_connection(f) {
-            depends_on(ctx, "PG001", "no connection to the server", "サーバーに接続できない")
+            Text::from(depends_on(ctx, "PG001", "no connection to the server", "サーバーに接続できない"))
         } else {
-            ctx.tr(
-                format!("connection settings or sessions could not be read: {}", f.query_errors.join("; ")),
-                format!("接続設定またはセッション情報を読み取れなかった: {}", f.query_errors.join("; ")),
-            )
+            t!("PG002/unreadable", errors = f.query_errors.join("; "))
         };
-        out.causes_all(&[Cause::ConnectionLeak, Cause::MaxConnectionsLow, Cause::IdleConnections], Unchecked, &why);
+        out.causes_all(
+            &[Cause::ConnectionLeak, Cause::MaxConnectionsLow, Cause::IdleConnections],
+            Unchecked,
+            why.clone(),
+        );
         let status = if no_connection(f) { Status::Skipped } else { Status::Unknown };
         return out.status(status, why);
     };
@@ -154,27 +148,13 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
     } else {
         Status::Ok
     };
-    let mut summary = ctx.tr(
-        format!(
-            "{used} of {usable} usable slots in use (max_connections {} − {reserved} reserved)",
-            server.max_connections
-        ),
-        format!(
-            "利用可能な接続枠 {usable} のうち {used} を使用中（max_connections {} − 予約 {reserved}）",
-            server.max_connections
-        ),
-    );
+    let mut summary =
+        t!("PG002/slots-in-use", used = used, usable = usable, max = server.max_connections, reserved = reserved);
     if idle_long > 0 {
-        summary = ctx.tr(
-            format!("{summary}; {idle_long} idle for more than {idle_limit_text}"),
-            format!("{summary}。{idle_limit_text} 以上アイドルが {idle_long}"),
-        );
+        summary = t!("PG002/also-idle", summary = summary, idle = idle_long, limit = &idle_limit_text);
     }
     if refused {
-        summary = ctx.tr(
-            format!("{summary}; the application was refused (53300)"),
-            format!("{summary}。アプリケーションの接続は拒否された（53300）"),
-        );
+        summary = t!("PG002/also-refused", summary = summary);
     }
     if hidden > 0 {
         out.fact("sessions_with_hidden_state", hidden);
@@ -184,21 +164,14 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
         gs.iter().filter(|g| g.idle_long > 0).take(3).map(|g| format!("{} ×{}", g.who(), g.idle_long)).collect();
 
     if status == Status::Ok {
-        let calm = ctx
-            .tr(format!("{} of the usable slots in use", percent(share)), format!("接続枠の使用率 {}", percent(share)));
+        let calm = t!("PG002/share-in-use", share = percent(share));
         out.cause(Cause::ConnectionLeak, RuledOut, calm.clone());
         out.cause(Cause::MaxConnectionsLow, RuledOut, calm.clone());
         out.cause(
             Cause::IdleConnections,
             RuledOut,
             if idle_long > 0 {
-                ctx.tr(
-                    format!("{idle_long} idle > {idle_limit_text} ({}), but slots are not short", top_idle.join(", ")),
-                    format!(
-                        "{idle_limit_text} 超のアイドル接続が {idle_long}（{}）あるが、接続枠は不足していない",
-                        top_idle.join(", ")
-                    ),
-                )
+                t!("PG002/idle-but-not-short", idle = idle_long, limit = &idle_limit_text, who = top_idle.join(", "))
             } else {
                 calm
             },
@@ -211,22 +184,12 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
         out.cause(
             Cause::IdleConnections,
             Confirmed,
-            ctx.tr(
-                format!("{idle_long} idle > {idle_limit_text}: {}", top_idle.join(", ")),
-                format!("{idle_limit_text} 超のアイドル接続 {idle_long}: {}", top_idle.join(", ")),
-            ),
+            t!("PG002/idle-over", idle = idle_long, limit = &idle_limit_text, who = top_idle.join(", ")),
         );
     } else if hidden > 0 && f.sessions_seen_by.as_deref() == Some("app") {
         out.cause(Cause::IdleConnections, Unchecked, need_admin.clone());
     } else {
-        out.cause(
-            Cause::IdleConnections,
-            RuledOut,
-            ctx.tr(
-                format!("no connection idle for more than {idle_limit_text}"),
-                format!("{idle_limit_text} 以上アイドルの接続はない"),
-            ),
-        );
+        out.cause(Cause::IdleConnections, RuledOut, t!("PG002/none-idle-over", limit = &idle_limit_text));
     }
 
     // connection-leak: one client holding most slots, mostly idle.
@@ -237,51 +200,30 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
             out.cause(
                 Cause::ConnectionLeak,
                 Suspected,
-                ctx.tr(
-                    format!("{} holds {} of {used} connections, {} of them idle: a client that does not give connections back", g.who(), g.total, g.idle + g.idle_in_transaction),
-                    format!("{} が {used} 接続中 {} を保持し、うち {} がアイドル: 接続を返却していないクライアント", g.who(), g.total, g.idle + g.idle_in_transaction),
+                t!(
+                    "PG002/leak-suspected",
+                    who = g.who(),
+                    held = g.total,
+                    used = used,
+                    idle = g.idle + g.idle_in_transaction
                 ),
             );
         }
         Some(g) => out.cause(
             Cause::ConnectionLeak,
             RuledOut,
-            ctx.tr(
-                format!("no single client dominates: the largest, {}, holds {} of {used}", g.who(), g.total),
-                format!("特定のクライアントへの偏りはない: 最大の {} でも {used} 中 {}", g.who(), g.total),
-            ),
+            t!("PG002/no-dominant-client", who = g.who(), held = g.total, used = used),
         ),
         None => out.cause(Cause::ConnectionLeak, Unchecked, need_admin.clone()),
     }
 
     // max-connections-low: the slots are really in use, or the limit is tiny.
     if active as f64 >= ctx.thresholds.connections_warn * usable as f64 {
-        out.cause(
-            Cause::MaxConnectionsLow,
-            Confirmed,
-            ctx.tr(
-                format!("{active} sessions are running queries at once: the load needs more than {usable} slots"),
-                format!("{active} セッションが同時にクエリを実行中: 負荷に対して {usable} 枠では足りない"),
-            ),
-        );
+        out.cause(Cause::MaxConnectionsLow, Confirmed, t!("PG002/load-needs-more", active = active, usable = usable));
     } else if server.max_connections < 50 {
-        out.cause(
-            Cause::MaxConnectionsLow,
-            Suspected,
-            ctx.tr(
-                format!("max_connections is only {} (the runbook suggests 200)", server.max_connections),
-                format!("max_connections が {} しかない（ランブックの推奨は 200）", server.max_connections),
-            ),
-        );
+        out.cause(Cause::MaxConnectionsLow, Suspected, t!("PG002/max-connections-small", max = server.max_connections));
     } else {
-        out.cause(
-            Cause::MaxConnectionsLow,
-            RuledOut,
-            ctx.tr(
-                format!("only {active} of {used} connections are active: more slots would fill up the same way"),
-                format!("{used} 接続中アクティブは {active} のみ: 枠を増やしても同様に埋まる"),
-            ),
-        );
+        out.cause(Cause::MaxConnectionsLow, RuledOut, t!("PG002/few-active", active = active, used = used));
     }
     out.status(status, summary)
 }

@@ -9,6 +9,8 @@ use crate::probe::postgres::{PgFacts, Session, Statements};
 use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{Ctx, depends_on, secs};
 use crate::report::{Finding, Status, Verdict::*};
+use crate::t;
+use crate::text::{Sep, Text};
 
 crate::causes! {
     LongRunningQueries = "long-running-queries",
@@ -44,7 +46,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
         return out.status(Status::Skipped, why);
     }
     let limit = ctx.thresholds.long_query.as_secs_f64();
-    let mut findings: Vec<String> = Vec::new();
+    let mut findings: Vec<Text> = Vec::new();
 
     // long-running-queries
     match &f.sessions {
@@ -68,24 +70,21 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
             );
             // Who waits on whom, described once: the fact lists them all, the long queries below
             // carry their own.
-            let waits: std::collections::HashMap<i32, String> =
-                sessions.iter().filter_map(|s| blockers(s, sessions, ctx).map(|b| (s.pid, b))).collect();
+            let waits: std::collections::HashMap<i32, Text> =
+                sessions.iter().filter_map(|s| blockers(s, sessions).map(|b| (s.pid, b))).collect();
             if !waits.is_empty() {
-                let mut listed: Vec<(&i32, &String)> = waits.iter().collect();
-                listed.sort();
-                out.fact("lock_waits", listed.iter().map(|(pid, b)| format!("pid {pid}: {b}")).collect::<Vec<_>>());
+                let mut listed: Vec<(&i32, &Text)> = waits.iter().collect();
+                listed.sort_by_key(|(pid, _)| **pid);
+                // A fact is data, not a text to re-render: it is written in the run's language.
+                out.fact(
+                    "lock_waits",
+                    listed.iter().map(|(pid, b)| format!("pid {pid}: {}", b.render(ctx.lang))).collect::<Vec<_>>(),
+                );
             }
             if long.is_empty() {
-                out.cause(
-                    Cause::LongRunningQueries,
-                    RuledOut,
-                    ctx.tr(
-                        format!("no active query older than {}", secs(limit)),
-                        format!("{} を超えて実行中のクエリはない", secs(limit)),
-                    ),
-                );
+                out.cause(Cause::LongRunningQueries, RuledOut, t!("PG003/none-long", limit = secs(limit)));
             } else {
-                let list: Vec<String> = long
+                let list: Vec<Text> = long
                     .iter()
                     .take(3)
                     .map(|s| {
@@ -97,37 +96,30 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                             s.query.as_deref().unwrap_or("?")
                         );
                         match waits.get(&s.pid) {
-                            Some(b) => format!("{line} ({b})"),
-                            None => line,
+                            // "<line> (<what it waits on>)", the same brackets in both languages.
+                            Some(b) => Text::join([line.into(), " (".into(), b.clone(), ")".into()], Sep::Concat),
+                            None => line.into(),
                         }
                     })
                     .collect();
                 out.cause(
                     Cause::LongRunningQueries,
                     Confirmed,
-                    ctx.tr(
-                        format!("{} active for more than {}: {}", long.len(), secs(limit), list.join("; ")),
-                        format!("{} を超えて実行中のクエリが {}: {}", secs(limit), long.len(), list.join("; ")),
+                    t!(
+                        "PG003/long-queries",
+                        count = long.len(),
+                        limit = secs(limit),
+                        queries = Text::join(list, Sep::Clauses)
                     ),
                 );
-                findings.push(ctx.tr(
-                    format!("{} queries running longer than {}", long.len(), secs(limit)),
-                    format!("{} 超の実行中クエリ {}", secs(limit), long.len()),
-                ));
+                findings.push(t!("PG003/long-queries-found", count = long.len(), limit = secs(limit)));
                 let blocked = long.iter().filter(|s| !s.blocked_by.is_empty()).count();
                 if blocked > 0 {
-                    findings.push(ctx.tr(
-                        format!("{blocked} of them waiting on locks another session holds"),
-                        format!("うち {blocked} 件は他のセッションが持つロックを待っている"),
-                    ));
+                    findings.push(t!("PG003/waiting-on-locks", blocked = blocked));
                 }
             }
         }
-        None => out.cause(
-            Cause::LongRunningQueries,
-            Unchecked,
-            ctx.tr("pg_stat_activity could not be read", "pg_stat_activity を読み取れなかった"),
-        ),
+        None => out.cause(Cause::LongRunningQueries, Unchecked, t!("PG003/activity-unreadable")),
     }
     if let Some(Statements::Top { rows }) = &f.statements {
         out.fact("slowest_statements", rows);
@@ -138,16 +130,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
             out.cause(
                 Cause::LongRunningQueries,
                 Suspected,
-                ctx.tr(
-                    format!(
-                        "none running now, but pg_stat_statements averages {:.0} ms for: {}",
-                        worst.mean_ms, worst.query
-                    ),
-                    format!(
-                        "現在実行中のものはないが、pg_stat_statements で平均 {:.0} ms: {}",
-                        worst.mean_ms, worst.query
-                    ),
-                ),
+                t!("PG003/slow-on-average", ms = format!("{:.0}", worst.mean_ms), query = &worst.query),
             );
         }
     }
@@ -168,75 +151,40 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
         None => format!("{}({})", k.table, k.column),
     };
     let unindexed: Vec<String> = f.key_indexes.iter().flatten().filter(|k| !k.indexed).map(name).collect();
-    let seq_heavy: Vec<String> = f
+    let seq_heavy: Vec<Text> = f
         .tables
         .iter()
         .flatten()
         .filter(|t| t.live_rows >= LARGE_TABLE_ROWS && t.seq_scan > 10 && t.seq_scan > t.idx_scan)
         .take(3)
-        .map(|t| {
-            ctx.tr(
-                format!(
-                    "{} ({} rows) read by {} sequential scans vs {} index scans",
-                    t.name, t.live_rows, t.seq_scan, t.idx_scan
-                ),
-                format!(
-                    "{}（{} 行）: シーケンシャルスキャン {} 回、インデックススキャン {} 回",
-                    t.name, t.live_rows, t.seq_scan, t.idx_scan
-                ),
-            )
-        })
+        .map(|t| t!("PG003/seq-scans", table = &t.name, rows = t.live_rows, seq = t.seq_scan, idx = t.idx_scan))
         .collect();
     if !unindexed.is_empty() {
         out.fact("unindexed_columns", &unindexed);
-        out.cause(
-            Cause::MissingIndex,
-            Confirmed,
-            ctx.tr(
-                format!("no index leads with {}, which the services look up by", unindexed.join(", ")),
-                format!("{} を先頭列とするインデックスがない（サービスの検索キー）", unindexed.join(", ")),
-            ),
-        );
-        findings.push(ctx.tr(
-            format!("{} not indexed", unindexed.join(", ")),
-            format!("{} にインデックスがない", unindexed.join(", ")),
-        ));
+        out.cause(Cause::MissingIndex, Confirmed, t!("PG003/no-index", columns = unindexed.join(", ")));
+        findings.push(t!("PG003/not-indexed", columns = unindexed.join(", ")));
     } else if !seq_heavy.is_empty() {
-        out.cause(Cause::MissingIndex, Suspected, seq_heavy.join("; "));
-        findings
-            .push(ctx.tr("large tables read by sequential scans", "大きなテーブルがシーケンシャルスキャンされている"));
+        out.cause(Cause::MissingIndex, Suspected, Text::join(seq_heavy, Sep::Clauses));
+        findings.push(t!("PG003/seq-scanned"));
     } else if f.tables.is_some() {
         let checked: Vec<String> = f.key_indexes.iter().flatten().map(name).collect();
         out.cause(
             Cause::MissingIndex,
             RuledOut,
             if checked.is_empty() {
-                ctx.tr(
-                    "no large table is read mostly by sequential scans",
-                    "シーケンシャルスキャン中心の大きなテーブルはない",
-                )
+                t!("PG003/no-seq-heavy")
             } else {
-                ctx.tr(
-                    format!("{} indexed; no large table read mostly by sequential scans", checked.join(", ")),
-                    format!(
-                        "{} にはインデックスあり。シーケンシャルスキャン中心の大きなテーブルはない",
-                        checked.join(", ")
-                    ),
-                )
+                t!("PG003/indexed", columns = checked.join(", "))
             },
         );
     } else {
-        out.cause(
-            Cause::MissingIndex,
-            Unchecked,
-            ctx.tr("table statistics could not be read", "テーブル統計を読み取れなかった"),
-        );
+        out.cause(Cause::MissingIndex, Unchecked, t!("PG003/tables-unreadable"));
     }
 
     // stale-statistics
     match &f.tables {
         Some(tables) => {
-            let stale: Vec<String> = tables
+            let stale: Vec<Text> = tables
                 .iter()
                 .filter(|t| {
                     t.modified_since_analyze >= STALE_FLOOR
@@ -245,84 +193,58 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                 .take(3)
                 .map(|t| {
                     let when = match t.analyzed_age_s {
-                        Some(a) => {
-                            ctx.tr(format!("last analysed {} ago", secs(a)), format!("最終 ANALYZE は {} 前", secs(a)))
-                        }
-                        None => ctx.tr("never analysed", "ANALYZE 未実施"),
+                        Some(a) => t!("PG003/analysed-ago", ago = secs(a)),
+                        None => t!("PG003/never-analysed"),
                     };
-                    ctx.tr(
-                        format!(
-                            "{}: {} of {} rows changed since the last ANALYZE ({when})",
-                            t.name, t.modified_since_analyze, t.live_rows
-                        ),
-                        format!(
-                            "{}: 前回の ANALYZE 以降 {} 行中 {} 行が変更（{when}）",
-                            t.name, t.live_rows, t.modified_since_analyze
-                        ),
+                    t!(
+                        "PG003/rows-changed",
+                        table = &t.name,
+                        changed = t.modified_since_analyze,
+                        rows = t.live_rows,
+                        when = when
                     )
                 })
                 .collect();
             if stale.is_empty() {
-                out.cause(
-                    Cause::StaleStatistics,
-                    RuledOut,
-                    ctx.tr("statistics are recent for every table", "すべてのテーブルの統計情報は新しい"),
-                );
+                out.cause(Cause::StaleStatistics, RuledOut, t!("PG003/statistics-recent"));
             } else {
-                out.cause(Cause::StaleStatistics, Confirmed, stale.join("; "));
-                findings.push(ctx.tr("stale planner statistics", "統計情報が古い"));
+                out.cause(Cause::StaleStatistics, Confirmed, Text::join(stale, Sep::Clauses));
+                findings.push(t!("PG003/stale-statistics"));
             }
         }
-        None => out.cause(
-            Cause::StaleStatistics,
-            Unchecked,
-            ctx.tr("table statistics could not be read", "テーブル統計を読み取れなかった"),
-        ),
+        None => out.cause(Cause::StaleStatistics, Unchecked, t!("PG003/tables-unreadable")),
     }
 
     if findings.is_empty() {
-        let summary = if f.app_connected() {
-            ctx.tr(
-                "no slow query, missing index or stale statistics found",
-                "遅いクエリ・インデックス不足・古い統計情報は見つからない",
-            )
-        } else {
-            ctx.tr(
-                "only cluster-wide views could be read (no application connection)",
-                "クラスタ全体の情報のみ確認（アプリケーション接続なし）",
-            )
-        };
+        let summary = if f.app_connected() { t!("PG003/nothing-found") } else { t!("PG003/cluster-views-only") };
         out.status(Status::Ok, summary)
     } else {
-        out.status(Status::Warning, findings.join("; "))
+        out.status(Status::Warning, Text::join(findings, Sep::Clauses))
     }
 }
 
 /// "waiting on a lock held by pid 99 (app, idle in transaction for 10m: UPDATE ...)" for a
 /// session that waits on a lock; None when it waits on none. The holder is the one to end (or
 /// whose transaction to finish), not the query that waits.
-fn blockers(s: &Session, sessions: &[Session], ctx: &Ctx) -> Option<String> {
+fn blockers(s: &Session, sessions: &[Session]) -> Option<Text> {
     if s.blocked_by.is_empty() {
         return None;
     }
-    let held: Vec<String> = s
+    let held: Vec<Text> = s
         .blocked_by
         .iter()
         .map(|pid| match sessions.iter().find(|o| o.pid == *pid) {
-            Some(o) => format!(
+            Some(o) => Text::from(format!(
                 "pid {pid} ({}, {} for {}: {})",
                 o.usename.as_deref().unwrap_or("?"),
                 o.state.as_deref().unwrap_or("?"),
                 secs(o.state_age_s.unwrap_or(0.0)),
                 o.query.as_deref().unwrap_or("?")
-            ),
-            None => format!("pid {pid}"),
+            )),
+            None => Text::from(format!("pid {pid}")),
         })
         .collect();
-    Some(ctx.tr(
-        format!("waiting on a lock held by {}", held.join(", ")),
-        format!("{} が持つロックを待っている", held.join("、")),
-    ))
+    Some(t!("PG003/waiting-on-lock", holders = Text::join(held, Sep::List)))
 }
 
 #[cfg(test)]
@@ -347,10 +269,10 @@ mod tests {
         let waiter = Session { blocked_by: vec![7, 99], ..session(8, "app", "active", 90.0) };
         let all = vec![holder.clone(), waiter.clone()];
         assert_eq!(
-            blockers(&waiter, &all, &ctx()).as_deref(),
+            blockers(&waiter, &all).map(|t| t.en()).as_deref(),
             Some("waiting on a lock held by pid 7 (app, idle in transaction for 10m: UPDATE t SET x = ?), pid 99")
         );
-        assert_eq!(blockers(&holder, &all, &ctx()), None);
+        assert_eq!(blockers(&holder, &all), None);
     }
 
     #[test]

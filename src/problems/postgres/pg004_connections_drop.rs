@@ -9,6 +9,8 @@ use crate::probe::postgres::PgFacts;
 use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{Ctx, depends_on, secs};
 use crate::report::{Finding, Status, Verdict::*};
+use crate::t;
+use crate::text::{Sep, Text};
 
 crate::causes! {
     OomKilled = "oom-killed",
@@ -48,16 +50,9 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
         );
         return out.status(Status::Skipped, why);
     }
-    out.cause(
-        Cause::OomKilled,
-        Unchecked,
-        ctx.tr(
-            "needs the Docker engine (the container's OOMKilled flag)",
-            "Docker エンジンの情報（コンテナの OOMKilled）が必要",
-        ),
-    );
+    out.cause(Cause::OomKilled, Unchecked, t!("PG004/needs-engine"));
     let mut status = Status::Ok;
-    let mut notes: Vec<String> = Vec::new();
+    let mut notes: Vec<Text> = Vec::new();
 
     match &f.server {
         Some(server) => {
@@ -68,24 +63,11 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                 out.cause(
                     Cause::ServerRestarted,
                     Suspected,
-                    ctx.tr(
-                        format!(
-                            "the server started {} ago: every connection open before was cut",
-                            secs(server.uptime_s)
-                        ),
-                        format!("サーバーは {} 前に起動した: それ以前の接続はすべて切断された", secs(server.uptime_s)),
-                    ),
+                    t!("PG004/started-connections-cut", ago = secs(server.uptime_s)),
                 );
-                notes.push(ctx.tr(
-                    format!("the server started {} ago", secs(server.uptime_s)),
-                    format!("サーバーは {} 前に起動", secs(server.uptime_s)),
-                ));
+                notes.push(t!("PG004/started", ago = secs(server.uptime_s)));
             } else {
-                out.cause(
-                    Cause::ServerRestarted,
-                    RuledOut,
-                    ctx.tr(format!("up for {}", secs(server.uptime_s)), format!("稼働時間 {}", secs(server.uptime_s))),
-                );
+                out.cause(Cause::ServerRestarted, RuledOut, t!("PG004/up-for", uptime = secs(server.uptime_s)));
             }
 
             let timeout_ms = server.idle_in_transaction_session_timeout_ms;
@@ -105,24 +87,21 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                     out.cause(
                         Cause::IdleInTransactionTimeout,
                         Suspected,
-                        ctx.tr(
-                            format!("the server ends sessions idle in a transaction after {t}; {} are idle in a transaction now (longest {}); {fatal} sessions ended by a fatal error", in_xact.len(), secs(longest)),
-                            format!("サーバーはトランザクション中のアイドルを {t} で切断する。現在 {} セッションがトランザクション中アイドル（最長 {}）、致命的エラーで終了したセッション {fatal}", in_xact.len(), secs(longest)),
+                        t!(
+                            "PG004/sessions-at-risk",
+                            timeout = &t,
+                            idle = in_xact.len(),
+                            longest = secs(longest),
+                            fatal = fatal
                         ),
                     );
                     status = status.max(Status::Warning);
-                    notes.push(ctx.tr(
-                        format!("idle_in_transaction_session_timeout {t} with sessions at risk"),
-                        format!("idle_in_transaction_session_timeout {t} に該当しうるセッションあり"),
-                    ));
+                    notes.push(t!("PG004/timeout-with-sessions-at-risk", timeout = &t));
                 } else {
                     out.cause(
                         Cause::IdleInTransactionTimeout,
                         RuledOut,
-                        ctx.tr(
-                            format!("timeout {t}, but no session is idle in a transaction"),
-                            format!("タイムアウトは {t} だが、トランザクション中アイドルのセッションはない"),
-                        ),
+                        t!("PG004/timeout-but-none-idle", timeout = &t),
                     );
                 }
             } else {
@@ -130,18 +109,15 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                     Cause::IdleInTransactionTimeout,
                     RuledOut,
                     if in_xact.is_empty() {
-                        ctx.tr("idle_in_transaction_session_timeout is off: the server never ends such sessions", "idle_in_transaction_session_timeout は無効: サーバーがセッションを切断することはない")
+                        t!("PG004/timeout-off")
                     } else {
-                        ctx.tr(
-                            format!("the timeout is off, so nothing is cut; but {} sessions sit idle in a transaction (longest {}) holding locks", in_xact.len(), secs(longest)),
-                            format!("タイムアウトは無効なので切断はされないが、{} セッションがトランザクション中のままロックを保持（最長 {}）", in_xact.len(), secs(longest)),
-                        )
+                        t!("PG004/timeout-off-but-idle", idle = in_xact.len(), longest = secs(longest))
                     },
                 );
             }
         }
         None => {
-            let why = ctx.tr("server settings could not be read", "サーバー設定を読み取れなかった");
+            let why = t!("PG004/settings-unreadable");
             out.cause(Cause::ServerRestarted, Unchecked, why.clone());
             out.cause(Cause::IdleInTransactionTimeout, Unchecked, why);
         }
@@ -156,45 +132,26 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                     stats.iter().max_by_key(|d| d.sessions_abandoned).map(|d| d.datname.clone()).unwrap_or_default();
                 // The counters never go down: say over which window they were counted.
                 let window = match stats.iter().filter_map(|d| d.stats_reset_age_s).reduce(f64::min) {
-                    Some(age) => ctx.tr(
-                        format!("since the statistics were reset {} ago", secs(age)),
-                        format!("{} 前の統計リセット以降", secs(age)),
-                    ),
-                    None => ctx.tr(
-                        "since the statistics began (never reset: an old incident counts too)",
-                        "統計の開始以降（リセットされていないため、過去の出来事も数えられている）",
-                    ),
+                    Some(age) => t!("PG004/since-reset", ago = secs(age)),
+                    None => t!("PG004/since-never-reset"),
                 };
                 out.cause(
                     Cause::NetworkUnstable,
                     Suspected,
-                    ctx.tr(
-                        format!("{abandoned} sessions ended because the client vanished without closing them (most on {worst}), {window}"),
-                        format!("{window}、クライアントが切断処理なしに消えたセッションが {abandoned}（最多は {worst}）"),
-                    ),
+                    t!("PG004/sessions-abandoned", abandoned = abandoned, worst = worst, window = window),
                 );
             } else {
-                out.cause(
-                    Cause::NetworkUnstable,
-                    RuledOut,
-                    ctx.tr("no session was abandoned by its client", "クライアント側から放棄されたセッションはない"),
-                );
+                out.cause(Cause::NetworkUnstable, RuledOut, t!("PG004/none-abandoned"));
             }
         }
-        None => out.cause(
-            Cause::NetworkUnstable,
-            Unchecked,
-            ctx.tr("session counters need PostgreSQL 14 or later", "セッション統計は PostgreSQL 14 以降が必要"),
-        ),
+        None => out.cause(Cause::NetworkUnstable, Unchecked, t!("PG004/counters-need-14")),
     }
 
     let summary = match (status, notes.is_empty()) {
-        (_, true) => ctx.tr("no sign of dropped connections", "接続切断の兆候はない"),
-        (Status::Ok, false) => ctx.tr(
-            format!("no sign of dropped connections now; {}", notes.join("; ")),
-            format!("現在、接続切断の兆候はない。{}", notes.join("。")),
-        ),
-        _ => notes.join("; "),
+        (_, true) => t!("PG004/no-sign"),
+        // Only the recent start leaves the status ok, so there is one note here.
+        (Status::Ok, false) => t!("PG004/no-sign-now", notes = Text::join(notes, Sep::Clauses)),
+        _ => Text::join(notes, Sep::Clauses),
     };
     out.status(status, summary)
 }

@@ -43,17 +43,10 @@ fn with_engine_rd001(out: &mut Finding, f: &RedisFacts, docker: &DockerView, ctx
                         Rd001::WrongPassword,
                         Some((
                             Verdict::Confirmed,
-                            ctx.tr(
-                                format!(
-                                    "{} send a password, but {} has none set (no requirepass, no REDIS_PASSWORD)",
-                                    senders.join(", "),
-                                    c.name
-                                ),
-                                format!(
-                                    "{} はパスワードを送るが、{} にはパスワードが設定されていない",
-                                    senders.join(", "),
-                                    c.name
-                                ),
+                            crate::t!(
+                                "RD001/password-sent-none-set",
+                                senders = senders.join(", "),
+                                container = &c.name
                             ),
                         )),
                     );

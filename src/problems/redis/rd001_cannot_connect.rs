@@ -9,6 +9,7 @@ use crate::probe::redis::{RedisErrorKind, RedisFacts};
 use crate::problems::Ctx;
 use crate::problems::registry::{Inputs, Problem};
 use crate::report::{Finding, Status, Verdict::*};
+use crate::t;
 
 crate::causes! {
     ContainerStopped = "container-stopped",
@@ -43,19 +44,16 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
     if let Some(p) = &f.url_problem {
         let what = pick(p);
         out.cause(Cause::BadRedisUrl, Confirmed, what.clone());
-        let not_tried = ctx.tr("not tried: the URL is unusable", "URL が使えないため未確認");
-        out.causes_all(&[Cause::ContainerStopped, Cause::WrongPassword, Cause::NetworkIsolated], Unchecked, &not_tried);
-        return out.status(
-            Status::Critical,
-            ctx.tr(
-                format!("the URL ({}) cannot be used: {what}", f.url_source),
-                format!("URL（{}）が使えません: {what}", f.url_source),
-            ),
+        out.causes_all(
+            &[Cause::ContainerStopped, Cause::WrongPassword, Cause::NetworkIsolated],
+            Unchecked,
+            t!("RD001/not-tried-url-unusable"),
         );
+        return out.status(Status::Critical, t!("RD001/url-unusable", source = &f.url_source, what = what));
     }
     let notes: Vec<String> = f.url_notes.iter().map(pick).collect();
     let Some(conn) = &f.conn else {
-        return out.status(Status::Unknown, ctx.tr("no connection was attempted", "接続を試行していません"));
+        return out.status(Status::Unknown, t!("RD001/no-attempt"));
     };
     let addr = &conn.address;
     out.fact("address", addr);
@@ -63,201 +61,90 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
     if let Some(v) = &f.reached_via {
         out.fact("reached_via", v);
     }
-    let docker_note = ctx.tr(
-        "needs the Docker engine (container state and networks)",
-        "Docker エンジンの情報（コンテナ状態とネットワーク）が必要",
-    );
-    let answered = ctx.tr("the server answered", "サーバーは応答した");
-    let shape_ok = if notes.is_empty() {
-        ctx.tr(format!("the URL has the expected shape ({})", f.url), format!("URL の形式は正しい（{}）", f.url))
-    } else {
-        notes.join("; ")
-    };
+    let docker_note = t!("RD001/needs-engine");
+    let answered = t!("RD001/server-answered");
+    let shape_ok = if notes.is_empty() { t!("RD001/url-shape-ok", url = &f.url) } else { notes.join("; ").into() };
     let url_verdict = if notes.is_empty() { RuledOut } else { Suspected };
     let (status, summary) = match &conn.result {
         Ok(()) => {
             let version = f.info.as_ref().map(|i| i.version.clone()).unwrap_or_default();
             out.cause(Cause::ContainerStopped, RuledOut, answered.clone());
-            out.cause(Cause::WrongPassword, RuledOut, ctx.tr("commands are accepted", "コマンドが受け付けられた"));
+            out.cause(Cause::WrongPassword, RuledOut, t!("RD001/commands-accepted"));
             out.cause(Cause::BadRedisUrl, url_verdict, shape_ok);
             out.cause(
                 Cause::NetworkIsolated,
                 if f.reached_via.is_some() { Unchecked } else { RuledOut },
                 match &f.reached_via {
-                    Some(v) => ctx.tr(
-                        format!("the URL's host does not resolve on this machine (a compose network name), so {v} was used"),
-                        format!("URL のホスト名はこのマシンでは解決できない（compose ネットワーク内の名前）ため {v} に接続した"),
-                    ),
-                    None => ctx.tr(format!("reached from this host at {addr}"), format!("このホストから {addr} に到達できた")),
+                    Some(v) => t!("RD001/reached-via", address = v),
+                    None => t!("RD001/reached-from-host", address = addr),
                 },
             );
-            (
-                Status::Ok,
-                ctx.tr(
-                    format!("connected in {} ms (Redis {version})", conn.latency_ms),
-                    format!("{} ms で接続（Redis {version}）", conn.latency_ms),
-                ),
-            )
+            (Status::Ok, t!("RD001/connected", ms = conn.latency_ms, version = version))
         }
         Err(e) => {
             out.fact("error", &e.kind);
             out.fact("message", &e.message);
             match e.kind {
                 RedisErrorKind::Refused => {
-                    out.cause(Cause::ContainerStopped, Suspected, ctx.tr(
-                        format!("connection refused at {addr}: nothing listens there (stopped container, or port not published)"),
-                        format!("{addr} で接続拒否: 待ち受けがない（コンテナ停止、またはポート未公開）"),
-                    ));
-                    out.cause(
-                        Cause::WrongPassword,
-                        Unchecked,
-                        ctx.tr("never got that far", "認証の段階まで進んでいない"),
-                    );
+                    out.cause(Cause::ContainerStopped, Suspected, t!("RD001/refused-no-listener", address = addr));
+                    out.cause(Cause::WrongPassword, Unchecked, t!("RD001/not-that-far"));
                     out.cause(
                         Cause::BadRedisUrl,
                         if addr.ends_with(":6379") { url_verdict } else { Suspected },
-                        if addr.ends_with(":6379") {
-                            shape_ok
-                        } else {
-                            ctx.tr(
-                                format!("the URL names {addr}; the stack's Redis listens on 6379"),
-                                format!("URL は {addr} を指している。スタックの Redis は 6379 で待ち受ける"),
-                            )
-                        },
+                        if addr.ends_with(":6379") { shape_ok } else { t!("RD001/other-port", address = addr) },
                     );
                     out.cause(Cause::NetworkIsolated, Unchecked, docker_note);
-                    (
-                        Status::Critical,
-                        ctx.tr(format!("connection refused at {addr}"), format!("{addr} への接続が拒否された")),
-                    )
+                    (Status::Critical, t!("RD001/refused", address = addr))
                 }
                 RedisErrorKind::Timeout => {
-                    out.cause(
-                        Cause::ContainerStopped,
-                        Suspected,
-                        ctx.tr("no answer: a paused or hung server", "応答がない: サーバーの一時停止またはハング"),
-                    );
-                    out.cause(
-                        Cause::WrongPassword,
-                        Unchecked,
-                        ctx.tr("never got that far", "認証の段階まで進んでいない"),
-                    );
+                    out.cause(Cause::ContainerStopped, Suspected, t!("RD001/no-answer-hung"));
+                    out.cause(Cause::WrongPassword, Unchecked, t!("RD001/not-that-far"));
                     out.cause(Cause::BadRedisUrl, url_verdict, shape_ok);
-                    out.cause(
-                        Cause::NetworkIsolated,
-                        Suspected,
-                        ctx.tr(
-                            format!("{addr} did not answer in time: packets dropped on the way?"),
-                            format!("{addr} が時間内に応答しない: 途中でパケットが破棄されている可能性"),
-                        ),
-                    );
-                    (
-                        Status::Critical,
-                        ctx.tr(
-                            format!("no answer from {addr} before the timeout"),
-                            format!("{addr} からタイムアウトまでに応答がない"),
-                        ),
-                    )
+                    out.cause(Cause::NetworkIsolated, Suspected, t!("RD001/no-answer-in-time", address = addr));
+                    (Status::Critical, t!("RD001/timeout", address = addr))
                 }
                 RedisErrorKind::NameNotResolved => {
                     out.cause(Cause::ContainerStopped, Unchecked, docker_note);
-                    out.cause(
-                        Cause::WrongPassword,
-                        Unchecked,
-                        ctx.tr("never got that far", "認証の段階まで進んでいない"),
-                    );
-                    out.cause(
-                        Cause::BadRedisUrl,
-                        Suspected,
-                        ctx.tr(
-                            format!("the host of {} does not resolve: is it spelled right?", f.url),
-                            format!("{} のホスト名が解決できない。綴りは正しいか", f.url),
-                        ),
-                    );
-                    out.cause(
-                        Cause::NetworkIsolated,
-                        Suspected,
-                        ctx.tr(
-                            "the host name is not known on this machine's network",
-                            "このマシンのネットワークでは解決できないホスト名",
-                        ),
-                    );
-                    (Status::Critical, ctx.tr("the host name does not resolve", "ホスト名を名前解決できない"))
+                    out.cause(Cause::WrongPassword, Unchecked, t!("RD001/not-that-far"));
+                    out.cause(Cause::BadRedisUrl, Suspected, t!("RD001/host-misspelled", url = &f.url));
+                    out.cause(Cause::NetworkIsolated, Suspected, t!("RD001/host-unknown-here"));
+                    (Status::Critical, t!("RD001/host-unresolvable"))
                 }
                 RedisErrorKind::WrongPassword => {
                     out.cause(Cause::ContainerStopped, RuledOut, answered.clone());
-                    out.cause(Cause::WrongPassword, Confirmed, ctx.tr(
-                        "the server rejected the password (WRONGPASS): compare REDIS_URL with REDIS_PASSWORD / requirepass",
-                        "パスワードが拒否された（WRONGPASS）: REDIS_URL と REDIS_PASSWORD / requirepass を照合",
-                    ));
+                    out.cause(Cause::WrongPassword, Confirmed, t!("RD001/password-rejected"));
                     out.cause(Cause::BadRedisUrl, url_verdict, shape_ok);
                     out.cause(Cause::NetworkIsolated, RuledOut, answered);
-                    (Status::Critical, ctx.tr("Redis rejected the password", "Redis がパスワードを拒否した"))
+                    (Status::Critical, t!("RD001/password-failed"))
                 }
                 RedisErrorKind::NoAuth => {
                     out.cause(Cause::ContainerStopped, RuledOut, answered.clone());
-                    out.cause(
-                        Cause::WrongPassword,
-                        Confirmed,
-                        ctx.tr(
-                            "the server requires a password and none was sent (NOAUTH)",
-                            "サーバーはパスワードを要求しているが送られていない（NOAUTH）",
-                        ),
-                    );
+                    out.cause(Cause::WrongPassword, Confirmed, t!("RD001/password-required-none-sent"));
                     out.cause(
                         Cause::BadRedisUrl,
                         Suspected,
-                        if notes.is_empty() {
-                            ctx.tr(
-                                "the URL carries no password: use redis://:PASSWORD@host:6379",
-                                "URL にパスワードがない: redis://:PASSWORD@host:6379 の形式にする",
-                            )
-                        } else {
-                            notes.join("; ")
-                        },
+                        if notes.is_empty() { t!("RD001/url-lacks-password") } else { notes.join("; ").into() },
                     );
                     out.cause(Cause::NetworkIsolated, RuledOut, answered);
-                    (
-                        Status::Critical,
-                        ctx.tr("Redis requires a password (NOAUTH)", "Redis がパスワードを要求している（NOAUTH）"),
-                    )
+                    (Status::Critical, t!("RD001/password-required"))
                 }
                 RedisErrorKind::Loading => {
-                    out.cause(
-                        Cause::ContainerStopped,
-                        Suspected,
-                        ctx.tr(
-                            "Redis is loading its data set after a (re)start (LOADING)",
-                            "Redis が（再）起動後にデータをロード中（LOADING）",
-                        ),
-                    );
-                    out.cause(Cause::WrongPassword, Unchecked, ctx.tr("not known while loading", "ロード中のため不明"));
+                    out.cause(Cause::ContainerStopped, Suspected, t!("RD001/loading-after-start"));
+                    out.cause(Cause::WrongPassword, Unchecked, t!("RD001/unknown-while-loading"));
                     out.cause(Cause::BadRedisUrl, url_verdict, shape_ok);
                     out.cause(Cause::NetworkIsolated, RuledOut, answered);
-                    (Status::Critical, ctx.tr("Redis is still loading its data set", "Redis がデータセットをロード中"))
+                    (Status::Critical, t!("RD001/loading"))
                 }
                 RedisErrorKind::Protocol | RedisErrorKind::Other => {
                     out.cause(Cause::ContainerStopped, Unchecked, docker_note.clone());
-                    out.cause(Cause::WrongPassword, Unchecked, ctx.tr("not known", "不明"));
+                    out.cause(Cause::WrongPassword, Unchecked, t!("RD001/unknown"));
                     out.cause(
                         Cause::BadRedisUrl,
                         Suspected,
-                        ctx.tr(
-                            format!(
-                                "what answers at {addr} does not behave like Redis: is it the right port? ({})",
-                                e.message
-                            ),
-                            format!("{addr} の応答が Redis のものではない。ポートは正しいか（{}）", e.message),
-                        ),
+                        t!("RD001/not-redis-port", address = addr, message = &e.message),
                     );
                     out.cause(Cause::NetworkIsolated, Unchecked, docker_note);
-                    (
-                        Status::Critical,
-                        ctx.tr(
-                            format!("Redis at {addr} failed: {}", e.message),
-                            format!("{addr} の Redis でエラー: {}", e.message),
-                        ),
-                    )
+                    (Status::Critical, t!("RD001/failed", address = addr, message = &e.message))
                 }
             }
         }

@@ -9,6 +9,8 @@ use crate::probe::redis::RedisFacts;
 use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{Ctx, bytes, percent};
 use crate::report::{Finding, Status, Verdict::*};
+use crate::t;
+use crate::text::{Sep, Text};
 
 crate::causes! {
     MaxmemoryTooLow = "maxmemory-too-low",
@@ -64,58 +66,31 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
         Status::Ok
     };
     let mem = match usage {
-        Some(u) => ctx.tr(
-            format!("{} used of maxmemory {} ({})", bytes(info.used_memory), bytes(info.maxmemory), percent(u)),
-            format!("maxmemory {} のうち {} を使用（{}）", bytes(info.maxmemory), bytes(info.used_memory), percent(u)),
+        Some(u) => t!(
+            "RD002/memory-used",
+            used = bytes(info.used_memory),
+            maxmemory = bytes(info.maxmemory),
+            share = percent(u)
         ),
-        None => ctx.tr(
-            format!("{} used; no maxmemory set", bytes(info.used_memory)),
-            format!("使用量 {}。maxmemory は未設定", bytes(info.used_memory)),
-        ),
+        None => t!("RD002/memory-used-no-limit", used = bytes(info.used_memory)),
     };
-    let mut summary = ctx
-        .tr(format!("{mem}; policy {}", info.maxmemory_policy), format!("{mem}。ポリシー {}", info.maxmemory_policy));
+    let mut summary = t!("RD002/memory-and-policy", memory = mem.clone(), policy = &info.maxmemory_policy);
     if info.oom_errors > 0 {
-        summary = ctx.tr(
-            format!("{summary}; {} writes already refused with OOM", info.oom_errors),
-            format!("{summary}。OOM で拒否された書き込みが既に {} 件", info.oom_errors),
-        );
+        summary = t!("RD002/also-oom-refusals", summary = summary, count = info.oom_errors);
     }
 
     // maxmemory-too-low
     match usage {
         Some(u) if u >= warn => out.cause(Cause::MaxmemoryTooLow, Confirmed, mem.clone()),
         Some(_) => out.cause(Cause::MaxmemoryTooLow, RuledOut, mem.clone()),
-        None => out.cause(
-            Cause::MaxmemoryTooLow,
-            RuledOut,
-            ctx.tr(
-                "no maxmemory: Redis is bounded only by the container's memory limit",
-                "maxmemory 未設定: 上限はコンテナのメモリ制限のみ",
-            ),
-        ),
+        None => out.cause(Cause::MaxmemoryTooLow, RuledOut, t!("RD002/no-maxmemory")),
     }
 
     // no-eviction-policy
     let policy_text = if volatile && info.total_expires() == 0 {
-        ctx.tr(
-            format!("maxmemory-policy {} evicts only keys with a TTL, and no key has one", info.maxmemory_policy),
-            format!(
-                "maxmemory-policy {} は TTL 付きのキーしか削除しないが、TTL 付きのキーがない",
-                info.maxmemory_policy
-            ),
-        )
+        t!("RD002/volatile-without-ttls", policy = &info.maxmemory_policy)
     } else {
-        ctx.tr(
-            format!(
-                "maxmemory-policy is {}: at the limit, writes fail with OOM instead of evicting",
-                info.maxmemory_policy
-            ),
-            format!(
-                "maxmemory-policy が {}: 上限到達時はキーを削除せず書き込みが OOM で失敗する",
-                info.maxmemory_policy
-            ),
-        )
+        t!("RD002/writes-fail-at-limit", policy = &info.maxmemory_policy)
     };
     if cannot_evict && (near || info.oom_errors > 0) {
         out.cause(Cause::NoEvictionPolicy, Confirmed, policy_text);
@@ -123,20 +98,10 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
         out.cause(
             Cause::NoEvictionPolicy,
             RuledOut,
-            ctx.tr(
-                format!("policy {}, but memory is not near the limit yet", info.maxmemory_policy),
-                format!("ポリシーは {} だが、まだ上限に近くない", info.maxmemory_policy),
-            ),
+            t!("RD002/policy-not-near-limit", policy = &info.maxmemory_policy),
         );
     } else {
-        out.cause(
-            Cause::NoEvictionPolicy,
-            RuledOut,
-            ctx.tr(
-                format!("policy {} evicts keys at the limit", info.maxmemory_policy),
-                format!("ポリシー {} は上限到達時にキーを削除する", info.maxmemory_policy),
-            ),
-        );
+        out.cause(Cause::NoEvictionPolicy, RuledOut, t!("RD002/policy-evicts", policy = &info.maxmemory_policy));
     }
 
     // big-keys
@@ -145,12 +110,10 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
             out.fact("bigkeys", b);
             let floor = ((info.used_memory as f64 * BIG_KEY_SHARE) as u64).clamp(1 << 20, BIG_KEY_BYTES);
             let scope = if b.complete {
-                ctx.tr(format!("all {} keys scanned", b.scanned), format!("全 {} キーを走査", b.scanned))
+                t!("RD002/all-keys-scanned", scanned = b.scanned)
             } else {
-                ctx.tr(
-                    format!("{} keys scanned ({})", b.scanned, b.stopped.as_deref().unwrap_or("stopped early")),
-                    format!("{} キーを走査（{}）", b.scanned, b.stopped.as_deref().unwrap_or("途中で終了")),
-                )
+                let why = b.stopped.as_ref().map_or_else(|| t!("RD002/stopped-early"), Text::from);
+                t!("RD002/keys-scanned", scanned = b.scanned, why = why)
             };
             let big: Vec<String> = b
                 .top
@@ -160,7 +123,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
                 .map(|k| format!("{} ({}, {})", k.key, k.kind, bytes(k.bytes)))
                 .collect();
             if !big.is_empty() {
-                out.cause(Cause::BigKeys, Confirmed, format!("{}; {scope}", big.join(", ")));
+                out.cause(Cause::BigKeys, Confirmed, Text::join([big.join(", ").into(), scope], Sep::Clauses));
             } else {
                 let largest = b
                     .top
@@ -170,29 +133,19 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
                 out.cause(
                     Cause::BigKeys,
                     if b.complete { RuledOut } else { Unchecked },
-                    ctx.tr(format!("largest key {largest}; {scope}"), format!("最大のキー {largest}。{scope}")),
+                    t!("RD002/largest-key", largest = largest, scope = scope),
                 );
             }
         }
-        None => out.cause(
-            Cause::BigKeys,
-            Unchecked,
-            ctx.tr(
-                "run `doctor redis --bigkeys` to rank keys by memory",
-                "`doctor redis --bigkeys` でメモリ使用量の大きいキーを確認",
-            ),
-        ),
+        None => out.cause(Cause::BigKeys, Unchecked, t!("RD002/run-bigkeys")),
     }
 
     // keys-without-ttl
     if keys == 0 {
-        out.cause(Cause::KeysWithoutTtl, RuledOut, ctx.tr("the keyspace is empty", "キーが存在しない"));
+        out.cause(Cause::KeysWithoutTtl, RuledOut, t!("RD002/keyspace-empty"));
     } else {
         let share = no_ttl as f64 / keys as f64;
-        let text = ctx.tr(
-            format!("{no_ttl} of {keys} keys ({}) never expire", percent(share)),
-            format!("{keys} キー中 {no_ttl}（{}）に有効期限がない", percent(share)),
-        );
+        let text = t!("RD002/keys-without-ttl", no_ttl = no_ttl, keys = keys, share = percent(share));
         out.fact("keys", keys);
         out.fact("keys_without_ttl", no_ttl);
         let verdict = if status != Status::Ok && share >= 0.5 { Confirmed } else { RuledOut };

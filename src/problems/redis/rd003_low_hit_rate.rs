@@ -9,6 +9,7 @@ use crate::probe::redis::RedisFacts;
 use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{Ctx, percent, secs};
 use crate::report::{Finding, Status, Verdict::*};
+use crate::t;
 
 crate::causes! {
     TtlTooShort = "ttl-too-short",
@@ -47,26 +48,18 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
     out.fact("evicted_keys", info.evicted_keys);
     out.fact("expired_keys", info.expired_keys);
     if lookups < MIN_LOOKUPS {
-        let why = ctx.tr(
-            format!("only {lookups} lookups since the start: too few to judge a hit rate"),
-            format!("起動以降の参照は {lookups} 回のみ: ヒット率を判断するには少なすぎる"),
-        );
-        out.causes_all(Cause::ALL, Unchecked, &why);
+        let why = t!("RD003/too-few-lookups", lookups = lookups);
+        out.causes_all(Cause::ALL, Unchecked, why.clone());
         return out.status(Status::Ok, why);
     }
     let rate = info.keyspace_hits as f64 / lookups as f64;
     out.fact("hit_rate", (rate * 1000.0).round() / 1000.0);
     let low = rate < ctx.thresholds.redis_hit_rate_warn;
-    let summary = ctx.tr(
-        format!("hit rate {} ({} hits, {} misses)", percent(rate), info.keyspace_hits, info.keyspace_misses),
-        format!("ヒット率 {}（ヒット {}、ミス {}）", percent(rate), info.keyspace_hits, info.keyspace_misses),
-    );
+    let summary = t!("RD003/hit-rate", rate = percent(rate), hits = info.keyspace_hits, misses = info.keyspace_misses);
     if !low {
-        let fine = ctx.tr(
-            format!("hit rate {} is above {}", percent(rate), percent(ctx.thresholds.redis_hit_rate_warn)),
-            format!("ヒット率 {} は基準 {} 以上", percent(rate), percent(ctx.thresholds.redis_hit_rate_warn)),
-        );
-        out.causes_all(Cause::ALL, RuledOut, &fine);
+        let fine =
+            t!("RD003/hit-rate-fine", rate = percent(rate), threshold = percent(ctx.thresholds.redis_hit_rate_warn));
+        out.causes_all(Cause::ALL, RuledOut, fine);
         return out.status(Status::Ok, summary);
     }
 
@@ -76,13 +69,10 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
         out.cause(
             Cause::Evictions,
             Confirmed,
-            ctx.tr(
-                format!("{} keys evicted for lack of memory (policy {})", info.evicted_keys, info.maxmemory_policy),
-                format!("メモリ不足で {} キーが削除された（ポリシー {}）", info.evicted_keys, info.maxmemory_policy),
-            ),
+            t!("RD003/evicted", evicted = info.evicted_keys, policy = &info.maxmemory_policy),
         );
     } else {
-        out.cause(Cause::Evictions, RuledOut, ctx.tr("no key was evicted", "削除（eviction）されたキーはない"));
+        out.cause(Cause::Evictions, RuledOut, t!("RD003/none-evicted"));
     }
 
     let avg_ttl = info.keyspace.values().map(|k| k.avg_ttl_ms).filter(|t| *t > 0).min();
@@ -93,73 +83,27 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
         out.cause(
             Cause::TtlTooShort,
             Suspected,
-            ctx.tr(
-                format!(
-                    "{} keys expired against {} misses; average remaining TTL {ttl_text}",
-                    info.expired_keys, info.keyspace_misses
-                ),
-                format!(
-                    "期限切れ {} キーに対しミス {}。残り TTL の平均 {ttl_text}",
-                    info.expired_keys, info.keyspace_misses
-                ),
-            ),
+            t!("RD003/expired-short-ttl", expired = info.expired_keys, misses = info.keyspace_misses, ttl = ttl_text),
         );
     } else {
         out.cause(
             Cause::TtlTooShort,
             RuledOut,
-            ctx.tr(
-                format!(
-                    "{} keys expired against {} misses: expiry does not explain them",
-                    info.expired_keys, info.keyspace_misses
-                ),
-                format!(
-                    "期限切れ {} キーに対しミス {}: 期限切れでは説明できない",
-                    info.expired_keys, info.keyspace_misses
-                ),
-            ),
+            t!("RD003/expiry-does-not-explain", expired = info.expired_keys, misses = info.keyspace_misses),
         );
     }
 
     if info.uptime_s < WARMUP_S {
         explained = true;
-        out.cause(
-            Cause::NoWarmup,
-            Suspected,
-            ctx.tr(
-                format!("Redis started {} ago: the cache is still filling", secs(info.uptime_s as f64)),
-                format!("Redis は {} 前に起動: キャッシュがまだ温まっていない", secs(info.uptime_s as f64)),
-            ),
-        );
+        out.cause(Cause::NoWarmup, Suspected, t!("RD003/started-recently", ago = secs(info.uptime_s as f64)));
     } else {
-        out.cause(
-            Cause::NoWarmup,
-            RuledOut,
-            ctx.tr(
-                format!("up for {}", secs(info.uptime_s as f64)),
-                format!("稼働時間 {}", secs(info.uptime_s as f64)),
-            ),
-        );
+        out.cause(Cause::NoWarmup, RuledOut, t!("RD003/up-for", uptime = secs(info.uptime_s as f64)));
     }
 
     if explained {
-        out.cause(
-            Cause::PoorKeyDesign,
-            Unchecked,
-            ctx.tr(
-                "no direct evidence; other causes explain the misses",
-                "直接の証拠はない。他の原因でミスを説明できる",
-            ),
-        );
+        out.cause(Cause::PoorKeyDesign, Unchecked, t!("RD003/explained-otherwise"));
     } else {
-        out.cause(
-            Cause::PoorKeyDesign,
-            Suspected,
-            ctx.tr(
-                "misses are not explained by evictions, expiry or a recent start: keys may be looked up under names that are never written",
-                "削除・期限切れ・再起動ではミスを説明できない: 書き込まれないキー名で参照している可能性",
-            ),
-        );
+        out.cause(Cause::PoorKeyDesign, Suspected, t!("RD003/unexplained-misses"));
     }
     out.status(Status::Warning, summary)
 }
