@@ -15,6 +15,7 @@ use crate::problems::registry::{Inputs, Problem};
 use crate::problems::related::Related;
 use crate::problems::{Ctx, bytes, percent, secs};
 use crate::report::{Finding, Status, Verdict::*};
+use crate::text::{Sep, Text};
 
 crate::causes! {
     SlowDatabase = "slow-database",
@@ -39,68 +40,36 @@ fn run(i: &Inputs) -> Vec<Finding> {
 }
 
 /// What the health answer says: the status it calls for and the note for the summary.
-fn judge_health(a: &ApiFacts, ctx: &Ctx) -> (Status, Option<String>) {
+fn judge_health(a: &ApiFacts, ctx: &Ctx) -> (Status, Option<Text>) {
     let (h, hc) = (&a.health, &a.health_check);
     let p = health::path(h, hc);
     let took = secs(h.latency_ms as f64 / 1000.0);
     let says = |code: u16| {
-        let base = ctx.tr(format!("{p} answers HTTP {code}"), format!("{p} が HTTP {code} を返した"));
+        let base = crate::t!("API001/answers-http", path = &p, code = code);
         match health::reports(h, hc, ctx) {
-            Some(r) => format!("{base}; {r}"),
+            Some(r) => Text::join([base, r.into()], Sep::Clauses),
             None => base,
         }
     };
     match health::read(Some(h), hc) {
-        Reading::Failed(e) if e.kind == HttpErrorKind::Timeout => (
-            Status::Critical,
-            Some(ctx.tr(
-                format!(
-                    "{} did not answer {p} within {took}: it hangs (requests pile up) rather than being down",
-                    a.service
-                ),
-                format!(
-                    "{} は {took} 以内に {p} に応答しない: 停止ではなくハングしている（リクエストが滞留）",
-                    a.service
-                ),
-            )),
-        ),
-        Reading::Failed(e) => (
-            Status::Critical,
-            Some(ctx.tr(
-                format!(
-                    "{} refuses or breaks the connection ({}): it is not running there (see DK002, NET002)",
-                    a.service,
-                    e.kind.text(ctx.lang)
-                ),
-                format!(
-                    "{} が接続を拒否・切断した（{}）: そこで動いていない（DK002、NET002 を参照）",
-                    a.service,
-                    e.kind.text(ctx.lang)
-                ),
-            )),
-        ),
-        Reading::NoEndpoint => (Status::Unknown, Some(health::no_endpoint(h, hc, ctx))),
+        Reading::Failed(e) if e.kind == HttpErrorKind::Timeout => {
+            (Status::Critical, Some(crate::t!("API001/hangs", service = &a.service, path = &p, took = &took)))
+        }
+        Reading::Failed(e) => {
+            (Status::Critical, Some(crate::t!("API001/refused", service = &a.service, kind = e.kind.text(ctx.lang))))
+        }
+        Reading::NoEndpoint => (Status::Unknown, Some(health::no_endpoint(h, hc, ctx).into())),
         Reading::Status(code) if code >= 500 => (Status::Critical, Some(says(code))),
-        Reading::Status(code) => (
-            Status::Warning,
-            Some(ctx.tr(
-                format!("{p} answers HTTP {code}, which is no health answer"),
-                format!("{p} が HTTP {code} を返した（ヘルスチェックの応答ではない）"),
-            )),
-        ),
+        Reading::Status(code) => {
+            (Status::Warning, Some(crate::t!("API001/not-a-health-answer", path = &p, code = code)))
+        }
         Reading::Unhealthy(code) => (
             Status::Critical,
-            Some(ctx.tr(
-                format!("{p} answers HTTP {code} but says the service is unhealthy: {}", unhealthy_parts(a)),
-                format!("{p} は HTTP {code} を返したが異常を報告している: {}", unhealthy_parts(a)),
-            )),
+            Some(crate::t!("API001/says-unhealthy", path = &p, code = code, parts = unhealthy_parts(a))),
         ),
         Reading::Healthy(_) | Reading::NotProbed if h.latency_ms as f64 / 1000.0 >= warn_s(ctx) => (
             Status::Warning,
-            Some(ctx.tr(
-                format!("{p} took {} ms (threshold {})", h.latency_ms, secs(warn_s(ctx))),
-                format!("{p} に {} ms（基準 {}）", h.latency_ms, secs(warn_s(ctx))),
-            )),
+            Some(crate::t!("API001/health-slow", path = &p, ms = h.latency_ms, threshold = secs(warn_s(ctx)))),
         ),
         Reading::Healthy(_) | Reading::NotProbed => (Status::Ok, None),
     }
@@ -132,7 +101,7 @@ pub fn diagnose(a: &ApiFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
         out.fact("health_body", b);
     }
     let (mut status, note) = judge_health(a, ctx);
-    let mut notes: Vec<String> = note.into_iter().collect();
+    let mut notes: Vec<Text> = note.into_iter().collect();
     if let Some(m) = &a.metrics {
         out.fact("requests_in_progress", m.in_progress);
         out.fact("p95_seconds", &m.p95);
@@ -140,61 +109,35 @@ pub fn diagnose(a: &ApiFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
             m.p95.iter().filter(|(_, v)| **v >= warn).map(|(k, v)| format!("{k} p95 {:.2}s", v)).collect();
         if !slow.is_empty() {
             status = status.max(Status::Warning);
-            notes.push(
-                ctx.tr(format!("slow handlers: {}", slow.join(", ")), format!("遅いハンドラ: {}", slow.join(", "))),
-            );
+            notes.push(crate::t!("API001/slow-handlers", handlers = slow.join(", ")));
         }
         if m.in_progress.is_some_and(|n| n >= 10.0) {
             status = status.max(Status::Warning);
-            notes.push(ctx.tr(
-                format!("{} requests in progress", m.in_progress.unwrap_or(0.0)),
-                format!("処理中のリクエスト {}", m.in_progress.unwrap_or(0.0)),
-            ));
+            notes.push(crate::t!("API001/in-progress", count = format!("{}", m.in_progress.unwrap_or(0.0))));
         }
     }
     let problem = status != Status::Ok;
     let db_health = health::component(h, &a.health_check, "database", ctx);
     match &related.database {
         Some(d) if problem => out.cause(Cause::SlowDatabase, Suspected, d.clone()),
-        Some(d) => out.cause(
-            Cause::SlowDatabase,
-            RuledOut,
-            ctx.tr(format!("the API answers in time although {d}"), format!("{d} だが API は時間内に応答している")),
-        ),
+        Some(d) => out.cause(Cause::SlowDatabase, RuledOut, crate::t!("API001/answers-although", database = d)),
         None if related.database_checked => out.cause(
             Cause::SlowDatabase,
             if problem { Unchecked } else { RuledOut },
-            ctx.tr("the database checks of this run found nothing", "この実行のデータベースチェックでは問題なし"),
+            crate::t!("API001/database-checks-clean"),
         ),
-        None => out.cause(
-            Cause::SlowDatabase,
-            Unchecked,
-            ctx.tr(
-                "the database checks did not run (doctor all includes them)",
-                "データベースのチェックは未実施（doctor all で含める）",
-            ),
-        ),
+        None => out.cause(Cause::SlowDatabase, Unchecked, crate::t!("API001/database-checks-not-run")),
     }
     match &db_health {
         Some((true, said)) => out.raise(
             Cause::SlowDatabase,
             Confirmed,
-            ctx.tr(
-                format!("{said}: {} cannot use its database", a.service),
-                format!("{said}: {} がデータベースを使えない", a.service),
-            ),
+            crate::t!("API001/cannot-use-database", said = said, service = &a.service),
         ),
         Some((false, said)) if !problem => out.raise(Cause::SlowDatabase, RuledOut, said.clone()),
         _ => {}
     }
-    out.cause(
-        Cause::SlowExternalCall,
-        Unchecked,
-        ctx.tr(
-            "calls to outside services are not visible from outside the API (see its traces)",
-            "外部サービス呼び出しは API の外からは見えない（トレースを確認）",
-        ),
-    );
+    out.cause(Cause::SlowExternalCall, Unchecked, crate::t!("API001/external-calls-invisible"));
     match docker.seen(&a.service, ctx) {
         Seen::Found(c) => match &c.stats {
             Some(s) => {
@@ -202,16 +145,9 @@ pub fn diagnose(a: &ApiFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
                     Some(cpu) => out.cause(
                         Cause::CpuSaturated,
                         if cpu >= 90.0 { Confirmed } else { RuledOut },
-                        ctx.tr(format!("{} uses {cpu:.0}% CPU", c.name), format!("{} の CPU 使用率 {cpu:.0}%", c.name)),
+                        crate::t!("API001/cpu", container = &c.name, cpu = format!("{cpu:.0}")),
                     ),
-                    None => out.cause(
-                        Cause::CpuSaturated,
-                        Unchecked,
-                        ctx.tr(
-                            format!("no CPU figure for {}", c.name),
-                            format!("{} の CPU 使用率を取得できない", c.name),
-                        ),
-                    ),
+                    None => out.cause(Cause::CpuSaturated, Unchecked, crate::t!("API001/no-cpu", container = &c.name)),
                 }
                 match c.memory_limit {
                     Some(limit) => {
@@ -219,31 +155,29 @@ pub fn diagnose(a: &ApiFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
                         out.cause(
                             Cause::MemoryPressure,
                             if share >= 0.9 { Confirmed } else { RuledOut },
-                            ctx.tr(
-                                format!("{} of {} ({})", bytes(s.mem_used), bytes(limit), percent(share)),
-                                format!("{} / {}（{}）", bytes(s.mem_used), bytes(limit), percent(share)),
+                            crate::t!(
+                                "API001/memory-of-limit",
+                                used = bytes(s.mem_used),
+                                limit = bytes(limit),
+                                share = percent(share),
                             ),
                         );
                     }
                     None => out.cause(
                         Cause::MemoryPressure,
                         RuledOut,
-                        ctx.tr(
-                            format!("{} used, no memory limit", bytes(s.mem_used)),
-                            format!("使用量 {}、メモリ制限なし", bytes(s.mem_used)),
-                        ),
+                        crate::t!("API001/memory-no-limit", used = bytes(s.mem_used)),
                     ),
                 }
             }
             None => {
-                let why = ctx
-                    .tr(format!("{} is not running, no figures", c.name), format!("{} は停止中で数値がない", c.name));
+                let why = crate::t!("API001/not-running", container = &c.name);
                 out.cause(Cause::CpuSaturated, Unchecked, why.clone());
                 out.cause(Cause::MemoryPressure, Unchecked, why);
             }
         },
         Seen::Missing(n) => {
-            let why = ctx.tr(format!("no container {n}"), format!("コンテナ {n} が存在しない"));
+            let why = crate::t!("API001/no-container", name = n);
             out.cause(Cause::CpuSaturated, Unchecked, why.clone());
             out.cause(Cause::MemoryPressure, Unchecked, why);
         }
@@ -257,9 +191,9 @@ pub fn diagnose(a: &ApiFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
     }
     let p = health::path(h, &a.health_check);
     let summary = if notes.is_empty() {
-        ctx.tr(format!("{p} answered in {} ms", h.latency_ms), format!("{p} は {} ms で応答", h.latency_ms))
+        crate::t!("API001/answered-in", path = &p, ms = h.latency_ms)
     } else {
-        notes.join("; ")
+        Text::join(notes, Sep::Clauses)
     };
     out.status(status, summary)
 }

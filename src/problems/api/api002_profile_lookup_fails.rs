@@ -13,6 +13,7 @@ use crate::problems::engine::DockerView;
 use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{Ctx, logs, secs};
 use crate::report::{Finding, Status, Verdict::*};
+use crate::text::{Sep, Text};
 
 crate::causes! {
     ProfileMissing = "profile-missing",
@@ -47,16 +48,13 @@ pub fn diagnose(
 ) -> Finding {
     let mut out = Finding::new("API002", "user-api");
     let mut status = Status::Ok;
-    let mut notes: Vec<String> = Vec::new();
+    let mut notes: Vec<Text> = Vec::new();
     let logged = logs::service_hits(docker, "user-api", &["API002"], ctx);
     let db_logs = logs::hits_like(&logged, &["database", "does not exist"]);
     let missing_logs = logs::hits_like(&logged, &["not found", "404"]);
 
     let Some(id) = user_id else {
-        let why = ctx.tr(
-            "give --user-id ID to read that user's row in apidb.profiles and its profile:<ID> cache entry",
-            "--user-id ID を指定すると apidb.profiles の行と profile:<ID> キャッシュを確認する",
-        );
+        let why = crate::t!("API002/give-user-id");
         if missing_logs.is_empty() {
             out.cause(Cause::ProfileMissing, Unchecked, why.clone());
         } else {
@@ -68,107 +66,69 @@ pub fn diagnose(
             (Some(_), false) => {
                 out.cause(Cause::DatabaseError, Confirmed, db_logs.join("; "));
                 status = Status::Critical;
-                notes.push(ctx.tr("user-api logged database errors", "user-api がデータベースエラーを記録した"));
+                notes.push(crate::t!("API002/logged-database-errors"));
             }
-            (Some(_), true) => out.cause(
-                Cause::DatabaseError,
-                RuledOut,
-                ctx.tr(
-                    "user-api logged no database error recently",
-                    "user-api は直近にデータベースエラーを記録していない",
-                ),
-            ),
+            (Some(_), true) => out.cause(Cause::DatabaseError, RuledOut, crate::t!("API002/no-database-error-logged")),
             (None, _) => out.cause(Cause::DatabaseError, Unchecked, why),
         }
-        let summary = if notes.is_empty() {
-            ctx.tr("no user id given: only user-api's logs were read", "ユーザー ID 未指定: user-api のログのみ確認")
-        } else {
-            notes.join("; ")
-        };
+        let summary = if notes.is_empty() { crate::t!("API002/logs-only") } else { Text::join(notes, Sep::Clauses) };
         return out.status(status, summary);
     };
     out.fact("user_id", id);
 
     // The row.
-    let row: Result<Option<&ProfileRow>, String> = match pg.and_then(|p| p.profile.as_ref()) {
+    let row: Result<Option<&ProfileRow>, Text> = match pg.and_then(|p| p.profile.as_ref()) {
         Some(Ok(r)) => Ok(r.as_ref()),
-        Some(Err(e)) => Err(e.clone()),
-        None => Err(ctx.tr("apidb was not read", "apidb は未確認")),
+        Some(Err(e)) => Err(e.into()),
+        None => Err(crate::t!("API002/apidb-not-read")),
     };
     match &row {
         Ok(None) => {
-            let msg = ctx.tr(
-                format!("no row in apidb.profiles for user_id {id}: the profile was never created"),
-                format!("apidb.profiles に user_id {id} の行がない: プロフィールが作成されていない"),
-            );
+            let msg = crate::t!("API002/no-profile-row", id = id);
             out.cause(Cause::ProfileMissing, Confirmed, msg.clone());
             status = Status::Critical;
             notes.push(msg);
         }
-        Ok(Some(r)) => out.cause(
-            Cause::ProfileMissing,
-            RuledOut,
-            ctx.tr(
-                format!("apidb.profiles has the row ({} columns)", r.fields.len()),
-                format!("apidb.profiles に行がある（{} 列）", r.fields.len()),
-            ),
-        ),
+        Ok(Some(r)) => {
+            out.cause(Cause::ProfileMissing, RuledOut, crate::t!("API002/has-row", columns = r.fields.len()))
+        }
         Err(why) => out.cause(Cause::ProfileMissing, Unchecked, why.clone()),
     }
     match (&row, db_logs.is_empty()) {
         (Err(why), _) if pg.and_then(|p| p.profile.as_ref()).is_some() => {
-            let msg = ctx.tr(format!("apidb cannot be read: {why}"), format!("apidb を読めない: {why}"));
+            let msg = crate::t!("API002/apidb-unreadable", why = why.clone());
             let mut evidence = vec![msg.clone()];
-            evidence.extend(db_logs.iter().cloned());
-            out.cause(Cause::DatabaseError, Confirmed, evidence.join("; "));
+            evidence.extend(db_logs.iter().map(Text::from));
+            out.cause(Cause::DatabaseError, Confirmed, Text::join(evidence, Sep::Clauses));
             status = Status::Critical;
             notes.push(msg);
         }
         (_, false) => {
             out.cause(Cause::DatabaseError, Confirmed, db_logs.join("; "));
             status = Status::Critical;
-            notes.push(ctx.tr("user-api logged database errors", "user-api がデータベースエラーを記録した"));
+            notes.push(crate::t!("API002/logged-database-errors"));
         }
-        (Ok(_), true) => out.cause(
-            Cause::DatabaseError,
-            RuledOut,
-            ctx.tr("apidb answered the profile query", "apidb はプロフィールの問い合わせに応答した"),
-        ),
+        (Ok(_), true) => out.cause(Cause::DatabaseError, RuledOut, crate::t!("API002/apidb-answered")),
         (Err(why), true) => out.cause(Cause::DatabaseError, Unchecked, why.clone()),
     }
 
     // The cache.
     let redis_down = redis.is_none_or(|r| !r.connected());
-    let cached: Result<Option<&CachedProfile>, String> = match redis
-        .and_then(|r| r.app.as_ref())
-        .and_then(|a| a.profile.as_ref())
-    {
-        Some(Ok(c)) => Ok(c.as_ref()),
-        Some(Err(e)) => Err(e.clone()),
-        None if redis_down => Err(ctx.tr("Redis is unreachable (see RD001)", "Redis に接続できない（RD001 を参照）")),
-        None => Err(ctx.tr("Redis was not read", "Redis は未確認")),
-    };
+    let cached: Result<Option<&CachedProfile>, Text> =
+        match redis.and_then(|r| r.app.as_ref()).and_then(|a| a.profile.as_ref()) {
+            Some(Ok(c)) => Ok(c.as_ref()),
+            Some(Err(e)) => Err(e.into()),
+            None if redis_down => Err(crate::t!("API002/redis-unreachable")),
+            None => Err(crate::t!("API002/redis-not-read")),
+        };
     let ttl = |c: &CachedProfile| match c.ttl_s {
-        Some(t) => ctx.tr(format!("expires in {}", secs(t as f64)), format!("{} 後に失効", secs(t as f64))),
-        None => ctx.tr("no TTL: it never expires by itself", "TTL なし: 自然には失効しない"),
+        Some(t) => crate::t!("API002/expires-in", time = secs(t as f64)),
+        None => crate::t!("API002/no-ttl"),
     };
     match (&cached, &row) {
-        (Ok(None), _) => out.cause(
-            Cause::StaleCache,
-            RuledOut,
-            ctx.tr(
-                format!("no profile:{id} in Redis: the next read comes from apidb"),
-                format!("Redis に profile:{id} はない: 次の読み取りは apidb から"),
-            ),
-        ),
+        (Ok(None), _) => out.cause(Cause::StaleCache, RuledOut, crate::t!("API002/not-cached", id = id)),
         (Ok(Some(c)), Ok(None)) => {
-            let msg = ctx.tr(
-                format!(
-                    "profile:{id} is still cached ({}) although apidb has no row: the cache outlived the profile",
-                    ttl(c)
-                ),
-                format!("apidb に行がないのに profile:{id} がキャッシュに残っている（{}）", ttl(c)),
-            );
+            let msg = crate::t!("API002/outlived", id = id, ttl = ttl(c));
             out.cause(Cause::StaleCache, Confirmed, msg.clone());
             status = status.max(Status::Warning);
             notes.push(msg);
@@ -178,32 +138,13 @@ pub fn diagnose(
             let differ: Vec<&str> =
                 common.iter().filter(|k| c.fields[**k] != r.fields[**k]).map(|k| k.as_str()).collect();
             if common.is_empty() {
-                out.cause(
-                    Cause::StaleCache,
-                    Unchecked,
-                    ctx.tr(
-                        format!(
-                            "profile:{id} is cached as a {} with no field in common with the row: cannot compare",
-                            c.kind
-                        ),
-                        format!(
-                            "profile:{id} は {} としてキャッシュされ、行と共通のフィールドがない: 比較できない",
-                            c.kind
-                        ),
-                    ),
-                );
+                out.cause(Cause::StaleCache, Unchecked, crate::t!("API002/no-common-field", id = id, kind = &c.kind));
             } else if !differ.is_empty() {
-                let msg = ctx.tr(
-                    format!(
-                        "profile:{id} differs from the row in apidb in {} ({}; values not shown): the cache was not invalidated after an update",
-                        differ.join(", "),
-                        ttl(c)
-                    ),
-                    format!(
-                        "profile:{id} が apidb の行と {} で異なる（{}、値は表示しない）: 更新後にキャッシュが破棄されていない",
-                        differ.join("、"),
-                        ttl(c)
-                    ),
+                let msg = crate::t!(
+                    "API002/cache-differs",
+                    id = id,
+                    fields = Text::join(differ.iter().map(|f| Text::from(*f)), Sep::List),
+                    ttl = ttl(c),
                 );
                 out.cause(Cause::StaleCache, Confirmed, msg.clone());
                 status = status.max(Status::Warning);
@@ -212,45 +153,25 @@ pub fn diagnose(
                 out.cause(
                     Cause::StaleCache,
                     RuledOut,
-                    ctx.tr(
-                        format!("profile:{id} matches the row in its {} common fields ({})", common.len(), ttl(c)),
-                        format!("profile:{id} は共通の {} フィールドで行と一致（{}）", common.len(), ttl(c)),
-                    ),
+                    crate::t!("API002/cache-matches", id = id, count = common.len(), ttl = ttl(c)),
                 );
             }
         }
-        (Ok(Some(c)), Err(_)) => out.cause(
-            Cause::StaleCache,
-            Unchecked,
-            ctx.tr(
-                format!("profile:{id} is cached ({}), but the row could not be read to compare", ttl(c)),
-                format!("profile:{id} はキャッシュにある（{}）が、比較する行を読めない", ttl(c)),
-            ),
-        ),
+        (Ok(Some(c)), Err(_)) => {
+            out.cause(Cause::StaleCache, Unchecked, crate::t!("API002/cached-row-unreadable", id = id, ttl = ttl(c)))
+        }
         (Err(why), _) => out.cause(Cause::StaleCache, Unchecked, why.clone()),
     }
     if notes.is_empty() && row.is_err() && cached.is_err() {
         let why = row.as_ref().err().cloned().unwrap_or_default();
-        return out.status(
-            Status::Unknown,
-            ctx.tr(
-                format!("neither apidb nor Redis could be read: {why}"),
-                format!("apidb も Redis も読めない: {why}"),
-            ),
-        );
+        return out.status(Status::Unknown, crate::t!("API002/nothing-readable", why = why));
     }
     let summary = if !notes.is_empty() {
-        notes.join("; ")
+        Text::join(notes, Sep::Clauses)
     } else if cached.is_err() {
-        ctx.tr(
-            format!("the profile of {id} is in apidb; its cache was not checked"),
-            format!("{id} のプロフィールは apidb にある。キャッシュは未確認"),
-        )
+        crate::t!("API002/cache-not-checked", id = id)
     } else {
-        ctx.tr(
-            format!("the profile of {id} is in apidb and its cache agrees"),
-            format!("{id} のプロフィールは apidb にあり、キャッシュとも一致"),
-        )
+        crate::t!("API002/cache-agrees", id = id)
     };
     out.status(status, summary)
 }

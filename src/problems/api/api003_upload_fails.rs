@@ -11,6 +11,7 @@ use crate::problems::engine::{DockerView, Seen};
 use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{Ctx, bytes, logs, percent, secs};
 use crate::report::{Finding, Status, Verdict, Verdict::*};
+use crate::text::{Sep, Text};
 
 crate::causes! {
     DiskFull = "disk-full",
@@ -75,8 +76,8 @@ pub fn diagnose(
 ) -> Finding {
     let mut out = Finding::new("API003", "admin-api");
     let mut status = Status::Ok;
-    let mut notes: Vec<String> = Vec::new();
-    let mut judge = |out: &mut Finding, id: Cause, v: Verdict, msg: String| {
+    let mut notes: Vec<Text> = Vec::new();
+    let mut judge = |out: &mut Finding, id: Cause, v: Verdict, msg: Text| {
         match v {
             Confirmed => {
                 status = status.max(Status::Critical);
@@ -94,29 +95,19 @@ pub fn diagnose(
     let window = logs::window(docker, "admin-api", ctx).unwrap_or_default();
 
     // Inside the container.
-    let inside: Result<&InsideFacts, String> = match docker.seen("admin-api", ctx) {
+    let inside: Result<&InsideFacts, Text> = match docker.seen("admin-api", ctx) {
         Seen::Found(c) => match &c.inside {
             Some(i) if i.error.is_none() => Ok(i),
-            Some(i) => Err(ctx.tr(
-                format!(
-                    "could not look inside {} (`sh`, `ls`, `df` and `id` are needed): {}",
-                    c.name,
-                    i.error.clone().unwrap_or_default()
-                ),
-                format!(
-                    "{} の中を確認できない（`sh`・`ls`・`df`・`id` が必要）: {}",
-                    c.name,
-                    i.error.clone().unwrap_or_default()
-                ),
+            Some(i) => Err(crate::t!(
+                "API003/cannot-look-inside",
+                container = &c.name,
+                error = i.error.clone().unwrap_or_default(),
             )),
-            None if !c.running => Err(ctx.tr(
-                format!("{} is not running (see DK002)", c.name),
-                format!("{} は稼働していない（DK002 を参照）", c.name),
-            )),
-            None => Err(ctx.tr("the engine gave no way to look inside", "コンテナ内を確認できなかった")),
+            None if !c.running => Err(crate::t!("API003/not-running", container = &c.name)),
+            None => Err(crate::t!("API003/no-way-inside")),
         },
-        Seen::Missing(name) => Err(ctx.tr(format!("no container {name}"), format!("コンテナ {name} がない"))),
-        Seen::Unknown(why) => Err(why),
+        Seen::Missing(name) => Err(crate::t!("API003/no-container", name = name)),
+        Seen::Unknown(why) => Err(why.into()),
     };
 
     // Disk.
@@ -125,21 +116,13 @@ pub fn diagnose(
         Ok(Some(Ok(d))) => {
             out.fact("uploads_disk", d);
             let used = d.used_ratio();
-            let said = ctx.tr(
-                format!(
-                    "{UPLOADS_DIR} is on {} with {} free of {} ({} used)",
-                    d.mount,
-                    bytes(d.avail_kb * 1024),
-                    bytes(d.size_kb * 1024),
-                    percent(used)
-                ),
-                format!(
-                    "{UPLOADS_DIR} は {} 上にあり、{} 中 {} が空き（使用率 {}）",
-                    d.mount,
-                    bytes(d.size_kb * 1024),
-                    bytes(d.avail_kb * 1024),
-                    percent(used)
-                ),
+            let said = crate::t!(
+                "API003/disk",
+                dir = UPLOADS_DIR,
+                mount = &d.mount,
+                free = bytes(d.avail_kb * 1024),
+                size = bytes(d.size_kb * 1024),
+                used = percent(used),
             );
             let v = if used >= DISK_FULL || !disk_logs.is_empty() {
                 Confirmed
@@ -149,12 +132,12 @@ pub fn diagnose(
                 RuledOut
             };
             let mut text = vec![said];
-            text.extend(disk_logs.iter().cloned());
-            judge(&mut out, Cause::DiskFull, v, text.join("; "));
+            text.extend(disk_logs.iter().map(Text::from));
+            judge(&mut out, Cause::DiskFull, v, Text::join(text, Sep::Clauses));
         }
-        _ if !disk_logs.is_empty() => judge(&mut out, Cause::DiskFull, Confirmed, disk_logs.join("; ")),
-        Ok(Some(Err(e))) => judge(&mut out, Cause::DiskFull, Unchecked, format!("df {UPLOADS_DIR}: {e}")),
-        Ok(None) => judge(&mut out, Cause::DiskFull, Unchecked, ctx.tr("df printed nothing", "df の出力がない")),
+        _ if !disk_logs.is_empty() => judge(&mut out, Cause::DiskFull, Confirmed, disk_logs.join("; ").into()),
+        Ok(Some(Err(e))) => judge(&mut out, Cause::DiskFull, Unchecked, format!("df {UPLOADS_DIR}: {e}").into()),
+        Ok(None) => judge(&mut out, Cause::DiskFull, Unchecked, crate::t!("API003/df-empty")),
         Err(why) => judge(&mut out, Cause::DiskFull, Unchecked, why.clone()),
     }
 
@@ -165,49 +148,37 @@ pub fn diagnose(
             out.fact("uploads_dir", format!("{} {}:{} {UPLOADS_DIR}", dir.mode, dir.uid, dir.gid));
             let writable = dir.is_dir() && dir.writable_by(uid, &gids);
             let said = if writable {
-                ctx.tr(
-                    format!(
-                        "{UPLOADS_DIR} ({} owner {}:{}) is writable by uid {uid}, the user admin-api runs as",
-                        dir.mode, dir.uid, dir.gid
-                    ),
-                    format!(
-                        "{UPLOADS_DIR}（{}、所有者 {}:{}）は admin-api の実行ユーザー uid {uid} が書き込める",
-                        dir.mode, dir.uid, dir.gid
-                    ),
+                crate::t!(
+                    "API003/dir-writable",
+                    dir = UPLOADS_DIR,
+                    mode = &dir.mode,
+                    uid = dir.uid,
+                    gid = dir.gid,
+                    user = uid
                 )
             } else {
-                ctx.tr(
-                    format!(
-                        "{UPLOADS_DIR} ({} owner {}:{}) is not writable by uid {uid}, the user admin-api runs as",
-                        dir.mode, dir.uid, dir.gid
-                    ),
-                    format!(
-                        "{UPLOADS_DIR}（{}、所有者 {}:{}）に admin-api の実行ユーザー uid {uid} は書き込めない",
-                        dir.mode, dir.uid, dir.gid
-                    ),
+                crate::t!(
+                    "API003/dir-not-writable",
+                    dir = UPLOADS_DIR,
+                    mode = &dir.mode,
+                    uid = dir.uid,
+                    gid = dir.gid,
+                    user = uid,
                 )
             };
             let v = if !writable || !perm_logs.is_empty() { Confirmed } else { RuledOut };
             let mut text = vec![said];
-            text.extend(perm_logs.iter().cloned());
-            judge(&mut out, Cause::UploadsPermission, v, text.join("; "));
+            text.extend(perm_logs.iter().map(Text::from));
+            judge(&mut out, Cause::UploadsPermission, v, Text::join(text, Sep::Clauses));
         }
         Ok((Some(Err(e)), _, _)) => judge(
             &mut out,
             Cause::UploadsPermission,
             Confirmed,
-            ctx.tr(
-                format!("{UPLOADS_DIR} does not exist in admin-api: {e}"),
-                format!("admin-api に {UPLOADS_DIR} がない: {e}"),
-            ),
+            crate::t!("API003/dir-missing", dir = UPLOADS_DIR, error = e),
         ),
-        _ if !perm_logs.is_empty() => judge(&mut out, Cause::UploadsPermission, Confirmed, perm_logs.join("; ")),
-        Ok(_) => judge(
-            &mut out,
-            Cause::UploadsPermission,
-            Unchecked,
-            ctx.tr("ls or id printed nothing usable", "ls または id の出力を読めない"),
-        ),
+        _ if !perm_logs.is_empty() => judge(&mut out, Cause::UploadsPermission, Confirmed, perm_logs.join("; ").into()),
+        Ok(_) => judge(&mut out, Cause::UploadsPermission, Unchecked, crate::t!("API003/ls-id-unusable")),
         Err(why) => judge(&mut out, Cause::UploadsPermission, Unchecked, why.clone()),
     }
 
@@ -220,43 +191,25 @@ pub fn diagnose(
     let limit = container_limit.or(max_file_size);
     let limit_text = match &limit {
         Some((v, src)) => match parse_size(v) {
-            Some(b) => ctx.tr(
-                format!("MAX_FILE_SIZE is {} ({src})", bytes(b)),
-                format!("MAX_FILE_SIZE は {}（{src}）", bytes(b)),
-            ),
-            None => ctx.tr(
-                format!("MAX_FILE_SIZE is {v:?} ({src}), not a size"),
-                format!("MAX_FILE_SIZE が {v:?}（{src}）でサイズとして読めない"),
-            ),
+            Some(b) => crate::t!("API003/max-size", size = bytes(b), source = src),
+            None => crate::t!("API003/max-size-bad", value = format!("{v:?}"), source = src),
         },
-        None => ctx.tr(
-            "MAX_FILE_SIZE is not set (admin-api's default applies)",
-            "MAX_FILE_SIZE は未設定（admin-api の既定値）",
-        ),
+        None => crate::t!("API003/max-size-unset"),
     };
-    out.fact("max_file_size", &limit_text);
+    // The facts are words in the run's language.
+    out.fact("max_file_size", limit_text.render(ctx.lang));
     if !size_logs.is_empty() {
-        judge(&mut out, Cause::FileTooLarge, Confirmed, format!("{limit_text}; {}", size_logs.join("; ")));
+        let text = Text::join([limit_text, size_logs.join("; ").into()], Sep::Clauses);
+        judge(&mut out, Cause::FileTooLarge, Confirmed, text);
     } else if logged.is_some() {
         judge(
             &mut out,
             Cause::FileTooLarge,
             RuledOut,
-            ctx.tr(
-                format!("{limit_text}; no upload was refused as too large in the last {window}"),
-                format!("{limit_text}。直近 {window} にサイズ超過で拒否されたアップロードはない"),
-            ),
+            crate::t!("API003/none-refused", limit = limit_text, window = &window),
         );
     } else {
-        judge(
-            &mut out,
-            Cause::FileTooLarge,
-            Unchecked,
-            ctx.tr(
-                format!("{limit_text}; admin-api's logs were not read, and doctor uploads nothing"),
-                format!("{limit_text}。admin-api のログは未確認で、doctor はアップロードしない"),
-            ),
-        );
+        judge(&mut out, Cause::FileTooLarge, Unchecked, crate::t!("API003/size-logs-not-read", limit = limit_text));
     }
 
     // OCR, and the documents table.
@@ -268,86 +221,45 @@ pub fn diagnose(
             out.fact("documents", statuses.iter().map(|d| format!("{}: {}", d.status, d.count)).collect::<Vec<_>>());
             for d in statuses {
                 if failed_status(&d.status) {
-                    doc_notes.push(ctx.tr(
-                        format!(
-                            "{} documents in status {:?} (the latest {} ago)",
-                            d.count,
-                            d.status,
-                            d.newest_age_s.map(secs).unwrap_or_default()
-                        ),
-                        format!(
-                            "ステータス {:?} のドキュメントが {} 件（最新は {} 前）",
-                            d.status,
-                            d.count,
-                            d.newest_age_s.map(secs).unwrap_or_default()
-                        ),
+                    doc_notes.push(crate::t!(
+                        "API003/failed-documents",
+                        count = d.count,
+                        status = format!("{:?}", d.status),
+                        ago = d.newest_age_s.map(secs).unwrap_or_default(),
                     ));
                 } else if working_status(&d.status) && d.oldest_age_s.is_some_and(|a| a > STUCK_S) {
-                    doc_notes.push(ctx.tr(
-                        format!(
-                            "{} documents in status {:?}, the oldest for {}: processing is stuck",
-                            d.count,
-                            d.status,
-                            d.oldest_age_s.map(secs).unwrap_or_default()
-                        ),
-                        format!(
-                            "ステータス {:?} のドキュメントが {} 件、最古は {} 前から: 処理が止まっている",
-                            d.status,
-                            d.count,
-                            d.oldest_age_s.map(secs).unwrap_or_default()
-                        ),
+                    doc_notes.push(crate::t!(
+                        "API003/stuck-documents",
+                        count = d.count,
+                        status = format!("{:?}", d.status),
+                        age = d.oldest_age_s.map(secs).unwrap_or_default(),
                     ));
                 }
             }
         }
-        Some(Err(e)) => {
-            out.fact("documents", ctx.tr(format!("admindb could not be read: {e}"), format!("admindb を読めない: {e}")))
-        }
+        Some(Err(e)) => out.fact("documents", crate::t!("API003/admindb-unreadable", error = e).render(ctx.lang)),
         None => {}
     }
     if !ocr_logs.is_empty() {
-        let mut text = ocr_logs.clone();
+        let mut text: Vec<Text> = ocr_logs.iter().map(Text::from).collect();
         text.extend(doc_notes.iter().cloned());
-        judge(&mut out, Cause::OcrDependency, Confirmed, text.join("; "));
+        judge(&mut out, Cause::OcrDependency, Confirmed, Text::join(text, Sep::Clauses));
     } else if !doc_notes.is_empty() {
-        judge(&mut out, Cause::OcrDependency, Suspected, doc_notes.join("; "));
+        judge(&mut out, Cause::OcrDependency, Suspected, Text::join(doc_notes, Sep::Clauses));
     } else if logged.is_some() {
-        judge(
-            &mut out,
-            Cause::OcrDependency,
-            RuledOut,
-            ctx.tr(
-                format!("no OCR error in admin-api's logs of the last {window}, and no failed or stuck document"),
-                format!("直近 {window} の admin-api のログに OCR エラーがなく、失敗・停止したドキュメントもない"),
-            ),
-        );
+        judge(&mut out, Cause::OcrDependency, RuledOut, crate::t!("API003/no-ocr-error", window = &window));
     } else {
-        judge(
-            &mut out,
-            Cause::OcrDependency,
-            Unchecked,
-            ctx.tr(
-                "admin-api's logs were not read: an OCR failure shows only there",
-                "admin-api のログは未確認: OCR の失敗はログにしか現れない",
-            ),
-        );
+        judge(&mut out, Cause::OcrDependency, Unchecked, crate::t!("API003/ocr-logs-not-read"));
     }
     if notes.is_empty() && out.causes.iter().all(|c| c.verdict == Unchecked) {
         // Nothing was seen at all (no engine, no logs, no admindb): say so instead of "fine".
         let why = match &inside {
             Err(why) => why.clone(),
-            Ok(_) => ctx.tr("nothing could be read", "何も読み取れなかった"),
+            Ok(_) => crate::t!("API003/nothing-readable"),
         };
-        return out.status(Status::Skipped, ctx.tr(format!("not checked: {why}"), format!("未確認: {why}")));
+        return out.status(Status::Skipped, crate::t!("API003/not-checked", why = why));
     }
-    let summary = if notes.is_empty() {
-        ctx.tr(
-            "uploads have room and permission; no upload or OCR error logged",
-            "アップロード先に空きと権限があり、アップロード・OCR エラーの記録もない",
-        )
-    } else {
-        notes.join("; ")
-    };
+    let summary = if notes.is_empty() { crate::t!("API003/all-fine") } else { Text::join(notes, Sep::Clauses) };
     out.status(status, summary)
 }
 

@@ -9,7 +9,7 @@
 //! `unchecked`. With them, authdb tells whether the user exists and `is_active`; auth-service's
 //! recent logs tell database and Redis errors apart.
 
-use super::au002_jwt_verification_fails::http_failure;
+use super::au002_jwt_verification_fails::request_failure;
 use crate::catalogue::Area;
 use crate::probe::auth::{AuthFacts, LoginFacts};
 use crate::probe::pg_app::PgAppFacts;
@@ -18,6 +18,7 @@ use crate::problems::health::{self, Reading};
 use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{Ctx, logs};
 use crate::report::{Finding, Status, Verdict::*};
+use crate::text::{Sep, Text};
 
 crate::causes! {
     WrongPassword = "wrong-password",
@@ -52,7 +53,7 @@ fn body_says(body: Option<&str>, word: &str) -> bool {
 enum Health {
     Healthy,
     /// Not healthy, with why.
-    Failing(String),
+    Failing(Text),
     /// Every health path answered 404, with that said.
     NoEndpoint(String),
     NotProbed,
@@ -61,24 +62,21 @@ enum Health {
 fn judge_health(f: &AuthFacts, ctx: &Ctx) -> Health {
     let Some(h) = &f.health else { return Health::NotProbed };
     let hc = &f.health_check;
-    let not_healthy = |why: String| {
+    let not_healthy = |why: Text| {
         let why = match health::reports(h, hc, ctx) {
-            Some(r) => format!("{why}; {r}"),
+            Some(r) => Text::join([why, r.into()], Sep::Clauses),
             None => why,
         };
-        Health::Failing(
-            ctx.tr(format!("auth-service is not healthy: {why}"), format!("auth-service が正常でない: {why}")),
-        )
+        Health::Failing(crate::t!("AU001/not-healthy", why = why))
     };
     match health::read(Some(h), hc) {
         Reading::NotProbed => Health::NotProbed,
         Reading::Healthy(_) => Health::Healthy,
         Reading::NoEndpoint => Health::NoEndpoint(health::no_endpoint(h, hc, ctx)),
-        Reading::Unhealthy(code) => not_healthy(ctx.tr(
-            format!("{} {} → HTTP {code}, but the body says unhealthy", h.method, h.url),
-            format!("{} {} → HTTP {code} だが本文は異常を示している", h.method, h.url),
-        )),
-        Reading::Failed(_) | Reading::Status(_) => not_healthy(http_failure(h, ctx).unwrap_or_default()),
+        Reading::Unhealthy(code) => {
+            not_healthy(crate::t!("AU001/unhealthy-body", method = &h.method, url = &h.url, code = code))
+        }
+        Reading::Failed(_) | Reading::Status(_) => not_healthy(request_failure(h, ctx).unwrap_or_default()),
     }
 }
 
@@ -103,7 +101,7 @@ pub fn diagnose(f: &AuthFacts, app: Option<&PgAppFacts>, docker: &DockerView, ct
             status = Status::Critical;
             notes.push(why.clone());
         }
-        Health::NoEndpoint(why) => notes.push(why.clone()),
+        Health::NoEndpoint(why) => notes.push(why.into()),
         Health::Healthy | Health::NotProbed => {}
     }
     match &f.login {
@@ -119,39 +117,31 @@ pub fn diagnose(f: &AuthFacts, app: Option<&PgAppFacts>, docker: &DockerView, ct
         }
     }
     status = status.max(stores(&mut out, f, app, docker, ctx, &mut notes));
-    let summary =
-        if notes.is_empty() { ctx.tr("auth-service is healthy", "auth-service は正常") } else { notes.join("; ") };
+    let summary = if notes.is_empty() { crate::t!("AU001/healthy") } else { Text::join(notes, Sep::Clauses) };
     out.status(status, summary)
 }
 
 /// Without a login only the health answer speaks about the stores, and the credential causes
 /// stay unchecked.
 fn no_login_causes(out: &mut Finding, f: &AuthFacts, health: &Health, ctx: &Ctx) {
-    let why = ctx.tr(
-        "no login tried: set DOCTOR_LOGIN_USERNAME and DOCTOR_LOGIN_PASSWORD (or use --login-stdin) to try one",
-        "ログインは未試行: DOCTOR_LOGIN_USERNAME と DOCTOR_LOGIN_PASSWORD を設定（または --login-stdin）すると試行する",
-    );
+    let why = crate::t!("AU001/no-login-tried");
     out.cause(Cause::WrongPassword, Unchecked, why.clone());
     out.cause(Cause::UserInactive, Unchecked, why.clone());
     let Some(h) = &f.health else {
-        out.causes_all(&[Cause::DatabaseError, Cause::RedisError], Unchecked, &why);
+        out.causes_all(&[Cause::DatabaseError, Cause::RedisError], Unchecked, why);
         return;
     };
     let hc = &f.health_check;
     let p = health::path(h, hc);
     for (id, word) in STORES {
-        let (verdict, evidence) = match (health::component(h, hc, word, ctx), health) {
-            (Some((true, said)), _) => (Suspected, said),
-            (Some((false, said)), _) => (RuledOut, said),
-            (None, Health::Failing(_)) if body_says(h.body.as_deref(), word) => (
-                Suspected,
-                ctx.tr(
-                    format!("{p} answers: {}", h.body.as_deref().unwrap_or("")),
-                    format!("{p} の応答: {}", h.body.as_deref().unwrap_or("")),
-                ),
-            ),
-            (None, Health::Healthy) => (RuledOut, ctx.tr(format!("{p} answers ok"), format!("{p} は正常"))),
-            (None, Health::NoEndpoint(no)) => (Unchecked, no.clone()),
+        let (verdict, evidence): (_, Text) = match (health::component(h, hc, word, ctx), health) {
+            (Some((true, said)), _) => (Suspected, said.into()),
+            (Some((false, said)), _) => (RuledOut, said.into()),
+            (None, Health::Failing(_)) if body_says(h.body.as_deref(), word) => {
+                (Suspected, crate::t!("AU001/health-answers", path = &p, body = h.body.as_deref().unwrap_or("")))
+            }
+            (None, Health::Healthy) => (RuledOut, crate::t!("AU001/health-ok", path = &p)),
+            (None, Health::NoEndpoint(no)) => (Unchecked, no.into()),
             (None, _) => (Unchecked, why.clone()),
         };
         out.cause(id, verdict, evidence);
@@ -173,7 +163,7 @@ fn login_path(l: &LoginFacts) -> String {
 }
 
 /// Verdicts from the login's answer; returns the status it calls for.
-fn login_causes(out: &mut Finding, l: &LoginFacts, ctx: &Ctx, notes: &mut Vec<String>) -> Status {
+fn login_causes(out: &mut Finding, l: &LoginFacts, ctx: &Ctx, notes: &mut Vec<Text>) -> Status {
     let r = &l.response;
     let body = r.body.as_deref();
     let path = login_path(l);
@@ -189,69 +179,56 @@ fn login_causes(out: &mut Finding, l: &LoginFacts, ctx: &Ctx, notes: &mut Vec<St
     let said = body.unwrap_or("").chars().take(200).collect::<String>();
     match (r.status, &r.error) {
         (_, Some(e)) => {
-            let why = ctx.tr(
-                format!("POST {path} failed: {}: {}", e.kind.text(ctx.lang), e.message),
-                format!("POST {path} が失敗: {}: {}", e.kind.text(ctx.lang), e.message),
+            let why = crate::t!(
+                "AU001/login-request-failed",
+                path = &path,
+                kind = e.kind.text(ctx.lang),
+                message = &e.message,
             );
-            out.causes_all(&CAUSES, Unchecked, &why);
+            out.causes_all(&CAUSES, Unchecked, why.clone());
             notes.push(why);
             Status::Critical
         }
         (Some(code), None) if no_route(l) => {
-            let why = ctx.tr(
-                format!("no login route at {} (HTTP {code}): doctor cannot tell why logins fail", l.route.paths_text()),
-                format!(
-                    "{} にログインのルートがない（HTTP {code}）: ログイン失敗の原因を判断できない",
-                    l.route.paths_text()
-                ),
-            );
-            out.causes_all(&CAUSES, Unchecked, &why);
+            let why = crate::t!("AU001/no-login-route", paths = l.route.paths_text(), code = code);
+            out.causes_all(&CAUSES, Unchecked, why.clone());
             notes.push(why);
             Status::Unknown
         }
         (Some(200..=299), None) => {
-            let ok = ctx.tr(
-                format!("{} logged in (HTTP {}) at {path}", l.username, r.status.unwrap_or(0)),
-                format!("{} でログインできた（HTTP {}、{path}）", l.username, r.status.unwrap_or(0)),
-            );
-            out.causes_all(&CAUSES, RuledOut, &ok);
+            let ok = crate::t!("AU001/logged-in", user = &l.username, code = r.status.unwrap_or(0), path = &path);
+            out.causes_all(&CAUSES, RuledOut, ok.clone());
             notes.push(ok);
             Status::Ok
         }
         (Some(code), None) => {
             let answer = format!("HTTP {code}: {said}");
-            failed_login_causes(out, &l.username, code, body, &answer, ctx);
-            notes.push(ctx.tr(
-                format!("login of {} failed (POST {path}): {answer}", l.username),
-                format!("{} のログインが失敗（POST {path}）: {answer}", l.username),
-            ));
+            failed_login_causes(out, &l.username, code, body, &answer);
+            notes.push(crate::t!("AU001/login-failed", user = &l.username, path = &path, answer = &answer));
             Status::Critical
         }
         (None, None) => {
-            out.causes_all(&CAUSES, Unchecked, &ctx.tr("no answer", "応答なし"));
+            out.causes_all(&CAUSES, Unchecked, crate::t!("AU001/no-answer"));
             Status::Ok
         }
     }
 }
 
 /// A login answered with an error status: which cause the status and body name.
-fn failed_login_causes(out: &mut Finding, user: &str, code: u16, body: Option<&str>, answer: &str, ctx: &Ctx) {
+fn failed_login_causes(out: &mut Finding, user: &str, code: u16, body: Option<&str>, answer: &str) {
     let inactive = code == 403 || body_says(body, "inactive") || body_says(body, "disabled");
     out.cause(
         Cause::WrongPassword,
         if code == 401 && !inactive { Confirmed } else { RuledOut },
-        ctx.tr(format!("the login of {user} was answered {answer}"), format!("{user} のログインへの応答: {answer}")),
+        crate::t!("AU001/login-answered", user = user, answer = answer),
     );
     out.cause(
         Cause::UserInactive,
         if inactive { Confirmed } else { RuledOut },
         if inactive {
-            ctx.tr(format!("{user} is inactive: {answer}"), format!("{user} は無効化されている: {answer}"))
+            crate::t!("AU001/user-inactive", user = user, answer = answer)
         } else {
-            ctx.tr(
-                format!("the answer does not say inactive: {answer}"),
-                format!("応答は無効化を示していない: {answer}"),
-            )
+            crate::t!("AU001/not-inactive", answer = answer)
         },
     );
     let server_side = code >= 500;
@@ -286,17 +263,14 @@ fn stores(
     app: Option<&PgAppFacts>,
     docker: &DockerView,
     ctx: &Ctx,
-    notes: &mut Vec<String>,
+    notes: &mut Vec<Text>,
 ) -> Status {
     let mut status = Status::Ok;
     let failed = f.login.as_ref().is_some_and(|l| !l.response.ok() && !no_route(l));
     if let (Some(l), Some(user)) = (&f.login, app.and_then(|a| a.user.as_ref())) {
         match user {
             Ok(Some(Some(false))) => {
-                let msg = ctx.tr(
-                    format!("users.is_active is false for {} in authdb", l.username),
-                    format!("authdb の users で {} の is_active が false", l.username),
-                );
+                let msg = crate::t!("AU001/is-active-false", user = &l.username);
                 out.raise(Cause::UserInactive, if failed { Confirmed } else { Suspected }, msg.clone());
                 if failed {
                     status = Status::Critical;
@@ -311,40 +285,20 @@ fn stores(
                     }
                 }
             }
-            Ok(Some(Some(true))) => out.raise(
-                Cause::UserInactive,
-                RuledOut,
-                ctx.tr(format!("{} is active in authdb", l.username), format!("authdb で {} は有効", l.username)),
-            ),
-            Ok(Some(None)) => out.raise(
-                Cause::UserInactive,
-                Unchecked,
-                ctx.tr(
-                    format!("{} exists in authdb, but users has no is_active value for it", l.username),
-                    format!("authdb に {} はあるが、users に is_active の値がない", l.username),
-                ),
-            ),
+            Ok(Some(Some(true))) => {
+                out.raise(Cause::UserInactive, RuledOut, crate::t!("AU001/user-active", user = &l.username))
+            }
+            Ok(Some(None)) => {
+                out.raise(Cause::UserInactive, Unchecked, crate::t!("AU001/no-is-active", user = &l.username))
+            }
             Ok(None) => {
-                let msg = ctx.tr(
-                    format!(
-                        "no user named {} in authdb.users: the name is wrong, or the user was never created",
-                        l.username
-                    ),
-                    format!("authdb.users に {} というユーザーがない: 名前の誤り、または未作成", l.username),
-                );
+                let msg = crate::t!("AU001/no-such-user", user = &l.username);
                 out.raise(Cause::WrongPassword, if failed { Confirmed } else { Suspected }, msg.clone());
                 if failed {
                     notes.push(msg);
                 }
             }
-            Err(e) => out.raise(
-                Cause::DatabaseError,
-                Suspected,
-                ctx.tr(
-                    format!("doctor could not read authdb either: {e}"),
-                    format!("doctor も authdb を読めない: {e}"),
-                ),
-            ),
+            Err(e) => out.raise(Cause::DatabaseError, Suspected, crate::t!("AU001/authdb-unreadable", error = e)),
         }
     }
     // auth-service's own log lines about PostgreSQL and Redis.
@@ -359,14 +313,7 @@ fn stores(
             }
             Some(_) => {
                 let window = logs::window(docker, "auth-service", ctx).unwrap_or_default();
-                out.raise(
-                    id,
-                    RuledOut,
-                    ctx.tr(
-                        format!("auth-service logged no such error in the last {window}"),
-                        format!("auth-service は直近 {window} にこのエラーを記録していない"),
-                    ),
-                );
+                out.raise(id, RuledOut, crate::t!("AU001/no-error-logged", window = window));
             }
             None => {}
         }

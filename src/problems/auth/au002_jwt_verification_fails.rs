@@ -17,6 +17,7 @@ use crate::problems::engine::DockerView;
 use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{Ctx, secs};
 use crate::report::{Finding, Status, Verdict::*};
+use crate::text::{Sep, Text};
 
 crate::causes! {
     KeysMissing = "keys-missing",
@@ -44,64 +45,51 @@ fn run(i: &Inputs) -> Vec<Finding> {
 }
 
 /// "in 12m" / "3h ago", from the check's own clock.
-fn relative(t: i64, now: i64, ctx: &Ctx) -> String {
+fn relative(t: i64, now: i64) -> Text {
     if t >= now {
-        ctx.tr(
-            format!("in {}", secs(t.saturating_sub(now) as f64)),
-            format!("{}後", secs(t.saturating_sub(now) as f64)),
-        )
+        crate::t!("AU002/in-time", time = secs(t.saturating_sub(now) as f64))
     } else {
-        ctx.tr(
-            format!("{} ago", secs(now.saturating_sub(t) as f64)),
-            format!("{}前", secs(now.saturating_sub(t) as f64)),
-        )
+        crate::t!("AU002/time-ago", time = secs(now.saturating_sub(t) as f64))
     }
 }
 
-pub fn http_failure(h: &HttpFacts, ctx: &Ctx) -> Option<String> {
+/// Why a request failed (`GET http://… → HTTP 503`, `…: connection refused: …`), or None when
+/// it answered 2xx.
+pub fn request_failure(h: &HttpFacts, ctx: &Ctx) -> Option<Text> {
     if let Some(e) = &h.error {
-        return Some(ctx.tr(
-            format!("{} {}: {}: {}", h.method, h.url, e.kind.text(ctx.lang), e.message),
-            format!("{} {}: {}: {}", h.method, h.url, e.kind.text(ctx.lang), e.message),
-        ));
+        return Some(format!("{} {}: {}: {}", h.method, h.url, e.kind.text(ctx.lang), e.message).into());
     }
     match h.status {
         Some(s) if (200..300).contains(&s) => None,
-        Some(s) => Some(format!("{} {} → HTTP {s}", h.method, h.url)),
-        None => Some(format!("{} {}: no answer", h.method, h.url)),
+        Some(s) => Some(format!("{} {} → HTTP {s}", h.method, h.url).into()),
+        None => Some(crate::t!("AU002/no-answer", method = &h.method, url = &h.url)),
     }
+}
+
+/// [`request_failure`] as words in `ctx.lang`, for PERF001, which keeps it as a JSON fact.
+pub fn http_failure(h: &HttpFacts, ctx: &Ctx) -> Option<String> {
+    request_failure(h, ctx).map(|t| t.render(ctx.lang))
 }
 
 pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView, ctx: &Ctx) -> Finding {
     let mut out = Finding::new("AU002", f.base_url.clone());
     let mut status = Status::Ok;
-    let mut notes: Vec<String> = Vec::new();
+    let mut notes: Vec<Text> = Vec::new();
 
     // The JWKS itself.
-    let jwks_fail = f.jwks.as_ref().and_then(|j| http_failure(j, ctx));
+    let jwks_fail = f.jwks.as_ref().and_then(|j| request_failure(j, ctx));
     match (&jwks_fail, &f.jwks_analysis) {
         (Some(why), _) => {
             out.cause(Cause::JwksUnreachable, Confirmed, why.clone());
-            out.cause(Cause::KeysMissing, Unchecked, ctx.tr("the JWKS could not be read", "JWKS を読み取れなかった"));
+            out.cause(Cause::KeysMissing, Unchecked, crate::t!("AU002/jwks-unreadable"));
             status = Status::Critical;
-            notes.push(ctx.tr(format!("JWKS unreachable: {why}"), format!("JWKS に到達できない: {why}")));
+            notes.push(crate::t!("AU002/jwks-unreachable", why = why.clone()));
         }
         (None, Some(Err(why))) => {
-            out.cause(
-                Cause::JwksUnreachable,
-                Confirmed,
-                ctx.tr(
-                    format!("the JWKS answered, but is unusable: {why}"),
-                    format!("JWKS は応答したが使用できない: {why}"),
-                ),
-            );
-            out.cause(
-                Cause::KeysMissing,
-                Suspected,
-                ctx.tr("no usable key is published", "使用可能な鍵が公開されていない"),
-            );
+            out.cause(Cause::JwksUnreachable, Confirmed, crate::t!("AU002/jwks-unusable", why = why));
+            out.cause(Cause::KeysMissing, Suspected, crate::t!("AU002/no-usable-key"));
             status = Status::Critical;
-            notes.push(ctx.tr(format!("JWKS broken: {why}"), format!("JWKS が壊れている: {why}")));
+            notes.push(crate::t!("AU002/jwks-broken", why = why));
         }
         (None, Some(Ok(set))) => {
             let kids: Vec<String> = set
@@ -110,36 +98,22 @@ pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView, ctx: &C
                 .map(|k| format!("{} ({} bits)", k.kid.as_deref().unwrap_or("-"), k.bits.unwrap_or(0)))
                 .collect();
             out.fact("jwks_keys", &set.keys);
-            out.cause(
-                Cause::JwksUnreachable,
-                RuledOut,
-                ctx.tr(
-                    format!("the JWKS answered with {} key(s)", set.keys.len()),
-                    format!("JWKS は {} 個の鍵を返した", set.keys.len()),
-                ),
-            );
+            out.cause(Cause::JwksUnreachable, RuledOut, crate::t!("AU002/jwks-answered", count = set.keys.len()));
             if set.keys.is_empty() {
-                out.cause(
-                    Cause::KeysMissing,
-                    Confirmed,
-                    ctx.tr(
-                        "the JWKS publishes no key: auth-service has no key pair loaded",
-                        "JWKS に鍵がない: auth-service が鍵ペアを読み込んでいない",
-                    ),
-                );
+                out.cause(Cause::KeysMissing, Confirmed, crate::t!("AU002/jwks-no-key"));
                 status = Status::Critical;
-                notes.push(ctx.tr("no key published", "鍵が公開されていない"));
+                notes.push(crate::t!("AU002/no-key-published"));
             } else {
                 out.cause(Cause::KeysMissing, RuledOut, kids.join(", "));
             }
             if !set.problems.is_empty() {
                 out.fact("jwks_problems", &set.problems);
                 status = status.max(Status::Warning);
-                notes.push(set.problems.join("; "));
+                notes.push(set.problems.join("; ").into());
             }
         }
         (None, None) => {
-            let why = ctx.tr("the JWKS was not fetched", "JWKS を取得していない");
+            let why = crate::t!("AU002/jwks-not-fetched");
             out.cause(Cause::JwksUnreachable, Unchecked, why.clone());
             out.cause(Cause::KeysMissing, Unchecked, why);
         }
@@ -151,10 +125,7 @@ pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView, ctx: &C
     // The token, when given.
     match &f.token {
         None => {
-            let why = ctx.tr(
-                "give a token with --token JWT (or --token - to read it from stdin) to check it",
-                "トークンを確認するには --token JWT（標準入力なら --token -）を指定",
-            );
+            let why = crate::t!("AU002/give-token");
             out.cause(Cause::TokenExpired, Unchecked, why.clone());
             out.cause(Cause::WrongTokenType, Unchecked, why.clone());
             match &settings.0 {
@@ -179,28 +150,22 @@ pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView, ctx: &C
             let now = t.checked_at;
             match &t.view {
                 Err(TokenError::NotAJwt { why }) => {
-                    let msg = ctx.tr(
-                        format!("what was given is not a JWT: {why}"),
-                        format!("指定された値は JWT ではない: {why}"),
-                    );
+                    let msg = crate::t!("AU002/not-a-jwt", why = why);
                     out.cause(Cause::SignatureMismatch, Confirmed, msg.clone());
                     out.causes_all(
                         &[Cause::TokenExpired, Cause::IssuerMismatch, Cause::AudienceMismatch, Cause::WrongTokenType],
                         Unchecked,
-                        &msg,
+                        msg.clone(),
                     );
                     return out.status(Status::Critical, msg);
                 }
                 Err(TokenError::AlgNone) => {
-                    let msg = ctx.tr(
-                        "the token says alg \"none\": it is unsigned, and a verifier must reject it (forged or a debugging token)",
-                        "トークンの alg が \"none\": 署名のないトークンであり、検証側は拒否しなければならない（偽造またはデバッグ用）",
-                    );
+                    let msg = crate::t!("AU002/alg-none");
                     out.cause(Cause::SignatureMismatch, Confirmed, msg.clone());
                     out.causes_all(
                         &[Cause::TokenExpired, Cause::IssuerMismatch, Cause::AudienceMismatch, Cause::WrongTokenType],
                         Unchecked,
-                        &msg,
+                        msg.clone(),
                     );
                     return out.status(Status::Critical, msg);
                 }
@@ -213,11 +178,10 @@ pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView, ctx: &C
                         expected,
                         &settings,
                         (now, t.leeway_s),
-                        ctx,
                         &mut status,
                         &mut notes,
                     );
-                    token_type_cause(&mut out, view, ctx, &mut status, &mut notes);
+                    token_type_cause(&mut out, view, &mut status, &mut notes);
                 }
             }
         }
@@ -234,14 +198,7 @@ pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView, ctx: &C
     let (verifier_status, verifier_notes) = super::verifier_settings::judge(&mut out, docker, ctx);
     status = status.max(verifier_status);
     notes.extend(verifier_notes);
-    let summary = if notes.is_empty() {
-        ctx.tr(
-            "the JWKS is served and sound; no token problem found",
-            "JWKS は正常に提供されている。トークンの問題は見つからない",
-        )
-    } else {
-        notes.join("; ")
-    };
+    let summary = if notes.is_empty() { crate::t!("AU002/all-sound") } else { Text::join(notes, Sep::Clauses) };
     out.status(status, summary)
 }
 
@@ -260,69 +217,48 @@ fn token_causes(
     view: &TokenView,
     verification: Option<&Verification>,
     expected: &Expected,
-    settings: &(Option<String>, Option<String>),
+    settings: &(Option<Text>, Option<Text>),
     (now, leeway): (i64, i64),
-    ctx: &Ctx,
     status: &mut Status,
-    notes: &mut Vec<String>,
+    notes: &mut Vec<Text>,
 ) {
     // Signature.
     match verification {
         Some(Verification::UnknownKid { kid, available }) => {
-            let msg = ctx.tr(
-                format!("the token's kid {:?} is not in the JWKS (it has: {}): signed with a key auth-service no longer publishes (rotated?)", kid.as_deref().unwrap_or("none"), available.join(", ")),
-                format!("トークンの kid {:?} が JWKS にない（JWKS の鍵: {}）: auth-service が公開していない鍵で署名されている（鍵のローテーション？）", kid.as_deref().unwrap_or("none"), available.join(", ")),
+            let msg = crate::t!(
+                "AU002/unknown-kid",
+                kid = format!("{:?}", kid.as_deref().unwrap_or("none")),
+                available = available.join(", "),
             );
             out.cause(Cause::SignatureMismatch, Confirmed, msg.clone());
             notes.push(msg);
             *status = Status::Critical;
         }
         Some(Verification::BadSignature) => {
-            let msg = ctx.tr("the signature does not verify with the JWKS key of the same kid: forged, or signed by another key pair", "同じ kid の JWKS の鍵で署名を検証できない: 偽造、または別の鍵ペアで署名された");
+            let msg = crate::t!("AU002/bad-signature");
             out.cause(Cause::SignatureMismatch, Confirmed, msg.clone());
             notes.push(msg);
             *status = Status::Critical;
         }
         Some(Verification::UnsupportedAlgorithm { alg }) => {
-            let msg = ctx.tr(
-                format!("the token uses {alg}; auth-service signs with RS256"),
-                format!("トークンのアルゴリズムは {alg}。auth-service は RS256 で署名する"),
-            );
+            let msg = crate::t!("AU002/unsupported-algorithm", alg = alg);
             out.cause(Cause::SignatureMismatch, Confirmed, msg.clone());
             notes.push(msg);
             *status = Status::Critical;
         }
         Some(Verification::Unusable { why }) => out.cause(Cause::SignatureMismatch, Unchecked, why.clone()),
-        None => out.cause(
-            Cause::SignatureMismatch,
-            Unchecked,
-            ctx.tr("no JWKS to verify against", "検証に使う JWKS がない"),
-        ),
+        None => out.cause(Cause::SignatureMismatch, Unchecked, crate::t!("AU002/no-jwks-to-verify")),
         Some(_) => out.cause(
             Cause::SignatureMismatch,
             RuledOut,
-            ctx.tr(
-                format!("signature verified with key {}", view.kid.as_deref().unwrap_or("-")),
-                format!("鍵 {} で署名を検証できた", view.kid.as_deref().unwrap_or("-")),
-            ),
+            crate::t!("AU002/signature-verified", kid = view.kid.as_deref().unwrap_or("-")),
         ),
     }
-    // Time.
-    let when = |t: i64| format!("{} ({})", rfc3339(t), relative(t, now, ctx));
+    // Time: "2025-06-15T14:40:00Z (in 12m)", the same punctuation in both languages.
+    let when = |t: i64| Text::join([Text::from(rfc3339(t)), " (".into(), relative(t, now), ")".into()], Sep::Concat);
     match (view.exp, view.nbf) {
         (Some(exp), _) if exp.saturating_add(leeway) < now => {
-            let msg = ctx.tr(
-                format!(
-                    "expired {} ago, at {}: log in again (or refresh) for a new token",
-                    secs(now.saturating_sub(exp) as f64),
-                    rfc3339(exp)
-                ),
-                format!(
-                    "{} 前（{}）に期限切れ: 再ログイン（またはリフレッシュ）が必要",
-                    secs(now.saturating_sub(exp) as f64),
-                    rfc3339(exp)
-                ),
-            );
+            let msg = crate::t!("AU002/expired", ago = secs(now.saturating_sub(exp) as f64), at = rfc3339(exp));
             out.cause(Cause::TokenExpired, Confirmed, msg.clone());
             notes.push(msg);
             *status = Status::Critical;
@@ -330,75 +266,50 @@ fn token_causes(
         (Some(exp), _) if exp < now => out.cause(
             Cause::TokenExpired,
             RuledOut,
-            ctx.tr(
-                format!(
-                    "exp passed {} ago, at {}, but within the {} of clock skew the services allow: still accepted for {}",
-                    secs(now.saturating_sub(exp) as f64),
-                    rfc3339(exp),
-                    secs(leeway as f64),
-                    secs(exp.saturating_add(leeway).saturating_sub(now) as f64)
-                ),
-                format!(
-                    "exp は {} 前（{}）だが、サービスが許す時計のずれ {} の範囲内: あと {} は受け付けられる",
-                    secs(now.saturating_sub(exp) as f64),
-                    rfc3339(exp),
-                    secs(leeway as f64),
-                    secs(exp.saturating_add(leeway).saturating_sub(now) as f64)
-                ),
+            crate::t!(
+                "AU002/within-leeway",
+                ago = secs(now.saturating_sub(exp) as f64),
+                at = rfc3339(exp),
+                leeway = secs(leeway as f64),
+                left = secs(exp.saturating_add(leeway).saturating_sub(now) as f64),
             ),
         ),
         (_, Some(nbf)) if nbf > now.saturating_add(leeway) => {
-            let msg = ctx.tr(
-                format!("not valid before {}: the issuer's clock is ahead of this one", when(nbf)),
-                format!("{} まで有効にならない: 発行側の時計が進んでいる", when(nbf)),
-            );
+            let msg = crate::t!("AU002/not-yet-valid", when = when(nbf));
             out.cause(Cause::TokenExpired, Confirmed, msg.clone());
             notes.push(msg);
             *status = Status::Critical;
         }
-        (Some(exp), _) => out.cause(
-            Cause::TokenExpired,
-            RuledOut,
-            ctx.tr(format!("valid until {}", when(exp)), format!("{} まで有効", when(exp))),
-        ),
+        (Some(exp), _) => out.cause(Cause::TokenExpired, RuledOut, crate::t!("AU002/valid-until", when = when(exp))),
         (None, _) => {
-            out.cause(
-                Cause::TokenExpired,
-                Suspected,
-                ctx.tr(
-                    "the token has no exp claim: verifiers that require one reject it",
-                    "exp クレームがない: exp を必須とする検証側では拒否される",
-                ),
-            );
+            out.cause(Cause::TokenExpired, Suspected, crate::t!("AU002/no-exp"));
             *status = (*status).max(Status::Warning);
         }
     }
     // Issuer and audience, against what the services expect.
     let judge = |got: String,
                  want: &Option<(String, String)>,
-                 setting: &Option<String>,
+                 setting: &Option<Text>,
                  (what, names): (&str, [&str; 2])|
-     -> (crate::report::Verdict, String) {
+     -> (crate::report::Verdict, Text) {
         match (want, setting) {
             (_, Some(s)) => (Confirmed, s.clone()),
             (Some((w, src)), _) if !got.split(", ").any(|g| g == w) => (
                 Confirmed,
-                ctx.tr(
-                    format!("the token's {what} is {got:?}, but {w:?} is expected ({src})"),
-                    format!("トークンの {what} は {got:?} だが、期待値は {w:?}（{src}）"),
+                crate::t!(
+                    "AU002/claim-unexpected",
+                    what = what,
+                    got = format!("{got:?}"),
+                    want = format!("{w:?}"),
+                    source = src,
                 ),
             ),
-            (Some((w, src)), _) => (
-                RuledOut,
-                ctx.tr(format!("{what} {w:?} as expected ({src})"), format!("{what} {w:?} は期待どおり（{src}）")),
-            ),
-            (None, _) => (
-                Unchecked,
-                ctx.tr(
-                    format!("no expected {what}: set {} (or {})", names[0], names[1]),
-                    format!("期待する {what} が不明: {}（または {}）を設定", names[0], names[1]),
-                ),
-            ),
+            (Some((w, src)), _) => {
+                (RuledOut, crate::t!("AU002/claim-as-expected", what = what, want = format!("{w:?}"), source = src))
+            }
+            (None, _) => {
+                (Unchecked, crate::t!("AU002/no-expected-claim", what = what, name = names[0], other = names[1]))
+            }
         }
     };
     let (v, e) = judge(view.iss.clone().unwrap_or_default(), &expected.issuer, &settings.0, ("issuer", ISSUER_VARS));
@@ -417,7 +328,7 @@ fn token_causes(
 
 /// The expected issuer and audience of the services that verify tokens, against auth-service's,
 /// under either spelling (admin-api's `JWT_ISSUER` against auth-service's `JWT_ISS`).
-fn jwt_settings_disagreements(docker: &DockerView, ctx: &Ctx) -> (Option<String>, Option<String>) {
+fn jwt_settings_disagreements(docker: &DockerView, ctx: &Ctx) -> (Option<Text>, Option<Text>) {
     use crate::problems::engine::Seen;
     let Seen::Found(auth) = docker.seen("auth-service", ctx) else { return (None, None) };
     let mut found = (Vec::new(), Vec::new());
@@ -427,52 +338,43 @@ fn jwt_settings_disagreements(docker: &DockerView, ctx: &Ctx) -> (Option<String>
             if let (Some((an, av)), Some((bn, bv))) = (spelled(auth, &names), spelled(c, &names))
                 && av != bv
             {
-                slot.push(ctx.tr(
-                    format!("{} expects {bn}={bv:?}, but {} issues {av:?} ({an})", c.name, auth.name),
-                    format!("{} は {bn}={bv:?} を期待するが、{} は {av:?}（{an}）で発行している", c.name, auth.name),
+                slot.push(crate::t!(
+                    "AU002/verifier-expects",
+                    verifier = &c.name,
+                    var = bn,
+                    expects = format!("{bv:?}"),
+                    signer = &auth.name,
+                    issues = format!("{av:?}"),
+                    signer_var = an,
                 ));
             }
         }
     }
-    let join = |v: Vec<String>| (!v.is_empty()).then(|| v.join("; "));
+    let join = |v: Vec<Text>| (!v.is_empty()).then(|| Text::join(v, Sep::Clauses));
     (join(found.0), join(found.1))
 }
 
 /// The verifiers' disagreements, and those between the two spellings of the expectation.
-fn settings_disagreements(docker: &DockerView, expected: &Expected, ctx: &Ctx) -> (Option<String>, Option<String>) {
+fn settings_disagreements(docker: &DockerView, expected: &Expected, ctx: &Ctx) -> (Option<Text>, Option<Text>) {
     let (iss, aud) = jwt_settings_disagreements(docker, ctx);
-    let both = |a: Option<String>, b: &Option<String>| match (a, b) {
-        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+    let both = |a: Option<Text>, b: &Option<Text>| match (a, b) {
+        (Some(a), Some(b)) => Some(Text::join([a, b.clone()], Sep::Clauses)),
         (a, b) => a.or_else(|| b.clone()),
     };
     (both(iss, &expected.issuer_conflict), both(aud, &expected.audience_conflict))
 }
 
 /// `wrong-token-type`: a refresh token given where an access token is expected.
-fn token_type_cause(out: &mut Finding, view: &TokenView, ctx: &Ctx, status: &mut Status, notes: &mut Vec<String>) {
+fn token_type_cause(out: &mut Finding, view: &TokenView, status: &mut Status, notes: &mut Vec<Text>) {
     match view.type_claim() {
         Some(claim) if view.is_refresh() => {
-            let msg = ctx.tr(
-                format!("this is a refresh token ({claim}), not an access token: the APIs answer it with \"Invalid token type\"; send the access token instead"),
-                format!("これはアクセストークンではなくリフレッシュトークン（{claim}）: API は \"Invalid token type\" で拒否する。アクセストークンを送る"),
-            );
+            let msg = crate::t!("AU002/refresh-token-given", claim = claim);
             out.cause(Cause::WrongTokenType, Confirmed, msg.clone());
             *status = Status::Critical;
             notes.push(msg);
         }
-        Some(claim) => out.cause(
-            Cause::WrongTokenType,
-            RuledOut,
-            ctx.tr(format!("{claim}: not a refresh token"), format!("{claim}: リフレッシュトークンではない")),
-        ),
-        None => out.cause(
-            Cause::WrongTokenType,
-            RuledOut,
-            ctx.tr(
-                "no token_type or scope claim marks it as a refresh token",
-                "token_type・scope クレームにリフレッシュトークンの印はない",
-            ),
-        ),
+        Some(claim) => out.cause(Cause::WrongTokenType, RuledOut, crate::t!("AU002/not-refresh", claim = claim)),
+        None => out.cause(Cause::WrongTokenType, RuledOut, crate::t!("AU002/no-refresh-mark")),
     }
 }
 

@@ -13,6 +13,7 @@ use crate::problems::engine::DockerView;
 use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{Ctx, logs, secs};
 use crate::report::{Finding, Status, Verdict::*};
+use crate::text::{Sep, Text};
 
 crate::causes! {
     RefreshExpired = "refresh-expired",
@@ -42,20 +43,20 @@ pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &Do
     let target = "authdb.refresh_tokens, redis refresh_token:*";
     let mut out = Finding::new("AU003", target);
     let mut status = Status::Ok;
-    let mut notes: Vec<String> = Vec::new();
+    let mut notes: Vec<Text> = Vec::new();
 
-    let rows: Result<&RefreshRows, String> = match pg.and_then(|p| p.refresh_rows.as_ref()) {
+    let rows: Result<&RefreshRows, Text> = match pg.and_then(|p| p.refresh_rows.as_ref()) {
         Some(Ok(r)) => Ok(r),
-        Some(Err(e)) => Err(ctx.tr(format!("authdb could not be read: {e}"), format!("authdb を読めない: {e}"))),
-        None => Err(ctx.tr("authdb was not read", "authdb は未確認")),
+        Some(Err(e)) => Err(crate::t!("AU003/authdb-unreadable", error = e)),
+        None => Err(crate::t!("AU003/authdb-not-read")),
     };
     let redis_down = redis.is_none_or(|r| !r.connected());
     let app = redis.and_then(|r| r.app.as_ref());
-    let keys: Result<&KeyFamily, String> = match app.and_then(|a| a.refresh_keys.as_ref()) {
+    let keys: Result<&KeyFamily, Text> = match app.and_then(|a| a.refresh_keys.as_ref()) {
         Some(Ok(k)) => Ok(k),
-        Some(Err(e)) => Err(e.clone()),
-        None if redis_down => Err(ctx.tr("Redis is unreachable (see RD001)", "Redis に接続できない（RD001 を参照）")),
-        None => Err(ctx.tr("Redis was not read", "Redis は未確認")),
+        Some(Err(e)) => Err(e.into()),
+        None if redis_down => Err(crate::t!("AU003/redis-unreachable")),
+        None => Err(crate::t!("AU003/redis-not-read")),
     };
     let persistence: Option<&Persistence> = app.and_then(|a| a.persistence.as_ref()).and_then(|p| p.as_ref().ok());
     if let Ok(r) = rows {
@@ -73,17 +74,10 @@ pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &Do
     let expired_logs = logs::hits_like(&logged, &["expired"]);
     match &rows {
         Ok(r) if r.total > 0 && r.expired == r.total => {
-            let msg = ctx.tr(
-                format!(
-                    "every refresh token in authdb has expired ({} rows, the last {} ago): users must log in again",
-                    r.total,
-                    r.last_expired_age_s.map(secs).unwrap_or_else(|| "?".into())
-                ),
-                format!(
-                    "authdb のリフレッシュトークンはすべて期限切れ（{} 行、最後の期限切れは {} 前）: 再ログインが必要",
-                    r.total,
-                    r.last_expired_age_s.map(secs).unwrap_or_else(|| "?".into())
-                ),
+            let msg = crate::t!(
+                "AU003/all-expired",
+                total = r.total,
+                ago = r.last_expired_age_s.map(secs).unwrap_or_else(|| "?".into()),
             );
             out.cause(Cause::RefreshExpired, Confirmed, msg.clone());
             status = status.max(Status::Warning);
@@ -92,24 +86,15 @@ pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &Do
         _ if !expired_logs.is_empty() => {
             out.cause(Cause::RefreshExpired, Confirmed, expired_logs.join("; "));
             status = status.max(Status::Warning);
-            notes.push(ctx.tr(
-                "auth-service rejected expired refresh tokens",
-                "auth-service が期限切れのリフレッシュトークンを拒否した",
-            ));
+            notes.push(crate::t!("AU003/rejected-expired"));
         }
         Ok(r) => {
             let valid = r.total - r.expired;
-            let msg = ctx.tr(
-                format!(
-                    "{valid} of {} refresh tokens in authdb are still valid{}",
-                    r.total,
-                    r.next_expiry_in_s.map(|s| format!(" (the next expires in {})", secs(s))).unwrap_or_default()
-                ),
-                format!(
-                    "authdb のリフレッシュトークン {} 件中 {valid} 件が有効{}",
-                    r.total,
-                    r.next_expiry_in_s.map(|s| format!("（次の期限切れは {} 後）", secs(s))).unwrap_or_default()
-                ),
+            let msg = crate::t!(
+                "AU003/still-valid",
+                valid = valid,
+                total = r.total,
+                next = r.next_expiry_in_s.map(|s| crate::t!("AU003/next-expiry", time = secs(s))).unwrap_or_default(),
             );
             let verdict = if logged.is_some() { RuledOut } else { Unchecked };
             out.cause(Cause::RefreshExpired, verdict, msg);
@@ -118,73 +103,34 @@ pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &Do
     }
 
     // Missing from Redis.
-    let mut missing: Vec<(crate::report::Verdict, String)> = Vec::new();
+    let mut missing: Vec<(crate::report::Verdict, Text)> = Vec::new();
     if let (Ok(r), Ok(k)) = (&rows, &keys) {
         let valid = r.total - r.expired - r.revoked.unwrap_or(0).min(r.total - r.expired);
         if valid > 0 && k.complete && k.count == 0 {
-            missing.push((
-                Confirmed,
-                ctx.tr(
-                    format!("authdb holds {valid} valid refresh tokens but Redis holds no refresh_token:* key: Redis lost them (restarted without persistence, flushed, or evicted)"),
-                    format!("authdb には有効なリフレッシュトークンが {valid} 件あるが、Redis に refresh_token:* キーが 1 つもない: Redis から消えた（永続化なしの再起動、フラッシュ、退避）"),
-                ),
-            ));
+            missing.push((Confirmed, crate::t!("AU003/redis-lost-all", valid = valid)));
         } else if k.complete && k.count < valid {
-            missing.push((
-                Suspected,
-                ctx.tr(
-                    format!("authdb holds {valid} valid refresh tokens, Redis only {} refresh_token:* keys", k.count),
-                    format!(
-                        "authdb の有効なリフレッシュトークン {valid} 件に対し、Redis の refresh_token:* キーは {} 件",
-                        k.count
-                    ),
-                ),
-            ));
+            missing.push((Suspected, crate::t!("AU003/redis-holds-fewer", valid = valid, count = k.count)));
         }
     }
     if let Some(info) = redis.and_then(|r| r.info.as_ref()) {
         if info.maxmemory_policy.starts_with("allkeys-") {
             let (v, said) = if info.evicted_keys > 0 {
-                (Suspected, format!(" and has evicted {} keys since it started", info.evicted_keys))
+                (Suspected, crate::t!("AU003/evicted-since-start", count = info.evicted_keys))
             } else {
-                (Suspected, String::new())
+                (Suspected, Text::default())
             };
-            missing.push((
-                v,
-                ctx.tr(
-                    format!(
-                        "maxmemory-policy is {}: Redis may evict refresh tokens like any cache key{said}",
-                        info.maxmemory_policy
-                    ),
-                    format!(
-                        "maxmemory-policy が {}: リフレッシュトークンもキャッシュと同様に追い出されうる{said}",
-                        info.maxmemory_policy
-                    ),
-                ),
-            ));
+            missing.push((v, crate::t!("AU003/evicts-like-cache", policy = &info.maxmemory_policy, evicted = said)));
         }
         if persistence.is_some_and(Persistence::off) {
-            missing.push((
-                Suspected,
-                ctx.tr(
-                    format!("Redis persists nothing (appendonly no, save \"\"): a restart drops every refresh token (it last started {} ago)", secs(info.uptime_s as f64)),
-                    format!("Redis は永続化していない（appendonly no、save \"\"）: 再起動でリフレッシュトークンがすべて消える（前回の起動は {} 前）", secs(info.uptime_s as f64)),
-                ),
-            ));
+            missing.push((Suspected, crate::t!("AU003/persists-nothing", ago = secs(info.uptime_s as f64))));
         }
     }
     for line in logs::hits_like(&logged, &["not found"]) {
-        missing.push((Suspected, line));
+        missing.push((Suspected, line.into()));
     }
     // Redis asked but down: auth-service finds no refresh token there either, whatever it held.
     if redis.is_some() && redis_down {
-        missing.push((
-            Suspected,
-            ctx.tr(
-                "Redis is unreachable (see RD001): while it is down, auth-service finds no refresh token in it, so every refresh fails",
-                "Redis に接続できない（RD001 を参照）: 停止している間は auth-service もリフレッシュトークンを見つけられず、すべてのリフレッシュが失敗する",
-            ),
-        ));
+        missing.push((Suspected, crate::t!("AU003/redis-down-no-token")));
     }
     // When Redis lost them: the redis container's exits the engine logged (a restart drops
     // whatever was not persisted).
@@ -192,21 +138,11 @@ pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &Do
         && let crate::problems::engine::Seen::Found(c) = docker.seen("redis", ctx)
         && let Some(e) = c.exits.as_ref().filter(|e| e.count > 0)
     {
-        missing.push((
-            Suspected,
-            ctx.tr(
-                format!(
-                    "the redis container exited {} time(s) in the last 24h, the last {} ago",
-                    e.count,
-                    secs(e.last_age_s)
-                ),
-                format!("redis コンテナは直近 24 時間に {} 回終了した（直近 {} 前）", e.count, secs(e.last_age_s)),
-            ),
-        ));
+        missing.push((Suspected, crate::t!("AU003/redis-exited", count = e.count, ago = secs(e.last_age_s))));
     }
     match missing.iter().map(|(v, _)| *v).max_by_key(|v| matches!(v, Confirmed)) {
         Some(v) => {
-            let text = missing.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>().join("; ");
+            let text = Text::join(missing.iter().map(|(_, t)| t.clone()), Sep::Clauses);
             out.cause(Cause::RefreshMissing, v, text.clone());
             status = status.max(if v == Confirmed { Status::Critical } else { Status::Warning });
             notes.push(text);
@@ -215,31 +151,17 @@ pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &Do
             (Ok(k), Some(p), Some(info)) => out.cause(
                 Cause::RefreshMissing,
                 RuledOut,
-                ctx.tr(
-                    format!(
-                        "Redis holds {}{} refresh_token:* keys, persists (appendonly {}, save {:?}) and evicts with {}",
-                        if k.complete { "" } else { "at least " },
-                        k.count,
-                        p.appendonly,
-                        p.save,
-                        info.maxmemory_policy
-                    ),
-                    format!(
-                        "Redis に refresh_token:* キーが{} {} 件あり、永続化あり（appendonly {}、save {:?}）、退避ポリシーは {}",
-                        if k.complete { "" } else { "少なくとも" },
-                        k.count,
-                        p.appendonly,
-                        p.save,
-                        info.maxmemory_policy
-                    ),
+                crate::t!(
+                    "AU003/redis-holds-keys",
+                    at_least = if k.complete { Text::default() } else { crate::t!("AU003/at-least") },
+                    count = k.count,
+                    appendonly = &p.appendonly,
+                    save = format!("{:?}", p.save),
+                    policy = &info.maxmemory_policy,
                 ),
             ),
             (Err(why), _, _) => out.cause(Cause::RefreshMissing, Unchecked, why.clone()),
-            _ => out.cause(
-                Cause::RefreshMissing,
-                Unchecked,
-                ctx.tr("Redis's persistence settings could not be read (CONFIG GET refused?)", "Redis の永続化設定を読めない（CONFIG GET が拒否された？）"),
-            ),
+            _ => out.cause(Cause::RefreshMissing, Unchecked, crate::t!("AU003/persistence-unreadable")),
         },
     }
 
@@ -249,71 +171,39 @@ pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &Do
         Ok(RefreshRows { revoked: Some(n), revoked_column: Some(col), total, expired, .. })
             if *n > 0 && *n >= total - expired =>
         {
-            out.cause(
-                Cause::RefreshRevoked,
-                Suspected,
-                ctx.tr(
-                    format!("every unexpired refresh token is revoked ({n}, {col}): a mass revocation? every client must log in again"),
-                    format!("期限内のリフレッシュトークンがすべて無効化済み（{n} 件、{col}）: 一括無効化？ 全クライアントの再ログインが必要"),
-                ),
-            )
+            out.cause(Cause::RefreshRevoked, Suspected, crate::t!("AU003/mass-revocation", count = *n, column = col))
         }
-        Ok(RefreshRows { revoked: Some(n), revoked_column: Some(col), .. }) if *n > 0 => out.cause(
-            Cause::RefreshRevoked,
-            Unchecked,
-            ctx.tr(
-                format!("{n} refresh tokens are revoked ({col}), as logouts leave them; give the failing token with --refresh-token to tell whether it is one"),
-                format!("{n} 件のリフレッシュトークンが無効化済み（{col}、ログアウトでも生じる）。失敗したトークンを --refresh-token で渡すと、それが該当するか分かる"),
-            ),
-        ),
-        Ok(RefreshRows { revoked: Some(_), revoked_column: Some(col), .. }) => out.cause(
-            Cause::RefreshRevoked,
-            RuledOut,
-            ctx.tr(format!("no refresh token is revoked ({col})"), format!("無効化されたリフレッシュトークンはない（{col}）")),
-        ),
-        Ok(_) => out.cause(
-            Cause::RefreshRevoked,
-            Unchecked,
-            ctx.tr(
-                "nothing observable: refresh_tokens records no revocation (no revoked/is_revoked/revoked_at column), so a blacklisted token is known only to auth-service",
-                "確認手段がない: refresh_tokens に無効化の記録（revoked / is_revoked / revoked_at 列）がなく、ブラックリスト化は auth-service 内部でしか分からない",
-            ),
-        ),
+        Ok(RefreshRows { revoked: Some(n), revoked_column: Some(col), .. }) if *n > 0 => {
+            out.cause(Cause::RefreshRevoked, Unchecked, crate::t!("AU003/some-revoked", count = *n, column = col))
+        }
+        Ok(RefreshRows { revoked: Some(_), revoked_column: Some(col), .. }) => {
+            out.cause(Cause::RefreshRevoked, RuledOut, crate::t!("AU003/none-revoked", column = col))
+        }
+        Ok(_) => out.cause(Cause::RefreshRevoked, Unchecked, crate::t!("AU003/revocation-unobservable")),
         Err(why) => out.cause(Cause::RefreshRevoked, Unchecked, why.clone()),
     }
 
     if rows.is_err() && keys.is_err() {
         status = status.max(Status::Unknown);
     }
-    if let Some((token_status, token_notes)) = the_token(&mut out, pg, redis, ctx) {
+    if let Some((token_status, token_notes)) = the_token(&mut out, pg, redis) {
         status = status.max(token_status);
         notes.splice(0..0, token_notes);
     }
     let summary = if notes.is_empty() {
         match (&rows, &keys) {
-            (Ok(r), Ok(k)) => ctx.tr(
-                format!("{} refresh tokens in authdb ({} expired), {} in Redis", r.total, r.expired, k.count),
-                format!(
-                    "authdb にリフレッシュトークン {} 件（期限切れ {} 件）、Redis に {} 件",
-                    r.total, r.expired, k.count
-                ),
-            ),
-            (Err(why), _) | (_, Err(why)) => ctx.tr(format!("not fully checked: {why}"), format!("一部未確認: {why}")),
+            (Ok(r), Ok(k)) => crate::t!("AU003/counts", total = r.total, expired = r.expired, count = k.count),
+            (Err(why), _) | (_, Err(why)) => crate::t!("AU003/not-fully-checked", why = why.clone()),
         }
     } else {
-        notes.join("; ")
+        Text::join(notes, Sep::Clauses)
     };
     out.status(status, summary)
 }
 
 /// With `--refresh-token`: the failing token's own row and key judge the causes again; the
 /// table-wide figures stay after them as context. None without a token.
-fn the_token(
-    out: &mut Finding,
-    pg: Option<&PgAppFacts>,
-    redis: Option<&RedisFacts>,
-    ctx: &Ctx,
-) -> Option<(Status, Vec<String>)> {
+fn the_token(out: &mut Finding, pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>) -> Option<(Status, Vec<Text>)> {
     let row = pg.and_then(|p| p.refresh_token_row.as_ref());
     let key = redis.and_then(|r| r.app.as_ref()).and_then(|a| a.refresh_token_key.as_ref());
     if row.is_none() && key.is_none() {
@@ -321,7 +211,7 @@ fn the_token(
     }
     let mut status = Status::Ok;
     let mut notes = Vec::new();
-    let mut note = |status: &mut Status, s: Status, text: String| {
+    let mut note = |status: &mut Status, s: Status, text: Text| {
         *status = (*status).max(s);
         notes.push(text);
     };
@@ -331,60 +221,36 @@ fn the_token(
             let id = r.id.as_deref().unwrap_or("?");
             match r.expires_in_s {
                 Some(t) if t < 0.0 => {
-                    let text = ctx.tr(
-                        format!("this token expired {} ago (authdb refresh_tokens id {id}): log in again", secs(-t)),
-                        format!(
-                            "このトークンは {} 前に期限切れ（authdb refresh_tokens の id {id}）: 再ログインが必要",
-                            secs(-t)
-                        ),
-                    );
+                    let text = crate::t!("AU003/token-expired", ago = secs(-t), id = id);
                     out.overrule(Cause::RefreshExpired, Confirmed, text.clone());
                     note(&mut status, Status::Warning, text);
                 }
                 Some(t) => out.overrule(
                     Cause::RefreshExpired,
                     RuledOut,
-                    ctx.tr(
-                        format!("this token is valid in authdb for {} more (id {id})", secs(t)),
-                        format!("このトークンは authdb であと {} 有効（id {id}）", secs(t)),
-                    ),
+                    crate::t!("AU003/token-valid", time = secs(t), id = id),
                 ),
                 None => {}
             }
             match r.revoked {
                 Some(true) => {
-                    let text = ctx.tr(
-                        format!("this token's row is marked revoked (id {id}): it was logged out or blacklisted; log in again"),
-                        format!("このトークンの行は無効化済み（id {id}）: ログアウト済みかブラックリスト化されている。再ログインが必要"),
-                    );
+                    let text = crate::t!("AU003/token-revoked", id = id);
                     out.overrule(Cause::RefreshRevoked, Confirmed, text.clone());
                     note(&mut status, Status::Warning, text);
                 }
-                Some(false) => out.overrule(
-                    Cause::RefreshRevoked,
-                    RuledOut,
-                    ctx.tr(
-                        format!("this token's row is not revoked (id {id})"),
-                        format!("このトークンの行は無効化されていない（id {id}）"),
-                    ),
-                ),
+                Some(false) => {
+                    out.overrule(Cause::RefreshRevoked, RuledOut, crate::t!("AU003/token-not-revoked", id = id))
+                }
                 None => {}
             }
             row_valid = r.expires_in_s.is_none_or(|t| t >= 0.0) && r.revoked != Some(true);
         }
         Some(Ok(None)) => {
-            let text = ctx.tr(
-                "no row of authdb's refresh_tokens holds this token (\"Refresh token not found in database\"): deleted after it expired or was revoked, or issued by another environment's auth-service",
-                "authdb の refresh_tokens にこのトークンの行がない（\"Refresh token not found in database\"）: 期限切れや無効化の後に削除されたか、別環境の auth-service が発行した",
-            );
+            let text = crate::t!("AU003/token-no-row");
             out.overrule(Cause::RefreshExpired, Suspected, text.clone());
             note(&mut status, Status::Warning, text);
         }
-        Some(Err(e)) => out.raise(
-            Cause::RefreshExpired,
-            Unchecked,
-            ctx.tr(format!("this token's row could not be read: {e}"), format!("このトークンの行を読めない: {e}")),
-        ),
+        Some(Err(e)) => out.raise(Cause::RefreshExpired, Unchecked, crate::t!("AU003/token-row-unreadable", error = e)),
         None => {}
     }
     match key {
@@ -392,56 +258,32 @@ fn the_token(
             Some(f) => out.overrule(
                 Cause::RefreshMissing,
                 RuledOut,
-                ctx.tr(
-                    format!(
-                        "Redis holds this token in {} ({})",
-                        f.key,
-                        f.ttl_s.map(|t| format!("expires in {}", secs(t as f64))).unwrap_or_else(|| "no TTL".into())
-                    ),
-                    format!(
-                        "Redis の {} にこのトークンがある（{}）",
-                        f.key,
-                        f.ttl_s.map(|t| format!("{} 後に期限切れ", secs(t as f64))).unwrap_or_else(|| "TTL なし".into())
-                    ),
+                crate::t!(
+                    "AU003/token-in-redis",
+                    key = &f.key,
+                    ttl = f
+                        .ttl_s
+                        .map(|t| crate::t!("AU003/key-expires-in", time = secs(t as f64)))
+                        .unwrap_or_else(|| crate::t!("AU003/key-no-ttl")),
                 ),
             ),
             None if k.complete && row_valid => {
-                let text = ctx.tr(
-                    format!("this token is valid in authdb, but none of Redis's {} refresh_token:* keys holds it: Redis lost it", k.scanned),
-                    format!("このトークンは authdb では有効だが、Redis の refresh_token:* キー {} 件のどれにもない: Redis から消えた", k.scanned),
-                );
+                let text = crate::t!("AU003/token-lost", scanned = k.scanned);
                 out.overrule(Cause::RefreshMissing, Confirmed, text.clone());
                 note(&mut status, Status::Critical, text);
             }
-            None if k.complete => out.raise(
-                Cause::RefreshMissing,
-                Unchecked,
-                ctx.tr(
-                    format!("none of Redis's {} refresh_token:* keys holds this token, as expected of one that is expired, revoked or unknown to authdb", k.scanned),
-                    format!("Redis の refresh_token:* キー {} 件のどれにもこのトークンはない（期限切れ・無効化済み・authdb にないトークンなら当然）", k.scanned),
-                ),
-            ),
-            None => out.raise(
-                Cause::RefreshMissing,
-                Unchecked,
-                ctx.tr(
-                    format!("this token is not among the first {} refresh_token:* keys (the scan stopped at its time budget)", k.scanned),
-                    format!("このトークンは最初の {} 件の refresh_token:* キーにない（走査は時間の上限で打ち切り）", k.scanned),
-                ),
-            ),
+            None if k.complete => {
+                out.raise(Cause::RefreshMissing, Unchecked, crate::t!("AU003/token-not-in-redis", scanned = k.scanned))
+            }
+            None => {
+                out.raise(Cause::RefreshMissing, Unchecked, crate::t!("AU003/token-scan-stopped", scanned = k.scanned))
+            }
         },
-        Some(Err(e)) => out.raise(
-            Cause::RefreshMissing,
-            Unchecked,
-            ctx.tr(format!("this token was not looked for in Redis: {e}"), format!("Redis でこのトークンを探せなかった: {e}")),
-        ),
+        Some(Err(e)) => out.raise(Cause::RefreshMissing, Unchecked, crate::t!("AU003/token-not-looked-for", error = e)),
         None => {}
     }
     if row_valid && matches!(key, Some(Ok(TokenKeySearch { found: Some(_), .. }))) {
-        notes.push(ctx.tr(
-            "this token is valid, not revoked and held in Redis: the refresh fails elsewhere (the client sending another token, auth-service's own checks)",
-            "このトークンは有効で、無効化されておらず、Redis にもある: 失敗の原因は別にある（クライアントが別のトークンを送っている、auth-service 自身の検証など）",
-        ));
+        notes.push(crate::t!("AU003/fails-elsewhere"));
     }
     Some((status, notes))
 }

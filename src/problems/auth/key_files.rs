@@ -9,6 +9,7 @@ use crate::probe::inside::{FileEntry, InsideFacts, KEYS_DIR};
 use crate::problems::Ctx;
 use crate::problems::engine::{DockerView, Seen};
 use crate::report::{Finding, Status, Verdict::*};
+use crate::text::{Sep, Text};
 
 pub const PRIVATE: &str = "private_key.pem";
 pub const PUBLIC: &str = "public_key.pem";
@@ -22,17 +23,14 @@ fn readable_by(f: &FileEntry, uid: u32, gids: &[u32]) -> bool {
 }
 
 /// Adds the key files' evidence to AU002; returns the status it calls for and a note.
-pub fn judge(out: &mut Finding, docker: &DockerView, jwks: Option<&JwksFacts>, ctx: &Ctx) -> (Status, Option<String>) {
+pub fn judge(out: &mut Finding, docker: &DockerView, jwks: Option<&JwksFacts>, ctx: &Ctx) -> (Status, Option<Text>) {
     let c = match docker.seen("auth-service", ctx) {
         Seen::Found(c) => c,
         Seen::Missing(name) => {
             out.raise(
                 Cause::KeysMissing,
                 Unchecked,
-                ctx.tr(
-                    format!("{KEYS_DIR} not looked at: no container {name}"),
-                    format!("{KEYS_DIR} は未確認: コンテナ {name} がない"),
-                ),
+                crate::t!("AU002/keys-dir-no-container", dir = KEYS_DIR, name = name),
             );
             return (Status::Ok, None);
         }
@@ -41,26 +39,22 @@ pub fn judge(out: &mut Finding, docker: &DockerView, jwks: Option<&JwksFacts>, c
                 out.raise(
                     Cause::KeysMissing,
                     Unchecked,
-                    ctx.tr(format!("{KEYS_DIR} not looked at: {why}"), format!("{KEYS_DIR} は未確認: {why}")),
+                    crate::t!("AU002/keys-dir-not-looked-at", dir = KEYS_DIR, why = why),
                 );
             }
             return (Status::Ok, None);
         }
     };
     let Some(inside) = &c.inside else {
-        let why = if c.running {
-            ctx.tr("the engine gave no way to look inside", "コンテナ内を確認できなかった")
-        } else {
-            ctx.tr("the container is not running", "コンテナが稼働していない")
-        };
+        let why = if c.running { crate::t!("AU002/no-way-inside") } else { crate::t!("AU002/container-not-running") };
         out.raise(
             Cause::KeysMissing,
             Unchecked,
-            ctx.tr(format!("{KEYS_DIR} in {}: {why}", c.name), format!("{} の {KEYS_DIR}: {why}", c.name)),
+            crate::t!("AU002/keys-dir-in", dir = KEYS_DIR, container = &c.name, why = why),
         );
         return (Status::Ok, None);
     };
-    judge_inside(out, &c.name, inside, jwks, ctx)
+    judge_inside(out, &c.name, inside, jwks)
 }
 
 pub fn judge_inside(
@@ -68,26 +62,19 @@ pub fn judge_inside(
     container: &str,
     inside: &InsideFacts,
     jwks: Option<&JwksFacts>,
-    ctx: &Ctx,
-) -> (Status, Option<String>) {
+) -> (Status, Option<Text>) {
     if let Some(e) = &inside.error {
         out.raise(
             Cause::KeysMissing,
             Unchecked,
-            ctx.tr(
-                format!("could not look inside {container} (`sh`, `ls` and `id` are needed): {e}"),
-                format!("{container} の中を確認できない（`sh`・`ls`・`id` が必要）: {e}"),
-            ),
+            crate::t!("AU002/cannot-look-inside", container = container, error = e),
         );
         return (Status::Ok, None);
     }
     let files = match &inside.keys {
         Some(Ok(files)) => files,
         Some(Err(e)) => {
-            let msg = ctx.tr(
-                format!("{KEYS_DIR}/ is missing in {container}: {e}"),
-                format!("{container} に {KEYS_DIR}/ がない: {e}"),
-            );
+            let msg = crate::t!("AU002/keys-dir-missing", dir = KEYS_DIR, container = container, error = e);
             out.raise(Cause::KeysMissing, Confirmed, msg.clone());
             return (Status::Critical, Some(msg));
         }
@@ -110,21 +97,19 @@ pub fn judge_inside(
         .into_iter()
         .filter(|n| find(n).is_some_and(|f| f.size > 0 && inside.uid.is_some() && !readable_by(f, uid, gids)))
         .collect();
+    let list = |names: &[&str]| Text::join(names.iter().map(|n| Text::from(*n)), Sep::List);
     if !missing.is_empty() {
-        let msg = ctx.tr(
-            format!("{} missing or empty in {KEYS_DIR}/ of {container}", missing.join(", ")),
-            format!("{container} の {KEYS_DIR}/ に {} がない、または空", missing.join("、")),
-        );
+        let msg = crate::t!("AU002/key-files-missing", files = list(&missing), dir = KEYS_DIR, container = container);
         out.raise(Cause::KeysMissing, Confirmed, msg.clone());
         status = Status::Critical;
         notes.push(msg);
     } else if !unreadable.is_empty() {
-        let msg = ctx.tr(
-            format!(
-                "{} in {KEYS_DIR}/ cannot be read by uid {uid}, the user {container} runs as",
-                unreadable.join(", ")
-            ),
-            format!("{KEYS_DIR}/ の {} を {container} の実行ユーザー（uid {uid}）が読めない", unreadable.join("、")),
+        let msg = crate::t!(
+            "AU002/key-files-unreadable",
+            files = list(&unreadable),
+            dir = KEYS_DIR,
+            uid = uid,
+            container = container,
         );
         out.raise(Cause::KeysMissing, Confirmed, msg.clone());
         status = Status::Critical;
@@ -133,17 +118,11 @@ pub fn judge_inside(
         out.raise(
             Cause::KeysMissing,
             RuledOut,
-            ctx.tr(
-                format!("{PRIVATE} and {PUBLIC} present in {KEYS_DIR}/ and readable by uid {uid}"),
-                format!("{KEYS_DIR}/ に {PRIVATE} と {PUBLIC} があり、uid {uid} が読める"),
-            ),
+            crate::t!("AU002/key-files-readable", private = PRIVATE, public = PUBLIC, dir = KEYS_DIR, uid = uid),
         );
     }
     if let Some(p) = find(PRIVATE).filter(|p| p.readable_by_others()) {
-        let msg = ctx.tr(
-            format!("{PRIVATE} is readable by other users (mode {}): chmod 600 it", p.mode),
-            format!("{PRIVATE} が他ユーザーから読める（{}）: chmod 600 にする", p.mode),
-        );
+        let msg = crate::t!("AU002/private-key-open", private = PRIVATE, mode = &p.mode);
         status = status.max(Status::Warning);
         notes.push(msg);
     }
@@ -155,22 +134,15 @@ pub fn judge_inside(
                 out.raise(
                     Cause::SignatureMismatch,
                     RuledOut,
-                    ctx.tr(
-                        format!("{PUBLIC} on disk is the key the JWKS serves (modulus {fp})"),
-                        format!("ディスク上の {PUBLIC} は JWKS が公開する鍵と同じ（modulus {fp}）"),
-                    ),
+                    crate::t!("AU002/public-key-served", public = PUBLIC, fingerprint = fp),
                 );
             } else {
                 let served: Vec<&str> = set.keys.iter().filter_map(|k| k.modulus_fingerprint.as_deref()).collect();
-                let msg = ctx.tr(
-                    format!(
-                        "{PUBLIC} on disk (modulus {fp}) is not a key the JWKS serves ({}): the key pair was replaced without restarting auth-service, or services read another copy",
-                        served.join(", ")
-                    ),
-                    format!(
-                        "ディスク上の {PUBLIC}（modulus {fp}）は JWKS の鍵（{}）と違う: auth-service を再起動せずに鍵ペアを入れ替えた、または別のコピーを読んでいる",
-                        served.join(", ")
-                    ),
+                let msg = crate::t!(
+                    "AU002/public-key-not-served",
+                    public = PUBLIC,
+                    fingerprint = fp,
+                    served = served.join(", "),
                 );
                 out.raise(Cause::SignatureMismatch, Confirmed, msg.clone());
                 status = Status::Critical;
@@ -178,28 +150,21 @@ pub fn judge_inside(
             }
         }
         (Some(Err(e)), _) if missing.is_empty() => {
-            let msg = ctx.tr(
-                format!("{PUBLIC} is not a usable RSA public key: {e}"),
-                format!("{PUBLIC} が RSA 公開鍵として読めない: {e}"),
-            );
+            let msg = crate::t!("AU002/public-key-unusable", public = PUBLIC, error = e);
             out.raise(Cause::KeysMissing, Confirmed, msg.clone());
             status = Status::Critical;
             notes.push(msg);
         }
         _ => {}
     }
-    (status, (!notes.is_empty()).then(|| notes.join("; ")))
+    (status, (!notes.is_empty()).then(|| Text::join(notes, Sep::Clauses)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::jwt::KeyFacts;
-    use crate::lang::Lang;
 
-    fn ctx() -> Ctx {
-        Ctx { lang: Lang::En, thresholds: Default::default() }
-    }
     fn entry(name: &str, mode: &str, uid: u32, size: u64) -> FileEntry {
         FileEntry { name: name.into(), mode: mode.into(), uid, gid: uid, size }
     }
@@ -236,45 +201,44 @@ mod tests {
             vec![entry(PRIVATE, "-rw-------", 1000, 1704), entry(PUBLIC, "-rw-r--r--", 1000, 451)],
             Some(("ab", 2048)),
         );
-        assert_eq!(judge_inside(&mut f, "auth-service", &i, Some(&jwks("ab")), &ctx()), (Status::Ok, None));
+        assert_eq!(judge_inside(&mut f, "auth-service", &i, Some(&jwks("ab"))), (Status::Ok, None));
         assert_eq!(verdict(&f, "keys-missing"), RuledOut);
         assert_eq!(verdict(&f, "signature-mismatch"), RuledOut);
     }
 
     #[test]
     fn missing_unreadable_open_and_replaced_keys() {
-        let ctx = ctx();
         let mut f = Finding::new("AU002", "t");
         let i = inside(vec![entry(PUBLIC, "-rw-r--r--", 1000, 451)], None);
-        assert_eq!(judge_inside(&mut f, "auth-service", &i, None, &ctx).0, Status::Critical);
+        assert_eq!(judge_inside(&mut f, "auth-service", &i, None).0, Status::Critical);
         assert_eq!(verdict(&f, "keys-missing"), Confirmed);
 
         let mut f = Finding::new("AU002", "t");
         let i = inside(vec![entry(PRIVATE, "-rw-------", 0, 1704), entry(PUBLIC, "-rw-r--r--", 0, 451)], None);
-        let (s, note) = judge_inside(&mut f, "auth-service", &i, None, &ctx);
+        let (s, note) = judge_inside(&mut f, "auth-service", &i, None);
         assert_eq!(s, Status::Critical);
-        assert!(note.unwrap().contains("cannot be read by uid 1000"));
+        assert!(note.unwrap().en().contains("cannot be read by uid 1000"));
 
         let mut f = Finding::new("AU002", "t");
         let i = inside(
             vec![entry(PRIVATE, "-rw-r--r--", 1000, 1704), entry(PUBLIC, "-rw-r--r--", 1000, 451)],
             Some(("aa", 2048)),
         );
-        let (s, note) = judge_inside(&mut f, "auth-service", &i, Some(&jwks("bb")), &ctx);
+        let (s, note) = judge_inside(&mut f, "auth-service", &i, Some(&jwks("bb")));
         assert_eq!(s, Status::Critical);
-        let note = note.unwrap();
+        let note = note.unwrap().en();
         assert!(note.contains("chmod 600") && note.contains("not a key the JWKS serves"), "{note}");
         assert_eq!(verdict(&f, "signature-mismatch"), Confirmed);
 
         let mut f = Finding::new("AU002", "t");
         let i =
             InsideFacts { keys: Some(Err("ls: /app/keys/: No such file or directory".into())), ..Default::default() };
-        assert_eq!(judge_inside(&mut f, "auth-service", &i, None, &ctx).0, Status::Critical);
+        assert_eq!(judge_inside(&mut f, "auth-service", &i, None).0, Status::Critical);
         assert_eq!(verdict(&f, "keys-missing"), Confirmed);
 
         let mut f = Finding::new("AU002", "t");
         let i = InsideFacts { error: Some("exec: \"sh\": executable file not found".into()), ..Default::default() };
-        assert_eq!(judge_inside(&mut f, "auth-service", &i, None, &ctx).0, Status::Ok);
+        assert_eq!(judge_inside(&mut f, "auth-service", &i, None).0, Status::Ok);
         assert_eq!(verdict(&f, "keys-missing"), Unchecked);
     }
 }

@@ -9,6 +9,7 @@ pub mod verifier_settings;
 use super::Ctx;
 use super::engine::{DockerView, Seen};
 use crate::probe::docker::ContainerFacts;
+use crate::text::Text;
 
 /// The two spellings of the expected issuer: auth-service and user-api read `JWT_ISS`,
 /// admin-api and the MCP server `JWT_ISSUER`.
@@ -25,8 +26,8 @@ pub struct Expected {
     pub audience: Option<(String, String)>,
     /// Both spellings set to different values (the services reading one expect another issuer
     /// than those reading the other), said.
-    pub issuer_conflict: Option<String>,
-    pub audience_conflict: Option<String>,
+    pub issuer_conflict: Option<Text>,
+    pub audience_conflict: Option<Text>,
 }
 
 /// The first of `names` set in a container, as (name, value).
@@ -34,15 +35,16 @@ pub fn spelled<'a>(c: &'a ContainerFacts, names: &[&'static str]) -> Option<(&'s
     names.iter().find_map(|n| c.env(n).map(|e| (*n, e.value.as_str())))
 }
 
-/// Two spellings that disagree: "JWT_ISS=\"a\" (.env) and JWT_ISSUER=\"b\" (environment) differ".
-fn conflict(found: &[(String, String)], ctx: &Ctx) -> Option<String> {
+/// Two spellings that disagree: "JWT_ISS (.env) is \"a\" but JWT_ISSUER (environment) is \"b\": ...".
+fn conflict(found: &[(String, String)]) -> Option<Text> {
     let [(a, asrc), (b, bsrc)] = found else { return None };
     (a != b).then(|| {
-        ctx.tr(
-            format!(
-                "{asrc} is {a:?} but {bsrc} is {b:?}: auth-service and user-api read the first, admin-api the second"
-            ),
-            format!("{asrc} は {a:?}、{bsrc} は {b:?}: auth-service と user-api は前者を、admin-api は後者を読む"),
+        crate::t!(
+            "AU002/spellings-differ",
+            first_source = asrc,
+            first = format!("{a:?}"),
+            second_source = bsrc,
+            second = format!("{b:?}"),
         )
     })
 }
@@ -53,10 +55,10 @@ impl Expected {
             Seen::Found(c) => Some(c),
             _ => None,
         };
-        let read = |names: [&'static str; 2]| -> (Option<(String, String)>, Option<String>) {
+        let read = |names: [&'static str; 2]| -> (Option<(String, String)>, Option<Text>) {
             let found: Vec<(String, String)> = names.iter().filter_map(|n| vars(n)).collect();
             if let Some(first) = found.first() {
-                return (Some(first.clone()), conflict(&found, ctx));
+                return (Some(first.clone()), conflict(&found));
             }
             let from_container = auth.and_then(|c| {
                 spelled(c, &names).map(|(n, v)| (v.to_string(), format!("{n} ({} environment)", c.name)))
@@ -100,7 +102,7 @@ mod tests {
             &ctx(),
         );
         assert_eq!(e.issuer.unwrap().1, "JWT_ISS (.env)");
-        assert!(e.issuer_conflict.unwrap().starts_with(
+        assert!(e.issuer_conflict.unwrap().en().starts_with(
             "JWT_ISS (.env) is \"https://auth.example.com\" but JWT_ISSUER (.env) is \"https://auth.example.org\""
         ));
 

@@ -7,12 +7,13 @@ use super::au002_jwt_verification_fails::Cause;
 use crate::problems::Ctx;
 use crate::problems::engine::{DockerView, Seen};
 use crate::report::{Finding, Status, Verdict::*};
+use crate::text::Text;
 
 const JWKS_VARS: &[&str] = &["JWKS_URL", "JWT_JWKS_URL", "AUTH_JWKS_URL"];
 const JWKS_PATH: &str = "/.well-known/jwks.json";
 
 /// Adds what the verifiers' settings show; returns the status it calls for and a note.
-pub fn judge(out: &mut Finding, docker: &DockerView, ctx: &Ctx) -> (Status, Vec<String>) {
+pub fn judge(out: &mut Finding, docker: &DockerView, ctx: &Ctx) -> (Status, Vec<Text>) {
     let mut status = Status::Ok;
     let mut notes = Vec::new();
     let auth = match docker.seen("auth-service", ctx) {
@@ -23,10 +24,7 @@ pub fn judge(out: &mut Finding, docker: &DockerView, ctx: &Ctx) -> (Status, Vec<
     for service in ["user-api", "admin-api"] {
         let Seen::Found(c) = docker.seen(service, ctx) else { continue };
         if let Some(alg) = c.env("JWT_ALGORITHM").filter(|e| !e.value.eq_ignore_ascii_case(&signs)) {
-            let msg = ctx.tr(
-                format!("{} verifies with JWT_ALGORITHM={} but auth-service signs with {signs}", c.name, alg.value),
-                format!("{} は JWT_ALGORITHM={} で検証するが、auth-service は {signs} で署名する", c.name, alg.value),
-            );
+            let msg = crate::t!("AU002/verifier-algorithm", container = &c.name, alg = &alg.value, signs = &signs);
             out.raise(Cause::SignatureMismatch, Confirmed, msg.clone());
             status = Status::Critical;
             notes.push(msg);
@@ -36,15 +34,12 @@ pub fn judge(out: &mut Finding, docker: &DockerView, ctx: &Ctx) -> (Status, Vec<
             let path = e.value.split_once("://").map(|(_, rest)| rest).and_then(|r| r.find('/').map(|i| &r[i..]));
             let path = path.map(|p| p.split(['?', '#']).next().unwrap_or(p));
             if path != Some(JWKS_PATH) {
-                let msg = ctx.tr(
-                    format!(
-                        "{} fetches the JWKS from {var}={} (auth-service serves it at {JWKS_PATH})",
-                        c.name, e.value
-                    ),
-                    format!(
-                        "{} は {var}={} から JWKS を取得する（auth-service の公開先は {JWKS_PATH}）",
-                        c.name, e.value
-                    ),
+                let msg = crate::t!(
+                    "AU002/verifier-jwks-path",
+                    container = &c.name,
+                    var = *var,
+                    url = &e.value,
+                    path = JWKS_PATH,
                 );
                 out.raise(Cause::JwksUnreachable, Suspected, msg.clone());
                 status = status.max(Status::Warning);
