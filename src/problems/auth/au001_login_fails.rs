@@ -228,7 +228,7 @@ fn login_causes(out: &mut Finding, l: &LoginFacts, ctx: &Ctx, notes: &mut Vec<St
             Status::Critical
         }
         (None, None) => {
-            out.causes_all(&CAUSES, Unchecked, &ctx.tr("no answer", "応答なし"));
+            out.causes_all(&CAUSES, Unchecked, ctx.tr("no answer", "応答なし"));
             Status::Ok
         }
     }
