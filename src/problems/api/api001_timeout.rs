@@ -70,12 +70,12 @@ fn judge_health(a: &ApiFacts, ctx: &Ctx) -> (Status, Option<String>) {
                 format!(
                     "{} refuses or breaks the connection ({}): it is not running there (see DK002, NET002)",
                     a.service,
-                    e.kind.text(ctx.lang)
+                    e.kind.text().render(ctx.lang)
                 ),
                 format!(
                     "{} が接続を拒否・切断した（{}）: そこで動いていない（DK002、NET002 を参照）",
                     a.service,
-                    e.kind.text(ctx.lang)
+                    e.kind.text().render(ctx.lang)
                 ),
             )),
         ),

@@ -190,8 +190,8 @@ fn login_causes(out: &mut Finding, l: &LoginFacts, ctx: &Ctx, notes: &mut Vec<St
     match (r.status, &r.error) {
         (_, Some(e)) => {
             let why = ctx.tr(
-                format!("POST {path} failed: {}: {}", e.kind.text(ctx.lang), e.message),
-                format!("POST {path} が失敗: {}: {}", e.kind.text(ctx.lang), e.message),
+                format!("POST {path} failed: {}: {}", e.kind.text().render(ctx.lang), e.message),
+                format!("POST {path} が失敗: {}: {}", e.kind.text().render(ctx.lang), e.message),
             );
             out.causes_all(&CAUSES, Unchecked, &why);
             notes.push(why);

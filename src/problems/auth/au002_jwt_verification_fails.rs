@@ -61,8 +61,8 @@ fn relative(t: i64, now: i64, ctx: &Ctx) -> String {
 pub fn http_failure(h: &HttpFacts, ctx: &Ctx) -> Option<String> {
     if let Some(e) = &h.error {
         return Some(ctx.tr(
-            format!("{} {}: {}: {}", h.method, h.url, e.kind.text(ctx.lang), e.message),
-            format!("{} {}: {}: {}", h.method, h.url, e.kind.text(ctx.lang), e.message),
+            format!("{} {}: {}: {}", h.method, h.url, e.kind.text().render(ctx.lang), e.message),
+            format!("{} {}: {}: {}", h.method, h.url, e.kind.text().render(ctx.lang), e.message),
         ));
     }
     match h.status {

@@ -46,7 +46,7 @@ fn bff_health(f: &FrontendFacts, ctx: &Ctx) -> (Status, Option<Text>, bool) {
         Reading::Healthy(_) => (Status::Ok, Some(t!("FE001/health-answered", path = &p, ms = h.latency_ms)), false),
         Reading::NoEndpoint => (Status::Ok, Some(health::no_endpoint(h, hc, ctx).into()), false),
         Reading::Failed(e) => {
-            (Status::Warning, Some(t!("FE001/health-failed", path = &p, error = e.kind.text(ctx.lang))), false)
+            (Status::Warning, Some(t!("FE001/health-failed", path = &p, error = e.kind.text())), false)
         }
         Reading::Status(code) | Reading::Unhealthy(code) => {
             let not_healthy = t!("FE001/health-not-healthy", path = &p, code = code);
@@ -77,10 +77,10 @@ pub fn diagnose(f: &FrontendFacts, docker: &DockerView, ctx: &Ctx) -> Finding {
             out.cause(
                 Cause::FrontendDown,
                 Confirmed,
-                t!("FE001/get-failed", url = &f.page.url, error = e.kind.text(ctx.lang), message = &e.message),
+                t!("FE001/get-failed", url = &f.page.url, error = e.kind.text(), message = &e.message),
             );
             out.cause(Cause::StaleBuildCache, Unchecked, t!("FE001/did-not-load"));
-            (Status::Critical, t!("FE001/does-not-answer", service = &f.service, error = e.kind.text(ctx.lang)))
+            (Status::Critical, t!("FE001/does-not-answer", service = &f.service, error = e.kind.text()))
         }
         (None, Some(code)) if code >= 500 || f.nextjs_error || f.blank => {
             out.cause(Cause::FrontendDown, RuledOut, t!("FE001/server-answers", code = code));
