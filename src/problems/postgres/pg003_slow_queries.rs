@@ -41,8 +41,12 @@ const STALE_FLOOR: i64 = 1000;
 pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
     let mut out = Finding::new("PG003", f.target.clone());
     if no_connection(f) {
-        let why = depends_on(ctx, "PG001", "no connection to the server", "サーバーに接続できない");
-        out.causes_all(&[Cause::LongRunningQueries, Cause::MissingIndex, Cause::StaleStatistics], Unchecked, &why);
+        let why = depends_on("PG001", t!("shared/no-server-connection"));
+        out.causes_all(
+            &[Cause::LongRunningQueries, Cause::MissingIndex, Cause::StaleStatistics],
+            Unchecked,
+            why.clone(),
+        );
         return out.status(Status::Skipped, why);
     }
     let limit = ctx.thresholds.long_query.as_secs_f64();

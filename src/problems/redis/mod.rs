@@ -61,12 +61,11 @@ fn with_engine_rd001(out: &mut Finding, f: &RedisFacts, docker: &DockerView, ctx
 pub(crate) fn skipped<C: Into<crate::report::CauseId> + Copy>(
     code: &'static str,
     f: &RedisFacts,
-    ctx: &Ctx,
     ids: &[C],
 ) -> Finding {
-    let why = depends_on(ctx, "RD001", "no connection to Redis", "Redis に接続できない");
+    let why = depends_on("RD001", crate::t!("shared/no-redis-connection"));
     let mut out = Finding::new(code, f.target.clone());
-    out.causes_all(ids, Verdict::Unchecked, &why);
+    out.causes_all(ids, Verdict::Unchecked, why.clone());
     out.status(Status::Skipped, why)
 }
 

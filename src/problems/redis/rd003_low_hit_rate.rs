@@ -39,7 +39,7 @@ const SHORT_TTL_MS: u64 = 60_000;
 
 pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
     let Some(info) = &f.info else {
-        return skipped("RD003", f, ctx, Cause::ALL);
+        return skipped("RD003", f, Cause::ALL);
     };
     let mut out = Finding::new("RD003", f.target.clone());
     let lookups = info.keyspace_hits + info.keyspace_misses;
