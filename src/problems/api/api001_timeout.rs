@@ -34,7 +34,7 @@ pub static PROBLEM: Problem = Problem {
 
 fn run(i: &Inputs) -> Vec<Finding> {
     let Some(w) = &i.facts.web else { return vec![] };
-    let related = crate::problems::related::Related::from(i.earlier, i.ctx.lang);
+    let related = crate::problems::related::Related::from(i.earlier);
     w.apis.iter().map(|a| i.timed(diagnose(a, &i.docker, &related, i.ctx), i.facts.web_ms)).collect()
 }
 
@@ -45,7 +45,7 @@ fn judge_health(a: &ApiFacts, ctx: &Ctx) -> (Status, Option<String>) {
     let took = secs(h.latency_ms as f64 / 1000.0);
     let says = |code: u16| {
         let base = ctx.tr(format!("{p} answers HTTP {code}"), format!("{p} が HTTP {code} を返した"));
-        match health::reports(h, hc, ctx) {
+        match health::reports(h, hc).map(|r| r.render(ctx.lang)) {
             Some(r) => format!("{base}; {r}"),
             None => base,
         }
@@ -79,7 +79,7 @@ fn judge_health(a: &ApiFacts, ctx: &Ctx) -> (Status, Option<String>) {
                 ),
             )),
         ),
-        Reading::NoEndpoint => (Status::Unknown, Some(health::no_endpoint(h, hc, ctx))),
+        Reading::NoEndpoint => (Status::Unknown, Some(health::no_endpoint(h, hc).render(ctx.lang))),
         Reading::Status(code) if code >= 500 => (Status::Critical, Some(says(code))),
         Reading::Status(code) => (
             Status::Warning,
@@ -153,14 +153,17 @@ pub fn diagnose(a: &ApiFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
         }
     }
     let problem = status != Status::Ok;
-    let db_health = health::component(h, &a.health_check, "database", ctx);
+    let db_health = health::component(h, &a.health_check, "database").map(|(b, t)| (b, t.render(ctx.lang)));
     match &related.database {
         Some(d) if problem => out.cause(Cause::SlowDatabase, Suspected, d.clone()),
-        Some(d) => out.cause(
-            Cause::SlowDatabase,
-            RuledOut,
-            ctx.tr(format!("the API answers in time although {d}"), format!("{d} だが API は時間内に応答している")),
-        ),
+        Some(d) => {
+            let d = d.render(ctx.lang);
+            out.cause(
+                Cause::SlowDatabase,
+                RuledOut,
+                ctx.tr(format!("the API answers in time although {d}"), format!("{d} だが API は時間内に応答している")),
+            )
+        }
         None if related.database_checked => out.cause(
             Cause::SlowDatabase,
             if problem { Unchecked } else { RuledOut },

@@ -34,7 +34,7 @@ fn run(i: &Inputs) -> Vec<Finding> {
     let app = f.postgres.as_ref().and_then(|p| p.app_data.as_ref());
     let mut out = diagnose(f.user_id.as_deref(), app, f.redis.as_ref(), &i.docker, i.ctx);
     let user_api = f.web.as_ref().and_then(|w| w.apis.iter().find(|a| a.service == "user-api"));
-    with_health(&mut out, user_api, i.ctx);
+    with_health(&mut out, user_api);
     vec![i.timed(out, f.postgres_ms.max(f.redis_ms))]
 }
 
@@ -258,9 +258,9 @@ pub fn diagnose(
 /// user-api's own health answer, when it says its database is in error
 /// (`{"status":"unhealthy","database":"error"}`): `database-error` confirmed, whatever the
 /// profile lookup saw (every profile read goes through that database).
-pub fn with_health(out: &mut Finding, user_api: Option<&crate::probe::web::ApiFacts>, ctx: &Ctx) {
+pub fn with_health(out: &mut Finding, user_api: Option<&crate::probe::web::ApiFacts>) {
     let Some(a) = user_api else { return };
-    if let Some((true, evidence)) = crate::problems::health::component(&a.health, &a.health_check, "database", ctx) {
+    if let Some((true, evidence)) = crate::problems::health::component(&a.health, &a.health_check, "database") {
         out.raise(Cause::DatabaseError, Confirmed, evidence.clone());
         if out.status < Status::Critical {
             out.status = Status::Critical;

@@ -62,7 +62,7 @@ fn judge_health(f: &AuthFacts, ctx: &Ctx) -> Health {
     let Some(h) = &f.health else { return Health::NotProbed };
     let hc = &f.health_check;
     let not_healthy = |why: String| {
-        let why = match health::reports(h, hc, ctx) {
+        let why = match health::reports(h, hc).map(|r| r.render(ctx.lang)) {
             Some(r) => format!("{why}; {r}"),
             None => why,
         };
@@ -73,7 +73,7 @@ fn judge_health(f: &AuthFacts, ctx: &Ctx) -> Health {
     match health::read(Some(h), hc) {
         Reading::NotProbed => Health::NotProbed,
         Reading::Healthy(_) => Health::Healthy,
-        Reading::NoEndpoint => Health::NoEndpoint(health::no_endpoint(h, hc, ctx)),
+        Reading::NoEndpoint => Health::NoEndpoint(health::no_endpoint(h, hc).render(ctx.lang)),
         Reading::Unhealthy(code) => not_healthy(ctx.tr(
             format!("{} {} → HTTP {code}, but the body says unhealthy", h.method, h.url),
             format!("{} {} → HTTP {code} だが本文は異常を示している", h.method, h.url),
@@ -115,7 +115,7 @@ pub fn diagnose(f: &AuthFacts, app: Option<&PgAppFacts>, docker: &DockerView, ct
         }
         Some(l) => {
             status = status.max(login_causes(&mut out, l, ctx, &mut notes));
-            health_components(&mut out, f, !l.response.ok() && !no_route(l), ctx);
+            health_components(&mut out, f, !l.response.ok() && !no_route(l));
         }
     }
     status = status.max(stores(&mut out, f, app, docker, ctx, &mut notes));
@@ -140,7 +140,7 @@ fn no_login_causes(out: &mut Finding, f: &AuthFacts, health: &Health, ctx: &Ctx)
     let hc = &f.health_check;
     let p = health::path(h, hc);
     for (id, word) in STORES {
-        let (verdict, evidence) = match (health::component(h, hc, word, ctx), health) {
+        let (verdict, evidence) = match (health::component(h, hc, word).map(|(b, t)| (b, t.render(ctx.lang))), health) {
             (Some((true, said)), _) => (Suspected, said),
             (Some((false, said)), _) => (RuledOut, said),
             (None, Health::Failing(_)) if body_says(h.body.as_deref(), word) => (
@@ -269,10 +269,10 @@ fn failed_login_causes(out: &mut Finding, user: &str, code: u16, body: Option<&s
 
 /// A component the health body reports in error, added to its cause: confirmed when the login
 /// failed, suspected when it worked.
-fn health_components(out: &mut Finding, f: &AuthFacts, failed: bool, ctx: &Ctx) {
+fn health_components(out: &mut Finding, f: &AuthFacts, failed: bool) {
     let Some(h) = &f.health else { return };
     for (id, word) in STORES {
-        if let Some((true, said)) = health::component(h, &f.health_check, word, ctx) {
+        if let Some((true, said)) = health::component(h, &f.health_check, word) {
             out.raise(id, if failed { Confirmed } else { Suspected }, said);
         }
     }

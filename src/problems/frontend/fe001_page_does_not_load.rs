@@ -37,20 +37,20 @@ fn run(i: &Inputs) -> Vec<Finding> {
 
 /// What the BFF's health answer adds: a status, the note for the summary, and whether it is
 /// evidence that a backend is out of reach.
-fn bff_health(f: &FrontendFacts, ctx: &Ctx) -> (Status, Option<Text>, bool) {
+fn bff_health(f: &FrontendFacts) -> (Status, Option<Text>, bool) {
     let Some(h) = &f.health else { return (Status::Ok, None, false) };
     let hc = &f.health_check;
     let p = health::path(h, hc);
     match health::read(Some(h), hc) {
         Reading::NotProbed => (Status::Ok, None, false),
         Reading::Healthy(_) => (Status::Ok, Some(t!("FE001/health-answered", path = &p, ms = h.latency_ms)), false),
-        Reading::NoEndpoint => (Status::Ok, Some(health::no_endpoint(h, hc, ctx).into()), false),
+        Reading::NoEndpoint => (Status::Ok, Some(health::no_endpoint(h, hc)), false),
         Reading::Failed(e) => {
             (Status::Warning, Some(t!("FE001/health-failed", path = &p, error = e.kind.text())), false)
         }
         Reading::Status(code) | Reading::Unhealthy(code) => {
             let not_healthy = t!("FE001/health-not-healthy", path = &p, code = code);
-            let said = health::reports(h, hc, ctx).map(Text::from).unwrap_or_default();
+            let said = health::reports(h, hc).unwrap_or_default();
             (Status::Warning, Some(Text::join([not_healthy, said], Sep::Clauses)), true)
         }
     }
@@ -112,7 +112,7 @@ pub fn diagnose(f: &FrontendFacts, docker: &DockerView, ctx: &Ctx) -> Finding {
             (Status::Unknown, t!("FE001/no-answer"))
         }
     };
-    let (health_status, health_note, health_blames_backend) = bff_health(f, ctx);
+    let (health_status, health_note, health_blames_backend) = bff_health(f);
     if let Some(h) = &f.health {
         out.fact("health_status", h.status);
         out.fact("health_path", &f.health_check.path);

@@ -32,7 +32,7 @@ pub static PROBLEM: Problem = Problem {
 
 fn run(i: &Inputs) -> Vec<Finding> {
     let Some(w) = &i.facts.web else { return vec![] };
-    let related = crate::problems::related::Related::from(i.earlier, i.ctx.lang);
+    let related = crate::problems::related::Related::from(i.earlier);
     vec![i.timed(diagnose(w, &i.docker, &related, i.ctx), i.facts.web_ms)]
 }
 
@@ -97,9 +97,9 @@ pub fn diagnose(w: &WebFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
         Status::Warning
     };
     let problem = status != Status::Ok;
-    let link = |v: &Option<String>, checked: bool| match (v, problem) {
-        (Some(f), true) => (Suspected, Text::from(f)),
-        (Some(f), false) => (RuledOut, t!("PERF001/fast-although", found = f)),
+    let link = |v: &Option<Text>, checked: bool| match (v, problem) {
+        (Some(f), true) => (Suspected, f.clone()),
+        (Some(f), false) => (RuledOut, t!("PERF001/fast-although", found = f.clone())),
         (None, _) if checked => (RuledOut, t!("PERF001/nothing-found")),
         (None, _) => (Unchecked, t!("PERF001/checks-did-not-run")),
     };
