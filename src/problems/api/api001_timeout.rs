@@ -198,7 +198,7 @@ pub fn diagnose(a: &ApiFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
             "外部サービス呼び出しは API の外からは見えない（トレースを確認）",
         ),
     );
-    match docker.seen(&a.service, ctx) {
+    match docker.seen(&a.service) {
         Seen::Found(c) => match &c.stats {
             Some(s) => {
                 match s.cpu_percent {

@@ -48,9 +48,11 @@ pub fn diagnose(
     let mut out = Finding::new("API002", "user-api");
     let mut status = Status::Ok;
     let mut notes: Vec<String> = Vec::new();
-    let logged = logs::service_hits(docker, "user-api", &["API002"], ctx);
-    let db_logs = logs::hits_like(&logged, &["database", "does not exist"]);
-    let missing_logs = logs::hits_like(&logged, &["not found", "404"]);
+    let logged = logs::service_hits(docker, "user-api", &["API002"]);
+    let db_logs: Vec<String> =
+        logs::hits_like(&logged, &["database", "does not exist"]).iter().map(|t| t.render(ctx.lang)).collect();
+    let missing_logs: Vec<String> =
+        logs::hits_like(&logged, &["not found", "404"]).iter().map(|t| t.render(ctx.lang)).collect();
 
     let Some(id) = user_id else {
         let why = ctx.tr(

@@ -90,11 +90,11 @@ pub fn diagnose(
         }
         out.cause(id, v, msg);
     };
-    let logged = logs::service_hits(docker, "admin-api", &["API003"], ctx);
-    let window = logs::window(docker, "admin-api", ctx).unwrap_or_default();
+    let logged = logs::service_hits(docker, "admin-api", &["API003"]);
+    let window = logs::window(docker, "admin-api").unwrap_or_default();
 
     // Inside the container.
-    let inside: Result<&InsideFacts, String> = match docker.seen("admin-api", ctx) {
+    let inside: Result<&InsideFacts, String> = match docker.seen("admin-api") {
         Seen::Found(c) => match &c.inside {
             Some(i) if i.error.is_none() => Ok(i),
             Some(i) => Err(ctx.tr(
@@ -116,11 +116,12 @@ pub fn diagnose(
             None => Err(ctx.tr("the engine gave no way to look inside", "コンテナ内を確認できなかった")),
         },
         Seen::Missing(name) => Err(ctx.tr(format!("no container {name}"), format!("コンテナ {name} がない"))),
-        Seen::Unknown(why) => Err(why),
+        Seen::Unknown(why) => Err(why.render(ctx.lang)),
     };
 
     // Disk.
-    let disk_logs = logs::hits_like(&logged, &["errno 28", "no space"]);
+    let disk_logs: Vec<String> =
+        logs::hits_like(&logged, &["errno 28", "no space"]).iter().map(|t| t.render(ctx.lang)).collect();
     match inside.as_ref().map(|i| i.uploads_disk.as_ref()) {
         Ok(Some(Ok(d))) => {
             out.fact("uploads_disk", d);
@@ -159,7 +160,8 @@ pub fn diagnose(
     }
 
     // Permission.
-    let perm_logs = logs::hits_like(&logged, &["errno 13", "permission denied"]);
+    let perm_logs: Vec<String> =
+        logs::hits_like(&logged, &["errno 13", "permission denied"]).iter().map(|t| t.render(ctx.lang)).collect();
     match inside.as_ref().map(|i| (i.uploads.as_ref(), i.uid, i.gids.clone())) {
         Ok((Some(Ok(dir)), Some(uid), gids)) => {
             out.fact("uploads_dir", format!("{} {}:{} {UPLOADS_DIR}", dir.mode, dir.uid, dir.gid));
@@ -212,8 +214,9 @@ pub fn diagnose(
     }
 
     // Size limit.
-    let size_logs = logs::hits_like(&logged, &["413", "too large"]);
-    let container_limit = match docker.seen("admin-api", ctx) {
+    let size_logs: Vec<String> =
+        logs::hits_like(&logged, &["413", "too large"]).iter().map(|t| t.render(ctx.lang)).collect();
+    let container_limit = match docker.seen("admin-api") {
         Seen::Found(c) => c.env("MAX_FILE_SIZE").map(|e| (e.value.clone(), format!("{} environment", c.name))),
         _ => None,
     };
@@ -260,7 +263,11 @@ pub fn diagnose(
     }
 
     // OCR, and the documents table.
-    let ocr_logs = logs::hits_like(&logged, &["ocr", "tesseract", "poppler", "pdfinfo", "libgl", "language"]);
+    let ocr_logs: Vec<String> =
+        logs::hits_like(&logged, &["ocr", "tesseract", "poppler", "pdfinfo", "libgl", "language"])
+            .iter()
+            .map(|t| t.render(ctx.lang))
+            .collect();
     let docs = pg.and_then(|p| p.documents.as_ref());
     let mut doc_notes = Vec::new();
     match docs {

@@ -351,14 +351,14 @@ fn stores(
     for (id, codes) in
         [(Cause::DatabaseError, &["PG001", "PG002", "PG004"][..]), (Cause::RedisError, &["RD001", "RD002"][..])]
     {
-        match logs::service_hits(docker, "auth-service", codes, ctx) {
+        match logs::service_hits(docker, "auth-service", codes) {
             Some(hits) if !hits.is_empty() => {
-                let lines: Vec<String> = hits.into_iter().map(|(_, line)| line).collect();
+                let lines: Vec<String> = hits.into_iter().map(|(_, line)| line.render(ctx.lang)).collect();
                 out.raise(id, if failed { Confirmed } else { Suspected }, lines.join("; "));
                 status = status.max(Status::Warning);
             }
             Some(_) => {
-                let window = logs::window(docker, "auth-service", ctx).unwrap_or_default();
+                let window = logs::window(docker, "auth-service").unwrap_or_default();
                 out.raise(
                     id,
                     RuledOut,

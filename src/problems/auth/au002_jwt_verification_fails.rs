@@ -419,10 +419,10 @@ fn token_causes(
 /// under either spelling (admin-api's `JWT_ISSUER` against auth-service's `JWT_ISS`).
 fn jwt_settings_disagreements(docker: &DockerView, ctx: &Ctx) -> (Option<String>, Option<String>) {
     use crate::problems::engine::Seen;
-    let Seen::Found(auth) = docker.seen("auth-service", ctx) else { return (None, None) };
+    let Seen::Found(auth) = docker.seen("auth-service") else { return (None, None) };
     let mut found = (Vec::new(), Vec::new());
     for service in ["user-api", "admin-api"] {
-        let Seen::Found(c) = docker.seen(service, ctx) else { continue };
+        let Seen::Found(c) = docker.seen(service) else { continue };
         for (names, slot) in [(ISSUER_VARS, &mut found.0), (AUDIENCE_VARS, &mut found.1)] {
             if let (Some((an, av)), Some((bn, bv))) = (spelled(auth, &names), spelled(c, &names))
                 && av != bv

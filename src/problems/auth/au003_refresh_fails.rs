@@ -67,10 +67,10 @@ pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &Do
     if let Some(p) = persistence {
         out.fact("redis_persistence", p);
     }
-    let logged = logs::service_hits(docker, "auth-service", &["AU003"], ctx);
+    let logged = logs::service_hits(docker, "auth-service", &["AU003"]);
 
     // Expired.
-    let expired_logs = logs::hits_like(&logged, &["expired"]);
+    let expired_logs: Vec<String> = logs::hits_like(&logged, &["expired"]).iter().map(|t| t.render(ctx.lang)).collect();
     match &rows {
         Ok(r) if r.total > 0 && r.expired == r.total => {
             let msg = ctx.tr(
@@ -173,7 +173,7 @@ pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &Do
             ));
         }
     }
-    for line in logs::hits_like(&logged, &["not found"]) {
+    for line in logs::hits_like(&logged, &["not found"]).iter().map(|t| t.render(ctx.lang)) {
         missing.push((Suspected, line));
     }
     // Redis asked but down: auth-service finds no refresh token there either, whatever it held.
@@ -189,7 +189,7 @@ pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &Do
     // When Redis lost them: the redis container's exits the engine logged (a restart drops
     // whatever was not persisted).
     if !missing.is_empty()
-        && let crate::problems::engine::Seen::Found(c) = docker.seen("redis", ctx)
+        && let crate::problems::engine::Seen::Found(c) = docker.seen("redis")
         && let Some(e) = c.exits.as_ref().filter(|e| e.count > 0)
     {
         missing.push((

@@ -23,7 +23,7 @@ fn readable_by(f: &FileEntry, uid: u32, gids: &[u32]) -> bool {
 
 /// Adds the key files' evidence to AU002; returns the status it calls for and a note.
 pub fn judge(out: &mut Finding, docker: &DockerView, jwks: Option<&JwksFacts>, ctx: &Ctx) -> (Status, Option<String>) {
-    let c = match docker.seen("auth-service", ctx) {
+    let c = match docker.seen("auth-service") {
         Seen::Found(c) => c,
         Seen::Missing(name) => {
             out.raise(
@@ -37,6 +37,7 @@ pub fn judge(out: &mut Finding, docker: &DockerView, jwks: Option<&JwksFacts>, c
             return (Status::Ok, None);
         }
         Seen::Unknown(why) => {
+            let why = why.render(ctx.lang);
             if !why.is_empty() {
                 out.raise(
                     Cause::KeysMissing,

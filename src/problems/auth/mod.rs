@@ -49,7 +49,7 @@ fn conflict(found: &[(String, String)], ctx: &Ctx) -> Option<String> {
 
 impl Expected {
     pub fn from(vars: &dyn Fn(&str) -> Option<(String, String)>, docker: &DockerView, ctx: &Ctx) -> Expected {
-        let auth = match docker.seen("auth-service", ctx) {
+        let auth = match docker.seen("auth-service") {
             Seen::Found(c) => Some(c),
             _ => None,
         };

@@ -15,13 +15,13 @@ const JWKS_PATH: &str = "/.well-known/jwks.json";
 pub fn judge(out: &mut Finding, docker: &DockerView, ctx: &Ctx) -> (Status, Vec<String>) {
     let mut status = Status::Ok;
     let mut notes = Vec::new();
-    let auth = match docker.seen("auth-service", ctx) {
+    let auth = match docker.seen("auth-service") {
         Seen::Found(c) => Some(c),
         _ => None,
     };
     let signs = auth.and_then(|a| a.env("JWT_ALGORITHM")).map(|e| e.value.clone()).unwrap_or_else(|| "RS256".into());
     for service in ["user-api", "admin-api"] {
-        let Seen::Found(c) = docker.seen(service, ctx) else { continue };
+        let Seen::Found(c) = docker.seen(service) else { continue };
         if let Some(alg) = c.env("JWT_ALGORITHM").filter(|e| !e.value.eq_ignore_ascii_case(&signs)) {
             let msg = ctx.tr(
                 format!("{} verifies with JWT_ALGORITHM={} but auth-service signs with {signs}", c.name, alg.value),

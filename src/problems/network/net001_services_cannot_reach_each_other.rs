@@ -33,8 +33,12 @@ fn run(i: &Inputs) -> Vec<Finding> {
 
 pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
     let mut out = Finding::new("NET001", "containers");
-    if let Some(why) = view.unavailable(ctx) {
-        out.causes_all(&[Cause::NoSharedNetwork, Cause::NameNotResolvable, Cause::PortNotListening], Unchecked, &why);
+    if let Some(why) = view.unavailable() {
+        out.causes_all(
+            &[Cause::NoSharedNetwork, Cause::NameNotResolvable, Cause::PortNotListening],
+            Unchecked,
+            why.clone(),
+        );
         return out.status(Status::Skipped, why);
     }
     // Container to container only: a browser-side `NEXT_PUBLIC_*` link is FE001's.
@@ -49,11 +53,12 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
         );
         return out.status(Status::Ok, why);
     }
-    out.fact("links", links.iter().map(|l| engine::describe_link(l, ctx)).collect::<Vec<_>>());
+    // A fact, in the run's language as every fact is.
+    out.fact("links", links.iter().map(|l| engine::describe_link(l).render(ctx.lang)).collect::<Vec<_>>());
     let no_net: Vec<Text> = links
         .iter()
         .filter(|l| matches!(l.problem, Some(LinkProblem::NoSharedNetwork { .. })))
-        .map(|l| engine::describe_link(l, ctx).into())
+        .map(engine::describe_link)
         .collect();
     let no_name: Vec<Text> = links
         .iter()
@@ -68,7 +73,7 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
                 )
             )
         })
-        .map(|l| engine::describe_link(l, ctx).into())
+        .map(engine::describe_link)
         .collect();
     // Through the Docker host, a port that is not published where the gateway reaches it is
     // a port nothing listens on, as the client sees it.
@@ -77,7 +82,7 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
         .filter(|l| {
             matches!(l.problem, Some(LinkProblem::NotPublishedOnHost | LinkProblem::PublishedOnLoopback { .. }))
         })
-        .map(|l| engine::describe_link(l, ctx).into())
+        .map(engine::describe_link)
         .collect();
     let mut unknown_listening = Vec::new();
     // A stopped target listens on nothing: that is DK002's finding, not a network one.

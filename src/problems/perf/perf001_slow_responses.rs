@@ -118,7 +118,7 @@ pub fn diagnose(w: &WebFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
                 .map(|p| format!("{} {p:.0}% CPU", c.name))
         })
         .collect();
-    match docker.unavailable(ctx) {
+    match docker.unavailable() {
         Some(why) => out.cause(Cause::CpuSaturated, Unchecked, why),
         None if busy.is_empty() => out.cause(Cause::CpuSaturated, RuledOut, t!("PERF001/no-container-above-90")),
         None => out.cause(Cause::CpuSaturated, Confirmed, busy.join(", ")),

@@ -36,8 +36,8 @@ const NEAR: f64 = 0.9;
 
 pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
     let mut out = Finding::new("PERF002", "containers");
-    if let Some(why) = view.unavailable(ctx) {
-        out.causes_all(&[Cause::MemoryGrowth, Cause::NearMemoryLimit, Cause::OomKilled], Unchecked, &why);
+    if let Some(why) = view.unavailable() {
+        out.causes_all(&[Cause::MemoryGrowth, Cause::NearMemoryLimit, Cause::OomKilled], Unchecked, why.clone());
         return out.status(Status::Skipped, why);
     }
     let growth = growth(view);
@@ -48,7 +48,7 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
         out.fact("memory_growth", growth.series.iter().map(|l| l.render(ctx.lang)).collect::<Vec<_>>());
     }
     let containers = view.found();
-    let killed: Vec<String> = containers.iter().filter_map(|c| engine::oom_kills(c, ctx)).collect();
+    let killed: Vec<Text> = containers.iter().filter_map(|c| engine::oom_kills(c)).collect();
     let mut near: Vec<Text> = Vec::new();
     let mut usage = Vec::new();
     for c in &containers {
@@ -69,7 +69,7 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
     if killed.is_empty() {
         out.cause(Cause::OomKilled, RuledOut, t!("PERF002/no-oom-kill"));
     } else {
-        out.cause(Cause::OomKilled, Confirmed, Text::join(killed.iter().map(Text::from), Sep::Clauses));
+        out.cause(Cause::OomKilled, Confirmed, Text::join(killed.clone(), Sep::Clauses));
     }
     if near.is_empty() {
         out.cause(
@@ -96,7 +96,7 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
     let growing = (growth.verdict == Confirmed).then_some(growth.evidence);
     let summary = match status {
         Status::Ok => t!("PERF002/nothing-near-or-killed"),
-        _ => Text::join(killed.into_iter().map(Text::from).chain(near).chain(growing), Sep::Clauses),
+        _ => Text::join(killed.into_iter().chain(near).chain(growing), Sep::Clauses),
     };
     out.status(status, summary)
 }

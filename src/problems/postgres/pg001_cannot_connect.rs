@@ -31,7 +31,7 @@ pub static PROBLEM: Problem = Problem {
 fn run(i: &Inputs) -> Vec<Finding> {
     let Some(pg) = &i.facts.postgres else { return vec![] };
     let mut f = diagnose(pg);
-    super::with_engine_pg001(&mut f, pg, &i.docker, i.ctx);
+    super::with_engine_pg001(&mut f, pg, &i.docker);
     vec![i.timed(f, i.facts.postgres_ms)]
 }
 

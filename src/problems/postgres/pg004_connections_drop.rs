@@ -31,8 +31,8 @@ pub static PROBLEM: Problem = Problem {
 fn run(i: &Inputs) -> Vec<Finding> {
     let Some(pg) = &i.facts.postgres else { return vec![] };
     let mut f = diagnose(pg);
-    super::with_engine_pg004(&mut f, &i.docker, i.ctx);
-    super::with_logs_pg004(&mut f, &i.docker, i.ctx);
+    super::with_engine_pg004(&mut f, &i.docker);
+    super::with_logs_pg004(&mut f, &i.docker);
     vec![i.timed(f, i.facts.postgres_ms)]
 }
 

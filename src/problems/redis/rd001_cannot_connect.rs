@@ -29,7 +29,7 @@ pub static PROBLEM: Problem = Problem {
 fn run(i: &Inputs) -> Vec<Finding> {
     let Some(rd) = &i.facts.redis else { return vec![] };
     let mut f = diagnose(rd);
-    super::with_engine_rd001(&mut f, rd, &i.docker, i.ctx);
+    super::with_engine_rd001(&mut f, rd, &i.docker);
     vec![i.timed(f, i.facts.redis_ms)]
 }
 
