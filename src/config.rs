@@ -536,7 +536,10 @@ mod tests {
         let many = load(
             Overrides::default(),
             &[],
-            &[("doctor.toml", "compose_project = [\"ai-micro-postgres\", \"ai-micro-api-\"]\n[services.mcp]\ncontainer = \"m\"\n")],
+            &[(
+                "doctor.toml",
+                "compose_project = [\"ai-micro-postgres\", \"ai-micro-api-\"]\n[services.mcp]\ncontainer = \"m\"\n",
+            )],
         )
         .unwrap();
         assert_eq!(many.compose_project, vec!["ai-micro-postgres".to_string(), "ai-micro-api-".to_string()]);

@@ -116,8 +116,18 @@ pub struct Finding {
     pub status: Status,
     pub summary: Text,
     pub evidence: serde_json::Map<String, Value>,
+    /// Facts that are words (log lines, links described): rendered into `evidence` in the
+    /// report's language when the report is built.
+    pub text_facts: Vec<(String, TextFact)>,
     pub causes: Vec<CauseFinding>,
     pub duration_ms: u64,
+}
+
+/// A fact in words: one text or a list.
+#[derive(Debug, Clone)]
+pub enum TextFact {
+    One(Text),
+    Many(Vec<Text>),
 }
 
 impl Finding {
@@ -128,6 +138,7 @@ impl Finding {
             status: Status::Ok,
             summary: Text::default(),
             evidence: serde_json::Map::new(),
+            text_facts: Vec::new(),
             causes: Vec::new(),
             duration_ms: 0,
         }
@@ -192,6 +203,16 @@ impl Finding {
         if let Ok(v) = serde_json::to_value(value) {
             self.evidence.insert(key.to_string(), v);
         }
+    }
+
+    /// A fact in words, rendered into the evidence in the report's language.
+    pub fn fact_text(&mut self, key: &str, value: impl Into<Text>) {
+        self.text_facts.push((key.to_string(), TextFact::One(value.into())));
+    }
+
+    /// A list of facts in words.
+    pub fn fact_texts(&mut self, key: &str, values: impl IntoIterator<Item = Text>) {
+        self.text_facts.push((key.to_string(), TextFact::Many(values.into_iter().collect())));
     }
 
     pub fn verdict_of(&self, id: impl Into<CauseId>) -> Option<Verdict> {
@@ -317,7 +338,14 @@ fn area_rank(area: &str) -> usize {
     catalogue::AREAS.iter().position(|a| *a == area).unwrap_or(usize::MAX)
 }
 
-fn check_from(f: Finding, lang: Lang) -> Check {
+fn check_from(mut f: Finding, lang: Lang) -> Check {
+    for (key, fact) in std::mem::take(&mut f.text_facts) {
+        let v = match fact {
+            TextFact::One(t) => Value::String(t.render(lang)),
+            TextFact::Many(ts) => Value::Array(ts.iter().map(|t| Value::String(t.render(lang))).collect()),
+        };
+        f.evidence.insert(key, v);
+    }
     let problem = catalogue::get(f.code);
     let mut causes: Vec<CauseReport> = Vec::new();
     if let Some(p) = problem {

@@ -437,7 +437,7 @@ pub fn diagnose(facts: &Facts, areas: &[Area], ctx: &Ctx) -> Vec<Finding> {
     }
     if let Some(d) = &facts.docker {
         for f in &mut out {
-            problems::logs::attach(f, d, ctx);
+            problems::logs::attach(f, d);
         }
     }
     out

@@ -196,6 +196,12 @@ impl From<&String> for Text {
     }
 }
 
+impl From<&Text> for Text {
+    fn from(t: &Text) -> Text {
+        t.clone()
+    }
+}
+
 impl From<&str> for Text {
     fn from(s: &str) -> Text {
         Text::Raw(s.to_string())

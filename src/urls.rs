@@ -1,21 +1,24 @@
 //! Connection URLs of the services under diagnosis, checked for the shape the runbook gives
 //! (`postgresql://user:<password>@host:5432/db`, `redis://:<password>@host:6379`). A malformed URL is
 //! not a usage error: it is the runbook's own cause (`bad-database-url`, `bad-redis-url`), so
-//! the problem is returned as data, in both languages, naming what is wrong. Pure functions,
-//! fuzzed: outside input of any shape must come back as `Ok` or `Err`, never a panic.
+//! the problem is returned as data, a message key with its arguments (`shared/url-*` in
+//! `runbooks/messages.toml`), naming what is wrong. Pure functions, fuzzed: outside input of any
+//! shape must come back as `Ok` or `Err`, never a panic.
 
 use crate::config::percent_decode;
+use crate::t;
+use crate::text::Text;
 use serde::{Deserialize, Serialize};
 
-/// What is wrong in a URL, in both languages (it goes into evidence as is).
+/// What is wrong in a URL, as a message of the catalogue (it goes into evidence as is).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct UrlProblem {
-    pub en: String,
-    pub ja: String,
+    pub text: Text,
 }
 
-fn problem(en: impl Into<String>, ja: impl Into<String>) -> UrlProblem {
-    UrlProblem { en: en.into(), ja: ja.into() }
+fn problem(text: Text) -> UrlProblem {
+    UrlProblem { text }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -66,10 +69,7 @@ struct Parts<'a> {
 
 fn split<'a>(url: &'a str, shape: &str) -> Result<Parts<'a>, UrlProblem> {
     let Some((scheme, rest)) = url.split_once("://") else {
-        return Err(problem(
-            format!("it is not a URL (no \"://\"); expected the form {shape}"),
-            format!("URL の形式ではありません（\"://\" がない）。正しい形式: {shape}"),
-        ));
+        return Err(problem(t!("shared/url-not-a-url", shape = shape)));
     };
     let (rest, fragment) = match rest.split_once('#') {
         Some((r, f)) => (r, Some(f)),
@@ -101,19 +101,13 @@ fn split<'a>(url: &'a str, shape: &str) -> Result<Parts<'a>, UrlProblem> {
                     Some(p) => Some(p),
                     None if after.is_empty() => None,
                     None => {
-                        return Err(problem(
-                            format!("unexpected {after:?} after the IPv6 address"),
-                            format!("IPv6 アドレスの後に不正な文字列 {after:?} があります"),
-                        ));
+                        return Err(problem(t!("shared/url-after-ipv6", after = format!("{after:?}"))));
                     }
                 };
                 (&hostport[..end + 2], port)
             }
             None => {
-                return Err(problem(
-                    "the IPv6 address is not closed: a ']' is missing (write [::1]:5432)",
-                    "IPv6 アドレスが閉じられていません（']' がない）。[::1]:5432 のように書いてください",
-                ));
+                return Err(problem(t!("shared/url-ipv6-not-closed")));
             }
         }
     } else {
@@ -127,30 +121,17 @@ fn split<'a>(url: &'a str, shape: &str) -> Result<Parts<'a>, UrlProblem> {
 
 fn check_host(host: &str, shape: &str) -> Result<(), UrlProblem> {
     if host.is_empty() {
-        return Err(problem(
-            format!("no host: the URL must name the server, as in {shape}"),
-            format!("ホスト名がありません。{shape} のようにサーバーを指定してください"),
-        ));
+        return Err(problem(t!("shared/url-no-host", shape = shape)));
     }
     if host.starts_with('[') {
         let inner = &host[1..host.len() - 1];
         if inner.parse::<std::net::Ipv6Addr>().is_err() {
-            return Err(problem(
-                format!("{host} is not an IPv6 address"),
-                format!("{host} は IPv6 アドレスとして不正です"),
-            ));
+            return Err(problem(t!("shared/url-not-ipv6", host = host)));
         }
         return Ok(());
     }
     if let Some(bad) = host.chars().find(|c| !(c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | '%'))) {
-        return Err(problem(
-            format!(
-                "the host {host:?} contains {bad:?}; special characters in the password must be percent-encoded (e.g. @ as %40)"
-            ),
-            format!(
-                "ホスト {host:?} に {bad:?} が含まれています。パスワード中の記号はパーセントエンコードが必要です（例: @ は %40）"
-            ),
-        ));
+        return Err(problem(t!("shared/url-bad-host-character", host = format!("{host:?}"), bad = format!("{bad:?}"))));
     }
     Ok(())
 }
@@ -160,35 +141,34 @@ fn check_port(port: Option<&str>, default: u16) -> Result<u16, UrlProblem> {
         None | Some("") => Ok(default),
         Some(p) => match p.parse::<u32>() {
             Ok(n) if (1..=65535).contains(&n) => Ok(n as u16),
-            Ok(n) => Err(problem(
-                format!("port {n} is out of range (1-65535)"),
-                format!("ポート {n} は範囲外です（1〜65535）"),
-            )),
-            Err(_) => Err(problem(
-                format!("port {p:?} is not a number; if the password contains ':' '/' or '@', percent-encode it"),
-                format!(
-                    "ポート {p:?} が数値ではありません。パスワードに ':' '/' '@' が含まれる場合はパーセントエンコードしてください"
-                ),
-            )),
+            Ok(n) => Err(problem(t!("shared/url-port-out-of-range", port = n))),
+            Err(_) => Err(problem(t!("shared/url-port-not-a-number", port = format!("{p:?}")))),
         },
     }
 }
 
-fn decode(part: &str, what: &str) -> Result<String, UrlProblem> {
+/// Which part of a URL is being decoded, for the problem's words.
+#[derive(Clone, Copy)]
+enum Part {
+    UserName,
+    Password,
+    DatabaseName,
+}
+
+fn decode(part: &str, what: Part) -> Result<String, UrlProblem> {
     percent_decode(part).ok_or_else(|| {
-        problem(
-            format!("the {what} has a broken percent-encoding"),
-            format!("{what} のパーセントエンコードが壊れています"),
-        )
+        let what = match what {
+            Part::UserName => t!("shared/url-part-user-name"),
+            Part::Password => t!("shared/url-part-password"),
+            Part::DatabaseName => t!("shared/url-part-database-name"),
+        };
+        problem(t!("shared/url-broken-percent-encoding", part = what))
     })
 }
 
 fn fragment_problem(fragment: Option<&str>) -> Result<(), UrlProblem> {
     if fragment.is_some() {
-        return Err(problem(
-            "it contains '#': a '#' in the password must be written %23",
-            "'#' が含まれています。パスワード中の '#' は %23 と書く必要があります",
-        ));
+        return Err(problem(t!("shared/url-has-hash")));
     }
     Ok(())
 }
@@ -196,7 +176,7 @@ fn fragment_problem(fragment: Option<&str>) -> Result<(), UrlProblem> {
 pub fn parse_postgres(url: &str) -> Result<PgUrl, UrlProblem> {
     let url = url.trim();
     if url.is_empty() {
-        return Err(problem("the URL is empty", "URL が空です"));
+        return Err(problem(t!("shared/url-empty")));
     }
     let p = split(url, PG_SHAPE)?;
     let mut notes = Vec::new();
@@ -205,16 +185,14 @@ pub fn parse_postgres(url: &str) -> Result<PgUrl, UrlProblem> {
         None => (p.scheme, None),
     };
     if !matches!(base.to_ascii_lowercase().as_str(), "postgresql" | "postgres") {
-        return Err(problem(
-            format!("the scheme {:?} is not PostgreSQL's; expected {PG_SHAPE}", p.scheme),
-            format!("スキーム {:?} は PostgreSQL のものではありません。正しい形式: {PG_SHAPE}", p.scheme),
-        ));
+        return Err(problem(t!(
+            "shared/url-not-postgres-scheme",
+            scheme = format!("{:?}", p.scheme),
+            shape = PG_SHAPE
+        )));
     }
     if let Some(d) = driver {
-        notes.push(problem(
-            format!("the SQLAlchemy driver suffix \"+{d}\" was ignored"),
-            format!("SQLAlchemy のドライバ指定 \"+{d}\" は無視しました"),
-        ));
+        notes.push(problem(t!("shared/url-driver-ignored", driver = d)));
     }
     fragment_problem(p.fragment)?;
     check_host(p.host, PG_SHAPE)?;
@@ -222,29 +200,20 @@ pub fn parse_postgres(url: &str) -> Result<PgUrl, UrlProblem> {
     let (user, password) = match p.userinfo {
         None => (String::new(), None),
         Some(ui) => match ui.split_once(':') {
-            Some((u, pw)) => (decode(u, "user name")?, Some(decode(pw, "password")?)),
-            None => (decode(ui, "user name")?, None),
+            Some((u, pw)) => (decode(u, Part::UserName)?, Some(decode(pw, Part::Password)?)),
+            None => (decode(ui, Part::UserName)?, None),
         },
     };
     if user.is_empty() {
-        return Err(problem(
-            format!("no user name; expected {PG_SHAPE}"),
-            format!("ユーザー名がありません。正しい形式: {PG_SHAPE}"),
-        ));
+        return Err(problem(t!("shared/url-no-user", shape = PG_SHAPE)));
     }
     let db = p.path.trim_start_matches('/');
     if db.contains('/') {
-        return Err(problem(
-            format!("the database name {db:?} contains '/'"),
-            format!("データベース名 {db:?} に '/' が含まれています"),
-        ));
+        return Err(problem(t!("shared/url-database-has-slash", database = format!("{db:?}"))));
     }
-    let mut dbname = decode(db, "database name")?;
+    let mut dbname = decode(db, Part::DatabaseName)?;
     if dbname.is_empty() {
-        notes.push(problem(
-            format!("no database name: PostgreSQL uses the user name {user:?}"),
-            format!("データベース名がないため、ユーザー名 {user:?} と同名のデータベースに接続します"),
-        ));
+        notes.push(problem(t!("shared/url-no-database", user = format!("{user:?}"))));
         dbname = user.clone();
     }
     let mut sslmode = SslMode::Prefer;
@@ -256,22 +225,12 @@ pub fn parse_postgres(url: &str) -> Result<PgUrl, UrlProblem> {
                 "prefer" => SslMode::Prefer,
                 "require" | "verify-ca" | "verify-full" => {
                     if v != "require" {
-                        notes.push(problem(
-                            format!("sslmode={v}: doctor checks that TLS works but does not verify the certificate"),
-                            format!("sslmode={v}: doctor は TLS 接続を確認しますが、証明書の検証は行いません"),
-                        ));
+                        notes.push(problem(t!("shared/url-certificate-not-verified", mode = v)));
                     }
                     SslMode::Require
                 }
                 other => {
-                    return Err(problem(
-                        format!(
-                            "sslmode={other:?} is not a valid mode (disable, allow, prefer, require, verify-ca, verify-full)"
-                        ),
-                        format!(
-                            "sslmode={other:?} は不正な値です（disable, allow, prefer, require, verify-ca, verify-full）"
-                        ),
-                    ));
+                    return Err(problem(t!("shared/url-bad-sslmode", mode = format!("{other:?}"))));
                 }
             };
         }
@@ -282,17 +241,14 @@ pub fn parse_postgres(url: &str) -> Result<PgUrl, UrlProblem> {
 pub fn parse_redis(url: &str) -> Result<RedisUrl, UrlProblem> {
     let url = url.trim();
     if url.is_empty() {
-        return Err(problem("the URL is empty", "URL が空です"));
+        return Err(problem(t!("shared/url-empty")));
     }
     let p = split(url, REDIS_SHAPE)?;
     let tls = match p.scheme.to_ascii_lowercase().as_str() {
         "redis" => false,
         "rediss" => true,
         other => {
-            return Err(problem(
-                format!("the scheme {other:?} is not Redis's; expected {REDIS_SHAPE}"),
-                format!("スキーム {other:?} は Redis のものではありません。正しい形式: {REDIS_SHAPE}"),
-            ));
+            return Err(problem(t!("shared/url-not-redis-scheme", scheme = format!("{other:?}"), shape = REDIS_SHAPE)));
         }
     };
     fragment_problem(p.fragment)?;
@@ -303,15 +259,12 @@ pub fn parse_redis(url: &str) -> Result<RedisUrl, UrlProblem> {
         None => (None, None),
         Some(ui) => match ui.split_once(':') {
             Some((u, pw)) => {
-                let u = decode(u, "user name")?;
-                (Some(u).filter(|u| !u.is_empty()), Some(decode(pw, "password")?).filter(|p| !p.is_empty()))
+                let u = decode(u, Part::UserName)?;
+                (Some(u).filter(|u| !u.is_empty()), Some(decode(pw, Part::Password)?).filter(|p| !p.is_empty()))
             }
             None => {
-                notes.push(problem(
-                    format!("the user-info has no ':', so clients send it as a user name, not a password; write {REDIS_SHAPE}"),
-                    format!("ユーザー情報に ':' がないため、パスワードではなくユーザー名として送られます。{REDIS_SHAPE} と書いてください"),
-                ));
-                (Some(decode(ui, "user name")?), None)
+                notes.push(problem(t!("shared/url-user-info-without-colon", shape = REDIS_SHAPE)));
+                (Some(decode(ui, Part::UserName)?), None)
             }
         },
     };
@@ -322,10 +275,7 @@ pub fn parse_redis(url: &str) -> Result<RedisUrl, UrlProblem> {
         match db_text.parse::<i64>() {
             Ok(n) if (0..=10_000).contains(&n) => n,
             _ => {
-                return Err(problem(
-                    format!("the database {db_text:?} is not a number (redis://host:6379/0)"),
-                    format!("データベース番号 {db_text:?} が数値ではありません（redis://host:6379/0）"),
-                ));
+                return Err(problem(t!("shared/url-redis-database-not-a-number", database = format!("{db_text:?}"))));
             }
         }
     };
@@ -336,7 +286,7 @@ pub fn parse_redis(url: &str) -> Result<RedisUrl, UrlProblem> {
             return Ok(RedisUrl {
                 tls,
                 username,
-                password: Some(decode(v, "password")?),
+                password: Some(decode(v, Part::Password)?),
                 host: p.host.to_string(),
                 port,
                 db,
@@ -388,8 +338,8 @@ mod tests {
         ];
         for (url, needle) in cases {
             let e = parse_postgres(url).expect_err(url);
-            assert!(e.en.contains(needle), "{url}: {}", e.en);
-            assert!(!e.ja.is_empty());
+            assert!(e.text.en().contains(needle), "{url}: {}", e.text.en());
+            assert!(e.text.key().is_some_and(|k| crate::catalogue::message(k).is_some()), "{url}: {:?}", e.text);
         }
     }
 
@@ -399,9 +349,9 @@ mod tests {
         assert_eq!((u.password.as_deref(), u.host.as_str(), u.db, u.username), (Some("secret"), "redis", 1, None));
         let u = parse_redis("redis://secret@redis:6379").unwrap();
         assert_eq!(u.notes.len(), 1, "a password in the user name slot is pointed out");
-        assert!(parse_redis("http://redis:6379").unwrap_err().en.contains("scheme"));
-        assert!(parse_redis("redis://redis:6379/x").unwrap_err().en.contains("not a number"));
-        assert!(parse_redis("redis://redis:0").unwrap_err().en.contains("out of range"));
+        assert!(parse_redis("http://redis:6379").unwrap_err().text.en().contains("scheme"));
+        assert!(parse_redis("redis://redis:6379/x").unwrap_err().text.en().contains("not a number"));
+        assert!(parse_redis("redis://redis:0").unwrap_err().text.en().contains("out of range"));
         assert_eq!(parse_redis("rediss://h").unwrap().port, 6379);
     }
 }

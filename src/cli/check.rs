@@ -46,7 +46,7 @@ pub fn run(s: &Settings, g: &Global, target: Target) -> i32 {
             return 3;
         }
     };
-    let ctx = Ctx { lang: s.lang, thresholds: s.thresholds.clone() };
+    let ctx = Ctx { thresholds: s.thresholds.clone() };
     let replay = match g.facts.as_deref().map(load_facts).transpose() {
         Ok(f) => f,
         Err(e) => {

@@ -28,27 +28,18 @@ pub enum HttpErrorKind {
 
 impl HttpErrorKind {
     /// What happened, in words, for summaries and evidence.
-    pub fn text(&self, lang: crate::lang::Lang) -> &'static str {
-        use crate::lang::Lang::*;
-        match (self, lang) {
-            (HttpErrorKind::Refused, En) => "connection refused",
-            (HttpErrorKind::Refused, Ja) => "接続拒否",
-            (HttpErrorKind::Timeout, En) => "no answer in time",
-            (HttpErrorKind::Timeout, Ja) => "時間内に応答なし",
-            (HttpErrorKind::NameNotResolved, En) => "host name does not resolve",
-            (HttpErrorKind::NameNotResolved, Ja) => "ホスト名を解決できない",
-            (HttpErrorKind::Tls, En) => "TLS failure",
-            (HttpErrorKind::Tls, Ja) => "TLS エラー",
-            (HttpErrorKind::Reset, En) => "connection reset",
-            (HttpErrorKind::Reset, Ja) => "接続がリセットされた",
-            (HttpErrorKind::TooManyRedirects, En) => "redirects in a loop",
-            (HttpErrorKind::TooManyRedirects, Ja) => "リダイレクトがループしている",
-            (HttpErrorKind::BadUrl, En) => "unusable URL",
-            (HttpErrorKind::BadUrl, Ja) => "使用できない URL",
-            (HttpErrorKind::Protocol, En) => "not HTTP",
-            (HttpErrorKind::Protocol, Ja) => "HTTP ではない応答",
-            (HttpErrorKind::Other, En) => "request failed",
-            (HttpErrorKind::Other, Ja) => "リクエスト失敗",
+    pub fn text(&self) -> crate::text::Text {
+        use crate::t;
+        match self {
+            HttpErrorKind::Refused => t!("shared/http-refused"),
+            HttpErrorKind::Timeout => t!("shared/http-timeout"),
+            HttpErrorKind::NameNotResolved => t!("shared/http-name-not-resolved"),
+            HttpErrorKind::Tls => t!("shared/http-tls"),
+            HttpErrorKind::Reset => t!("shared/http-reset"),
+            HttpErrorKind::TooManyRedirects => t!("shared/http-too-many-redirects"),
+            HttpErrorKind::BadUrl => t!("shared/http-bad-url"),
+            HttpErrorKind::Protocol => t!("shared/http-protocol"),
+            HttpErrorKind::Other => t!("shared/http-other"),
         }
     }
 }

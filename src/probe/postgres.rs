@@ -236,7 +236,9 @@ pub async fn gather(cfg: &PgProbeConfig) -> PgFacts {
         Some(a) => match urls::parse_postgres(a) {
             Ok(u) => Some(u),
             Err(p) => {
-                facts.query_errors.push(format!("admin URL ({}): {}", cfg.admin_source, p.en));
+                // The probe's error log is in English, as the servers' own messages are.
+                let why = p.text.render(crate::lang::Lang::En);
+                facts.query_errors.push(format!("admin URL ({}): {why}", cfg.admin_source));
                 None
             }
         },

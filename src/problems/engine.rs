@@ -3,9 +3,11 @@
 //! name on a network they share. Shared by the PostgreSQL, Redis, network and perf problems so
 //! that "container stopped" or "network isolated" is judged the same way everywhere.
 
-use super::{Ctx, bytes, secs};
+use super::{bytes, secs};
 use crate::probe::docker::{ContainerFacts, DockerFacts, UrlVar};
 use crate::report::{CauseId, Finding, Verdict};
+use crate::t;
+use crate::text::{Sep, Text};
 
 /// The engine's evidence as diagnosis sees it.
 #[derive(Debug, Clone, Copy)]
@@ -19,7 +21,7 @@ pub struct DockerView<'a> {
 #[derive(Debug, Clone)]
 pub enum Seen<'a> {
     /// Nothing is known, and why.
-    Unknown(String),
+    Unknown(Text),
     /// The engine answered: no container by that name or compose service label.
     Missing(String),
     Found(&'a ContainerFacts),
@@ -31,37 +33,29 @@ impl<'a> DockerView<'a> {
     }
 
     /// Why container evidence is missing, or `None` when the engine answered.
-    pub fn unavailable(&self, ctx: &Ctx) -> Option<String> {
+    pub fn unavailable(&self) -> Option<Text> {
         if self.disabled {
-            return Some(ctx.tr("not checked: --no-docker", "未確認: --no-docker 指定"));
+            return Some(t!("shared/docker-disabled"));
         }
         match self.facts {
-            None => Some(ctx.tr(
-                "needs the Docker engine (not asked in this run)",
-                "Docker エンジンの情報が必要（この実行では未取得）",
-            )),
-            Some(f) if !f.reachable() => Some(ctx.tr(
-                "not checked: the Docker engine is unreachable (see DK001)",
-                "未確認: Docker エンジンに接続できない（DK001 を参照）",
-            )),
+            None => Some(t!("shared/docker-not-asked")),
+            Some(f) if !f.reachable() => Some(t!("shared/docker-unreachable")),
             Some(_) => None,
         }
     }
 
-    pub fn seen(&self, service: &str, ctx: &Ctx) -> Seen<'a> {
-        if let Some(why) = self.unavailable(ctx) {
+    pub fn seen(&self, service: &str) -> Seen<'a> {
+        if let Some(why) = self.unavailable() {
             return Seen::Unknown(why);
         }
-        let Some(f) = self.facts else { return Seen::Unknown(String::new()) };
+        let Some(f) = self.facts else { return Seen::Unknown(Text::default()) };
         match f.lookup(service) {
-            None => Seen::Unknown(
-                ctx.tr(format!("the {service} container was not looked at"), format!("{service} コンテナは未確認")),
-            ),
+            None => Seen::Unknown(t!("shared/container-not-looked-at", service = service)),
             Some(l) => match (&l.container, &l.error) {
                 (Some(c), _) => Seen::Found(c),
-                (None, Some(e)) => Seen::Unknown(
-                    ctx.tr(format!("inspecting {}: {e}", l.wanted), format!("{} の取得に失敗: {e}", l.wanted)),
-                ),
+                (None, Some(e)) => {
+                    Seen::Unknown(t!("shared/container-inspect-failed", container = &l.wanted, error = e))
+                }
                 (None, None) => Seen::Missing(l.wanted.clone()),
             },
         }
@@ -73,33 +67,29 @@ impl<'a> DockerView<'a> {
 }
 
 /// "exited with code 137 (OOM-killed) 3m ago", "running for 2h", "restarting (5 restarts)".
-pub fn describe_state(c: &ContainerFacts, ctx: &Ctx) -> String {
+pub fn describe_state(c: &ContainerFacts) -> Text {
     let ago = |a: Option<f64>| a.map(secs).unwrap_or_else(|| "?".into());
     if c.running && c.status != "restarting" {
-        let mut s =
-            ctx.tr(format!("running for {}", ago(c.started_age_s)), format!("稼働中（{}）", ago(c.started_age_s)));
-        if c.restart_count > 0 {
-            s = ctx
-                .tr(format!("{s}, after {} restarts", c.restart_count), format!("{s}、再起動 {} 回", c.restart_count));
-        }
-        if let Some(h) = &c.health {
-            s = format!("{s}, {}", h.status);
-        }
-        return s;
+        let age = ago(c.started_age_s);
+        let s = if c.restart_count > 0 {
+            t!("shared/state-running-after-restarts", age = age, restarts = c.restart_count)
+        } else {
+            t!("shared/state-running", age = age)
+        };
+        return match &c.health {
+            Some(h) => Text::join([s, ", ".into(), h.status.as_str().into()], Sep::Concat),
+            None => s,
+        };
     }
     let code = c.exit_code.map(|c| c.to_string()).unwrap_or_else(|| "?".into());
-    let oom = if c.ended_by_oom() { ctx.tr(", OOM-killed", "、OOM Kill") } else { String::new() };
+    let oom = c.ended_by_oom();
     match c.status.as_str() {
-        "restarting" => ctx.tr(
-            format!("restarting in a loop ({} restarts; last exit code {code}{oom})", c.restart_count),
-            format!("再起動を繰り返している（再起動 {} 回、直近の終了コード {code}{oom}）", c.restart_count),
-        ),
-        "paused" => ctx.tr("paused (docker pause)", "一時停止中（docker pause）"),
-        "created" => ctx.tr("created but never started", "作成済みだが起動されていない"),
-        status => ctx.tr(
-            format!("{status} with exit code {code}{oom} {} ago", ago(c.finished_age_s)),
-            format!("{status}（終了コード {code}{oom}、{} 前）", ago(c.finished_age_s)),
-        ),
+        "restarting" if oom => t!("shared/state-restarting-oom", restarts = c.restart_count, code = code),
+        "restarting" => t!("shared/state-restarting", restarts = c.restart_count, code = code),
+        "paused" => t!("shared/state-paused"),
+        "created" => t!("shared/state-created"),
+        status if oom => t!("shared/state-ended-oom", status = status, code = code, ago = ago(c.finished_age_s)),
+        status => t!("shared/state-ended", status = status, code = code, ago = ago(c.finished_age_s)),
     }
 }
 
@@ -107,79 +97,46 @@ pub fn describe_state(c: &ContainerFacts, ctx: &Ctx) -> String {
 /// flag, or exit 137 with the engine's `oom` event when the flag missed it), or kills of a
 /// process inside that the container survived (only the engine's events show those). None when
 /// neither source shows one.
-pub fn oom_kills(c: &ContainerFacts, ctx: &Ctx) -> Option<String> {
+pub fn oom_kills(c: &ContainerFacts) -> Option<Text> {
     let episodes = c.oom_episodes();
     let last = c.oom_events.as_ref().map_or(0.0, |e| e.last_age_s);
     if c.ended_by_oom() {
-        let mut s = format!("{} ({})", c.name, describe_state(c, ctx));
-        if !c.oom_killed {
-            s += &ctx.tr(
-                "; the engine logged the OOM kill though the container's OOMKilled flag is false",
-                "。コンテナの OOMKilled は false だが、エンジンが OOM Kill を記録している",
-            );
-        }
-        return Some(s);
+        let state = describe_state(c);
+        return Some(if c.oom_killed {
+            Text::join([c.name.as_str().into(), " (".into(), state, ")".into()], Sep::Concat)
+        } else {
+            t!("shared/oom-flag-missed", container = &c.name, state = state)
+        });
     }
     (episodes > 0).then(|| {
-        let state = describe_state(c, ctx);
-        ctx.tr(
-            format!(
-                "the engine logged {episodes} OOM kill(s) inside {}, the last {} ago; the container itself is {state} (a process in it was killed)",
-                c.name,
-                secs(last)
-            ),
-            format!(
-                "エンジンが {} 内の OOM Kill を {episodes} 回記録（直近 {} 前）。コンテナ自体は{state}（内部のプロセスが強制終了された）",
-                c.name,
-                secs(last)
-            ),
+        t!(
+            "shared/oom-kills-inside",
+            episodes = episodes,
+            container = &c.name,
+            ago = secs(last),
+            state = describe_state(c)
         )
     })
 }
 
 /// The `container-stopped` verdict from the engine, given whether the service itself answered.
-pub fn container_stopped(
-    view: &DockerView,
-    service: &str,
-    service_answered: bool,
-    ctx: &Ctx,
-) -> Option<(Verdict, String)> {
-    match view.seen(service, ctx) {
+pub fn container_stopped(view: &DockerView, service: &str, service_answered: bool) -> Option<(Verdict, Text)> {
+    match view.seen(service) {
         Seen::Unknown(_) => None,
         Seen::Missing(name) => Some(if service_answered {
-            (
-                Verdict::Unchecked,
-                ctx.tr(
-                    format!("no container {name:?} exists; the server that answered runs elsewhere"),
-                    format!("コンテナ {name:?} は存在しない。応答したサーバーは別の場所で動いている"),
-                ),
-            )
+            (Verdict::Unchecked, t!("shared/no-container-answered-elsewhere", name = format!("{name:?}")))
         } else {
-            (
-                Verdict::Confirmed,
-                ctx.tr(
-                    format!("no container {name:?} exists (by name or compose service label)"),
-                    format!("コンテナ {name:?} が存在しない（名前・compose サービスラベルとも）"),
-                ),
-            )
+            (Verdict::Confirmed, t!("shared/no-container", name = format!("{name:?}")))
         }),
         Seen::Found(c) => {
-            let state = describe_state(c, ctx);
+            let state = describe_state(c);
             let up = c.running && c.status != "restarting" && c.status != "paused";
             Some(match (up, service_answered) {
-                (true, _) => {
-                    (Verdict::RuledOut, ctx.tr(format!("{} is {state}", c.name), format!("{} は{state}", c.name)))
+                (true, _) => (Verdict::RuledOut, t!("shared/container-is", container = &c.name, state = state)),
+                (false, false) => (Verdict::Confirmed, t!("shared/container-is", container = &c.name, state = state)),
+                (false, true) => {
+                    (Verdict::RuledOut, t!("shared/answered-although", container = &c.name, state = state))
                 }
-                (false, false) => {
-                    (Verdict::Confirmed, ctx.tr(format!("{} is {state}", c.name), format!("{} は{state}", c.name)))
-                }
-                (false, true) => (
-                    Verdict::RuledOut,
-                    ctx.tr(
-                        format!("the server answered although {} is {state}", c.name),
-                        format!("{} は{state}だがサーバーは応答した", c.name),
-                    ),
-                ),
             })
         }
     }
@@ -394,112 +351,67 @@ fn judge_browser_link<'a>(client: &'a ContainerFacts, var: &'a UrlVar, target: O
     link
 }
 
-pub fn describe_link(l: &Link, ctx: &Ctx) -> String {
+pub fn describe_link(l: &Link) -> Text {
     let from = format!("{} {}={}:{}", l.client.name, l.var.name, l.var.host, l.var.port);
     let target = l.target.map(|t| t.name.clone()).unwrap_or_else(|| "?".into());
+    let via = l.via.as_deref().unwrap_or("?");
+    let host = &l.var.host;
+    let port = l.var.port;
     match &l.problem {
         None if l.browser => match &l.via {
-            Some(via) => ctx.tr(
-                format!("{from} (used by the browser) reaches {target} through the port it publishes, {via}"),
-                format!("{from}（ブラウザが使う）は {target} が公開するポート {via} で到達できる"),
-            ),
-            None => ctx.tr(
-                format!("{from} is used by the browser, which resolves {} itself (not checked)", l.var.host),
-                format!("{from} はブラウザが使う。{} の名前解決はブラウザ側で行われる（未確認）", l.var.host),
-            ),
+            Some(via) => t!("shared/link-browser-via", from = from, target = target, via = via),
+            None => t!("shared/link-browser", from = from, host = host),
         },
-        None if crate::stack::is_docker_host_alias(&l.var.host) => ctx.tr(
-            format!("{from} reaches {target} through the Docker host, which publishes {}", l.via.as_deref().unwrap_or("?")),
-            format!("{from} は Docker ホスト経由で {target} に到達できる（公開ポート {}）", l.via.as_deref().unwrap_or("?")),
+        None if crate::stack::is_docker_host_alias(host) => {
+            t!("shared/link-via-host", from = from, target = target, via = via)
+        }
+        None => t!("shared/link-via-network", from = from, target = target, network = via),
+        Some(LinkProblem::NoHostGateway) => {
+            t!("shared/link-no-host-gateway", from = from, host = host, client = &l.client.name)
+        }
+        Some(LinkProblem::NotPublishedOnHost) => {
+            t!("shared/link-not-published-on-host", from = from, target = target, port = port)
+        }
+        Some(LinkProblem::PublishedOnLoopback { binding }) => {
+            t!("shared/link-published-on-loopback", from = from, target = target, binding = binding)
+        }
+        Some(LinkProblem::Localhost) => t!("shared/link-localhost", from = from, host = host, target = target),
+        Some(LinkProblem::TargetMissing) => t!("shared/link-target-missing", from = from),
+        Some(LinkProblem::NoSharedNetwork { client, target: tn }) => t!(
+            "shared/link-no-shared-network",
+            from = from,
+            client = &l.client.name,
+            client_networks = client.join(", "),
+            target = target,
+            target_networks = tn.join(", ")
         ),
-        None => ctx.tr(
-            format!("{from} reaches {target} on network {}", l.via.as_deref().unwrap_or("?")),
-            format!("{from} はネットワーク {} で {target} に到達できる", l.via.as_deref().unwrap_or("?")),
-        ),
-        Some(LinkProblem::NoHostGateway) => ctx.tr(
-            format!(
-                "{from}: {} does not resolve in {} (a Linux engine gives that name only to containers started with --add-host {}:host-gateway, `extra_hosts` in compose)",
-                l.var.host, l.client.name, l.var.host
-            ),
-            format!(
-                "{from}: {} は {} 内で名前解決できない（Linux のエンジンでは --add-host {}:host-gateway、compose の `extra_hosts` を指定したコンテナだけが解決できる）",
-                l.var.host, l.client.name, l.var.host
-            ),
-        ),
-        Some(LinkProblem::NotPublishedOnHost) => ctx.tr(
-            format!("{from}: through the Docker host, but {target} publishes no port {} on it", l.var.port),
-            format!("{from}: Docker ホスト経由だが、{target} はホストにポート {} を公開していない", l.var.port),
-        ),
-        Some(LinkProblem::PublishedOnLoopback { binding }) => ctx.tr(
-            format!(
-                "{from}: {target} publishes {binding}, on the host's loopback only, which the containers' gateway does not reach (publish it on 0.0.0.0, or use a shared network)"
-            ),
-            format!(
-                "{from}: {target} は {binding} とホストのループバックのみで公開しており、コンテナのゲートウェイからは到達できない（0.0.0.0 で公開するか、共通ネットワークを使う）"
-            ),
-        ),
-        Some(LinkProblem::Localhost) => ctx.tr(
-            format!("{from}: inside a container, {} is the container itself, not {target}", l.var.host),
-            format!("{from}: コンテナ内の {} はそのコンテナ自身であり {target} ではない", l.var.host),
-        ),
-        Some(LinkProblem::TargetMissing) => ctx.tr(
-            format!("{from}: the container it points at does not exist"),
-            format!("{from}: 接続先のコンテナが存在しない"),
-        ),
-        Some(LinkProblem::NoSharedNetwork { client, target: tn }) => ctx.tr(
-            format!(
-                "{from}: {} is on [{}] and {target} on [{}]: no network in common",
-                l.client.name,
-                client.join(", "),
-                tn.join(", ")
-            ),
-            format!(
-                "{from}: {} は [{}]、{target} は [{}] で共通のネットワークがない",
-                l.client.name,
-                client.join(", "),
-                tn.join(", ")
-            ),
-        ),
-        Some(LinkProblem::NotPublished) => ctx.tr(
-            format!(
-                "{from}: the browser calls localhost:{}, but {target} publishes no port {} on the host",
-                l.var.port, l.var.port
-            ),
-            format!(
-                "{from}: ブラウザは localhost:{} を呼ぶが、{target} はホストにポート {} を公開していない",
-                l.var.port, l.var.port
-            ),
-        ),
-        Some(LinkProblem::DockerNameInBrowser) => ctx.tr(
-            format!(
-                "{from}: this value is built into the page and used by the browser, which cannot resolve the Docker name {:?}; use the address the browser reaches (e.g. http://localhost:{} with the port published)",
-                l.var.host, l.var.port
-            ),
-            format!(
-                "{from}: この値はページに埋め込まれブラウザが使うが、ブラウザは Docker の名前 {:?} を解決できない。ブラウザから到達できるアドレスにする（例: ポートを公開して http://localhost:{}）",
-                l.var.host, l.var.port
-            ),
-        ),
-        Some(LinkProblem::NameNotResolvable { networks }) => ctx.tr(
-            format!("{from}: {:?} is no name or alias of {target} on [{}]", l.var.host, networks.join(", ")),
-            format!("{from}: {:?} は [{}] 上の {target} の名前・エイリアスではない", l.var.host, networks.join(", ")),
+        Some(LinkProblem::NotPublished) => t!("shared/link-not-published", from = from, port = port, target = target),
+        Some(LinkProblem::DockerNameInBrowser) => {
+            t!("shared/link-docker-name-in-browser", from = from, host = format!("{host:?}"), port = port)
+        }
+        Some(LinkProblem::NameNotResolvable { networks }) => t!(
+            "shared/link-name-not-resolvable",
+            from = from,
+            host = format!("{host:?}"),
+            target = target,
+            networks = networks.join(", ")
         ),
     }
 }
 
 /// The `network-isolated` verdict for a service from the links that point at it.
-pub fn network_isolated(view: &DockerView, target_service: &str, ctx: &Ctx) -> Option<(Verdict, String)> {
-    view.unavailable(ctx).is_none().then_some(())?;
+pub fn network_isolated(view: &DockerView, target_service: &str) -> Option<(Verdict, Text)> {
+    view.unavailable().is_none().then_some(())?;
     let links = links_to(view, target_service);
     if links.is_empty() {
         return None;
     }
-    let bad: Vec<String> = links.iter().filter(|l| l.problem.is_some()).map(|l| describe_link(l, ctx)).collect();
+    let bad: Vec<Text> = links.iter().filter(|l| l.problem.is_some()).map(describe_link).collect();
     if bad.is_empty() {
-        let ok: Vec<String> = links.iter().map(|l| describe_link(l, ctx)).collect();
-        Some((Verdict::RuledOut, ok.join("; ")))
+        let ok: Vec<Text> = links.iter().map(describe_link).collect();
+        Some((Verdict::RuledOut, Text::join(ok, Sep::Clauses)))
     } else {
-        Some((Verdict::Confirmed, bad.join("; ")))
+        Some((Verdict::Confirmed, Text::join(bad, Sep::Clauses)))
     }
 }
 
@@ -511,8 +423,7 @@ pub fn password_mismatch(
     target_service: &str,
     server_fp: Option<&str>,
     user: Option<&str>,
-    ctx: &Ctx,
-) -> Option<(Verdict, String)> {
+) -> Option<(Verdict, Text)> {
     let server_fp = server_fp?;
     let links = links_to(view, target_service);
     let compared: Vec<&Link> = links
@@ -523,40 +434,24 @@ pub fn password_mismatch(
     if compared.is_empty() {
         return None;
     }
-    let differing: Vec<String> = compared
+    let differing: Vec<Text> = compared
         .iter()
         .filter(|l| l.var.password_fingerprint.as_deref() != Some(server_fp))
         .map(|l| {
-            ctx.tr(
-                format!(
-                    "{}'s {} carries password {} but the server expects {server_fp}",
-                    l.client.name,
-                    l.var.name,
-                    l.var.password_fingerprint.as_deref().unwrap_or("?")
-                ),
-                format!(
-                    "{} の {} のパスワードは {} だが、サーバー側は {server_fp}",
-                    l.client.name,
-                    l.var.name,
-                    l.var.password_fingerprint.as_deref().unwrap_or("?")
-                ),
+            t!(
+                "shared/password-differs",
+                client = &l.client.name,
+                var = &l.var.name,
+                fingerprint = l.var.password_fingerprint.as_deref().unwrap_or("?"),
+                expected = server_fp
             )
         })
         .collect();
     if differing.is_empty() {
         let names: Vec<String> = compared.iter().map(|l| format!("{} {}", l.client.name, l.var.name)).collect();
-        Some((
-            Verdict::RuledOut,
-            ctx.tr(
-                format!("{} carry the same password as the server (fingerprint {server_fp})", names.join(", ")),
-                format!("{} のパスワードはサーバーと一致（フィンガープリント {server_fp}）", names.join(", ")),
-            ),
-        ))
+        Some((Verdict::RuledOut, t!("shared/passwords-match", names = names.join(", "), expected = server_fp)))
     } else {
-        Some((
-            Verdict::Confirmed,
-            format!("{} ({})", differing.join("; "), ctx.tr("fingerprints, not passwords", "表示はフィンガープリント")),
-        ))
+        Some((Verdict::Confirmed, t!("shared/passwords-differ", differing = Text::join(differing, Sep::Clauses))))
     }
 }
 
@@ -570,11 +465,11 @@ pub fn apply<T: Into<crate::text::Text>>(out: &mut Finding, id: impl Into<CauseI
 }
 
 /// Replaces the evidence of causes that said "needs the Docker engine" by the precise reason.
-pub fn explain_unavailable<C: Into<CauseId> + Copy>(out: &mut Finding, view: &DockerView, ids: &[C], ctx: &Ctx) {
+pub fn explain_unavailable<C: Into<CauseId> + Copy>(out: &mut Finding, view: &DockerView, ids: &[C]) {
     let ids: Vec<&str> = ids.iter().map(|c| (*c).into().as_str()).collect();
-    if let Some(why) = view.unavailable(ctx) {
+    if let Some(why) = view.unavailable() {
         for c in out.causes.iter_mut().filter(|c| ids.contains(&c.id) && c.verdict == Verdict::Unchecked) {
-            c.evidence = why.clone().into();
+            c.evidence = why.clone();
         }
     }
 }

@@ -3,7 +3,6 @@
 //! hits, and assertions on a finding's verdicts. Each test changes the few facts its cause reads.
 
 use crate::config::Thresholds;
-use crate::lang::Lang;
 use crate::probe::docker::{
     ContainerFacts, ContainerLookup, DockerError, DockerErrorKind, DockerFacts, Engine, EnvVar, LogFacts, NetFacts,
     StatsFacts, UrlVar,
@@ -15,7 +14,7 @@ use crate::report::{Finding, Verdict};
 use crate::triage::LogHit;
 
 pub fn ctx() -> Ctx {
-    Ctx { lang: Lang::En, thresholds: Thresholds::default() }
+    Ctx { thresholds: Thresholds::default() }
 }
 
 /// An engine that answered, each container found under its compose service name.

@@ -5,7 +5,8 @@
 
 use crate::probe::health::{HealthBody, HealthFacts};
 use crate::probe::http::{HttpError, HttpFacts};
-use crate::problems::Ctx;
+use crate::t;
+use crate::text::Text;
 
 /// What a health answer says.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -57,16 +58,13 @@ pub fn path(h: &HttpFacts, hc: &HealthFacts) -> String {
 }
 
 /// "no health endpoint at /healthz, /health"
-pub fn no_endpoint(h: &HttpFacts, hc: &HealthFacts, ctx: &Ctx) -> String {
+pub fn no_endpoint(h: &HttpFacts, hc: &HealthFacts) -> Text {
     let paths = if hc.tried.is_empty() { path(h, hc) } else { hc.paths_text() };
-    ctx.tr(
-        format!("no health endpoint at {paths} (HTTP 404): doctor cannot tell whether the service is healthy"),
-        format!("{paths} にヘルスチェックのエンドポイントがない（HTTP 404）: 正常かどうか判断できない"),
-    )
+    t!("shared/no-health-endpoint", paths = paths)
 }
 
 /// "it reports status unhealthy, database: error, redis: ok", when the body says anything.
-pub fn reports(h: &HttpFacts, hc: &HealthFacts, ctx: &Ctx) -> Option<String> {
+pub fn reports(h: &HttpFacts, hc: &HealthFacts) -> Option<Text> {
     let b = body(h, hc)?;
     let mut parts = Vec::new();
     if let Some(s) = &b.status {
@@ -75,18 +73,17 @@ pub fn reports(h: &HttpFacts, hc: &HealthFacts, ctx: &Ctx) -> Option<String> {
     if !b.components.is_empty() {
         parts.push(b.components_text());
     }
-    (!parts.is_empty())
-        .then(|| ctx.tr(format!("it reports {}", parts.join(", ")), format!("報告内容: {}", parts.join(", "))))
+    (!parts.is_empty()).then(|| t!("shared/health-reports", parts = parts.join(", ")))
 }
 
 /// What the body says about a component named after `word` (`database`, `redis`): whether it
 /// is failing, and the evidence; `None` when the body does not mention it.
-pub fn component(h: &HttpFacts, hc: &HealthFacts, word: &str, ctx: &Ctx) -> Option<(bool, String)> {
+pub fn component(h: &HttpFacts, hc: &HealthFacts, word: &str) -> Option<(bool, Text)> {
     let b = body(h, hc)?;
     let p = path(h, hc);
     let (name, state) = b.components.iter().find(|(k, _)| names(k, word))?;
     let failing = b.names_failing(word);
-    Some((failing, ctx.tr(format!("{p} reports {name}: {state}"), format!("{p} の報告: {name}: {state}"))))
+    Some((failing, t!("shared/health-component", path = p, component = name, state = state)))
 }
 
 fn names(key: &str, word: &str) -> bool {
@@ -122,10 +119,11 @@ mod tests {
         assert_eq!(read(Some(&ok), &hc), Reading::Healthy(200));
         let sick = answer("GET", "http://h/healthz", 200, r#"{"status":"unhealthy","database":"error","redis":"ok"}"#);
         assert_eq!(read(Some(&sick), &hc), Reading::Unhealthy(200));
-        assert_eq!(component(&sick, &hc, "database", &ctx()), Some((true, "/healthz reports database: error".into())));
-        assert_eq!(component(&sick, &hc, "redis", &ctx()), Some((false, "/healthz reports redis: ok".into())));
+        let said = |c: Option<(bool, Text)>| c.map(|(failing, t)| (failing, t.en()));
+        assert_eq!(said(component(&sick, &hc, "database")), Some((true, "/healthz reports database: error".into())));
+        assert_eq!(said(component(&sick, &hc, "redis")), Some((false, "/healthz reports redis: ok".into())));
         assert_eq!(
-            reports(&sick, &hc, &ctx()).as_deref(),
+            reports(&sick, &hc).map(|t| t.en()).as_deref(),
             Some("it reports status unhealthy, database: error, redis: ok")
         );
         let busy = answer("GET", "http://h/healthz", 503, r#"{"status":"unhealthy","database":"error"}"#);
@@ -134,8 +132,8 @@ mod tests {
         let none = tried(&[("/healthz", 404), ("/health", 404)], None);
         let missing = answer("GET", "http://h/healthz", 404, r#"{"detail":"Not Found"}"#);
         assert_eq!(read(Some(&missing), &none), Reading::NoEndpoint);
-        assert!(no_endpoint(&missing, &none, &ctx()).starts_with("no health endpoint at /healthz, /health"));
-        assert_eq!(component(&missing, &none, "database", &ctx()), None);
+        assert!(no_endpoint(&missing, &none).en().starts_with("no health endpoint at /healthz, /health"));
+        assert_eq!(component(&missing, &none, "database"), None);
 
         let refused = failure("GET", "http://h/healthz", HttpErrorKind::Refused, "tcp connect error");
         assert!(matches!(read(Some(&refused), &hc), Reading::Failed(_)));
@@ -150,6 +148,6 @@ mod tests {
         assert_eq!(read(Some(&h), &hc), Reading::Healthy(200));
         let h = answer("GET", "http://localhost:8001/health", 404, "");
         assert_eq!(read(Some(&h), &hc), Reading::NoEndpoint);
-        assert!(no_endpoint(&h, &hc, &ctx()).starts_with("no health endpoint at /health "));
+        assert!(no_endpoint(&h, &hc).en().starts_with("no health endpoint at /health "));
     }
 }

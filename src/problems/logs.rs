@@ -3,11 +3,26 @@
 //! clients already' 37 times in the last 10m"). A check that looks fine now but whose symptom
 //! was logged recently is raised to a warning: the problem comes and goes.
 
-use super::{Ctx, secs};
-use crate::probe::docker::DockerFacts;
+use super::secs;
+use crate::probe::docker::{ContainerFacts, DockerFacts};
 use crate::report::{Finding, Status};
+use crate::t;
+use crate::text::Text;
+use crate::triage::LogHit;
 
-pub fn attach(f: &mut Finding, docker: &DockerFacts, ctx: &Ctx) {
+/// "postgres logged "FATAL: ..." 37 times in the last 10m (latest: ...)".
+fn logged(c: &ContainerFacts, h: &LogHit, window: &str) -> Text {
+    t!(
+        "shared/logged",
+        container = &c.name,
+        signature = format!("{:?}", h.signature),
+        count = h.count,
+        window = window,
+        sample = &h.sample
+    )
+}
+
+pub fn attach(f: &mut Finding, docker: &DockerFacts) {
     let mut lines = Vec::new();
     let mut total = 0;
     for c in docker.containers.iter().filter_map(|l| l.container.as_ref()) {
@@ -15,19 +30,14 @@ pub fn attach(f: &mut Finding, docker: &DockerFacts, ctx: &Ctx) {
         for h in logs.hits.iter().filter(|h| h.code == f.code) {
             total += h.count;
             let window = secs(logs.since_s as f64);
-            lines.push(ctx.tr(
-                format!(
-                    "{} logged {:?} {} times in the last {window} (latest: {})",
-                    c.name, h.signature, h.count, h.sample
-                ),
-                format!("{} は直近 {window} に {:?} を {} 回記録（最新: {}）", c.name, h.signature, h.count, h.sample),
-            ));
+            lines.push(logged(c, h, &window));
         }
     }
     if lines.is_empty() {
         return;
     }
-    f.fact("logs", &lines);
+    // A fact, in the run's language as every fact is.
+    f.fact_texts("logs", lines.iter().cloned());
     if f.status == Status::Ok {
         f.status = Status::Warning;
         let summary = std::mem::take(&mut f.summary);
@@ -37,40 +47,21 @@ pub fn attach(f: &mut Finding, docker: &DockerFacts, ctx: &Ctx) {
 
 /// A service's recent log lines that are symptoms of `codes`, as one sentence each; `None`
 /// when its logs were not read (no container, no engine), `Some(empty)` when read and clean.
-pub fn service_hits(
-    docker: &super::engine::DockerView,
-    service: &str,
-    codes: &[&str],
-    ctx: &Ctx,
-) -> Option<Vec<(String, String)>> {
-    let super::engine::Seen::Found(c) = docker.seen(service, ctx) else { return None };
+pub fn service_hits(docker: &super::engine::DockerView, service: &str, codes: &[&str]) -> Option<Vec<(String, Text)>> {
+    let super::engine::Seen::Found(c) = docker.seen(service) else { return None };
     let logs = c.logs.as_ref().filter(|l| l.error.is_none())?;
     let window = secs(logs.since_s as f64);
     Some(
         logs.hits
             .iter()
             .filter(|h| codes.contains(&h.code.as_str()))
-            .map(|h| {
-                (
-                    h.signature.clone(),
-                    ctx.tr(
-                        format!(
-                            "{} logged {:?} {} times in the last {window} (latest: {})",
-                            c.name, h.signature, h.count, h.sample
-                        ),
-                        format!(
-                            "{} は直近 {window} に {:?} を {} 回記録（最新: {}）",
-                            c.name, h.signature, h.count, h.sample
-                        ),
-                    ),
-                )
-            })
+            .map(|h| (h.signature.clone(), logged(c, h, &window)))
             .collect(),
     )
 }
 
 /// The sentences of `service_hits` whose signature contains any of `words` (lower-case).
-pub fn hits_like(hits: &Option<Vec<(String, String)>>, words: &[&str]) -> Vec<String> {
+pub fn hits_like(hits: &Option<Vec<(String, Text)>>, words: &[&str]) -> Vec<Text> {
     hits.iter()
         .flatten()
         .filter(|(sig, _)| {
@@ -82,8 +73,8 @@ pub fn hits_like(hits: &Option<Vec<(String, String)>>, words: &[&str]) -> Vec<St
 }
 
 /// The window a service's logs were read over ("10m"), for "nothing in the last 10m".
-pub fn window(docker: &super::engine::DockerView, service: &str, ctx: &Ctx) -> Option<String> {
-    match docker.seen(service, ctx) {
+pub fn window(docker: &super::engine::DockerView, service: &str) -> Option<String> {
+    match docker.seen(service) {
         super::engine::Seen::Found(c) => c.logs.as_ref().map(|l| secs(l.since_s as f64)),
         _ => None,
     }

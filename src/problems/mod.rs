@@ -19,20 +19,14 @@ pub mod registry;
 pub mod related;
 
 use crate::config::{Thresholds, format_duration};
-use crate::lang::{Lang, tr};
+use crate::text::Text;
 use std::time::Duration;
 
-/// What every diagnosis may read besides the facts.
+/// What every diagnosis may read besides the facts: the thresholds. No language: diagnosis
+/// says which sentence applies (`text::Text`), the report is rendered in a language later.
 #[derive(Debug, Clone)]
 pub struct Ctx {
-    pub lang: Lang,
     pub thresholds: Thresholds,
-}
-
-impl Ctx {
-    pub fn tr(&self, en: impl Into<String>, ja: impl Into<String>) -> String {
-        tr(self.lang, en, ja)
-    }
 }
 
 pub fn secs(s: f64) -> String {
@@ -61,8 +55,8 @@ pub fn percent(r: f64) -> String {
 }
 
 /// The sentence for a check that could not run because the one it depends on failed.
-pub fn depends_on(ctx: &Ctx, code: &str, why_en: &str, why_ja: &str) -> String {
-    ctx.tr(format!("not checked: {why_en} (see {code})"), format!("未確認: {why_ja}（{code} を参照）"))
+pub fn depends_on(code: &str, why: Text) -> Text {
+    crate::t!("shared/depends-on", why = why, code = code)
 }
 
 #[cfg(test)]

@@ -2,13 +2,14 @@
 //! whose causes point at them (an API that times out because PostgreSQL is slow).
 
 use crate::report::{Finding, Status};
+use crate::text::{Sep, Text};
 
 #[derive(Debug, Clone, Default)]
 pub struct Related {
     /// PG002/PG003 when they found something: "PG003: 2 queries running longer than 60s".
-    pub database: Option<String>,
+    pub database: Option<Text>,
     /// RD003 when the hit rate is low.
-    pub cache: Option<String>,
+    pub cache: Option<Text>,
     /// Whether the database (PG002/PG003) and cache (RD003) checks ran at all in this run: when
     /// they did not, "nothing found" is no evidence.
     pub database_checked: bool,
@@ -16,14 +17,14 @@ pub struct Related {
 }
 
 impl Related {
-    pub fn from(findings: &[Finding], lang: crate::lang::Lang) -> Related {
+    pub fn from(findings: &[Finding]) -> Related {
         let pick = |codes: &[&str]| {
-            let v: Vec<String> = findings
+            let v: Vec<Text> = findings
                 .iter()
                 .filter(|f| codes.contains(&f.code) && matches!(f.status, Status::Warning | Status::Critical))
-                .map(|f| format!("{}: {}", f.code, f.summary.render(lang)))
+                .map(|f| Text::join([f.code.into(), ": ".into(), f.summary.clone()], Sep::Concat))
                 .collect();
-            (!v.is_empty()).then(|| v.join("; "))
+            (!v.is_empty()).then(|| Text::join(v, Sep::Clauses))
         };
         let ran = |codes: &[&str]| findings.iter().any(|f| codes.contains(&f.code) && f.status != Status::Skipped);
         Related {

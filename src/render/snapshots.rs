@@ -11,7 +11,7 @@ use crate::problems::redis::fixtures as rd;
 use crate::report::Report;
 
 fn sample(lang: Lang) -> Report {
-    let ctx = Ctx { lang, thresholds: Thresholds::default() };
+    let ctx = Ctx { thresholds: Thresholds::default() };
     let mut p = pg::healthy();
     p.server = Some(ServerFacts {
         max_connections: 8,

@@ -35,7 +35,7 @@ pub static PROBLEM: Problem = Problem {
 
 fn run(i: &Inputs) -> Vec<Finding> {
     let Some(w) = &i.facts.web else { return vec![] };
-    let related = crate::problems::related::Related::from(i.earlier, i.ctx.lang);
+    let related = crate::problems::related::Related::from(i.earlier);
     w.apis.iter().map(|a| i.timed(diagnose(a, &i.docker, &related, i.ctx), i.facts.web_ms)).collect()
 }
 
@@ -46,8 +46,8 @@ fn judge_health(a: &ApiFacts, ctx: &Ctx) -> (Status, Option<Text>) {
     let took = secs(h.latency_ms as f64 / 1000.0);
     let says = |code: u16| {
         let base = crate::t!("API001/answers-http", path = &p, code = code);
-        match health::reports(h, hc, ctx) {
-            Some(r) => Text::join([base, r.into()], Sep::Clauses),
+        match health::reports(h, hc) {
+            Some(r) => Text::join([base, r], Sep::Clauses),
             None => base,
         }
     };
@@ -56,9 +56,9 @@ fn judge_health(a: &ApiFacts, ctx: &Ctx) -> (Status, Option<Text>) {
             (Status::Critical, Some(crate::t!("API001/hangs", service = &a.service, path = &p, took = &took)))
         }
         Reading::Failed(e) => {
-            (Status::Critical, Some(crate::t!("API001/refused", service = &a.service, kind = e.kind.text(ctx.lang))))
+            (Status::Critical, Some(crate::t!("API001/refused", service = &a.service, kind = e.kind.text())))
         }
-        Reading::NoEndpoint => (Status::Unknown, Some(health::no_endpoint(h, hc, ctx).into())),
+        Reading::NoEndpoint => (Status::Unknown, Some(health::no_endpoint(h, hc))),
         Reading::Status(code) if code >= 500 => (Status::Critical, Some(says(code))),
         Reading::Status(code) => {
             (Status::Warning, Some(crate::t!("API001/not-a-health-answer", path = &p, code = code)))
@@ -117,7 +117,7 @@ pub fn diagnose(a: &ApiFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
         }
     }
     let problem = status != Status::Ok;
-    let db_health = health::component(h, &a.health_check, "database", ctx);
+    let db_health = health::component(h, &a.health_check, "database");
     match &related.database {
         Some(d) if problem => out.cause(Cause::SlowDatabase, Suspected, d.clone()),
         Some(d) => out.cause(Cause::SlowDatabase, RuledOut, crate::t!("API001/answers-although", database = d)),
@@ -138,7 +138,7 @@ pub fn diagnose(a: &ApiFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
         _ => {}
     }
     out.cause(Cause::SlowExternalCall, Unchecked, crate::t!("API001/external-calls-invisible"));
-    match docker.seen(&a.service, ctx) {
+    match docker.seen(&a.service) {
         Seen::Found(c) => match &c.stats {
             Some(s) => {
                 match s.cpu_percent {

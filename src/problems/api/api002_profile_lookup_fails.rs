@@ -11,7 +11,7 @@ use crate::probe::redis::RedisFacts;
 use crate::probe::redis_app::CachedProfile;
 use crate::problems::engine::DockerView;
 use crate::problems::registry::{Inputs, Problem};
-use crate::problems::{Ctx, logs, secs};
+use crate::problems::{logs, secs};
 use crate::report::{Finding, Status, Verdict::*};
 use crate::text::{Sep, Text};
 
@@ -33,9 +33,9 @@ pub static PROBLEM: Problem = Problem {
 fn run(i: &Inputs) -> Vec<Finding> {
     let f = i.facts;
     let app = f.postgres.as_ref().and_then(|p| p.app_data.as_ref());
-    let mut out = diagnose(f.user_id.as_deref(), app, f.redis.as_ref(), &i.docker, i.ctx);
+    let mut out = diagnose(f.user_id.as_deref(), app, f.redis.as_ref(), &i.docker);
     let user_api = f.web.as_ref().and_then(|w| w.apis.iter().find(|a| a.service == "user-api"));
-    with_health(&mut out, user_api, i.ctx);
+    with_health(&mut out, user_api);
     vec![i.timed(out, f.postgres_ms.max(f.redis_ms))]
 }
 
@@ -44,12 +44,11 @@ pub fn diagnose(
     pg: Option<&PgAppFacts>,
     redis: Option<&RedisFacts>,
     docker: &DockerView,
-    ctx: &Ctx,
 ) -> Finding {
     let mut out = Finding::new("API002", "user-api");
     let mut status = Status::Ok;
     let mut notes: Vec<Text> = Vec::new();
-    let logged = logs::service_hits(docker, "user-api", &["API002"], ctx);
+    let logged = logs::service_hits(docker, "user-api", &["API002"]);
     let db_logs = logs::hits_like(&logged, &["database", "does not exist"]);
     let missing_logs = logs::hits_like(&logged, &["not found", "404"]);
 
@@ -58,13 +57,13 @@ pub fn diagnose(
         if missing_logs.is_empty() {
             out.cause(Cause::ProfileMissing, Unchecked, why.clone());
         } else {
-            out.cause(Cause::ProfileMissing, Suspected, missing_logs.join("; "));
+            out.cause(Cause::ProfileMissing, Suspected, Text::join(missing_logs.clone(), Sep::Clauses));
             status = Status::Warning;
         }
         out.cause(Cause::StaleCache, Unchecked, why.clone());
         match (&logged, db_logs.is_empty()) {
             (Some(_), false) => {
-                out.cause(Cause::DatabaseError, Confirmed, db_logs.join("; "));
+                out.cause(Cause::DatabaseError, Confirmed, Text::join(db_logs.clone(), Sep::Clauses));
                 status = Status::Critical;
                 notes.push(crate::t!("API002/logged-database-errors"));
             }
@@ -104,7 +103,7 @@ pub fn diagnose(
             notes.push(msg);
         }
         (_, false) => {
-            out.cause(Cause::DatabaseError, Confirmed, db_logs.join("; "));
+            out.cause(Cause::DatabaseError, Confirmed, Text::join(db_logs.clone(), Sep::Clauses));
             status = Status::Critical;
             notes.push(crate::t!("API002/logged-database-errors"));
         }
@@ -179,9 +178,9 @@ pub fn diagnose(
 /// user-api's own health answer, when it says its database is in error
 /// (`{"status":"unhealthy","database":"error"}`): `database-error` confirmed, whatever the
 /// profile lookup saw (every profile read goes through that database).
-pub fn with_health(out: &mut Finding, user_api: Option<&crate::probe::web::ApiFacts>, ctx: &Ctx) {
+pub fn with_health(out: &mut Finding, user_api: Option<&crate::probe::web::ApiFacts>) {
     let Some(a) = user_api else { return };
-    if let Some((true, evidence)) = crate::problems::health::component(&a.health, &a.health_check, "database", ctx) {
+    if let Some((true, evidence)) = crate::problems::health::component(&a.health, &a.health_check, "database") {
         out.raise(Cause::DatabaseError, Confirmed, evidence.clone());
         if out.status < Status::Critical {
             out.status = Status::Critical;
@@ -229,7 +228,7 @@ mod tests {
     }
 
     fn run(user: Option<&str>, pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &DockerView) -> Finding {
-        diagnose(user, pg, redis, docker, &ctx())
+        diagnose(user, pg, redis, docker)
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::probe::inside::{InsideFacts, UPLOADS_DIR};
 use crate::probe::pg_app::PgAppFacts;
 use crate::problems::engine::{DockerView, Seen};
 use crate::problems::registry::{Inputs, Problem};
-use crate::problems::{Ctx, bytes, logs, percent, secs};
+use crate::problems::{bytes, logs, percent, secs};
 use crate::report::{Finding, Status, Verdict, Verdict::*};
 use crate::text::{Sep, Text};
 
@@ -32,7 +32,7 @@ pub static PROBLEM: Problem = Problem {
 fn run(i: &Inputs) -> Vec<Finding> {
     let f = i.facts;
     let app = f.postgres.as_ref().and_then(|p| p.app_data.as_ref());
-    let out = diagnose(&i.docker, app, f.setting("MAX_FILE_SIZE"), i.ctx);
+    let out = diagnose(&i.docker, app, f.setting("MAX_FILE_SIZE"));
     vec![i.timed(out, f.postgres_ms.max(f.redis_ms).max(f.docker_ms))]
 }
 
@@ -68,12 +68,7 @@ pub fn parse_size(v: &str) -> Option<u64> {
     Some((n * mult) as u64)
 }
 
-pub fn diagnose(
-    docker: &DockerView,
-    pg: Option<&PgAppFacts>,
-    max_file_size: Option<(String, String)>,
-    ctx: &Ctx,
-) -> Finding {
+pub fn diagnose(docker: &DockerView, pg: Option<&PgAppFacts>, max_file_size: Option<(String, String)>) -> Finding {
     let mut out = Finding::new("API003", "admin-api");
     let mut status = Status::Ok;
     let mut notes: Vec<Text> = Vec::new();
@@ -91,11 +86,11 @@ pub fn diagnose(
         }
         out.cause(id, v, msg);
     };
-    let logged = logs::service_hits(docker, "admin-api", &["API003"], ctx);
-    let window = logs::window(docker, "admin-api", ctx).unwrap_or_default();
+    let logged = logs::service_hits(docker, "admin-api", &["API003"]);
+    let window = logs::window(docker, "admin-api").unwrap_or_default();
 
     // Inside the container.
-    let inside: Result<&InsideFacts, Text> = match docker.seen("admin-api", ctx) {
+    let inside: Result<&InsideFacts, Text> = match docker.seen("admin-api") {
         Seen::Found(c) => match &c.inside {
             Some(i) if i.error.is_none() => Ok(i),
             Some(i) => Err(crate::t!(
@@ -107,7 +102,7 @@ pub fn diagnose(
             None => Err(crate::t!("API003/no-way-inside")),
         },
         Seen::Missing(name) => Err(crate::t!("API003/no-container", name = name)),
-        Seen::Unknown(why) => Err(why.into()),
+        Seen::Unknown(why) => Err(why),
     };
 
     // Disk.
@@ -135,7 +130,9 @@ pub fn diagnose(
             text.extend(disk_logs.iter().map(Text::from));
             judge(&mut out, Cause::DiskFull, v, Text::join(text, Sep::Clauses));
         }
-        _ if !disk_logs.is_empty() => judge(&mut out, Cause::DiskFull, Confirmed, disk_logs.join("; ").into()),
+        _ if !disk_logs.is_empty() => {
+            judge(&mut out, Cause::DiskFull, Confirmed, Text::join(disk_logs.clone(), Sep::Clauses))
+        }
         Ok(Some(Err(e))) => judge(&mut out, Cause::DiskFull, Unchecked, format!("df {UPLOADS_DIR}: {e}").into()),
         Ok(None) => judge(&mut out, Cause::DiskFull, Unchecked, crate::t!("API003/df-empty")),
         Err(why) => judge(&mut out, Cause::DiskFull, Unchecked, why.clone()),
@@ -177,14 +174,16 @@ pub fn diagnose(
             Confirmed,
             crate::t!("API003/dir-missing", dir = UPLOADS_DIR, error = e),
         ),
-        _ if !perm_logs.is_empty() => judge(&mut out, Cause::UploadsPermission, Confirmed, perm_logs.join("; ").into()),
+        _ if !perm_logs.is_empty() => {
+            judge(&mut out, Cause::UploadsPermission, Confirmed, Text::join(perm_logs.clone(), Sep::Clauses))
+        }
         Ok(_) => judge(&mut out, Cause::UploadsPermission, Unchecked, crate::t!("API003/ls-id-unusable")),
         Err(why) => judge(&mut out, Cause::UploadsPermission, Unchecked, why.clone()),
     }
 
     // Size limit.
     let size_logs = logs::hits_like(&logged, &["413", "too large"]);
-    let container_limit = match docker.seen("admin-api", ctx) {
+    let container_limit = match docker.seen("admin-api") {
         Seen::Found(c) => c.env("MAX_FILE_SIZE").map(|e| (e.value.clone(), format!("{} environment", c.name))),
         _ => None,
     };
@@ -196,10 +195,10 @@ pub fn diagnose(
         },
         None => crate::t!("API003/max-size-unset"),
     };
-    // The facts are words in the run's language.
-    out.fact("max_file_size", limit_text.render(ctx.lang));
+    // A fact in words, rendered in the report's language.
+    out.fact_text("max_file_size", limit_text.clone());
     if !size_logs.is_empty() {
-        let text = Text::join([limit_text, size_logs.join("; ").into()], Sep::Clauses);
+        let text = Text::join([limit_text, Text::join(size_logs.clone(), Sep::Clauses)], Sep::Clauses);
         judge(&mut out, Cause::FileTooLarge, Confirmed, text);
     } else if logged.is_some() {
         judge(
@@ -237,7 +236,7 @@ pub fn diagnose(
                 }
             }
         }
-        Some(Err(e)) => out.fact("documents", crate::t!("API003/admindb-unreadable", error = e).render(ctx.lang)),
+        Some(Err(e)) => out.fact_text("documents", crate::t!("API003/admindb-unreadable", error = e)),
         None => {}
     }
     if !ocr_logs.is_empty() {
@@ -321,7 +320,7 @@ mod tests {
     }
 
     fn run(docker: &DockerFacts, pg: Option<&PgAppFacts>) -> Finding {
-        diagnose(&view(docker), pg, None, &ctx())
+        diagnose(&view(docker), pg, None)
     }
 
     #[test]
@@ -429,7 +428,7 @@ mod tests {
         let f = run(&clean, Some(&documents(&[("failed", 2, 600.0), ("completed", 12, 86_400.0)])));
         assert_eq!(f.status, Status::Warning);
         assert_cause(&f, "ocr-dependency", Suspected, "2 documents in status \"failed\" (the latest 60s ago)");
-        let f = diagnose(&DockerView::none(), Some(&documents(&[("processing", 3, 3600.0)])), None, &ctx());
+        let f = diagnose(&DockerView::none(), Some(&documents(&[("processing", 3, 3600.0)])), None);
         assert_eq!(f.status, Status::Warning);
         assert_cause(
             &f,
@@ -448,13 +447,13 @@ mod tests {
         // The size limit shown comes from the container before .env.
         let mut limited = admin_api(sound(), &[("API003", "413 Request Entity Too Large")]);
         limited.containers[0].container.as_mut().unwrap().env = vec![env("MAX_FILE_SIZE", "10MB")];
-        let f = diagnose(&view(&limited), None, Some(("20M".into(), "MAX_FILE_SIZE (.env)".into())), &ctx());
+        let f = diagnose(&view(&limited), None, Some(("20M".into(), "MAX_FILE_SIZE (.env)".into())));
         assert_cause(&f, "file-too-large", Confirmed, "MAX_FILE_SIZE is 10 MB (admin-api environment)");
     }
 
     #[test]
     fn without_a_look_inside_or_the_logs_causes_stay_unchecked() {
-        let f = diagnose(&DockerView::none(), None, Some(("20M".into(), "MAX_FILE_SIZE (.env)".into())), &ctx());
+        let f = diagnose(&DockerView::none(), None, Some(("20M".into(), "MAX_FILE_SIZE (.env)".into())));
         assert_cause(&f, "disk-full", Unchecked, "needs the Docker engine");
         assert_cause(&f, "uploads-permission", Unchecked, "needs the Docker engine");
         assert_cause(

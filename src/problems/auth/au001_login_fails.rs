@@ -15,8 +15,8 @@ use crate::probe::auth::{AuthFacts, LoginFacts};
 use crate::probe::pg_app::PgAppFacts;
 use crate::problems::engine::DockerView;
 use crate::problems::health::{self, Reading};
+use crate::problems::logs;
 use crate::problems::registry::{Inputs, Problem};
-use crate::problems::{Ctx, logs};
 use crate::report::{Finding, Status, Verdict::*};
 use crate::text::{Sep, Text};
 
@@ -39,7 +39,7 @@ pub static PROBLEM: Problem = Problem {
 fn run(i: &Inputs) -> Vec<Finding> {
     let Some(a) = &i.facts.auth else { return vec![] };
     let app = i.facts.postgres.as_ref().and_then(|p| p.app_data.as_ref());
-    vec![i.timed(diagnose(a, app, &i.docker, i.ctx), i.facts.auth_ms)]
+    vec![i.timed(diagnose(a, app, &i.docker), i.facts.auth_ms)]
 }
 
 const CAUSES: [Cause; 4] = [Cause::WrongPassword, Cause::UserInactive, Cause::DatabaseError, Cause::RedisError];
@@ -55,16 +55,16 @@ enum Health {
     /// Not healthy, with why.
     Failing(Text),
     /// Every health path answered 404, with that said.
-    NoEndpoint(String),
+    NoEndpoint(Text),
     NotProbed,
 }
 
-fn judge_health(f: &AuthFacts, ctx: &Ctx) -> Health {
+fn judge_health(f: &AuthFacts) -> Health {
     let Some(h) = &f.health else { return Health::NotProbed };
     let hc = &f.health_check;
     let not_healthy = |why: Text| {
-        let why = match health::reports(h, hc, ctx) {
-            Some(r) => Text::join([why, r.into()], Sep::Clauses),
+        let why = match health::reports(h, hc) {
+            Some(r) => Text::join([why, r], Sep::Clauses),
             None => why,
         };
         Health::Failing(crate::t!("AU001/not-healthy", why = why))
@@ -72,15 +72,15 @@ fn judge_health(f: &AuthFacts, ctx: &Ctx) -> Health {
     match health::read(Some(h), hc) {
         Reading::NotProbed => Health::NotProbed,
         Reading::Healthy(_) => Health::Healthy,
-        Reading::NoEndpoint => Health::NoEndpoint(health::no_endpoint(h, hc, ctx)),
+        Reading::NoEndpoint => Health::NoEndpoint(health::no_endpoint(h, hc)),
         Reading::Unhealthy(code) => {
             not_healthy(crate::t!("AU001/unhealthy-body", method = &h.method, url = &h.url, code = code))
         }
-        Reading::Failed(_) | Reading::Status(_) => not_healthy(request_failure(h, ctx).unwrap_or_default()),
+        Reading::Failed(_) | Reading::Status(_) => not_healthy(request_failure(h).unwrap_or_default()),
     }
 }
 
-pub fn diagnose(f: &AuthFacts, app: Option<&PgAppFacts>, docker: &DockerView, ctx: &Ctx) -> Finding {
+pub fn diagnose(f: &AuthFacts, app: Option<&PgAppFacts>, docker: &DockerView) -> Finding {
     let mut out = Finding::new("AU001", f.base_url.clone());
     let mut status = Status::Ok;
     let mut notes = Vec::new();
@@ -95,7 +95,7 @@ pub fn diagnose(f: &AuthFacts, app: Option<&PgAppFacts>, docker: &DockerView, ct
             out.fact("health_body", b);
         }
     }
-    let health = judge_health(f, ctx);
+    let health = judge_health(f);
     match &health {
         Health::Failing(why) => {
             status = Status::Critical;
@@ -106,24 +106,24 @@ pub fn diagnose(f: &AuthFacts, app: Option<&PgAppFacts>, docker: &DockerView, ct
     }
     match &f.login {
         None => {
-            no_login_causes(&mut out, f, &health, ctx);
+            no_login_causes(&mut out, f, &health);
             if matches!(health, Health::NoEndpoint(_)) {
                 status = Status::Unknown;
             }
         }
         Some(l) => {
-            status = status.max(login_causes(&mut out, l, ctx, &mut notes));
-            health_components(&mut out, f, !l.response.ok() && !no_route(l), ctx);
+            status = status.max(login_causes(&mut out, l, &mut notes));
+            health_components(&mut out, f, !l.response.ok() && !no_route(l));
         }
     }
-    status = status.max(stores(&mut out, f, app, docker, ctx, &mut notes));
+    status = status.max(stores(&mut out, f, app, docker, &mut notes));
     let summary = if notes.is_empty() { crate::t!("AU001/healthy") } else { Text::join(notes, Sep::Clauses) };
     out.status(status, summary)
 }
 
 /// Without a login only the health answer speaks about the stores, and the credential causes
 /// stay unchecked.
-fn no_login_causes(out: &mut Finding, f: &AuthFacts, health: &Health, ctx: &Ctx) {
+fn no_login_causes(out: &mut Finding, f: &AuthFacts, health: &Health) {
     let why = crate::t!("AU001/no-login-tried");
     out.cause(Cause::WrongPassword, Unchecked, why.clone());
     out.cause(Cause::UserInactive, Unchecked, why.clone());
@@ -134,9 +134,9 @@ fn no_login_causes(out: &mut Finding, f: &AuthFacts, health: &Health, ctx: &Ctx)
     let hc = &f.health_check;
     let p = health::path(h, hc);
     for (id, word) in STORES {
-        let (verdict, evidence): (_, Text) = match (health::component(h, hc, word, ctx), health) {
-            (Some((true, said)), _) => (Suspected, said.into()),
-            (Some((false, said)), _) => (RuledOut, said.into()),
+        let (verdict, evidence): (_, Text) = match (health::component(h, hc, word), health) {
+            (Some((true, said)), _) => (Suspected, said),
+            (Some((false, said)), _) => (RuledOut, said),
             (None, Health::Failing(_)) if body_says(h.body.as_deref(), word) => {
                 (Suspected, crate::t!("AU001/health-answers", path = &p, body = h.body.as_deref().unwrap_or("")))
             }
@@ -163,7 +163,7 @@ fn login_path(l: &LoginFacts) -> String {
 }
 
 /// Verdicts from the login's answer; returns the status it calls for.
-fn login_causes(out: &mut Finding, l: &LoginFacts, ctx: &Ctx, notes: &mut Vec<Text>) -> Status {
+fn login_causes(out: &mut Finding, l: &LoginFacts, notes: &mut Vec<Text>) -> Status {
     let r = &l.response;
     let body = r.body.as_deref();
     let path = login_path(l);
@@ -179,12 +179,8 @@ fn login_causes(out: &mut Finding, l: &LoginFacts, ctx: &Ctx, notes: &mut Vec<Te
     let said = body.unwrap_or("").chars().take(200).collect::<String>();
     match (r.status, &r.error) {
         (_, Some(e)) => {
-            let why = crate::t!(
-                "AU001/login-request-failed",
-                path = &path,
-                kind = e.kind.text(ctx.lang),
-                message = &e.message,
-            );
+            let why =
+                crate::t!("AU001/login-request-failed", path = &path, kind = e.kind.text(), message = &e.message,);
             out.causes_all(&CAUSES, Unchecked, why.clone());
             notes.push(why);
             Status::Critical
@@ -246,10 +242,10 @@ fn failed_login_causes(out: &mut Finding, user: &str, code: u16, body: Option<&s
 
 /// A component the health body reports in error, added to its cause: confirmed when the login
 /// failed, suspected when it worked.
-fn health_components(out: &mut Finding, f: &AuthFacts, failed: bool, ctx: &Ctx) {
+fn health_components(out: &mut Finding, f: &AuthFacts, failed: bool) {
     let Some(h) = &f.health else { return };
     for (id, word) in STORES {
-        if let Some((true, said)) = health::component(h, &f.health_check, word, ctx) {
+        if let Some((true, said)) = health::component(h, &f.health_check, word) {
             out.raise(id, if failed { Confirmed } else { Suspected }, said);
         }
     }
@@ -262,7 +258,6 @@ fn stores(
     f: &AuthFacts,
     app: Option<&PgAppFacts>,
     docker: &DockerView,
-    ctx: &Ctx,
     notes: &mut Vec<Text>,
 ) -> Status {
     let mut status = Status::Ok;
@@ -305,14 +300,14 @@ fn stores(
     for (id, codes) in
         [(Cause::DatabaseError, &["PG001", "PG002", "PG004"][..]), (Cause::RedisError, &["RD001", "RD002"][..])]
     {
-        match logs::service_hits(docker, "auth-service", codes, ctx) {
+        match logs::service_hits(docker, "auth-service", codes) {
             Some(hits) if !hits.is_empty() => {
-                let lines: Vec<String> = hits.into_iter().map(|(_, line)| line).collect();
-                out.raise(id, if failed { Confirmed } else { Suspected }, lines.join("; "));
+                let lines: Vec<Text> = hits.into_iter().map(|(_, line)| line).collect();
+                out.raise(id, if failed { Confirmed } else { Suspected }, Text::join(lines, Sep::Clauses));
                 status = status.max(Status::Warning);
             }
             Some(_) => {
-                let window = logs::window(docker, "auth-service", ctx).unwrap_or_default();
+                let window = logs::window(docker, "auth-service").unwrap_or_default();
                 out.raise(id, RuledOut, crate::t!("AU001/no-error-logged", window = window));
             }
             None => {}
@@ -353,7 +348,7 @@ mod tests {
     }
 
     fn run(f: &AuthFacts, app: Option<&PgAppFacts>, docker: &DockerView) -> Finding {
-        diagnose(f, app, docker, &ctx())
+        diagnose(f, app, docker)
     }
 
     #[test]

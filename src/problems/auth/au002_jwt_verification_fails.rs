@@ -15,7 +15,7 @@ use crate::probe::auth::AuthFacts;
 use crate::probe::http::HttpFacts;
 use crate::problems::engine::DockerView;
 use crate::problems::registry::{Inputs, Problem};
-use crate::problems::{Ctx, secs};
+use crate::problems::secs;
 use crate::report::{Finding, Status, Verdict::*};
 use crate::text::{Sep, Text};
 
@@ -40,8 +40,8 @@ pub static PROBLEM: Problem = Problem {
 
 fn run(i: &Inputs) -> Vec<Finding> {
     let Some(a) = &i.facts.auth else { return vec![] };
-    let expected = super::Expected::from(&|name: &str| i.facts.setting(name), &i.docker, i.ctx);
-    vec![i.timed(diagnose(a, &expected, &i.docker, i.ctx), i.facts.auth_ms)]
+    let expected = super::Expected::from(&|name: &str| i.facts.setting(name), &i.docker);
+    vec![i.timed(diagnose(a, &expected, &i.docker), i.facts.auth_ms)]
 }
 
 /// "in 12m" / "3h ago", from the check's own clock.
@@ -55,9 +55,12 @@ fn relative(t: i64, now: i64) -> Text {
 
 /// Why a request failed (`GET http://… → HTTP 503`, `…: connection refused: …`), or None when
 /// it answered 2xx.
-pub fn request_failure(h: &HttpFacts, ctx: &Ctx) -> Option<Text> {
+pub fn request_failure(h: &HttpFacts) -> Option<Text> {
     if let Some(e) = &h.error {
-        return Some(format!("{} {}: {}: {}", h.method, h.url, e.kind.text(ctx.lang), e.message).into());
+        return Some(Text::join(
+            [format!("{} {}: ", h.method, h.url).into(), e.kind.text(), format!(": {}", e.message).into()],
+            Sep::Concat,
+        ));
     }
     match h.status {
         Some(s) if (200..300).contains(&s) => None,
@@ -66,18 +69,13 @@ pub fn request_failure(h: &HttpFacts, ctx: &Ctx) -> Option<Text> {
     }
 }
 
-/// [`request_failure`] as words in `ctx.lang`, for PERF001, which keeps it as a JSON fact.
-pub fn http_failure(h: &HttpFacts, ctx: &Ctx) -> Option<String> {
-    request_failure(h, ctx).map(|t| t.render(ctx.lang))
-}
-
-pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView, ctx: &Ctx) -> Finding {
+pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView) -> Finding {
     let mut out = Finding::new("AU002", f.base_url.clone());
     let mut status = Status::Ok;
     let mut notes: Vec<Text> = Vec::new();
 
     // The JWKS itself.
-    let jwks_fail = f.jwks.as_ref().and_then(|j| request_failure(j, ctx));
+    let jwks_fail = f.jwks.as_ref().and_then(request_failure);
     match (&jwks_fail, &f.jwks_analysis) {
         (Some(why), _) => {
             out.cause(Cause::JwksUnreachable, Confirmed, why.clone());
@@ -120,7 +118,7 @@ pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView, ctx: &C
     }
 
     // JWT settings of the services that verify tokens, against auth-service's.
-    let settings = settings_disagreements(docker, expected, ctx);
+    let settings = settings_disagreements(docker, expected);
 
     // The token, when given.
     match &f.token {
@@ -192,10 +190,10 @@ pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView, ctx: &C
     }
     // The key files inside auth-service, after every cause has its first verdict.
     let served = f.jwks_analysis.as_ref().and_then(|a| a.as_ref().ok());
-    let (key_status, key_note) = super::key_files::judge(&mut out, docker, served, ctx);
+    let (key_status, key_note) = super::key_files::judge(&mut out, docker, served);
     status = status.max(key_status);
     notes.extend(key_note);
-    let (verifier_status, verifier_notes) = super::verifier_settings::judge(&mut out, docker, ctx);
+    let (verifier_status, verifier_notes) = super::verifier_settings::judge(&mut out, docker);
     status = status.max(verifier_status);
     notes.extend(verifier_notes);
     let summary = if notes.is_empty() { crate::t!("AU002/all-sound") } else { Text::join(notes, Sep::Clauses) };
@@ -328,12 +326,12 @@ fn token_causes(
 
 /// The expected issuer and audience of the services that verify tokens, against auth-service's,
 /// under either spelling (admin-api's `JWT_ISSUER` against auth-service's `JWT_ISS`).
-fn jwt_settings_disagreements(docker: &DockerView, ctx: &Ctx) -> (Option<Text>, Option<Text>) {
+fn jwt_settings_disagreements(docker: &DockerView) -> (Option<Text>, Option<Text>) {
     use crate::problems::engine::Seen;
-    let Seen::Found(auth) = docker.seen("auth-service", ctx) else { return (None, None) };
+    let Seen::Found(auth) = docker.seen("auth-service") else { return (None, None) };
     let mut found = (Vec::new(), Vec::new());
     for service in ["user-api", "admin-api"] {
-        let Seen::Found(c) = docker.seen(service, ctx) else { continue };
+        let Seen::Found(c) = docker.seen(service) else { continue };
         for (names, slot) in [(ISSUER_VARS, &mut found.0), (AUDIENCE_VARS, &mut found.1)] {
             if let (Some((an, av)), Some((bn, bv))) = (spelled(auth, &names), spelled(c, &names))
                 && av != bv
@@ -355,8 +353,8 @@ fn jwt_settings_disagreements(docker: &DockerView, ctx: &Ctx) -> (Option<Text>, 
 }
 
 /// The verifiers' disagreements, and those between the two spellings of the expectation.
-fn settings_disagreements(docker: &DockerView, expected: &Expected, ctx: &Ctx) -> (Option<Text>, Option<Text>) {
-    let (iss, aud) = jwt_settings_disagreements(docker, ctx);
+fn settings_disagreements(docker: &DockerView, expected: &Expected) -> (Option<Text>, Option<Text>) {
+    let (iss, aud) = jwt_settings_disagreements(docker);
     let both = |a: Option<Text>, b: &Option<Text>| match (a, b) {
         (Some(a), Some(b)) => Some(Text::join([a, b.clone()], Sep::Clauses)),
         (a, b) => a.or_else(|| b.clone()),
@@ -467,7 +465,7 @@ mod tests {
     }
 
     fn run(f: &AuthFacts, expected: &Expected, docker: &DockerView) -> Finding {
-        diagnose(f, expected, docker, &ctx())
+        diagnose(f, expected, docker)
     }
 
     #[test]
@@ -816,7 +814,7 @@ mod tests {
         for (exp, nbf, expired) in [(i64::MIN, i64::MAX, Confirmed), (i64::MAX, i64::MIN, RuledOut)] {
             let view =
                 TokenView { alg: "RS256".into(), exp: Some(exp), nbf: Some(nbf), iat: Some(exp), ..Default::default() };
-            let f = diagnose(&with_token(Ok(view), None), &Expected::default(), &DockerView::none(), &ctx());
+            let f = diagnose(&with_token(Ok(view), None), &Expected::default(), &DockerView::none());
             assert_eq!(f.verdict_of(Cause::TokenExpired), Some(expired), "{}", f.summary.en());
         }
         assert!(matches!(

@@ -11,7 +11,7 @@ use crate::probe::redis::RedisFacts;
 use crate::probe::redis_app::{KeyFamily, Persistence, TokenKeySearch};
 use crate::problems::engine::DockerView;
 use crate::problems::registry::{Inputs, Problem};
-use crate::problems::{Ctx, logs, secs};
+use crate::problems::{logs, secs};
 use crate::report::{Finding, Status, Verdict::*};
 use crate::text::{Sep, Text};
 
@@ -35,11 +35,11 @@ fn run(i: &Inputs) -> Vec<Finding> {
         return vec![];
     }
     let app = i.facts.postgres.as_ref().and_then(|p| p.app_data.as_ref());
-    let f = diagnose(app, i.facts.redis.as_ref(), &i.docker, i.ctx);
+    let f = diagnose(app, i.facts.redis.as_ref(), &i.docker);
     vec![i.timed(f, i.facts.postgres_ms.max(i.facts.redis_ms))]
 }
 
-pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &DockerView, ctx: &Ctx) -> Finding {
+pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &DockerView) -> Finding {
     let target = "authdb.refresh_tokens, redis refresh_token:*";
     let mut out = Finding::new("AU003", target);
     let mut status = Status::Ok;
@@ -68,7 +68,7 @@ pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &Do
     if let Some(p) = persistence {
         out.fact("redis_persistence", p);
     }
-    let logged = logs::service_hits(docker, "auth-service", &["AU003"], ctx);
+    let logged = logs::service_hits(docker, "auth-service", &["AU003"]);
 
     // Expired.
     let expired_logs = logs::hits_like(&logged, &["expired"]);
@@ -84,7 +84,7 @@ pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &Do
             notes.push(msg);
         }
         _ if !expired_logs.is_empty() => {
-            out.cause(Cause::RefreshExpired, Confirmed, expired_logs.join("; "));
+            out.cause(Cause::RefreshExpired, Confirmed, Text::join(expired_logs.clone(), Sep::Clauses));
             status = status.max(Status::Warning);
             notes.push(crate::t!("AU003/rejected-expired"));
         }
@@ -126,7 +126,7 @@ pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &Do
         }
     }
     for line in logs::hits_like(&logged, &["not found"]) {
-        missing.push((Suspected, line.into()));
+        missing.push((Suspected, line));
     }
     // Redis asked but down: auth-service finds no refresh token there either, whatever it held.
     if redis.is_some() && redis_down {
@@ -135,7 +135,7 @@ pub fn diagnose(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &Do
     // When Redis lost them: the redis container's exits the engine logged (a restart drops
     // whatever was not persisted).
     if !missing.is_empty()
-        && let crate::problems::engine::Seen::Found(c) = docker.seen("redis", ctx)
+        && let crate::problems::engine::Seen::Found(c) = docker.seen("redis")
         && let Some(e) = c.exits.as_ref().filter(|e| e.count > 0)
     {
         missing.push((Suspected, crate::t!("AU003/redis-exited", count = e.count, ago = secs(e.last_age_s))));
@@ -335,7 +335,7 @@ mod tests {
     }
 
     fn run(pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &DockerFacts) -> Finding {
-        diagnose(pg, redis, &view(docker), &ctx())
+        diagnose(pg, redis, &view(docker))
     }
 
     #[test]
@@ -537,7 +537,7 @@ mod tests {
         assert_cause(&f, "refresh-revoked", Unchecked, "no revoked/is_revoked/revoked_at column");
 
         // Valid rows but auth-service's logs not read: one user's token may still have expired.
-        let f = diagnose(Some(&pg(rows(10, 2))), Some(&redis(8)), &DockerView::none(), &ctx());
+        let f = diagnose(Some(&pg(rows(10, 2))), Some(&redis(8)), &DockerView::none());
         assert_eq!(f.status, Status::Ok);
         assert_cause(
             &f,

@@ -6,7 +6,6 @@
 use super::au002_jwt_verification_fails::Cause;
 use crate::jwt::JwksFacts;
 use crate::probe::inside::{FileEntry, InsideFacts, KEYS_DIR};
-use crate::problems::Ctx;
 use crate::problems::engine::{DockerView, Seen};
 use crate::report::{Finding, Status, Verdict::*};
 use crate::text::{Sep, Text};
@@ -23,8 +22,8 @@ fn readable_by(f: &FileEntry, uid: u32, gids: &[u32]) -> bool {
 }
 
 /// Adds the key files' evidence to AU002; returns the status it calls for and a note.
-pub fn judge(out: &mut Finding, docker: &DockerView, jwks: Option<&JwksFacts>, ctx: &Ctx) -> (Status, Option<Text>) {
-    let c = match docker.seen("auth-service", ctx) {
+pub fn judge(out: &mut Finding, docker: &DockerView, jwks: Option<&JwksFacts>) -> (Status, Option<Text>) {
+    let c = match docker.seen("auth-service") {
         Seen::Found(c) => c,
         Seen::Missing(name) => {
             out.raise(

@@ -6,7 +6,6 @@ pub mod au003_refresh_fails;
 pub mod key_files;
 pub mod verifier_settings;
 
-use super::Ctx;
 use super::engine::{DockerView, Seen};
 use crate::probe::docker::ContainerFacts;
 use crate::text::Text;
@@ -50,8 +49,8 @@ fn conflict(found: &[(String, String)]) -> Option<Text> {
 }
 
 impl Expected {
-    pub fn from(vars: &dyn Fn(&str) -> Option<(String, String)>, docker: &DockerView, ctx: &Ctx) -> Expected {
-        let auth = match docker.seen("auth-service", ctx) {
+    pub fn from(vars: &dyn Fn(&str) -> Option<(String, String)>, docker: &DockerView) -> Expected {
+        let auth = match docker.seen("auth-service") {
             Seen::Found(c) => Some(c),
             _ => None,
         };
@@ -83,15 +82,11 @@ mod tests {
     #[test]
     fn either_spelling_is_read_and_its_name_said() {
         let none = DockerView::none();
-        let e = Expected::from(
-            &vars(&[("JWT_ISS", "https://auth.example.com"), ("JWT_AUD", "fastapi-api")]),
-            &none,
-            &ctx(),
-        );
+        let e = Expected::from(&vars(&[("JWT_ISS", "https://auth.example.com"), ("JWT_AUD", "fastapi-api")]), &none);
         assert_eq!(e.issuer, Some(("https://auth.example.com".into(), "JWT_ISS (.env)".into())));
         assert_eq!(e.audience, Some(("fastapi-api".into(), "JWT_AUD (.env)".into())));
         assert!(e.issuer_conflict.is_none());
-        let e = Expected::from(&vars(&[("JWT_ISSUER", "auth-service")]), &none, &ctx());
+        let e = Expected::from(&vars(&[("JWT_ISSUER", "auth-service")]), &none);
         assert_eq!(e.issuer, Some(("auth-service".into(), "JWT_ISSUER (.env)".into())));
         assert_eq!(e.audience, None);
 
@@ -99,7 +94,6 @@ mod tests {
         let e = Expected::from(
             &vars(&[("JWT_ISS", "https://auth.example.com"), ("JWT_ISSUER", "https://auth.example.org")]),
             &none,
-            &ctx(),
         );
         assert_eq!(e.issuer.unwrap().1, "JWT_ISS (.env)");
         assert!(e.issuer_conflict.unwrap().en().starts_with(
@@ -112,7 +106,7 @@ mod tests {
             ..running("auth-service")
         };
         let docker = engine(vec![c]);
-        let e = Expected::from(&vars(&[]), &view(&docker), &ctx());
+        let e = Expected::from(&vars(&[]), &view(&docker));
         assert_eq!(e.issuer, Some(("https://auth.example.com".into(), "JWT_ISS (auth-service environment)".into())));
         assert_eq!(e.audience, Some(("fastapi-api".into(), "JWT_AUDIENCE (auth-service environment)".into())));
     }

@@ -3,7 +3,6 @@
 //! service at once. Prometheus and the MCP server are optional and never counted as missing.
 
 use crate::catalogue::Area;
-use crate::problems::Ctx;
 use crate::problems::engine::{DockerView, Seen, describe_state};
 use crate::problems::registry::{Inputs, Problem};
 use crate::report::{Finding, Status, Verdict::*};
@@ -27,21 +26,26 @@ pub static PROBLEM: Problem = Problem {
 };
 
 fn run(i: &Inputs) -> Vec<Finding> {
-    vec![i.timed(diagnose(&i.docker, i.ctx), i.facts.docker_ms)]
+    vec![i.timed(diagnose(&i.docker), i.facts.docker_ms)]
 }
 
 /// Roles a healthy stack may lack.
 fn optional(role: &str) -> bool {
     crate::stack::roles::role(role).is_some_and(|r| r.optional)
 }
+/// "postgres: exited with exit code 1 3m ago".
+fn labelled(name: &str, what: Text) -> Text {
+    Text::join([name.into(), ": ".into(), what], Sep::Concat)
+}
+
 /// Restarts within this time of the last start make a loop.
 const LOOP_WINDOW_S: f64 = 600.0;
 
-pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
+pub fn diagnose(view: &DockerView) -> Finding {
     let mut out = Finding::new("DK002", "containers");
     let ids = [Cause::ContainerMissing, Cause::ContainerExited, Cause::RestartLoop, Cause::Unhealthy];
-    if let Some(why) = view.unavailable(ctx) {
-        out.causes_all(&ids, Unchecked, &why);
+    if let Some(why) = view.unavailable() {
+        out.causes_all(&ids, Unchecked, why.clone());
         return out.status(Status::Skipped, why);
     }
     let Some(f) = view.facts else { return out.status(Status::Skipped, String::new()) };
@@ -50,7 +54,7 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
         (vec![], vec![], vec![], vec![]);
     let mut down: Vec<String> = Vec::new();
     for l in &f.containers {
-        let seen = view.seen(&l.service, ctx);
+        let seen = view.seen(&l.service);
         let counted = match &seen {
             Seen::Missing(_) => !optional(&l.service),
             Seen::Found(c) => {
@@ -65,19 +69,19 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
             down.push(l.service.clone());
         }
         match seen {
-            Seen::Unknown(why) => exited.push(format!("{}: {why}", l.service).into()),
+            Seen::Unknown(why) => exited.push(labelled(&l.service, why)),
             Seen::Missing(name) => {
                 if !optional(&l.service) {
                     missing.push(name);
                 }
             }
             Seen::Found(c) => {
-                let state = describe_state(c, ctx);
+                let state = describe_state(c);
                 let recent = c.started_age_s.is_some_and(|a| a < LOOP_WINDOW_S);
                 if c.status == "restarting" || (c.restart_count >= 3 && recent) {
-                    looping.push(format!("{}: {state}", c.name).into());
+                    looping.push(labelled(&c.name, state));
                 } else if !c.running || c.status == "paused" {
-                    exited.push(format!("{}: {state}", c.name).into());
+                    exited.push(labelled(&c.name, state));
                 } else if let Some(h) = c.health.as_ref().filter(|h| h.status == "unhealthy") {
                     let probe = h.last_output.as_deref().map(|o| format!(" — {o}")).unwrap_or_default();
                     unhealthy.push(t!(
@@ -87,7 +91,7 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
                         probe = probe
                     ));
                 } else if c.health.as_ref().is_some_and(|h| h.status == "starting") {
-                    starting.push(format!("{}: {state}", c.name).into());
+                    starting.push(labelled(&c.name, state));
                 } else {
                     fine.push(c.name.clone());
                 }

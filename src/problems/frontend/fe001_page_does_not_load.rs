@@ -7,7 +7,6 @@
 
 use crate::catalogue::Area;
 use crate::probe::web::FrontendFacts;
-use crate::problems::Ctx;
 use crate::problems::engine::{self, DockerView, Seen};
 use crate::problems::health::{self, Reading};
 use crate::problems::registry::{Inputs, Problem};
@@ -32,36 +31,36 @@ pub static PROBLEM: Problem = Problem {
 
 fn run(i: &Inputs) -> Vec<Finding> {
     let Some(w) = &i.facts.web else { return vec![] };
-    w.frontends.iter().map(|f| i.timed(diagnose(f, &i.docker, i.ctx), i.facts.web_ms)).collect()
+    w.frontends.iter().map(|f| i.timed(diagnose(f, &i.docker), i.facts.web_ms)).collect()
 }
 
 /// What the BFF's health answer adds: a status, the note for the summary, and whether it is
 /// evidence that a backend is out of reach.
-fn bff_health(f: &FrontendFacts, ctx: &Ctx) -> (Status, Option<Text>, bool) {
+fn bff_health(f: &FrontendFacts) -> (Status, Option<Text>, bool) {
     let Some(h) = &f.health else { return (Status::Ok, None, false) };
     let hc = &f.health_check;
     let p = health::path(h, hc);
     match health::read(Some(h), hc) {
         Reading::NotProbed => (Status::Ok, None, false),
         Reading::Healthy(_) => (Status::Ok, Some(t!("FE001/health-answered", path = &p, ms = h.latency_ms)), false),
-        Reading::NoEndpoint => (Status::Ok, Some(health::no_endpoint(h, hc, ctx).into()), false),
+        Reading::NoEndpoint => (Status::Ok, Some(health::no_endpoint(h, hc)), false),
         Reading::Failed(e) => {
-            (Status::Warning, Some(t!("FE001/health-failed", path = &p, error = e.kind.text(ctx.lang))), false)
+            (Status::Warning, Some(t!("FE001/health-failed", path = &p, error = e.kind.text())), false)
         }
         Reading::Status(code) | Reading::Unhealthy(code) => {
             let not_healthy = t!("FE001/health-not-healthy", path = &p, code = code);
-            let said = health::reports(h, hc, ctx).map(Text::from).unwrap_or_default();
+            let said = health::reports(h, hc).unwrap_or_default();
             (Status::Warning, Some(Text::join([not_healthy, said], Sep::Clauses)), true)
         }
     }
 }
 
-pub fn diagnose(f: &FrontendFacts, docker: &DockerView, ctx: &Ctx) -> Finding {
+pub fn diagnose(f: &FrontendFacts, docker: &DockerView) -> Finding {
     let mut out = Finding::new("FE001", format!("{} {}", f.service, f.base_url));
     out.fact("status", f.page.status);
     out.fact("latency_ms", f.page.latency_ms);
     // The frontend container's links to the backends.
-    let me = match docker.seen(&f.service, ctx) {
+    let me = match docker.seen(&f.service) {
         Seen::Found(c) => Some(c.name.clone()),
         _ => None,
     };
@@ -70,17 +69,16 @@ pub fn diagnose(f: &FrontendFacts, docker: &DockerView, ctx: &Ctx) -> Finding {
         .flat_map(|t| engine::links_to(docker, t))
         .filter(|l| Some(&l.client.name) == me.as_ref())
         .collect();
-    let broken: Vec<Text> =
-        links.iter().filter(|l| l.problem.is_some()).map(|l| engine::describe_link(l, ctx).into()).collect();
+    let broken: Vec<Text> = links.iter().filter(|l| l.problem.is_some()).map(engine::describe_link).collect();
     let (status, summary) = match (&f.page.error, f.page.status) {
         (Some(e), _) => {
             out.cause(
                 Cause::FrontendDown,
                 Confirmed,
-                t!("FE001/get-failed", url = &f.page.url, error = e.kind.text(ctx.lang), message = &e.message),
+                t!("FE001/get-failed", url = &f.page.url, error = e.kind.text(), message = &e.message),
             );
             out.cause(Cause::StaleBuildCache, Unchecked, t!("FE001/did-not-load"));
-            (Status::Critical, t!("FE001/does-not-answer", service = &f.service, error = e.kind.text(ctx.lang)))
+            (Status::Critical, t!("FE001/does-not-answer", service = &f.service, error = e.kind.text()))
         }
         (None, Some(code)) if code >= 500 || f.nextjs_error || f.blank => {
             out.cause(Cause::FrontendDown, RuledOut, t!("FE001/server-answers", code = code));
@@ -112,7 +110,7 @@ pub fn diagnose(f: &FrontendFacts, docker: &DockerView, ctx: &Ctx) -> Finding {
             (Status::Unknown, t!("FE001/no-answer"))
         }
     };
-    let (health_status, health_note, health_blames_backend) = bff_health(f, ctx);
+    let (health_status, health_note, health_blames_backend) = bff_health(f);
     if let Some(h) = &f.health {
         out.fact("health_status", h.status);
         out.fact("health_path", &f.health_check.path);
@@ -126,7 +124,7 @@ pub fn diagnose(f: &FrontendFacts, docker: &DockerView, ctx: &Ctx) -> Finding {
         }
         _ => (status, summary),
     };
-    if let Some(why) = docker.unavailable(ctx) {
+    if let Some(why) = docker.unavailable() {
         out.cause(Cause::BackendUnreachable, Unchecked, why);
     } else if links.is_empty() {
         out.cause(Cause::BackendUnreachable, Unchecked, t!("FE001/no-url-variable", service = &f.service));
@@ -134,7 +132,7 @@ pub fn diagnose(f: &FrontendFacts, docker: &DockerView, ctx: &Ctx) -> Finding {
         out.cause(
             Cause::BackendUnreachable,
             RuledOut,
-            Text::join(links.iter().map(|l| engine::describe_link(l, ctx).into()), Sep::Clauses),
+            Text::join(links.iter().map(engine::describe_link), Sep::Clauses),
         );
     } else {
         out.cause(Cause::BackendUnreachable, Confirmed, Text::join(broken.clone(), Sep::Clauses));
@@ -189,7 +187,7 @@ mod tests {
     }
 
     fn run(f: &FrontendFacts, docker: &DockerFacts) -> Finding {
-        diagnose(f, &view(docker), &ctx())
+        diagnose(f, &view(docker))
     }
 
     #[test]
@@ -345,14 +343,14 @@ mod tests {
     #[test]
     fn the_bffs_own_health_is_read_beside_the_page() {
         let healthy = r#"{"status":"healthy","service":"User Frontend BFF","timestamp":"2025-09-30T12:00:00Z"}"#;
-        let f = diagnose(&with_health(200, healthy), &DockerView::none(), &ctx());
+        let f = diagnose(&with_health(200, healthy), &DockerView::none());
         assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
         assert_eq!(f.summary.en(), "the page answers HTTP 200 in 12 ms; /api/health answered in 12 ms");
         assert_eq!(f.evidence["health_body"]["service"], "User Frontend BFF");
 
         let sick = r#"{"status":"unhealthy","service":"User Frontend BFF"}"#;
         for (code, body) in [(200, sick), (503, sick)] {
-            let f = diagnose(&with_health(code, body), &DockerView::none(), &ctx());
+            let f = diagnose(&with_health(code, body), &DockerView::none());
             assert_eq!(f.status, Status::Warning, "{}", f.summary.en());
             assert!(
                 f.summary.en().contains(&format!("the BFF's /api/health answers HTTP {code} and is not healthy")),
@@ -365,14 +363,14 @@ mod tests {
         }
 
         // A Next.js app without the route: said, and the page decides.
-        let f = diagnose(&with_health(404, r#"{"detail":"Not Found"}"#), &DockerView::none(), &ctx());
+        let f = diagnose(&with_health(404, r#"{"detail":"Not Found"}"#), &DockerView::none());
         assert_eq!(f.status, Status::Ok);
         assert!(f.summary.en().contains("no health endpoint at /api/health (HTTP 404)"), "{}", f.summary.en());
     }
 
     #[test]
     fn backend_links_unchecked_without_the_engine_or_a_url() {
-        let f = diagnose(&status(200), &DockerView::none(), &ctx());
+        let f = diagnose(&status(200), &DockerView::none());
         assert_eq!(f.status, Status::Ok);
         assert_cause(&f, "backend-unreachable", Unchecked, "needs the Docker engine");
         let f = run(&status(200), &engine_down());
@@ -386,7 +384,7 @@ mod tests {
             "user-frontend has no *_URL variable pointing at auth-service or user-api",
         );
         // Suspected stale build without the engine: nothing says the backends are at fault.
-        let f = diagnose(&status(502), &DockerView::none(), &ctx());
+        let f = diagnose(&status(502), &DockerView::none());
         assert_eq!(f.status, Status::Critical);
         assert_cause(&f, "stale-build-cache", Suspected, "the page is HTTP 502");
         // Neither a status nor an error (not something the probe produces): nothing is known.

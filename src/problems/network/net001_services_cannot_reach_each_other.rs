@@ -5,7 +5,6 @@
 
 use super::{Listening, listening_on};
 use crate::catalogue::Area;
-use crate::problems::Ctx;
 use crate::problems::engine::{self, DockerView, LinkProblem};
 use crate::problems::registry::{Inputs, Problem};
 use crate::report::{Finding, Status, Verdict::*};
@@ -28,13 +27,17 @@ pub static PROBLEM: Problem = Problem {
 };
 
 fn run(i: &Inputs) -> Vec<Finding> {
-    vec![i.timed(diagnose(&i.docker, i.ctx), i.facts.docker_ms)]
+    vec![i.timed(diagnose(&i.docker), i.facts.docker_ms)]
 }
 
-pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
+pub fn diagnose(view: &DockerView) -> Finding {
     let mut out = Finding::new("NET001", "containers");
-    if let Some(why) = view.unavailable(ctx) {
-        out.causes_all(&[Cause::NoSharedNetwork, Cause::NameNotResolvable, Cause::PortNotListening], Unchecked, &why);
+    if let Some(why) = view.unavailable() {
+        out.causes_all(
+            &[Cause::NoSharedNetwork, Cause::NameNotResolvable, Cause::PortNotListening],
+            Unchecked,
+            why.clone(),
+        );
         return out.status(Status::Skipped, why);
     }
     // Container to container only: a browser-side `NEXT_PUBLIC_*` link is FE001's.
@@ -49,11 +52,12 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
         );
         return out.status(Status::Ok, why);
     }
-    out.fact("links", links.iter().map(|l| engine::describe_link(l, ctx)).collect::<Vec<_>>());
+    // A fact, in the run's language as every fact is.
+    out.fact_texts("links", links.iter().map(engine::describe_link));
     let no_net: Vec<Text> = links
         .iter()
         .filter(|l| matches!(l.problem, Some(LinkProblem::NoSharedNetwork { .. })))
-        .map(|l| engine::describe_link(l, ctx).into())
+        .map(engine::describe_link)
         .collect();
     let no_name: Vec<Text> = links
         .iter()
@@ -68,7 +72,7 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
                 )
             )
         })
-        .map(|l| engine::describe_link(l, ctx).into())
+        .map(engine::describe_link)
         .collect();
     // Through the Docker host, a port that is not published where the gateway reaches it is
     // a port nothing listens on, as the client sees it.
@@ -77,7 +81,7 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
         .filter(|l| {
             matches!(l.problem, Some(LinkProblem::NotPublishedOnHost | LinkProblem::PublishedOnLoopback { .. }))
         })
-        .map(|l| engine::describe_link(l, ctx).into())
+        .map(engine::describe_link)
         .collect();
     let mut unknown_listening = Vec::new();
     // A stopped target listens on nothing: that is DK002's finding, not a network one.
@@ -165,7 +169,7 @@ mod tests {
         let api = ContainerFacts { networks: vec![net("app")], ..running("user-api") };
         // The browser's localhost is the user's machine: not NET001's business.
         let d = engine(vec![frontend("NEXT_PUBLIC_API_URL"), api.clone()]);
-        let f = diagnose(&view(&d), &ctx());
+        let f = diagnose(&view(&d));
         assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
         assert_cause(&f, "name-not-resolvable", Unchecked, "no container of the stack has a *_URL variable");
         // A stopped target listens on nothing: said, and left to DK002.
@@ -174,13 +178,13 @@ mod tests {
             ContainerFacts { urls: vec![url_var("API_URL", "user-api", 8001)], ..frontend("AUTH_URL") },
             stopped,
         ]);
-        let f = diagnose(&view(&d), &ctx());
+        let f = diagnose(&view(&d));
         assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
         assert!(f.summary.en().contains("user-api not running, so not listening (see DK002)"), "{}", f.summary.en());
         assert_cause(&f, "port-not-listening", RuledOut, "user-api not running (see DK002)");
         // The container's own localhost is the container itself.
         let d = engine(vec![frontend("API_URL"), api]);
-        let f = diagnose(&view(&d), &ctx());
+        let f = diagnose(&view(&d));
         assert_eq!(f.status, Status::Critical);
         assert_cause(&f, "name-not-resolvable", Confirmed, "API_URL=localhost:8001: inside a container, localhost is");
     }

@@ -8,7 +8,6 @@
 
 use super::{Listening, listening_on};
 use crate::catalogue::Area;
-use crate::problems::Ctx;
 use crate::problems::engine::{DockerView, Seen};
 use crate::problems::registry::{Inputs, Problem};
 use crate::report::{Finding, Status, Verdict::*};
@@ -33,7 +32,7 @@ pub static PROBLEM: Problem = Problem {
 };
 
 fn run(i: &Inputs) -> Vec<Finding> {
-    vec![i.timed(diagnose(&i.docker, i.facts.stack.as_ref(), i.ctx), i.facts.docker_ms)]
+    vec![i.timed(diagnose(&i.docker, i.facts.stack.as_ref()), i.facts.docker_ms)]
 }
 
 /// The host port doctor reaches a role on: its address in the stack model (the routed one for
@@ -47,17 +46,21 @@ fn host_port(stack: Option<&Stack>, role: &str) -> Option<u16> {
     from_model.or_else(|| crate::stack::roles::role(role).map(|r| r.host_port))
 }
 
-pub fn diagnose(view: &DockerView, stack: Option<&Stack>, ctx: &Ctx) -> Finding {
+pub fn diagnose(view: &DockerView, stack: Option<&Stack>) -> Finding {
     let mut out = Finding::new("NET002", "host");
-    if let Some(why) = view.unavailable(ctx) {
-        out.causes_all(&[Cause::PortNotPublished, Cause::BoundToContainerLoopback, Cause::Firewall], Unchecked, &why);
+    if let Some(why) = view.unavailable() {
+        out.causes_all(
+            &[Cause::PortNotPublished, Cause::BoundToContainerLoopback, Cause::Firewall],
+            Unchecked,
+            why.clone(),
+        );
         return out.status(Status::Skipped, why);
     }
     let (mut unpublished, mut loopback, mut blocked): (Vec<Text>, Vec<Text>, Vec<Text>) = (vec![], vec![], vec![]);
     let (mut fine, mut unknown): (Vec<String>, Vec<String>) = (vec![], vec![]);
     for role in ROLES {
         let Some(port) = host_port(stack, role.key) else { continue };
-        let Seen::Found(c) = view.seen(role.key, ctx) else { continue };
+        let Seen::Found(c) = view.seen(role.key) else { continue };
         if !c.running {
             continue;
         }

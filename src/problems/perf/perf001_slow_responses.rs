@@ -32,7 +32,7 @@ pub static PROBLEM: Problem = Problem {
 
 fn run(i: &Inputs) -> Vec<Finding> {
     let Some(w) = &i.facts.web else { return vec![] };
-    let related = crate::problems::related::Related::from(i.earlier, i.ctx.lang);
+    let related = crate::problems::related::Related::from(i.earlier);
     vec![i.timed(diagnose(w, &i.docker, &related, i.ctx), i.facts.web_ms)]
 }
 
@@ -57,12 +57,11 @@ pub fn diagnose(w: &WebFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
             let why = match answer {
                 Some(Ok(_)) => t!("PERF001/no-series"),
                 Some(Err(e)) => Text::from(e),
-                None => crate::problems::auth::au002_jwt_verification_fails::http_failure(&p.http, ctx)
-                    .map(Text::from)
+                None => crate::problems::auth::au002_jwt_verification_fails::request_failure(&p.http)
                     .unwrap_or_else(|| t!("PERF001/no-answer")),
             };
-            // A fact, in the run's language as every fact is.
-            out.fact("prometheus", t!("PERF001/prometheus-not-used", url = &p.base_url, why = why).render(ctx.lang));
+            // A fact in words, rendered in the report's language.
+            out.fact_text("prometheus", t!("PERF001/prometheus-not-used", url = &p.base_url, why = why));
             false
         }
         None => false,
@@ -97,9 +96,9 @@ pub fn diagnose(w: &WebFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
         Status::Warning
     };
     let problem = status != Status::Ok;
-    let link = |v: &Option<String>, checked: bool| match (v, problem) {
-        (Some(f), true) => (Suspected, Text::from(f)),
-        (Some(f), false) => (RuledOut, t!("PERF001/fast-although", found = f)),
+    let link = |v: &Option<Text>, checked: bool| match (v, problem) {
+        (Some(f), true) => (Suspected, f.clone()),
+        (Some(f), false) => (RuledOut, t!("PERF001/fast-although", found = f.clone())),
         (None, _) if checked => (RuledOut, t!("PERF001/nothing-found")),
         (None, _) => (Unchecked, t!("PERF001/checks-did-not-run")),
     };
@@ -118,7 +117,7 @@ pub fn diagnose(w: &WebFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
                 .map(|p| format!("{} {p:.0}% CPU", c.name))
         })
         .collect();
-    match docker.unavailable(ctx) {
+    match docker.unavailable() {
         Some(why) => out.cause(Cause::CpuSaturated, Unchecked, why),
         None if busy.is_empty() => out.cause(Cause::CpuSaturated, RuledOut, t!("PERF001/no-container-above-90")),
         None => out.cause(Cause::CpuSaturated, Confirmed, busy.join(", ")),

@@ -8,7 +8,7 @@
 use crate::catalogue::Area;
 use crate::problems::engine::{self, DockerView};
 use crate::problems::registry::{Inputs, Problem};
-use crate::problems::{Ctx, bytes, percent, secs};
+use crate::problems::{bytes, percent, secs};
 use crate::report::{Finding, Status, Verdict::*};
 use crate::t;
 use crate::text::{Sep, Text};
@@ -29,15 +29,15 @@ pub static PROBLEM: Problem = Problem {
 };
 
 fn run(i: &Inputs) -> Vec<Finding> {
-    vec![i.timed(diagnose(&i.docker, i.ctx), i.facts.docker_ms)]
+    vec![i.timed(diagnose(&i.docker), i.facts.docker_ms)]
 }
 
 const NEAR: f64 = 0.9;
 
-pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
+pub fn diagnose(view: &DockerView) -> Finding {
     let mut out = Finding::new("PERF002", "containers");
-    if let Some(why) = view.unavailable(ctx) {
-        out.causes_all(&[Cause::MemoryGrowth, Cause::NearMemoryLimit, Cause::OomKilled], Unchecked, &why);
+    if let Some(why) = view.unavailable() {
+        out.causes_all(&[Cause::MemoryGrowth, Cause::NearMemoryLimit, Cause::OomKilled], Unchecked, why.clone());
         return out.status(Status::Skipped, why);
     }
     let growth = growth(view);
@@ -45,10 +45,10 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
     out.cause(Cause::MemoryGrowth, growth.verdict, growth.evidence.clone());
     if !growth.series.is_empty() {
         // A fact, in the run's language as every fact is.
-        out.fact("memory_growth", growth.series.iter().map(|l| l.render(ctx.lang)).collect::<Vec<_>>());
+        out.fact_texts("memory_growth", growth.series.iter().cloned());
     }
     let containers = view.found();
-    let killed: Vec<String> = containers.iter().filter_map(|c| engine::oom_kills(c, ctx)).collect();
+    let killed: Vec<Text> = containers.iter().filter_map(|c| engine::oom_kills(c)).collect();
     let mut near: Vec<Text> = Vec::new();
     let mut usage = Vec::new();
     for c in &containers {
@@ -69,7 +69,7 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
     if killed.is_empty() {
         out.cause(Cause::OomKilled, RuledOut, t!("PERF002/no-oom-kill"));
     } else {
-        out.cause(Cause::OomKilled, Confirmed, Text::join(killed.iter().map(Text::from), Sep::Clauses));
+        out.cause(Cause::OomKilled, Confirmed, Text::join(killed.clone(), Sep::Clauses));
     }
     if near.is_empty() {
         out.cause(
@@ -96,7 +96,7 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
     let growing = (growth.verdict == Confirmed).then_some(growth.evidence);
     let summary = match status {
         Status::Ok => t!("PERF002/nothing-near-or-killed"),
-        _ => Text::join(killed.into_iter().map(Text::from).chain(near).chain(growing), Sep::Clauses),
+        _ => Text::join(killed.into_iter().chain(near).chain(growing), Sep::Clauses),
     };
     out.status(status, summary)
 }
@@ -208,7 +208,7 @@ mod tests {
     }
 
     fn run(d: &DockerFacts) -> Finding {
-        diagnose(&view(d), &ctx())
+        diagnose(&view(d))
     }
 
     #[test]
@@ -309,7 +309,7 @@ mod tests {
 
     #[test]
     fn without_the_engine_or_enough_samples_causes_stay_unchecked() {
-        let f = diagnose(&DockerView::none(), &ctx());
+        let f = diagnose(&DockerView::none());
         assert_eq!(f.status, Status::Skipped);
         for (id, _) in verdicts(&f) {
             assert_cause(&f, id, Unchecked, "needs the Docker engine");
@@ -317,7 +317,7 @@ mod tests {
         let f = run(&engine_down());
         assert_eq!(f.status, Status::Skipped);
         assert_cause(&f, "oom-killed", Unchecked, "the Docker engine is unreachable (see DK001)");
-        let f = diagnose(&DockerView { facts: None, disabled: true }, &ctx());
+        let f = diagnose(&DockerView { facts: None, disabled: true });
         assert_cause(&f, "near-memory-limit", Unchecked, "not checked: --no-docker");
 
         let mut short = healthy();

@@ -5,7 +5,6 @@ pub mod pg002_too_many_clients;
 pub mod pg003_slow_queries;
 pub mod pg004_connections_drop;
 
-use super::Ctx;
 use super::engine::{self, DockerView, Seen};
 use crate::probe::postgres::{PgErrorKind, PgFacts};
 use crate::report::{Finding, Status, Verdict};
@@ -30,17 +29,17 @@ fn server_answered(f: &PgFacts) -> bool {
 
 /// PG001 with the engine's evidence: the container's state, the services' network links to it,
 /// and their passwords against the container's `POSTGRES_PASSWORD`.
-fn with_engine_pg001(out: &mut Finding, f: &PgFacts, docker: &DockerView, ctx: &Ctx) {
-    engine::explain_unavailable(out, docker, &[Pg001::ContainerStopped, Pg001::NetworkIsolated], ctx);
+fn with_engine_pg001(out: &mut Finding, f: &PgFacts, docker: &DockerView) {
+    engine::explain_unavailable(out, docker, &[Pg001::ContainerStopped, Pg001::NetworkIsolated]);
     if f.url_problem.is_some() {
         return;
     }
-    engine::apply(out, Pg001::ContainerStopped, engine::container_stopped(docker, "postgres", server_answered(f), ctx));
-    engine::apply(out, Pg001::NetworkIsolated, engine::network_isolated(docker, "postgres", ctx));
-    if let Seen::Found(c) = docker.seen("postgres", ctx) {
+    engine::apply(out, Pg001::ContainerStopped, engine::container_stopped(docker, "postgres", server_answered(f)));
+    engine::apply(out, Pg001::NetworkIsolated, engine::network_isolated(docker, "postgres"));
+    if let Seen::Found(c) = docker.seen("postgres") {
         let user = c.env("POSTGRES_USER").map(|e| e.value.clone()).unwrap_or_else(|| "postgres".into());
         let server_fp = c.env("POSTGRES_PASSWORD").and_then(|e| e.fingerprint.clone());
-        let judged = engine::password_mismatch(docker, "postgres", server_fp.as_deref(), Some(&user), ctx);
+        let judged = engine::password_mismatch(docker, "postgres", server_fp.as_deref(), Some(&user));
         let rejected = out.verdict_of(Pg001::WrongPassword) == Some(Verdict::Confirmed);
         match judged {
             Some((Verdict::RuledOut, ev)) if rejected => {
@@ -79,17 +78,13 @@ pub(crate) fn escalate<C: Into<crate::report::CauseId> + Copy, const N: usize>(o
 }
 
 /// PG004 with the engine's evidence: OOM kills and restarts of the container.
-fn with_engine_pg004(out: &mut Finding, docker: &DockerView, ctx: &Ctx) {
-    engine::explain_unavailable(out, docker, &[Pg004::OomKilled], ctx);
-    let Seen::Found(c) = docker.seen("postgres", ctx) else { return };
+fn with_engine_pg004(out: &mut Finding, docker: &DockerView) {
+    engine::explain_unavailable(out, docker, &[Pg004::OomKilled]);
+    let Seen::Found(c) = docker.seen("postgres") else { return };
     let limit =
         c.memory_limit.map(|b| Text::from(super::bytes(b))).unwrap_or_else(|| crate::t!("PG004/no-memory-limit"));
-    if let Some(kills) = engine::oom_kills(c, ctx) {
-        engine::apply(
-            out,
-            Pg004::OomKilled,
-            Some((Verdict::Confirmed, Text::join([kills.into(), limit], Sep::Clauses))),
-        );
+    if let Some(kills) = engine::oom_kills(c) {
+        engine::apply(out, Pg004::OomKilled, Some((Verdict::Confirmed, Text::join([kills, limit], Sep::Clauses))));
         out.status = out.status.max(Status::Warning);
         let summary = std::mem::take(&mut out.summary);
         out.summary = crate::t!("PG004/also-oom-killed", summary = summary, container = &c.name);
@@ -117,7 +112,7 @@ fn with_engine_pg004(out: &mut Finding, docker: &DockerView, ctx: &Ctx) {
                     "PG004/docker-restarted",
                     container = &c.name,
                     count = c.restart_count,
-                    state = engine::describe_state(c, ctx)
+                    state = engine::describe_state(c)
                 ),
             )),
         );
@@ -151,11 +146,11 @@ fn with_engine_pg004(out: &mut Finding, docker: &DockerView, ctx: &Ctx) {
 /// PG004 from the server's own log: a backend killed by signal 9 (what the OOM killer sends)
 /// and the crash recovery after it, which ends every session. Without the engine's `oom` event
 /// a kill -9 is only suspected to be the OOM killer's.
-fn with_logs_pg004(out: &mut Finding, docker: &DockerView, ctx: &Ctx) {
-    let hits = super::logs::service_hits(docker, "postgres", &["PG004"], ctx);
+fn with_logs_pg004(out: &mut Finding, docker: &DockerView) {
+    let hits = super::logs::service_hits(docker, "postgres", &["PG004"]);
     let killed = super::logs::hits_like(&hits, &["signal 9"]);
     if !killed.is_empty() {
-        out.raise(Pg004::OomKilled, Verdict::Suspected, killed.join("; "));
+        out.raise(Pg004::OomKilled, Verdict::Suspected, Text::join(killed, Sep::Clauses));
     }
     let crashed = super::logs::hits_like(
         &hits,
@@ -165,7 +160,7 @@ fn with_logs_pg004(out: &mut Finding, docker: &DockerView, ctx: &Ctx) {
         out.raise(
             Pg004::ServerRestarted,
             Verdict::Confirmed,
-            crate::t!("PG004/crash-recovery", lines = crashed.join("; ")),
+            crate::t!("PG004/crash-recovery", lines = Text::join(crashed, Sep::Clauses)),
         );
         out.status = out.status.max(Status::Warning);
         let summary = std::mem::take(&mut out.summary);

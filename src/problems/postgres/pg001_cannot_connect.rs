@@ -4,10 +4,9 @@
 //! `network-isolated` can only be suspected from here: the Docker layer confirms them.
 
 use crate::catalogue::Area;
-use crate::lang::Lang;
 use crate::probe::postgres::{PgErrorKind, PgFacts};
 use crate::problems::registry::{Inputs, Problem};
-use crate::problems::{Ctx, secs};
+use crate::problems::secs;
 use crate::report::{Finding, Status, Verdict::*};
 use crate::t;
 use crate::text::{Sep, Text};
@@ -31,23 +30,22 @@ pub static PROBLEM: Problem = Problem {
 
 fn run(i: &Inputs) -> Vec<Finding> {
     let Some(pg) = &i.facts.postgres else { return vec![] };
-    let mut f = diagnose(pg, i.ctx);
-    super::with_engine_pg001(&mut f, pg, &i.docker, i.ctx);
+    let mut f = diagnose(pg);
+    super::with_engine_pg001(&mut f, pg, &i.docker);
     vec![i.timed(f, i.facts.postgres_ms)]
 }
 
 /// Databases the stack's services use; a missing one is reported even when ours connects.
 pub const STACK_DATABASES: &[&str] = &["authdb", "apidb", "admindb"];
 
-pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
+pub fn diagnose(f: &PgFacts) -> Finding {
     let mut out = Finding::new("PG001", f.target.clone());
     out.fact("url", &f.url);
     out.fact("url_source", &f.url_source);
     let docker_note = t!("PG001/needs-engine");
     if let Some(p) = &f.url_problem {
-        // The URL's parser speaks both languages in the facts; the one asked for is taken.
-        let what = if ctx.lang == Lang::Ja { &p.ja } else { &p.en };
-        out = out.status(Status::Critical, t!("PG001/url-unusable", source = &f.url_source, what = what));
+        let what = &p.text;
+        out = out.status(Status::Critical, t!("PG001/url-unusable", source = &f.url_source, what = what.clone()));
         out.cause(Cause::BadDatabaseUrl, Confirmed, what.clone());
         out.causes_all(
             &[Cause::ContainerStopped, Cause::WrongPassword, Cause::NetworkIsolated, Cause::DatabaseMissing],
@@ -56,8 +54,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
         );
         return out;
     }
-    let notes: Vec<String> =
-        f.url_notes.iter().map(|n| if ctx.lang == Lang::Ja { n.ja.clone() } else { n.en.clone() }).collect();
+    let notes: Vec<Text> = f.url_notes.iter().map(|n| n.text.clone()).collect();
     let Some(app) = &f.app else {
         return out.status(Status::Unknown, t!("PG001/no-attempt"));
     };
@@ -76,7 +73,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
             out.cause(Cause::WrongPassword, RuledOut, t!("PG001/credentials-accepted"));
             let mut url_evidence = shape_ok;
             if !notes.is_empty() {
-                url_evidence = Text::join([url_evidence, notes.join("; ").into()], Sep::Clauses);
+                url_evidence = Text::join(std::iter::once(url_evidence).chain(notes.iter().cloned()), Sep::Clauses);
             }
             out.cause(Cause::BadDatabaseUrl, RuledOut, url_evidence);
             match &via {
@@ -260,17 +257,13 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Thresholds;
+    use crate::lang::Lang;
     use crate::problems::postgres::fixtures::{failed, healthy};
     use crate::urls::UrlProblem;
 
-    fn ctx() -> Ctx {
-        Ctx { lang: Lang::En, thresholds: Thresholds::default() }
-    }
-
     #[test]
     fn healthy_is_ok_with_every_cause_ruled_out() {
-        let f = diagnose(&healthy(), &ctx());
+        let f = diagnose(&healthy());
         assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
         assert_eq!(f.causes.len(), 5);
         assert!(f.causes.iter().all(|c| c.verdict == RuledOut), "{:?}", f.causes);
@@ -278,10 +271,7 @@ mod tests {
 
     #[test]
     fn wrong_password_is_confirmed() {
-        let f = diagnose(
-            &failed(PgErrorKind::WrongPassword, Some("28P01"), "FATAL: password authentication failed"),
-            &ctx(),
-        );
+        let f = diagnose(&failed(PgErrorKind::WrongPassword, Some("28P01"), "FATAL: password authentication failed"));
         assert_eq!(f.status, Status::Critical);
         assert_eq!(f.verdict_of(Cause::WrongPassword), Some(Confirmed));
         assert_eq!(f.verdict_of(Cause::ContainerStopped), Some(RuledOut));
@@ -290,10 +280,9 @@ mod tests {
     #[test]
     fn bad_url_is_confirmed_naming_what_is_wrong() {
         let mut facts = healthy();
-        facts.url_problem =
-            Some(UrlProblem { en: "port 99999 is out of range (1-65535)".into(), ja: "ポート".into() });
+        facts.url_problem = Some(UrlProblem { text: "port 99999 is out of range (1-65535)".into() });
         facts.app = None;
-        let f = diagnose(&facts, &ctx());
+        let f = diagnose(&facts);
         assert_eq!(f.status, Status::Critical);
         assert_eq!(f.verdict_of(Cause::BadDatabaseUrl), Some(Confirmed));
         assert!(f.summary.en().contains("out of range"));
@@ -301,60 +290,50 @@ mod tests {
 
     #[test]
     fn refused_suspects_a_stopped_container() {
-        let f = diagnose(&failed(PgErrorKind::Refused, None, "Connection refused"), &ctx());
+        let f = diagnose(&failed(PgErrorKind::Refused, None, "Connection refused"));
         assert_eq!(f.status, Status::Critical);
         assert_eq!(f.verdict_of(Cause::ContainerStopped), Some(Suspected));
     }
 
     #[test]
     fn unresolvable_host_suspects_network_isolation() {
-        let f = diagnose(&failed(PgErrorKind::NameNotResolved, None, "failed to lookup address"), &ctx());
+        let f = diagnose(&failed(PgErrorKind::NameNotResolved, None, "failed to lookup address"));
         assert_eq!(f.verdict_of(Cause::NetworkIsolated), Some(Suspected));
     }
 
     #[test]
     fn missing_database_is_confirmed() {
-        let f = diagnose(
-            &failed(PgErrorKind::DatabaseMissing, Some("3D000"), "database \"authdb\" does not exist"),
-            &ctx(),
-        );
+        let f = diagnose(&failed(PgErrorKind::DatabaseMissing, Some("3D000"), "database \"authdb\" does not exist"));
         assert_eq!(f.verdict_of(Cause::DatabaseMissing), Some(Confirmed));
         let mut facts = healthy();
         facts.databases = Some(vec!["authdb".into(), "postgres".into()]);
-        let f = diagnose(&facts, &ctx());
+        let f = diagnose(&facts);
         assert_eq!((f.status, f.verdict_of(Cause::DatabaseMissing)), (Status::Warning, Some(Confirmed)));
         assert!(f.summary.en().contains("apidb, admindb"), "{}", f.summary.en());
     }
 
     #[test]
     fn too_many_clients_defers_to_pg002() {
-        let f =
-            diagnose(&failed(PgErrorKind::TooManyClients, Some("53300"), "sorry, too many clients already"), &ctx());
+        let f = diagnose(&failed(PgErrorKind::TooManyClients, Some("53300"), "sorry, too many clients already"));
         assert_eq!(f.status, Status::Skipped);
         assert!(f.summary.en().contains("PG002"));
     }
 
     #[test]
     fn tls_mismatch_points_at_the_url() {
-        let f = diagnose(&failed(PgErrorKind::TlsUnsupported, None, "server does not support TLS"), &ctx());
+        let f = diagnose(&failed(PgErrorKind::TlsUnsupported, None, "server does not support TLS"));
         assert_eq!(f.verdict_of(Cause::BadDatabaseUrl), Some(Confirmed));
-        let f = diagnose(
-            &failed(
-                PgErrorKind::HbaRejected,
-                Some("28000"),
-                "no pg_hba.conf entry for host \"1.2.3.4\", no encryption",
-            ),
-            &ctx(),
-        );
+        let f = diagnose(&failed(
+            PgErrorKind::HbaRejected,
+            Some("28000"),
+            "no pg_hba.conf entry for host \"1.2.3.4\", no encryption",
+        ));
         assert_eq!(f.verdict_of(Cause::BadDatabaseUrl), Some(Confirmed));
     }
 
     #[test]
     fn japanese_texts() {
-        let f = diagnose(
-            &failed(PgErrorKind::WrongPassword, Some("28P01"), "x"),
-            &Ctx { lang: Lang::Ja, thresholds: Thresholds::default() },
-        );
+        let f = diagnose(&failed(PgErrorKind::WrongPassword, Some("28P01"), "x"));
         let ja = f.summary.render(Lang::Ja);
         assert!(ja.contains("パスワード認証に失敗"), "{ja}");
     }

@@ -10,7 +10,6 @@ use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{Ctx, depends_on, percent, secs};
 use crate::report::{Finding, Status, Verdict::*};
 use crate::t;
-use crate::text::Text;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -107,7 +106,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
             return out.status(Status::Critical, t!("PG002/application-refused", message = msg));
         }
         let why = if no_connection(f) {
-            Text::from(depends_on(ctx, "PG001", "no connection to the server", "サーバーに接続できない"))
+            depends_on("PG001", t!("shared/no-server-connection"))
         } else {
             t!("PG002/unreadable", errors = f.query_errors.join("; "))
         };
@@ -232,12 +231,12 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
 mod tests {
     use super::*;
     use crate::config::Thresholds;
-    use crate::lang::Lang;
+
     use crate::probe::postgres::ServerFacts;
     use crate::problems::postgres::fixtures::{failed, healthy, session};
 
     fn ctx() -> Ctx {
-        Ctx { lang: Lang::En, thresholds: Thresholds::default() }
+        Ctx { thresholds: Thresholds::default() }
     }
 
     fn full_of(sessions: Vec<Session>, max: i64) -> PgFacts {

@@ -41,8 +41,12 @@ const STALE_FLOOR: i64 = 1000;
 pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
     let mut out = Finding::new("PG003", f.target.clone());
     if no_connection(f) {
-        let why = depends_on(ctx, "PG001", "no connection to the server", "サーバーに接続できない");
-        out.causes_all(&[Cause::LongRunningQueries, Cause::MissingIndex, Cause::StaleStatistics], Unchecked, &why);
+        let why = depends_on("PG001", t!("shared/no-server-connection"));
+        out.causes_all(
+            &[Cause::LongRunningQueries, Cause::MissingIndex, Cause::StaleStatistics],
+            Unchecked,
+            why.clone(),
+        );
         return out.status(Status::Skipped, why);
     }
     let limit = ctx.thresholds.long_query.as_secs_f64();
@@ -75,10 +79,12 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
             if !waits.is_empty() {
                 let mut listed: Vec<(&i32, &Text)> = waits.iter().collect();
                 listed.sort_by_key(|(pid, _)| **pid);
-                // A fact is data, not a text to re-render: it is written in the run's language.
-                out.fact(
+                // Rendered in the report's language when the report is built.
+                out.fact_texts(
                     "lock_waits",
-                    listed.iter().map(|(pid, b)| format!("pid {pid}: {}", b.render(ctx.lang))).collect::<Vec<_>>(),
+                    listed
+                        .iter()
+                        .map(|(pid, b)| Text::join([Text::from(format!("pid {pid}: ")), (*b).clone()], Sep::Concat)),
                 );
             }
             if long.is_empty() {
@@ -251,12 +257,12 @@ fn blockers(s: &Session, sessions: &[Session]) -> Option<Text> {
 mod tests {
     use super::*;
     use crate::config::Thresholds;
-    use crate::lang::Lang;
+
     use crate::probe::postgres::{KeyIndex, PgErrorKind, TableStat};
     use crate::problems::postgres::fixtures::{failed, healthy, session};
 
     fn ctx() -> Ctx {
-        Ctx { lang: Lang::En, thresholds: Thresholds::default() }
+        Ctx { thresholds: Thresholds::default() }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use super::no_connection;
 use crate::catalogue::Area;
 use crate::probe::postgres::PgFacts;
 use crate::problems::registry::{Inputs, Problem};
-use crate::problems::{Ctx, depends_on, secs};
+use crate::problems::{depends_on, secs};
 use crate::report::{Finding, Status, Verdict::*};
 use crate::t;
 use crate::text::{Sep, Text};
@@ -30,23 +30,23 @@ pub static PROBLEM: Problem = Problem {
 
 fn run(i: &Inputs) -> Vec<Finding> {
     let Some(pg) = &i.facts.postgres else { return vec![] };
-    let mut f = diagnose(pg, i.ctx);
-    super::with_engine_pg004(&mut f, &i.docker, i.ctx);
-    super::with_logs_pg004(&mut f, &i.docker, i.ctx);
+    let mut f = diagnose(pg);
+    super::with_engine_pg004(&mut f, &i.docker);
+    super::with_logs_pg004(&mut f, &i.docker);
     vec![i.timed(f, i.facts.postgres_ms)]
 }
 
 /// A server up for less than this restarted "recently".
 const RECENT_RESTART_S: f64 = 3600.0;
 
-pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
+pub fn diagnose(f: &PgFacts) -> Finding {
     let mut out = Finding::new("PG004", f.target.clone());
     if no_connection(f) {
-        let why = depends_on(ctx, "PG001", "no connection to the server", "サーバーに接続できない");
+        let why = depends_on("PG001", t!("shared/no-server-connection"));
         out.causes_all(
             &[Cause::OomKilled, Cause::IdleInTransactionTimeout, Cause::NetworkUnstable, Cause::ServerRestarted],
             Unchecked,
-            &why,
+            why.clone(),
         );
         return out.status(Status::Skipped, why);
     }
@@ -159,19 +159,13 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Thresholds;
-    use crate::lang::Lang;
     use crate::probe::postgres::{DbStat, PgErrorKind};
     use crate::problems::fixtures::assert_cause;
     use crate::problems::postgres::fixtures::{failed, healthy, session};
 
-    fn ctx() -> Ctx {
-        Ctx { lang: Lang::En, thresholds: Thresholds::default() }
-    }
-
     #[test]
     fn healthy_is_ok() {
-        let f = diagnose(&healthy(), &ctx());
+        let f = diagnose(&healthy());
         assert_eq!(f.status, Status::Ok);
         assert_eq!(f.verdict_of(Cause::ServerRestarted), Some(RuledOut));
         assert_eq!(f.verdict_of(Cause::OomKilled), Some(Unchecked));
@@ -181,7 +175,7 @@ mod tests {
     fn recent_restart_is_suspected_but_does_not_warn() {
         let mut facts = healthy();
         facts.server.as_mut().unwrap().uptime_s = 120.0;
-        let f = diagnose(&facts, &ctx());
+        let f = diagnose(&facts);
         assert_eq!((f.status, f.verdict_of(Cause::ServerRestarted)), (Status::Ok, Some(Suspected)));
         assert!(f.summary.en().contains("2m") || f.summary.en().contains("120s"), "{}", f.summary.en());
     }
@@ -191,7 +185,7 @@ mod tests {
         let mut facts = healthy();
         facts.server.as_mut().unwrap().idle_in_transaction_session_timeout_ms = 10_000;
         facts.sessions.as_mut().unwrap().push(session(9, "app", "idle in transaction", 8.0));
-        let f = diagnose(&facts, &ctx());
+        let f = diagnose(&facts);
         assert_eq!(f.verdict_of(Cause::IdleInTransactionTimeout), Some(Suspected));
         assert_eq!(f.status, Status::Warning);
     }
@@ -200,17 +194,17 @@ mod tests {
     fn abandoned_sessions_suspect_the_network() {
         let mut facts = healthy();
         facts.db_stats = Some(vec![DbStat { datname: "authdb".into(), sessions_abandoned: 4, ..Default::default() }]);
-        let f = diagnose(&facts, &ctx());
+        let f = diagnose(&facts);
         assert_cause(&f, "network-unstable", Suspected, "4 sessions ended because the client vanished");
         assert_cause(&f, "network-unstable", Suspected, "since the statistics began (never reset");
         // The counters' window, when they were reset.
         facts.db_stats.as_mut().unwrap()[0].stats_reset_age_s = Some(3.0 * 86_400.0);
-        let f = diagnose(&facts, &ctx());
+        let f = diagnose(&facts);
         assert_cause(&f, "network-unstable", Suspected, "(most on authdb), since the statistics were reset 3d ago");
     }
 
     #[test]
     fn no_connection_skips() {
-        assert_eq!(diagnose(&failed(PgErrorKind::Refused, None, "r"), &ctx()).status, Status::Skipped);
+        assert_eq!(diagnose(&failed(PgErrorKind::Refused, None, "r")).status, Status::Skipped);
     }
 }

@@ -4,16 +4,16 @@ pub mod rd001_cannot_connect;
 pub mod rd002_out_of_memory;
 pub mod rd003_low_hit_rate;
 
+use super::depends_on;
 use super::engine::{self, DockerView, Seen};
-use super::{Ctx, depends_on};
 use crate::probe::redis::{RedisErrorKind, RedisFacts};
 use crate::report::{Finding, Status, Verdict};
 use rd001_cannot_connect::Cause as Rd001;
 
 /// RD001 with the engine's evidence: the container's state, the services' network links to it,
 /// and the password in their `REDIS_URL` against the container's `requirepass`.
-fn with_engine_rd001(out: &mut Finding, f: &RedisFacts, docker: &DockerView, ctx: &Ctx) {
-    engine::explain_unavailable(out, docker, &[Rd001::ContainerStopped, Rd001::NetworkIsolated], ctx);
+fn with_engine_rd001(out: &mut Finding, f: &RedisFacts, docker: &DockerView) {
+    engine::explain_unavailable(out, docker, &[Rd001::ContainerStopped, Rd001::NetworkIsolated]);
     if f.url_problem.is_some() {
         return;
     }
@@ -21,15 +21,13 @@ fn with_engine_rd001(out: &mut Finding, f: &RedisFacts, docker: &DockerView, ctx
         || f.error().is_some_and(|e| {
             matches!(e.kind, RedisErrorKind::WrongPassword | RedisErrorKind::NoAuth | RedisErrorKind::Loading)
         });
-    engine::apply(out, Rd001::ContainerStopped, engine::container_stopped(docker, "redis", answered, ctx));
-    engine::apply(out, Rd001::NetworkIsolated, engine::network_isolated(docker, "redis", ctx));
-    if let Seen::Found(c) = docker.seen("redis", ctx) {
+    engine::apply(out, Rd001::ContainerStopped, engine::container_stopped(docker, "redis", answered));
+    engine::apply(out, Rd001::NetworkIsolated, engine::network_isolated(docker, "redis"));
+    if let Seen::Found(c) = docker.seen("redis") {
         match c.requirepass_fingerprint.as_deref() {
-            Some(fp) => engine::apply(
-                out,
-                Rd001::WrongPassword,
-                engine::password_mismatch(docker, "redis", Some(fp), None, ctx),
-            ),
+            Some(fp) => {
+                engine::apply(out, Rd001::WrongPassword, engine::password_mismatch(docker, "redis", Some(fp), None))
+            }
             None => {
                 // No password on the server: clients that send one are refused by Redis 6+.
                 let senders: Vec<String> = engine::links_to(docker, "redis")
@@ -61,12 +59,11 @@ fn with_engine_rd001(out: &mut Finding, f: &RedisFacts, docker: &DockerView, ctx
 pub(crate) fn skipped<C: Into<crate::report::CauseId> + Copy>(
     code: &'static str,
     f: &RedisFacts,
-    ctx: &Ctx,
     ids: &[C],
 ) -> Finding {
-    let why = depends_on(ctx, "RD001", "no connection to Redis", "Redis に接続できない");
+    let why = depends_on("RD001", crate::t!("shared/no-redis-connection"));
     let mut out = Finding::new(code, f.target.clone());
-    out.causes_all(ids, Verdict::Unchecked, &why);
+    out.causes_all(ids, Verdict::Unchecked, why.clone());
     out.status(Status::Skipped, why)
 }
 

@@ -4,12 +4,11 @@
 //! are suspected here and confirmed by the Docker layer.
 
 use crate::catalogue::Area;
-use crate::lang::Lang;
 use crate::probe::redis::{RedisErrorKind, RedisFacts};
-use crate::problems::Ctx;
 use crate::problems::registry::{Inputs, Problem};
 use crate::report::{Finding, Status, Verdict::*};
 use crate::t;
+use crate::text::{Sep, Text};
 
 crate::causes! {
     ContainerStopped = "container-stopped",
@@ -29,20 +28,17 @@ pub static PROBLEM: Problem = Problem {
 
 fn run(i: &Inputs) -> Vec<Finding> {
     let Some(rd) = &i.facts.redis else { return vec![] };
-    let mut f = diagnose(rd, i.ctx);
-    super::with_engine_rd001(&mut f, rd, &i.docker, i.ctx);
+    let mut f = diagnose(rd);
+    super::with_engine_rd001(&mut f, rd, &i.docker);
     vec![i.timed(f, i.facts.redis_ms)]
 }
 
-pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
+pub fn diagnose(f: &RedisFacts) -> Finding {
     let mut out = Finding::new("RD001", f.target.clone());
     out.fact("url", &f.url);
     out.fact("url_source", &f.url_source);
-    let pick = |p: &crate::urls::UrlProblem| {
-        if ctx.lang == Lang::Ja { p.ja.clone() } else { p.en.clone() }
-    };
     if let Some(p) = &f.url_problem {
-        let what = pick(p);
+        let what = p.text.clone();
         out.cause(Cause::BadRedisUrl, Confirmed, what.clone());
         out.causes_all(
             &[Cause::ContainerStopped, Cause::WrongPassword, Cause::NetworkIsolated],
@@ -51,7 +47,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
         );
         return out.status(Status::Critical, t!("RD001/url-unusable", source = &f.url_source, what = what));
     }
-    let notes: Vec<String> = f.url_notes.iter().map(pick).collect();
+    let notes: Vec<Text> = f.url_notes.iter().map(|n| n.text.clone()).collect();
     let Some(conn) = &f.conn else {
         return out.status(Status::Unknown, t!("RD001/no-attempt"));
     };
@@ -63,7 +59,8 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
     }
     let docker_note = t!("RD001/needs-engine");
     let answered = t!("RD001/server-answered");
-    let shape_ok = if notes.is_empty() { t!("RD001/url-shape-ok", url = &f.url) } else { notes.join("; ").into() };
+    let shape_ok =
+        if notes.is_empty() { t!("RD001/url-shape-ok", url = &f.url) } else { Text::join(notes.clone(), Sep::Clauses) };
     let url_verdict = if notes.is_empty() { RuledOut } else { Suspected };
     let (status, summary) = match &conn.result {
         Ok(()) => {
@@ -123,7 +120,11 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
                     out.cause(
                         Cause::BadRedisUrl,
                         Suspected,
-                        if notes.is_empty() { t!("RD001/url-lacks-password") } else { notes.join("; ").into() },
+                        if notes.is_empty() {
+                            t!("RD001/url-lacks-password")
+                        } else {
+                            Text::join(notes.clone(), Sep::Clauses)
+                        },
                     );
                     out.cause(Cause::NetworkIsolated, RuledOut, answered);
                     (Status::Critical, t!("RD001/password-required"))
@@ -155,17 +156,12 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Thresholds;
     use crate::problems::redis::fixtures::{failed, healthy};
     use crate::urls::UrlProblem;
 
-    fn ctx() -> Ctx {
-        Ctx { lang: Lang::En, thresholds: Thresholds::default() }
-    }
-
     #[test]
     fn healthy_is_ok() {
-        let f = diagnose(&healthy(), &ctx());
+        let f = diagnose(&healthy());
         assert_eq!(f.status, Status::Ok);
         assert!(f.causes.iter().all(|c| c.verdict == RuledOut));
     }
@@ -173,30 +169,30 @@ mod tests {
     #[test]
     fn wrong_password_and_noauth_confirm_wrong_password() {
         for k in [RedisErrorKind::WrongPassword, RedisErrorKind::NoAuth] {
-            let f = diagnose(&failed(k, "x"), &ctx());
+            let f = diagnose(&failed(k, "x"));
             assert_eq!((f.status, f.verdict_of(Cause::WrongPassword)), (Status::Critical, Some(Confirmed)));
         }
     }
 
     #[test]
     fn refused_suspects_a_stopped_container() {
-        let f = diagnose(&failed(RedisErrorKind::Refused, "Connection refused"), &ctx());
+        let f = diagnose(&failed(RedisErrorKind::Refused, "Connection refused"));
         assert_eq!(f.verdict_of(Cause::ContainerStopped), Some(Suspected));
     }
 
     #[test]
     fn bad_url_is_confirmed() {
         let mut facts = healthy();
-        facts.url_problem = Some(UrlProblem { en: "the scheme \"http\" is not Redis's".into(), ja: "x".into() });
+        facts.url_problem = Some(UrlProblem { text: "the scheme \"http\" is not Redis's".into() });
         facts.conn = None;
-        let f = diagnose(&facts, &ctx());
+        let f = diagnose(&facts);
         assert_eq!((f.status, f.verdict_of(Cause::BadRedisUrl)), (Status::Critical, Some(Confirmed)));
     }
 
     #[test]
     fn timeout_and_names_suspect_the_network() {
         for k in [RedisErrorKind::Timeout, RedisErrorKind::NameNotResolved] {
-            assert_eq!(diagnose(&failed(k, "x"), &ctx()).verdict_of(Cause::NetworkIsolated), Some(Suspected));
+            assert_eq!(diagnose(&failed(k, "x")).verdict_of(Cause::NetworkIsolated), Some(Suspected));
         }
     }
 }

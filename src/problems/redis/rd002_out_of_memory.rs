@@ -39,7 +39,7 @@ const BIG_KEY_BYTES: u64 = 10 << 20;
 
 pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
     let Some(info) = &f.info else {
-        return skipped("RD002", f, ctx, Cause::ALL);
+        return skipped("RD002", f, Cause::ALL);
     };
     let mut out = Finding::new("RD002", f.target.clone());
     out.fact("used_memory", info.used_memory);
@@ -158,12 +158,12 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
 mod tests {
     use super::*;
     use crate::config::Thresholds;
-    use crate::lang::Lang;
+
     use crate::probe::redis::{BigKeys, KeySize, Keyspace, RedisErrorKind};
     use crate::problems::redis::fixtures::{failed, healthy};
 
     fn ctx() -> Ctx {
-        Ctx { lang: Lang::En, thresholds: Thresholds::default() }
+        Ctx { thresholds: Thresholds::default() }
     }
 
     #[test]

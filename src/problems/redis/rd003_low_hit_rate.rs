@@ -39,7 +39,7 @@ const SHORT_TTL_MS: u64 = 60_000;
 
 pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
     let Some(info) = &f.info else {
-        return skipped("RD003", f, ctx, Cause::ALL);
+        return skipped("RD003", f, Cause::ALL);
     };
     let mut out = Finding::new("RD003", f.target.clone());
     let lookups = info.keyspace_hits + info.keyspace_misses;
@@ -112,11 +112,11 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
 mod tests {
     use super::*;
     use crate::config::Thresholds;
-    use crate::lang::Lang;
+
     use crate::problems::redis::fixtures::healthy;
 
     fn ctx() -> Ctx {
-        Ctx { lang: Lang::En, thresholds: Thresholds::default() }
+        Ctx { thresholds: Thresholds::default() }
     }
 
     fn low(hits: u64, misses: u64) -> RedisFacts {
