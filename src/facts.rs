@@ -13,6 +13,68 @@ use std::collections::BTreeMap;
 
 pub const FACTS_SCHEMA: &str = "doctor.facts/v1";
 
+/// The fact types of each probe, as diagnosis sees them: problems import these, never
+/// `crate::probe` (a test holds that), so that a diagnosis cannot reach a probe's I/O.
+/// The types are defined beside the probe that fills them, and only re-exported here.
+pub mod of {
+    pub mod auth {
+        pub use crate::probe::auth::{
+            AUTH_HEALTH_PATHS, AuthFacts, LOGIN_PATHS, LoginFacts, SERVICES_LEEWAY_S, TokenFacts,
+        };
+    }
+    pub mod docker {
+        pub use crate::probe::docker::{
+            ContainerFacts, ContainerLookup, DEFAULT_HOST, DockerError, DockerErrorKind, DockerFacts, Engine, EnvVar,
+            HealthFacts, Listener, LogFacts, NetFacts, PortFacts, StatsFacts, UrlVar,
+        };
+    }
+    pub mod docker_events {
+        pub use crate::probe::docker_events::{ExitEvents, LOOKBACK_S, Logged, OomEvents};
+    }
+    pub mod health {
+        pub use crate::probe::health::{HealthBody, HealthFacts};
+    }
+    pub mod http {
+        pub use crate::probe::http::{BODY_CAP, CookieFacts, HttpError, HttpErrorKind, HttpFacts};
+    }
+    pub mod inside {
+        pub use crate::probe::inside::{DiskFacts, FileEntry, InsideFacts, KEYS_DIR, UPLOADS_DIR};
+    }
+    pub mod memory_sample {
+        pub use crate::probe::memory_sample::MemorySeries;
+    }
+    pub mod pg_app {
+        pub use crate::probe::pg_app::{
+            ADMIN_DB, API_DB, AUTH_DB, DocStatus, PgAppFacts, ProfileRow, RefreshRows, TokenRow,
+        };
+    }
+    pub mod postgres {
+        pub use crate::probe::postgres::{
+            APPLICATION_NAME, Conn, Connected, DbStat, KeyIndex, PgError, PgErrorKind, PgFacts, ServerFacts, Session,
+            Statement, Statements, TableStat,
+        };
+    }
+    pub mod redis {
+        pub use crate::probe::redis::{
+            BigKeys, KeySize, Keyspace, RedisConn, RedisError, RedisErrorKind, RedisFacts, RedisInfo, TypeTotal,
+        };
+    }
+    pub mod redis_app {
+        pub use crate::probe::redis_app::{
+            CachedProfile, KeyFamily, Persistence, REFRESH_PATTERN, RedisAppFacts, TokenKey, TokenKeySearch,
+        };
+    }
+    pub mod routes {
+        pub use crate::probe::routes::{PathStatus, RouteFacts};
+    }
+    pub mod web {
+        pub use crate::probe::web::{
+            API_HEALTH_PATHS, API_PROFILE_PATHS, ApiFacts, BFF_HEALTH_PATHS, BFF_LOGIN_PATH, BFF_PROFILE_PATHS,
+            FrontendFacts, MetricsFacts, PrometheusFacts, WebFacts,
+        };
+    }
+}
+
 /// Everything a run gathered.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Facts {

@@ -4,7 +4,7 @@
 //! that "container stopped" or "network isolated" is judged the same way everywhere.
 
 use super::{bytes, secs};
-use crate::probe::docker::{ContainerFacts, DockerFacts, UrlVar};
+use crate::facts::of::docker::{ContainerFacts, DockerFacts, UrlVar};
 use crate::report::{CauseId, Finding, Verdict};
 use crate::t;
 use crate::text::{Sep, Text};

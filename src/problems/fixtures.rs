@@ -3,11 +3,11 @@
 //! hits, and assertions on a finding's verdicts. Each test changes the few facts its cause reads.
 
 use crate::config::Thresholds;
-use crate::probe::docker::{
+use crate::facts::of::docker::{
     ContainerFacts, ContainerLookup, DockerError, DockerErrorKind, DockerFacts, Engine, EnvVar, LogFacts, NetFacts,
     StatsFacts, UrlVar,
 };
-use crate::probe::http::{HttpError, HttpErrorKind, HttpFacts};
+use crate::facts::of::http::{HttpError, HttpErrorKind, HttpFacts};
 use crate::problems::Ctx;
 use crate::problems::engine::DockerView;
 use crate::report::{Finding, Verdict};

@@ -3,8 +3,8 @@
 //! status, a 2xx whose body says `unhealthy` or names a component in error, or healthy; the
 //! path that answered, and which component the body says is in error.
 
-use crate::probe::health::{HealthBody, HealthFacts};
-use crate::probe::http::{HttpError, HttpFacts};
+use crate::facts::of::health::{HealthBody, HealthFacts};
+use crate::facts::of::http::{HttpError, HttpFacts};
 use crate::t;
 use crate::text::Text;
 
@@ -97,8 +97,8 @@ fn names(key: &str, word: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::http::HttpErrorKind;
-    use crate::probe::routes::PathStatus;
+    use crate::facts::of::http::HttpErrorKind;
+    use crate::facts::of::routes::PathStatus;
     use crate::problems::fixtures::*;
 
     fn tried(paths: &[(&str, u16)], answered: Option<&str>) -> HealthFacts {

@@ -4,7 +4,7 @@
 //! was logged recently is raised to a warning: the problem comes and goes.
 
 use super::secs;
-use crate::probe::docker::{ContainerFacts, DockerFacts};
+use crate::facts::of::docker::{ContainerFacts, DockerFacts};
 use crate::report::{Finding, Status};
 use crate::t;
 use crate::text::Text;

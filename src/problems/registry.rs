@@ -105,13 +105,59 @@ mod tests {
         assert_eq!(codes.len(), ALL.len(), "a problem is listed twice");
     }
 
+    /// Diagnosis is pure: nothing in `src/problems/` names a probe (their facts come through
+    /// `crate::facts::of`), reads the environment, the clock or a file, or prints.
+    #[test]
+    fn problems_import_no_probe_and_do_no_io() {
+        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src/problems"));
+        let mut stack = vec![dir.to_path_buf()];
+        let mut files = 0;
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                    continue;
+                }
+                files += 1;
+                let text = std::fs::read_to_string(&p).unwrap();
+                for (n, line) in text.lines().enumerate() {
+                    let code = line.split("//").next().unwrap_or("");
+                    for banned in [
+                        "probe::",
+                        "std::env::",
+                        "std::fs::",
+                        "SystemTime::now",
+                        "Instant::now",
+                        "println!",
+                        "eprintln!",
+                    ] {
+                        let test_scan = p.ends_with("registry.rs") && code.contains("for banned in");
+                        assert!(
+                            !code.contains(banned)
+                                || test_scan
+                                || (banned == "std::fs::" && p.ends_with("registry.rs")),
+                            "{}:{}: diagnosis must not use {banned}",
+                            p.display(),
+                            n + 1
+                        );
+                    }
+                }
+            }
+        }
+        assert!(files > 20);
+    }
+
     /// Fact sets every problem must cope with: nothing gathered, an engine that did not
     /// answer, and the healthy stack of the fixtures.
     fn fact_sets() -> Vec<(&'static str, Facts)> {
         let roles = ["postgres", "redis", "auth-service", "user-api", "admin-api", "user-frontend", "admin-frontend"];
-        let web = crate::probe::web::WebFacts {
-            apis: vec![crate::probe::web::ApiFacts { service: "user-api".into(), ..Default::default() }],
-            frontends: vec![crate::probe::web::FrontendFacts { service: "user-frontend".into(), ..Default::default() }],
+        let web = crate::facts::of::web::WebFacts {
+            apis: vec![crate::facts::of::web::ApiFacts { service: "user-api".into(), ..Default::default() }],
+            frontends: vec![crate::facts::of::web::FrontendFacts {
+                service: "user-frontend".into(),
+                ..Default::default()
+            }],
             ..Default::default()
         };
         let healthy = Facts {

@@ -7,8 +7,8 @@
 //! suspected from PG002/PG003; `slow-external-call` has no evidence visible from outside.
 
 use crate::catalogue::Area;
-use crate::probe::http::HttpErrorKind;
-use crate::probe::web::ApiFacts;
+use crate::facts::of::http::HttpErrorKind;
+use crate::facts::of::web::ApiFacts;
 use crate::problems::engine::{DockerView, Seen};
 use crate::problems::health::{self, Reading};
 use crate::problems::registry::{Inputs, Problem};
@@ -201,9 +201,9 @@ pub fn diagnose(a: &ApiFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::docker::{ContainerFacts, DockerFacts};
-    use crate::probe::http::HttpFacts;
-    use crate::probe::web::MetricsFacts;
+    use crate::facts::of::docker::{ContainerFacts, DockerFacts};
+    use crate::facts::of::http::HttpFacts;
+    use crate::facts::of::web::MetricsFacts;
     use crate::problems::fixtures::*;
 
     const HEALTH: &str = "http://localhost:8001/health";
@@ -323,8 +323,8 @@ mod tests {
 
     /// An API whose health answered at `/healthz` (the spec's path) with `code` and `body`.
     fn spec(code: u16, body: &str) -> ApiFacts {
-        use crate::probe::health::HealthFacts;
-        use crate::probe::routes::PathStatus;
+        use crate::facts::of::health::HealthFacts;
+        use crate::facts::of::routes::PathStatus;
         let mut a = api(answer("GET", "http://localhost:8001/healthz", code, body));
         a.health_check = HealthFacts {
             path: Some("/healthz".into()),
@@ -332,7 +332,7 @@ mod tests {
                 PathStatus { path: "/healthz".into(), status: Some(code), error: None },
                 PathStatus { path: "/health".into(), status: Some(404), error: None },
             ],
-            body: crate::probe::health::HealthBody::parse(body),
+            body: crate::facts::of::health::HealthBody::parse(body),
         };
         a
     }

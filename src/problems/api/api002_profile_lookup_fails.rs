@@ -6,9 +6,9 @@
 //! only user-api's logs speak, and the per-user causes stay `unchecked`.
 
 use crate::catalogue::Area;
-use crate::probe::pg_app::{PgAppFacts, ProfileRow};
-use crate::probe::redis::RedisFacts;
-use crate::probe::redis_app::CachedProfile;
+use crate::facts::of::pg_app::{PgAppFacts, ProfileRow};
+use crate::facts::of::redis::RedisFacts;
+use crate::facts::of::redis_app::CachedProfile;
 use crate::problems::engine::DockerView;
 use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{logs, secs};
@@ -178,7 +178,7 @@ pub fn diagnose(
 /// user-api's own health answer, when it says its database is in error
 /// (`{"status":"unhealthy","database":"error"}`): `database-error` confirmed, whatever the
 /// profile lookup saw (every profile read goes through that database).
-pub fn with_health(out: &mut Finding, user_api: Option<&crate::probe::web::ApiFacts>) {
+pub fn with_health(out: &mut Finding, user_api: Option<&crate::facts::of::web::ApiFacts>) {
     let Some(a) = user_api else { return };
     if let Some((true, evidence)) = crate::problems::health::component(&a.health, &a.health_check, "database") {
         out.raise(Cause::DatabaseError, Confirmed, evidence.clone());
@@ -192,9 +192,9 @@ pub fn with_health(out: &mut Finding, user_api: Option<&crate::probe::web::ApiFa
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::docker::DockerFacts;
-    use crate::probe::redis::RedisConn;
-    use crate::probe::redis_app::RedisAppFacts;
+    use crate::facts::of::docker::DockerFacts;
+    use crate::facts::of::redis::RedisConn;
+    use crate::facts::of::redis_app::RedisAppFacts;
     use crate::problems::fixtures::*;
     use std::collections::BTreeMap;
 

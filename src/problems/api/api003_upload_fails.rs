@@ -5,8 +5,8 @@
 //! logged (and failed documents), since doctor never uploads anything.
 
 use crate::catalogue::Area;
-use crate::probe::inside::{InsideFacts, UPLOADS_DIR};
-use crate::probe::pg_app::PgAppFacts;
+use crate::facts::of::inside::{InsideFacts, UPLOADS_DIR};
+use crate::facts::of::pg_app::PgAppFacts;
 use crate::problems::engine::{DockerView, Seen};
 use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{bytes, logs, percent, secs};
@@ -274,9 +274,9 @@ mod tests {
         assert_eq!(parse_size("10 parsecs"), None);
     }
 
-    use crate::probe::docker::{ContainerFacts, DockerFacts};
-    use crate::probe::inside::{DiskFacts, FileEntry};
-    use crate::probe::pg_app::DocStatus;
+    use crate::facts::of::docker::{ContainerFacts, DockerFacts};
+    use crate::facts::of::inside::{DiskFacts, FileEntry};
+    use crate::facts::of::pg_app::DocStatus;
     use crate::problems::fixtures::*;
 
     /// admin-api running as uid 1000, /app/uploads of `mode` owned by `owner`, its disk `used_pct` full.

@@ -11,8 +11,8 @@
 
 use super::au002_jwt_verification_fails::request_failure;
 use crate::catalogue::Area;
-use crate::probe::auth::{AuthFacts, LoginFacts};
-use crate::probe::pg_app::PgAppFacts;
+use crate::facts::of::auth::{AuthFacts, LoginFacts};
+use crate::facts::of::pg_app::PgAppFacts;
 use crate::problems::engine::DockerView;
 use crate::problems::health::{self, Reading};
 use crate::problems::logs;
@@ -319,8 +319,8 @@ fn stores(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::auth::LoginFacts;
-    use crate::probe::http::HttpErrorKind;
+    use crate::facts::of::auth::LoginFacts;
+    use crate::facts::of::http::HttpErrorKind;
     use crate::problems::fixtures::*;
     use crate::report::Verdict;
 
@@ -343,7 +343,7 @@ mod tests {
         PgAppFacts { user: Some(row), ..Default::default() }
     }
 
-    fn auth_logs(hits: &[(&str, &str)]) -> crate::probe::docker::DockerFacts {
+    fn auth_logs(hits: &[(&str, &str)]) -> crate::facts::of::docker::DockerFacts {
         engine(vec![with_logs(running("auth-service"), hits)])
     }
 
@@ -468,8 +468,8 @@ mod tests {
         assert_cause(&f, "user-inactive", Unchecked, "no login tried");
     }
 
-    use crate::probe::health::{HealthBody, HealthFacts};
-    use crate::probe::routes::{PathStatus, RouteFacts};
+    use crate::facts::of::health::{HealthBody, HealthFacts};
+    use crate::facts::of::routes::{PathStatus, RouteFacts};
 
     fn status_of(path: &str, status: u16) -> PathStatus {
         PathStatus { path: path.into(), status: Some(status), error: None }

@@ -10,9 +10,9 @@
 use super::{AUDIENCE_VARS, Expected, ISSUER_VARS, spelled};
 use crate::catalogue::Area;
 use crate::clock::rfc3339;
+use crate::facts::of::auth::AuthFacts;
+use crate::facts::of::http::HttpFacts;
 use crate::jwt::{TokenError, TokenView, Verification};
-use crate::probe::auth::AuthFacts;
-use crate::probe::http::HttpFacts;
 use crate::problems::engine::DockerView;
 use crate::problems::registry::{Inputs, Problem};
 use crate::problems::secs;
@@ -379,11 +379,11 @@ fn token_type_cause(out: &mut Finding, view: &TokenView, status: &mut Status, no
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::facts::of::auth::TokenFacts;
+    use crate::facts::of::docker::{ContainerFacts, DockerFacts};
+    use crate::facts::of::http::HttpErrorKind;
+    use crate::facts::of::inside::{FileEntry, InsideFacts};
     use crate::jwt::{JwksFacts, KeyFacts};
-    use crate::probe::auth::TokenFacts;
-    use crate::probe::docker::{ContainerFacts, DockerFacts};
-    use crate::probe::http::HttpErrorKind;
-    use crate::probe::inside::{FileEntry, InsideFacts};
     use crate::problems::fixtures::*;
     use crate::report::Verdict;
 

@@ -6,9 +6,9 @@
 //! otherwise nothing outside auth-service's memory shows it, and the cause stays `unchecked`.
 
 use crate::catalogue::Area;
-use crate::probe::pg_app::{PgAppFacts, RefreshRows};
-use crate::probe::redis::RedisFacts;
-use crate::probe::redis_app::{KeyFamily, Persistence, TokenKeySearch};
+use crate::facts::of::pg_app::{PgAppFacts, RefreshRows};
+use crate::facts::of::redis::RedisFacts;
+use crate::facts::of::redis_app::{KeyFamily, Persistence, TokenKeySearch};
 use crate::problems::engine::DockerView;
 use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{logs, secs};
@@ -291,10 +291,10 @@ fn the_token(out: &mut Finding, pg: Option<&PgAppFacts>, redis: Option<&RedisFac
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::docker::{ContainerFacts, DockerFacts};
-    use crate::probe::pg_app::TokenRow;
-    use crate::probe::redis::{RedisConn, RedisError, RedisErrorKind, RedisInfo};
-    use crate::probe::redis_app::{RedisAppFacts, TokenKey};
+    use crate::facts::of::docker::{ContainerFacts, DockerFacts};
+    use crate::facts::of::pg_app::TokenRow;
+    use crate::facts::of::redis::{RedisConn, RedisError, RedisErrorKind, RedisInfo};
+    use crate::facts::of::redis_app::{RedisAppFacts, TokenKey};
     use crate::problems::fixtures::*;
 
     /// `total` rows in authdb.refresh_tokens, `expired` of them expired, none revoked.
@@ -379,7 +379,11 @@ mod tests {
         );
         // ... and when: the redis container's exits, as the engine logged them.
         let restarted = ContainerFacts {
-            exits: Some(crate::probe::docker_events::ExitEvents { count: 1, last_age_s: 7200.0, last_codes: vec![0] }),
+            exits: Some(crate::facts::of::docker_events::ExitEvents {
+                count: 1,
+                last_age_s: 7200.0,
+                last_codes: vec![0],
+            }),
             ..running("redis")
         };
         let f = run(Some(&pg(rows(10, 2))), Some(&redis(0)), &engine(vec![running("auth-service"), restarted]));

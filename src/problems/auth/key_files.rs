@@ -4,8 +4,8 @@
 //! public key's fingerprint are read (see `probe::inside`); a private key's content never is.
 
 use super::au002_jwt_verification_fails::Cause;
+use crate::facts::of::inside::{FileEntry, InsideFacts, KEYS_DIR};
 use crate::jwt::JwksFacts;
-use crate::probe::inside::{FileEntry, InsideFacts, KEYS_DIR};
 use crate::problems::engine::{DockerView, Seen};
 use crate::report::{Finding, Status, Verdict::*};
 use crate::text::{Sep, Text};

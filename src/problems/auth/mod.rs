@@ -7,7 +7,7 @@ pub mod key_files;
 pub mod verifier_settings;
 
 use super::engine::{DockerView, Seen};
-use crate::probe::docker::ContainerFacts;
+use crate::facts::of::docker::ContainerFacts;
 use crate::text::Text;
 
 /// The two spellings of the expected issuer: auth-service and user-api read `JWT_ISS`,
@@ -101,7 +101,7 @@ mod tests {
         ));
 
         // Else auth-service's container, under whichever name it has.
-        let c = crate::probe::docker::ContainerFacts {
+        let c = crate::facts::of::docker::ContainerFacts {
             env: vec![env("JWT_ISS", "https://auth.example.com"), env("JWT_AUDIENCE", "fastapi-api")],
             ..running("auth-service")
         };

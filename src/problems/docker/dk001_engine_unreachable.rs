@@ -4,7 +4,7 @@
 //! not share. When it is reached, the check is ok and names the engine and its API version.
 
 use crate::catalogue::Area;
-use crate::probe::docker::{DockerErrorKind, DockerFacts};
+use crate::facts::of::docker::{DockerErrorKind, DockerFacts};
 use crate::problems::engine::DockerView;
 use crate::problems::registry::{Inputs, Problem};
 use crate::report::{Finding, Status, Verdict::*};
@@ -32,7 +32,7 @@ fn run(i: &Inputs) -> Vec<Finding> {
 }
 
 pub fn diagnose(view: &DockerView) -> Finding {
-    let host = view.facts.map(|f| f.host.clone()).unwrap_or_else(|| crate::probe::docker::DEFAULT_HOST.into());
+    let host = view.facts.map(|f| f.host.clone()).unwrap_or_else(|| crate::facts::of::docker::DEFAULT_HOST.into());
     let mut out = Finding::new("DK001", format!("docker@{host}"));
     let Some(f) = view.facts.filter(|_| !view.disabled) else {
         let why = t!("DK001/no-docker");
@@ -157,7 +157,7 @@ fn diagnose_facts(f: &DockerFacts, mut out: Finding) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::docker::{DockerError, Engine};
+    use crate::facts::of::docker::{DockerError, Engine};
 
     fn facts(engine: Result<Engine, DockerError>, from_env: bool) -> DockerFacts {
         DockerFacts {

@@ -2,7 +2,7 @@
 //! with state, health, restarts (and exits the engine logged in the last 24 h), uptime, CPU,
 //! memory against its limit and published ports.
 
-use crate::probe::docker::DockerFacts;
+use crate::facts::of::docker::DockerFacts;
 use crate::report::ContainerRow;
 
 pub fn rows(f: &DockerFacts) -> Vec<ContainerRow> {

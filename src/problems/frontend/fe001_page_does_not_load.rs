@@ -6,7 +6,7 @@
 //! error or blank page while the backends are reachable.
 
 use crate::catalogue::Area;
-use crate::probe::web::FrontendFacts;
+use crate::facts::of::web::FrontendFacts;
 use crate::problems::engine::{self, DockerView, Seen};
 use crate::problems::health::{self, Reading};
 use crate::problems::registry::{Inputs, Problem};
@@ -152,8 +152,8 @@ pub fn diagnose(f: &FrontendFacts, docker: &DockerView) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::docker::{ContainerFacts, DockerFacts, PortFacts, UrlVar};
-    use crate::probe::http::{HttpErrorKind, HttpFacts};
+    use crate::facts::of::docker::{ContainerFacts, DockerFacts, PortFacts, UrlVar};
+    use crate::facts::of::http::{HttpErrorKind, HttpFacts};
     use crate::problems::fixtures::*;
 
     fn page(page: HttpFacts) -> FrontendFacts {
@@ -326,8 +326,8 @@ mod tests {
 
     /// A page answering 200 and a BFF whose `/api/health` answered `code` with `body`.
     fn with_health(code: u16, body: &str) -> FrontendFacts {
-        use crate::probe::health::{HealthBody, HealthFacts};
-        use crate::probe::routes::PathStatus;
+        use crate::facts::of::health::{HealthBody, HealthFacts};
+        use crate::facts::of::routes::PathStatus;
         let found = code != 404;
         FrontendFacts {
             health: Some(answer("GET", "http://localhost:3002/api/health", code, body)),

@@ -5,7 +5,7 @@
 //! `cors-credentials` (`Access-Control-Allow-Origin: *` with credentials).
 
 use crate::catalogue::Area;
-use crate::probe::web::FrontendFacts;
+use crate::facts::of::web::FrontendFacts;
 use crate::problems::registry::{Inputs, Problem};
 use crate::report::{Finding, Status, Verdict::*};
 use crate::t;
@@ -154,7 +154,7 @@ pub fn diagnose(f: &FrontendFacts) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::http::{CookieFacts, HttpErrorKind};
+    use crate::facts::of::http::{CookieFacts, HttpErrorKind};
     use crate::problems::fixtures::*;
 
     fn cookie(name: &str, http_only: bool, secure: bool, same_site: Option<&str>) -> CookieFacts {

@@ -6,7 +6,7 @@
 //! route is a route not found, which says nothing about the token.
 
 use crate::catalogue::Area;
-use crate::probe::web::FrontendFacts;
+use crate::facts::of::web::FrontendFacts;
 use crate::problems::registry::{Inputs, Problem};
 use crate::report::{Finding, Status, Verdict::*};
 use crate::t;
@@ -62,7 +62,7 @@ pub fn diagnose(f: &FrontendFacts) -> Finding {
         return out.status(Status::Ok, ok);
     }
     // How a call answered: its HTTP status, or that it did not.
-    let answered = |h: &crate::probe::http::HttpFacts| {
+    let answered = |h: &crate::facts::of::http::HttpFacts| {
         h.status.map(|s| Text::from(format!("HTTP {s}"))).unwrap_or_else(|| t!("FE003/no-answer"))
     };
     let code = answered(bff);
@@ -125,8 +125,8 @@ fn no_bff_route(mut out: Finding, f: &FrontendFacts, has_access: bool) -> Findin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::http::{CookieFacts, HttpErrorKind, HttpFacts};
-    use crate::probe::routes::{PathStatus, RouteFacts};
+    use crate::facts::of::http::{CookieFacts, HttpErrorKind, HttpFacts};
+    use crate::facts::of::routes::{PathStatus, RouteFacts};
     use crate::problems::fixtures::*;
 
     const BFF: &str = "http://localhost:3002/api/users/profile";

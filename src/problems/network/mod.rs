@@ -4,7 +4,7 @@
 pub mod net001_services_cannot_reach_each_other;
 pub mod net002_host_cannot_reach_container;
 
-use crate::probe::docker::{ContainerFacts, Listener};
+use crate::facts::of::docker::{ContainerFacts, Listener};
 
 /// How a container listens on `port`: on every address, only on its loopback, or not at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -156,7 +156,7 @@ pub fn diagnose(view: &DockerView) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::docker::ContainerFacts;
+    use crate::facts::of::docker::ContainerFacts;
     use crate::problems::fixtures::*;
 
     #[test]

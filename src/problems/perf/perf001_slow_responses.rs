@@ -5,7 +5,7 @@
 //! `slow-database` and `cache-misses` are suspected from PG002/PG003 and RD003.
 
 use crate::catalogue::Area;
-use crate::probe::web::WebFacts;
+use crate::facts::of::web::WebFacts;
 use crate::problems::engine::DockerView;
 use crate::problems::registry::{Inputs, Problem};
 use crate::problems::related::Related;
@@ -136,9 +136,9 @@ pub fn diagnose(w: &WebFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::docker::{ContainerFacts, DockerFacts};
-    use crate::probe::http::{HttpErrorKind, HttpFacts};
-    use crate::probe::web::{ApiFacts, MetricsFacts, PrometheusFacts};
+    use crate::facts::of::docker::{ContainerFacts, DockerFacts};
+    use crate::facts::of::http::{HttpErrorKind, HttpFacts};
+    use crate::facts::of::web::{ApiFacts, MetricsFacts, PrometheusFacts};
     use crate::problems::fixtures::*;
     use std::collections::BTreeMap;
 

@@ -182,9 +182,9 @@ fn growth(view: &DockerView) -> Growth {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::docker::{ContainerFacts, DockerFacts};
-    use crate::probe::docker_events::OomEvents;
-    use crate::probe::memory_sample::MemorySeries;
+    use crate::facts::of::docker::{ContainerFacts, DockerFacts};
+    use crate::facts::of::docker_events::OomEvents;
+    use crate::facts::of::memory_sample::MemorySeries;
     use crate::problems::fixtures::*;
 
     const MB: u64 = 1 << 20;

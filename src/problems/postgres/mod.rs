@@ -6,7 +6,7 @@ pub mod pg003_slow_queries;
 pub mod pg004_connections_drop;
 
 use super::engine::{self, DockerView, Seen};
-use crate::probe::postgres::{PgErrorKind, PgFacts};
+use crate::facts::of::postgres::{PgErrorKind, PgFacts};
 use crate::report::{Finding, Status, Verdict};
 use crate::text::{Sep, Text};
 use pg001_cannot_connect::Cause as Pg001;
@@ -176,7 +176,7 @@ pub(crate) fn no_connection(facts: &PgFacts) -> bool {
 #[cfg(test)]
 pub(crate) mod fixtures {
     //! Facts as the probe returns them for a healthy server; tests change one thing each.
-    use crate::probe::postgres::*;
+    use crate::facts::of::postgres::*;
 
     pub fn healthy() -> PgFacts {
         let ok = |user: &str, db: &str, superuser| Conn {
@@ -261,8 +261,8 @@ pub(crate) mod fixtures {
 #[cfg(test)]
 mod engine_tests {
     use super::*;
-    use crate::probe::docker::ContainerFacts;
-    use crate::probe::docker_events::OomEvents;
+    use crate::facts::of::docker::ContainerFacts;
+    use crate::facts::of::docker_events::OomEvents;
     use crate::problems::fixtures::{assert_cause, ctx, engine, running, view};
     use crate::report::Verdict::*;
 
@@ -291,7 +291,7 @@ mod engine_tests {
 
     #[test]
     fn pg004_restarts_by_hand_from_the_engines_exits() {
-        use crate::probe::docker_events::ExitEvents;
+        use crate::facts::of::docker_events::ExitEvents;
         let exits = |count, last_age_s| Some(ExitEvents { count, last_age_s, last_codes: vec![0] });
         let recent = ContainerFacts { exits: exits(1, 120.0), ..running("postgres") };
         let f = pg004(recent);

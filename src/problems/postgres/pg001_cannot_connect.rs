@@ -4,7 +4,7 @@
 //! `network-isolated` can only be suspected from here: the Docker layer confirms them.
 
 use crate::catalogue::Area;
-use crate::probe::postgres::{PgErrorKind, PgFacts};
+use crate::facts::of::postgres::{PgErrorKind, PgFacts};
 use crate::problems::registry::{Inputs, Problem};
 use crate::problems::secs;
 use crate::report::{Finding, Status, Verdict::*};

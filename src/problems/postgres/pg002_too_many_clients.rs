@@ -5,7 +5,7 @@
 
 use super::no_connection;
 use crate::catalogue::Area;
-use crate::probe::postgres::{PgErrorKind, PgFacts, Session};
+use crate::facts::of::postgres::{PgErrorKind, PgFacts, Session};
 use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{Ctx, depends_on, percent, secs};
 use crate::report::{Finding, Status, Verdict::*};
@@ -232,7 +232,7 @@ mod tests {
     use super::*;
     use crate::config::Thresholds;
 
-    use crate::probe::postgres::ServerFacts;
+    use crate::facts::of::postgres::ServerFacts;
     use crate::problems::postgres::fixtures::{failed, healthy, session};
 
     fn ctx() -> Ctx {

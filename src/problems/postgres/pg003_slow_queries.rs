@@ -5,7 +5,7 @@
 
 use super::no_connection;
 use crate::catalogue::Area;
-use crate::probe::postgres::{PgFacts, Session, Statements};
+use crate::facts::of::postgres::{PgFacts, Session, Statements};
 use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{Ctx, depends_on, secs};
 use crate::report::{Finding, Status, Verdict::*};
@@ -152,7 +152,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
 
     // missing-index
     // "apidb.profiles(user_id)": the index belongs in that database.
-    let name = |k: &crate::probe::postgres::KeyIndex| match &k.db {
+    let name = |k: &crate::facts::of::postgres::KeyIndex| match &k.db {
         Some(db) => format!("{db}.{}({})", k.table, k.column),
         None => format!("{}({})", k.table, k.column),
     };
@@ -258,7 +258,7 @@ mod tests {
     use super::*;
     use crate::config::Thresholds;
 
-    use crate::probe::postgres::{KeyIndex, PgErrorKind, TableStat};
+    use crate::facts::of::postgres::{KeyIndex, PgErrorKind, TableStat};
     use crate::problems::postgres::fixtures::{failed, healthy, session};
 
     fn ctx() -> Ctx {

@@ -5,7 +5,7 @@
 
 use super::no_connection;
 use crate::catalogue::Area;
-use crate::probe::postgres::PgFacts;
+use crate::facts::of::postgres::PgFacts;
 use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{depends_on, secs};
 use crate::report::{Finding, Status, Verdict::*};
@@ -159,7 +159,7 @@ pub fn diagnose(f: &PgFacts) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::postgres::{DbStat, PgErrorKind};
+    use crate::facts::of::postgres::{DbStat, PgErrorKind};
     use crate::problems::fixtures::assert_cause;
     use crate::problems::postgres::fixtures::{failed, healthy, session};
 

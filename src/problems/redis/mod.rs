@@ -6,7 +6,7 @@ pub mod rd003_low_hit_rate;
 
 use super::depends_on;
 use super::engine::{self, DockerView, Seen};
-use crate::probe::redis::{RedisErrorKind, RedisFacts};
+use crate::facts::of::redis::{RedisErrorKind, RedisFacts};
 use crate::report::{Finding, Status, Verdict};
 use rd001_cannot_connect::Cause as Rd001;
 
@@ -69,7 +69,7 @@ pub(crate) fn skipped<C: Into<crate::report::CauseId> + Copy>(
 
 #[cfg(test)]
 pub(crate) mod fixtures {
-    use crate::probe::redis::*;
+    use crate::facts::of::redis::*;
     use std::collections::BTreeMap;
 
     pub fn healthy() -> RedisFacts {

@@ -4,7 +4,7 @@
 //! are suspected here and confirmed by the Docker layer.
 
 use crate::catalogue::Area;
-use crate::probe::redis::{RedisErrorKind, RedisFacts};
+use crate::facts::of::redis::{RedisErrorKind, RedisFacts};
 use crate::problems::registry::{Inputs, Problem};
 use crate::report::{Finding, Status, Verdict::*};
 use crate::t;

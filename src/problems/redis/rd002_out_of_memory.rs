@@ -5,7 +5,7 @@
 
 use super::skipped;
 use crate::catalogue::Area;
-use crate::probe::redis::RedisFacts;
+use crate::facts::of::redis::RedisFacts;
 use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{Ctx, bytes, percent};
 use crate::report::{Finding, Status, Verdict::*};
@@ -159,7 +159,7 @@ mod tests {
     use super::*;
     use crate::config::Thresholds;
 
-    use crate::probe::redis::{BigKeys, KeySize, Keyspace, RedisErrorKind};
+    use crate::facts::of::redis::{BigKeys, KeySize, Keyspace, RedisErrorKind};
     use crate::problems::redis::fixtures::{failed, healthy};
 
     fn ctx() -> Ctx {

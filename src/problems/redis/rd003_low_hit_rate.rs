@@ -5,7 +5,7 @@
 
 use super::skipped;
 use crate::catalogue::Area;
-use crate::probe::redis::RedisFacts;
+use crate::facts::of::redis::RedisFacts;
 use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{Ctx, percent, secs};
 use crate::report::{Finding, Status, Verdict::*};
