@@ -218,15 +218,11 @@ fn checks_without_timing(v: &Value) -> Vec<Value> {
 fn dumped_facts_replay_to_the_same_report_without_secrets() {
     let (mut cmd, dir) = doctor();
     let dump = dir.path().join("facts.json");
-    let live = run(unreachable_env(&mut cmd).args([
-        "all",
-        "--timeout",
-        "1s",
-        "--format",
-        "json",
-        "--dump-facts",
-        dump.to_str().unwrap(),
-    ]));
+    // Settings diagnosis reads from variables travel in the facts: the replaying machine has none.
+    let live = run(unreachable_env(&mut cmd)
+        .env("MAX_FILE_SIZE", "10485760")
+        .env("JWT_ISS", "https://auth.example.com")
+        .args(["all", "--timeout", "1s", "--format", "json", "--dump-facts", dump.to_str().unwrap()]));
     assert_eq!(live.code, 2, "{}", live.stderr);
     let text = std::fs::read_to_string(&dump).unwrap();
     assert!(text.contains("doctor.facts/v1") && !text.contains("Replay-Secret-1"), "facts leak or lack a schema");
@@ -237,6 +233,8 @@ fn dumped_facts_replay_to_the_same_report_without_secrets() {
     let (a, b): (Value, Value) =
         (serde_json::from_str(&live.stdout).unwrap(), serde_json::from_str(&replay.stdout).unwrap());
     assert_eq!(checks_without_timing(&a), checks_without_timing(&b));
+    let api003 = b["checks"].as_array().unwrap().iter().find(|c| c["code"] == "API003").unwrap();
+    assert!(api003["evidence"]["max_file_size"].as_str().unwrap().contains("10 MB"), "{api003:#}");
 
     let (mut cmd, d2) = doctor();
     std::fs::write(d2.path().join("bad.json"), "{\"schema\": \"other\"}").unwrap();

@@ -120,7 +120,11 @@ mod tests {
                     continue;
                 }
                 files += 1;
-                let text = std::fs::read_to_string(&p).unwrap();
+                let mut text = std::fs::read_to_string(&p).unwrap();
+                if p.ends_with("registry.rs") {
+                    // This scan itself names what it looks for.
+                    text.truncate(text.find("mod tests").unwrap_or(text.len()));
+                }
                 for (n, line) in text.lines().enumerate() {
                     let code = line.split("//").next().unwrap_or("");
                     for banned in [
@@ -132,15 +136,7 @@ mod tests {
                         "println!",
                         "eprintln!",
                     ] {
-                        let test_scan = p.ends_with("registry.rs") && code.contains("for banned in");
-                        assert!(
-                            !code.contains(banned)
-                                || test_scan
-                                || (banned == "std::fs::" && p.ends_with("registry.rs")),
-                            "{}:{}: diagnosis must not use {banned}",
-                            p.display(),
-                            n + 1
-                        );
+                        assert!(!code.contains(banned), "{}:{}: diagnosis must not use {banned}", p.display(), n + 1);
                     }
                 }
             }
