@@ -60,36 +60,90 @@ pub fn format_duration(d: Duration) -> String {
     }
 }
 
+/// The limits the checks judge by. The defaults are the stack's own alerting
+/// (`11-operations/05-alerting.md`, `03-monitoring.md`; the contract's thresholds table).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Thresholds {
+    /// PG003: a statement's mean execution time (pg_stat_statements) above it is slow.
+    pub slow_query: Duration,
+    /// PG003: an active statement running longer is reported.
     pub long_query: Duration,
+    /// PG002/PG003/PG004: a transaction open longer (also idle in one).
+    pub long_transaction: Duration,
+    /// PG002: an idle connection older than this is reported.
     pub idle_connection: Duration,
+    /// PG002: share of the usable slots in use.
     pub connections_warn: f64,
+    pub connections_crit: f64,
+    /// RD002: share of `maxmemory`.
     pub redis_memory_warn: f64,
+    pub redis_memory_crit: f64,
+    /// RD003: keyspace hit rate.
     pub redis_hit_rate_warn: f64,
+    pub redis_hit_rate_crit: f64,
+    /// RD001: connected clients.
+    pub redis_clients_warn: u64,
+    pub redis_clients_crit: u64,
+    /// API001, PERF001: p95 latency.
     pub response_time_warn: Duration,
+    pub response_time_crit: Duration,
+    /// API001: requests in progress.
+    pub in_progress_warn: u64,
+    pub in_progress_crit: u64,
+    /// API001, PERF001: a container's CPU, as a share of one core.
+    pub container_cpu_warn: f64,
+    /// API001, PERF002: a container's memory, as a share of its limit.
+    pub container_memory_warn: f64,
+    /// API003 and any disk doctor reads: share used.
+    pub disk_warn: f64,
 }
 
 impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {
+            slow_query: Duration::from_secs(1),
             long_query: Duration::from_secs(60),
+            long_transaction: Duration::from_secs(300),
             idle_connection: Duration::from_secs(300),
             connections_warn: 0.8,
-            redis_memory_warn: 0.9,
+            connections_crit: 0.95,
+            redis_memory_warn: 0.8,
+            redis_memory_crit: 0.9,
             redis_hit_rate_warn: 0.8,
-            response_time_warn: Duration::from_secs(1),
+            redis_hit_rate_crit: 0.6,
+            redis_clients_warn: 100,
+            redis_clients_crit: 200,
+            response_time_warn: Duration::from_millis(500),
+            response_time_crit: Duration::from_secs(1),
+            in_progress_warn: 100,
+            in_progress_crit: 500,
+            container_cpu_warn: 0.8,
+            container_memory_warn: 0.8,
+            disk_warn: 0.8,
         }
     }
 }
 
 pub const THRESHOLD_NAMES: &[&str] = &[
+    "slow_query",
     "long_query",
+    "long_transaction",
     "idle_connection",
     "connections_warn",
+    "connections_crit",
     "redis_memory_warn",
+    "redis_memory_crit",
     "redis_hit_rate_warn",
+    "redis_hit_rate_crit",
+    "redis_clients_warn",
+    "redis_clients_crit",
     "response_time_warn",
+    "response_time_crit",
+    "in_progress_warn",
+    "in_progress_crit",
+    "container_cpu_warn",
+    "container_memory_warn",
+    "disk_warn",
 ];
 
 impl Thresholds {
@@ -104,13 +158,27 @@ impl Thresholds {
             if (0.0..=1.0).contains(&r) { Ok(r) } else { Err(format!("{name}={v:?}: a share must be between 0 and 1")) }
         };
         let dur = |v: &str| parse_duration(v).map_err(|e| format!("{name}: {e}"));
+        let count = |v: &str| v.trim().parse::<u64>().map_err(|_| format!("{name}={v:?}: expected a whole number"));
         match name.trim() {
+            "slow_query" => self.slow_query = dur(value)?,
             "long_query" => self.long_query = dur(value)?,
+            "long_transaction" => self.long_transaction = dur(value)?,
             "idle_connection" => self.idle_connection = dur(value)?,
             "connections_warn" => self.connections_warn = ratio(value)?,
+            "connections_crit" => self.connections_crit = ratio(value)?,
             "redis_memory_warn" => self.redis_memory_warn = ratio(value)?,
+            "redis_memory_crit" => self.redis_memory_crit = ratio(value)?,
             "redis_hit_rate_warn" => self.redis_hit_rate_warn = ratio(value)?,
+            "redis_hit_rate_crit" => self.redis_hit_rate_crit = ratio(value)?,
+            "redis_clients_warn" => self.redis_clients_warn = count(value)?,
+            "redis_clients_crit" => self.redis_clients_crit = count(value)?,
             "response_time_warn" => self.response_time_warn = dur(value)?,
+            "response_time_crit" => self.response_time_crit = dur(value)?,
+            "in_progress_warn" => self.in_progress_warn = count(value)?,
+            "in_progress_crit" => self.in_progress_crit = count(value)?,
+            "container_cpu_warn" => self.container_cpu_warn = ratio(value)?,
+            "container_memory_warn" => self.container_memory_warn = ratio(value)?,
+            "disk_warn" => self.disk_warn = ratio(value)?,
             other => {
                 return Err(format!("unknown threshold {other:?}: known are {}", THRESHOLD_NAMES.join(", ")));
             }
@@ -482,6 +550,27 @@ mod tests {
         assert_eq!(s.thresholds.long_query, Duration::from_secs(30));
         assert_eq!(s.thresholds.connections_warn, 0.5);
         assert_eq!(s.thresholds.idle_connection, Duration::from_secs(60));
+    }
+
+    /// The help's list of defaults is the defaults (a threshold added or changed must be
+    /// said in `--help`).
+    #[test]
+    fn every_threshold_is_settable_and_its_default_is_in_the_help() {
+        let help = crate::cli::command().render_long_help().to_string();
+        let defaults = Thresholds::default();
+        for name in THRESHOLD_NAMES {
+            assert!(help.contains(&format!("{name}=")), "--help lacks {name}");
+            let mut t = defaults.clone();
+            let v = if name.starts_with("redis_clients") || name.starts_with("in_progress") {
+                "7"
+            } else if name.starts_with("response_time") || !(name.ends_with("_warn") || name.ends_with("_crit")) {
+                "7s"
+            } else {
+                "0.5"
+            };
+            t.set(name, v).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_ne!(t, defaults, "{name} set nothing");
+        }
     }
 
     #[test]

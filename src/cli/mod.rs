@@ -31,9 +31,13 @@ compose projects, one compose file, or the runbook's names), with the services' 
 repositories' .env files below the current directory, and last the built-in stack (postgres on
 localhost:5432, redis on localhost:6379, ...). `doctor stack` shows what was found.
 
-Thresholds (--threshold NAME=VALUE, or [thresholds] in doctor.toml), with their defaults:
-  long_query=60s idle_connection=5m connections_warn=0.8 redis_memory_warn=0.9
-  redis_hit_rate_warn=0.8 response_time_warn=1s
+Thresholds (--threshold NAME=VALUE, or [thresholds] in doctor.toml), with their defaults (the
+stack's own alerting):
+  slow_query=1s long_query=60s long_transaction=5m idle_connection=5m
+  connections_warn=0.8 connections_crit=0.95 redis_memory_warn=0.8 redis_memory_crit=0.9
+  redis_hit_rate_warn=0.8 redis_hit_rate_crit=0.6 redis_clients_warn=100 redis_clients_crit=200
+  response_time_warn=500ms response_time_crit=1s in_progress_warn=100 in_progress_crit=500
+  container_cpu_warn=0.8 container_memory_warn=0.8 disk_warn=0.8
 
 Exit codes: 0 all ok, 1 worst is a warning, 2 something is critical,
             3 could not tell (unknown), or the command line or configuration is wrong.

@@ -108,12 +108,15 @@ pub fn diagnose(a: &ApiFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
         let slow: Vec<String> =
             m.p95.iter().filter(|(_, v)| **v >= warn).map(|(k, v)| format!("{k} p95 {:.2}s", v)).collect();
         if !slow.is_empty() {
-            status = status.max(Status::Warning);
+            let crit = ctx.thresholds.response_time_crit.as_secs_f64();
+            let over_crit = m.p95.values().any(|v| *v >= crit);
+            status = status.max(if over_crit { Status::Critical } else { Status::Warning });
             notes.push(crate::t!("API001/slow-handlers", handlers = slow.join(", ")));
         }
-        if m.in_progress.is_some_and(|n| n >= 10.0) {
-            status = status.max(Status::Warning);
-            notes.push(crate::t!("API001/in-progress", count = format!("{}", m.in_progress.unwrap_or(0.0))));
+        let t = &ctx.thresholds;
+        if let Some(n) = m.in_progress.filter(|n| *n >= t.in_progress_warn as f64) {
+            status = status.max(if n >= t.in_progress_crit as f64 { Status::Critical } else { Status::Warning });
+            notes.push(crate::t!("API001/in-progress", count = format!("{n}")));
         }
     }
     let problem = status != Status::Ok;
@@ -144,7 +147,7 @@ pub fn diagnose(a: &ApiFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
                 match s.cpu_percent {
                     Some(cpu) => out.cause(
                         Cause::CpuSaturated,
-                        if cpu >= 90.0 { Confirmed } else { RuledOut },
+                        if cpu >= ctx.thresholds.container_cpu_warn * 100.0 { Confirmed } else { RuledOut },
                         crate::t!("API001/cpu", container = &c.name, cpu = format!("{cpu:.0}")),
                     ),
                     None => out.cause(Cause::CpuSaturated, Unchecked, crate::t!("API001/no-cpu", container = &c.name)),
@@ -154,7 +157,7 @@ pub fn diagnose(a: &ApiFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
                         let share = s.mem_used as f64 / limit as f64;
                         out.cause(
                             Cause::MemoryPressure,
-                            if share >= 0.9 { Confirmed } else { RuledOut },
+                            if share >= ctx.thresholds.container_memory_warn { Confirmed } else { RuledOut },
                             crate::t!(
                                 "API001/memory-of-limit",
                                 used = bytes(s.mem_used),
@@ -294,8 +297,14 @@ mod tests {
         let slow_health = HttpFacts { latency_ms: 1500, ..answer("GET", HEALTH, 200, "ok") };
         let mut slow_handler = fast();
         slow_handler.metrics = Some(metrics(1.0, &[("/api/users/profile", 2.5), ("/health", 0.01)]));
+        // The stack's alerts: 100 requests in progress warn, 500 are critical.
         let mut crowded = fast();
-        crowded.metrics = Some(metrics(12.0, &[]));
+        crowded.metrics = Some(metrics(150.0, &[]));
+        let mut quiet = fast();
+        quiet.metrics = Some(metrics(12.0, &[]));
+        assert_eq!(run(&quiet, &DockerView::none(), &Related::default()).status, Status::Ok);
+        let mut swamped = fast();
+        swamped.metrics = Some(metrics(600.0, &[]));
         let cases = [
             (
                 api(failure("GET", HEALTH, HttpErrorKind::Timeout, "operation timed out")),
@@ -308,9 +317,10 @@ mod tests {
                 "user-api refuses or breaks the connection (connection refused)",
             ),
             (api(answer("GET", HEALTH, 503, "")), Status::Critical, "/health answers HTTP 503"),
-            (api(slow_health), Status::Warning, "/health took 1500 ms (threshold 1s)"),
-            (slow_handler, Status::Warning, "slow handlers: /api/users/profile p95 2.50s"),
-            (crowded, Status::Warning, "12 requests in progress"),
+            (api(slow_health), Status::Warning, "/health took 1500 ms (threshold 500ms)"),
+            (slow_handler, Status::Critical, "slow handlers: /api/users/profile p95 2.50s"),
+            (crowded, Status::Warning, "150 requests in progress"),
+            (swamped, Status::Critical, "600 requests in progress"),
         ];
         for (a, status, says) in cases {
             let f = run(&a, &DockerView::none(), &Related::default());

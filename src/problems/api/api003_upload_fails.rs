@@ -32,13 +32,12 @@ pub static PROBLEM: Problem = Problem {
 fn run(i: &Inputs) -> Vec<Finding> {
     let f = i.facts;
     let app = f.postgres.as_ref().and_then(|p| p.app_data.as_ref());
-    let out = diagnose(&i.docker, app, f.setting("MAX_FILE_SIZE"));
+    let out = diagnose(&i.docker, app, f.setting("MAX_FILE_SIZE"), i.ctx);
     vec![i.timed(out, f.postgres_ms.max(f.redis_ms).max(f.docker_ms))]
 }
 
 /// Share of the disk used from which a full disk is confirmed, and suspected.
 const DISK_FULL: f64 = 0.95;
-const DISK_LOW: f64 = 0.85;
 /// Documents still in a working status after this long are stuck.
 const STUCK_S: f64 = 600.0;
 
@@ -68,7 +67,12 @@ pub fn parse_size(v: &str) -> Option<u64> {
     Some((n * mult) as u64)
 }
 
-pub fn diagnose(docker: &DockerView, pg: Option<&PgAppFacts>, max_file_size: Option<(String, String)>) -> Finding {
+pub fn diagnose(
+    docker: &DockerView,
+    pg: Option<&PgAppFacts>,
+    max_file_size: Option<(String, String)>,
+    ctx: &crate::problems::Ctx,
+) -> Finding {
     let mut out = Finding::new("API003", "admin-api");
     let mut status = Status::Ok;
     let mut notes: Vec<Text> = Vec::new();
@@ -121,7 +125,7 @@ pub fn diagnose(docker: &DockerView, pg: Option<&PgAppFacts>, max_file_size: Opt
             );
             let v = if used >= DISK_FULL || !disk_logs.is_empty() {
                 Confirmed
-            } else if used >= DISK_LOW {
+            } else if used >= ctx.thresholds.disk_warn {
                 Suspected
             } else {
                 RuledOut
@@ -320,7 +324,7 @@ mod tests {
     }
 
     fn run(docker: &DockerFacts, pg: Option<&PgAppFacts>) -> Finding {
-        diagnose(&view(docker), pg, None)
+        diagnose(&view(docker), pg, None, &ctx())
     }
 
     #[test]
@@ -428,7 +432,7 @@ mod tests {
         let f = run(&clean, Some(&documents(&[("failed", 2, 600.0), ("completed", 12, 86_400.0)])));
         assert_eq!(f.status, Status::Warning);
         assert_cause(&f, "ocr-dependency", Suspected, "2 documents in status \"failed\" (the latest 60s ago)");
-        let f = diagnose(&DockerView::none(), Some(&documents(&[("processing", 3, 3600.0)])), None);
+        let f = diagnose(&DockerView::none(), Some(&documents(&[("processing", 3, 3600.0)])), None, &ctx());
         assert_eq!(f.status, Status::Warning);
         assert_cause(
             &f,
@@ -447,13 +451,13 @@ mod tests {
         // The size limit shown comes from the container before .env.
         let mut limited = admin_api(sound(), &[("API003", "413 Request Entity Too Large")]);
         limited.containers[0].container.as_mut().unwrap().env = vec![env("MAX_FILE_SIZE", "10MB")];
-        let f = diagnose(&view(&limited), None, Some(("20M".into(), "MAX_FILE_SIZE (.env)".into())));
+        let f = diagnose(&view(&limited), None, Some(("20M".into(), "MAX_FILE_SIZE (.env)".into())), &ctx());
         assert_cause(&f, "file-too-large", Confirmed, "MAX_FILE_SIZE is 10 MB (admin-api environment)");
     }
 
     #[test]
     fn without_a_look_inside_or_the_logs_causes_stay_unchecked() {
-        let f = diagnose(&DockerView::none(), None, Some(("20M".into(), "MAX_FILE_SIZE (.env)".into())));
+        let f = diagnose(&DockerView::none(), None, Some(("20M".into(), "MAX_FILE_SIZE (.env)".into())), &ctx());
         assert_cause(&f, "disk-full", Unchecked, "needs the Docker engine");
         assert_cause(&f, "uploads-permission", Unchecked, "needs the Docker engine");
         assert_cause(

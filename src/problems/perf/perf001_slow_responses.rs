@@ -41,11 +41,14 @@ pub fn diagnose(w: &WebFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
     let warn = ctx.thresholds.response_time_warn.as_secs_f64();
     let mut slow = Vec::new();
     let mut seen = Vec::new();
+    // The slowest latency seen, against the critical threshold.
+    let mut worst: f64 = 0.0;
     // Prometheus first (the runbook's own source), else each API's /metrics, else /health.
     let from_prometheus = match w.prometheus.as_ref().map(|p| (p, &p.p95)) {
         Some((_, Some(Ok(jobs)))) if !jobs.is_empty() => {
             for (job, v) in jobs {
                 seen.push(format!("{job} p95 {v:.2}s (Prometheus)"));
+                worst = worst.max(*v);
                 if *v >= warn {
                     slow.push(format!("{job} p95 {v:.2}s (Prometheus)"));
                 }
@@ -71,6 +74,7 @@ pub fn diagnose(w: &WebFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
             Some(m) if !m.p95.is_empty() => {
                 for (h, v) in &m.p95 {
                     seen.push(format!("{} {h} p95 {:.2}s", a.service, v));
+                    worst = worst.max(*v);
                     if *v >= warn {
                         slow.push(format!("{} {h} p95 {:.2}s", a.service, v));
                     }
@@ -80,6 +84,7 @@ pub fn diagnose(w: &WebFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
                 let s = a.health.latency_ms as f64 / 1000.0;
                 let path = crate::problems::health::path(&a.health, &a.health_check);
                 seen.push(format!("{} {path} {}", a.service, secs(s)));
+                worst = worst.max(s);
                 if s >= warn {
                     slow.push(format!("{} {path} {}", a.service, secs(s)));
                 }
@@ -92,6 +97,8 @@ pub fn diagnose(w: &WebFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
         Status::Unknown
     } else if slow.is_empty() {
         Status::Ok
+    } else if worst >= ctx.thresholds.response_time_crit.as_secs_f64() {
+        Status::Critical
     } else {
         Status::Warning
     };
@@ -113,13 +120,17 @@ pub fn diagnose(w: &WebFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
             c.stats
                 .as_ref()
                 .and_then(|s| s.cpu_percent)
-                .filter(|p| *p >= 90.0)
+                .filter(|p| *p >= ctx.thresholds.container_cpu_warn * 100.0)
                 .map(|p| format!("{} {p:.0}% CPU", c.name))
         })
         .collect();
     match docker.unavailable() {
         Some(why) => out.cause(Cause::CpuSaturated, Unchecked, why),
-        None if busy.is_empty() => out.cause(Cause::CpuSaturated, RuledOut, t!("PERF001/no-container-above-90")),
+        None if busy.is_empty() => out.cause(
+            Cause::CpuSaturated,
+            RuledOut,
+            t!("PERF001/no-container-above", threshold = crate::problems::percent(ctx.thresholds.container_cpu_warn)),
+        ),
         None => out.cause(Cause::CpuSaturated, Confirmed, busy.join(", ")),
     }
     out.cause(Cause::SlowExternalCall, Unchecked, t!("PERF001/external-calls-not-visible"));
@@ -207,10 +218,10 @@ mod tests {
         let checked = Related { database_checked: true, cache_checked: true, ..Default::default() };
         let f = run(&fast(), &docker, &checked);
         assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
-        assert_eq!(f.summary.en(), "within 1s: user-api /api/users/profile p95 0.12s, admin-api /health 20ms");
+        assert_eq!(f.summary.en(), "within 500ms: user-api /api/users/profile p95 0.12s, admin-api /health 20ms");
         assert_cause(&f, "slow-database", RuledOut, "nothing found by the checks of this run");
         assert_cause(&f, "cache-misses", RuledOut, "nothing found by the checks of this run");
-        assert_cause(&f, "cpu-saturated", RuledOut, "no container above 90% CPU");
+        assert_cause(&f, "cpu-saturated", RuledOut, "no container above 80% CPU");
         assert_cause(&f, "slow-external-call", Unchecked, "calls to outside services are not visible from outside");
         verdicts(&f);
 
@@ -229,8 +240,8 @@ mod tests {
     fn slow_responses_link_what_the_other_checks_found() {
         let docker = busy(&[("user-api", 96.0), ("postgres", 30.0)]);
         let f = run(&slow(), &docker, &both());
-        assert_eq!(f.status, Status::Warning);
-        assert_eq!(f.summary.en(), "slower than 1s: user-api /api/users/profile p95 2.40s");
+        assert_eq!(f.status, Status::Critical, "p95 above the critical 1s");
+        assert_eq!(f.summary.en(), "slower than 500ms: user-api /api/users/profile p95 2.40s");
         assert_cause(&f, "slow-database", Suspected, "PG003: 2 queries running longer than 60s");
         assert_cause(&f, "cache-misses", Suspected, "RD003: hit rate 41% (threshold 80%)");
         assert_cause(&f, "cpu-saturated", Confirmed, "user-api 96% CPU");
@@ -239,7 +250,7 @@ mod tests {
         // Slow, but the other checks found nothing, or did not run.
         let checked = Related { database_checked: true, cache_checked: true, ..Default::default() };
         let f = run(&slow(), &busy(&[("user-api", 20.0)]), &checked);
-        assert_eq!(f.status, Status::Warning);
+        assert_eq!(f.status, Status::Critical);
         assert_cause(&f, "slow-database", RuledOut, "nothing found by the checks of this run");
         assert_cause(&f, "cache-misses", RuledOut, "nothing found by the checks of this run");
         let f = run(&slow(), &busy(&[("user-api", 20.0)]), &Related::default());
@@ -263,8 +274,8 @@ mod tests {
         let mut w = fast();
         w.prometheus = Some(prometheus(Some(Ok(&[("user-api", 1.5), ("admin-api", 0.2)]))));
         let f = run(&w, &docker, &Related::default());
-        assert_eq!(f.status, Status::Warning, "Prometheus overrules the fast /metrics");
-        assert_eq!(f.summary.en(), "slower than 1s: user-api p95 1.50s (Prometheus)");
+        assert_eq!(f.status, Status::Critical, "Prometheus overrules the fast /metrics");
+        assert_eq!(f.summary.en(), "slower than 500ms: user-api p95 1.50s (Prometheus)");
 
         // Prometheus without the series, failing, or not answering: the APIs' own figures.
         for p in [
@@ -278,13 +289,16 @@ mod tests {
             let mut w = slow();
             w.prometheus = Some(p);
             let f = run(&w, &docker, &Related::default());
-            assert_eq!(f.status, Status::Warning);
-            assert_eq!(f.summary.en(), "slower than 1s: user-api /api/users/profile p95 2.40s");
+            assert_eq!(f.status, Status::Critical);
+            assert_eq!(f.summary.en(), "slower than 500ms: user-api /api/users/profile p95 2.40s");
         }
 
         let f = run(&web(vec![api("user-api", 1500, &[])]), &docker, &Related::default());
+        assert_eq!(f.status, Status::Critical);
+        assert_eq!(f.summary.en(), "slower than 500ms: user-api /health 1.5s");
+        // Between the warning (500ms) and the critical (1s) latency: a warning.
+        let f = run(&web(vec![api("user-api", 700, &[])]), &docker, &Related::default());
         assert_eq!(f.status, Status::Warning);
-        assert_eq!(f.summary.en(), "slower than 1s: user-api /health 1.5s");
     }
 
     #[test]

@@ -29,12 +29,11 @@ pub static PROBLEM: Problem = Problem {
 };
 
 fn run(i: &Inputs) -> Vec<Finding> {
-    vec![i.timed(diagnose(&i.docker), i.facts.docker_ms)]
+    vec![i.timed(diagnose(&i.docker, i.ctx), i.facts.docker_ms)]
 }
 
-const NEAR: f64 = 0.9;
-
-pub fn diagnose(view: &DockerView) -> Finding {
+pub fn diagnose(view: &DockerView, ctx: &crate::problems::Ctx) -> Finding {
+    let near_share = ctx.thresholds.container_memory_warn;
     let mut out = Finding::new("PERF002", "containers");
     if let Some(why) = view.unavailable() {
         out.causes_all(&[Cause::MemoryGrowth, Cause::NearMemoryLimit, Cause::OomKilled], Unchecked, why.clone());
@@ -55,7 +54,7 @@ pub fn diagnose(view: &DockerView) -> Finding {
         let (Some(s), Some(limit)) = (&c.stats, c.memory_limit) else { continue };
         let share = s.mem_used as f64 / limit as f64;
         usage.push(format!("{} {}", c.name, percent(share)));
-        if share >= NEAR {
+        if share >= near_share {
             near.push(t!(
                 "PERF002/near-limit",
                 container = &c.name,
@@ -78,7 +77,7 @@ pub fn diagnose(view: &DockerView) -> Finding {
             if usage.is_empty() {
                 t!("PERF002/no-memory-limit")
             } else {
-                t!("PERF002/below-limit", share = percent(NEAR), usage = usage.join(", "))
+                t!("PERF002/below-limit", share = percent(near_share), usage = usage.join(", "))
             },
         );
     } else {
@@ -208,7 +207,7 @@ mod tests {
     }
 
     fn run(d: &DockerFacts) -> Finding {
-        diagnose(&view(d))
+        diagnose(&view(d), &ctx())
     }
 
     #[test]
@@ -217,7 +216,7 @@ mod tests {
         assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
         assert_eq!(f.summary.en(), "no container near its memory limit or OOM-killed");
         assert_cause(&f, "memory-growth", Unchecked, "one snapshot cannot show growth: run `doctor perf --sample 60s`");
-        assert_cause(&f, "near-memory-limit", RuledOut, "below 90% of the limit: user-api 10%");
+        assert_cause(&f, "near-memory-limit", RuledOut, "below 80% of the limit: user-api 10%");
         assert_cause(&f, "oom-killed", RuledOut, "no container of the stack was OOM-killed");
         verdicts(&f);
 
@@ -309,7 +308,7 @@ mod tests {
 
     #[test]
     fn without_the_engine_or_enough_samples_causes_stay_unchecked() {
-        let f = diagnose(&DockerView::none());
+        let f = diagnose(&DockerView::none(), &ctx());
         assert_eq!(f.status, Status::Skipped);
         for (id, _) in verdicts(&f) {
             assert_cause(&f, id, Unchecked, "needs the Docker engine");
@@ -317,7 +316,7 @@ mod tests {
         let f = run(&engine_down());
         assert_eq!(f.status, Status::Skipped);
         assert_cause(&f, "oom-killed", Unchecked, "the Docker engine is unreachable (see DK001)");
-        let f = diagnose(&DockerView { facts: None, disabled: true });
+        let f = diagnose(&DockerView { facts: None, disabled: true }, &ctx());
         assert_cause(&f, "near-memory-limit", Unchecked, "not checked: --no-docker");
 
         let mut short = healthy();

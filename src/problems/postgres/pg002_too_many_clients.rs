@@ -140,7 +140,7 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
         out.fact("application_refused", true);
     }
 
-    let status = if refused || used >= usable {
+    let status = if refused || used >= usable || share >= ctx.thresholds.connections_crit {
         Status::Critical
     } else if share >= ctx.thresholds.connections_warn {
         Status::Warning

@@ -129,7 +129,9 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
     }
     if let Some(Statements::Top { rows }) = &f.statements {
         out.fact("slowest_statements", rows);
-        if let Some(worst) = rows.first().filter(|r| r.mean_ms >= limit * 1000.0)
+        // Slow on average: the stack's alert (mean execution time above 1 s by default).
+        let slow_ms = ctx.thresholds.slow_query.as_secs_f64() * 1000.0;
+        if let Some(worst) = rows.first().filter(|r| r.mean_ms >= slow_ms)
             && out.verdict_of(Cause::LongRunningQueries) == Some(RuledOut)
         {
             out.causes.retain(|c| c.id != Cause::LongRunningQueries.id());
@@ -137,6 +139,25 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
                 Cause::LongRunningQueries,
                 Suspected,
                 t!("PG003/slow-on-average", ms = format!("{:.0}", worst.mean_ms), query = &worst.query),
+            );
+        }
+    }
+    // Transactions open longer than the alert's limit hold their locks and snapshots.
+    let xact_limit = ctx.thresholds.long_transaction.as_secs_f64();
+    let long_xacts: Vec<String> = f
+        .sessions
+        .iter()
+        .flatten()
+        .filter(|s| s.xact_age_s.is_some_and(|a| a >= xact_limit))
+        .map(|s| format!("pid {} ({})", s.pid, secs(s.xact_age_s.unwrap_or(0.0))))
+        .collect();
+    if !long_xacts.is_empty() {
+        out.fact("long_transactions", &long_xacts);
+        if out.verdict_of(Cause::LongRunningQueries) == Some(RuledOut) {
+            out.overrule(
+                Cause::LongRunningQueries,
+                Suspected,
+                t!("PG003/long-transactions", limit = secs(xact_limit), sessions = long_xacts.join(", ")),
             );
         }
     }

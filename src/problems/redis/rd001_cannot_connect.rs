@@ -30,7 +30,29 @@ fn run(i: &Inputs) -> Vec<Finding> {
     let Some(rd) = &i.facts.redis else { return vec![] };
     let mut f = diagnose(rd);
     super::with_engine_rd001(&mut f, rd, &i.docker);
+    with_clients(&mut f, rd, i.ctx);
     vec![i.timed(f, i.facts.redis_ms)]
+}
+
+/// The stack's alert on connected clients (100 warn, 200 critical by default): a server that
+/// answers but holds that many clients is on its way to refusing them.
+pub fn with_clients(out: &mut Finding, f: &RedisFacts, ctx: &crate::problems::Ctx) {
+    let (Some(info), true) = (&f.info, f.connected()) else { return };
+    let n = info.connected_clients;
+    out.fact("connected_clients", n);
+    let t = &ctx.thresholds;
+    if n < t.redis_clients_warn {
+        return;
+    }
+    out.status = out.status.max(if n >= t.redis_clients_crit { Status::Critical } else { Status::Warning });
+    let summary = std::mem::take(&mut out.summary);
+    out.summary = t!(
+        "RD001/many-clients",
+        summary = summary,
+        clients = n,
+        warn = t.redis_clients_warn,
+        crit = t.redis_clients_crit
+    );
 }
 
 pub fn diagnose(f: &RedisFacts) -> Finding {
@@ -156,6 +178,20 @@ pub fn diagnose(f: &RedisFacts) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_connected_clients_warn_then_go_critical() {
+        for (clients, status) in [(50, Status::Ok), (150, Status::Warning), (250, Status::Critical)] {
+            let mut facts = crate::problems::redis::fixtures::healthy();
+            facts.info.as_mut().unwrap().connected_clients = clients;
+            let mut f = diagnose(&facts);
+            with_clients(&mut f, &facts, &crate::problems::fixtures::ctx());
+            assert_eq!(f.status, status, "{clients}: {}", f.summary.en());
+            if clients > 100 {
+                assert!(f.summary.en().contains(&format!("{clients} clients connected")), "{}", f.summary.en());
+            }
+        }
+    }
     use crate::problems::redis::fixtures::{failed, healthy};
     use crate::urls::UrlProblem;
 

@@ -50,6 +50,9 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
     let usage = if info.maxmemory > 0 { Some(info.used_memory as f64 / info.maxmemory as f64) } else { None };
     let warn = ctx.thresholds.redis_memory_warn;
     let full = usage.is_some_and(|u| u >= 1.0);
+    // At the critical share a Redis that cannot evict is about to refuse writes; one that
+    // evicts is doing its job, so it stays a warning.
+    let over_crit = usage.is_some_and(|u| u >= ctx.thresholds.redis_memory_crit);
     let near = usage.is_some_and(|u| u >= warn);
     let noeviction = info.maxmemory_policy == "noeviction";
     let volatile = info.maxmemory_policy.starts_with("volatile");
@@ -58,7 +61,7 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
     // Under a volatile-* policy only keys with a TTL can go; without any, it is noeviction.
     let cannot_evict = noeviction || (volatile && info.total_expires() == 0);
 
-    let status = if info.oom_errors > 0 && (near || cannot_evict) || (full && cannot_evict) {
+    let status = if info.oom_errors > 0 && (near || cannot_evict) || ((full || over_crit) && cannot_evict) {
         Status::Critical
     } else if near || info.oom_errors > 0 {
         Status::Warning

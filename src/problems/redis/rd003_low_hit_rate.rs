@@ -105,7 +105,8 @@ pub fn diagnose(f: &RedisFacts, ctx: &Ctx) -> Finding {
     } else {
         out.cause(Cause::PoorKeyDesign, Suspected, t!("RD003/unexplained-misses"));
     }
-    out.status(Status::Warning, summary)
+    let status = if rate < ctx.thresholds.redis_hit_rate_crit { Status::Critical } else { Status::Warning };
+    out.status(status, summary)
 }
 
 #[cfg(test)]
@@ -139,7 +140,8 @@ mod tests {
         let mut f = low(100, 500);
         f.info.as_mut().unwrap().evicted_keys = 500;
         let d = diagnose(&f, &ctx());
-        assert_eq!((d.status, d.verdict_of(Cause::Evictions)), (Status::Warning, Some(Confirmed)));
+        // 17% is below the critical 60%.
+        assert_eq!((d.status, d.verdict_of(Cause::Evictions)), (Status::Critical, Some(Confirmed)));
         assert!(d.summary.en().starts_with("hit rate 17%"), "{}", d.summary.en());
     }
 
