@@ -360,7 +360,7 @@ fn pg_stat_statements_is_read_when_installed() {
         return;
     };
     pg.psql("authdb", "CREATE EXTENSION pg_stat_statements; SELECT pg_sleep(0.2);");
-    let v = json(&doctor_pg(&["--url", &pg.admin_url("authdb"), "--threshold", "long_query=100ms"]));
+    let v = json(&doctor_pg(&["--url", &pg.admin_url("authdb"), "--threshold", "slow_query=100ms"]));
     let pg003 = check(&v, "PG003");
     assert_eq!(pg003["evidence"]["pg_stat_statements"], "installed", "{pg003:#}");
     let top = pg003["evidence"]["slowest_statements"].as_array().unwrap();

@@ -37,12 +37,16 @@ fn a_healthy_api_is_ok_and_a_slow_one_warns() {
     let api = Fixture::start(&[]);
     let v = doctor_web("api", &api.url(), "http://127.0.0.1:1", false, &[]);
     assert_eq!(first(&v, "API001")["status"], "ok", "{:#}", first(&v, "API001"));
-    let slow = Fixture::start(&["latency=2.5"]);
+    // The stack's alerts: p95 above 500 ms warns, above 1 s is critical.
+    let slow = Fixture::start(&["latency=0.75"]);
     let v = doctor_web("api", &slow.url(), "http://127.0.0.1:1", false, &[]);
-    assert_eq!(first(&v, "API001")["status"], "warning");
-    assert!(first(&v, "API001")["summary"].as_str().unwrap().contains("p95 2.50s"), "{:#}", first(&v, "API001"));
+    assert_eq!(first(&v, "API001")["status"], "warning", "{:#}", first(&v, "API001"));
     let v = doctor_web("perf", &slow.url(), "http://127.0.0.1:1", false, &[]);
     assert_eq!(first(&v, "PERF001")["status"], "warning");
+    let slower = Fixture::start(&["latency=2.5"]);
+    let v = doctor_web("api", &slower.url(), "http://127.0.0.1:1", false, &[]);
+    assert_eq!(first(&v, "API001")["status"], "critical");
+    assert!(first(&v, "API001")["summary"].as_str().unwrap().contains("p95 2.50s"), "{:#}", first(&v, "API001"));
 }
 
 #[test]
@@ -128,7 +132,7 @@ fn perf_reads_p95_latency_from_prometheus_when_it_answers() {
     let out = run(cmd.args(["perf", "--no-docker", "--format", "json", "--only", "PERF001"]));
     let v: Value = serde_json::from_str(&out.stdout).unwrap();
     let p = first(&v, "PERF001");
-    assert_eq!(p["status"], "warning", "{p:#}");
+    assert_eq!(p["status"], "critical", "1.8 s is above the critical 1 s: {p:#}");
     assert_eq!(p["evidence"]["latency_source"], "prometheus");
     assert!(p["summary"].as_str().unwrap().contains("user-api p95 1.80s (Prometheus)"), "{p:#}");
 
