@@ -85,7 +85,9 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use super::{Output, pg_bins, process_alive, random_hex, redis_bins, require_or_skip, run_helper, which};
+use super::pg::pg_bins;
+use super::redis::redis_bins;
+use super::{Output, process_alive, random_hex, require_or_skip, run_helper, which};
 
 /// Limit for one ordinary docker CLI call (create, exec, inspect, rm ...).
 const DOCKER_TIMEOUT: Duration = Duration::from_secs(60);
