@@ -42,7 +42,8 @@
 //!
 //! Split by job: this file is the lab itself (the docker CLI with its limits, one test's
 //! containers and networks and their cleanup, the host-side clients); `image.rs` makes the
-//! images the lab runs.
+//! images the lab runs, and the shell entrypoints of those images are real files beside it
+//! (`postgres-entrypoint.sh`, `redis-entrypoint.sh`) that shellcheck can read.
 
 mod image;
 
