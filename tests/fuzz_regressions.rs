@@ -43,7 +43,7 @@ fn url_masking_survives_the_urls_crash() {
 /// `fuzz/artifacts/docker_parsers/crash-d217a3bfad54dce82a153fc9ce0cd121be0b11e6`: a `/proc/stat`
 /// `cpu` line whose ticks, times 10 000 000 ns, overflow u64 (a panic with overflow checks, a
 /// wrapped and wrong CPU share without); likewise `usage_usec` times 1000 and the sum of the
-/// seven tick columns (src/probe/docker.rs, `parse_cpu_reading`). Such a counter is no reading.
+/// seven tick columns (src/probe/docker/stats.rs, `parse_cpu_reading`). Such a counter is no reading.
 #[test]
 fn cpu_counters_that_overflow_are_no_reading() {
     // The crashing line, as the fuzzer left it, with the cgroup counter before it.

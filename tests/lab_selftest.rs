@@ -1,4 +1,4 @@
-//! Proves the Docker lab (`tests/support/lab.rs`) works on the real engine:
+//! Proves the Docker lab (`tests/support/lab/`) works on the real engine:
 //! `cargo test --test lab_selftest -- --nocapture` also prints the timings.
 
 mod support;

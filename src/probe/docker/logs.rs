@@ -1,0 +1,97 @@
+//! Container logs: the recent lines of each examined container scanned for the catalogue's
+//! symptom lines ([`read_logs`]), and one container's raw log text for `doctor triage
+//! --container` ([`log_text`]). Both bounded in time, size and lines.
+
+use super::{DEFAULT_HOST, DockerError, DockerErrorKind, DockerProbeConfig, LogFacts, classify, connect};
+use crate::clock;
+use crate::probe::{error_chain, until};
+use crate::redact;
+use crate::triage;
+use bollard::Docker;
+use bollard::query_parameters::LogsOptionsBuilder;
+use futures_util::StreamExt;
+use std::time::Duration;
+use tokio::time::Instant;
+
+const LOG_BYTES_CAP: usize = 4 << 20;
+
+pub(super) async fn read_logs(docker: &Docker, id: &str, cfg: &DockerProbeConfig, deadline: Instant) -> LogFacts {
+    let since = (clock::now_unix() as i64 - cfg.logs_since.as_secs() as i64).max(0);
+    let opts = LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .timestamps(true)
+        .since(i32::try_from(since).unwrap_or(i32::MAX))
+        .tail(&cfg.logs_tail.to_string())
+        .build();
+    let mut stream = docker.logs(id, Some(opts));
+    let mut text = String::new();
+    let mut error = None;
+    loop {
+        match until(deadline, stream.next()).await {
+            None => {
+                error = Some("stopped at the deadline".to_string());
+                break;
+            }
+            Some(None) => break,
+            Some(Some(Ok(chunk))) => {
+                text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+                if text.len() > LOG_BYTES_CAP {
+                    error = Some("cut at 4 MB".to_string());
+                    break;
+                }
+            }
+            Some(Some(Err(e))) => {
+                error = Some(redact::scrub(&error_chain(&e)));
+                break;
+            }
+        }
+    }
+    let hits = triage::scan(text.lines());
+    LogFacts { since_s: cfg.logs_since.as_secs(), lines: text.lines().count() as u64, hits, error }
+}
+
+/// The recent log text of one container (for `doctor triage --container`), bounded in time and
+/// size; lines carry Docker's timestamps.
+pub async fn log_text(
+    host: Option<&str>,
+    tls: Option<&std::path::Path>,
+    name: &str,
+    since: Duration,
+    tail: u32,
+    timeout: Duration,
+) -> Result<String, DockerError> {
+    let deadline = Instant::now() + timeout;
+    let host = host.filter(|h| !h.is_empty()).unwrap_or(DEFAULT_HOST);
+    let docker = connect(host, timeout, tls)?;
+    let since_unix = (clock::now_unix() as i64 - since.as_secs() as i64).max(0);
+    let opts = LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .timestamps(true)
+        .since(i32::try_from(since_unix).unwrap_or(i32::MAX))
+        .tail(&tail.to_string())
+        .build();
+    let mut stream = docker.logs(name, Some(opts));
+    let mut text = String::new();
+    loop {
+        match until(deadline, stream.next()).await {
+            None => break,
+            Some(None) => break,
+            Some(Some(Ok(chunk))) => {
+                text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+                if text.len() > LOG_BYTES_CAP {
+                    break;
+                }
+            }
+            Some(Some(Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }))) => {
+                return Err(DockerError {
+                    kind: DockerErrorKind::Other,
+                    message: format!("no container named {name:?}"),
+                });
+            }
+            Some(Some(Err(e))) => return Err(classify(&e, host)),
+        }
+    }
+    Ok(text)
+}
