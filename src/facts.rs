@@ -60,8 +60,12 @@ pub mod of {
         };
     }
     pub mod redis_app {
+        pub use crate::probe::redis::families::{
+            CacheCounters, DOCUMENT_QUEUE, FAMILIES, Families, JOB_STATUS, REFRESH, family_of,
+        };
         pub use crate::probe::redis_app::{
-            CachedProfile, KeyFamily, Persistence, REFRESH_PATTERN, RedisAppFacts, TokenKey, TokenKeySearch,
+            CachedProfile, KeyFamily, Persistence, PersistenceInfo, REFRESH_PATTERN, RedisAppFacts, TokenKey,
+            TokenKeySearch,
         };
     }
     pub mod routes {

@@ -71,7 +71,12 @@ pub fn app_requests(s: &Settings, req: &Request) -> (PgAppRequest, RedisAppReque
             documents: api,
             key_index_dbs: Vec::new(),
         },
-        RedisAppRequest { refresh_tokens: auth, refresh_token, profile_user },
+        RedisAppRequest {
+            families: auth || api || req.areas.contains(&Area::Redis),
+            refresh_tokens: auth,
+            refresh_token,
+            profile_user,
+        },
     )
 }
 

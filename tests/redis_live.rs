@@ -155,8 +155,7 @@ fn bigkeys_names_the_big_key_and_only_reads() {
     assert_eq!(check(&v, "RD002")["evidence"]["bigkeys"]["scanned"], 3001);
     assert_eq!(check(&v, "RD002")["evidence"]["bigkeys"]["complete"], true);
 
-    let read_only = RedisServer::SCAN_COMMANDS;
-    let used = r.assert_only_commands(read_only);
+    let used = r.assert_only_commands(&RedisServer::read_only_commands());
     assert!(used.iter().any(|c| c == "scan") && !used.iter().any(|c| c == "keys"));
 }
 
@@ -207,7 +206,7 @@ fn bigkeys_script_and_pipelined_fallback_agree() {
     r.pipe(&load);
     let script_url = r.url();
     let fallback_url = format!("redis://noscript:noscript-pw@127.0.0.1:{}", r.port);
-    let read_only = RedisServer::SCAN_COMMANDS;
+    let read_only = &RedisServer::read_only_commands();
     // Without any expiry (no TTL asked), then with some keys expiring (TTL asked for every key).
     for round in ["no expiry", "with expiries"] {
         if round == "with expiries" {
@@ -260,4 +259,66 @@ fn bigkeys_without_eval_ro_falls_back_to_the_pipeline() {
     assert_eq!(b["by_type"]["string"]["keys"], 2500);
     assert_eq!(calls(&r, "eval_ro"), 0);
     assert!(calls(&r, "type") >= 2501);
+}
+
+/// `doctor redis` counts the stack's key families in one SCAN (07-redis/02): sessions, both
+/// blacklists, the profile cache, job records by status, the OCR queue's length, the cache's
+/// own counters; values are never printed (a session holds tokens). INFO persistence gives the
+/// age of the last snapshot by the server's clock.
+#[test]
+fn the_stacks_key_families_are_counted_in_one_scan_and_no_value_is_shown() {
+    let Some(r) = RedisServer::start(&["--save", "900 1"]) else { return };
+    let secret = "sess-secret-access-token-4f1e";
+    let mut load = String::new();
+    for i in 0..40 {
+        load.push_str(&format!("SET session:{i}:s{i} '{{\"access_token\":\"{secret}\"}}' EX 3600\n"));
+    }
+    for i in 0..25 {
+        load.push_str(&format!("SET blacklist:access:j{i} 1 EX 900\n"));
+    }
+    for i in 0..3 {
+        load.push_str(&format!("SET blacklist:refresh:r{i} 1 EX 604800\n"));
+    }
+    for i in 0..10 {
+        load.push_str(&format!("SET cache:profile:{i} '{{\"first_name\":\"Taro\"}}' EX 300\n"));
+    }
+    load.push_str("SET job:status:a '{\"status\":\"failed\",\"error\":\"MemoryError\"}' EX 86400\n");
+    load.push_str("SET job:status:b '{\"status\":\"failed\"}' EX 86400\n");
+    load.push_str("SET job:status:c '{\"status\":\"completed\"}' EX 86400\n");
+    load.push_str("RPUSH queue:document:processing d1 d2 d3\n");
+    load.push_str("SET metrics:cache:hits 90\nSET metrics:cache:misses 10\n");
+    load.push_str("SET unrelated 1\n");
+    r.pipe(&load);
+    r.cli(&["SAVE"]);
+    r.cli(&["CONFIG", "RESETSTAT"]);
+    let facts = tempfile::NamedTempFile::new().unwrap();
+    let out = doctor_redis(&["--url", &r.url(), "--dump-facts", facts.path().to_str().unwrap()]);
+    assert!(!out.combined().contains(secret) && !out.combined().contains("Taro"));
+    let dumped = std::fs::read_to_string(facts.path()).unwrap();
+    assert!(!dumped.contains(secret) && !dumped.contains("Taro"), "a value reached the facts");
+    let f: serde_json::Value = serde_json::from_str(&dumped).unwrap();
+    let app = &f["redis"]["app"];
+    let fams = &app["families"]["Ok"];
+    assert_eq!(fams["complete"], true, "{fams:#}");
+    let fam = |p: &str| fams["families"].as_array().unwrap().iter().find(|x| x["pattern"] == p).cloned().unwrap();
+    assert_eq!(fam("session:*")["count"], 40);
+    assert_eq!(fam("session:*")["without_ttl"], 0);
+    assert!(fam("session:*")["ttl_max_s"].as_i64().unwrap() <= 3600);
+    assert!(fam("session:*")["bytes"].as_u64().unwrap() > 40 * 30, "{:#}", fam("session:*"));
+    assert_eq!(fam("blacklist:access:*")["count"], 25);
+    assert_eq!(fam("blacklist:refresh:*")["count"], 3);
+    assert_eq!(fam("cache:profile:*")["count"], 10);
+    assert_eq!(fam("job:status:*")["count"], 3);
+    assert_eq!(fam("refresh_token:*")["count"], 0);
+    assert_eq!(fams["job_statuses"]["failed"], 2);
+    assert_eq!(fams["job_statuses"]["completed"], 1);
+    assert_eq!(fams["document_queue"], 3);
+    assert_eq!(fams["cache_counters"]["hits"], 90);
+    assert_eq!(fams["other"], 1);
+    assert_eq!(fams["scanned"], 40 + 25 + 3 + 10 + 3 + 1 + 2 + 1);
+    let info = &app["persistence_info"]["Ok"];
+    assert_eq!(info["rdb_last_bgsave_status"], "ok", "{app:#}");
+    assert_eq!(info["aof_enabled"], false);
+    assert!(info["last_save_age_s"].as_u64().unwrap() < 120, "{info:#}");
+    r.assert_only_commands(&RedisServer::read_only_commands());
 }

@@ -412,6 +412,7 @@ fn a_full_run_writes_nothing_and_holds_one_connection_per_database() {
 
     let read_only = [
         RedisServer::SCAN_COMMANDS,
+        RedisServer::FAMILY_COMMANDS,
         &[
             "get",
             "hgetall",

@@ -200,7 +200,7 @@ pub struct AuthArgs {
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct ApiArgs {
-    /// Also look up this user's profile: the row in apidb's profiles and its profile:<ID> cache
+    /// Also look up this user's profile: the row in apidb's profiles and its cache:profile:<ID> (or profile:<ID>) cache
     /// entry in Redis (present, TTL, stale against the row). Values are compared, never printed
     #[arg(long, value_name = "ID")]
     pub user_id: Option<String>,

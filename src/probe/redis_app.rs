@@ -1,10 +1,11 @@
 //! The stack's own data in Redis, read the way the runbook does but safely: the refresh tokens
 //! (`refresh_token:*`, counted with `SCAN ... MATCH`, never `KEYS`, their TTLs summarised),
 //! whether Redis persists them (`CONFIG GET appendonly` / `save`, read-only), and one user's
-//! cached profile (`profile:<user_id>`: present, TTL, and its fields as per-run fingerprints,
+//! cached profile (`cache:profile:<user_id>`, else `profile:<user_id>`: present, TTL, and its fields as per-run fingerprints,
 //! so that it can be compared with the database row without any value leaving memory).
 //! Runs on the Redis probe's own connection: one connection per target.
 
+use super::redis::families::{self, Families};
 use super::until;
 use crate::redact;
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,8 @@ pub const REFRESH_PATTERN: &str = "refresh_token:*";
 /// What the auth and API checks want from Redis.
 #[derive(Debug, Clone, Default)]
 pub struct RedisAppRequest {
+    /// Count the stack's key families (one bounded SCAN) and read its persistence.
+    pub families: bool,
     pub refresh_tokens: bool,
     /// `--refresh-token`: find the `refresh_token:*` key holding this token (by value or name)
     /// during the same SCAN (one `GET` per key then). Never printed.
@@ -25,7 +28,7 @@ pub struct RedisAppRequest {
 
 impl RedisAppRequest {
     pub fn any(&self) -> bool {
-        self.refresh_tokens || self.profile_user.is_some()
+        self.families || self.refresh_tokens || self.profile_user.is_some()
     }
 }
 
@@ -34,6 +37,9 @@ pub struct KeyFamily {
     pub pattern: String,
     pub count: u64,
     pub without_ttl: u64,
+    /// Sum of `MEMORY USAGE` over the family's keys (0 where the server refused `MEMORY`).
+    #[serde(default)]
+    pub bytes: u64,
     pub ttl_min_s: Option<i64>,
     pub ttl_max_s: Option<i64>,
     /// False when the scan stopped at its deadline or key limit: `count` is then a lower bound.
@@ -51,6 +57,34 @@ pub struct Persistence {
 impl Persistence {
     pub fn off(&self) -> bool {
         self.appendonly != "yes" && self.save.trim().is_empty()
+    }
+}
+
+/// What `INFO persistence` says of the snapshots and the append-only file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PersistenceInfo {
+    pub aof_enabled: bool,
+    /// `ok` / `err`; empty when no background save ran yet.
+    pub rdb_last_bgsave_status: String,
+    /// Seconds since the last successful snapshot, by the server's clock.
+    pub last_save_age_s: Option<u64>,
+    pub changes_since_last_save: u64,
+}
+
+impl PersistenceInfo {
+    pub fn parse(info: &str, server_now: Option<u64>) -> Self {
+        let field = |name: &str| {
+            info.lines().find_map(|l| l.trim().strip_prefix(name).and_then(|r| r.strip_prefix(':')).map(str::trim))
+        };
+        let num = |name: &str| field(name).and_then(|v| v.parse::<u64>().ok());
+        PersistenceInfo {
+            aof_enabled: field("aof_enabled") == Some("1"),
+            rdb_last_bgsave_status: field("rdb_last_bgsave_status").unwrap_or_default().to_string(),
+            last_save_age_s: num("rdb_last_save_time")
+                .filter(|t| *t > 0)
+                .and_then(|t| server_now.map(|now| now.saturating_sub(t))),
+            changes_since_last_save: num("rdb_changes_since_last_save").unwrap_or(0),
+        }
     }
 }
 
@@ -89,13 +123,15 @@ pub struct RedisAppFacts {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token_key: Option<Result<TokenKeySearch, String>>,
     pub persistence: Option<Result<Persistence, String>>,
+    /// `INFO persistence`: how the snapshots are going.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistence_info: Option<Result<PersistenceInfo, String>>,
+    /// The stack's key families, from one SCAN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub families: Option<Result<Families, String>>,
     /// `Ok(None)`: no such key.
     pub profile: Option<Result<Option<CachedProfile>, String>>,
 }
-
-const MAX_FAMILY_KEYS: u64 = 200_000;
-/// Time the refresh-token count may take (SCAN visits the whole keyspace to find them).
-const SCAN_BUDGET: std::time::Duration = std::time::Duration::from_millis(1500);
 
 pub async fn read(
     con: &mut redis::aio::MultiplexedConnection,
@@ -103,32 +139,67 @@ pub async fn read(
     deadline: Instant,
 ) -> RedisAppFacts {
     let mut out = RedisAppFacts::default();
-    if req.refresh_tokens {
-        let (mut c1, mut c2) = (con.clone(), con.clone());
-        let token = req.refresh_token.as_deref();
-        let (scan, persistence) =
-            tokio::join!(scan_family(&mut c1, REFRESH_PATTERN, token, deadline), persistence(&mut c2, deadline));
+    let (mut c1, mut c2, mut c3, mut c4) = (con.clone(), con.clone(), con.clone(), con.clone());
+    let token = req.refresh_token.as_deref();
+    let scan = async {
+        if req.families || req.refresh_tokens { Some(families::scan(&mut c1, token, deadline).await) } else { None }
+    };
+    let persist = async {
+        if req.families || req.refresh_tokens {
+            Some(tokio::join!(persistence(&mut c2, deadline), persistence_info(&mut c3, deadline)))
+        } else {
+            None
+        }
+    };
+    let profile = async {
+        match &req.profile_user {
+            Some(user) => Some(cached_profile(&mut c4, user, deadline).await),
+            None => None,
+        }
+    };
+    let (scan, persist, profile) = tokio::join!(scan, persist, profile);
+    if let Some(scan) = scan {
         if token.is_some() {
             out.refresh_token_key = Some(
                 scan.as_ref()
-                    .map(|(fam, found)| TokenKeySearch {
+                    .map(|(fams, found)| TokenKeySearch {
                         found: found.clone(),
-                        scanned: fam.count,
-                        complete: fam.complete,
+                        scanned: fams.count(families::REFRESH),
+                        complete: fams.complete,
                     })
                     .map_err(Clone::clone),
             );
         }
-        out.refresh_keys = Some(scan.map(|(fam, _)| fam));
-        out.persistence = Some(persistence);
+        if req.refresh_tokens {
+            out.refresh_keys = Some(
+                scan.as_ref().map(|(f, _)| f.get(families::REFRESH).cloned().unwrap_or_default()).map_err(Clone::clone),
+            );
+        }
+        out.families = Some(scan.map(|(f, _)| f));
     }
-    if let Some(user) = &req.profile_user {
-        out.profile = Some(profile(con, &format!("profile:{user}"), deadline).await);
+    if let Some((p, info)) = persist {
+        out.persistence = Some(p);
+        out.persistence_info = Some(info);
     }
+    out.profile = profile;
     out
 }
 
-fn err(e: &redis::RedisError) -> String {
+/// user-api's profile cache: `cache:profile:<id>` (the spec), then `profile:<id>` (the runbook).
+async fn cached_profile(
+    con: &mut redis::aio::MultiplexedConnection,
+    user: &str,
+    deadline: Instant,
+) -> Result<Option<CachedProfile>, String> {
+    for key in [format!("cache:profile:{user}"), format!("profile:{user}")] {
+        if let Some(p) = profile(con, &key, deadline).await? {
+            return Ok(Some(p));
+        }
+    }
+    Ok(None)
+}
+
+pub(crate) fn err(e: &redis::RedisError) -> String {
     redact::scrub(&super::redis::classify(e).message)
 }
 
@@ -141,125 +212,35 @@ async fn persistence(con: &mut redis::aio::MultiplexedConnection, deadline: Inst
     Ok(Persistence { appendonly: a.get(1).cloned().unwrap_or_default(), save: s.get(1).cloned().unwrap_or_default() })
 }
 
-/// Counts the keys matching `pattern` and summarises their TTLs; with `look_for`, also finds
-/// the key whose name or string value carries that token (one extra `GET` per key).
-async fn scan_family(
+/// `INFO persistence`, always allowed (unlike `CONFIG`), and the server's clock (`TIME`) so
+/// that the age of the last snapshot is the server's own arithmetic, not this host's.
+async fn persistence_info(
     con: &mut redis::aio::MultiplexedConnection,
-    pattern: &str,
-    look_for: Option<&str>,
     deadline: Instant,
-) -> Result<(KeyFamily, Option<TokenKey>), String> {
-    let mut fam = KeyFamily { pattern: pattern.into(), ..Default::default() };
-    let mut found: Option<TokenKey> = None;
-    let mut cursor: u64 = 0;
-    // A large keyspace must not hold the whole run: at most SCAN_BUDGET, then a lower bound.
-    let deadline = deadline.min(Instant::now() + SCAN_BUDGET);
-    loop {
-        let r: Option<redis::RedisResult<(u64, Vec<Vec<u8>>)>> = until(
-            deadline,
-            redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(2000).query_async(con),
-        )
-        .await;
-        let (next, keys) = match r {
-            Some(Ok(x)) => x,
-            Some(Err(e)) => return Err(format!("SCAN failed: {}", err(&e))),
-            None => return Ok((fam, found)),
-        };
-        if !keys.is_empty() {
-            let ttls: Vec<i64> = match look_for {
-                None => {
-                    let mut pipe = redis::pipe();
-                    for k in &keys {
-                        pipe.cmd("TTL").arg(k);
-                    }
-                    match until(deadline, pipe.query_async(con)).await {
-                        Some(Ok(t)) => t,
-                        Some(Err(e)) => return Err(format!("TTL failed: {}", err(&e))),
-                        None => return Ok((fam, found)),
-                    }
-                }
-                Some(token) => match ttls_and_token(con, &keys, token, deadline).await {
-                    Some(Ok((ttls, hit))) => {
-                        found = found.or(hit);
-                        ttls
-                    }
-                    Some(Err(e)) => return Err(e),
-                    None => return Ok((fam, found)),
-                },
-            };
-            for ttl in ttls {
-                match ttl {
-                    -2 => continue, // expired between SCAN and TTL
-                    -1 => fam.without_ttl += 1,
-                    t => {
-                        fam.ttl_min_s = Some(fam.ttl_min_s.map_or(t, |m| m.min(t)));
-                        fam.ttl_max_s = Some(fam.ttl_max_s.map_or(t, |m| m.max(t)));
-                    }
-                }
-                fam.count += 1;
-            }
-        }
-        cursor = next;
-        if cursor == 0 {
-            fam.complete = true;
-            return Ok((fam, found));
-        }
-        if fam.count >= MAX_FAMILY_KEYS {
-            return Ok((fam, found));
-        }
-    }
+) -> Result<PersistenceInfo, String> {
+    let mut pipe = redis::pipe();
+    pipe.cmd("INFO").arg("persistence").cmd("TIME");
+    let r: redis::RedisResult<(String, (String, String))> =
+        until(deadline, pipe.query_async(con)).await.ok_or("no answer before the timeout")?;
+    let (info, (now, _)) = r.map_err(|e| err(&e))?;
+    Ok(PersistenceInfo::parse(&info, now.parse().ok()))
 }
 
-/// `TTL` and `GET` for each key of a batch (errors kept per command: a key that is no string
-/// answers `GET` with WRONGTYPE), and the key carrying `token`, if any. None at the deadline.
-async fn ttls_and_token(
-    con: &mut redis::aio::MultiplexedConnection,
-    keys: &[Vec<u8>],
-    token: &str,
-    deadline: Instant,
-) -> Option<Result<(Vec<i64>, Option<TokenKey>), String>> {
-    let mut pipe = redis::pipe();
-    pipe.ignore_errors();
-    for k in keys {
-        pipe.cmd("TTL").arg(k).cmd("GET").arg(k);
-    }
-    let replies: Vec<redis::RedisResult<redis::Value>> = match until(deadline, pipe.query_async(con)).await? {
-        Ok(r) => r,
-        Err(e) => return Some(Err(format!("TTL/GET failed: {}", err(&e)))),
+/// The `TokenKey` for `key` when its name or string value carries `token`.
+pub(crate) fn token_key(key: &[u8], value: Option<&[u8]>, ttl: i64, token: &str) -> Option<TokenKey> {
+    let name = String::from_utf8_lossy(key);
+    let by = if name.contains(token) {
+        "name"
+    } else if value.is_some_and(|v| carries(v, token.as_bytes())) {
+        "value"
+    } else {
+        return None;
     };
-    let mut ttls = Vec::with_capacity(keys.len());
-    let mut hit = None;
-    for (k, pair) in keys.iter().zip(replies.chunks(2)) {
-        let ttl = match pair.first() {
-            Some(Ok(redis::Value::Int(t))) => *t,
-            Some(Err(e)) => return Some(Err(format!("TTL failed: {}", err(e)))),
-            _ => -2,
-        };
-        ttls.push(ttl);
-        if hit.is_some() || ttl == -2 {
-            continue;
-        }
-        let name = String::from_utf8_lossy(k);
-        let value = match pair.get(1) {
-            Some(Ok(redis::Value::BulkString(v))) => Some(v.as_slice()),
-            _ => None,
-        };
-        let by = if name.contains(token) {
-            Some("name")
-        } else if value.is_some_and(|v| carries(v, token.as_bytes())) {
-            Some("value")
-        } else {
-            None
-        };
-        if let Some(by) = by {
-            hit = Some(TokenKey {
-                key: redact::scrub(&name.replace(token, "<token>")),
-                ttl_s: (ttl >= 0).then_some(ttl),
-                matched_by: by.into(),
-            });
-        }
-    }
-    Some(Ok((ttls, hit)))
+    Some(TokenKey {
+        key: redact::scrub(&name.replace(token, "<token>")),
+        ttl_s: (ttl >= 0).then_some(ttl),
+        matched_by: by.into(),
+    })
 }
 
 /// Values longer than this are compared whole only, not searched: a refresh-token record is a

@@ -156,6 +156,16 @@ impl RedisServer {
         "config|resetstat",
     ];
 
+    /// What `doctor redis` adds to read the stack's key families and persistence (one SCAN with
+    /// `TTL`/`MEMORY USAGE` per key, `GET` of job records, the queue's length, the cache
+    /// counters, `INFO persistence` with the server's `TIME`, `CONFIG GET` of the save policy).
+    pub const FAMILY_COMMANDS: &'static [&'static str] = &["get", "mget", "exists", "llen", "time", "config|get"];
+
+    /// The read-only commands of a plain `doctor redis` run.
+    pub fn read_only_commands() -> Vec<&'static str> {
+        [Self::SCAN_COMMANDS, Self::FAMILY_COMMANDS].concat()
+    }
+
     /// Asserts that every command the server executed is in `allowed`; returns them all.
     pub fn assert_only_commands(&self, allowed: &[&str]) -> Vec<String> {
         let used = self.commands_used();

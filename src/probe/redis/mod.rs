@@ -9,6 +9,7 @@
 //! `--bigkeys` runs.
 
 mod bigkeys;
+pub mod families;
 
 use bigkeys::scan_bigkeys;
 
