@@ -6,6 +6,7 @@ mod check;
 mod explain;
 mod spinner;
 mod stack;
+mod term;
 mod triage;
 
 use crate::config::{Overrides, Settings};

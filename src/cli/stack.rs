@@ -4,9 +4,8 @@
 
 use super::{err, out, out_json};
 use crate::config::{Format, Settings};
-use crate::render::{self, Style};
+use crate::render;
 use crate::run::{self, Request};
-use std::io::IsTerminal;
 use std::path::Path;
 
 pub fn run(s: &Settings, write_config: Option<&Path>) -> i32 {
@@ -42,12 +41,7 @@ pub fn run(s: &Settings, write_config: Option<&Path>) -> i32 {
         Format::Json => out_json(serde_json::to_value(&stack).unwrap_or_default()),
         Format::Markdown => out(&render::stack::markdown(&stack, s.lang)),
         _ => {
-            let style = Style {
-                color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-                width: std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(120),
-                verbose: s.verbose,
-                quiet: s.quiet,
-            };
+            let style = super::term::style(s);
             out(&render::stack::table(&stack, s.lang, style));
         }
     }
