@@ -25,7 +25,8 @@ impl Format {
         match s.to_ascii_lowercase().as_str() {
             "table" | "text" => Ok(Format::Table),
             "json" => Ok(Format::Json),
-            "junit" | "xml" => Ok(Format::Junit),
+            "junit" => Ok(Format::Junit),
+            "xml" => Err("unknown format \"xml\": JUnit XML is --format junit".into()),
             "markdown" | "md" => Ok(Format::Markdown),
             _ => Err(format!("unknown format {s:?}: use table, json, junit or markdown")),
         }

@@ -272,6 +272,9 @@ pub struct Report {
     /// `doctor docker`: every expected container at a glance.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub containers: Option<Vec<ContainerRow>>,
+    /// `--fail-on`: the least status that fails the run (warning unless told critical).
+    #[serde(skip)]
+    pub fail_on: Status,
 }
 
 /// A failing check to look at first, and the failing checks it may explain.
@@ -324,6 +327,7 @@ impl Report {
             checks,
             root_causes: Vec::new(),
             containers: None,
+            fail_on: Status::Warning,
         };
         r.recompute(Status::Warning);
         r
@@ -418,10 +422,21 @@ impl Report {
             .filter(|s| *s != Status::Skipped)
             .max()
             .unwrap_or(if self.checks.is_empty() { Status::Ok } else { Status::Skipped });
+        self.fail_on = fail_on;
         self.exit_code = match exit_code(self.status) {
             1 if fail_on == Status::Critical => 0,
             e => e,
         };
+    }
+
+    /// Whether a check of this status makes the run fail (a non-zero exit): what JUnit counts
+    /// as a failure, so that a CI gate and the exit code always agree.
+    pub fn fails(&self, status: Status) -> bool {
+        match status {
+            Status::Ok | Status::Skipped => false,
+            Status::Warning => self.fail_on != Status::Critical,
+            Status::Critical | Status::Unknown => true,
+        }
     }
 }
 

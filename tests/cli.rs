@@ -28,6 +28,7 @@ fn usage_errors_exit_3_with_one_clear_message() {
     for (args, needle) in [
         (vec!["frobnicate"], "frobnicate"),
         (vec!["explain", "PG002", "--format", "yaml"], "unknown format \"yaml\""),
+        (vec!["explain", "PG002", "--format", "xml"], "JUnit XML is --format junit"),
         (vec!["explain", "PG002", "--lang", "fr"], "unknown language \"fr\""),
         (vec!["postgres", "--timeout", "soon"], "not a duration"),
         (vec!["postgres", "--threshold", "nope=1"], "unknown threshold \"nope\""),

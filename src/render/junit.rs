@@ -1,6 +1,7 @@
-//! `--format junit`: one test suite per area, one test case per check. Critical and unknown
-//! checks fail, skipped ones are skipped, warnings pass with their summary in `system-out`, so
-//! a CI gate fails exactly when the exit code says it should.
+//! `--format junit`: one test suite per area, one test case per check. A check fails exactly
+//! when it makes the exit code non-zero (`Report::fails`: critical and unknown always, warnings
+//! unless `--fail-on critical`), skipped ones are skipped, passing warnings keep their summary
+//! in `system-out`: a CI gate and the exit code never disagree.
 
 use crate::report::{Report, Status, Verdict};
 
@@ -23,7 +24,7 @@ fn esc(s: &str) -> String {
 
 pub fn report(r: &Report) -> String {
     let secs = |ms: u64| format!("{:.3}", ms as f64 / 1000.0);
-    let failing = |s: Status| matches!(s, Status::Critical | Status::Unknown);
+    let failing = |s: Status| r.fails(s);
     let mut areas: Vec<&str> = Vec::new();
     for c in &r.checks {
         if !areas.contains(&c.area.as_str()) {
@@ -74,7 +75,7 @@ pub fn report(r: &Report) -> String {
                 .collect();
             let body = esc(&format!("{}\n{}", c.summary, causes.join("\n")));
             match c.status {
-                Status::Critical | Status::Unknown => x.push_str(&format!(
+                s if r.fails(s) => x.push_str(&format!(
                     ">\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    </testcase>\n",
                     c.status.name(),
                     esc(&c.summary),
@@ -83,7 +84,7 @@ pub fn report(r: &Report) -> String {
                 Status::Skipped => {
                     x.push_str(&format!(">\n      <skipped message=\"{}\"/>\n    </testcase>\n", esc(&c.summary)))
                 }
-                Status::Warning => {
+                Status::Warning | Status::Critical | Status::Unknown => {
                     x.push_str(&format!(">\n      <system-out>warning: {body}</system-out>\n    </testcase>\n"))
                 }
                 Status::Ok => x.push_str("/>\n"),
