@@ -49,6 +49,17 @@ pub fn find(checks: &[Check]) -> Vec<RootCause> {
         .collect()
 }
 
+/// The failing checks (of any failing status) that `root` may explain: in the short view they
+/// fold into it as one line each, with no table and no remedy of their own.
+pub fn dependents<'a>(checks: &'a [Check], root: &Check) -> Vec<&'a Check> {
+    checks
+        .iter()
+        .filter(|c| !(c.code == root.code && c.target == root.target))
+        .filter(|c| matches!(c.status, Status::Critical | Status::Warning | Status::Unknown))
+        .filter(|c| explains_check(root, c))
+        .collect()
+}
+
 /// Puts the root causes' checks first when they explain others, keeping the fixed area order
 /// for the rest (independent failures stay where their area puts them).
 pub fn order(checks: &mut [Check], roots: &[RootCause]) {

@@ -6,7 +6,7 @@ use crate::config::{Format, Settings, parse_duration};
 use crate::lang::tr;
 use crate::probe::redis::BigKeysLimits;
 use crate::problems::Ctx;
-use crate::render::{self, Style};
+use crate::render;
 use crate::report::{Report, Status};
 use crate::run::{self, Area, Request};
 use std::io::IsTerminal;
@@ -113,14 +113,10 @@ pub fn run(s: &Settings, g: &Global, target: Target) -> i32 {
         ));
         std::thread::sleep(left.min(Duration::from_secs(2)));
     };
-    let style = Style {
-        color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-        width: std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(120),
-        verbose: s.verbose,
-        quiet: s.quiet,
-    };
+    let style = super::term::style(s);
     match s.format {
-        Format::Table => out(&render::table::report(&report, style)),
+        Format::Table if style.verbose => out(&render::table::report(&report, style)),
+        Format::Table => out(&render::compact::report(&report, style)),
         Format::Json => out_json(render::json::report(&report)),
         Format::Junit => out(&render::junit::report(&report)),
         Format::Markdown => out(&render::markdown::report(&report)),

@@ -2,11 +2,13 @@
 //! They return strings; only `cli` prints, after `redact::scrub` has read every byte.
 
 pub mod catalogue;
+pub mod compact;
 pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod stack;
 pub mod table;
+pub mod wrap;
 
 #[cfg(test)]
 mod snapshots;

@@ -91,3 +91,37 @@ fn junit_is_well_formed_enough_for_ci() {
     assert_eq!(x.matches("<failure ").count(), 2, "PG002 and RD002 are critical");
     assert!(!x.contains("&&") && !x.contains("<service>"), "text is escaped");
 }
+
+/// JUnit's failures are the checks that make the exit code non-zero, under either `--fail-on`.
+#[test]
+fn junit_failures_agree_with_the_exit_code() {
+    use crate::report::Status;
+    let count = |x: &str| x.matches("<failure ").count();
+    let mut r = sample(Lang::En);
+    assert!(r.checks.len() >= 3);
+    for (i, c) in r.checks.iter_mut().enumerate() {
+        c.status = if i == 0 { Status::Warning } else { Status::Ok };
+    }
+    // The worst check is a warning: exit 1 and one JUnit failure; with --fail-on critical,
+    // exit 0 and none.
+    r.recompute(Status::Warning);
+    assert_eq!((r.exit_code, count(&junit::report(&r))), (1, 1));
+    r.recompute(Status::Critical);
+    assert_eq!((r.exit_code, count(&junit::report(&r))), (0, 0));
+    // A critical check fails both ways.
+    r.checks[1].status = Status::Critical;
+    r.recompute(Status::Critical);
+    assert_eq!((r.exit_code, count(&junit::report(&r))), (2, 1));
+    r.recompute(Status::Warning);
+    assert_eq!((r.exit_code, count(&junit::report(&r))), (2, 2));
+}
+
+#[test]
+fn compact_en_80() {
+    insta::assert_snapshot!(super::compact::report(&sample(Lang::En), Style { width: 80, ..Style::plain() }));
+}
+
+#[test]
+fn compact_ja_120() {
+    insta::assert_snapshot!(super::compact::report(&sample(Lang::Ja), Style { width: 120, ..Style::plain() }));
+}

@@ -1,4 +1,4 @@
-//! The human report: a header line, then each check with its status and summary, and for
+//! The full human report (`-v`; the default view is `compact.rs`): a header line, then each check with its status and summary, and for
 //! every check that is not ok the runbook's table of causes with a verdict and the evidence
 //! for each row, followed by the remedies of the causes that apply. Ok and skipped checks stay
 //! on one line unless `-v`; `-q` prints only the header.
@@ -109,7 +109,10 @@ fn check(c: &Check, lang: Lang, style: Style) -> String {
     let label = status_label(c.status, lang);
     let badge = format!("{} {label}{}", status_icon(c.status), " ".repeat(8usize.saturating_sub(display_width(label))));
     s.push_str(&format!("{} {}  {} · {}\n", paint(&badge, c.status, style.color), c.code, c.title, c.target));
-    s.push_str(&format!("    {}\n", c.summary));
+    for line in super::wrap::wrap(&c.summary, style.width.max(40), "    ") {
+        s.push_str(&line);
+        s.push('\n');
+    }
     if let Some(t) = c.evidence.get("token") {
         s.push_str(&format!("    {}\n", token_line(t, lang)));
     }
@@ -157,9 +160,8 @@ fn check(c: &Check, lang: Lang, style: Style) -> String {
         });
         for k in applying {
             s.push_str(&format!("    • {} ({})\n", k.id, verdict_label(k.verdict, lang)));
-            for line in k.remedy.lines() {
-                s.push_str("        ");
-                s.push_str(line);
+            for line in super::wrap::wrap(&k.remedy, style.width.max(40), "        ") {
+                s.push_str(&line);
                 s.push('\n');
             }
         }
@@ -167,13 +169,10 @@ fn check(c: &Check, lang: Lang, style: Style) -> String {
     s
 }
 
-/// Terminal columns a text takes: East Asian wide characters take two.
-fn display_width(s: &str) -> usize {
-    s.chars().map(|c| if ('\u{1100}'..='\u{ffdc}').contains(&c) && !c.is_ascii() { 2 } else { 1 }).sum()
-}
+use super::wrap::display_width;
 
 /// The token's header and claims on one line (never its signature), times as dates and ages.
-fn token_line(t: &serde_json::Value, lang: Lang) -> String {
+pub(super) fn token_line(t: &serde_json::Value, lang: Lang) -> String {
     use crate::problems::secs;
     let mut parts = vec![format!("alg {}", t["alg"].as_str().unwrap_or("?"))];
     for k in ["kid", "iss", "sub"] {

@@ -1,0 +1,198 @@
+//! The first screen at 3 a.m.: what is wrong, why, and what to type, in a screenful.
+//!
+//! The root cause first, with only its confirmed and suspected rows, their evidence and one
+//! fix per confirmed fact (else the first suspicion's); the checks it explains fold under it
+//! as one line each, with no table and no remedy of their own; one line for every other check
+//! that is not ok; all the OKs on one line; the verdict again as the last line. At most
+//! [`MAX_ROOT_LINES`] lines per root cause. `-v` gives the full tables (`table.rs`), Markdown
+//! the full incident report: this view leaves nothing out that those do not hold.
+
+use super::wrap::{display_width, truncate, wrap, wrap_prose};
+use super::{Style, counts, paint, status_icon, status_label, verdict_label};
+use crate::lang::Lang;
+use crate::report::{Check, Report, Status, Verdict};
+
+/// A root cause's block never takes more than this many lines.
+pub const MAX_ROOT_LINES: usize = 25;
+
+pub fn report(r: &Report, style: Style) -> String {
+    let width = style.width.max(40);
+    let mut out: Vec<String> = Vec::new();
+    out.push(format!(
+        "doctor {} · {} · {} · {} ms",
+        r.command,
+        paint(status_label(r.status, r.lang), r.status, style.color),
+        counts(r),
+        r.duration_ms
+    ));
+    if style.quiet {
+        return out.join("\n") + "\n";
+    }
+    let mut shown: Vec<(&str, &str)> = Vec::new();
+    let roots: Vec<&Check> = r
+        .root_causes
+        .iter()
+        .filter_map(|rc| r.checks.iter().find(|c| c.code == rc.code && c.target == rc.target))
+        .collect();
+    for root in &roots {
+        shown.push((&root.code, &root.target));
+    }
+    for root in &roots {
+        out.push(String::new());
+        let mut block = root_block(root, r.lang, style, width);
+        let deps: Vec<&Check> = crate::root_cause::dependents(&r.checks, root)
+            .into_iter()
+            .filter(|d| !shown.contains(&(d.code.as_str(), d.target.as_str())))
+            .collect();
+        let mut dep_lines = Vec::new();
+        if !deps.is_empty() {
+            dep_lines.push(match r.lang {
+                Lang::En => "    It also explains:".to_string(),
+                Lang::Ja => "    これが原因で失敗しているチェック:".to_string(),
+            });
+            for d in &deps {
+                shown.push((&d.code, &d.target));
+                dep_lines.push(truncate(
+                    &format!("      ↳ {} {} {} · {}", status_icon(d.status), d.code, d.title, d.summary),
+                    width,
+                ));
+            }
+        }
+        // The dependents' lines are kept; the details give way to them past the limit.
+        let room = MAX_ROOT_LINES.saturating_sub(dep_lines.len().min(MAX_ROOT_LINES / 2));
+        if block.len() > room {
+            block.truncate(room.saturating_sub(1));
+            block.push(match r.lang {
+                Lang::En => "    … more with -v".to_string(),
+                Lang::Ja => "    …続きは -v で".to_string(),
+            });
+        }
+        block.extend(dep_lines.into_iter().take(MAX_ROOT_LINES - block.len().min(MAX_ROOT_LINES)));
+        out.extend(block);
+    }
+    let others: Vec<&Check> = r
+        .checks
+        .iter()
+        .filter(|c| !matches!(c.status, Status::Ok | Status::Skipped))
+        .filter(|c| !shown.contains(&(c.code.as_str(), c.target.as_str())))
+        .collect();
+    if !others.is_empty() {
+        out.push(String::new());
+        for c in others {
+            out.push(truncate(&one_line(c, r.lang, style), width + color_extra(style, c.status)));
+        }
+    }
+    let oks: Vec<&str> = codes(r, Status::Ok);
+    let skipped: Vec<&Check> = r.checks.iter().filter(|c| c.status == Status::Skipped).collect();
+    if !oks.is_empty() || !skipped.is_empty() {
+        out.push(String::new());
+    }
+    if !oks.is_empty() {
+        let head = match r.lang {
+            Lang::En => format!("{} {} ok: ", status_icon(Status::Ok), oks.len()),
+            Lang::Ja => format!("{} 正常 {} 件: ", status_icon(Status::Ok), oks.len()),
+        };
+        out.extend(wrap_prose(&format!("{head}{}", oks.join(" ")), width, "", "    "));
+    }
+    if !skipped.is_empty() {
+        let head = match r.lang {
+            Lang::En => format!("{} {} skipped: ", status_icon(Status::Skipped), skipped.len()),
+            Lang::Ja => format!("{} スキップ {} 件: ", status_icon(Status::Skipped), skipped.len()),
+        };
+        // Grouped by reason: "PG002 PG003 PG004 (no connection to the server (see PG001))".
+        let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+        for c in &skipped {
+            match groups.iter_mut().find(|(why, _)| *why == c.summary) {
+                Some((_, codes)) => codes.push(&c.code),
+                None => groups.push((&c.summary, vec![&c.code])),
+            }
+        }
+        let list: Vec<String> = groups.iter().map(|(why, codes)| format!("{} ({why})", codes.join(" "))).collect();
+        out.extend(wrap_prose(&format!("{head}{}", list.join("; ")), width, "", "    ").into_iter().take(3));
+    }
+    out.push(String::new());
+    out.extend(wrap_prose(&last_line(r, &roots, style), width + color_extra(style, r.status), "", ""));
+    out.join("\n") + "\n"
+}
+
+/// The root cause: its line, its summary, its confirmed and suspected rows, its fix.
+fn root_block(c: &Check, lang: Lang, style: Style, width: usize) -> Vec<String> {
+    let mut out = vec![truncate(&one_line_head(c, lang, style), width + color_extra(style, c.status))];
+    out.extend(wrap(&c.summary, width, "    "));
+    if let Some(t) = c.evidence.get("token") {
+        out.extend(wrap_prose(&super::table::token_line(t, lang), width, "    ", "      "));
+    }
+    let mut applying: Vec<_> =
+        c.causes.iter().filter(|k| matches!(k.verdict, Verdict::Confirmed | Verdict::Suspected)).collect();
+    applying.sort_by_key(|k| k.verdict != Verdict::Confirmed);
+    for k in &applying {
+        let label = verdict_label(k.verdict, lang);
+        let head = format!("    {label} · {}: ", k.id);
+        let text = if k.evidence.is_empty() { k.cause.clone() } else { k.evidence.clone() };
+        let pad = " ".repeat(6);
+        out.extend(wrap_prose(&format!("{head}{text}"), width, "", &pad).into_iter().take(4));
+    }
+    // One fix per fact: every confirmed cause's, else the first suspicion's.
+    let confirmed: Vec<_> = applying.iter().filter(|k| k.verdict == Verdict::Confirmed).collect();
+    let fixes: Vec<_> = if confirmed.is_empty() { applying.iter().take(1).collect() } else { confirmed };
+    for k in fixes {
+        if k.remedy.trim().is_empty() {
+            continue;
+        }
+        out.push(match lang {
+            Lang::En => format!("    Fix ({}):", k.id),
+            Lang::Ja => format!("    対処（{}）:", k.id),
+        });
+        out.extend(wrap(&k.remedy, width, "      "));
+    }
+    out
+}
+
+/// `✖ CRITICAL PG001  PostgreSQL: cannot connect · target`
+fn one_line_head(c: &Check, lang: Lang, style: Style) -> String {
+    let label = status_label(c.status, lang);
+    let badge = format!("{} {label}{}", status_icon(c.status), " ".repeat(8usize.saturating_sub(display_width(label))));
+    format!("{} {}  {} · {}", paint(&badge, c.status, style.color), c.code, c.title, c.target)
+}
+
+/// A check that is not the root cause: one line, with its summary.
+fn one_line(c: &Check, lang: Lang, style: Style) -> String {
+    format!("{} — {}", one_line_head(c, lang, style), c.summary)
+}
+
+/// The bytes the colour codes add to a painted line (they take no column).
+fn color_extra(style: Style, s: Status) -> usize {
+    if style.color { paint("", s, true).len() } else { 0 }
+}
+
+fn codes(r: &Report, s: Status) -> Vec<&str> {
+    let mut v: Vec<&str> = Vec::new();
+    for c in r.checks.iter().filter(|c| c.status == s) {
+        if !v.contains(&c.code.as_str()) {
+            v.push(&c.code);
+        }
+    }
+    v
+}
+
+/// The verdict again, last, where the eye lands when the screen stops scrolling.
+fn last_line(r: &Report, roots: &[&Check], style: Style) -> String {
+    let status = paint(status_label(r.status, r.lang), r.status, style.color);
+    match (roots.first(), r.lang) {
+        (None, Lang::En) => format!("{status}: {}.", counts(r)),
+        (None, Lang::Ja) => format!("{status}: {}。", counts(r)),
+        (Some(root), Lang::En) => {
+            let more =
+                if roots.len() > 1 { format!(" (and {} more root causes)", roots.len() - 1) } else { String::new() };
+            format!("{status}: start with {} ({}){more}; every row with -v.", root.code, root.title)
+        }
+        (Some(root), Lang::Ja) => {
+            let more = if roots.len() > 1 {
+                format!("（ほか根本原因 {} 件）", roots.len() - 1)
+            } else {
+                String::new()
+            };
+            format!("{status}: まず {}（{}）から{more}。全行は -v で。", root.code, root.title)
+        }
+    }
+}
