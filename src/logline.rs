@@ -274,7 +274,8 @@ fn leading_time(t: &str) -> Option<String> {
     let end = t[19..]
         .find(|c: char| !(c.is_ascii_digit() || matches!(c, ',' | '.' | 'Z' | '+' | ':')))
         .map_or(t.len(), |j| 19 + j);
-    Some(t[..end].to_string())
+    // A time ends at a space: `2026-11-28T12:01:04+09ڃ0` is no time, not `…+09`.
+    t[end..].chars().next().is_none_or(char::is_whitespace).then(|| t[..end].to_string())
 }
 
 #[cfg(test)]
@@ -383,6 +384,7 @@ mod tests {
             r#"{"time":-5,"status":"unhealthy","checks":{"db":{"status":"down"}}}"#,
             "2026-11-29 23:00:00.000 UTC [é] LOG:  x",
             "2026-11-29é23:00:00 x",
+            "2026-11-28T12:01:04+09ڃ0 x",
             "2026-11-29 23:00:0é [1] LOG:  x",
             " - request_id: , error: ",
             "duration: 1e999 ms",
