@@ -141,6 +141,26 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn symptom_causes_and_thresholds_name_real_ones() {
+        for p in all().unwrap() {
+            for s in &p.symptoms {
+                if let crate::runbook::Symptom::Literal { text, cause, at_least, .. } = s {
+                    if let Some(c) = cause {
+                        assert!(p.cause(c).is_some(), "{}: symptom {text:?} names unknown cause {c}", p.code);
+                    }
+                    if let Some(t) = at_least {
+                        assert!(
+                            crate::triage::Limits::default().get(t).is_some(),
+                            "{}: {text:?}: unknown threshold {t}",
+                            p.code
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn every_runbook_parses() {
         if let Err(e) = all() {
             panic!("{e}");

@@ -3,7 +3,9 @@
 //! text, so it is tolerant of case, spacing, quoting, client prefixes
 //! (`sqlalchemy.exc.OperationalError: (psycopg2.OperationalError) ...`) and variable parts
 //! (user names, hosts, addresses, numbers): quoted names and numbers are dropped on both sides,
-//! and rare words weigh more than common ones. Japanese is matched by character pairs.
+//! and rare words weigh more than common ones. Japanese is matched by character pairs. A log
+//! line in one of the stack's formats (`logline`) is read for its words first, so a JSON record
+//! is its message, not its field names.
 
 use crate::runbook::Problem;
 use std::collections::{BTreeSet, HashMap};
@@ -63,7 +65,9 @@ pub fn tokens(text: &str) -> Vec<String> {
     let flush_word = |w: &mut String, out: &mut Vec<String>| {
         if !w.is_empty() {
             let lw = w.to_lowercase();
-            let variable = lw.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ':')
+            // Numbers, also with a unit (`12288.0MB` leaves `0mb`, `30s`), and hex ids.
+            let variable = lw.starts_with(|c: char| c.is_ascii_digit())
+                || lw.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ':')
                 || (lw.len() >= 8 && lw.chars().all(|c| c.is_ascii_hexdigit()))
                 || lw.chars().filter(|c| c.is_ascii_digit()).count() * 2 > lw.len();
             if !variable && !STOP.contains(&lw.as_str()) && lw.chars().count() > 1 {
@@ -148,7 +152,13 @@ fn docs(catalogue: &[Problem]) -> Vec<Doc<'_>> {
     for p in catalogue {
         for s in &p.symptoms {
             for w in s.wordings() {
-                v.push(Doc { problem: p, text: w.to_string(), tokens: tokens(w).into_iter().collect(), weight: 1.0 });
+                let words = crate::logline::read(w).text;
+                v.push(Doc {
+                    problem: p,
+                    text: w.to_string(),
+                    tokens: tokens(&words).into_iter().collect(),
+                    weight: 1.0,
+                });
             }
         }
         for t in [&p.title.en, &p.title.ja] {
@@ -182,7 +192,10 @@ pub fn search<'a>(catalogue: &'a [Problem], query: &str) -> Vec<Match<'a>> {
         return by_cause;
     }
 
-    let qt: BTreeSet<String> = tokens(q).into_iter().collect();
+    // A pasted log line is read in its format first: a JSON record or body by its message,
+    // detail and error, a PostgreSQL line past its prefix (as triage reads it).
+    let read = crate::logline::read(q);
+    let qt: BTreeSet<String> = tokens(&read.text).into_iter().collect();
     if qt.is_empty() {
         return Vec::new();
     }

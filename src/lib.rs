@@ -11,6 +11,7 @@ pub mod explain;
 pub mod facts;
 pub mod jwt;
 pub mod lang;
+pub mod logline;
 pub mod probe;
 pub mod problems;
 pub mod prometheus;

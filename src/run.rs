@@ -127,6 +127,7 @@ pub fn docker_config(s: &Settings) -> DockerProbeConfig {
         timeout: s.timeout,
         logs_since: s.logs_since,
         logs_tail: s.logs_tail,
+        log_limits: crate::triage::Limits::from(&s.thresholds),
         tls_cert_path: s.var("DOCKER_TLS_VERIFY").filter(|v| !v.is_empty() && *v != "0").map(|_| {
             s.var("DOCKER_CERT_PATH")
                 .map(std::path::PathBuf::from)

@@ -38,6 +38,14 @@ pub enum Symptom {
         /// exist`; word matching leaves quoted names and numbers out).
         #[serde(default)]
         require: Vec<String>,
+        /// The cause this line shows, when the line alone tells (`Token has expired` is
+        /// AU002's `token-expired`); triage reports it beside the problem.
+        #[serde(default)]
+        cause: Option<String>,
+        /// A threshold (`slow_query`) that the duration the line logs (`duration: 1234.567
+        /// ms`) must reach: below it the same line is a normal one (log_min_duration_statement).
+        #[serde(default)]
+        at_least: Option<String>,
     },
     Described {
         en: String,

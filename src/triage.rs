@@ -6,21 +6,70 @@
 //! `require`, and a short signature's whole text as a phrase (a healthy stack's own logs, read
 //! twice over in `tests/stack_lab.rs`, must match nothing). Pure and fast: an inverted index keeps the work per line
 //! proportional to the words it shares with signatures, so thousands of lines cost milliseconds.
+//!
+//! A line is first read in its format (`logline`): a JSON record by its message, detail and
+//! error, a request line by its title and error, a PostgreSQL line from its severity on; the
+//! signatures are read the same way, so `{"detail":"Token has expired"}` in a runbook is the
+//! words `Token has expired`. A JSON record its application logged below WARNING is no symptom
+//! (the spec's loggers say INFO for normal work), and a `duration: N ms` signature holds only
+//! from the threshold it names (`at_least = "slow_query"`).
 
 use crate::catalogue;
 use crate::explain::tokens;
+use crate::logline::{self, Level};
 use crate::redact;
 use crate::runbook::{Problem, Symptom};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 /// Share of a signature's weighted words a line must contain.
 const MIN_COVER: f64 = 0.75;
 
+/// The thresholds a signature may name in `at_least` (the contract's, `--threshold`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    pub slow_query: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::from(&crate::config::Thresholds::default())
+    }
+}
+
+impl From<&crate::config::Thresholds> for Limits {
+    fn from(t: &crate::config::Thresholds) -> Self {
+        Limits { slow_query: t.slow_query }
+    }
+}
+
+impl Limits {
+    /// The threshold `name`, in milliseconds (the unit PostgreSQL logs durations in).
+    pub fn get(&self, name: &str) -> Option<f64> {
+        match name {
+            "slow_query" => Some(self.slow_query.as_secs_f64() * 1000.0),
+            _ => None,
+        }
+    }
+}
+
+/// A line's verdict: which problem's symptom it is, by which text, showing which cause.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit<'a> {
+    pub code: &'a str,
+    pub signature: &'a str,
+    pub cause: Option<&'a str>,
+    pub score: f64,
+}
+
 struct Signature {
     code: String,
     text: String,
+    cause: Option<String>,
+    /// A threshold the line's `duration: N ms` must reach.
+    at_least: Option<String>,
     tokens: Vec<String>,
     weight: f64,
     /// Whole words the line must contain (lower case): the symptom's `require`, and the HTTP
@@ -87,6 +136,9 @@ pub struct LogHit {
     /// Timestamp of the first and last match, when the lines carry one (Docker's do).
     pub first_at: Option<String>,
     pub last_at: Option<String>,
+    /// The cause the signature shows, when the runbook says one (`cause` of the symptom).
+    #[serde(default)]
+    pub cause: Option<String>,
 }
 
 impl Matcher {
@@ -94,15 +146,19 @@ impl Matcher {
         let mut sigs = Vec::new();
         for p in problems {
             for s in &p.symptoms {
-                if let Symptom::Literal { text, require, .. } = s {
-                    let toks: Vec<String> = tokens(text).into_iter().collect::<HashSet<_>>().into_iter().collect();
+                if let Symptom::Literal { text, require, cause, at_least, .. } = s {
+                    // Read as a log line is: a JSON body by its detail, a prefix taken off.
+                    let words = logline::read(text).text;
+                    let toks: Vec<String> = tokens(&words).into_iter().collect::<HashSet<_>>().into_iter().collect();
                     let mut required: Vec<String> = require.iter().map(|w| w.to_lowercase()).collect();
-                    required.extend(http_status(text));
+                    required.extend(http_status(&words));
                     if toks.len() >= 2 {
-                        let phrase = (toks.len() <= SHORT).then(|| phrase(text));
+                        let phrase = (toks.len() <= SHORT).then(|| phrase(&words));
                         sigs.push(Signature {
                             code: p.code.clone(),
                             text: text.clone(),
+                            cause: cause.clone(),
+                            at_least: at_least.clone(),
                             tokens: toks,
                             weight: 0.0,
                             required,
@@ -131,8 +187,27 @@ impl Matcher {
         Matcher { sigs, index, idf }
     }
 
-    /// The problem code and signature a line is a symptom of, with the score; `None` if none.
+    /// The problem code and signature a line is a symptom of, with the score; `None` if none
+    /// (the default thresholds).
     pub fn match_line(&self, line: &str) -> Option<(&str, &str, f64)> {
+        self.hit(line, &Limits::default()).map(|h| (h.code, h.signature, h.score))
+    }
+
+    /// What a line (without Docker's timestamp) is a symptom of, read in its format.
+    pub fn hit(&self, line: &str, limits: &Limits) -> Option<Hit<'_>> {
+        self.hit_read(&logline::read(line), limits)
+    }
+
+    fn hit_read(&self, l: &logline::LogLine, limits: &Limits) -> Option<Hit<'_>> {
+        if l.structured && l.level.is_some_and(|v| v < Level::Warning) {
+            return None;
+        }
+        let (i, score) = self.best(&l.text, limits)?;
+        let s = &self.sigs[i];
+        Some(Hit { code: &s.code, signature: &s.text, cause: s.cause.as_deref(), score })
+    }
+
+    fn best(&self, line: &str, limits: &Limits) -> Option<(usize, f64)> {
         let line_tokens: HashSet<String> = tokens(line).into_iter().collect();
         let mut covered: HashMap<usize, f64> = HashMap::new();
         for t in &line_tokens {
@@ -148,6 +223,11 @@ impl Matcher {
         for (i, w) in covered {
             if let Some(p) = &self.sigs[i].phrase
                 && !line_phrase.get_or_insert_with(|| phrase(line)).contains(p.as_str())
+            {
+                continue;
+            }
+            if let Some(t) = &self.sigs[i].at_least
+                && !logline::duration_ms(line).zip(limits.get(t)).is_some_and(|(d, min)| d >= min)
             {
                 continue;
             }
@@ -171,7 +251,7 @@ impl Matcher {
                 best = Some((i, cover));
             }
         }
-        best.map(|(i, c)| (self.sigs[i].code.as_str(), self.sigs[i].text.as_str(), c))
+        best
     }
 }
 
@@ -188,8 +268,14 @@ pub fn split_timestamp(line: &str) -> (Option<&str>, &str) {
     }
 }
 
-/// Counts the symptom lines of a log, most frequent first.
+/// Counts the symptom lines of a log, most frequent first (the default thresholds).
 pub fn scan<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<LogHit> {
+    scan_with(lines, &Limits::default())
+}
+
+/// Counts the symptom lines of a log per signature, most frequent first: each with its newest
+/// line and the time of its first and newest (Docker's timestamp, else the line's own).
+pub fn scan_with<'a>(lines: impl IntoIterator<Item = &'a str>, limits: &Limits) -> Vec<LogHit> {
     let Some(m) = matcher() else { return Vec::new() };
     let mut hits: BTreeMap<(String, String), LogHit> = BTreeMap::new();
     for raw in lines {
@@ -197,25 +283,43 @@ pub fn scan<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<LogHit> {
         if line.trim().is_empty() {
             continue;
         }
-        // Very long lines are cut: a signature is in the first few hundred characters.
-        let probe: String = line.chars().take(2000).collect();
-        if let Some((code, sig, _)) = m.match_line(&probe) {
-            let h = hits.entry((code.to_string(), sig.to_string())).or_insert_with(|| LogHit {
-                code: code.to_string(),
-                signature: sig.to_string(),
+        // Very long lines are cut: a signature is in the first few hundred characters (a JSON
+        // record is read whole first: its message may come after long fields).
+        let read = logline::read(line);
+        let mut read_cut = read.clone();
+        read_cut.text = read.text.chars().take(2000).collect();
+        if let Some(hit) = m.hit_read(&read_cut, limits) {
+            let at = ts.map(str::to_string).or_else(|| read.time.clone());
+            let h = hits.entry((hit.code.to_string(), hit.signature.to_string())).or_insert_with(|| LogHit {
+                code: hit.code.to_string(),
+                signature: hit.signature.to_string(),
                 count: 0,
                 sample: String::new(),
-                first_at: ts.map(str::to_string),
+                first_at: at.clone(),
                 last_at: None,
+                cause: hit.cause.map(str::to_string),
             });
             h.count += 1;
-            h.last_at = ts.map(str::to_string);
-            h.sample = cut(&redact::scrub(line.trim()), 300);
+            h.last_at = at;
+            h.sample = cut(&redact::scrub(&sample(line, &read)), 300);
         }
     }
     let mut v: Vec<LogHit> = hits.into_values().collect();
     v.sort_by(|a, b| b.count.cmp(&a.count).then(a.code.cmp(&b.code)));
     v
+}
+
+/// What a hit shows of its line: a JSON record as its level and words (its message may sit
+/// after 300 characters of fields), any other line as it is.
+fn sample(line: &str, read: &logline::LogLine) -> String {
+    let line = line.trim();
+    if !line.starts_with('{') || read.text == line {
+        return line.to_string();
+    }
+    match read.level {
+        Some(l) => format!("{} {}", format!("{l:?}").to_uppercase(), read.text),
+        None => read.text.clone(),
+    }
 }
 
 fn cut(s: &str, n: usize) -> String {

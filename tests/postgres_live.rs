@@ -418,3 +418,55 @@ fn the_repositories_env_files_are_read_from_the_directory_above_them() {
         run(cmd.args(["postgres", "--no-docker", "--format", "json", "--env-file", "a.env", "--env-file", "b.env"]));
     assert_eq!(status(&json(&out), "PG001"), "ok", "{}", out.stdout);
 }
+
+/// The spec's PostgreSQL logging (06-database/02: `log_line_prefix = '%t [%p]: [%l-1]
+/// user=%u,db=%d,app=%a,client=%h '`, `log_min_duration_statement`, `log_connections`), for
+/// real: `doctor triage` on the server's own log files one statement slower than slow_query as
+/// PG003 and the failed password as PG001 `wrong-password`, and nothing for the fast statements,
+/// the connections and the start-up, however the prefix dresses them.
+#[test]
+fn the_spec_log_prefix_and_durations_triage_by_the_slow_query_threshold() {
+    let Some(pg) = server(PgOptions {
+        settings: vec![
+            ("log_line_prefix".into(), "%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ".into()),
+            ("log_timezone".into(), "Asia/Tokyo".into()),
+            ("log_connections".into(), "on".into()),
+            ("log_disconnections".into(), "on".into()),
+        ],
+        ..PgOptions::default()
+    }) else {
+        return;
+    };
+    // Durations of every statement, on apidb only (the setup's password never reaches the log).
+    pg.psql("postgres", "ALTER DATABASE apidb SET log_min_duration_statement = 0");
+    pg.psql("apidb", "CREATE TABLE profiles (user_id int primary key, name text)");
+    pg.psql("apidb", "SELECT * FROM profiles WHERE user_id = 1");
+    pg.psql("apidb", "SELECT pg_sleep(1.2)");
+    assert!(pg.psql_as("app", "not-the-password", "authdb", "SELECT 1").is_err());
+    let log = pg.log();
+    assert!(log.contains("JST [") && log.contains("user=postgres,db=apidb,app=psql,client=127.0.0.1"), "{log}");
+    assert!(log.contains("LOG:  duration: ") && log.contains("statement: SELECT * FROM profiles"), "{log}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("postgres.log");
+    std::fs::write(&file, &log).unwrap();
+    let triage = |extra: &[&str]| {
+        let (mut cmd, _d) = doctor();
+        let out = run(cmd.args(["triage", file.to_str().unwrap(), "--format", "json"]).args(extra));
+        assert_eq!(out.code, 0, "{}", out.combined());
+        let v = json(&out);
+        v["sources"][0]["hits"].as_array().unwrap().clone()
+    };
+    let hits = triage(&[]);
+    let by = |hits: &[serde_json::Value], code: &str| hits.iter().find(|h| h["code"] == code).cloned();
+    let slow = by(&hits, "PG003").unwrap_or_else(|| panic!("no PG003 in {hits:#?}\n{log}"));
+    assert_eq!(slow["count"], 1, "{hits:#?}");
+    assert!(slow["sample"].as_str().unwrap().contains("pg_sleep(1.2)"), "{slow:#}");
+    assert!(slow["last_at"].as_str().unwrap().ends_with(" JST"), "{slow:#}");
+    let pw = by(&hits, "PG001").unwrap_or_else(|| panic!("no PG001 in {hits:#?}"));
+    assert_eq!(pw["cause"], "wrong-password", "{pw:#}");
+    assert_eq!(hits.len(), 2, "only those two: {hits:#?}");
+    // With slow_query at 2s the 1.2 s statement is an ordinary one too.
+    let hits = triage(&["--threshold", "slow_query=2s"]);
+    assert!(by(&hits, "PG003").is_none(), "{hits:#?}");
+}

@@ -1,11 +1,11 @@
 //! Log lines read from containers (`doctor triage`, the logs step of every run), matched
 //! against the built-in catalogue's error texts: `triage::scan`, `triage::split_timestamp`,
-//! `Matcher::match_line`, `explain::tokens` and `clock::parse_rfc3339` (Docker's timestamp
+//! `Matcher::match_line`, `logline::read`, `explain::tokens` and `clock::parse_rfc3339` (Docker's timestamp
 //! prefix). `explain::search` has its own target (`explain`): it rebuilds its index on every
 //! call, some 30 ms under the sanitizer, and would starve this one.
 #![no_main]
 
-use doctor::{catalogue, clock, explain, triage};
+use doctor::{catalogue, clock, explain, logline, triage};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -23,11 +23,14 @@ fuzz_target!(|data: &[u8]| {
     // Line by line, as the matcher and the timestamp splitter see it.
     let m = triage::matcher().expect("the matcher builds");
     for line in s.lines().take(64) {
-        let (ts, _message) = triage::split_timestamp(line);
+        let (ts, message) = triage::split_timestamp(line);
         if let Some(ts) = ts {
             assert!(clock::parse_rfc3339(ts).is_some());
         }
         let _ = clock::parse_rfc3339(line);
+        // The line read in its format (JSON record, request line, PostgreSQL prefix).
+        let read = logline::read(message);
+        let _ = logline::duration_ms(&read.text);
         if let Some((code, _sig, score)) = m.match_line(line) {
             assert!(catalogue::get(code).is_some());
             assert!(score.is_finite() && score > 0.0);

@@ -1,6 +1,7 @@
 //! `doctor triage`: which problem each line of a log is a symptom of, for a file, stdin, or the
 //! recent logs of containers. Exit 0 when the logs were read (whether or not anything matched),
-//! 3 when a source could not be read.
+//! 3 when a source could not be read. Per symptom: its count, the cause it shows when the
+//! runbook says one, the time of its first and newest line, and the newest line.
 
 use super::{err, out, out_json};
 use crate::catalogue;
@@ -16,6 +17,7 @@ pub fn run(file: Option<&str>, containers: &[String], s: &Settings) -> i32 {
         err("triage needs a FILE, `-` for standard input, or --container NAME");
         return 3;
     }
+    let limits = triage::Limits::from(&s.thresholds);
     let mut sources: Vec<(String, u64, Vec<LogHit>)> = Vec::new();
     if let Some(f) = file {
         let text = if f == "-" {
@@ -35,7 +37,7 @@ pub fn run(file: Option<&str>, containers: &[String], s: &Settings) -> i32 {
                 }
             }
         };
-        let hits = triage::scan(text.lines());
+        let hits = triage::scan_with(text.lines(), &limits);
         sources.push((if f == "-" { "stdin".into() } else { f.to_string() }, text.lines().count() as u64, hits));
     }
     if !containers.is_empty() {
@@ -57,7 +59,11 @@ pub fn run(file: Option<&str>, containers: &[String], s: &Settings) -> i32 {
                 s.timeout,
             ));
             match text {
-                Ok(t) => sources.push((format!("container {name}"), t.lines().count() as u64, triage::scan(t.lines()))),
+                Ok(t) => sources.push((
+                    format!("container {name}"),
+                    t.lines().count() as u64,
+                    triage::scan_with(t.lines(), &limits),
+                )),
                 Err(e) => {
                     err(&format!("logs of {name}: {}", e.message));
                     return 3;
@@ -72,7 +78,7 @@ pub fn run(file: Option<&str>, containers: &[String], s: &Settings) -> i32 {
             "sources": sources.iter().map(|(name, lines, hits)| json!({
                 "source": name, "lines": lines,
                 "hits": hits.iter().map(|h| json!({
-                    "code": h.code, "title": title(&h.code), "count": h.count, "signature": h.signature,
+                    "code": h.code, "title": title(&h.code), "cause": h.cause, "count": h.count, "signature": h.signature,
                     "sample": h.sample, "first_at": h.first_at, "last_at": h.last_at,
                 })).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
@@ -91,10 +97,30 @@ pub fn run(file: Option<&str>, containers: &[String], s: &Settings) -> i32 {
                 for h in hits {
                     text.push_str(&format!("  {:<8} ×{:<5} {}\n", h.code, h.count, title(&h.code)));
                     text.push_str(&format!("           {}\n", h.signature));
+                    if let Some(c) = &h.cause {
+                        text.push_str(&tr(
+                            s.lang,
+                            format!("           cause: {c}\n"),
+                            format!("           原因: {c}\n"),
+                        ));
+                    }
+                    match (&h.first_at, &h.last_at) {
+                        (Some(first), Some(last)) if h.count > 1 => text.push_str(&tr(
+                            s.lang,
+                            format!("           first: {first}   latest: {last}\n"),
+                            format!("           最初: {first}   最新: {last}\n"),
+                        )),
+                        (_, Some(last)) => text.push_str(&tr(
+                            s.lang,
+                            format!("           at: {last}\n"),
+                            format!("           時刻: {last}\n"),
+                        )),
+                        _ => {}
+                    }
                     text.push_str(&tr(
                         s.lang,
-                        format!("           latest: {}\n", h.sample),
-                        format!("           最新: {}\n", h.sample),
+                        format!("           latest line: {}\n", h.sample),
+                        format!("           最新の行: {}\n", h.sample),
                     ));
                 }
             }

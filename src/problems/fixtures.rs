@@ -92,6 +92,7 @@ pub fn with_logs(c: ContainerFacts, hits: &[(&str, &str)]) -> ContainerFacts {
             sample: format!("ERROR {signature}"),
             first_at: None,
             last_at: None,
+            cause: None,
         })
         .collect();
     ContainerFacts { logs: Some(LogFacts { since_s: 600, lines: 200, hits, error: None }), ..c }

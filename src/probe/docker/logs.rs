@@ -47,7 +47,7 @@ pub(super) async fn read_logs(docker: &Docker, id: &str, cfg: &DockerProbeConfig
             }
         }
     }
-    let hits = triage::scan(text.lines());
+    let hits = triage::scan_with(text.lines(), &cfg.log_limits);
     LogFacts { since_s: cfg.logs_since.as_secs(), lines: text.lines().count() as u64, hits, error }
 }
 

@@ -50,6 +50,8 @@ pub struct DockerProbeConfig {
     pub timeout: Duration,
     pub logs_since: Duration,
     pub logs_tail: u32,
+    /// What the log scan needs of the thresholds (`slow_query` for a logged duration).
+    pub log_limits: crate::triage::Limits,
     /// With `DOCKER_TLS_VERIFY`: the directory of `ca.pem`, `cert.pem` and `key.pem`
     /// (`DOCKER_CERT_PATH`, else `~/.docker`), as the docker CLI reads them.
     pub tls_cert_path: Option<std::path::PathBuf>,
