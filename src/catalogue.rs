@@ -280,6 +280,8 @@ pub(crate) mod tests {
         };
         for p in all().unwrap() {
             assert!(!p.title.en.trim().is_empty() && is_ja(&p.title.ja), "{} title", p.code);
+            assert!(!p.ok_title.en.trim().is_empty() && is_ja(&p.ok_title.ja), "{} ok_title", p.code);
+            assert_ne!(p.ok_title.en, p.title.en, "{}: the ok title must say the outcome", p.code);
             assert!(!p.by_hand.en.trim().is_empty() && is_ja(&p.by_hand.ja), "{} by_hand", p.code);
             assert!(!p.symptoms.is_empty(), "{} has no symptom", p.code);
             for s in &p.symptoms {

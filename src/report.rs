@@ -247,6 +247,8 @@ pub struct Check {
     pub area: String,
     pub target: String,
     pub title: String,
+    /// The title phrased by outcome when the check passed (`PostgreSQL: connects`).
+    pub ok_title: String,
     pub status: Status,
     pub summary: String,
     pub duration_ms: u64,
@@ -308,6 +310,15 @@ pub struct ContainerRow {
     pub mem_used: Option<u64>,
     pub mem_limit: Option<u64>,
     pub ports: Vec<String>,
+}
+
+impl Check {
+    /// The title that says what this check found: the problem's for a failure, the outcome's
+    /// (`Docker engine reachable`) for an ok. Skipped checks keep the problem's: nothing was
+    /// found either way.
+    pub fn heading(&self) -> &str {
+        if self.status == Status::Ok { &self.ok_title } else { &self.title }
+    }
 }
 
 impl Report {
@@ -384,6 +395,7 @@ fn check_from(mut f: Finding, lang: Lang) -> Check {
         area: problem.map_or_else(String::new, |p| p.area.clone()),
         target: f.target,
         title: problem.map_or_else(|| f.code.to_string(), |p| p.title.get(lang).to_string()),
+        ok_title: problem.map_or_else(|| f.code.to_string(), |p| p.ok_title.get(lang).to_string()),
         status: f.status,
         summary: f.summary.render(lang),
         duration_ms: f.duration_ms,

@@ -80,6 +80,7 @@ mod tests {
             area: String::new(),
             target: "t".into(),
             title: String::new(),
+            ok_title: String::new(),
             status,
             summary: format!("{code} failed"),
             duration_ms: 0,

@@ -90,6 +90,9 @@ pub struct Problem {
     pub code: String,
     pub area: String,
     pub title: Text,
+    /// The title phrased by outcome, for a check that passed (`Docker engine reachable`), so
+    /// that an OK line never reads as the failure.
+    pub ok_title: Text,
     /// Services whose container being down fails this check (DK002 then explains it).
     #[serde(default)]
     pub fails_with: Vec<String>,

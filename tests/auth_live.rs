@@ -61,7 +61,11 @@ fn an_expired_token_says_since_when_and_what_to_do() {
     let (mut cmd, _d) = doctor();
     let table =
         run_with_stdin(cmd.args(["auth", "--no-docker", "--url", &fx.url(), "--token", "-"]), &fx.token("exp=-7200"));
-    assert!(table.stdout.contains("Fix (token-expired)") && table.stdout.contains("JWT: alg RS256"), "{}", table.stdout);
+    assert!(
+        table.stdout.contains("Fix (token-expired)") && table.stdout.contains("JWT: alg RS256"),
+        "{}",
+        table.stdout
+    );
 }
 
 #[test]

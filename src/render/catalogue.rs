@@ -12,6 +12,7 @@ fn problem_json(p: &Problem, lang: Lang) -> Value {
         "code": p.code,
         "area": p.area,
         "title": p.title.get(lang),
+        "ok_title": p.ok_title.get(lang),
         "symptoms": p.symptoms.iter().map(|s| s.text(lang).to_string()).collect::<Vec<_>>(),
         "by_hand": p.by_hand.get(lang).trim(),
         "causes": p.causes.iter().map(|c| json!({

@@ -53,7 +53,7 @@ pub fn report(r: &Report, style: Style) -> String {
             for d in &deps {
                 shown.push((&d.code, &d.target));
                 dep_lines.push(truncate(
-                    &format!("      ↳ {} {} {} · {}", status_icon(d.status), d.code, d.title, d.summary),
+                    &format!("      ↳ {} {} {} · {}", status_icon(d.status), d.code, d.heading(), d.summary),
                     width,
                 ));
             }
@@ -152,7 +152,7 @@ fn root_block(c: &Check, lang: Lang, style: Style, width: usize) -> Vec<String> 
 fn one_line_head(c: &Check, lang: Lang, style: Style) -> String {
     let label = status_label(c.status, lang);
     let badge = format!("{} {label}{}", status_icon(c.status), " ".repeat(8usize.saturating_sub(display_width(label))));
-    format!("{} {}  {} · {}", paint(&badge, c.status, style.color), c.code, c.title, c.target)
+    format!("{} {}  {} · {}", paint(&badge, c.status, style.color), c.code, c.heading(), c.target)
 }
 
 /// A check that is not the root cause: one line, with its summary.

@@ -55,7 +55,7 @@ pub fn report(r: &Report) -> String {
                 "    <testcase classname=\"doctor.{}\" name=\"{} {} ({})\" time=\"{}\"",
                 esc(area),
                 esc(&c.code),
-                esc(&c.title),
+                esc(c.heading()),
                 esc(&c.target),
                 secs(c.duration_ms)
             ));

@@ -60,7 +60,7 @@ pub fn report(r: &Report) -> String {
             "### {} {} {} — `{}`\n\n{}\n\n",
             status_label(c.status, l),
             c.code,
-            c.title,
+            c.heading(),
             c.target,
             c.summary
         ));
@@ -106,7 +106,7 @@ pub fn report(r: &Report) -> String {
     if !others.is_empty() {
         m.push_str(&tr(l, "## Checks without findings\n\n", "## 問題のなかったチェック\n\n"));
         for c in others {
-            m.push_str(&format!("- {} {} {} — {}\n", status_label(c.status, l), c.code, c.title, c.summary));
+            m.push_str(&format!("- {} {} {} — {}\n", status_label(c.status, l), c.code, c.heading(), c.summary));
         }
         m.push('\n');
     }

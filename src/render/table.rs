@@ -108,7 +108,7 @@ fn check(c: &Check, lang: Lang, style: Style) -> String {
     let mut s = String::new();
     let label = status_label(c.status, lang);
     let badge = format!("{} {label}{}", status_icon(c.status), " ".repeat(8usize.saturating_sub(display_width(label))));
-    s.push_str(&format!("{} {}  {} · {}\n", paint(&badge, c.status, style.color), c.code, c.title, c.target));
+    s.push_str(&format!("{} {}  {} · {}\n", paint(&badge, c.status, style.color), c.code, c.heading(), c.target));
     for line in super::wrap::wrap(&c.summary, style.width.max(40), "    ") {
         s.push_str(&line);
         s.push('\n');
