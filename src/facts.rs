@@ -45,7 +45,7 @@ pub mod of {
     }
     pub mod pg_app {
         pub use crate::probe::pg_app::{
-            ADMIN_DB, API_DB, AUTH_DB, DocStatus, PgAppFacts, ProfileRow, RefreshRows, TokenRow,
+            ADMIN_DB, API_DB, AUTH_DB, DocStatus, PgAppFacts, ProfileRow, RefreshRows, TokenRow, UserLock,
         };
     }
     pub mod postgres {
@@ -61,7 +61,8 @@ pub mod of {
     }
     pub mod redis_app {
         pub use crate::probe::redis_app::{
-            CachedProfile, KeyFamily, Persistence, REFRESH_PATTERN, RedisAppFacts, TokenKey, TokenKeySearch,
+            CachedProfile, KeyFamily, LOGIN_LIMIT_KEYS, LimitKey, LimitKind, Persistence, REFRESH_PATTERN,
+            RedisAppFacts, TokenKey, TokenKeySearch,
         };
     }
     pub mod routes {

@@ -64,14 +64,14 @@ pub fn app_requests(s: &Settings, req: &Request) -> (PgAppRequest, RedisAppReque
     }
     (
         PgAppRequest {
-            login_user,
+            login_user: login_user.clone(),
             refresh_tokens: auth,
             refresh_token: refresh_token.clone(),
             profile_user: profile_user.clone(),
             documents: api,
             key_index_dbs: Vec::new(),
         },
-        RedisAppRequest { refresh_tokens: auth, refresh_token, profile_user },
+        RedisAppRequest { refresh_tokens: auth, refresh_token, profile_user, login_user },
     )
 }
 

@@ -325,6 +325,7 @@ mod tests {
                 persistence: Some(Ok(persistence)),
                 profile: None,
                 refresh_token_key: None,
+                login_limits: None,
             }),
             ..Default::default()
         }
