@@ -406,6 +406,7 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
         web,
         web_ms,
         user_id: req.user_id.clone(),
+        pools: targets.pools.clone(),
         settings: crate::facts::SETTING_VARS
             .iter()
             .filter_map(|name| {
