@@ -172,7 +172,11 @@ pub(crate) mod tests {
 
     /// Cause ids doctor adds to a contract problem, after the contract's own (allowed: "a new
     /// cause id where no row fits"); each is to join the contract's table of extensions.
-    const CAUSE_EXTENSIONS: &[(&str, &[&str])] = &[("AU002", &["wrong-token-type"])];
+    const CAUSE_EXTENSIONS: &[(&str, &[&str])] = &[
+        ("AU001", &["account-locked", "rate-limited"]),
+        ("AU002", &["wrong-token-type"]),
+        ("PG002", &["pool-oversubscribed"]),
+    ];
 
     #[test]
     fn catalogue_matches_the_contract_exactly() {

@@ -45,7 +45,7 @@ pub mod of {
     }
     pub mod pg_app {
         pub use crate::probe::pg_app::{
-            ADMIN_DB, API_DB, AUTH_DB, DocStatus, PgAppFacts, ProfileRow, RefreshRows, TokenRow,
+            ADMIN_DB, API_DB, AUTH_DB, DocStatus, PgAppFacts, ProfileRow, RefreshRows, TokenRow, UserLock,
         };
     }
     pub mod postgres {
@@ -64,8 +64,8 @@ pub mod of {
             CacheCounters, DOCUMENT_QUEUE, FAMILIES, Families, JOB_STATUS, REFRESH, family_of,
         };
         pub use crate::probe::redis_app::{
-            CachedProfile, KeyFamily, Persistence, PersistenceInfo, REFRESH_PATTERN, RedisAppFacts, TokenKey,
-            TokenKeySearch,
+            CachedProfile, KeyFamily, LOGIN_LIMIT_KEYS, LimitKey, LimitKind, Persistence, PersistenceInfo,
+            REFRESH_PATTERN, RedisAppFacts, TokenKey, TokenKeySearch,
         };
     }
     pub mod routes {
@@ -115,6 +115,23 @@ pub struct Facts {
     /// the run did. Never a secret: only the names in [`SETTING_VARS`] are kept.
     #[serde(default)]
     pub settings: BTreeMap<String, Setting>,
+    /// Each API's SQLAlchemy pool as its own variables set it ([`POOL_VARS`]: its running
+    /// container's environment, else its repository's `.env`), by role; only roles that set
+    /// one. Pool numbers are not secrets; no other value of those sources is kept.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pools: BTreeMap<String, PoolSetting>,
+}
+
+/// The pool variables of the spec (`06-database/02`: `POOL_SIZE=20`, `MAX_OVERFLOW=10`).
+pub const POOL_VARS: [&str; 2] = ["POOL_SIZE", "MAX_OVERFLOW"];
+
+/// One service's pool as its variables say; a variable unset (or not a number) is None.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PoolSetting {
+    pub pool_size: Option<u32>,
+    pub max_overflow: Option<u32>,
+    /// Where they came from (`POOL_SIZE of ai-micro-api-auth (container environment)`).
+    pub source: String,
 }
 
 /// A variable's value and where it came from (`JWT_ISS (environment)`).

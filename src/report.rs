@@ -492,7 +492,8 @@ mod tests {
             vec![
                 ("connection-leak", Verdict::Unchecked),
                 ("max-connections-low", Verdict::Unchecked),
-                ("idle-connections", Verdict::Confirmed)
+                ("idle-connections", Verdict::Confirmed),
+                ("pool-oversubscribed", Verdict::Unchecked)
             ]
         );
     }

@@ -64,7 +64,7 @@ pub fn app_requests(s: &Settings, req: &Request) -> (PgAppRequest, RedisAppReque
     }
     (
         PgAppRequest {
-            login_user,
+            login_user: login_user.clone(),
             refresh_tokens: auth,
             refresh_token: refresh_token.clone(),
             profile_user: profile_user.clone(),
@@ -76,6 +76,7 @@ pub fn app_requests(s: &Settings, req: &Request) -> (PgAppRequest, RedisAppReque
             refresh_tokens: auth,
             refresh_token,
             profile_user,
+            login_user,
         },
     )
 }
@@ -412,6 +413,7 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
         web,
         web_ms,
         user_id: req.user_id.clone(),
+        pools: targets.pools.clone(),
         settings: crate::facts::SETTING_VARS
             .iter()
             .filter_map(|name| {

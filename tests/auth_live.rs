@@ -318,3 +318,46 @@ fn admin_apis_jwt_issuer_against_auths_jwt_iss_is_an_issuer_mismatch() {
     assert!(!ev.contains("user-api expects"), "user-api agrees with auth-service: {ev}");
     assert_eq!(verdict(&v, "AU002", "audience-mismatch"), "unchecked", "{:#}", check(&v, "AU002"));
 }
+
+#[test]
+fn a_locked_account_and_the_rate_limit_are_their_own_causes() {
+    // The spec's lockout, made for real: four wrong passwords are 401s, the fifth locks.
+    let fx = Fixture::start(&["spec", "role=auth", "lockout"]);
+    let wrong = r#"{"email":"test@example.com","password":"Wrong-Pass-9"}"#;
+    for _ in 0..4 {
+        assert_eq!(fx.post_json("/auth/login", wrong).0, 401);
+    }
+    let (status, body) = fx.post_json("/auth/login", wrong);
+    assert_eq!((status, body.contains("Account locked due to too many failed login attempts")), (403, true), "{body}");
+    // Now even the right password is refused until locked_until.
+    let (v, out) = auth(&fx, &["--only", "AU001"], None, SPEC_LOGIN);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert_eq!(verdict(&v, "AU001", "account-locked"), "confirmed", "{:#}", check(&v, "AU001"));
+    assert!(evidence(&v, "AU001", "account-locked").contains("Account locked until "), "{:#}", check(&v, "AU001"));
+    assert_eq!(verdict(&v, "AU001", "user-inactive"), "ruled-out");
+    assert_eq!(verdict(&v, "AU001", "rate-limited"), "ruled-out");
+    assert_eq!(verdict(&v, "AU001", "wrong-password"), "unchecked", "the lock is checked before the password");
+    assert!(!out.combined().contains("testpass"));
+    // An inactive account is still told apart from a locked one.
+    let (v, _) = auth(&fx, &["--login-stdin", "--only", "AU001"], Some("inactive@example.com\ntestpass\n"), &[]);
+    assert_eq!(verdict(&v, "AU001", "user-inactive"), "confirmed");
+    assert_eq!(verdict(&v, "AU001", "account-locked"), "ruled-out");
+
+    // The rate limit, made for real: three attempts allowed a minute, doctor's is the fourth.
+    let fx = Fixture::start(&["spec", "role=auth", "rate-limit=3"]);
+    for _ in 0..3 {
+        assert_eq!(fx.post_json("/auth/login", wrong).0, 401);
+    }
+    let (v, out) = auth(&fx, &["--only", "AU001"], None, SPEC_LOGIN);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert_eq!(verdict(&v, "AU001", "rate-limited"), "confirmed", "{:#}", check(&v, "AU001"));
+    assert!(evidence(&v, "AU001", "rate-limited").contains("Too many login attempts"));
+    assert_eq!(verdict(&v, "AU001", "account-locked"), "ruled-out");
+    assert_eq!(verdict(&v, "AU001", "user-inactive"), "ruled-out");
+    assert_eq!(verdict(&v, "AU001", "wrong-password"), "unchecked");
+    // A fresh window: the same login works.
+    let fx = Fixture::start(&["spec", "role=auth", "rate-limit=3", "lockout"]);
+    let (v, _) = auth(&fx, &["--only", "AU001"], None, SPEC_LOGIN);
+    assert_eq!(check(&v, "AU001")["status"], "ok", "{:#}", check(&v, "AU001"));
+    assert_eq!(verdict(&v, "AU001", "rate-limited"), "ruled-out");
+}

@@ -157,7 +157,8 @@ fn slots_full_of_idle_sessions_confirm_idle_connections_with_who_holds_them() {
     else {
         return;
     };
-    let _idle = pg.spawn_idle_sessions("app", APP_PASSWORD, "authdb", 5);
+    // On a database no pool of the stack uses: idle sessions there are nobody's pool.
+    let _idle = pg.spawn_idle_sessions("app", APP_PASSWORD, "postgres", 5);
     std::thread::sleep(Duration::from_millis(1200));
     let out = doctor_pg(&[
         "--url",
@@ -174,7 +175,8 @@ fn slots_full_of_idle_sessions_confirm_idle_connections_with_who_holds_them() {
     assert_eq!(check(&v, "PG002")["evidence"]["usable_slots"], 5);
     assert_eq!(verdict(&v, "PG002", "idle-connections"), "confirmed");
     let ev = cause(&v, "PG002", "idle-connections")["evidence"].as_str().unwrap();
-    assert!(ev.contains("app@authdb from 127.0.0.1"), "{ev}");
+    assert!(ev.contains("app@postgres from 127.0.0.1"), "{ev}");
+    assert_eq!(verdict(&v, "PG002", "pool-oversubscribed"), "unchecked", "no service's pool in sight");
     assert_eq!(status(&v, "PG001"), "skipped", "the refusal is PG002's, not PG001's");
     assert_no_secret(&out, &[APP_PASSWORD, &pg.superuser_password]);
 
@@ -469,4 +471,83 @@ fn the_spec_log_prefix_and_durations_triage_by_the_slow_query_threshold() {
     // With slow_query at 2s the 1.2 s statement is an ordinary one too.
     let hits = triage(&["--threshold", "slow_query=2s"]);
     assert!(by(&hits, "PG003").is_none(), "{hits:#?}");
+}
+
+/// `doctor postgres` run from a directory holding the repositories' `.env` files (`(repository,
+/// contents)`), as the operator runs it from above the repositories.
+fn doctor_pg_with_repos(pg: &PgServer, repos: &[(&str, &str)]) -> Output {
+    let (mut cmd, dir) = doctor();
+    for (repo, env) in repos {
+        std::fs::create_dir_all(dir.path().join(repo)).unwrap();
+        std::fs::write(dir.path().join(repo).join(".env"), env).unwrap();
+    }
+    cmd.args(["postgres", "--no-docker", "--format", "json", "--threshold", "idle_connection=1s", "--url"])
+        .arg(pg.url("app", APP_PASSWORD, "authdb"))
+        .arg("--admin-url")
+        .arg(pg.admin_url("postgres"));
+    run(&mut cmd)
+}
+
+#[test]
+fn pools_that_cannot_fit_the_slots_are_oversubscribed_and_their_idle_sessions_are_no_leak() {
+    // 17 usable slots; auth-service's and user-api's pools hold 9 and 6 idle sessions, as
+    // the superuser like every service of the spec.
+    let Some(pg) = server(PgOptions { max_connections: 20, superuser_reserved_connections: 3, ..Default::default() })
+    else {
+        return;
+    };
+    let _auth = pg.spawn_idle_sessions("postgres", &pg.superuser_password, "authdb", 9);
+    let _user = pg.spawn_idle_sessions("postgres", &pg.superuser_password, "apidb", 6);
+    std::thread::sleep(Duration::from_millis(1200));
+
+    // Without the engine or pool variables: the databases in use stand for their services,
+    // with the spec's pools (30 + 20 > 17): suspected, and the idle sessions fit them.
+    let out = doctor_pg_with_repos(&pg, &[]);
+    let v = json(&out);
+    assert_eq!(status(&v, "PG002"), "warning", "{:#}", check(&v, "PG002"));
+    assert_eq!(verdict(&v, "PG002", "pool-oversubscribed"), "suspected", "{:#}", check(&v, "PG002"));
+    let ev = cause(&v, "PG002", "pool-oversubscribed")["evidence"].as_str().unwrap().to_string();
+    assert!(ev.contains("the pools may open 50 connections together, more than the 17 usable slots"), "{ev}");
+    assert!(ev.contains("auth-service 20+10 on authdb (the spec's), user-api 15+5 on apidb"), "{ev}");
+    assert!(ev.contains("doctor's own admin connection would then be refused"), "{ev}");
+    assert_eq!(verdict(&v, "PG002", "idle-connections"), "suspected", "not confirmed by pooled sessions");
+    assert_eq!(verdict(&v, "PG002", "connection-leak"), "ruled-out", "{:#}", check(&v, "PG002"));
+    assert_no_secret(&out, &[APP_PASSWORD, &pg.superuser_password]);
+
+    // The services' own .env sets pools that fit (5+0 and 4+2 = 11): ruled out; but 9
+    // sessions on authdb are more than auth-service's pool can hold: those idle are confirmed.
+    let small = [
+        ("ai-micro-api-auth", "POOL_SIZE=5\nMAX_OVERFLOW=0\n"),
+        ("ai-micro-api-user", "POOL_SIZE=4\nMAX_OVERFLOW=2\n"),
+    ];
+    let v = json(&doctor_pg_with_repos(&pg, &small));
+    assert_eq!(verdict(&v, "PG002", "pool-oversubscribed"), "ruled-out", "{:#}", check(&v, "PG002"));
+    let ev = cause(&v, "PG002", "pool-oversubscribed")["evidence"].as_str().unwrap().to_string();
+    assert!(ev.contains("11 connections together, within the 17 usable slots"), "{ev}");
+    assert!(ev.contains("auth-service 5+0 on authdb (POOL_SIZE in "), "{ev}");
+    assert_eq!(verdict(&v, "PG002", "idle-connections"), "confirmed", "{:#}", check(&v, "PG002"));
+    assert!(cause(&v, "PG002", "idle-connections")["evidence"].as_str().unwrap().contains("postgres@authdb"));
+
+    // Set explicitly to the spec's numbers: known, so confirmed, and no longer a guess.
+    let spec = [
+        ("ai-micro-api-auth", "POOL_SIZE=20\nMAX_OVERFLOW=10\n"),
+        ("ai-micro-api-user", "POOL_SIZE=15\nMAX_OVERFLOW=5\n"),
+    ];
+    let v = json(&doctor_pg_with_repos(&pg, &spec));
+    assert_eq!(verdict(&v, "PG002", "pool-oversubscribed"), "confirmed", "{:#}", check(&v, "PG002"));
+    assert_eq!(check(&v, "PG002")["evidence"]["pool_capacity"], 50);
+    assert_eq!(verdict(&v, "PG002", "idle-connections"), "ruled-out", "the pools' own idle sessions");
+    assert!(check(&v, "PG002")["summary"].as_str().unwrap().contains("the pools may open 50 connections"));
+
+    // With room for them (max_connections 100: 50 of 97): ruled out, and the check is ok.
+    drop((_auth, _user));
+    let Some(big) = server(PgOptions::default()) else { return };
+    let _auth = big.spawn_idle_sessions("postgres", &big.superuser_password, "authdb", 3);
+    let _user = big.spawn_idle_sessions("postgres", &big.superuser_password, "apidb", 2);
+    let v = json(&doctor_pg_with_repos(&big, &spec));
+    assert_eq!(status(&v, "PG002"), "ok", "{:#}", check(&v, "PG002"));
+    assert_eq!(verdict(&v, "PG002", "pool-oversubscribed"), "ruled-out");
+    assert!(
+        cause(&v, "PG002", "pool-oversubscribed")["evidence"].as_str().unwrap().contains("within the 97 usable slots")
+    );
 }

@@ -441,3 +441,76 @@ fn redis_connections(r: &RedisServer) -> i64 {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0)
 }
+
+/// authdb's users table as the spec has it (`06-database/04`, `10-security/02`).
+const SPEC_USERS: &str = "CREATE TABLE users (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), email text UNIQUE NOT NULL, \
+     password_hash text NOT NULL, is_active boolean DEFAULT true, login_attempts integer DEFAULT 0, \
+     last_login_at timestamp, locked_until timestamp); \
+     INSERT INTO users (email, password_hash) VALUES ('test@example.com', 'HASH-SECRET-1'), \
+     ('inactive@example.com', 'HASH-SECRET-2'); \
+     UPDATE users SET is_active = false WHERE email = 'inactive@example.com';";
+
+#[test]
+fn a_locked_account_is_read_from_authdb_and_the_rate_limit_from_redis() {
+    let Some(s) = Stack::start() else { return };
+    s.pg.psql("authdb", SPEC_USERS);
+    let fx = Fixture::start(&["spec", "role=auth", "lockout"]);
+    let wrong = r#"{"email":"test@example.com","password":"Wrong-Pass-9"}"#;
+    // Five failures lock the account; auth-service records it as the spec does (the fixture
+    // keeps no database, so the test writes what auth-service would have: naive UTC).
+    for _ in 0..5 {
+        fx.post_json("/auth/login", wrong);
+    }
+    s.pg.psql(
+        "authdb",
+        "UPDATE users SET login_attempts = 5, locked_until = (now() AT TIME ZONE 'UTC') + interval '30 minutes' \
+         WHERE email = 'test@example.com';",
+    );
+    let login = |fx: &Fixture, user: &str, password: &str| {
+        let env = [("DOCTOR_LOGIN_USERNAME", user), ("DOCTOR_LOGIN_PASSWORD", password)];
+        let (v, out) = s.doctor(&["auth", "--url", &fx.url(), "--only", "AU001"], &env);
+        assert!(!out.combined().contains("HASH-SECRET"), "a password hash was printed");
+        assert!(!out.combined().contains(password), "the password was printed");
+        v
+    };
+    let v = login(&fx, "test@example.com", "testpass");
+    assert_eq!(verdict(&v, "AU001", "account-locked"), "confirmed", "{:#}", check(&v, "AU001"));
+    let ev = evidence(&v, "AU001", "account-locked");
+    assert!(ev.contains("test@example.com is locked in authdb until "), "{ev}");
+    assert!(ev.contains("login_attempts 5"), "{ev}");
+    assert!(ev.contains("(another 29m") || ev.contains("(another 30m"), "{ev}");
+    assert!(ev.contains("UPDATE users SET login_attempts = 0, locked_until = NULL WHERE email = 'test@example.com'"));
+    assert_eq!(verdict(&v, "AU001", "user-inactive"), "ruled-out", "{:#}", check(&v, "AU001"));
+    assert!(evidence(&v, "AU001", "user-inactive").contains("test@example.com is active in authdb"));
+    assert_eq!(check(&v, "AU001")["evidence"]["login_attempts"], 5);
+
+    // The lock has passed, one failure short of the next: a wrong password, not a lock.
+    s.pg.psql(
+        "authdb",
+        "UPDATE users SET login_attempts = 4, locked_until = (now() AT TIME ZONE 'UTC') - interval '1 minute';",
+    );
+    let plain = Fixture::start(&["spec", "role=auth"]);
+    let v = login(&plain, "test@example.com", "Wrong-Pass-9");
+    assert_eq!(verdict(&v, "AU001", "wrong-password"), "confirmed", "{:#}", check(&v, "AU001"));
+    assert_eq!(verdict(&v, "AU001", "account-locked"), "ruled-out");
+    assert!(evidence(&v, "AU001", "account-locked").contains("login_attempts is 4: failure number 5 locks it"));
+    assert_eq!(verdict(&v, "AU001", "rate-limited"), "ruled-out");
+    assert!(evidence(&v, "AU001", "rate-limited").contains("no rate_limit:login:test@example.com in Redis"));
+
+    // The rate limit: its counter in Redis (as auth-service INCRs it) and the 429 for real.
+    s.redis.cli(&["SET", "rate_limit:login:test@example.com", "6", "EX", "60"]);
+    s.redis.cli(&["CONFIG", "RESETSTAT"]);
+    let limited = Fixture::start(&["spec", "role=auth", "rate-limit=5"]);
+    for _ in 0..5 {
+        limited.post_json("/auth/login", wrong);
+    }
+    let v = login(&limited, "test@example.com", "testpass");
+    assert_eq!(verdict(&v, "AU001", "rate-limited"), "confirmed", "{:#}", check(&v, "AU001"));
+    let ev = evidence(&v, "AU001", "rate-limited");
+    assert!(ev.contains("Too many login attempts"), "{ev}");
+    assert!(ev.contains("rate_limit:login:test@example.com in Redis counts 6 (the limit is 5)"), "{ev}");
+    assert_eq!(verdict(&v, "AU001", "user-inactive"), "ruled-out");
+    // Only reads reached Redis.
+    let used = s.redis.assert_only_commands(&[RedisServer::read_only_commands(), vec!["type"]].concat());
+    assert!(used.contains(&"get".to_string()), "{used:?}");
+}

@@ -1,5 +1,6 @@
 //! The stack's own rows in PostgreSQL, read the way the runbook's `psql` lines do, read-only
-//! (the session is `default_transaction_read_only`): a login user's `is_active` and the
+//! (the session is `default_transaction_read_only`): a login user's `is_active` (and its
+//! lockout columns `login_attempts`/`locked_until`, when the table has them) and the
 //! `refresh_tokens` summary in `authdb`, one user's row in `profiles` in `apidb`, and the status
 //! of `documents` in `admindb`. One connection per database: the application's connection when
 //! it is already on that database, else the superuser's (or the application's) credentials with
@@ -105,12 +106,29 @@ pub struct DocStatus {
     pub newest_age_s: Option<f64>,
 }
 
+/// The lockout columns of the login's user (`10-security/02`: `login_attempts >= 5` sets
+/// `locked_until` 30 minutes ahead), when the users table has them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UserLock {
+    /// `login_attempts` (or `failed_login_attempts`, another spelling of the spec).
+    pub login_attempts: Option<i64>,
+    /// `locked_until` as stored (ISO 8601).
+    pub locked_until: Option<String>,
+    /// Seconds from the server's `now()` to `locked_until` (negative once it has passed; a
+    /// value without a zone is taken as UTC, as auth-service writes it).
+    pub locked_for_s: Option<f64>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PgAppFacts {
     /// Connections opened for these reads (one per database not already connected).
     pub connections: Vec<Conn>,
     /// `Ok(None)`: no such user.
     pub user: Option<Result<Option<Option<bool>>, String>>,
+    /// The same user's lockout columns; None when not read, the user is missing or the table
+    /// has neither column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_lock: Option<UserLock>,
     pub refresh_rows: Option<Result<RefreshRows, String>>,
     /// `--refresh-token`: `Ok(None)` when no row holds it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -268,7 +286,8 @@ pub async fn read(
     }));
     let (u, (r, t), p, d, k) = tokio::join!(user, refresh, profile, documents, keys);
     facts.key_indexes = k;
-    facts.user = u;
+    facts.user_lock = u.as_ref().and_then(|r| r.as_ref().ok()).and_then(|(_, lock)| lock.clone());
+    facts.user = u.map(|r| r.map(|(active, _)| active));
     facts.refresh_rows = r;
     facts.refresh_token_row = t;
     facts.profile = p;
@@ -306,17 +325,39 @@ async fn require_table(c: &Client, table: &str, deadline: Instant) -> Result<(),
     Ok(())
 }
 
-async fn read_user(c: &Client, name: &str, deadline: Instant) -> Result<Option<Option<bool>>, String> {
+/// The user's `is_active` (`Ok(None)`: no such user) and lockout columns.
+type UserRow = (Option<Option<bool>>, Option<UserLock>);
+
+async fn read_user(c: &Client, name: &str, deadline: Instant) -> Result<UserRow, String> {
     require_table(c, "users", deadline).await?;
-    // Only `is_active` leaves the server: never the row (it holds the password hash).
-    let sql = "SELECT (to_jsonb(u) -> 'is_active')::text FROM users u \
-               WHERE to_jsonb(u) ->> 'username' = $1 OR to_jsonb(u) ->> 'email' = $1 LIMIT 1";
+    // Only these columns leave the server: never the row (it holds the password hash). Read
+    // through to_jsonb so that a table without a column answers NULL rather than an error.
+    let sql = "WITH u AS (SELECT to_jsonb(u) AS j FROM users u \
+               WHERE to_jsonb(u) ->> 'username' = $1 OR to_jsonb(u) ->> 'email' = $1 LIMIT 1), \
+               l AS (SELECT j, j ->> 'locked_until' AS lu FROM u) \
+               SELECT (j -> 'is_active')::text, \
+               COALESCE(j ->> 'login_attempts', j ->> 'failed_login_attempts'), lu, \
+               CASE WHEN lu IS NULL THEN NULL \
+               WHEN lu ~ '([+-][0-9]{2}(:?[0-9]{2})?|Z)$' THEN extract(epoch FROM lu::timestamptz - now())::float8 \
+               ELSE extract(epoch FROM (lu || '+00')::timestamptz - now())::float8 END \
+               FROM l";
     let r = rows(c, sql, &[&name], deadline).await?;
-    Ok(r.first().map(|row| match row.try_get::<_, Option<String>>(0).ok().flatten().as_deref() {
+    let Some(row) = r.first() else { return Ok((None, None)) };
+    let text = |i: usize| row.try_get::<_, Option<String>>(i).ok().flatten();
+    let active = match text(0).as_deref() {
         Some("true") => Some(true),
         Some("false") => Some(false),
         _ => None,
-    }))
+    };
+    let login_attempts = text(1).and_then(|v| v.trim().parse::<i64>().ok());
+    let locked_until = text(2);
+    let locked_for_s = row.try_get::<_, Option<f64>>(3).ok().flatten();
+    let lock = (login_attempts.is_some() || locked_until.is_some()).then_some(UserLock {
+        login_attempts,
+        locked_until,
+        locked_for_s,
+    });
+    Ok((Some(active), lock))
 }
 
 /// The columns of `refresh_tokens` doctor reads by name, once the table is known to exist:

@@ -1,8 +1,13 @@
 //! The stack's own data in Redis, read the way the runbook does but safely: the refresh tokens
 //! (`refresh_token:*`, counted with `SCAN ... MATCH`, never `KEYS`, their TTLs summarised),
 //! whether Redis persists them (`CONFIG GET appendonly` / `save`, read-only), and one user's
-//! cached profile (`cache:profile:<user_id>`, else `profile:<user_id>`: present, TTL, and its fields as per-run fingerprints,
-//! so that it can be compared with the database row without any value leaving memory).
+//! cached profile (`cache:profile:<user_id>`, else `profile:<user_id>`: present, TTL, and its
+//! fields as per-run fingerprints, so that it can be compared with the database row without any
+//! value leaving memory), and
+//! the login limits of the login's user: the keys the spec names after the login itself
+//! (`rate_limit:login:<email>`, `login:attempts:<email>`, `account:locked:<email>`), read with
+//! one pipeline of `GET`/`TTL` on those names only (the per-address `rate:login:<ip>:<hour>`
+//! is not read: doctor cannot know the address auth-service sees it from).
 //! Runs on the Redis probe's own connection: one connection per target.
 
 use super::redis::families::{self, Families};
@@ -24,12 +29,43 @@ pub struct RedisAppRequest {
     /// during the same SCAN (one `GET` per key then). Never printed.
     pub refresh_token: Option<String>,
     pub profile_user: Option<String>,
+    /// The login probe's user: its login-limit keys.
+    pub login_user: Option<String>,
 }
 
 impl RedisAppRequest {
     pub fn any(&self) -> bool {
-        self.families || self.refresh_tokens || self.profile_user.is_some()
+        self.families || self.refresh_tokens || self.profile_user.is_some() || self.login_user.is_some()
     }
+}
+
+/// The login-limit keys the spec names after the login (`{}` is the login): the counter of
+/// `10-security/02` (5 a minute), and the stricter variant's failure counter and lock of
+/// `07-redis/03` (5 an hour, then locked 30 minutes).
+pub const LOGIN_LIMIT_KEYS: &[(&str, LimitKind)] = &[
+    ("rate_limit:login:{}", LimitKind::RateLimit),
+    ("login:attempts:{}", LimitKind::Attempts),
+    ("account:locked:{}", LimitKind::Lock),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LimitKind {
+    RateLimit,
+    Attempts,
+    Lock,
+}
+
+/// One login-limit key that exists. Only a counter's number is kept, never another value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LimitKey {
+    /// The key's pattern (`rate_limit:login:<login>`): the login is the one the report names.
+    pub pattern: String,
+    pub kind: LimitKind,
+    /// The counter, when the value is a number.
+    pub count: Option<i64>,
+    /// Seconds to live; None without a TTL.
+    pub ttl_s: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -131,6 +167,9 @@ pub struct RedisAppFacts {
     pub families: Option<Result<Families, String>>,
     /// `Ok(None)`: no such key.
     pub profile: Option<Result<Option<CachedProfile>, String>>,
+    /// The login-limit keys of the login's user that exist (empty: none does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_limits: Option<Result<Vec<LimitKey>, String>>,
 }
 
 pub async fn read(
@@ -182,6 +221,9 @@ pub async fn read(
         out.persistence_info = Some(info);
     }
     out.profile = profile;
+    if let Some(user) = &req.login_user {
+        out.login_limits = Some(login_limits(con, user, deadline).await);
+    }
     out
 }
 
@@ -197,6 +239,48 @@ async fn cached_profile(
         }
     }
     Ok(None)
+}
+
+/// `GET` and `TTL` of each login-limit key of `user`, in one pipeline.
+async fn login_limits(
+    con: &mut redis::aio::MultiplexedConnection,
+    user: &str,
+    deadline: Instant,
+) -> Result<Vec<LimitKey>, String> {
+    let mut pipe = redis::pipe();
+    pipe.ignore_errors();
+    for (pattern, _) in LOGIN_LIMIT_KEYS {
+        let key = pattern.replace("{}", user);
+        pipe.cmd("GET").arg(&key).cmd("TTL").arg(&key);
+    }
+    let replies: Vec<redis::RedisResult<redis::Value>> = match until(deadline, pipe.query_async(con)).await {
+        None => return Err("no answer before the timeout".into()),
+        Some(Err(e)) => return Err(format!("GET/TTL failed: {}", err(&e))),
+        Some(Ok(r)) => r,
+    };
+    let mut out = Vec::new();
+    for ((pattern, kind), pair) in LOGIN_LIMIT_KEYS.iter().zip(replies.chunks(2)) {
+        let ttl = match pair.get(1) {
+            Some(Ok(redis::Value::Int(t))) => *t,
+            Some(Err(e)) => return Err(format!("TTL failed: {}", err(e))),
+            _ => -2,
+        };
+        if ttl == -2 {
+            continue; // no such key
+        }
+        let count = match pair.first() {
+            Some(Ok(redis::Value::BulkString(b))) => std::str::from_utf8(b).ok().and_then(|v| v.trim().parse().ok()),
+            Some(Ok(redis::Value::Int(n))) => Some(*n),
+            _ => None,
+        };
+        out.push(LimitKey {
+            pattern: pattern.replace("{}", "<login>"),
+            kind: *kind,
+            count,
+            ttl_s: (ttl >= 0).then_some(ttl),
+        });
+    }
+    Ok(out)
 }
 
 pub(crate) fn err(e: &redis::RedisError) -> String {

@@ -80,6 +80,8 @@ pub struct Targets {
     /// Base URL of every HTTP role, by role.
     pub http: BTreeMap<String, HttpTarget>,
     pub stack: Stack,
+    /// The pool variables of the roles that connect to PostgreSQL with a pool, where set.
+    pub pools: BTreeMap<String, crate::facts::PoolSetting>,
 }
 
 impl Targets {
@@ -502,7 +504,34 @@ pub fn build(s: &Settings, flags: &Flags, engine: &EngineView, repo: &RepoEnv) -
         env_files,
         notes,
     };
-    Targets { postgres: pg, redis: rd, http: http_targets, stack }
+    let pools = pools(&src);
+    Targets { postgres: pg, redis: rd, http: http_targets, stack, pools }
+}
+
+/// The roles whose SQLAlchemy pools share PostgreSQL (`06-database/02`, `04-mcp-server`).
+pub const POOL_ROLES: [&str; 4] = ["auth-service", "user-api", "admin-api", "mcp"];
+
+/// `POOL_SIZE`/`MAX_OVERFLOW` of each pooled role, from its container, else its `.env`.
+fn pools(src: &Sources) -> BTreeMap<String, crate::facts::PoolSetting> {
+    let mut out = BTreeMap::new();
+    for role in POOL_ROLES {
+        let [size, overflow] = crate::facts::POOL_VARS.map(|v| src.of_role(role, v).map(|(value, o)| (value, o, v)));
+        if size.is_none() && overflow.is_none() {
+            continue;
+        }
+        let source =
+            [&size, &overflow].iter().filter_map(|x| x.as_ref()).map(|(_, o, v)| o.describe(v)).collect::<Vec<_>>();
+        let number = |x: &Option<(String, Origin, &str)>| x.as_ref().and_then(|(v, _, _)| v.trim().parse().ok());
+        out.insert(
+            role.to_string(),
+            crate::facts::PoolSetting {
+                pool_size: number(&size),
+                max_overflow: number(&overflow),
+                source: source.join(", "),
+            },
+        );
+    }
+    out
 }
 
 /// Where a repository's `.env` and its running container disagree on a credential: the

@@ -4,15 +4,18 @@
 //! and, when credentials are given through the environment (`DOCTOR_LOGIN_USERNAME`,
 //! `DOCTOR_LOGIN_PASSWORD`) or stdin, the answer of the login route that exists (`/auth/login`,
 //! `/api/v1/auth/login` or the runbook's `/api/auth/login`): 401 confirms `wrong-password`, 403
-//! "inactive" `user-inactive`, a 5xx naming the database or Redis their cause. Without
-//! credentials only the service's health is judged and the credential causes stay
-//! `unchecked`. With them, authdb tells whether the user exists and `is_active`; auth-service's
-//! recent logs tell database and Redis errors apart.
+//! "inactive" `user-inactive`, 403 "locked" `account-locked`, 429 `rate-limited`, a 5xx naming
+//! the database or Redis their cause. Without credentials only the service's health is judged
+//! and the credential causes stay `unchecked`. With them, authdb tells whether the user exists,
+//! `is_active` and its lockout columns, Redis its login-limit keys (see `login_limits`);
+//! auth-service's recent logs tell database and Redis errors apart.
 
 use super::au002_jwt_verification_fails::request_failure;
+use super::login_limits::{self, Refusal};
 use crate::catalogue::Area;
 use crate::facts::of::auth::{AuthFacts, LoginFacts};
 use crate::facts::of::pg_app::PgAppFacts;
+use crate::facts::of::redis_app::RedisAppFacts;
 use crate::problems::engine::DockerView;
 use crate::problems::health::{self, Reading};
 use crate::problems::logs;
@@ -25,6 +28,8 @@ crate::causes! {
     UserInactive = "user-inactive",
     DatabaseError = "database-error",
     RedisError = "redis-error",
+    AccountLocked = "account-locked",
+    RateLimited = "rate-limited",
 }
 
 pub static PROBLEM: Problem = Problem {
@@ -39,10 +44,18 @@ pub static PROBLEM: Problem = Problem {
 fn run(i: &Inputs) -> Vec<Finding> {
     let Some(a) = &i.facts.auth else { return vec![] };
     let app = i.facts.postgres.as_ref().and_then(|p| p.app_data.as_ref());
-    vec![i.timed(diagnose(a, app, &i.docker), i.facts.auth_ms)]
+    let rd = i.facts.redis.as_ref().and_then(|r| r.app.as_ref());
+    vec![i.timed(diagnose(a, app, rd, &i.docker), i.facts.auth_ms)]
 }
 
-const CAUSES: [Cause; 4] = [Cause::WrongPassword, Cause::UserInactive, Cause::DatabaseError, Cause::RedisError];
+const CAUSES: [Cause; 6] = [
+    Cause::WrongPassword,
+    Cause::UserInactive,
+    Cause::DatabaseError,
+    Cause::RedisError,
+    Cause::AccountLocked,
+    Cause::RateLimited,
+];
 const STORES: [(Cause, &str); 2] = [(Cause::DatabaseError, "database"), (Cause::RedisError, "redis")];
 
 fn body_says(body: Option<&str>, word: &str) -> bool {
@@ -80,7 +93,8 @@ fn judge_health(f: &AuthFacts) -> Health {
     }
 }
 
-pub fn diagnose(f: &AuthFacts, app: Option<&PgAppFacts>, docker: &DockerView) -> Finding {
+/// `app`: what authdb says of the login's user; `rd`: its login-limit keys in Redis.
+pub fn diagnose(f: &AuthFacts, app: Option<&PgAppFacts>, rd: Option<&RedisAppFacts>, docker: &DockerView) -> Finding {
     let mut out = Finding::new("AU001", f.base_url.clone());
     let mut status = Status::Ok;
     let mut notes = Vec::new();
@@ -116,7 +130,7 @@ pub fn diagnose(f: &AuthFacts, app: Option<&PgAppFacts>, docker: &DockerView) ->
             health_components(&mut out, f, !l.response.ok() && !no_route(l));
         }
     }
-    status = status.max(stores(&mut out, f, app, docker, &mut notes));
+    status = status.max(stores(&mut out, f, app, rd, docker, &mut notes));
     let summary = if notes.is_empty() { crate::t!("AU001/healthy") } else { Text::join(notes, Sep::Clauses) };
     out.status(status, summary)
 }
@@ -127,6 +141,8 @@ fn no_login_causes(out: &mut Finding, f: &AuthFacts, health: &Health) {
     let why = crate::t!("AU001/no-login-tried");
     out.cause(Cause::WrongPassword, Unchecked, why.clone());
     out.cause(Cause::UserInactive, Unchecked, why.clone());
+    out.cause(Cause::AccountLocked, Unchecked, why.clone());
+    out.cause(Cause::RateLimited, Unchecked, why.clone());
     let Some(h) = &f.health else {
         out.causes_all(&[Cause::DatabaseError, Cause::RedisError], Unchecked, why);
         return;
@@ -212,12 +228,16 @@ fn login_causes(out: &mut Finding, l: &LoginFacts, notes: &mut Vec<Text>) -> Sta
 
 /// A login answered with an error status: which cause the status and body name.
 fn failed_login_causes(out: &mut Finding, user: &str, code: u16, body: Option<&str>, answer: &str) {
-    let inactive = code == 403 || body_says(body, "inactive") || body_says(body, "disabled");
-    out.cause(
-        Cause::WrongPassword,
-        if code == 401 && !inactive { Confirmed } else { RuledOut },
-        crate::t!("AU001/login-answered", user = user, answer = answer),
-    );
+    let refusal = login_limits::refusal(code, body);
+    let inactive = refusal == Refusal::Inactive;
+    let said = crate::t!("AU001/login-answered", user = user, answer = answer);
+    match refusal {
+        // The spec checks the lock and the rate limit before the password.
+        Refusal::Locked | Refusal::RateLimited => {
+            out.cause(Cause::WrongPassword, Unchecked, crate::t!("AU001/password-not-checked", answered = said))
+        }
+        _ => out.cause(Cause::WrongPassword, if code == 401 && !inactive { Confirmed } else { RuledOut }, said),
+    }
     out.cause(
         Cause::UserInactive,
         if inactive { Confirmed } else { RuledOut },
@@ -238,6 +258,7 @@ fn failed_login_causes(out: &mut Finding, user: &str, code: u16, body: Option<&s
         };
         out.cause(id, v, answer.to_string());
     }
+    login_limits::from_answer(out, user, refusal, answer);
 }
 
 /// A component the health body reports in error, added to its cause: confirmed when the login
@@ -257,6 +278,7 @@ fn stores(
     out: &mut Finding,
     f: &AuthFacts,
     app: Option<&PgAppFacts>,
+    rd: Option<&RedisAppFacts>,
     docker: &DockerView,
     notes: &mut Vec<Text>,
 ) -> Status {
@@ -295,6 +317,13 @@ fn stores(
             }
             Err(e) => out.raise(Cause::DatabaseError, Suspected, crate::t!("AU001/authdb-unreadable", error = e)),
         }
+    }
+    if let (Some(l), Some(lock)) = (&f.login, app.and_then(|a| a.user_lock.as_ref())) {
+        let inactive = matches!(app.and_then(|a| a.user.as_ref()), Some(Ok(Some(Some(false)))));
+        status = status.max(login_limits::from_authdb(out, &l.username, lock, inactive, failed, notes));
+    }
+    if let (Some(l), Some(rd)) = (&f.login, rd) {
+        login_limits::from_redis(out, &l.username, rd, failed);
     }
     // auth-service's own log lines about PostgreSQL and Redis.
     for (id, codes) in
@@ -348,7 +377,7 @@ mod tests {
     }
 
     fn run(f: &AuthFacts, app: Option<&PgAppFacts>, docker: &DockerView) -> Finding {
-        diagnose(f, app, docker)
+        diagnose(f, app, None, docker)
     }
 
     #[test]
@@ -378,14 +407,22 @@ mod tests {
     #[test]
     fn each_answer_to_the_login_confirms_its_own_cause() {
         use Verdict::*;
-        // (status, body) → wrong-password, user-inactive, database-error, redis-error
-        let cases: [(u16, &str, [Verdict; 4]); 6] = [
-            (401, r#"{"detail":"Invalid credentials"}"#, [Confirmed, RuledOut, RuledOut, RuledOut]),
-            (403, r#"{"detail":"Forbidden"}"#, [RuledOut, Confirmed, RuledOut, RuledOut]),
-            (401, r#"{"detail":"User account is disabled"}"#, [RuledOut, Confirmed, RuledOut, RuledOut]),
-            (500, r#"{"detail":"Database connection failed"}"#, [RuledOut, RuledOut, Confirmed, Suspected]),
-            (503, r#"{"detail":"Redis unavailable"}"#, [RuledOut, RuledOut, Suspected, Confirmed]),
-            (502, "Bad Gateway", [RuledOut, RuledOut, Suspected, Suspected]),
+        // (status, body) → wrong-password, user-inactive, database-error, redis-error,
+        // account-locked, rate-limited
+        const R: Verdict = RuledOut;
+        const C: Verdict = Confirmed;
+        const S: Verdict = Suspected;
+        const U: Verdict = Unchecked;
+        let cases: [(u16, &str, [Verdict; 6]); 9] = [
+            (401, r#"{"detail":"Invalid credentials"}"#, [C, R, R, R, R, R]),
+            (403, r#"{"detail":"Forbidden"}"#, [R, C, R, R, R, R]),
+            (401, r#"{"detail":"User account is disabled"}"#, [R, C, R, R, R, R]),
+            (500, r#"{"detail":"Database connection failed"}"#, [R, R, C, S, R, R]),
+            (503, r#"{"detail":"Redis unavailable"}"#, [R, R, S, C, R, R]),
+            (502, "Bad Gateway", [R, R, S, S, R, R]),
+            (403, r#"{"detail":"Account locked until 2026-12-02T15:34:00+00:00"}"#, [U, R, R, R, C, R]),
+            (403, r#"{"detail":"Account locked due to too many failed login attempts"}"#, [U, R, R, R, C, R]),
+            (429, r#"{"detail":"Too many login attempts. Please try again later."}"#, [U, R, R, R, R, C]),
         ];
         for (code, body, want) in cases {
             let f = run(&login(code, body), None, &DockerView::none());
@@ -433,8 +470,8 @@ mod tests {
         });
         let f = run(&facts, None, &DockerView::none());
         assert_eq!(f.status, Status::Critical);
-        for id in ["wrong-password", "user-inactive", "database-error", "redis-error"] {
-            assert_cause(&f, id, Unchecked, "POST /api/auth/login failed: no answer in time: operation timed out");
+        for id in CAUSES {
+            assert_cause(&f, id.id(), Unchecked, "POST /api/auth/login failed: no answer in time: operation timed out");
         }
     }
 
@@ -466,6 +503,103 @@ mod tests {
         // Without a login, authdb is not asked about anyone.
         let f = run(&healthy(), Some(&user(Ok(Some(Some(false))))), &none);
         assert_cause(&f, "user-inactive", Unchecked, "no login tried");
+    }
+
+    fn locked(attempts: i64, left_s: f64) -> PgAppFacts {
+        PgAppFacts {
+            user: Some(Ok(Some(Some(true)))),
+            user_lock: Some(crate::facts::of::pg_app::UserLock {
+                login_attempts: Some(attempts),
+                locked_until: Some("2026-12-02T15:34:00".into()),
+                locked_for_s: Some(left_s),
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn authdb_tells_a_locked_account_from_an_inactive_one() {
+        let none = DockerView::none();
+        let f = run(&login(403, r#"{"detail":"Account locked"}"#), Some(&locked(5, 1500.0)), &none);
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(
+            &f,
+            "account-locked",
+            Confirmed,
+            "alice is locked in authdb until 2026-12-02T15:34:00 (another 25m",
+        );
+        assert_cause(&f, "account-locked", Confirmed, "login_attempts 5");
+        assert_cause(
+            &f,
+            "account-locked",
+            Confirmed,
+            "UPDATE users SET login_attempts = 0, locked_until = NULL WHERE email = 'alice'",
+        );
+        assert_cause(&f, "user-inactive", RuledOut, "alice is active in authdb");
+        assert_cause(&f, "wrong-password", Unchecked, "refused before the password was checked");
+        assert_eq!(f.evidence["login_attempts"], 5);
+
+        // A service that answers a locked account with a bare 403 or its generic 401.
+        let f = run(&login(403, "{}"), Some(&locked(5, 600.0)), &none);
+        assert_cause(&f, "account-locked", Confirmed, "locked in authdb");
+        assert_cause(&f, "user-inactive", Suspected, "but the account is locked");
+        let f = run(&login(401, r#"{"detail":"Invalid credentials"}"#), Some(&locked(6, 600.0)), &none);
+        assert_cause(&f, "account-locked", Confirmed, "locked in authdb");
+        assert_cause(&f, "wrong-password", Suspected, "but the account is locked");
+
+        // The lock has passed: ruled out, with how close the next failure is to locking again.
+        let f = run(&login(401, r#"{"detail":"Invalid credentials"}"#), Some(&locked(4, -60.0)), &none);
+        assert_cause(&f, "account-locked", RuledOut, "login_attempts is 4: failure number 5 locks it");
+        assert_cause(&f, "wrong-password", Confirmed, "Invalid credentials");
+        let f = run(&login(401, "{}"), Some(&locked(1, -60.0)), &none);
+        assert_cause(&f, "account-locked", RuledOut, "alice is not locked in authdb (login_attempts 1)");
+        // Locked although this login worked: only suspected, the check stays ok.
+        let f = run(&login(200, "{}"), Some(&locked(5, 600.0)), &none);
+        assert_eq!(f.status, Status::Ok);
+        assert_cause(&f, "account-locked", Suspected, "locked in authdb");
+    }
+
+    fn limits(keys: Vec<crate::facts::of::redis_app::LimitKey>) -> RedisAppFacts {
+        RedisAppFacts { login_limits: Some(Ok(keys)), ..Default::default() }
+    }
+
+    fn key(kind: crate::facts::of::redis_app::LimitKind, count: Option<i64>) -> crate::facts::of::redis_app::LimitKey {
+        use crate::facts::of::redis_app::LOGIN_LIMIT_KEYS;
+        let pattern = LOGIN_LIMIT_KEYS.iter().find(|(_, k)| *k == kind).unwrap().0.replace("{}", "<login>");
+        crate::facts::of::redis_app::LimitKey { pattern, kind, count, ttl_s: Some(42) }
+    }
+
+    #[test]
+    fn the_login_limit_keys_in_redis_back_the_answer() {
+        use crate::facts::of::redis_app::LimitKind::*;
+        let none = DockerView::none();
+        let too_many = login(429, r#"{"detail":"Too many login attempts. Please try again later."}"#);
+        let f = diagnose(&too_many, None, Some(&limits(vec![key(RateLimit, Some(6))])), &none);
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(&f, "rate-limited", Confirmed, "Too many login attempts");
+        assert_cause(
+            &f,
+            "rate-limited",
+            Confirmed,
+            "rate_limit:login:alice in Redis counts 6 (the limit is 5), 42s left",
+        );
+        assert_cause(&f, "user-inactive", RuledOut, "does not say inactive");
+        // A 401 while the counter is at its limit (a service that says so with 401).
+        let f = diagnose(&login(401, "{}"), None, Some(&limits(vec![key(RateLimit, Some(5))])), &none);
+        assert_cause(&f, "rate-limited", Confirmed, "counts 5");
+        // Below the limit, or no key: ruled out.
+        let f = diagnose(&login(401, "{}"), None, Some(&limits(vec![key(RateLimit, Some(2))])), &none);
+        assert_cause(&f, "rate-limited", RuledOut, "counts 2 (the limit is 5)");
+        let f = diagnose(&login(401, "{}"), None, Some(&limits(vec![])), &none);
+        assert_cause(&f, "rate-limited", RuledOut, "no rate_limit:login:alice in Redis");
+        // The stricter variant's lock key and failure counter speak for account-locked.
+        let f = diagnose(&login(401, "{}"), None, Some(&limits(vec![key(Lock, None)])), &none);
+        assert_cause(&f, "account-locked", Confirmed, "account:locked:alice is set in Redis, 42s left");
+        let f = diagnose(&login(200, "{}"), None, Some(&limits(vec![key(Attempts, Some(5))])), &none);
+        assert_cause(&f, "account-locked", Suspected, "login:attempts:alice in Redis counts 5");
+        // Without a login nothing is looked up.
+        let f = diagnose(&healthy(), None, Some(&limits(vec![key(RateLimit, Some(9))])), &none);
+        assert_cause(&f, "rate-limited", Unchecked, "no login tried");
     }
 
     use crate::facts::of::health::{HealthBody, HealthFacts};

@@ -4,6 +4,7 @@ pub mod au001_login_fails;
 pub mod au002_jwt_verification_fails;
 pub mod au003_refresh_fails;
 pub mod key_files;
+pub mod login_limits;
 pub mod verifier_settings;
 
 use super::engine::{DockerView, Seen};

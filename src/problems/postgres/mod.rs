@@ -4,6 +4,7 @@ pub mod pg001_cannot_connect;
 pub mod pg002_too_many_clients;
 pub mod pg003_slow_queries;
 pub mod pg004_connections_drop;
+pub mod pools;
 
 use super::engine::{self, DockerView, Seen};
 use crate::facts::of::postgres::{PgErrorKind, PgFacts};
