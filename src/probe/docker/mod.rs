@@ -137,6 +137,18 @@ pub struct NetFacts {
     pub ip: Option<String>,
 }
 
+/// One mount of a container, from its inspect: where it is inside, what backs it (`volume`,
+/// `bind`, `tmpfs`) and whether it may be written. The host path of a bind is not kept.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MountFacts {
+    pub destination: String,
+    pub kind: String,
+    /// The volume's name, for a `volume` mount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<String>,
+    pub rw: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PortFacts {
     pub container_port: u16,
@@ -211,6 +223,9 @@ pub struct ContainerFacts {
     pub networks: Vec<NetFacts>,
     pub ports: Vec<PortFacts>,
     pub memory_limit: Option<u64>,
+    /// Its mounts (volumes, binds, tmpfs), sorted by destination.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<MountFacts>,
     pub stats: Option<StatsFacts>,
     /// Sockets listening inside the container; `Err` says why they could not be read.
     pub listening: Option<Result<Vec<Listener>, String>>,
@@ -234,6 +249,18 @@ impl ContainerFacts {
     /// OOM episodes the engine logged for this container (0 when none, or not read).
     pub fn oom_episodes(&self) -> u32 {
         self.oom_events.as_ref().map_or(0, |e| e.episodes)
+    }
+    /// The mount that holds `path` inside the container: the one with the longest destination
+    /// that is `path` or one of its parents (`/` mounts are never listed by the engine).
+    pub fn mount_of(&self, path: &str) -> Option<&MountFacts> {
+        let path = path.trim_end_matches('/');
+        self.mounts
+            .iter()
+            .filter(|m| {
+                let d = m.destination.trim_end_matches('/');
+                path == d || path.strip_prefix(d).is_some_and(|rest| rest.starts_with('/'))
+            })
+            .max_by_key(|m| m.destination.len())
     }
     pub fn env(&self, name: &str) -> Option<&EnvVar> {
         self.env.iter().find(|e| e.name == name)
