@@ -411,3 +411,19 @@ fn io_kind(e: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> 
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_is_on_the_deepest_mount_that_holds_it() {
+        let m = |d: &str, rw: bool| MountFacts { destination: d.into(), kind: "volume".into(), volume: None, rw };
+        let c = ContainerFacts { mounts: vec![m("/tmp", false), m("/tmp/.docling_cache", true)], ..Default::default() };
+        assert_eq!(c.mount_of("/tmp/.docling_cache").map(|m| m.rw), Some(true));
+        assert_eq!(c.mount_of("/tmp/.docling_cache/models/x").map(|m| m.rw), Some(true));
+        assert_eq!(c.mount_of("/tmp/.easyocr_models").map(|m| m.rw), Some(false));
+        assert_eq!(c.mount_of("/tmpfoo"), None, "a prefix of the name is not a parent");
+        assert_eq!(c.mount_of("/app/uploads"), None);
+    }
+}
