@@ -25,7 +25,7 @@ pub mod of {
     pub mod docker {
         pub use crate::probe::docker::{
             ContainerFacts, ContainerLookup, DEFAULT_HOST, DockerError, DockerErrorKind, DockerFacts, Engine, EnvVar,
-            HealthFacts, Listener, LogFacts, NetFacts, PortFacts, StatsFacts, UrlVar,
+            HealthFacts, Listener, LogFacts, MountFacts, NetFacts, PortFacts, StatsFacts, UrlVar,
         };
     }
     pub mod docker_events {
@@ -38,14 +38,16 @@ pub mod of {
         pub use crate::probe::http::{BODY_CAP, CookieFacts, HttpError, HttpErrorKind, HttpFacts};
     }
     pub mod inside {
-        pub use crate::probe::inside::{DiskFacts, FileEntry, InsideFacts, KEYS_DIR, UPLOADS_DIR};
+        pub use crate::probe::inside::{
+            DOCLING_CACHE, DiskFacts, EASYOCR_MODELS, FileEntry, InsideFacts, KEYS_DIR, ModelCache, UPLOADS_DIR,
+        };
     }
     pub mod memory_sample {
         pub use crate::probe::memory_sample::MemorySeries;
     }
     pub mod pg_app {
         pub use crate::probe::pg_app::{
-            ADMIN_DB, API_DB, AUTH_DB, DocStatus, PgAppFacts, ProfileRow, RefreshRows, TokenRow, UserLock,
+            ADMIN_DB, API_DB, AUTH_DB, DocStatus, PendingDoc, PgAppFacts, ProfileRow, RefreshRows, TokenRow, UserLock,
         };
     }
     pub mod postgres {

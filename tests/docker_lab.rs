@@ -559,7 +559,8 @@ fn uploads_inside_admin_api_show_permission_disk_and_ocr_faults() {
         image: image(Image::Busybox),
         env: vec![("MAX_FILE_SIZE".into(), "10485760".into()), ("OCR_LINE".into(), ocr.into())],
         user: Some("1000:1000".into()),
-        tmpfs: vec!["/app/uploads:size=64k,mode=755".into()],
+        // Docling's model cache root-owned 755 too; EasyOCR's not created yet.
+        tmpfs: vec!["/app/uploads:size=64k,mode=755".into(), "/tmp/.docling_cache:size=64k,mode=755".into()],
         cmd: vec!["sh".into(), "-c".into(), "echo \"$OCR_LINE\"; exec sleep 3600".into()],
         ..Default::default()
     });
@@ -573,6 +574,11 @@ fn uploads_inside_admin_api_show_permission_disk_and_ocr_faults() {
     assert!(evidence(&v, "API003", "ocr-dependency").contains("TesseractNotFoundError"));
     assert_eq!(verdict(&v, "API003", "file-too-large"), "ruled-out");
     assert!(evidence(&v, "API003", "file-too-large").contains("10 MB"));
+    assert_eq!(verdict(&v, "API003", "model-cache"), "confirmed", "{:#}", check(&v, "API003"));
+    let ev = evidence(&v, "API003", "model-cache");
+    assert!(ev.contains("/tmp/.docling_cache (drwxr-xr-x owner 0:0) is not writable by uid 1000"), "{ev}");
+    // The engine's events were read: no OOM kill of this admin-api.
+    assert_eq!(verdict(&v, "API003", "admin-api-oom"), "ruled-out", "{:#}", check(&v, "API003"));
     assert_eq!(check(&v, "API003")["status"], "critical");
 
     // A writable but full upload directory.

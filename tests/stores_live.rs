@@ -33,7 +33,15 @@ impl Stack {
     }
 
     fn doctor(&self, args: &[&str], env: &[(&str, &str)]) -> (Value, Output) {
-        let (mut cmd, _dir) = doctor();
+        self.doctor_with(args, env, None)
+    }
+
+    /// With a `doctor.toml` in doctor's working directory (where user-api is, say).
+    fn doctor_with(&self, args: &[&str], env: &[(&str, &str)], toml: Option<&str>) -> (Value, Output) {
+        let (mut cmd, dir) = doctor();
+        if let Some(t) = toml {
+            std::fs::write(dir.path().join("doctor.toml"), t).unwrap();
+        }
         cmd.env("DATABASE_URL", self.pg.url("postgres", &self.pg.superuser_password, "authdb"));
         cmd.env("REDIS_URL", self.redis.url());
         for (k, v) in env {
@@ -264,57 +272,105 @@ fn a_failed_login_reads_is_active_and_existence_from_authdb() {
     assert!(evidence(&v, "AU001", "user-inactive").contains("testuser is active in authdb"));
 }
 
+/// A `doctor.toml` that puts user-api at `url`.
+fn user_api_at(url: &str) -> String {
+    format!("[services.user-api]\nurl = \"{url}\"\n")
+}
+
+/// A local port nothing listens on.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The spec's apidb.profiles (`06-database/05`): `user_id uuid UNIQUE NOT NULL`, no email.
+const PROFILES: &str = "CREATE TABLE profiles (id uuid PRIMARY KEY, user_id uuid UNIQUE NOT NULL, name varchar, \
+     first_name varchar, last_name varchar, address text, phone varchar, \
+     created_at timestamp NOT NULL DEFAULT now(), updated_at timestamp NOT NULL DEFAULT now());";
+
 #[test]
 fn a_profile_row_and_its_cache_entry_are_compared_without_printing_them() {
     let Some(s) = Stack::start() else { return };
+    let taro = "7f3a1c9d-5b2e-4a6f-8d1e-9c7b4a5f3e2d";
+    let jiro = "550e8400-e29b-41d4-a716-446655440000";
     s.pg.psql(
         "apidb",
-        "CREATE TABLE profiles (id serial PRIMARY KEY, user_id text UNIQUE, first_name text, last_name text, \
-         updated_at timestamptz DEFAULT now()); \
-         INSERT INTO profiles (user_id, first_name, last_name) VALUES ('42', 'Taro-Private', 'Yamada-Private');",
+        &format!(
+            "{PROFILES} INSERT INTO profiles (id, user_id, first_name, last_name) \
+             VALUES ('11111111-2222-3333-4444-555555555555', '{taro}', 'Taro-Private', 'Yamada-Private');"
+        ),
     );
-    let api = |id: &str| {
-        let (v, out) = s.doctor(&["api", "--user-id", id, "--only", "API002"], &[]);
+    // user-api as the spec has it, healthy (`GET /healthz`), and one that does not answer.
+    let user_api = Fixture::start(&["spec", "role=user-api"]);
+    let healthy = user_api_at(&user_api.url());
+    let gone = user_api_at(&format!("http://127.0.0.1:{}", closed_port()));
+    let api_at = |id: &str, toml: &str| {
+        let (v, out) = s.doctor_with(&["api", "--user-id", id, "--only", "API002"], &[], Some(toml));
         assert!(!out.combined().contains("-Private"), "a profile value was printed");
         v
     };
-    let v = api("42");
+    let api = |id: &str| api_at(id, &healthy);
+    let v = api(taro);
     assert_eq!(verdict(&v, "API002", "profile-missing"), "ruled-out", "{:#}", check(&v, "API002"));
     assert_eq!(verdict(&v, "API002", "stale-cache"), "ruled-out");
-    assert!(evidence(&v, "API002", "stale-cache").contains("no profile:42 in Redis"));
+    assert!(evidence(&v, "API002", "stale-cache").contains(&format!("no cache:profile:{taro} (nor profile:{taro})")));
     assert_eq!(verdict(&v, "API002", "database-error"), "ruled-out");
     assert_eq!(status(&v, "API002"), "ok");
 
-    s.redis.cli(&[
-        "SET",
-        "profile:42",
-        r#"{"user_id":"42","first_name":"Taro-Private","last_name":"Yamada-Private"}"#,
-        "EX",
-        "3600",
-    ]);
-    let v = api("42");
+    // user-api's cache entry, as it writes it: with email and cached_at, which the row lacks.
+    let cache_key = format!("cache:profile:{taro}");
+    let entry = format!(
+        r#"{{"user_id":"{taro}","first_name":"Taro-Private","last_name":"Yamada-Private","email":"t-Private@example.com","phone":null,"address":null,"cached_at":"2026-01-01T00:00:00"}}"#
+    );
+    s.redis.cli(&["SET", &cache_key, &entry, "EX", "300"]);
+    let v = api(taro);
     assert_eq!(verdict(&v, "API002", "stale-cache"), "ruled-out", "{:#}", check(&v, "API002"));
-    assert!(evidence(&v, "API002", "stale-cache").contains("matches the row in its 3 common fields"));
+    let ev = evidence(&v, "API002", "stale-cache");
+    assert!(ev.contains(&format!("{cache_key} matches the row in its 5 common fields")), "{ev}");
 
     // Updated in the database, not in the cache.
-    s.pg.psql("apidb", "UPDATE profiles SET first_name = 'Jiro-Private' WHERE user_id = '42';");
-    let v = api("42");
+    s.pg.psql("apidb", &format!("UPDATE profiles SET first_name = 'Jiro-Private' WHERE user_id = '{taro}';"));
+    let v = api(taro);
     assert_eq!(verdict(&v, "API002", "stale-cache"), "confirmed", "{:#}", check(&v, "API002"));
-    assert!(evidence(&v, "API002", "stale-cache").contains("in first_name"));
+    let ev = evidence(&v, "API002", "stale-cache");
+    assert!(ev.contains(&cache_key) && ev.contains("in first_name"), "{ev}");
     assert_eq!(status(&v, "API002"), "warning");
+    // The runbook's older key is read when the spec's is absent.
+    s.redis.cli(&["RENAME", &cache_key, &format!("profile:{taro}")]);
+    let v = api(taro);
+    assert!(
+        evidence(&v, "API002", "stale-cache").contains(&format!("profile:{taro} differs")),
+        "{:#}",
+        check(&v, "API002")
+    );
 
-    // No row; then a cache entry that outlived its row.
-    let v = api("43");
-    assert_eq!(verdict(&v, "API002", "profile-missing"), "confirmed");
+    // No row: GET /profile creates it, so with user-api healthy nothing fails.
+    let v = api(jiro);
+    assert_eq!(verdict(&v, "API002", "profile-missing"), "ruled-out", "{:#}", check(&v, "API002"));
+    assert!(evidence(&v, "API002", "profile-missing").contains("healthy (HTTP 200)"));
+    assert_eq!(status(&v, "API002"), "ok");
+    assert!(check(&v, "API002")["summary"].as_str().unwrap().contains("next GET /profile creates it"));
+    // With user-api not answering, whether the read would create it is not known.
+    let v = api_at(jiro, &gone);
+    assert_eq!(verdict(&v, "API002", "profile-missing"), "unchecked", "{:#}", check(&v, "API002"));
+    // With user-api's database failing, the creation cannot happen.
+    let failing = Fixture::start(&["spec", "role=user-api", "health=503:database"]);
+    let v = api_at(jiro, &user_api_at(&failing.url()));
+    assert_eq!(verdict(&v, "API002", "profile-missing"), "suspected", "{:#}", check(&v, "API002"));
+    assert_eq!(verdict(&v, "API002", "database-error"), "confirmed");
     assert_eq!(status(&v, "API002"), "critical");
-    s.redis.cli(&["SET", "profile:43", r#"{"user_id":"43","first_name":"Gone-Private"}"#]);
-    let v = api("43");
+    // A cache entry that outlived its row, never expiring.
+    s.redis.cli(&[
+        "SET",
+        &format!("cache:profile:{jiro}"),
+        &format!(r#"{{"user_id":"{jiro}","first_name":"Gone-Private"}}"#),
+    ]);
+    let v = api(jiro);
     assert_eq!(verdict(&v, "API002", "stale-cache"), "confirmed");
     assert!(evidence(&v, "API002", "stale-cache").contains("no TTL"));
 
     // No profiles table: the database error the runbook names.
     s.pg.psql("apidb", "DROP TABLE profiles;");
-    let v = api("42");
+    let v = api(taro);
     assert_eq!(verdict(&v, "API002", "database-error"), "confirmed", "{:#}", check(&v, "API002"));
     assert!(evidence(&v, "API002", "database-error").contains("profiles"));
 
@@ -325,27 +381,85 @@ fn a_profile_row_and_its_cache_entry_are_compared_without_printing_them() {
     assert!(out.stderr.contains("--user-id"), "{}", out.stderr);
 }
 
+/// The spec's admindb.documents (`06-database/06`), the columns doctor may read.
+const DOCUMENTS: &str = "CREATE TABLE documents (id serial PRIMARY KEY, filename varchar NOT NULL, \
+     file_path varchar NOT NULL DEFAULT '', mime_type varchar NOT NULL DEFAULT 'application/pdf', \
+     file_size bigint NOT NULL DEFAULT 0, status varchar NOT NULL DEFAULT 'uploaded', processing_metadata json, \
+     text_content text, original_metadata jsonb, created_at timestamp NOT NULL DEFAULT now(), \
+     updated_at timestamp NOT NULL DEFAULT now());";
+
 #[test]
-fn failed_and_stuck_documents_in_admindb_point_at_ocr() {
+fn documents_left_in_uploaded_are_compared_with_the_queue_and_the_job_records() {
     let Some(s) = Stack::start() else { return };
     s.pg.psql(
         "admindb",
-        "CREATE TABLE documents (id serial PRIMARY KEY, filename text, status text, created_at timestamptz); \
-         INSERT INTO documents (filename, status, created_at) VALUES \
-         ('a.pdf', 'completed', now() - interval '1 day'), ('b.pdf', 'completed', now());",
+        &format!(
+            "{DOCUMENTS} INSERT INTO documents (filename, status, created_at, updated_at) VALUES \
+             ('a.pdf', 'completed', now() - interval '1 day', now() - interval '1 day'), ('b.pdf', 'completed', now(), now());"
+        ),
     );
+    let api = || s.doctor(&["api", "--only", "API003"], &[]).0;
     let (v, _) = s.doctor(&["api", "--only", "API003"], &[("MAX_FILE_SIZE", "5MB")]);
     assert_eq!(verdict(&v, "API003", "ocr-dependency"), "unchecked", "{:#}", check(&v, "API003"));
-    assert!(check(&v, "API003")["evidence"]["max_file_size"].as_str().unwrap().contains("5.0 MB"));
+    assert_eq!(verdict(&v, "API003", "processing-stalled"), "ruled-out", "{:#}", check(&v, "API003"));
+    let limit = check(&v, "API003")["evidence"]["max_file_size"].as_str().unwrap().to_string();
+    assert!(limit.contains("over 50 MB in its own code") && limit.contains("MAX_FILE_SIZE is 5.0 MB"), "{limit}");
+
+    // Two uploads nobody picked up for 20 minutes, an empty queue, and a failed job record.
     s.pg.psql(
         "admindb",
-        "INSERT INTO documents (filename, status, created_at) VALUES \
-         ('c.pdf', 'failed', now() - interval '5 minutes'), ('d.pdf', 'processing', now() - interval '30 minutes');",
+        "INSERT INTO documents (filename, status, created_at, updated_at) VALUES \
+         ('c.pdf', 'uploaded', now() - interval '20 minutes', now() - interval '20 minutes'), \
+         ('d.pdf', 'uploaded', now() - interval '15 minutes', now() - interval '15 minutes');",
     );
-    let (v, _) = s.doctor(&["api", "--only", "API003"], &[]);
-    assert_eq!(verdict(&v, "API003", "ocr-dependency"), "suspected", "{:#}", check(&v, "API003"));
+    s.redis.cli(&[
+        "SET",
+        "job:status:doc-ocr-1",
+        r#"{"job_id":"doc-ocr-1","status":"failed","error":"x"}"#,
+        "EX",
+        "86400",
+    ]);
+    s.redis.cli(&["SET", "job:status:doc-ocr-2", r#"{"job_id":"doc-ocr-2","status":"completed"}"#, "EX", "86400"]);
+    let v = api();
+    assert_eq!(verdict(&v, "API003", "processing-stalled"), "confirmed", "{:#}", check(&v, "API003"));
+    let ev = evidence(&v, "API003", "processing-stalled");
+    assert!(ev.contains("2 documents uploaded up to 20m ago") && ev.contains("no job is pending"), "{ev}");
+    assert_eq!(verdict(&v, "API003", "ocr-dependency"), "suspected");
+    assert!(evidence(&v, "API003", "ocr-dependency").contains("1 job:status records say failed"));
+    assert_eq!(status(&v, "API003"), "critical");
+
+    // Their jobs are queued and pending, and nothing processes: the worker does not consume.
+    s.redis.cli(&["RPUSH", "queue:document:processing", "doc-ocr-3", "doc-ocr-4"]);
+    for j in ["doc-ocr-3", "doc-ocr-4"] {
+        s.redis.cli(&[
+            "SET",
+            &format!("job:status:{j}"),
+            &format!(r#"{{"job_id":"{j}","status":"pending"}}"#),
+            "EX",
+            "86400",
+        ]);
+    }
+    let v = api();
+    let ev = evidence(&v, "API003", "processing-stalled");
+    assert!(ev.contains("while 2 jobs wait in queue:document:processing and none is processing"), "{ev}");
+    assert_eq!(check(&v, "API003")["evidence"]["document_queue"], 2);
+
+    // A 3-page document in processing for 15 minutes: far beyond the spec's minute.
+    s.pg.psql(
+        "admindb",
+        "INSERT INTO documents (filename, status, processing_metadata, created_at, updated_at) VALUES \
+         ('e.pdf', 'processing', '{\"total_pages\": 3}', now() - interval '16 minutes', now() - interval '15 minutes'), \
+         ('f.pdf', 'failed', NULL, now() - interval '5 minutes', now() - interval '5 minutes');",
+    );
+    let v = api();
+    let ev = evidence(&v, "API003", "processing-stalled");
+    assert!(ev.contains("the oldest for 15m with 3 pages, where the spec expects up to 60s"), "{ev}");
+    assert!(ev.contains("nothing consumes the queue"), "an overdue document is no worker at work: {ev}");
     let ev = evidence(&v, "API003", "ocr-dependency");
-    assert!(ev.contains("1 documents in status \"failed\"") && ev.contains("processing is stuck"), "{ev}");
+    assert!(ev.contains("1 documents in status \"failed\"") && ev.contains("1 job:status records say failed"), "{ev}");
+    // Without the engine, what only it shows stays unchecked.
+    assert_eq!(verdict(&v, "API003", "admin-api-oom"), "unchecked");
+    assert_eq!(verdict(&v, "API003", "model-cache"), "unchecked");
 }
 
 /// Connections doctor opened per database during the run whose log lines are `log`.

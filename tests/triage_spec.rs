@@ -53,12 +53,12 @@ const SYMPTOMS: &[(&str, &str, Option<&str>)] = &[
     (r#"{"status":"unhealthy","redis":"ok","database":"error"}"#, "API002", Some("database-error")),
     (r#"{"status":"unhealthy","database":"ok","redis":"error"}"#, "RD001", None),
     (r#"{"detail":"File too large"}"#, "API003", Some("file-too-large")),
-    // admin-api's memory guard (03-admin-api/03).
-    ("MemoryError: Memory usage too high: 12288.0MB", "PERF002", Some("near-memory-limit")),
+    // admin-api's memory guard (03-admin-api/03): the document it was processing fails (API003).
+    ("MemoryError: Memory usage too high: 12288.0MB", "API003", Some("admin-api-oom")),
     (
         "Unhandled exception - request_id: 5d0e4a52-4c1e-4a40-9f43-0f7b3c6a1d11, error: Memory usage too high: 10240.5MB, traceback: Traceback (most recent call last): ...",
-        "PERF002",
-        Some("near-memory-limit"),
+        "API003",
+        Some("admin-api-oom"),
     ),
     ("2026-11-30 09:14:00,000 - app.ocr - WARNING - High memory usage: 4100.0MB", "PERF002", None),
     // user-api's plain request lines (02-user-api/01): a PostgreSQL refusal is PG001, not Redis.

@@ -14,9 +14,19 @@ pub const UPLOADS_DIR: &str = "/app/uploads";
 pub const KEYS_SCRIPT: &str = "echo @uid; id -u; echo @gids; id -G; echo @ls; ls -lna /app/keys/ 2>&1; \
 echo @pub; head -c 16384 /app/keys/public_key.pem 2>&1; echo; echo @end";
 
-/// The script for admin-api: who the process is, the upload directory and its filesystem.
+/// The script for admin-api: who the process is, the upload directory and its filesystem, and
+/// its two model caches (Docling's and EasyOCR's, where its own variables put them, else the
+/// spec's `/tmp` paths): each one's path, then `ls -lnd` of it and of its parent.
 pub const UPLOADS_SCRIPT: &str = "echo @uid; id -u; echo @gids; id -G; echo @dir; ls -lnd /app/uploads 2>&1; \
-echo @df; df -P /app/uploads 2>&1; echo @end";
+echo @df; df -P /app/uploads 2>&1; \
+d=\"${DOCLING_CACHE_DIR:-/tmp/.docling_cache}\"; echo @docling; echo \"$d\"; ls -lnd \"$d\" \"${d%/*}/\" 2>&1; \
+d=\"${EASYOCR_MODULE_PATH:-/tmp/.easyocr_models}\"; echo @easyocr; echo \"$d\"; ls -lnd \"$d\" \"${d%/*}/\" 2>&1; \
+echo @end";
+
+/// Docling's model cache when `DOCLING_CACHE_DIR` is not set (spec `03-admin-api/03`).
+pub const DOCLING_CACHE: &str = "/tmp/.docling_cache";
+/// EasyOCR's model directory when `EASYOCR_MODULE_PATH` is not set (spec `03-admin-api/04`).
+pub const EASYOCR_MODELS: &str = "/tmp/.easyocr_models";
 
 /// One entry of `ls -ln`: never a file's content.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,6 +88,20 @@ pub struct InsideFacts {
     /// `/app/uploads` itself; `Err` says why not.
     pub uploads: Option<Result<FileEntry, String>>,
     pub uploads_disk: Option<Result<DiskFacts, String>>,
+    /// admin-api's model caches (`docling`, `easyocr`), as `ls -lnd` saw them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub model_caches: Vec<ModelCache>,
+}
+
+/// One model cache directory of admin-api: where it is, the directory itself (`Err`: why not,
+/// usually that it does not exist yet) and its parent (where it would be created).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelCache {
+    /// `docling` or `easyocr`.
+    pub engine: String,
+    pub path: String,
+    pub dir: Result<FileEntry, String>,
+    pub parent: Option<FileEntry>,
 }
 
 /// The script to run inside a service's container, if the runbook looks inside it.
@@ -131,10 +155,42 @@ pub fn parse(text: &str) -> InsideFacts {
                 })
             }
             "df" => f.uploads_disk = Some(parse_df(&lines)),
+            "docling" | "easyocr" => {
+                if let Some(c) = parse_cache(name, &lines) {
+                    f.model_caches.push(c);
+                }
+            }
             _ => {}
         }
     }
     f
+}
+
+/// A cache section: its path, then `ls -lnd` of it and of its parent (printed as `PARENT/`, so
+/// the one listing ending in `/` is the parent); an error line about the path itself says why
+/// the directory is not there.
+fn parse_cache(engine: &str, lines: &[&str]) -> Option<ModelCache> {
+    let path = lines.first()?.trim().to_string();
+    if !path.starts_with('/') {
+        return None;
+    }
+    let mut dir: Result<FileEntry, String> = Err("ls printed nothing".into());
+    let mut parent = None;
+    for l in &lines[1..] {
+        match parse_listing(&[l]) {
+            Ok(mut v) if !v.is_empty() => {
+                let entry = v.remove(0);
+                if l.trim_end().ends_with('/') {
+                    parent = Some(entry);
+                } else {
+                    dir = Ok(entry);
+                }
+            }
+            Err(e) if e.contains(&format!("{path}'")) || e.contains(&format!("{path}:")) => dir = Err(e),
+            _ => {}
+        }
+    }
+    Some(ModelCache { engine: engine.into(), path, dir, parent })
 }
 
 fn first_line(text: &str) -> Option<String> {
@@ -223,6 +279,33 @@ drwxr-xr-x    1 0        0             4096 Nov 29 10:00 ..\n-rw-------    1 100
         assert!(f.public_key.unwrap().unwrap_err().contains("No such file"));
         let f = parse("OCI runtime exec failed: exec: \"sh\": executable file not found in $PATH");
         assert!(f.error.unwrap().contains("executable file not found"));
+    }
+
+    #[test]
+    fn model_caches_with_their_parents() {
+        let f = parse(
+            "@uid\n1000\n@gids\n1000\n@docling\n/tmp/.docling_cache\n\
+drwxr-xr-x    2 0        0             4096 Nov 29 10:00 /tmp/.docling_cache\n\
+drwxrwxrwt    1 0        0             4096 Nov 29 10:00 /tmp/\n\
+@easyocr\n/models/easyocr\nls: cannot access '/models/easyocr': No such file or directory\n\
+dr-xr-xr-x    2 0        0             4096 Nov 29 10:00 /models/\n@end\n",
+        );
+        assert_eq!(f.model_caches.len(), 2);
+        let d = &f.model_caches[0];
+        assert_eq!((d.engine.as_str(), d.path.as_str()), ("docling", "/tmp/.docling_cache"));
+        let dir = d.dir.as_ref().unwrap();
+        assert_eq!((dir.mode.as_str(), dir.uid), ("drwxr-xr-x", 0));
+        assert!(!dir.writable_by(1000, &[1000]));
+        assert!(d.parent.as_ref().unwrap().writable_by(1000, &[1000]), "/tmp is writable by all");
+        let e = &f.model_caches[1];
+        assert_eq!(e.path, "/models/easyocr");
+        assert!(e.dir.as_ref().unwrap_err().contains("No such file"), "{:?}", e.dir);
+        assert!(!e.parent.as_ref().unwrap().writable_by(1000, &[1000]));
+        // Busybox words its error differently; a section without a path is dropped.
+        let f = parse("@docling\n/c\nls: /c: No such file or directory\n@easyocr\n\n@end\n");
+        assert_eq!(f.model_caches.len(), 1);
+        assert_eq!(f.model_caches[0].dir, Err("ls: /c: No such file or directory".into()));
+        assert_eq!(f.model_caches[0].parent, None);
     }
 
     #[test]

@@ -119,6 +119,19 @@ pub struct UserLock {
     pub locked_for_s: Option<f64>,
 }
 
+/// A document admin-api has not finished with (`uploaded` or `processing`): how long it has
+/// been in that status and, when the row records it, its page count.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PendingDoc {
+    pub status: String,
+    /// Seconds since `updated_at` (the status change), else since `created_at`.
+    pub age_s: Option<f64>,
+    /// `updated_at` or `created_at`: which column the age is from.
+    pub since: String,
+    /// `total_pages` from `processing_metadata` or `original_metadata`, or a `page_count` column.
+    pub pages: Option<u32>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PgAppFacts {
     /// Connections opened for these reads (one per database not already connected).
@@ -136,6 +149,9 @@ pub struct PgAppFacts {
     /// `Ok(None)`: no row for that user id.
     pub profile: Option<Result<Option<ProfileRow>, String>>,
     pub documents: Option<Result<Vec<DocStatus>, String>>,
+    /// The oldest documents still `uploaded` or `processing` (at most 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_documents: Option<Result<Vec<PendingDoc>, String>>,
     /// Key-column indexes read in the databases of `key_index_dbs` (moved into
     /// `PgFacts.key_indexes` by the probe).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -271,8 +287,14 @@ pub async fn read(
             return None;
         }
         Some(match client(ADMIN_DB) {
-            Ok(c) => read_documents(c, deadline).await,
-            Err(e) => Err(e),
+            Ok(c) => match read_documents(c, deadline).await {
+                Ok(d) => {
+                    let pending = read_pending(c, deadline).await;
+                    (Ok(d), Some(pending))
+                }
+                Err(e) => (Err(e), None),
+            },
+            Err(e) => (Err(e), None),
         })
     };
     let keys = futures_util::future::join_all(req.key_index_dbs.iter().map(|db| async move {
@@ -291,7 +313,10 @@ pub async fn read(
     facts.refresh_rows = r;
     facts.refresh_token_row = t;
     facts.profile = p;
-    facts.documents = d;
+    if let Some((d, pending)) = d {
+        facts.documents = Some(d);
+        facts.pending_documents = pending;
+    }
     facts
 }
 
@@ -479,6 +504,59 @@ async fn read_documents(c: &Client, deadline: Instant) -> Result<Vec<DocStatus>,
             count: row.try_get::<_, i64>(1).unwrap_or(0) as u64,
             oldest_age_s: row.try_get::<_, Option<f64>>(2).ok().flatten(),
             newest_age_s: row.try_get::<_, Option<f64>>(3).ok().flatten(),
+        })
+        .collect())
+}
+
+/// The spec's columns the pending-documents query may use, when the table has them.
+const PENDING_COLUMNS: &[&str] =
+    &["updated_at", "created_at", "processing_metadata", "original_metadata", "page_count"];
+
+/// The oldest documents still `uploaded` or `processing`. Column names come from the fixed
+/// list above (asked of the catalogue first), never from outside; no value but the status,
+/// two timestamps and a page count leaves the server.
+async fn read_pending(c: &Client, deadline: Instant) -> Result<Vec<PendingDoc>, String> {
+    let cols = rows(
+        c,
+        "SELECT column_name::text FROM information_schema.columns \
+         WHERE table_name = 'documents' AND table_schema = ANY (current_schemas(false)) AND column_name = ANY ($1)",
+        &[&PENDING_COLUMNS],
+        deadline,
+    )
+    .await?;
+    let has: Vec<String> = cols.iter().filter_map(|r| r.try_get(0).ok()).collect();
+    let has = |c: &str| has.iter().any(|h| h == c);
+    let since = ["updated_at", "created_at"].into_iter().find(|c| has(c));
+    let age = match since {
+        Some(col) => format!("extract(epoch FROM now() - d.{col}::timestamptz)::float8"),
+        None => "NULL::float8".into(),
+    };
+    let mut pages: Vec<&str> = Vec::new();
+    if has("processing_metadata") {
+        pages.push("d.processing_metadata::jsonb ->> 'total_pages'");
+    }
+    if has("original_metadata") {
+        pages.push("d.original_metadata::jsonb ->> 'total_pages'");
+    }
+    if has("page_count") {
+        pages.push("d.page_count::text");
+    }
+    let pages = if pages.is_empty() {
+        "NULL::text".to_string()
+    } else {
+        format!("substring(coalesce({}) FROM '^[0-9]{{1,6}}$')", pages.join(", "))
+    };
+    let sql = format!(
+        "SELECT d.status::text, {age}, {pages} FROM documents d \
+         WHERE d.status::text IN ('uploaded', 'processing') ORDER BY 2 DESC NULLS LAST LIMIT 50"
+    );
+    let r = rows(c, &sql, &[], deadline).await?;
+    Ok(r.iter()
+        .map(|row| PendingDoc {
+            status: row.try_get::<_, String>(0).unwrap_or_default(),
+            age_s: row.try_get::<_, Option<f64>>(1).ok().flatten(),
+            since: since.unwrap_or("").to_string(),
+            pages: row.try_get::<_, Option<String>>(2).ok().flatten().and_then(|p| p.parse().ok()),
         })
         .collect())
 }

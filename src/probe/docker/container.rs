@@ -11,7 +11,8 @@ use super::stats::{
     parse_cpu_reading, parse_inside_stats, parse_proc_net_tcp, stats_from,
 };
 use super::{
-    ContainerFacts, ContainerLookup, DockerFacts, DockerProbeConfig, EnvVar, HealthFacts, NetFacts, PortFacts, UrlVar,
+    ContainerFacts, ContainerLookup, DockerFacts, DockerProbeConfig, EnvVar, HealthFacts, MountFacts, NetFacts,
+    PortFacts, UrlVar,
 };
 use crate::clock;
 use crate::probe::docker_discover::Discovered;
@@ -285,6 +286,21 @@ pub fn container_facts(c: &bollard::models::ContainerInspectResponse, now: f64) 
     }
     ports.sort_by(|a, b| (a.container_port, &a.host_ip).cmp(&(b.container_port, &b.host_ip)));
     let host_config = c.host_config.clone().unwrap_or_default();
+    let mut mounts: Vec<MountFacts> = c
+        .mounts
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| {
+            Some(MountFacts {
+                destination: m.destination.filter(|d| !d.is_empty())?,
+                kind: m.typ.unwrap_or_default(),
+                volume: m.name.filter(|n| !n.is_empty()),
+                rw: m.rw.unwrap_or(true),
+            })
+        })
+        .collect();
+    mounts.sort_by(|a, b| a.destination.cmp(&b.destination));
     ContainerFacts {
         name: c.name.clone().unwrap_or_default().trim_start_matches('/').to_string(),
         id: c.id.clone().unwrap_or_default().chars().take(12).collect(),
@@ -317,6 +333,7 @@ pub fn container_facts(c: &bollard::models::ContainerInspectResponse, now: f64) 
         networks,
         ports,
         memory_limit: host_config.memory.filter(|m| *m > 0).map(|m| m as u64),
+        mounts,
         stats: None,
         listening: None,
         logs: None,

@@ -139,6 +139,18 @@ pub struct NetFacts {
     pub ip: Option<String>,
 }
 
+/// One mount of a container, from its inspect: where it is inside, what backs it (`volume`,
+/// `bind`, `tmpfs`) and whether it may be written. The host path of a bind is not kept.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MountFacts {
+    pub destination: String,
+    pub kind: String,
+    /// The volume's name, for a `volume` mount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<String>,
+    pub rw: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PortFacts {
     pub container_port: u16,
@@ -213,6 +225,9 @@ pub struct ContainerFacts {
     pub networks: Vec<NetFacts>,
     pub ports: Vec<PortFacts>,
     pub memory_limit: Option<u64>,
+    /// Its mounts (volumes, binds, tmpfs), sorted by destination.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<MountFacts>,
     pub stats: Option<StatsFacts>,
     /// Sockets listening inside the container; `Err` says why they could not be read.
     pub listening: Option<Result<Vec<Listener>, String>>,
@@ -236,6 +251,18 @@ impl ContainerFacts {
     /// OOM episodes the engine logged for this container (0 when none, or not read).
     pub fn oom_episodes(&self) -> u32 {
         self.oom_events.as_ref().map_or(0, |e| e.episodes)
+    }
+    /// The mount that holds `path` inside the container: the one with the longest destination
+    /// that is `path` or one of its parents (`/` mounts are never listed by the engine).
+    pub fn mount_of(&self, path: &str) -> Option<&MountFacts> {
+        let path = path.trim_end_matches('/');
+        self.mounts
+            .iter()
+            .filter(|m| {
+                let d = m.destination.trim_end_matches('/');
+                path == d || path.strip_prefix(d).is_some_and(|rest| rest.starts_with('/'))
+            })
+            .max_by_key(|m| m.destination.len())
     }
     pub fn env(&self, name: &str) -> Option<&EnvVar> {
         self.env.iter().find(|e| e.name == name)
@@ -385,4 +412,20 @@ fn io_kind(e: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> 
         cur = c.source();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_is_on_the_deepest_mount_that_holds_it() {
+        let m = |d: &str, rw: bool| MountFacts { destination: d.into(), kind: "volume".into(), volume: None, rw };
+        let c = ContainerFacts { mounts: vec![m("/tmp", false), m("/tmp/.docling_cache", true)], ..Default::default() };
+        assert_eq!(c.mount_of("/tmp/.docling_cache").map(|m| m.rw), Some(true));
+        assert_eq!(c.mount_of("/tmp/.docling_cache/models/x").map(|m| m.rw), Some(true));
+        assert_eq!(c.mount_of("/tmp/.easyocr_models").map(|m| m.rw), Some(false));
+        assert_eq!(c.mount_of("/tmpfoo"), None, "a prefix of the name is not a parent");
+        assert_eq!(c.mount_of("/app/uploads"), None);
+    }
 }

@@ -1,15 +1,21 @@
 //! API002: a profile lookup fails. With `--user-id` the runbook's two reads are made: the row in
-//! apidb's `profiles` and the `profile:<id>` cache entry in Redis, compared field by field
-//! through per-run fingerprints (no value is printed). A missing row confirms
-//! `profile-missing`; a cached copy that differs from the row, or outlives it, `stale-cache`;
-//! apidb that cannot be read (down, or no `profiles` table) `database-error`. Without a user id
-//! only user-api's logs speak, and the per-user causes stay `unchecked`.
+//! apidb's `profiles` and the cache entry in Redis (`cache:profile:<id>`, the spec's key, else
+//! the runbook's `profile:<id>`), compared field by field through per-run fingerprints (no value
+//! is printed). user-api's `GET /profile` creates an empty profile when there is none (spec
+//! `02-user-api/02`), so a missing row alone fails nothing: it confirms `profile-missing` only
+//! with user-api's own "Profile not found" (a `PUT /profile`, or a route that does not create),
+//! is suspected when user-api's database fails (the creation cannot happen), and is ruled out
+//! when user-api answers healthy. A cached copy that differs from the row, or outlives it,
+//! confirms `stale-cache`; apidb that cannot be read (down, or no `profiles` table)
+//! `database-error`. Without a user id only user-api's logs speak.
 
 use crate::catalogue::Area;
 use crate::facts::of::pg_app::{PgAppFacts, ProfileRow};
 use crate::facts::of::redis::RedisFacts;
 use crate::facts::of::redis_app::CachedProfile;
+use crate::facts::of::web::ApiFacts;
 use crate::problems::engine::DockerView;
+use crate::problems::health::{self, Reading};
 use crate::problems::registry::{Inputs, Problem};
 use crate::problems::{logs, secs};
 use crate::report::{Finding, Status, Verdict::*};
@@ -33,16 +39,51 @@ pub static PROBLEM: Problem = Problem {
 fn run(i: &Inputs) -> Vec<Finding> {
     let f = i.facts;
     let app = f.postgres.as_ref().and_then(|p| p.app_data.as_ref());
-    let mut out = diagnose(f.user_id.as_deref(), app, f.redis.as_ref(), &i.docker);
     let user_api = f.web.as_ref().and_then(|w| w.apis.iter().find(|a| a.service == "user-api"));
+    let mut out = diagnose(f.user_id.as_deref(), app, f.redis.as_ref(), &UserApi::of(user_api), &i.docker);
     with_health(&mut out, user_api);
     vec![i.timed(out, f.postgres_ms.max(f.redis_ms))]
+}
+
+/// What user-api's health answer says about whether its next `GET /profile` can create a
+/// missing profile.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UserApi {
+    /// Its health was not asked (or the answer is no health answer).
+    NotRead(Text),
+    /// It answers healthy: the next read creates the profile.
+    Healthy(Text),
+    /// It says its database is failing: the creation cannot happen.
+    DatabaseFailing(Text),
+    /// It does not answer, or answers in error.
+    Down(Text),
+}
+
+impl UserApi {
+    pub fn of(a: Option<&ApiFacts>) -> UserApi {
+        let Some(a) = a else { return UserApi::NotRead(crate::t!("API002/user-api-not-asked")) };
+        let (h, hc) = (&a.health, &a.health_check);
+        if let Some((true, evidence)) = health::component(h, hc, "database") {
+            return UserApi::DatabaseFailing(evidence);
+        }
+        let path = health::path(h, hc);
+        match health::read(Some(h), hc) {
+            Reading::Healthy(code) => UserApi::Healthy(crate::t!("API002/user-api-healthy", path = path, code = code)),
+            Reading::NotProbed => UserApi::NotRead(crate::t!("API002/user-api-not-asked")),
+            Reading::NoEndpoint => UserApi::NotRead(health::no_endpoint(h, hc)),
+            Reading::Failed(e) => UserApi::Down(crate::t!("API002/user-api-no-answer", kind = e.kind.text())),
+            Reading::Status(code) | Reading::Unhealthy(code) => {
+                UserApi::Down(crate::t!("API002/user-api-answers", path = path, code = code))
+            }
+        }
+    }
 }
 
 pub fn diagnose(
     user_id: Option<&str>,
     pg: Option<&PgAppFacts>,
     redis: Option<&RedisFacts>,
+    user_api: &UserApi,
     docker: &DockerView,
 ) -> Finding {
     let mut out = Finding::new("API002", "user-api");
@@ -81,17 +122,42 @@ pub fn diagnose(
         Some(Err(e)) => Err(e.into()),
         None => Err(crate::t!("API002/apidb-not-read")),
     };
-    match &row {
-        Ok(None) => {
-            let msg = crate::t!("API002/no-profile-row", id = id);
-            out.cause(Cause::ProfileMissing, Confirmed, msg.clone());
+    match (&row, user_api) {
+        // GET /profile would have created it: the 404 came from PUT /profile, or from a route
+        // that does not create.
+        (Ok(None), _) if !missing_logs.is_empty() => {
+            let msg = crate::t!("API002/no-row-not-found-logged", id = id);
+            let mut evidence = vec![msg.clone()];
+            evidence.extend(missing_logs.iter().cloned());
+            out.cause(Cause::ProfileMissing, Confirmed, Text::join(evidence, Sep::Clauses));
             status = Status::Critical;
             notes.push(msg);
         }
-        Ok(Some(r)) => {
+        (Ok(None), UserApi::DatabaseFailing(why)) => {
+            let msg = crate::t!("API002/no-row-creation-blocked", id = id, why = why.clone());
+            out.cause(Cause::ProfileMissing, Suspected, msg.clone());
+            status = status.max(Status::Warning);
+            notes.push(msg);
+        }
+        (Ok(None), _) if !db_logs.is_empty() => {
+            let why = Text::join(db_logs.clone(), Sep::Clauses);
+            let msg = crate::t!("API002/no-row-creation-blocked", id = id, why = why);
+            out.cause(Cause::ProfileMissing, Suspected, msg.clone());
+            status = status.max(Status::Warning);
+            notes.push(msg);
+        }
+        (Ok(None), UserApi::Healthy(how)) => {
+            out.cause(Cause::ProfileMissing, RuledOut, crate::t!("API002/no-row-yet", id = id, how = how.clone()))
+        }
+        (Ok(None), UserApi::Down(why) | UserApi::NotRead(why)) => out.cause(
+            Cause::ProfileMissing,
+            Unchecked,
+            crate::t!("API002/no-row-user-api-unknown", id = id, why = why.clone()),
+        ),
+        (Ok(Some(r)), _) => {
             out.cause(Cause::ProfileMissing, RuledOut, crate::t!("API002/has-row", columns = r.fields.len()))
         }
-        Err(why) => out.cause(Cause::ProfileMissing, Unchecked, why.clone()),
+        (Err(why), _) => out.cause(Cause::ProfileMissing, Unchecked, why.clone()),
     }
     match (&row, db_logs.is_empty()) {
         (Err(why), _) if pg.and_then(|p| p.profile.as_ref()).is_some() => {
@@ -127,7 +193,7 @@ pub fn diagnose(
     match (&cached, &row) {
         (Ok(None), _) => out.cause(Cause::StaleCache, RuledOut, crate::t!("API002/not-cached", id = id)),
         (Ok(Some(c)), Ok(None)) => {
-            let msg = crate::t!("API002/outlived", id = id, ttl = ttl(c));
+            let msg = crate::t!("API002/outlived", key = &c.key, ttl = ttl(c));
             out.cause(Cause::StaleCache, Confirmed, msg.clone());
             status = status.max(Status::Warning);
             notes.push(msg);
@@ -137,11 +203,15 @@ pub fn diagnose(
             let differ: Vec<&str> =
                 common.iter().filter(|k| c.fields[**k] != r.fields[**k]).map(|k| k.as_str()).collect();
             if common.is_empty() {
-                out.cause(Cause::StaleCache, Unchecked, crate::t!("API002/no-common-field", id = id, kind = &c.kind));
+                out.cause(
+                    Cause::StaleCache,
+                    Unchecked,
+                    crate::t!("API002/no-common-field", key = &c.key, kind = &c.kind),
+                );
             } else if !differ.is_empty() {
                 let msg = crate::t!(
                     "API002/cache-differs",
-                    id = id,
+                    key = &c.key,
                     fields = Text::join(differ.iter().map(|f| Text::from(*f)), Sep::List),
                     ttl = ttl(c),
                 );
@@ -152,13 +222,15 @@ pub fn diagnose(
                 out.cause(
                     Cause::StaleCache,
                     RuledOut,
-                    crate::t!("API002/cache-matches", id = id, count = common.len(), ttl = ttl(c)),
+                    crate::t!("API002/cache-matches", key = &c.key, count = common.len(), ttl = ttl(c)),
                 );
             }
         }
-        (Ok(Some(c)), Err(_)) => {
-            out.cause(Cause::StaleCache, Unchecked, crate::t!("API002/cached-row-unreadable", id = id, ttl = ttl(c)))
-        }
+        (Ok(Some(c)), Err(_)) => out.cause(
+            Cause::StaleCache,
+            Unchecked,
+            crate::t!("API002/cached-row-unreadable", key = &c.key, ttl = ttl(c)),
+        ),
         (Err(why), _) => out.cause(Cause::StaleCache, Unchecked, why.clone()),
     }
     if notes.is_empty() && row.is_err() && cached.is_err() {
@@ -167,6 +239,8 @@ pub fn diagnose(
     }
     let summary = if !notes.is_empty() {
         Text::join(notes, Sep::Clauses)
+    } else if matches!(row, Ok(None)) {
+        crate::t!("API002/no-profile-yet", id = id)
     } else if cached.is_err() {
         crate::t!("API002/cache-not-checked", id = id)
     } else {
@@ -212,7 +286,12 @@ mod tests {
     }
 
     fn cached(f: &[(&str, &str)]) -> Option<CachedProfile> {
-        Some(CachedProfile { key: "profile:42".into(), ttl_s: Some(300), fields: fields(f), kind: "string".into() })
+        Some(CachedProfile {
+            key: "cache:profile:42".into(),
+            ttl_s: Some(300),
+            fields: fields(f),
+            kind: "string".into(),
+        })
     }
 
     fn redis(profile: Result<Option<CachedProfile>, String>) -> RedisFacts {
@@ -227,8 +306,12 @@ mod tests {
         engine(vec![with_logs(running("user-api"), hits)])
     }
 
+    fn healthy() -> UserApi {
+        UserApi::Healthy("user-api answers /healthz healthy (HTTP 200)".into())
+    }
+
     fn run(user: Option<&str>, pg: Option<&PgAppFacts>, redis: Option<&RedisFacts>, docker: &DockerView) -> Finding {
-        diagnose(user, pg, redis, docker)
+        diagnose(user, pg, redis, &healthy(), docker)
     }
 
     #[test]
@@ -239,34 +322,51 @@ mod tests {
         assert_eq!(f.summary.en(), "the profile of 42 is in apidb and its cache agrees");
         assert!(verdicts(&f).iter().all(|(_, v)| *v == RuledOut), "{:?}", f.causes);
         assert_cause(&f, "profile-missing", RuledOut, "apidb.profiles has the row (2 columns)");
-        assert_cause(&f, "stale-cache", RuledOut, "profile:42 matches the row in its 2 common fields (expires in 5m)");
+        assert_cause(
+            &f,
+            "stale-cache",
+            RuledOut,
+            "cache:profile:42 matches the row in its 2 common fields (expires in 5m)",
+        );
         assert_cause(&f, "database-error", RuledOut, "apidb answered the profile query");
 
         let f = run(Some("42"), Some(&pg(row())), Some(&redis(Ok(None))), &DockerView::none());
         assert_eq!(f.status, Status::Ok);
-        assert_cause(&f, "stale-cache", RuledOut, "no profile:42 in Redis: the next read comes from apidb");
+        assert_cause(
+            &f,
+            "stale-cache",
+            RuledOut,
+            "no cache:profile:42 (nor profile:42) in Redis: the next read comes from apidb",
+        );
     }
 
     #[test]
     fn each_cause_is_confirmed_from_its_own_evidence() {
         let none = DockerView::none();
-        // No row.
-        let f = run(Some("42"), Some(&pg(None)), Some(&redis(Ok(None))), &none);
+        // No row, and user-api said "Profile not found": a PUT /profile, not the GET that creates.
+        let not_found = user_api_logs(&[("API002", "Profile not found")]);
+        let f = run(Some("42"), Some(&pg(None)), Some(&redis(Ok(None))), &view(&not_found));
         assert_eq!(f.status, Status::Critical);
-        assert_cause(&f, "profile-missing", Confirmed, "no row in apidb.profiles for user_id 42");
-        assert_cause(&f, "stale-cache", RuledOut, "no profile:42 in Redis");
+        assert_cause(
+            &f,
+            "profile-missing",
+            Confirmed,
+            "no row in apidb.profiles for user_id 42, and user-api answered",
+        );
+        assert_cause(&f, "profile-missing", Confirmed, "PUT /profile");
+        assert_cause(&f, "stale-cache", RuledOut, "no cache:profile:42");
         // No row, but still cached.
         let mut forever = cached(&[("first_name", "fp-1")]);
         if let Some(c) = forever.as_mut() {
             c.ttl_s = None;
         }
         let f = run(Some("42"), Some(&pg(None)), Some(&redis(Ok(forever))), &none);
-        assert_eq!(f.status, Status::Critical);
+        assert_eq!(f.status, Status::Warning);
         assert_cause(
             &f,
             "stale-cache",
             Confirmed,
-            "profile:42 is still cached (no TTL: it never expires by itself) although apidb has no row",
+            "cache:profile:42 is still cached (no TTL: it never expires by itself) although apidb has no row",
         );
         // A cached field that differs from the row.
         let stale = redis(Ok(cached(&[("first_name", "fp-1"), ("last_name", "fp-old")])));
@@ -276,7 +376,7 @@ mod tests {
             &f,
             "stale-cache",
             Confirmed,
-            "profile:42 differs from the row in apidb in last_name (expires in 5m; values not shown)",
+            "cache:profile:42 differs from the row in apidb in last_name (expires in 5m; values not shown)",
         );
         assert_cause(&f, "profile-missing", RuledOut, "has the row");
         // apidb cannot be read.
@@ -290,7 +390,7 @@ mod tests {
             &f,
             "stale-cache",
             Unchecked,
-            "profile:42 is cached (expires in 5m), but the row could not be read to compare",
+            "cache:profile:42 is cached (expires in 5m), but the row could not be read to compare",
         );
         // user-api logged database errors although doctor's own query worked.
         let docker = user_api_logs(&[("API002", "Database connection error")]);
@@ -302,6 +402,88 @@ mod tests {
             Confirmed,
             "user-api logged \"Database connection error\" 3 times in the last 10m",
         );
+    }
+
+    #[test]
+    fn a_missing_row_is_created_by_the_next_read_unless_user_api_cannot() {
+        let none = DockerView::none();
+        let no_row = pg(None);
+        let empty = redis(Ok(None));
+        let judge = |api: &UserApi, docker: &DockerView| diagnose(Some("42"), Some(&no_row), Some(&empty), api, docker);
+
+        // user-api healthy: its GET /profile creates the empty profile; nothing fails.
+        let f = judge(&healthy(), &none);
+        assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
+        assert_eq!(f.summary.en(), "no profile of 42 in apidb yet: user-api's next GET /profile creates it");
+        assert_cause(
+            &f,
+            "profile-missing",
+            RuledOut,
+            "no row in apidb.profiles for user_id 42 yet, which fails nothing",
+        );
+        assert_cause(&f, "profile-missing", RuledOut, "user-api answers /healthz healthy (HTTP 200)");
+
+        // Its database fails: the creation cannot happen.
+        let failing = UserApi::DatabaseFailing("/healthz reports database: error".into());
+        let f = judge(&failing, &none);
+        assert_eq!(f.status, Status::Warning);
+        assert_cause(
+            &f,
+            "profile-missing",
+            Suspected,
+            "but cannot while its database fails (/healthz reports database: error)",
+        );
+        let logged = user_api_logs(&[("API002", "Database connection error")]);
+        let f = judge(&healthy(), &view(&logged));
+        assert_eq!(f.status, Status::Critical);
+        assert_cause(
+            &f,
+            "profile-missing",
+            Suspected,
+            "cannot while its database fails (user-api logged \"Database connection error\"",
+        );
+        assert_cause(&f, "database-error", Confirmed, "Database connection error");
+
+        // user-api down, or not asked: whether the read would create it is not known.
+        let down = UserApi::Down("user-api does not answer its health check (connection refused; see API001)".into());
+        let f = judge(&down, &none);
+        assert_eq!(f.status, Status::Ok);
+        assert_cause(
+            &f,
+            "profile-missing",
+            Unchecked,
+            "would create one, but user-api does not answer its health check",
+        );
+        let f = judge(&UserApi::of(None), &none);
+        assert_cause(&f, "profile-missing", Unchecked, "would create one, but user-api's health was not read");
+    }
+
+    #[test]
+    fn user_api_health_is_read_from_its_answer() {
+        use crate::facts::of::health::HealthFacts;
+        use crate::facts::of::http::{HttpError, HttpErrorKind, HttpFacts};
+        let api = |status: Option<u16>, body: &str, error: Option<HttpError>| ApiFacts {
+            service: "user-api".into(),
+            base_url: "http://localhost:8001".into(),
+            health: HttpFacts {
+                url: "http://localhost:8001/healthz".into(),
+                status,
+                body: Some(body.into()),
+                error,
+                ..Default::default()
+            },
+            health_check: HealthFacts { path: Some("/healthz".into()), ..Default::default() },
+            metrics_http: HttpFacts::default(),
+            metrics: None,
+        };
+        let ok = api(Some(200), r#"{"status":"healthy","database":"ok","redis":"ok"}"#, None);
+        let UserApi::Healthy(how) = UserApi::of(Some(&ok)) else { panic!("{:?}", UserApi::of(Some(&ok))) };
+        assert_eq!(how.en(), "user-api answers /healthz healthy (HTTP 200)");
+        let db = api(Some(503), r#"{"status":"unhealthy","database":"error","redis":"ok"}"#, None);
+        assert!(matches!(UserApi::of(Some(&db)), UserApi::DatabaseFailing(_)), "{:?}", UserApi::of(Some(&db)));
+        let refused = api(None, "", Some(HttpError { kind: HttpErrorKind::Refused, message: "refused".into() }));
+        let UserApi::Down(why) = UserApi::of(Some(&refused)) else { panic!() };
+        assert!(why.en().contains("does not answer its health check"), "{}", why.en());
     }
 
     #[test]
@@ -351,7 +533,7 @@ mod tests {
         assert_cause(&f, "stale-cache", Unchecked, "WRONGTYPE");
 
         let marker = redis(Ok(Some(CachedProfile {
-            key: "profile:42".into(),
+            key: "profile:42".into(), // the runbook's key, found when the spec's is absent
             ttl_s: Some(60),
             fields: BTreeMap::new(),
             kind: "string".into(),
