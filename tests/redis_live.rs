@@ -421,3 +421,51 @@ fn blacklist_checks_alone_leave_nothing_to_judge() {
     assert!(rd003["summary"].as_str().unwrap().contains("3000 existence checks"), "{rd003:#}");
     assert_eq!(out.code, 0, "{}", out.stdout);
 }
+
+/// A snapshot that cannot be written (the test points `dir` at /proc; doctor itself never
+/// writes): Redis refuses every write with MISCONF, and RD002 is critical and says why.
+#[test]
+fn a_failed_background_save_is_critical_while_redis_refuses_writes() {
+    let Some(r) = RedisServer::start(&["--save", "900 1", "--dir", "/proc"]) else { return };
+    r.cli(&["SET", "session:1:s1", "{}", "EX", "3600"]);
+    r.cli(&["BGSAVE"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !r.cli(&["INFO", "persistence"]).contains("rdb_last_bgsave_status:err") {
+        assert!(std::time::Instant::now() < deadline, "the save did not fail: {}", r.log());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(r.cli(&["SET", "session:2:s2", "{}"]).contains("MISCONF"), "the fault was not reproduced");
+    let out = doctor_redis(&["--url", &r.url()]);
+    let v = json(&out);
+    let rd002 = check(&v, "RD002");
+    assert_eq!(status(&v, "RD002"), "critical", "{rd002:#}");
+    assert_eq!(rd002["evidence"]["rdb_last_bgsave_status"], "err");
+    assert_eq!(rd002["evidence"]["misconf_errors"], 1);
+    assert!(rd002["summary"].as_str().unwrap().contains("refuses every write with MISCONF"), "{rd002:#}");
+    r.assert_only_commands(&[RedisServer::read_only_commands(), vec!["set", "bgsave"]].concat());
+}
+
+/// The spec's Redis (maxmemory 512mb, volatile-ttl, RDB only) holding sessions and blacklist
+/// entries, without the engine: nothing is wrong now, so RD002 stays ok; the container limit is
+/// unchecked, and its evidence says what a crash would lose.
+#[test]
+fn the_specs_rdb_only_redis_is_ok_and_says_what_a_crash_loses() {
+    let args = ["--maxmemory", "512mb", "--maxmemory-policy", "volatile-ttl", "--save", "900 1 300 10 60 10000"];
+    let Some(r) = RedisServer::start(&args) else { return };
+    let mut load = String::new();
+    for i in 0..12 {
+        load.push_str(&format!("SET session:{i}:s{i} '{{}}' EX 3600\n"));
+    }
+    for i in 0..7 {
+        load.push_str(&format!("SET blacklist:access:j{i} true EX 900\n"));
+    }
+    r.pipe(&load);
+    let v = json(&doctor_redis(&["--url", &r.url()]));
+    let rd002 = check(&v, "RD002");
+    assert_eq!(status(&v, "RD002"), "ok", "{rd002:#}");
+    assert_eq!(rd002["evidence"]["persistence"], "rdb");
+    assert_eq!(verdict(&v, "RD002", "maxmemory-over-container-limit"), "unchecked");
+    let e = cause(&v, "RD002", "maxmemory-over-container-limit")["evidence"].as_str().unwrap().to_string();
+    assert!(e.contains("up to 15m by that schedule") && e.contains("12 sessions and 7 blacklist entries"), "{e}");
+    assert_eq!(verdict(&v, "RD002", "no-eviction-policy"), "ruled-out");
+}
