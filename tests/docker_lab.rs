@@ -815,3 +815,39 @@ fn secrets_from_containers_tokens_cookies_and_logs_never_come_out() {
         assert!(!out.combined().contains(secret), "triage: {secret} leaked:\n{}", out.combined());
     }
 }
+
+/// The spec's Redis in miniature: `maxmemory` equal to the container's limit (64mb in 64m).
+/// Before anything happens the verdict is confirmed but the check stays ok; filling it, the
+/// kernel kills Redis before Redis can refuse or evict, and the kill confirms it as an alarm.
+#[test]
+fn maxmemory_equal_to_the_container_limit_is_confirmed_and_the_kernel_kills_redis_first() {
+    let Some(lab) = Lab::new() else { return };
+    lab.run(ContainerSpec {
+        name: "redis".into(),
+        image: image(Image::Redis),
+        memory: Some("64m".into()),
+        restart: Some("always".into()),
+        publish: vec!["127.0.0.1:0:6379".into()],
+        cmd: ["--maxmemory", "64mb", "--maxmemory-policy", "volatile-ttl"].map(String::from).to_vec(),
+        ..Default::default()
+    });
+    lab.wait_redis_ready("redis");
+    let url = || format!("redis://127.0.0.1:{}", lab.published_port("redis", 6379));
+    let v = json(&doctor_in(&lab, "", &["redis", "--url", &url()], &[]));
+    let rd002 = check(&v, "RD002");
+    assert_eq!(verdict(&v, "RD002", "maxmemory-over-container-limit"), "confirmed", "{rd002:#}");
+    assert!(evidence(&v, "RD002", "maxmemory-over-container-limit").contains("is not below the redis container's"));
+    assert_eq!(rd002["status"], "ok", "a design risk alone raises no alarm: {rd002:#}");
+
+    // 120 MB of keys without a TTL: volatile-ttl could evict none of them, but the kernel does
+    // not wait for Redis to refuse. The set-up writes through redis-cli; doctor never does.
+    let fill = "for i=1,120 do redis.call('set','big:'..i, string.rep('x',1048576)) end";
+    let _ = lab.exec("redis", &["redis-cli", "eval", fill, "0"]);
+    lab.wait_oom_event("redis");
+    lab.wait_redis_ready("redis");
+    let v = json(&doctor_in(&lab, "", &["redis", "--url", &url()], &[]));
+    let rd002 = check(&v, "RD002");
+    assert_eq!(verdict(&v, "RD002", "maxmemory-over-container-limit"), "confirmed", "{rd002:#}");
+    assert!(evidence(&v, "RD002", "maxmemory-over-container-limit").contains("OOM-killed Redis"), "{rd002:#}");
+    assert_ne!(rd002["status"], "ok", "{rd002:#}");
+}

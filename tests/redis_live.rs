@@ -26,9 +26,16 @@ fn healthy_redis_with_a_password_is_ok() {
     let out = doctor_redis(&["--url", &r.url()]);
     let v = json(&out);
     assert_eq!(out.code, 0, "{}", out.stdout);
-    for code in ["RD001", "RD002", "RD003"] {
+    for code in ["RD001", "RD002"] {
         assert_eq!(status(&v, code), "ok", "{code}");
     }
+    // A server nobody has asked anything yet: no hit rate to judge, and RD003 says so.
+    assert_eq!(status(&v, "RD003"), "skipped", "{:#}", check(&v, "RD003"));
+    assert!(
+        check(&v, "RD003")["summary"].as_str().unwrap().starts_with("nothing to judge"),
+        "{:#}",
+        check(&v, "RD003")
+    );
     assert!(!out.combined().contains(PASSWORD));
 }
 
@@ -159,13 +166,19 @@ fn bigkeys_names_the_big_key_and_only_reads() {
     assert!(used.iter().any(|c| c == "scan") && !used.iter().any(|c| c == "keys"));
 }
 
-/// `redis --bigkeys` as JSON, `evidence.bigkeys` of RD002 without its timing.
+/// `redis --bigkeys` as JSON, `evidence.bigkeys` of RD002 without its timing, TTLs to the
+/// minute (two runs a second apart see a TTL of 86400 and 86399).
 fn bigkeys_of(url: &str) -> serde_json::Value {
     let out = doctor_redis(&["--url", url, "--bigkeys"]);
     let v = json(&out);
     let mut b = check(&v, "RD002")["evidence"]["bigkeys"].clone();
     assert!(b.is_object(), "{:#}", check(&v, "RD002"));
     b.as_object_mut().unwrap().remove("elapsed_ms");
+    for k in b["top"].as_array_mut().unwrap() {
+        if let Some(t) = k["ttl_s"].as_i64() {
+            k["ttl_s"] = ((t + 30) / 60).into();
+        }
+    }
     b
 }
 
@@ -321,4 +334,138 @@ fn the_stacks_key_families_are_counted_in_one_scan_and_no_value_is_shown() {
     assert_eq!(info["aof_enabled"], false);
     assert!(info["last_save_age_s"].as_u64().unwrap() < 120, "{info:#}");
     r.assert_only_commands(&RedisServer::read_only_commands());
+}
+
+/// A busy day on the stack: every authenticated request checks `blacklist:access:<jti>` (an
+/// `EXISTS` that misses), and user-api serves the profile from `cache:profile:<id>`. `hits`
+/// profile reads hit, `misses` read profiles never cached; `checks` blacklist lookups.
+fn busy_day(r: &RedisServer, checks: usize, hits: usize, misses: usize) {
+    let mut load = String::new();
+    for i in 0..50 {
+        load.push_str(&format!("SET cache:profile:{i} '{{\"user_id\":{i}}}' EX 300\n"));
+    }
+    for i in 0..5 {
+        load.push_str(&format!("SET blacklist:access:revoked{i} true EX 900\n"));
+    }
+    for i in 0..checks {
+        load.push_str(&format!("EXISTS blacklist:access:jti-{i}\n"));
+    }
+    for i in 0..hits {
+        load.push_str(&format!("GET cache:profile:{}\n", i % 50));
+    }
+    for i in 0..misses {
+        load.push_str(&format!("GET cache:profile:{}\n", 1000 + i));
+    }
+    r.pipe(&load);
+}
+
+#[test]
+fn a_busy_healthy_day_is_judged_by_the_caches_own_counters() {
+    let Some(r) = RedisServer::start(&[]) else { return };
+    busy_day(&r, 4000, 500, 5);
+    r.pipe("SET metrics:cache:hits 500\nSET metrics:cache:misses 5\n");
+    let v = json(&doctor_redis(&["--url", &r.url()]));
+    let rd003 = check(&v, "RD003");
+    // The keyspace as a whole: about 11%, far below the critical 60%.
+    assert!(rd003["evidence"]["keyspace_hit_rate"].as_f64().unwrap() < 0.2, "{rd003:#}");
+    assert_eq!(status(&v, "RD003"), "ok", "{rd003:#}");
+    assert_eq!(rd003["evidence"]["hit_rate_source"], "redis-counters");
+    let summary = rd003["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("hit rate 99% (500 hits, 5 misses)") && summary.contains("metrics:cache:hits"),
+        "{summary}"
+    );
+    assert!(rd003["causes"].as_array().unwrap().iter().all(|c| c["verdict"] == "ruled-out"), "{rd003:#}");
+}
+
+#[test]
+fn without_counters_the_existence_checks_are_set_aside() {
+    let Some(r) = RedisServer::start(&[]) else { return };
+    busy_day(&r, 4000, 500, 5);
+    let v = json(&doctor_redis(&["--url", &r.url()]));
+    let rd003 = check(&v, "RD003");
+    assert_eq!(status(&v, "RD003"), "ok", "{rd003:#}");
+    assert_eq!(rd003["evidence"]["hit_rate_source"], "keyspace-without-existence-checks");
+    assert_eq!(rd003["evidence"]["existence_checks"], 4000);
+    assert!(rd003["summary"].as_str().unwrap().contains("4000 existence checks"), "{rd003:#}");
+    assert_eq!(verdict(&v, "RD003", "poor-key-design"), "ruled-out");
+}
+
+#[test]
+fn a_real_low_cache_hit_rate_is_critical_whatever_the_blacklist_does() {
+    let Some(r) = RedisServer::start(&[]) else { return };
+    // 50 reads hit, 450 ask for profiles nobody cached: 10%, below the critical 60%.
+    busy_day(&r, 2000, 50, 450);
+    let v = json(&doctor_redis(&["--url", &r.url()]));
+    let rd003 = check(&v, "RD003");
+    assert_eq!(status(&v, "RD003"), "critical", "{rd003:#}");
+    assert_eq!(rd003["evidence"]["hit_rate_source"], "keyspace-without-existence-checks");
+    assert_eq!(rd003["evidence"]["hit_rate"], 0.1, "{rd003:#}");
+    // A server started seconds ago: the fresh start explains it before the keys do.
+    assert_eq!(verdict(&v, "RD003", "no-warmup"), "suspected");
+    // user-api's own counters say the same, between the thresholds: a warning.
+    r.pipe("SET metrics:cache:hits 700\nSET metrics:cache:misses 300\n");
+    let v = json(&doctor_redis(&["--url", &r.url()]));
+    assert_eq!(status(&v, "RD003"), "warning", "{:#}", check(&v, "RD003"));
+    assert_eq!(check(&v, "RD003")["evidence"]["hit_rate_source"], "redis-counters");
+}
+
+#[test]
+fn blacklist_checks_alone_leave_nothing_to_judge() {
+    let Some(r) = RedisServer::start(&[]) else { return };
+    busy_day(&r, 3000, 0, 0);
+    let out = doctor_redis(&["--url", &r.url()]);
+    let v = json(&out);
+    let rd003 = check(&v, "RD003");
+    assert_eq!(status(&v, "RD003"), "skipped", "{rd003:#}");
+    assert!(rd003["summary"].as_str().unwrap().contains("3000 existence checks"), "{rd003:#}");
+    assert_eq!(out.code, 0, "{}", out.stdout);
+}
+
+/// A snapshot that cannot be written (the test points `dir` at /proc; doctor itself never
+/// writes): Redis refuses every write with MISCONF, and RD002 is critical and says why.
+#[test]
+fn a_failed_background_save_is_critical_while_redis_refuses_writes() {
+    let Some(r) = RedisServer::start(&["--save", "900 1", "--dir", "/proc"]) else { return };
+    r.cli(&["SET", "session:1:s1", "{}", "EX", "3600"]);
+    r.cli(&["BGSAVE"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !r.cli(&["INFO", "persistence"]).contains("rdb_last_bgsave_status:err") {
+        assert!(std::time::Instant::now() < deadline, "the save did not fail: {}", r.log());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(r.cli(&["SET", "session:2:s2", "{}"]).contains("MISCONF"), "the fault was not reproduced");
+    let out = doctor_redis(&["--url", &r.url()]);
+    let v = json(&out);
+    let rd002 = check(&v, "RD002");
+    assert_eq!(status(&v, "RD002"), "critical", "{rd002:#}");
+    assert_eq!(rd002["evidence"]["rdb_last_bgsave_status"], "err");
+    assert_eq!(rd002["evidence"]["misconf_errors"], 1);
+    assert!(rd002["summary"].as_str().unwrap().contains("refuses every write with MISCONF"), "{rd002:#}");
+    r.assert_only_commands(&[RedisServer::read_only_commands(), vec!["set", "bgsave"]].concat());
+}
+
+/// The spec's Redis (maxmemory 512mb, volatile-ttl, RDB only) holding sessions and blacklist
+/// entries, without the engine: nothing is wrong now, so RD002 stays ok; the container limit is
+/// unchecked, and its evidence says what a crash would lose.
+#[test]
+fn the_specs_rdb_only_redis_is_ok_and_says_what_a_crash_loses() {
+    let args = ["--maxmemory", "512mb", "--maxmemory-policy", "volatile-ttl", "--save", "900 1 300 10 60 10000"];
+    let Some(r) = RedisServer::start(&args) else { return };
+    let mut load = String::new();
+    for i in 0..12 {
+        load.push_str(&format!("SET session:{i}:s{i} '{{}}' EX 3600\n"));
+    }
+    for i in 0..7 {
+        load.push_str(&format!("SET blacklist:access:j{i} true EX 900\n"));
+    }
+    r.pipe(&load);
+    let v = json(&doctor_redis(&["--url", &r.url()]));
+    let rd002 = check(&v, "RD002");
+    assert_eq!(status(&v, "RD002"), "ok", "{rd002:#}");
+    assert_eq!(rd002["evidence"]["persistence"], "rdb");
+    assert_eq!(verdict(&v, "RD002", "maxmemory-over-container-limit"), "unchecked");
+    let e = cause(&v, "RD002", "maxmemory-over-container-limit")["evidence"].as_str().unwrap().to_string();
+    assert!(e.contains("up to 15m by that schedule") && e.contains("12 sessions and 7 blacklist entries"), "{e}");
+    assert_eq!(verdict(&v, "RD002", "no-eviction-policy"), "ruled-out");
 }

@@ -88,6 +88,9 @@ pub struct Persistence {
     pub appendonly: String,
     /// The RDB snapshot schedule; empty when snapshots are off.
     pub save: String,
+    /// `yes` (the default, and the spec's): a failed background save makes Redis refuse writes.
+    #[serde(default)]
+    pub stop_writes_on_bgsave_error: String,
 }
 
 impl Persistence {
@@ -289,11 +292,14 @@ pub(crate) fn err(e: &redis::RedisError) -> String {
 
 async fn persistence(con: &mut redis::aio::MultiplexedConnection, deadline: Instant) -> Result<Persistence, String> {
     let mut pipe = redis::pipe();
-    pipe.cmd("CONFIG").arg("GET").arg("appendonly").cmd("CONFIG").arg("GET").arg("save");
-    let r: redis::RedisResult<(Vec<String>, Vec<String>)> =
+    for name in ["appendonly", "save", "stop-writes-on-bgsave-error"] {
+        pipe.cmd("CONFIG").arg("GET").arg(name);
+    }
+    let r: redis::RedisResult<(Vec<String>, Vec<String>, Vec<String>)> =
         until(deadline, pipe.query_async(con)).await.ok_or("no answer before the timeout")?;
-    let (a, s) = r.map_err(|e| format!("CONFIG GET is not allowed here ({})", err(&e)))?;
-    Ok(Persistence { appendonly: a.get(1).cloned().unwrap_or_default(), save: s.get(1).cloned().unwrap_or_default() })
+    let (a, s, w) = r.map_err(|e| format!("CONFIG GET is not allowed here ({})", err(&e)))?;
+    let second = |v: Vec<String>| v.get(1).cloned().unwrap_or_default();
+    Ok(Persistence { appendonly: second(a), save: second(s), stop_writes_on_bgsave_error: second(w) })
 }
 
 /// `INFO persistence`, always allowed (unlike `CONFIG`), and the server's clock (`TIME`) so
@@ -403,7 +409,7 @@ mod tests {
 
     #[test]
     fn persistence_off_only_when_both_are_off() {
-        let p = |a: &str, s: &str| Persistence { appendonly: a.into(), save: s.into() };
+        let p = |a: &str, s: &str| Persistence { appendonly: a.into(), save: s.into(), ..Default::default() };
         assert!(p("no", "").off());
         assert!(!p("yes", "").off());
         assert!(!p("no", "3600 1 300 100").off());

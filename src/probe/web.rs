@@ -80,6 +80,12 @@ pub struct MetricsFacts {
     pub p50: BTreeMap<String, f64>,
     pub p95: BTreeMap<String, f64>,
     pub resident_memory: Option<f64>,
+    /// user-api's own profile cache counters (`profile_cache_hits_total` /
+    /// `profile_cache_misses_total`, spec `11-operations/03`), when it exports them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_cache_hits: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_cache_misses: Option<f64>,
     pub samples: usize,
 }
 
@@ -173,6 +179,8 @@ fn metrics_facts(text: &str) -> MetricsFacts {
         p50: prometheus::quantiles(&s, "http_request_duration_seconds", by, 0.5),
         p95: prometheus::quantiles(&s, "http_request_duration_seconds", by, 0.95),
         resident_memory: prometheus::total(&s, "process_resident_memory_bytes"),
+        profile_cache_hits: prometheus::total(&s, "profile_cache_hits_total"),
+        profile_cache_misses: prometheus::total(&s, "profile_cache_misses_total"),
         samples: s.len(),
     }
 }
@@ -253,4 +261,19 @@ async fn frontend(client: &reqwest::Client, cfg: &WebProbeConfig, t: &WebTarget,
 /// `username` (FastAPI ignores the field it does not declare).
 pub fn login_body(user: &str, password: &str) -> serde_json::Value {
     serde_json::json!({"email": user, "username": user, "password": password})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_profile_cache_counters_are_kept_when_exported() {
+        let text = "# TYPE profile_cache_hits_total counter\nprofile_cache_hits_total 990\n\
+                    profile_cache_misses_total 10\nhttp_requests_in_progress 2\n";
+        let m = metrics_facts(text);
+        assert_eq!((m.profile_cache_hits, m.profile_cache_misses), (Some(990.0), Some(10.0)));
+        let m = metrics_facts("http_requests_in_progress 2\n");
+        assert_eq!((m.profile_cache_hits, m.profile_cache_misses), (None, None));
+    }
 }

@@ -99,7 +99,15 @@ pub struct RedisInfo {
     pub rejected_connections: u64,
     /// Replies of `-OOM` sent to clients since the start or the last `CONFIG RESETSTAT`.
     pub oom_errors: u64,
+    /// Replies of `-MISCONF`: writes refused because the last background save failed.
+    #[serde(default)]
+    pub misconf_errors: u64,
     pub keyspace: BTreeMap<String, Keyspace>,
+    /// Calls per command since the start or `CONFIG RESETSTAT` (`INFO commandstats`: `exists`,
+    /// `get`, `memory|usage`...), so that the hit rate can tell existence checks from cache reads.
+    /// Empty when the server did not say.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub commands: BTreeMap<String, u64>,
 }
 
 impl RedisInfo {
@@ -233,7 +241,15 @@ pub async fn gather(cfg: &RedisProbeConfig) -> RedisFacts {
     facts.timings.push(Timing { step: "INFO".into(), ms: ms(t.elapsed()), ok: matches!(info, Some(Ok(_))) });
     match info {
         Some(Ok(text)) => {
-            facts.info = Some(parse_info(&text));
+            let mut info = parse_info(&text);
+            // Not in the default `INFO` sections; read right after them so that both describe
+            // the same moment (before this run's own reads of the stack's keys).
+            let stats: Option<redis::RedisResult<String>> =
+                until(deadline, redis::cmd("INFO").arg("commandstats").query_async(&mut con)).await;
+            if let Some(Ok(stats)) = stats {
+                info.commands = command_calls(&stats);
+            }
+            facts.info = Some(info);
             facts.conn = Some(RedisConn { address, latency_ms, result: Ok(()) });
         }
         // NOAUTH and friends arrive with the first command, not at connect time.
@@ -349,11 +365,13 @@ pub fn parse_info(text: &str) -> RedisInfo {
         connected_clients: num("connected_clients"),
         rejected_connections: num("rejected_connections"),
         oom_errors: 0,
+        misconf_errors: 0,
         keyspace: BTreeMap::new(),
+        commands: command_calls(text),
     };
-    if let Some(v) = map.get("errorstat_OOM") {
-        info.oom_errors = fields(v).get("count").and_then(|c| c.parse().ok()).unwrap_or(0);
-    }
+    let count = |k: &str| map.get(k).and_then(|v| fields(v).get("count").and_then(|c| c.parse().ok())).unwrap_or(0);
+    info.oom_errors = count("errorstat_OOM");
+    info.misconf_errors = count("errorstat_MISCONF");
     for (k, v) in &map {
         if let Some(n) = k.strip_prefix("db").filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit())) {
             let f = fields(v);
@@ -365,6 +383,20 @@ pub fn parse_info(text: &str) -> RedisInfo {
         }
     }
     info
+}
+
+/// `cmdstat_<name>:calls=N,...` lines (`INFO commandstats`) as name → calls; names are kept
+/// only when they look like a command (letters, digits, `|`, `_`, `-`), so a hostile server
+/// cannot put words in the report.
+pub fn command_calls(text: &str) -> BTreeMap<String, u64> {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("cmdstat_"))
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(name, _)| {
+            name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '|' | '_' | '-'))
+        })
+        .filter_map(|(name, v)| Some((name.to_ascii_lowercase(), fields(v).get("calls")?.parse::<u64>().ok()?)))
+        .collect()
 }
 
 fn fields(v: &str) -> BTreeMap<&str, &str> {
@@ -389,5 +421,18 @@ mod tests {
         assert_eq!((i.total_keys(), i.total_expires()), (310, 75));
         assert_eq!(i.keyspace["db0"].avg_ttl_ms, 1200);
         assert_eq!(i.used_memory_rss, 0);
+        assert!(i.commands.is_empty());
+    }
+
+    #[test]
+    fn commandstats_and_misconf_are_read() {
+        let text = "# Commandstats\r\ncmdstat_exists:calls=5000,usec=900,usec_per_call=0.18,rejected_calls=0,failed_calls=0\r\n\
+                    cmdstat_memory|usage:calls=12,usec=40\r\ncmdstat_get:calls=notanumber\r\ncmdstat_<b>:calls=3\r\n\
+                    errorstat_MISCONF:count=4\r\n";
+        let i = parse_info(text);
+        assert_eq!(i.commands.get("exists"), Some(&5000));
+        assert_eq!(i.commands.get("memory|usage"), Some(&12));
+        assert_eq!(i.commands.len(), 2, "{:?}", i.commands);
+        assert_eq!(i.misconf_errors, 4);
     }
 }

@@ -316,7 +316,7 @@ mod tests {
     /// Redis with `keys` refresh_token:* keys, persisting, evicting only keys with a TTL.
     fn redis(keys: u64) -> RedisFacts {
         let family = KeyFamily { pattern: "refresh_token:*".into(), count: keys, complete: true, ..Default::default() };
-        let persistence = Persistence { appendonly: "yes".into(), save: "3600 1 300 100".into() };
+        let persistence = Persistence { appendonly: "yes".into(), save: "3600 1 300 100".into(), ..Default::default() };
         RedisFacts {
             conn: Some(RedisConn { address: "127.0.0.1:6379".into(), latency_ms: 1, result: Ok(()) }),
             info: Some(RedisInfo { uptime_s: 86_400, maxmemory_policy: "volatile-lru".into(), ..Default::default() }),
@@ -416,7 +416,7 @@ mod tests {
         );
         let mut volatile = redis(8);
         if let Some(Ok(p)) = volatile.app.as_mut().and_then(|a| a.persistence.as_mut()) {
-            *p = Persistence { appendonly: "no".into(), save: String::new() };
+            *p = Persistence { appendonly: "no".into(), save: String::new(), ..Default::default() };
         }
         let f = run(Some(&pg(rows(10, 2))), Some(&volatile), &clean);
         assert_eq!(f.status, Status::Warning);

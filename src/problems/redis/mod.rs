@@ -1,5 +1,6 @@
 //! Redis problems RD001–RD003, each diagnosed from one `RedisFacts`.
 
+mod memory_limit;
 pub mod rd001_cannot_connect;
 pub mod rd002_out_of_memory;
 pub mod rd003_low_hit_rate;
