@@ -3,10 +3,14 @@
 //! whether Redis persists them (`CONFIG GET appendonly` / `save`, read-only), and one user's
 //! cached profile (`cache:profile:<user_id>`, else `profile:<user_id>`: present, TTL, and its fields as per-run fingerprints,
 //! so that it can be compared with the database row without any value leaving memory).
+//! With `--refresh-token` as a JWT, the blacklist entry and the session auth-service checks
+//! before it accepts a refresh (`redis/refresh_session.rs`).
 //! Runs on the Redis probe's own connection: one connection per target.
 
 use super::redis::families::{self, Families};
+use super::redis::refresh_session::{self, RefreshSession};
 use super::until;
+use crate::jwt::RefreshIds;
 use crate::redact;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -23,12 +27,15 @@ pub struct RedisAppRequest {
     /// `--refresh-token`: find the `refresh_token:*` key holding this token (by value or name)
     /// during the same SCAN (one `GET` per key then). Never printed.
     pub refresh_token: Option<String>,
+    /// `--refresh-token` as a JWT: its `jti`, `sub` and session id, for the blacklist entry and
+    /// the session auth-service checks (`refresh_session`). In memory only.
+    pub refresh_jwt: Option<RefreshIds>,
     pub profile_user: Option<String>,
 }
 
 impl RedisAppRequest {
     pub fn any(&self) -> bool {
-        self.families || self.refresh_tokens || self.profile_user.is_some()
+        self.families || self.refresh_tokens || self.refresh_jwt.is_some() || self.profile_user.is_some()
     }
 }
 
@@ -131,6 +138,9 @@ pub struct RedisAppFacts {
     pub families: Option<Result<Families, String>>,
     /// `Ok(None)`: no such key.
     pub profile: Option<Result<Option<CachedProfile>, String>>,
+    /// `--refresh-token` as a JWT: its blacklist entry and its session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_session: Option<Result<RefreshSession, String>>,
 }
 
 pub async fn read(
@@ -139,7 +149,7 @@ pub async fn read(
     deadline: Instant,
 ) -> RedisAppFacts {
     let mut out = RedisAppFacts::default();
-    let (mut c1, mut c2, mut c3, mut c4) = (con.clone(), con.clone(), con.clone(), con.clone());
+    let (mut c1, mut c2, mut c3, mut c4, mut c5) = (con.clone(), con.clone(), con.clone(), con.clone(), con.clone());
     let token = req.refresh_token.as_deref();
     let scan = async {
         if req.families || req.refresh_tokens { Some(families::scan(&mut c1, token, deadline).await) } else { None }
@@ -157,7 +167,14 @@ pub async fn read(
             None => None,
         }
     };
-    let (scan, persist, profile) = tokio::join!(scan, persist, profile);
+    let session = async {
+        match &req.refresh_jwt {
+            Some(ids) => Some(refresh_session::read(&mut c5, ids, token, deadline).await),
+            None => None,
+        }
+    };
+    let (scan, persist, profile, session) = tokio::join!(scan, persist, profile, session);
+    out.refresh_session = session;
     if let Some(scan) = scan {
         if token.is_some() {
             out.refresh_token_key = Some(
