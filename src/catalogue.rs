@@ -152,7 +152,7 @@ pub(crate) mod tests {
 
     /// Cause ids doctor adds to a contract problem, after the contract's own (allowed: "a new
     /// cause id where no row fits"); each is to join the contract's table of extensions.
-    const CAUSE_EXTENSIONS: &[(&str, &[&str])] = &[("AU002", &["wrong-token-type"])];
+    const CAUSE_EXTENSIONS: &[(&str, &[&str])] = &[("AU002", &["wrong-token-type"]), ("AU003", &["session-expired"])];
 
     #[test]
     fn catalogue_matches_the_contract_exactly() {
