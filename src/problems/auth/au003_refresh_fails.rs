@@ -269,7 +269,7 @@ pub fn diagnose(
     if !legacy && families_unread || legacy && rows.is_err() && keys.is_err() {
         status = status.max(Status::Unknown);
     }
-    if let Some((token_status, token_notes)) = the_jwt(&mut out, token, redis, &rv) {
+    if let Some((token_status, token_notes)) = the_jwt(&mut out, token, redis, &rv, legacy) {
         status = status.max(token_status);
         notes.splice(0..0, token_notes);
     } else if legacy && let Some((token_status, token_notes)) = the_token(&mut out, pg, redis) {
@@ -398,9 +398,19 @@ fn the_jwt(
     token: Option<&RefreshTokenFacts>,
     redis: Option<&RedisFacts>,
     rv: &RedisView,
+    legacy: bool,
 ) -> Option<(Status, Vec<Text>)> {
     let t = token?;
     let view = t.view.as_ref().ok()?;
+    // Where no table or refresh_token:* key exists, the stack-wide texts of these causes only
+    // ask for the token: the token's own evidence replaces them.
+    if !legacy {
+        for c in [Cause::RefreshExpired, Cause::RefreshRevoked, Cause::SessionExpired] {
+            if out.verdict_of(c) == Some(Unchecked) {
+                out.forget(c);
+            }
+        }
+    }
     let mut status = Status::Ok;
     let mut notes = Vec::new();
     fn note(status: &mut Status, notes: &mut Vec<Text>, s: Status, text: Text) {
@@ -1220,7 +1230,7 @@ mod tests {
             &f,
             "refresh-revoked",
             Suspected,
-            "names another refresh token: a later refresh replaced this one",
+            "names another refresh token, so a later refresh replaced this one",
         );
         assert_eq!(f.status, Status::Warning);
         // No session id claim: auth-service checks no session.
@@ -1253,5 +1263,24 @@ mod tests {
         let f = with_token(&spec_redis(5), &opaque);
         assert_eq!(f.status, Status::Ok);
         assert_eq!(f.verdict_of(Cause::RefreshExpired), Some(Unchecked));
+    }
+
+    /// Texts about tokens run the risk of reading as `token: <secret>` to the output filter,
+    /// which would print `***` in the middle of a sentence: every AU003 text must pass it whole.
+    #[test]
+    fn no_runbook_text_of_au003_is_mangled_by_the_secret_filter() {
+        let p = crate::catalogue::get("AU003").unwrap();
+        let mut texts: Vec<&crate::runbook::Text> = p.messages.values().collect();
+        for c in &p.causes {
+            texts.extend([&c.cause, &c.remedy]);
+            texts.extend(c.judged.as_ref());
+        }
+        let mangled: Vec<String> = texts
+            .iter()
+            .flat_map(|t| [&t.en, &t.ja])
+            .filter(|s| crate::redact::scrub(s) != **s)
+            .map(|s| crate::redact::scrub(s))
+            .collect();
+        assert!(mangled.is_empty(), "the output filter changes these texts:\n{}", mangled.join("\n"));
     }
 }
