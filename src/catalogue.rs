@@ -175,6 +175,7 @@ pub(crate) mod tests {
     const CAUSE_EXTENSIONS: &[(&str, &[&str])] = &[
         ("AU001", &["account-locked", "rate-limited"]),
         ("AU002", &["wrong-token-type"]),
+        ("AU003", &["session-expired"]),
         ("PG002", &["pool-oversubscribed"]),
         ("RD002", &["maxmemory-over-container-limit"]),
         ("API003", &["processing-stalled", "admin-api-oom", "model-cache"]),

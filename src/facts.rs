@@ -65,6 +65,7 @@ pub mod of {
         pub use crate::probe::redis::families::{
             CacheCounters, DOCUMENT_QUEUE, FAMILIES, Families, JOB_STATUS, REFRESH, family_of,
         };
+        pub use crate::probe::redis::refresh_session::{KeyState, RefreshSession};
         pub use crate::probe::redis_app::{
             CachedProfile, KeyFamily, LOGIN_LIMIT_KEYS, LimitKey, LimitKind, Persistence, PersistenceInfo,
             REFRESH_PATTERN, RedisAppFacts, TokenKey, TokenKeySearch,
@@ -109,6 +110,10 @@ pub struct Facts {
     pub auth_ms: u64,
     pub web: Option<WebFacts>,
     pub web_ms: u64,
+    /// `--refresh-token`, decoded here (never the token: its times, type and identifiers as
+    /// fingerprints), so that a replay judges its expiry as the run did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<crate::jwt::RefreshTokenFacts>,
     /// `--user-id`, so that a replay reads the same profile evidence.
     #[serde(default)]
     pub user_id: Option<String>,

@@ -82,8 +82,8 @@ fn b64url(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Decodes a token's header and claims without verifying anything.
-pub fn inspect(token: &str) -> Result<TokenView, TokenError> {
+/// A token's header and claims as JSON, unverified; `alg: none` refused.
+fn decode(token: &str) -> Result<(Value, Value, String), TokenError> {
     let t = token.trim().trim_start_matches("Bearer ").trim();
     let parts: Vec<&str> = t.split('.').collect();
     if parts.len() != 3 {
@@ -102,6 +102,12 @@ pub fn inspect(token: &str) -> Result<TokenView, TokenError> {
     if alg.eq_ignore_ascii_case("none") {
         return Err(TokenError::AlgNone);
     }
+    Ok((header, claims, alg))
+}
+
+/// Decodes a token's header and claims without verifying anything.
+pub fn inspect(token: &str) -> Result<TokenView, TokenError> {
+    let (header, claims, alg) = decode(token)?;
     let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
     let n = |k: &str| claims.get(k).and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)));
     let aud = match claims.get("aud") {
@@ -130,6 +136,85 @@ pub fn inspect(token: &str) -> Result<TokenView, TokenError> {
         scope: word("scope"),
         other_claims,
     })
+}
+
+/// The claims that decide a refresh (spec `07-redis/07`, `10-security/02`): `jti` (looked up
+/// in `blacklist:refresh:<jti>`), `sub` and the session id (`sid`, or `session_id`: the key
+/// `session:<sub>:<sid>`). Held in memory only, to look the keys up; never a fact.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RefreshIds {
+    pub jti: Option<String>,
+    pub sub: Option<String>,
+    pub sid: Option<String>,
+}
+
+/// The session id claims, in the order they are tried.
+pub const SESSION_CLAIMS: &[&str] = &["sid", "session_id"];
+
+/// What a refresh JWT says of itself, as a fact: times and type in clear, the identifiers as
+/// per-run fingerprints (a `jti` or session id is a handle on someone's session).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RefreshView {
+    pub alg: String,
+    pub sub: Option<String>,
+    pub exp: Option<i64>,
+    pub iat: Option<i64>,
+    /// `token_type` or `scope`, as [`TokenView`] reads them.
+    pub token_type: Option<String>,
+    /// Fingerprint of the `jti`.
+    pub jti: Option<String>,
+    /// `sid` or `session_id`: which claim carries the session id.
+    pub session_claim: Option<String>,
+    /// Fingerprint of the session id.
+    pub session_id: Option<String>,
+}
+
+/// A refresh token decoded locally (never verified here: the signature is auth-service's to
+/// check, and the identifiers are what the Redis reads need).
+pub fn refresh_claims(token: &str) -> Result<(RefreshView, RefreshIds), TokenError> {
+    let (_, claims, alg) = decode(token)?;
+    // Identifiers are short strings (UUIDs, `sess-7f3d9a1b`) or numbers (a serial user id).
+    let id = |k: &str| match claims.get(k) {
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= 256 => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let view = inspect(token)?;
+    let (session_claim, sid) =
+        SESSION_CLAIMS.iter().find_map(|c| id(c).map(|v| (Some(c.to_string()), Some(v)))).unwrap_or_default();
+    let ids = RefreshIds { jti: id("jti"), sub: id("sub"), sid };
+    let fp = |v: &Option<String>| v.as_deref().map(crate::redact::fingerprint);
+    let out = RefreshView {
+        alg,
+        sub: ids.sub.clone(),
+        exp: view.exp,
+        iat: view.iat,
+        token_type: view.token_type.or(view.scope),
+        jti: fp(&ids.jti),
+        session_claim,
+        session_id: fp(&ids.sid),
+    };
+    Ok((out, ids))
+}
+
+/// The `--refresh-token` token as decoded when the run gathered its facts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefreshTokenFacts {
+    /// `Err` for an opaque token (no JWT): only the `refresh_tokens` table and `refresh_token:*`
+    /// keys can say anything of it then.
+    pub view: Result<RefreshView, TokenError>,
+    /// When it was decoded (Unix seconds).
+    pub checked_at: i64,
+    /// The clock skew allowed on `exp`, as the services allow it.
+    pub leeway_s: i64,
+}
+
+impl RefreshTokenFacts {
+    /// Seconds since `exp` when the token is past it by more than the leeway.
+    pub fn expired_for_s(&self) -> Option<i64> {
+        let exp = self.view.as_ref().ok()?.exp?;
+        (self.checked_at > exp.saturating_add(self.leeway_s)).then(|| self.checked_at - exp)
+    }
 }
 
 /// One key of a JWKS, as checked.
@@ -380,6 +465,40 @@ mod tests {
         assert_eq!(v.aud, ["a", "b"]);
         assert_eq!(v.other_claims, ["email"]);
         assert!(!v.is_refresh() && v.type_claim().is_none());
+    }
+
+    #[test]
+    fn a_refresh_token_gives_its_identifiers_to_memory_and_fingerprints_to_facts() {
+        let token = |claims: &str| format!("{}.{}.sig", b64(br#"{"alg":"RS256"}"#), b64(claims.as_bytes()));
+        let (v, ids) = refresh_claims(&token(
+            r#"{"sub":"u-1","jti":"jti-secret","sid":"sess-7f3d9a1b","exp":200,"iat":100,"token_type":"refresh"}"#,
+        ))
+        .unwrap();
+        assert_eq!(
+            ids,
+            RefreshIds { jti: Some("jti-secret".into()), sub: Some("u-1".into()), sid: Some("sess-7f3d9a1b".into()) }
+        );
+        assert_eq!(
+            (v.exp, v.iat, v.sub.as_deref(), v.token_type.as_deref()),
+            (Some(200), Some(100), Some("u-1"), Some("refresh"))
+        );
+        assert_eq!(v.session_claim.as_deref(), Some("sid"));
+        assert_eq!(v.jti.as_deref(), Some(crate::redact::fingerprint("jti-secret").as_str()));
+        let shown = serde_json::to_string(&v).unwrap();
+        assert!(!shown.contains("jti-secret") && !shown.contains("sess-7f3d9a1b"), "{shown}");
+        // The other spelling (10-security/02), a numeric user id, no jti.
+        let (v, ids) = refresh_claims(&token(r#"{"sub":7,"session_id":"s-2","scope":"refresh"}"#)).unwrap();
+        assert_eq!(ids, RefreshIds { jti: None, sub: Some("7".into()), sid: Some("s-2".into()) });
+        assert_eq!((v.session_claim.as_deref(), v.token_type.as_deref()), (Some("session_id"), Some("refresh")));
+        assert!(refresh_claims("opaque-refresh-token").is_err());
+        // Expiry with the leeway.
+        let at = |checked_at| RefreshTokenFacts {
+            view: Ok(RefreshView { exp: Some(1000), ..Default::default() }),
+            checked_at,
+            leeway_s: 60,
+        };
+        assert_eq!(at(1059).expired_for_s(), None);
+        assert_eq!(at(1061).expired_for_s(), Some(61));
     }
 
     #[test]

@@ -62,6 +62,12 @@ pub fn app_requests(s: &Settings, req: &Request) -> (PgAppRequest, RedisAppReque
     if let Some(t) = &refresh_token {
         redact::register_secret(t);
     }
+    // A refresh JWT names the blacklist entry and the session auth-service checks; its jti and
+    // session id are handles on a session, kept out of every output like the token itself.
+    let refresh_jwt = refresh_token.as_deref().and_then(|t| crate::jwt::refresh_claims(t).ok()).map(|(_, ids)| ids);
+    for id in refresh_jwt.iter().flat_map(|ids| [&ids.jti, &ids.sid]).flatten() {
+        redact::register_secret(id);
+    }
     (
         PgAppRequest {
             login_user: login_user.clone(),
@@ -75,10 +81,20 @@ pub fn app_requests(s: &Settings, req: &Request) -> (PgAppRequest, RedisAppReque
             families: auth || api || req.areas.contains(&Area::Redis),
             refresh_tokens: auth,
             refresh_token,
+            refresh_jwt,
             profile_user,
             login_user,
         },
     )
+}
+
+/// `--refresh-token` decoded now, for diagnosis (no token, only its claims' facts).
+fn refresh_token_facts(token: &str) -> crate::jwt::RefreshTokenFacts {
+    crate::jwt::RefreshTokenFacts {
+        view: crate::jwt::refresh_claims(token).map(|(view, _)| view),
+        checked_at: crate::clock::now_unix() as i64,
+        leeway_s: auth_probe::SERVICES_LEEWAY_S,
+    }
 }
 
 pub fn web_config(s: &Settings, req: &Request, t: &Targets) -> WebProbeConfig {
@@ -412,6 +428,7 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
         auth_ms,
         web,
         web_ms,
+        refresh_token: redis_app.refresh_token.as_deref().map(refresh_token_facts),
         user_id: req.user_id.clone(),
         pools: targets.pools.clone(),
         settings: crate::facts::SETTING_VARS

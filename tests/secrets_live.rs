@@ -99,7 +99,7 @@ fn stack_settings_stay_readable_and_interpolated_secrets_stay_hidden() {
             assert!(!all.contains(secret), "{format}: {secret} leaked:\n{all}");
         }
         assert!(
-            all.contains("authdb.refresh_tokens, redis refresh_token:*"),
+            all.contains("redis session:*, blacklist:refresh:*; authdb.refresh_tokens"),
             "{format}: AU003's target shredded:\n{all}"
         );
         assert!(!all.contains("authdb.***s"), "{format}:\n{all}");

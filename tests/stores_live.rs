@@ -628,3 +628,144 @@ fn a_locked_account_is_read_from_authdb_and_the_rate_limit_from_redis() {
     let used = s.redis.assert_only_commands(&[RedisServer::read_only_commands(), vec!["type"]].concat());
     assert!(used.contains(&"get".to_string()), "{used:?}");
 }
+
+/// A refresh JWT as the spec's auth-service issues it (`07-redis/07`: `sub`, `jti`, `sid`,
+/// RS256), signed with the fixture's key, issued `age` seconds ago and valid `left` more.
+fn refresh_jwt(jti: &str, sid: &str, age: i64, left: i64) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let claims = serde_json::json!({
+        "sub": "550e8400-e29b-41d4-a716-446655440000", "iss": "https://auth.example.com", "aud": "fastapi-api",
+        "iat": now - age, "exp": now + left, "jti": jti, "sid": sid, "token_type": "refresh",
+    });
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(include_bytes!("fixture/keys/current.private.pem")).unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some("auth-service-key-1".into());
+    jsonwebtoken::encode(&header, &claims, &key).unwrap()
+}
+
+const USER: &str = "550e8400-e29b-41d4-a716-446655440000";
+
+/// The spec's stack: authdb has `users` only, Redis holds `session:<user_id>:<sid>` (TTL 3600)
+/// and `blacklist:refresh:<jti>` keys, and no `refresh_token:*` key at all.
+#[test]
+fn a_refresh_jwt_is_traced_through_its_blacklist_entry_and_its_session() {
+    let Some(s) = Stack::start() else { return };
+    let fx = Fixture::start(&[]);
+    s.pg.psql("authdb", "CREATE TABLE users (id uuid PRIMARY KEY, email text, is_active boolean);");
+    // Everything kept across a restart: only the token's own keys decide.
+    s.redis.cli(&["CONFIG", "SET", "appendonly", "yes"]);
+    let session = |sid: &str, ttl: &str, refresh_jti: &str| {
+        let value = format!(r#"{{"user_id":"{USER}","session_id":"{sid}","refresh_jti":"{refresh_jti}"}}"#);
+        s.redis.cli(&["SET", &format!("session:{USER}:{sid}"), &value, "EX", ttl]);
+    };
+    session("sess-0ther0001", "3600", "jti-other-0001");
+    let trace = |token: &str| {
+        s.redis.cli(&["CONFIG", "RESETSTAT"]);
+        let (mut cmd, _dir) = doctor();
+        cmd.env("DATABASE_URL", s.pg.url("postgres", &s.pg.superuser_password, "authdb"))
+            .env("REDIS_URL", s.redis.url())
+            .args(["--no-docker", "--format", "json", "--timeout", "3s", "auth", "--url", &fx.url()])
+            .args(["--refresh-token", "-"]);
+        let out = support::run_with_stdin(&mut cmd, &format!("{token}\n"));
+        let v: Value =
+            serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
+        let said = out.combined();
+        for secret in [token, token.rsplit('.').next().unwrap(), "jti-valid-0001", "sess-valid0001"] {
+            assert!(!said.contains(secret), "{secret} was printed:\n{said}");
+        }
+        let mut read_only = RedisServer::read_only_commands();
+        read_only.extend(["strlen", "hmget", "config|resetstat"]);
+        s.redis.assert_only_commands(&read_only);
+        v
+    };
+
+    // Valid: unexpired, not blacklisted, its session there.
+    session("sess-valid0001", "3000", "jti-valid-0001");
+    let valid = refresh_jwt("jti-valid-0001", "sess-valid0001", 600, 7 * 86_400 - 600);
+    let v = trace(&valid);
+    assert_eq!(status(&v, "AU003"), "ok", "{:#}", check(&v, "AU003"));
+    for id in ["refresh-expired", "refresh-revoked", "session-expired", "refresh-missing"] {
+        assert_eq!(verdict(&v, "AU003", id), "ruled-out", "{id}: {:#}", check(&v, "AU003"));
+    }
+    assert!(evidence(&v, "AU003", "refresh-revoked").contains("blacklist:refresh:<jti "), "{:#}", check(&v, "AU003"));
+    assert!(evidence(&v, "AU003", "session-expired").contains(&format!("its session session:{USER}:<sid ")));
+    assert!(check(&v, "AU003")["summary"].as_str().unwrap().contains("the refresh fails elsewhere"));
+
+    // Expired by its exp.
+    let v = trace(&refresh_jwt("jti-old-00001", "sess-old00001", 8 * 86_400, -7200));
+    assert_eq!(verdict(&v, "AU003", "refresh-expired"), "confirmed", "{:#}", check(&v, "AU003"));
+    assert!(evidence(&v, "AU003", "refresh-expired").contains("this token expired 2h ago (its exp)"));
+    assert_eq!(status(&v, "AU003"), "warning");
+
+    // Blacklisted: the user logged out.
+    s.redis.cli(&["SET", "blacklist:refresh:jti-valid-0001", "true", "EX", "600000"]);
+    let v = trace(&valid);
+    assert_eq!(verdict(&v, "AU003", "refresh-revoked"), "confirmed", "{:#}", check(&v, "AU003"));
+    assert!(evidence(&v, "AU003", "refresh-revoked").contains("exists (expires in"));
+    s.redis.cli(&["DEL", "blacklist:refresh:jti-valid-0001"]);
+
+    // Replaced by a later refresh: the session names another refresh token.
+    session("sess-valid0001", "3000", "jti-newer-0001");
+    let v = trace(&valid);
+    assert_eq!(verdict(&v, "AU003", "refresh-revoked"), "suspected", "{:#}", check(&v, "AU003"));
+
+    // Its session expired for real (TTL run out) two hours after login: "Session not found".
+    session("sess-late00001", "1", "jti-late-00001");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let late = refresh_jwt("jti-late-00001", "sess-late00001", 7200, 7 * 86_400 - 7200);
+    let v = trace(&late);
+    assert_eq!(verdict(&v, "AU003", "session-expired"), "confirmed", "{:#}", check(&v, "AU003"));
+    assert!(evidence(&v, "AU003", "session-expired").contains("longer than the session TTL (60m)"));
+    assert_eq!(verdict(&v, "AU003", "refresh-expired"), "ruled-out");
+    assert_eq!(status(&v, "AU003"), "warning");
+
+    // Its session gone ten minutes after login: Redis lost it (and started since).
+    let lost = refresh_jwt("jti-lost-00001", "sess-lost00001", 600, 7 * 86_400 - 600);
+    let v = trace(&lost);
+    assert_eq!(verdict(&v, "AU003", "refresh-missing"), "confirmed", "{:#}", check(&v, "AU003"));
+    let ev = evidence(&v, "AU003", "refresh-missing");
+    assert!(ev.contains("within the session TTL (60m): Redis lost it"), "{ev}");
+    assert!(ev.contains("after this token was issued"), "{ev}");
+    assert_eq!(verdict(&v, "AU003", "session-expired"), "ruled-out");
+    assert_eq!(status(&v, "AU003"), "critical");
+}
+
+/// Without a token: whether everyone was logged out, from the sessions Redis holds, its
+/// persistence and its uptime. No refresh_tokens table and no refresh_token:* key rule nothing out.
+#[test]
+fn without_a_token_a_fresh_redis_with_no_session_is_suspected_of_losing_them() {
+    let Some(s) = Stack::start() else { return };
+    let fx = Fixture::start(&[]);
+    s.pg.psql("authdb", "CREATE TABLE users (id uuid PRIMARY KEY, email text, is_active boolean);");
+    let auth = || s.doctor(&["auth", "--url", &fx.url()], &[]).0;
+
+    // Just started, persisting nothing, no session: everyone was logged out.
+    let v = auth();
+    assert_eq!(verdict(&v, "AU003", "refresh-missing"), "suspected", "{:#}", check(&v, "AU003"));
+    assert!(evidence(&v, "AU003", "refresh-missing").contains("within the session TTL, and persists nothing"));
+    assert_eq!(status(&v, "AU003"), "warning");
+    assert!(!evidence(&v, "AU003", "refresh-missing").contains("refresh_token:*"));
+
+    // The spec's persistence (RDB only), still no session after the restart.
+    s.redis.cli(&["CONFIG", "SET", "save", "900 1 300 10 60 10000"]);
+    let v = auth();
+    assert_eq!(verdict(&v, "AU003", "refresh-missing"), "suspected", "{:#}", check(&v, "AU003"));
+    assert!(
+        evidence(&v, "AU003", "refresh-missing")
+            .contains("with RDB snapshots only (no AOF) and holds no session:* key")
+    );
+
+    // Healthy: AOF on, sessions held.
+    s.redis.cli(&["CONFIG", "SET", "appendonly", "yes"]);
+    for i in 1..=2 {
+        s.redis.cli(&["SET", &format!("session:{USER}:sess-{i}"), "{}", "EX", "3600"]);
+    }
+    s.redis.cli(&["SET", "blacklist:refresh:jti-gone", "true", "EX", "600000"]);
+    let v = auth();
+    assert_eq!(status(&v, "AU003"), "ok", "{:#}", check(&v, "AU003"));
+    assert_eq!(verdict(&v, "AU003", "refresh-missing"), "ruled-out");
+    assert!(evidence(&v, "AU003", "refresh-missing").contains("Redis holds 2 session:* keys"));
+    assert!(evidence(&v, "AU003", "refresh-revoked").contains("1 blacklist:refresh:* entries"));
+    let summary = check(&v, "AU003")["summary"].as_str().unwrap().to_string();
+    assert!(summary.starts_with("2 sessions in Redis, 1 refresh tokens blacklisted"), "{summary}");
+}

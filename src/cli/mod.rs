@@ -188,9 +188,10 @@ pub struct AuthArgs {
     /// Also inspect and verify this access token against the live JWKS (`-` reads stdin)
     #[arg(long, value_name = "JWT|-")]
     pub token: Option<String>,
-    /// Also look up the refresh token a failing refresh sent: its row in authdb's
-    /// refresh_tokens (expired? revoked?) and the refresh_token:* key in Redis that holds it
-    /// (`-` reads stdin; or set DOCTOR_REFRESH_TOKEN). Never printed
+    /// Also trace the refresh token a failing refresh sent: a JWT's exp, its
+    /// blacklist:refresh:<jti> entry and its session:<sub>:<sid> in Redis; an opaque token's
+    /// row in refresh_tokens and refresh_token:* key (`-` reads stdin; or set
+    /// DOCTOR_REFRESH_TOKEN). Never printed
     #[arg(long, value_name = "TOKEN|-")]
     pub refresh_token: Option<String>,
     /// Try a login with credentials read from stdin (two lines: user name, password).

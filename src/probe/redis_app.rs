@@ -8,10 +8,14 @@
 //! (`rate_limit:login:<email>`, `login:attempts:<email>`, `account:locked:<email>`), read with
 //! one pipeline of `GET`/`TTL` on those names only (the per-address `rate:login:<ip>:<hour>`
 //! is not read: doctor cannot know the address auth-service sees it from).
+//! With `--refresh-token` as a JWT, the blacklist entry and the session auth-service checks
+//! before it accepts a refresh (`redis/refresh_session.rs`).
 //! Runs on the Redis probe's own connection: one connection per target.
 
 use super::redis::families::{self, Families};
+use super::redis::refresh_session::{self, RefreshSession};
 use super::until;
+use crate::jwt::RefreshIds;
 use crate::redact;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -28,6 +32,9 @@ pub struct RedisAppRequest {
     /// `--refresh-token`: find the `refresh_token:*` key holding this token (by value or name)
     /// during the same SCAN (one `GET` per key then). Never printed.
     pub refresh_token: Option<String>,
+    /// `--refresh-token` as a JWT: its `jti`, `sub` and session id, for the blacklist entry and
+    /// the session auth-service checks (`refresh_session`). In memory only.
+    pub refresh_jwt: Option<RefreshIds>,
     pub profile_user: Option<String>,
     /// The login probe's user: its login-limit keys.
     pub login_user: Option<String>,
@@ -35,7 +42,11 @@ pub struct RedisAppRequest {
 
 impl RedisAppRequest {
     pub fn any(&self) -> bool {
-        self.families || self.refresh_tokens || self.profile_user.is_some() || self.login_user.is_some()
+        self.families
+            || self.refresh_tokens
+            || self.refresh_jwt.is_some()
+            || self.profile_user.is_some()
+            || self.login_user.is_some()
     }
 }
 
@@ -173,6 +184,9 @@ pub struct RedisAppFacts {
     /// The login-limit keys of the login's user that exist (empty: none does).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login_limits: Option<Result<Vec<LimitKey>, String>>,
+    /// `--refresh-token` as a JWT: its blacklist entry and its session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_session: Option<Result<RefreshSession, String>>,
 }
 
 pub async fn read(
@@ -181,7 +195,7 @@ pub async fn read(
     deadline: Instant,
 ) -> RedisAppFacts {
     let mut out = RedisAppFacts::default();
-    let (mut c1, mut c2, mut c3, mut c4) = (con.clone(), con.clone(), con.clone(), con.clone());
+    let (mut c1, mut c2, mut c3, mut c4, mut c5) = (con.clone(), con.clone(), con.clone(), con.clone(), con.clone());
     let token = req.refresh_token.as_deref();
     let scan = async {
         if req.families || req.refresh_tokens { Some(families::scan(&mut c1, token, deadline).await) } else { None }
@@ -199,7 +213,14 @@ pub async fn read(
             None => None,
         }
     };
-    let (scan, persist, profile) = tokio::join!(scan, persist, profile);
+    let session = async {
+        match &req.refresh_jwt {
+            Some(ids) => Some(refresh_session::read(&mut c5, ids, token, deadline).await),
+            None => None,
+        }
+    };
+    let (scan, persist, profile, session) = tokio::join!(scan, persist, profile, session);
+    out.refresh_session = session;
     if let Some(scan) = scan {
         if token.is_some() {
             out.refresh_token_key = Some(

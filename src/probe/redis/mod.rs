@@ -10,6 +10,7 @@
 
 mod bigkeys;
 pub mod families;
+pub mod refresh_session;
 
 use bigkeys::scan_bigkeys;
 
