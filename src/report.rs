@@ -120,6 +120,9 @@ pub struct Finding {
     /// report's language when the report is built.
     pub text_facts: Vec<(String, TextFact)>,
     pub causes: Vec<CauseFinding>,
+    /// Design risks with no live symptom (no persistence, a policy that would evict sessions):
+    /// said, but they leave the status and the exit code alone.
+    pub advice: Vec<Text>,
     pub duration_ms: u64,
 }
 
@@ -140,8 +143,14 @@ impl Finding {
             evidence: serde_json::Map::new(),
             text_facts: Vec::new(),
             causes: Vec::new(),
+            advice: Vec::new(),
             duration_ms: 0,
         }
+    }
+
+    /// A design risk to mention without changing the status (see `advice`).
+    pub fn advise(&mut self, text: impl Into<Text>) {
+        self.advice.push(text.into());
     }
 
     pub fn status(mut self, status: Status, summary: impl Into<Text>) -> Self {
@@ -254,6 +263,9 @@ pub struct Check {
     pub duration_ms: u64,
     pub evidence: serde_json::Map<String, Value>,
     pub causes: Vec<CauseReport>,
+    /// Design risks with no live symptom: advice, which leaves the exit code alone.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub advice: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -401,6 +413,7 @@ fn check_from(mut f: Finding, lang: Lang) -> Check {
         duration_ms: f.duration_ms,
         evidence: f.evidence,
         causes,
+        advice: f.advice.iter().map(|a| a.render(lang)).collect(),
     }
 }
 
@@ -465,6 +478,20 @@ pub fn exit_code(worst: Status) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn advice_is_reported_but_leaves_the_exit_code_alone() {
+        let mut f = Finding::new("AU003", "auth-service").status(Status::Ok, "fine");
+        f.advise("Redis persists nothing");
+        let r = Report::build("all", vec![f], Lang::En, String::new(), 0);
+        assert_eq!(r.exit_code, 0);
+        assert_eq!(r.checks[0].advice, vec!["Redis persists nothing".to_string()]);
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["checks"][0]["advice"][0], "Redis persists nothing");
+        let text = crate::render::compact::report(&r, crate::render::Style::plain());
+        assert!(text.contains("AU003: Redis persists nothing"), "{text}");
+        assert!(crate::render::markdown::report(&r).contains("## Advice"));
+    }
 
     #[test]
     fn exit_code_follows_the_worst_status() {

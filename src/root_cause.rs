@@ -86,6 +86,7 @@ mod tests {
             duration_ms: 0,
             evidence: Default::default(),
             causes: vec![],
+            advice: vec![],
         }
     }
 

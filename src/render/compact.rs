@@ -82,6 +82,18 @@ pub fn report(r: &Report, style: Style) -> String {
             out.push(truncate(&one_line(c, r.lang, style), width + color_extra(style, c.status)));
         }
     }
+    let advice: Vec<(&str, &str)> =
+        r.checks.iter().flat_map(|c| c.advice.iter().map(move |a| (c.code.as_str(), a.as_str()))).collect();
+    if !advice.is_empty() {
+        out.push(String::new());
+        out.push(match r.lang {
+            Lang::En => "Advice (no live symptom; the exit code is unchanged):".to_string(),
+            Lang::Ja => "助言（現在の症状はなく、終了コードには影響しない）:".to_string(),
+        });
+        for (code, a) in advice {
+            out.extend(wrap_prose(&format!("  • {code}: {a}"), width, "", "    ").into_iter().take(3));
+        }
+    }
     let oks: Vec<&str> = codes(r, Status::Ok);
     let skipped: Vec<&Check> = r.checks.iter().filter(|c| c.status == Status::Skipped).collect();
     if !oks.is_empty() || !skipped.is_empty() {

@@ -102,6 +102,21 @@ pub fn report(r: &Report) -> String {
         }
     }
 
+    let advised: Vec<_> = r.checks.iter().filter(|c| !c.advice.is_empty()).collect();
+    if !advised.is_empty() {
+        m.push_str(&tr(
+            l,
+            "## Advice\n\nDesign risks with no live symptom (they leave the exit code alone):\n\n",
+            "## 助言\n\n現在の症状はない設計上のリスク（終了コードには影響しない）:\n\n",
+        ));
+        for c in advised {
+            for a in &c.advice {
+                m.push_str(&format!("- {} — {a}\n", c.code));
+            }
+        }
+        m.push('\n');
+    }
+
     let others: Vec<_> = r.checks.iter().filter(|c| matches!(c.status, Status::Ok | Status::Skipped)).collect();
     if !others.is_empty() {
         m.push_str(&tr(l, "## Checks without findings\n\n", "## 問題のなかったチェック\n\n"));

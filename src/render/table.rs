@@ -116,6 +116,16 @@ fn check(c: &Check, lang: Lang, style: Style) -> String {
     if let Some(t) = c.evidence.get("token") {
         s.push_str(&format!("    {}\n", token_line(t, lang)));
     }
+    for a in &c.advice {
+        let head = match lang {
+            Lang::En => "advice: ",
+            Lang::Ja => "助言: ",
+        };
+        for line in super::wrap::wrap_prose(&format!("{head}{a}"), style.width.max(40), "    ", "      ") {
+            s.push_str(&line);
+            s.push('\n');
+        }
+    }
     let expand = style.verbose || !matches!(c.status, Status::Ok | Status::Skipped);
     if !expand {
         return s;

@@ -255,6 +255,12 @@ impl SpecStack {
         cli(&["SET", &format!("cache:profile:{USER_ID}"), &cache, "EX", "300"]);
         cli(&["SET", "rate:login:172.17.0.1:2025093012", "1", "EX", "3600"]);
         cli(&["SET", "job:status:doc-ocr-1", r#"{"status":"completed","progress":100}"#, "EX", "86400"]);
+        // A busy day's traffic: every authenticated request asks the access blacklist (a miss
+        // by design), the profile cache mostly hits. The global hit rate is far below 80 %, the
+        // cache's is not.
+        cli(&["-r", "300", "EXISTS", "blacklist:access:not-revoked-jti"]);
+        cli(&["-r", "200", "GET", &format!("cache:profile:{USER_ID}")]);
+        cli(&["-r", "20", "GET", "cache:profile:00000000-0000-0000-0000-000000000000"]);
     }
 
     fn pg_url(&self, db: &str) -> String {

@@ -174,22 +174,23 @@ pub fn diagnose(
     }
 
     // Missing from Redis.
-    let mut missing: Vec<(Verdict, Text)> = Vec::new();
+    // (verdict, evidence, live): a design risk alone is advice, not a warning.
+    let mut missing: Vec<(Verdict, Text, bool)> = Vec::new();
     if let (Ok(r), Ok(k)) = (&rows, &keys) {
         let valid = r.total - r.expired - r.revoked.unwrap_or(0).min(r.total - r.expired);
         if valid > 0 && k.complete && k.count == 0 {
-            missing.push((Confirmed, crate::t!("AU003/redis-lost-all", valid = valid)));
+            missing.push((Confirmed, crate::t!("AU003/redis-lost-all", valid = valid), true));
         } else if k.complete && k.count < valid {
-            missing.push((Suspected, crate::t!("AU003/redis-holds-fewer", valid = valid, count = k.count)));
+            missing.push((Suspected, crate::t!("AU003/redis-holds-fewer", valid = valid, count = k.count), true));
         }
     }
     missing.extend(losses(&rv));
     for line in logs::hits_like(&logged, &["not found"]) {
-        missing.push((Suspected, line));
+        missing.push((Suspected, line, true));
     }
     // Redis asked but down: auth-service finds no session in it either, whatever it held.
     if redis.is_some() && redis_down {
-        missing.push((Suspected, crate::t!("AU003/redis-down-no-token")));
+        missing.push((Suspected, crate::t!("AU003/redis-down-no-token"), true));
     }
     // The redis container's exits the engine logged: when Redis lost data, or alone when it
     // keeps no AOF and exited within the session TTL.
@@ -199,17 +200,24 @@ pub fn diagnose(
         let text = crate::t!("AU003/redis-exited", count = e.count, ago = secs(e.last_age_s));
         let ttl = rv.family(SESSIONS).map_or(SESSION_TTL_S, session_ttl);
         if !missing.is_empty() {
-            missing.push((Suspected, text));
+            missing.push((Suspected, text, true));
         } else if rv.persistence.is_some() && !rv.aof() && (e.last_age_s as i64) < ttl {
-            missing.push((Suspected, Text::join([crate::t!("AU003/exited-without-aof"), text], Sep::Clauses)));
+            missing.push((Suspected, Text::join([crate::t!("AU003/exited-without-aof"), text], Sep::Clauses), true));
         }
     }
-    match missing.iter().map(|(v, _)| *v).max_by_key(|v| matches!(v, Confirmed)) {
-        Some(v) => {
-            let text = Text::join(missing.iter().map(|(_, t)| t.clone()), Sep::Clauses);
+    let live = missing.iter().any(|(_, _, live)| *live);
+    match missing.iter().map(|(v, _, _)| *v).max_by_key(|v| matches!(v, Confirmed)) {
+        Some(v) if live => {
+            let text = Text::join(missing.iter().map(|(_, t, _)| t.clone()), Sep::Clauses);
             out.cause(Cause::RefreshMissing, v, text.clone());
             status = status.max(if v == Confirmed { Status::Critical } else { Status::Warning });
             notes.push(text);
+        }
+        // Only design risks: the verdict says them, the status does not move.
+        Some(v) => {
+            let text = Text::join(missing.iter().map(|(_, t, _)| t.clone()), Sep::Clauses);
+            out.cause(Cause::RefreshMissing, v, text.clone());
+            out.advise(text);
         }
         None => kept(&mut out, &rv, &keys, legacy),
     }
@@ -309,7 +317,11 @@ fn session_ttl(sessions: &KeyFamily) -> i64 {
 
 /// What in Redis's settings and history drops sessions and blacklist entries before their
 /// time: a restart it cannot recover from, snapshots failing, evictions.
-fn losses(rv: &RedisView) -> Vec<(Verdict, Text)> {
+/// What Redis's settings and history say of lost sessions, each with whether it is a live
+/// symptom (a restart, failing snapshots, evictions that happened) or only a design risk (no
+/// persistence on a Redis that has not restarted, a policy that would evict): the latter is
+/// advice and leaves the status alone.
+fn losses(rv: &RedisView) -> Vec<(Verdict, Text, bool)> {
     let mut out = Vec::new();
     let Some(info) = rv.info else { return out };
     let sessions = rv.family(SESSIONS);
@@ -322,13 +334,13 @@ fn losses(rv: &RedisView) -> Vec<(Verdict, Text)> {
         } else {
             crate::t!("AU003/persists-nothing", ago = up)
         };
-        out.push((Suspected, text));
+        out.push((Suspected, text, recent));
     } else if recent && rv.rdb_only() && sessions.is_some_and(|f| f.complete && f.count == 0) {
-        out.push((Suspected, crate::t!("AU003/restarted-rdb-no-session", ago = up)));
+        out.push((Suspected, crate::t!("AU003/restarted-rdb-no-session", ago = up), true));
     }
     if let Some(p) = rv.persistence_info.filter(|p| p.rdb_last_bgsave_status == "err") {
         let since = p.last_save_age_s.map(|s| secs(s as f64)).unwrap_or_else(|| "?".into());
-        out.push((Suspected, crate::t!("AU003/snapshots-failing", ago = since)));
+        out.push((Suspected, crate::t!("AU003/snapshots-failing", ago = since), true));
     }
     if info.maxmemory_policy.starts_with("allkeys-") {
         let said = if info.evicted_keys > 0 {
@@ -336,11 +348,13 @@ fn losses(rv: &RedisView) -> Vec<(Verdict, Text)> {
         } else {
             Text::default()
         };
-        out.push((Suspected, crate::t!("AU003/evicts-like-cache", policy = &info.maxmemory_policy, evicted = said)));
+        let text = crate::t!("AU003/evicts-like-cache", policy = &info.maxmemory_policy, evicted = said);
+        out.push((Suspected, text, info.evicted_keys > 0));
     } else if info.maxmemory_policy.starts_with("volatile-") && info.evicted_keys > 0 {
         out.push((
             Suspected,
             crate::t!("AU003/evicts-expiring", policy = &info.maxmemory_policy, count = info.evicted_keys),
+            true,
         ));
     }
     out
@@ -850,7 +864,9 @@ mod tests {
             *p = Persistence { appendonly: "no".into(), save: String::new(), ..Default::default() };
         }
         let f = run(Some(&pg(rows(10, 2))), Some(&volatile), &clean);
-        assert_eq!(f.status, Status::Warning);
+        // A design risk with no live symptom (no restart since): advice, the status stays ok.
+        assert_eq!(f.status, Status::Ok);
+        assert_eq!(f.advice.len(), 1);
         assert_cause(
             &f,
             "refresh-missing",
