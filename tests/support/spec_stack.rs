@@ -258,9 +258,9 @@ impl SpecStack {
         // A busy day's traffic: every authenticated request asks the access blacklist (a miss
         // by design), the profile cache mostly hits. The global hit rate is far below 80 %, the
         // cache's is not.
-        cli(&["-r", "300", "EXISTS", "blacklist:access:not-revoked-jti"]);
-        cli(&["-r", "200", "GET", &format!("cache:profile:{USER_ID}")]);
-        cli(&["-r", "20", "GET", "cache:profile:00000000-0000-0000-0000-000000000000"]);
+        cli(&["-r", "4000", "EXISTS", "blacklist:access:not-revoked-jti"]);
+        cli(&["-r", "3000", "GET", &format!("cache:profile:{USER_ID}")]);
+        cli(&["-r", "100", "GET", "cache:profile:00000000-0000-0000-0000-000000000000"]);
     }
 
     fn pg_url(&self, db: &str) -> String {
