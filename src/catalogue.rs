@@ -175,6 +175,7 @@ pub(crate) mod tests {
     const CAUSE_EXTENSIONS: &[(&str, &[&str])] = &[
         ("AU001", &["account-locked", "rate-limited"]),
         ("AU002", &["wrong-token-type"]),
+        ("PG001", &["doctor-credential-stale"]),
         ("PG002", &["pool-oversubscribed"]),
     ];
 
