@@ -85,19 +85,6 @@ pub(super) async fn read_logs(docker: &Docker, id: &str, cfg: &DockerProbeConfig
     LogFacts { since_s: cfg.logs_since.as_secs(), lines: text.lines().count() as u64, hits, error, last_lines: vec![] }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_last_non_empty_lines_are_kept_scrubbed() {
-        let text = "one\n\ntwo\nthree\n  \nfour\nPOSTGRES_PASSWORD=Zq3-last-line\ninitdb: error: directory \"/var/lib/postgresql/data\" exists but is not empty\n\n";
-        let got = super::tail_lines(text);
-        assert_eq!(got.len(), super::LAST_LINES);
-        assert_eq!(got[0], "two");
-        assert_eq!(got[3], "POSTGRES_PASSWORD=***");
-        assert!(got[4].starts_with("initdb: error: directory"), "{got:?}");
-    }
-}
-
 /// The recent log text of one container (for `doctor triage --container`), bounded in time and
 /// size; lines carry Docker's timestamps.
 pub async fn log_text(
@@ -141,4 +128,17 @@ pub async fn log_text(
         }
     }
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_last_non_empty_lines_are_kept_scrubbed() {
+        let text = "one\n\ntwo\nthree\n  \nfour\nPOSTGRES_PASSWORD=Zq3-last-line\ninitdb: error: directory \"/var/lib/postgresql/data\" exists but is not empty\n\n";
+        let got = super::tail_lines(text);
+        assert_eq!(got.len(), super::LAST_LINES);
+        assert_eq!(got[0], "two");
+        assert_eq!(got[3], "POSTGRES_PASSWORD=***");
+        assert!(got[4].starts_with("initdb: error: directory"), "{got:?}");
+    }
 }
