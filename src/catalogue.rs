@@ -176,6 +176,7 @@ pub(crate) mod tests {
         ("AU001", &["account-locked", "rate-limited"]),
         ("AU002", &["wrong-token-type"]),
         ("AU003", &["session-expired"]),
+        ("PG001", &["doctor-credential-stale"]),
         ("PG002", &["pool-oversubscribed"]),
         ("RD002", &["maxmemory-over-container-limit"]),
         ("API003", &["processing-stalled", "admin-api-oom", "model-cache"]),

@@ -64,6 +64,9 @@ pub struct LogLine {
     pub time: Option<String>,
     /// A JSON log record: its level is the application's own judgement of the line.
     pub structured: bool,
+    /// The client's application_name, when the line carries one (`app=%a` in a PostgreSQL
+    /// prefix): `doctor` marks the lines doctor's own connections caused.
+    pub app: Option<String>,
 }
 
 /// JSON lines longer than this are read as plain text (a log record is a few hundred bytes).
@@ -86,7 +89,7 @@ pub fn read(line: &str) -> LogLine {
     if let Some(l) = request_line(t) {
         return l;
     }
-    LogLine { text: t.to_string(), level: python_level(t), time: leading_time(t), structured: false }
+    LogLine { text: t.to_string(), level: python_level(t), time: leading_time(t), structured: false, app: None }
 }
 
 /// The milliseconds of a PostgreSQL `duration: 1234.567 ms` (log_min_duration_statement).
@@ -190,7 +193,7 @@ fn json_line(o: &Map<String, Value>) -> Option<LogLine> {
         }
         _ => None,
     };
-    Some(LogLine { text: parts.join(": "), level, time, structured: level.is_some() })
+    Some(LogLine { text: parts.join(": "), level, time, structured: level.is_some(), app: None })
 }
 
 /// PostgreSQL's severities, as they follow the prefix (two spaces after the colon).
@@ -227,7 +230,12 @@ fn postgres_line(t: &str) -> Option<LogLine> {
     }
     let time = prefix[..open].trim().to_string();
     let level = Level::parse(sev.trim_end().trim_end_matches(':'));
-    Some(LogLine { text: t[at..].to_string(), level, time: Some(time), structured: false })
+    let app = prefix
+        .split([',', ' '])
+        .find_map(|f| f.strip_prefix("app="))
+        .filter(|a| !a.is_empty() && *a != "[unknown]")
+        .map(str::to_string);
+    Some(LogLine { text: t[at..].to_string(), level, time: Some(time), structured: false, app })
 }
 
 /// `Request completed - request_id: {uuid}, user_id: …, status: 200, process_time: 0.1s` and
@@ -246,7 +254,7 @@ fn request_line(t: &str) -> Option<LogLine> {
         _ => title.to_string(),
     };
     let level = python_level(title).or_else(|| error.map(|_| Level::Error));
-    Some(LogLine { text, level, time: leading_time(t), structured: false })
+    Some(LogLine { text, level, time: leading_time(t), structured: false, app: None })
 }
 
 /// The level of a Python logging line: `… - ERROR - …` (asctime format) or `ERROR:name:…`

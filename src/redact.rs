@@ -331,11 +331,111 @@ pub fn scrub(text: &str) -> String {
     if let Ok(v) = registry().read() {
         for secret in v.iter() {
             if s.contains(secret.as_str()) {
-                s = s.replace(secret.as_str(), MASK);
+                s = replace_unprotected(&s, secret);
             }
         }
     }
     s
+}
+
+/// `secret` replaced by [`MASK`] wherever it stands outside a line of the runbook.
+fn replace_unprotected(s: &str, secret: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut last = 0;
+    for (i, _) in s.match_indices(secret) {
+        if i < last {
+            continue;
+        }
+        out.push_str(&s[last..i]);
+        if runbook_text(s, i, i + secret.len()) {
+            out.push_str(secret);
+        } else {
+            out.push_str(MASK);
+        }
+        last = i + secret.len();
+    }
+    out.push_str(&s[last..]);
+    out
+}
+
+/// The runbook's own lines, both languages: titles, symptoms, commands, causes, remedies, how
+/// each is judged, and every message cut at its `{placeholders}` (what fills those comes from
+/// outside and is never protected). Trimmed, at least [`MIN_PROTECTED`] characters long.
+fn runbook_lines() -> &'static [String] {
+    static LINES: OnceLock<Vec<String>> = OnceLock::new();
+    LINES.get_or_init(|| {
+        let mut texts: Vec<&crate::runbook::Text> = Vec::new();
+        let mut literal: Vec<&str> = Vec::new();
+        if let Ok(all) = crate::catalogue::all() {
+            for p in all {
+                texts.extend([&p.title, &p.ok_title, &p.by_hand]);
+                for c in &p.causes {
+                    texts.extend([&c.cause, &c.remedy]);
+                    texts.extend(c.judged.as_ref());
+                }
+                texts.extend(p.messages.values());
+                for sym in &p.symptoms {
+                    literal.extend(sym.wordings());
+                }
+            }
+        }
+        if let Some(shared) = crate::catalogue::shared() {
+            texts.extend(shared.messages.values());
+        }
+        literal.extend(texts.iter().flat_map(|t| [t.en.as_str(), t.ja.as_str()]));
+        let mut lines: Vec<String> = literal
+            .iter()
+            .flat_map(|t| t.lines())
+            .flat_map(split_at_placeholders)
+            .map(str::trim)
+            .filter(|l| l.chars().count() >= MIN_PROTECTED)
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        lines.dedup();
+        lines
+    })
+}
+
+/// Shorter pieces of the runbook are not worth protecting (and could be anything).
+const MIN_PROTECTED: usize = 12;
+
+/// A template line cut at its `{name}` placeholders (other braces are text: `{ credentials:
+/// 'include' }`, `{{json .State}}`).
+fn split_at_placeholders(line: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut seg, mut at) = (0, 0);
+    while let Some(open) = line[at..].find('{').map(|i| at + i) {
+        let tail = &line[open + 1..];
+        match tail.find('}') {
+            Some(close) if close > 0 && tail[..close].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
+                out.push(&line[seg..open]);
+                seg = open + 1 + close + 1;
+                at = seg;
+            }
+            _ => at = open + 1,
+        }
+    }
+    out.push(&line[seg..]);
+    out
+}
+
+/// Whether `text[start..end]` lies inside a whole line of the runbook as it stands in `text`:
+/// those characters are the runbook's, public and the same whoever runs doctor, so they are
+/// printed as written, even where a pattern would take them for a secret (`Bearer $TOKEN`,
+/// `"password":"testpass"`, `credentials: 'include'`). Nothing from outside can hide behind
+/// this: only characters equal to a runbook line, in place, are kept.
+fn runbook_text(text: &str, start: usize, end: usize) -> bool {
+    let Some(m) = text.get(start..end).filter(|m| !m.is_empty()) else { return false };
+    runbook_lines().iter().any(|line| {
+        line.match_indices(m)
+            .any(|(o, _)| start >= o && text.get(start - o..start - o + line.len()).is_some_and(|t| t == line.as_str()))
+    })
+}
+
+/// Box-drawing characters: the borders of doctor's own tables, never part of a value.
+fn is_border(c: char) -> bool {
+    ('\u{2500}'..='\u{257F}').contains(&c)
 }
 
 /// Scrubs every string of a JSON value (keys too), so JSON stays valid whatever was removed.
@@ -462,10 +562,15 @@ fn url_passwords(s: &str) -> String {
                     || c == '<'
                     || c == '>'
                     || c == '`'
+                    || is_border(c)
             })
             .unwrap_or(after.len());
         let authority = &after[..end];
+        let from = rest.as_ptr() as usize - s.as_ptr() as usize + scheme_start;
+        let to = after.as_ptr() as usize - s.as_ptr() as usize + end;
         match authority.rfind('@') {
+            // The runbook's own example (`redis://:password@redis:6379`) is printed as written.
+            Some(_) if runbook_text(s, from, to) => out.push_str(authority),
             Some(at) => {
                 let userinfo = &authority[..at];
                 match userinfo.find(':') {
@@ -508,7 +613,12 @@ fn jwts(s: &str) -> String {
         out.push_str(&rest[..i]);
         if is_jwt {
             let len = cand.find(|c: char| !(is_b64url(c) || c == '.')).unwrap_or(cand.len());
-            out.push_str("[JWT redacted]");
+            let from = cand.as_ptr() as usize - s.as_ptr() as usize;
+            if runbook_text(s, from, from + len) {
+                out.push_str(&cand[..len]);
+            } else {
+                out.push_str("[JWT redacted]");
+            }
             rest = &cand[len..];
         } else {
             out.push_str("eyJ");
@@ -530,9 +640,13 @@ fn bearer_tokens(s: &str) -> String {
         out.push_str(&rest[..i + 7]);
         let after = &rest[i + 7..];
         let len = after
-            .find(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ',' || c == ';')
+            .find(|c: char| {
+                c.is_whitespace() || matches!(c, '"' | '\'' | ',' | ';' | '`' | ')' | '、' | '。') || is_border(c)
+            })
             .unwrap_or(after.len());
-        if len > 0 && after[..len] != *MASK && after[..len] != *"[JWT redacted]" {
+        let from = rest.as_ptr() as usize - s.as_ptr() as usize + i;
+        let to = after.as_ptr() as usize - s.as_ptr() as usize + len;
+        if len > 0 && !no_token(&after[..len]) && !runbook_text(s, from, to) {
             out.push_str(MASK);
         } else {
             out.push_str(&after[..len]);
@@ -541,6 +655,14 @@ fn bearer_tokens(s: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// What follows `Bearer ` when no token was sent: an unset variable (`Bearer undefined`,
+/// `Bearer null`, which *is* the diagnosis), a shell or template variable (`$TOKEN`,
+/// `${accessToken}`), a placeholder, or a mask already in place.
+fn no_token(v: &str) -> bool {
+    ["undefined", "null", "none", "nil", "nan", MASK].iter().any(|w| v.eq_ignore_ascii_case(w))
+        || v.starts_with(['$', '<', '{', '['])
 }
 
 /// `PASSWORD=x`, `password: x`, `"token": "x"`, `Cookie: a=b`: the value after a secret name.
@@ -554,6 +676,8 @@ fn credentials_mode(name: &str, value: &str) -> bool {
 fn named_values(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let chars: Vec<char> = s.chars().collect();
+    // Byte offset of each character (and of the end), to ask whether a match is the runbook's.
+    let bytes: Vec<usize> = s.char_indices().map(|(b, _)| b).chain(std::iter::once(s.len())).collect();
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
@@ -596,13 +720,14 @@ fn named_values(s: &str) -> String {
                         vend += 1;
                     }
                 } else if is_cookie {
-                    while vend < chars.len() && chars[vend] != '\n' {
+                    while vend < chars.len() && chars[vend] != '\n' && !is_border(chars[vend]) {
                         vend += 1;
                     }
                 } else {
                     while vend < chars.len()
                         && !(chars[vend].is_whitespace()
-                            || matches!(chars[vend], ',' | ';' | '&' | '"' | '\'' | ')' | '}'))
+                            || matches!(chars[vend], ',' | ';' | '&' | '"' | '\'' | ')' | '}')
+                            || is_border(chars[vend]))
                     {
                         vend += 1;
                     }
@@ -616,7 +741,8 @@ fn named_values(s: &str) -> String {
                     || value == MASK
                     || value.starts_with("[JWT")
                     || value.starts_with("[PEM")
-                    || credentials_mode(&name, &value);
+                    || credentials_mode(&name, &value)
+                    || runbook_text(s, bytes[start], bytes[(vend + usize::from(quoted)).min(chars.len())]);
                 out.extend(&chars[i..vstart]);
                 if keep {
                     out.push_str(&value);
@@ -679,6 +805,62 @@ mod tests {
         assert_eq!(scrub("Access-Control-Allow-Credentials: true"), "Access-Control-Allow-Credentials: true");
         assert_eq!(scrub("fetch(url, { credentials: 'include' })"), "fetch(url, { credentials: 'include' })");
         assert_eq!(scrub("GOOGLE_CREDENTIALS=s3cr3t-value"), "GOOGLE_CREDENTIALS=***");
+    }
+
+    #[test]
+    fn the_runbooks_own_lines_are_printed_as_written() {
+        for line in [
+            "curl -si http://localhost:8001/api/users/profile -H \"Authorization: Bearer $TOKEN\" | head -1",
+            "  -d '{\"username\":\"testuser\",\"password\":\"testpass\"}' 2>&1 | grep -i '^< set-cookie'",
+            "Check the Redis connection from auth-service: REDIS_URL (redis://:password@redis:6379), the server's \
+             answer to `redis-cli ping`, and whether writes are refused with OOM. Follow RD001 (cannot connect) or \
+             RD002 (out of memory).",
+        ] {
+            assert_eq!(scrub(line), line);
+            // Indented or inside a longer text, as the renderers print it.
+            let framed = format!("    {line}\n  next");
+            assert_eq!(scrub(&framed), framed);
+        }
+        // The same shapes with values from outside are still removed.
+        assert_eq!(
+            scrub("-H \"Authorization: Bearer Zq4tok\" | head -1"),
+            "-H \"Authorization: Bearer ***\" | head -1"
+        );
+        assert_eq!(
+            scrub(r#"-d '{"username":"testuser","password":"Zq4pw"}'"#),
+            r#"-d '{"username":"testuser","password":"***"}'"#
+        );
+        assert_eq!(scrub("REDIS_URL (redis://:Zq4pw@redis:6379)"), "REDIS_URL (redis://:***@redis:6379)");
+    }
+
+    #[test]
+    fn a_registered_secret_is_kept_only_where_it_is_the_runbooks_own_word() {
+        register_secret("testpass");
+        let runbook = r#"  -d '{"username":"testuser","password":"testpass"}' 2>&1 | grep -i '^< set-cookie'"#;
+        assert_eq!(scrub(runbook), runbook);
+        assert_eq!(scrub("login testuser/testpass failed"), "login testuser/*** failed");
+    }
+
+    #[test]
+    fn no_token_after_bearer_is_shown_as_the_diagnosis() {
+        for s in ["Authorization: Bearer undefined", "Bearer null", "Bearer ${accessToken}", "Bearer <token>"] {
+            assert_eq!(scrub(s), s);
+        }
+        assert_eq!(scrub("Bearer abc.def, next"), "Bearer ***, next");
+    }
+
+    #[test]
+    fn table_borders_are_never_taken_for_a_value() {
+        for s in [
+            "│ confirmed ┆ sent as Authorization: Bearer │",
+            "│ x ┆ (token: │",
+            "│ cookie: ┆ Set-Cookie: │",
+            "│ see redis://a@b│",
+        ] {
+            let out = scrub(s);
+            assert_eq!(out.matches(['│', '┆']).count(), s.matches(['│', '┆']).count(), "{s} -> {out}");
+        }
+        assert_eq!(scrub("│ PASSWORD=Zq4pw│"), "│ PASSWORD=***│");
     }
 
     #[test]

@@ -164,6 +164,7 @@ pub fn pg_config(s: &Settings, t: &Targets) -> PgProbeConfig {
         timeout: s.timeout,
         app: PgAppRequest::default(),
         app_only: false,
+        stack_credential: p.stack_credential.clone(),
     }
 }
 

@@ -286,6 +286,10 @@ pub fn scan_with<'a>(lines: impl IntoIterator<Item = &'a str>, limits: &Limits) 
         // Very long lines are cut: a signature is in the first few hundred characters (a JSON
         // record is read whole first: its message may come after long fields).
         let read = logline::read(line);
+        // What doctor's own sessions caused (its refused logins among them) is no symptom.
+        if read.app.as_deref() == Some(crate::probe::postgres::APPLICATION_NAME) {
+            continue;
+        }
         let mut read_cut = read.clone();
         read_cut.text = read.text.chars().take(2000).collect();
         if let Some(hit) = m.hit_read(&read_cut, limits) {
@@ -329,6 +333,23 @@ fn cut(s: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Lines of doctor's own sessions (`app=doctor` in the spec's prefix) are no symptom; the
+    /// same line from a service is.
+    #[test]
+    fn doctors_own_lines_are_no_symptom() {
+        let line = |app: &str| {
+            format!(
+                "2026-12-02 16:00:55 UTC [18661]: [1-1] user=postgres,db=authdb,app={app},client=172.18.0.1 \
+                 FATAL:  sorry, too many clients already"
+            )
+        };
+        let (ours, theirs) = (line("doctor"), line("auth-service"));
+        assert!(scan_with([ours.as_str()], &Limits::default()).is_empty());
+        let hits = scan_with([ours.as_str(), theirs.as_str()], &Limits::default());
+        assert_eq!(hits.len(), 1);
+        assert_eq!((hits[0].code.as_str(), hits[0].count), ("PG002", 1));
+    }
 
     #[test]
     fn real_log_lines_map_to_their_problem() {

@@ -851,3 +851,45 @@ fn maxmemory_equal_to_the_container_limit_is_confirmed_and_the_kernel_kills_redi
     assert!(evidence(&v, "RD002", "maxmemory-over-container-limit").contains("OOM-killed Redis"), "{rd002:#}");
     assert_ne!(rd002["status"], "ok", "{rd002:#}");
 }
+
+/// Issue 13, a crash at start: postgres whose data directory is not empty (and holds no
+/// cluster) exits at once with initdb's reason in its log. DK002 carries the last log lines,
+/// and the first screen (the compact table) and the Markdown report show the initdb line.
+#[test]
+fn a_crash_at_start_shows_the_line_that_explains_it() {
+    let Some(lab) = Lab::new() else { return };
+    let script = "mkdir -p /var/lib/pgx && echo stray > /var/lib/pgx/leftover && PGDATA=/var/lib/pgx exec /entrypoint.sh postgres";
+    lab.run(ContainerSpec {
+        name: "postgres".into(),
+        image: image(Image::Postgres),
+        env: vec![("POSTGRES_PASSWORD".into(), PG_PASSWORD.into())],
+        entrypoint: Some("sh".into()),
+        cmd: vec!["-c".into(), script.into()],
+        ..Default::default()
+    });
+    lab.wait_until("postgres", "exited", |i| i["State"]["Status"] == "exited");
+    let v = json(&doctor_in(&lab, "", &["docker"], &[]));
+    let last = &check(&v, "DK002")["evidence"]["last_log_lines"];
+    let lines: Vec<&str> =
+        last[lab.name("postgres")].as_array().into_iter().flatten().filter_map(|l| l.as_str()).collect();
+    assert!(
+        lines.iter().any(|l| l.contains("initdb: error:") && l.contains("not empty")),
+        "{last:#}\n{}",
+        lab.logs("postgres")
+    );
+    for format in ["table", "markdown"] {
+        let (mut cmd, dir) = doctor();
+        let mut toml = String::new();
+        for s in SERVICES {
+            toml.push_str(&format!("[services.{s}]\ncontainer = \"{}\"\n\n", lab.name(s)));
+        }
+        std::fs::write(dir.path().join("doctor.toml"), toml).unwrap();
+        let out = run(cmd.args(["docker", "--format", format, "--timeout", "3s"]).env("COLUMNS", "120"));
+        assert!(
+            out.stdout.contains("initdb: error: directory \"/var/lib/pgx\" exists but is not empty"),
+            "{format}:\n{}",
+            out.stdout
+        );
+        assert!(!out.combined().contains(PG_PASSWORD));
+    }
+}

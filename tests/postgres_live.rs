@@ -551,3 +551,62 @@ fn pools_that_cannot_fit_the_slots_are_oversubscribed_and_their_idle_sessions_ar
         cause(&v, "PG002", "pool-oversubscribed")["evidence"].as_str().unwrap().contains("within the 97 usable slots")
     );
 }
+
+/// Issue 13, a stale copy of `.env`: doctor's own password is refused while the services'
+/// own credential (a container's `DATABASE_URL`, handed to the probe as the stack module hands
+/// it) logs in. For real: the probe makes both logins against a live server under the spec's
+/// log prefix, PG001 says "only doctor's credential is stale" as a warning with
+/// `wrong-password` ruled out (no `ALTER USER` for a healthy stack); the services' credential
+/// refused too is the stack's `wrong-password`; nothing to compare with claims nothing.
+#[test]
+fn a_stale_env_is_doctors_own_finding_not_the_stacks() {
+    use doctor::probe::postgres::{PgProbeConfig, StackCredential, gather};
+    use doctor::problems::postgres::pg001_cannot_connect::{Cause, diagnose};
+    use doctor::report::{Status, Verdict};
+    let Some(pg) = server(PgOptions {
+        settings: vec![("log_line_prefix".into(), "%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ".into())],
+        ..PgOptions::default()
+    }) else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let probe = |stack_credential: Option<StackCredential>| {
+        rt.block_on(gather(&PgProbeConfig {
+            url: pg.url("postgres", "Stale-Copy-Pw-0000", "authdb"),
+            url_source: "DATABASE_URL (.env)".into(),
+            admin_url: None,
+            admin_source: String::new(),
+            route: None,
+            timeout: Duration::from_secs(5),
+            app: Default::default(),
+            app_only: false,
+            stack_credential,
+        }))
+    };
+    let theirs = StackCredential {
+        user: "postgres".into(),
+        password: pg.superuser_password.clone(),
+        source: "DATABASE_URL of auth-service (container environment)".into(),
+    };
+    let facts = probe(Some(theirs.clone()));
+    let login = facts.stack_login.as_ref().expect("the services' credential was tried");
+    assert!(login.conn.result.is_ok(), "{login:?}");
+    let f = diagnose(&facts);
+    assert_eq!(f.status, Status::Warning, "{}", f.summary.en());
+    assert!(f.summary.en().contains("the credential from DATABASE_URL (.env) is stale"), "{}", f.summary.en());
+    assert_eq!(f.verdict_of(Cause::DoctorCredentialStale), Some(Verdict::Confirmed));
+    assert_eq!(f.verdict_of(Cause::WrongPassword), Some(Verdict::RuledOut));
+    let ev = f.causes.iter().find(|c| c.id == "doctor-credential-stale").unwrap().evidence.en();
+    assert!(ev.contains("logs in as postgres") && ev.contains(&login.password_fingerprint), "{ev}");
+    assert!(!format!("{facts:?}{ev}").contains(&pg.superuser_password));
+
+    // The services' credential refused too: the stack's password is wrong, not only doctor's.
+    let facts = probe(Some(StackCredential { password: "Also-Stale-1111".into(), ..theirs }));
+    let f = diagnose(&facts);
+    assert_eq!(f.status, Status::Critical);
+    assert_eq!(f.verdict_of(Cause::DoctorCredentialStale), Some(Verdict::RuledOut));
+    assert_eq!(f.verdict_of(Cause::WrongPassword), Some(Verdict::Confirmed));
+    // Nothing to compare with: nothing is claimed.
+    let f = diagnose(&probe(None));
+    assert_eq!(f.verdict_of(Cause::DoctorCredentialStale), Some(Verdict::Unchecked));
+}

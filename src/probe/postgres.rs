@@ -28,6 +28,40 @@ pub struct PgProbeConfig {
     pub app: PgAppRequest,
     /// Only `app` is wanted (no PostgreSQL check runs): skip the server-wide reads.
     pub app_only: bool,
+    /// The services' own credential (a running container's `DATABASE_URL`, else the postgres
+    /// container's `POSTGRES_USER`/`POSTGRES_PASSWORD`), tried only when the server refuses
+    /// doctor's own password: it tells a stale `.env` of the operator from a server that
+    /// refuses the stack.
+    pub stack_credential: Option<StackCredential>,
+}
+
+/// A user and password the stack's services use, and where doctor read them.
+#[derive(Clone, PartialEq)]
+pub struct StackCredential {
+    pub user: String,
+    pub password: String,
+    pub source: String,
+}
+
+impl std::fmt::Debug for StackCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "StackCredential {{ user: {:?}, password: {:?}, source: {:?} }}",
+            self.user,
+            redact::MASK,
+            self.source
+        )
+    }
+}
+
+/// The second login, with the services' own credential, after doctor's own was refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StackLogin {
+    /// Where the credential is from (`DATABASE_URL of auth-service (container environment)`).
+    pub source: String,
+    pub password_fingerprint: String,
+    pub conn: Conn,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,6 +231,13 @@ pub struct PgFacts {
     pub statements: Option<Statements>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_data: Option<PgAppFacts>,
+    /// The fingerprint of the password doctor sent on the application connection (none sent:
+    /// `None`), to compare with the services' own by fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_fingerprint: Option<String>,
+    /// Set when doctor's own password was refused and the services' own credential was tried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack_login: Option<StackLogin>,
     /// Queries that failed, with why (redacted).
     pub query_errors: Vec<String>,
     pub timings: Vec<Timing>,
@@ -258,6 +299,7 @@ pub async fn gather(cfg: &PgProbeConfig) -> PgFacts {
     };
     facts.url_notes = app_url.notes.clone();
     facts.target = format!("postgres@{}:{}/{}", app_url.host, app_url.port, app_url.dbname);
+    facts.password_fingerprint = app_url.password.as_deref().map(redact::fingerprint);
 
     let mut app_url = app_url;
     let mut host_override = None;
@@ -310,6 +352,14 @@ pub async fn gather(cfg: &PgProbeConfig) -> PgFacts {
     };
     facts.app = Some(app_conn);
     facts.admin = admin_conn;
+    if let Some(login) = stack_login(cfg, &app_url, &facts, host_override.as_deref(), deadline).await {
+        facts.timings.push(Timing {
+            step: "connect stack".into(),
+            ms: login.conn.latency_ms,
+            ok: login.conn.result.is_ok(),
+        });
+        facts.stack_login = Some(login);
+    }
 
     // Cluster-wide views from the admin connection when there is one; per-database views
     // from the application connection (they describe the database the services use).
@@ -367,6 +417,30 @@ pub async fn gather(cfg: &PgProbeConfig) -> PgFacts {
     facts.timings.extend(cluster.timings);
     facts.timings.extend(per_db.timings);
     facts
+}
+
+/// When the server refused doctor's own password: one login, at the same address and database,
+/// with the services' own credential when it is another password. Connected and closed at once.
+async fn stack_login(
+    cfg: &PgProbeConfig,
+    app_url: &PgUrl,
+    facts: &PgFacts,
+    host_override: Option<&str>,
+    deadline: Instant,
+) -> Option<StackLogin> {
+    let refused = matches!(facts.app_error()?.kind, PgErrorKind::WrongPassword | PgErrorKind::PasswordMissing);
+    let cred = cfg.stack_credential.as_ref().filter(|_| refused)?;
+    let fp = redact::fingerprint(&cred.password);
+    if facts.password_fingerprint.as_deref() == Some(fp.as_str()) && app_url.user == cred.user {
+        return None;
+    }
+    let mut u = app_url.clone();
+    u.user = cred.user.clone();
+    u.password = Some(cred.password.clone());
+    let mut timings = Vec::new();
+    let (conn, client) = connect(&u, host_override, deadline, &mut timings, "stack").await;
+    drop(client);
+    Some(StackLogin { source: cred.source.clone(), password_fingerprint: fp, conn })
 }
 
 pub(super) async fn connect(

@@ -95,7 +95,7 @@ pub fn with_logs(c: ContainerFacts, hits: &[(&str, &str)]) -> ContainerFacts {
             cause: None,
         })
         .collect();
-    ContainerFacts { logs: Some(LogFacts { since_s: 600, lines: 200, hits, error: None }), ..c }
+    ContainerFacts { logs: Some(LogFacts { since_s: 600, lines: 200, hits, error: None, last_lines: vec![] }), ..c }
 }
 
 pub fn env(name: &str, value: &str) -> EnvVar {

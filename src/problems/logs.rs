@@ -10,27 +10,56 @@ use crate::t;
 use crate::text::Text;
 use crate::triage::LogHit;
 
-/// "postgres logged "FATAL: ..." 37 times in the last 10m (latest: ...)".
+/// "postgres logged "FATAL: ..." 37 times in the last 10m, the last at 2026-12-02 06:53:46 UTC
+/// (latest: ...)".
 fn logged(c: &ContainerFacts, h: &LogHit, window: &str) -> Text {
-    t!(
-        "shared/logged",
-        container = &c.name,
-        signature = format!("{:?}", h.signature),
-        count = h.count,
-        window = window,
-        sample = &h.sample
-    )
+    let signature = format!("{:?}", h.signature);
+    match h.last_at.as_deref().map(short_time) {
+        Some(at) => t!(
+            "shared/logged-at",
+            container = &c.name,
+            signature = signature,
+            count = h.count,
+            window = window,
+            at = at,
+            sample = &h.sample
+        ),
+        None => t!(
+            "shared/logged",
+            container = &c.name,
+            signature = signature,
+            count = h.count,
+            window = window,
+            sample = &h.sample
+        ),
+    }
+}
+
+/// Docker's `2026-12-02T06:53:46.123456789Z` as `2026-12-02 06:53:46 UTC`; any other time as
+/// written.
+fn short_time(at: &str) -> String {
+    let b = at.as_bytes();
+    if b.len() >= 20 && b[10] == b'T' && at.ends_with('Z') && at.is_char_boundary(19) {
+        return format!("{} {} UTC", &at[..10], &at[11..19]);
+    }
+    at.to_string()
 }
 
 pub fn attach(f: &mut Finding, docker: &DockerFacts) {
     let mut lines = Vec::new();
     let mut total = 0;
+    // The newest matching line of all: (its time, container, sample).
+    let mut newest: Option<(&str, &str, &str)> = None;
     for c in docker.containers.iter().filter_map(|l| l.container.as_ref()) {
         let Some(logs) = &c.logs else { continue };
         for h in logs.hits.iter().filter(|h| h.code == f.code) {
             total += h.count;
             let window = secs(logs.since_s as f64);
             lines.push(logged(c, h, &window));
+            let at = h.last_at.as_deref().unwrap_or("");
+            if newest.is_none_or(|(t, _, _)| at > t) {
+                newest = Some((at, &c.name, &h.sample));
+            }
         }
     }
     if lines.is_empty() {
@@ -41,7 +70,17 @@ pub fn attach(f: &mut Finding, docker: &DockerFacts) {
     if f.status == Status::Ok {
         f.status = Status::Warning;
         let summary = std::mem::take(&mut f.summary);
-        f.summary = crate::t!("shared/but-logged", summary = summary, total = total);
+        f.summary = match newest {
+            Some((at, container, sample)) if !at.is_empty() => crate::t!(
+                "shared/but-logged-newest",
+                summary = summary,
+                total = total,
+                container = container,
+                at = short_time(at),
+                sample = sample
+            ),
+            _ => crate::t!("shared/but-logged", summary = summary, total = total),
+        };
     }
 }
 

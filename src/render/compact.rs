@@ -134,6 +134,7 @@ fn root_block(c: &Check, lang: Lang, style: Style, width: usize) -> Vec<String> 
     if let Some(t) = c.evidence.get("token") {
         out.extend(wrap_prose(&super::table::token_line(t, lang), width, "    ", "      "));
     }
+    out.extend(last_log_lines(c, lang, width));
     let mut applying: Vec<_> =
         c.causes.iter().filter(|k| matches!(k.verdict, Verdict::Confirmed | Verdict::Suspected)).collect();
     applying.sort_by_key(|k| k.verdict != Verdict::Confirmed);
@@ -156,6 +157,26 @@ fn root_block(c: &Check, lang: Lang, style: Style, width: usize) -> Vec<String> 
             Lang::Ja => format!("    対処（{}）:", k.id),
         });
         out.extend(wrap(&k.remedy, width, "      "));
+    }
+    out
+}
+
+/// The most containers whose last log lines the root block shows.
+const LOG_CONTAINERS: usize = 2;
+
+/// What an ended container last wrote (`last_log_lines`: container → lines), one line each,
+/// cut to the width: at most [`LOG_CONTAINERS`] × (1 + 5) lines of the root block's 25.
+pub(super) fn last_log_lines(c: &Check, lang: Lang, width: usize) -> Vec<String> {
+    let Some(serde_json::Value::Object(by)) = c.evidence.get("last_log_lines") else { return vec![] };
+    let mut out = Vec::new();
+    for (name, lines) in by.iter().take(LOG_CONTAINERS) {
+        out.push(match lang {
+            Lang::En => format!("    last log lines of {name}:"),
+            Lang::Ja => format!("    {name} の最後のログ:"),
+        });
+        for l in lines.as_array().into_iter().flatten().filter_map(|l| l.as_str()) {
+            out.push(truncate(&format!("      │ {l}"), width));
+        }
     }
     out
 }

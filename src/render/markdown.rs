@@ -79,6 +79,18 @@ pub fn report(r: &Report) -> String {
             ));
         }
         m.push('\n');
+        // What an ended container last wrote, as it wrote it.
+        if let Some(serde_json::Value::Object(by)) = c.evidence.get("last_log_lines") {
+            for (name, lines) in by {
+                m.push_str(&tr(l, format!("Last log lines of `{name}`:\n\n"), format!("`{name}` の最後のログ:\n\n")));
+                m.push_str("```\n");
+                for line in lines.as_array().into_iter().flatten().filter_map(|x| x.as_str()) {
+                    m.push_str(&line.replace("```", "` ` `"));
+                    m.push('\n');
+                }
+                m.push_str("```\n\n");
+            }
+        }
     }
 
     let remedies: Vec<_> = findings

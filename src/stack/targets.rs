@@ -58,6 +58,8 @@ pub struct PgTarget {
     pub admin_source: String,
     /// Where the URL's host is from this host, when it was written for the containers.
     pub route: Option<Route>,
+    /// The services' own credential, from a running container, to try when doctor's is refused.
+    pub stack_credential: Option<crate::probe::postgres::StackCredential>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -301,7 +303,37 @@ fn postgres<'a>(src: &Sources<'a>, flags: &Flags) -> (PgTarget, Origin<'a>, Stri
     if let Some(a) = &admin_url {
         crate::config::register_url_password(a);
     }
-    (PgTarget { url, url_source, admin_url, admin_source, route }, cred_origin, detail)
+    let stack_credential = stack_credential(src);
+    (PgTarget { url, url_source, admin_url, admin_source, route, stack_credential }, cred_origin, detail)
+}
+
+/// The credential the running stack logs in to PostgreSQL with: a client container's
+/// `DATABASE_URL` (the one agreeing with the postgres container's `POSTGRES_PASSWORD` when
+/// they differ), else the postgres container's own `POSTGRES_USER`/`POSTGRES_PASSWORD`. Only
+/// what runs counts here: the repositories' `.env` files are what the operator may have copied.
+fn stack_credential(src: &Sources) -> Option<crate::probe::postgres::StackCredential> {
+    use crate::probe::postgres::StackCredential;
+    let server = src.found("postgres");
+    let server_pw = server.and_then(|f| f.env.get("POSTGRES_PASSWORD")).filter(|p| !p.is_empty());
+    let mut clients = Vec::new();
+    for role in CLIENTS {
+        let Some(f) = src.found(role) else { continue };
+        let Some(v) = f.env.get("DATABASE_URL") else { continue };
+        let Ok(u) = crate::urls::parse_postgres(v) else { continue };
+        let Some(password) = u.password.filter(|p| !p.is_empty()) else { continue };
+        let source = Origin::Container(f.facts.name.as_str()).describe("DATABASE_URL");
+        clients.push(StackCredential { user: u.user, password, source });
+    }
+    let agreeing = clients.iter().position(|c| Some(&c.password) == server_pw);
+    if let Some(i) = agreeing.or((!clients.is_empty()).then_some(0)) {
+        return Some(clients.swap_remove(i));
+    }
+    let f = server?;
+    Some(StackCredential {
+        user: f.env.get("POSTGRES_USER").filter(|u| !u.is_empty()).cloned().unwrap_or_else(|| "postgres".into()),
+        password: server_pw?.clone(),
+        source: Origin::Container(f.facts.name.as_str()).describe("POSTGRES_PASSWORD"),
+    })
 }
 
 /// The superuser connection on the application's server, database `postgres`.

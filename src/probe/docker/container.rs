@@ -5,7 +5,7 @@
 //! `exec`); this file only decides what runs when.
 
 use super::exec::{exec_read, read_inside};
-use super::logs::read_logs;
+use super::logs::{last_lines, read_logs};
 use super::stats::{
     CPU_FILES, FIRST_LOOK, HOST_CPU_WINDOW, cpu_count, cpu_share, host_cpu_reading, host_look, one_shot,
     parse_cpu_reading, parse_inside_stats, parse_proc_net_tcp, stats_from,
@@ -180,11 +180,17 @@ async fn look_inside(
             }
         };
         f.stats = stats;
+        let mut logs = logs;
+        if f.status == "restarting" {
+            logs.last_lines = last_lines(docker, &id, deadline).await;
+        }
         f.logs = Some(logs);
         f.listening = Some(listening);
     } else {
         let id = c.id.clone().unwrap_or_default();
-        f.logs = Some(read_logs(docker, &id, cfg, deadline).await);
+        let (mut logs, last) = tokio::join!(read_logs(docker, &id, cfg, deadline), last_lines(docker, &id, deadline));
+        logs.last_lines = last;
+        f.logs = Some(logs);
     }
     f
 }

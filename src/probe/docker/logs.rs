@@ -15,6 +15,40 @@ use tokio::time::Instant;
 
 const LOG_BYTES_CAP: usize = 4 << 20;
 
+/// How many of an ended container's last lines are kept.
+pub const LAST_LINES: usize = 5;
+/// Lines asked of the engine for them (blank ones are dropped), and the size they may take.
+const LAST_TAIL: usize = 40;
+const LAST_BYTES_CAP: usize = 256 << 10;
+
+/// The last [`LAST_LINES`] non-empty log lines of a container, whenever they were written (an
+/// exited container's reason may be hours old), without Docker's timestamps, scrubbed, each
+/// cut to 300 characters. Empty when nothing could be read in time.
+pub(super) async fn last_lines(docker: &Docker, id: &str, deadline: Instant) -> Vec<String> {
+    let opts = LogsOptionsBuilder::default().stdout(true).stderr(true).tail(&LAST_TAIL.to_string()).build();
+    let mut stream = docker.logs(id, Some(opts));
+    let mut text = String::new();
+    while let Some(Some(Ok(chunk))) = until(deadline, stream.next()).await {
+        text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+        if text.len() > LAST_BYTES_CAP {
+            break;
+        }
+    }
+    tail_lines(&text)
+}
+
+/// The last non-empty lines of a log text, scrubbed and cut.
+fn tail_lines(text: &str) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(LAST_LINES)..]
+        .iter()
+        .map(|l| {
+            let l = redact::scrub(l);
+            if l.chars().count() > 300 { l.chars().take(299).collect::<String>() + "…" } else { l }
+        })
+        .collect()
+}
+
 pub(super) async fn read_logs(docker: &Docker, id: &str, cfg: &DockerProbeConfig, deadline: Instant) -> LogFacts {
     let since = (clock::now_unix() as i64 - cfg.logs_since.as_secs() as i64).max(0);
     let opts = LogsOptionsBuilder::default()
@@ -48,7 +82,7 @@ pub(super) async fn read_logs(docker: &Docker, id: &str, cfg: &DockerProbeConfig
         }
     }
     let hits = triage::scan_with(text.lines(), &cfg.log_limits);
-    LogFacts { since_s: cfg.logs_since.as_secs(), lines: text.lines().count() as u64, hits, error }
+    LogFacts { since_s: cfg.logs_since.as_secs(), lines: text.lines().count() as u64, hits, error, last_lines: vec![] }
 }
 
 /// The recent log text of one container (for `doctor triage --container`), bounded in time and
@@ -94,4 +128,17 @@ pub async fn log_text(
         }
     }
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_last_non_empty_lines_are_kept_scrubbed() {
+        let text = "one\n\ntwo\nthree\n  \nfour\nPOSTGRES_PASSWORD=Zq3-last-line\ninitdb: error: directory \"/var/lib/postgresql/data\" exists but is not empty\n\n";
+        let got = super::tail_lines(text);
+        assert_eq!(got.len(), super::LAST_LINES);
+        assert_eq!(got[0], "two");
+        assert_eq!(got[3], "POSTGRES_PASSWORD=***");
+        assert!(got[4].starts_with("initdb: error: directory"), "{got:?}");
+    }
 }

@@ -183,6 +183,11 @@ pub struct LogFacts {
     pub lines: u64,
     pub hits: Vec<LogHit>,
     pub error: Option<String>,
+    /// For a container that is not running or restarts: its last non-empty log lines, however
+    /// old, scrubbed and cut ([`logs::LAST_LINES`] of them): the line that says why it ended
+    /// (`initdb: error: directory "…" exists but is not empty`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub last_lines: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -53,6 +53,8 @@ pub fn diagnose(view: &DockerView) -> Finding {
     let (mut exited, mut looping, mut unhealthy, mut starting): (Vec<Text>, Vec<Text>, Vec<Text>, Vec<Text>) =
         (vec![], vec![], vec![], vec![]);
     let mut down: Vec<String> = Vec::new();
+    // What the ended and looping containers last wrote: the line that says why.
+    let mut last_lines: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for l in &f.containers {
         let seen = view.seen(&l.service);
         let counted = match &seen {
@@ -78,6 +80,10 @@ pub fn diagnose(view: &DockerView) -> Finding {
             Seen::Found(c) => {
                 let state = describe_state(c);
                 let recent = c.started_age_s.is_some_and(|a| a < LOOP_WINDOW_S);
+                let ended = c.status == "restarting" || (c.restart_count >= 3 && recent) || !c.running;
+                if let Some(lines) = c.logs.as_ref().map(|l| &l.last_lines).filter(|l| ended && !l.is_empty()) {
+                    last_lines.insert(c.name.clone(), lines.clone());
+                }
                 if c.status == "restarting" || (c.restart_count >= 3 && recent) {
                     looping.push(labelled(&c.name, state));
                 } else if !c.running || c.status == "paused" {
@@ -101,6 +107,9 @@ pub fn diagnose(view: &DockerView) -> Finding {
     out.fact("running", &fine);
     // Which services are down, so that the report can say which other failures this explains.
     out.fact("not_running", &down);
+    if !last_lines.is_empty() {
+        out.fact("last_log_lines", &last_lines);
+    }
     let ok = t!("DK002/running", names = fine.join(", "));
     let verdict = |v: &Vec<Text>| {
         if v.is_empty() { (RuledOut, ok.clone()) } else { (Confirmed, Text::join(v.clone(), Sep::Clauses)) }
@@ -141,5 +150,38 @@ pub fn diagnose(view: &DockerView) -> Finding {
         out.status(Status::Warning, Text::join(starting, Sep::Clauses))
     } else {
         out.status(Status::Ok, t!("DK002/all-running", count = fine.len()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::of::docker::LogFacts;
+    use crate::problems::fixtures::{engine, exited, running, view};
+
+    fn with_last(
+        mut c: crate::facts::of::docker::ContainerFacts,
+        lines: &[&str],
+    ) -> crate::facts::of::docker::ContainerFacts {
+        c.logs = Some(LogFacts { last_lines: lines.iter().map(|l| l.to_string()).collect(), ..Default::default() });
+        c
+    }
+
+    /// The line that explains a crash at start goes with the finding; a running container's
+    /// last lines say nothing about why anything ended and are left out.
+    #[test]
+    fn an_ended_containers_last_lines_are_evidence() {
+        let initdb = "initdb: error: directory \"/var/lib/postgresql/data\" exists but is not empty";
+        let d = engine(vec![
+            with_last(exited("postgres", 1), &["fixing permissions", initdb]),
+            with_last(running("redis"), &["Ready"]),
+        ]);
+        let f = diagnose(&view(&d));
+        assert_eq!(f.status, Status::Critical);
+        let last = &f.evidence["last_log_lines"];
+        assert_eq!(last["postgres"][1], initdb, "{last}");
+        assert!(last.get("redis").is_none(), "{last}");
+        let d = engine(vec![with_last(running("postgres"), &["ready"])]);
+        assert!(diagnose(&view(&d)).evidence.get("last_log_lines").is_none());
     }
 }

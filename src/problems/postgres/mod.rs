@@ -42,8 +42,17 @@ fn with_engine_pg001(out: &mut Finding, f: &PgFacts, docker: &DockerView) {
         let server_fp = c.env("POSTGRES_PASSWORD").and_then(|e| e.fingerprint.clone());
         let judged = engine::password_mismatch(docker, "postgres", server_fp.as_deref(), Some(&user));
         let rejected = out.verdict_of(Pg001::WrongPassword) == Some(Verdict::Confirmed);
+        let stack_ok = f.stack_login.as_ref().is_some_and(|l| l.conn.result.is_ok());
+        let ours = f.password_fingerprint.as_deref();
         match judged {
-            Some((Verdict::RuledOut, ev)) if rejected => {
+            // The services' own login worked: only a service whose password differs matters.
+            Some((Verdict::Confirmed, ev)) if stack_ok => {
+                engine::apply(out, Pg001::WrongPassword, Some((Verdict::Confirmed, ev)))
+            }
+            _ if stack_ok => {}
+            // doctor sent the server's own POSTGRES_PASSWORD and was refused: the data
+            // directory was initialised with another one.
+            Some((Verdict::RuledOut, ev)) if rejected && ours.is_some() && ours == server_fp.as_deref() => {
                 let old = out
                     .causes
                     .iter()
@@ -56,7 +65,38 @@ fn with_engine_pg001(out: &mut Finding, f: &PgFacts, docker: &DockerView) {
                     Some((Verdict::Confirmed, crate::t!("PG001/stored-password-differs", before = old, compared = ev))),
                 );
             }
+            // doctor's own password is another one than the stack's: its refusal says nothing
+            // about theirs, and the credential doctor read is the likelier culprit.
+            Some((Verdict::RuledOut, ev)) if rejected => {
+                let differs = crate::t!(
+                    "PG001/own-password-differs",
+                    fingerprint = ours.unwrap_or("-"),
+                    source = &f.url_source,
+                    compared = ev
+                );
+                engine::apply(out, Pg001::WrongPassword, Some((Verdict::Suspected, differs.clone())));
+                if out.verdict_of(Pg001::DoctorCredentialStale) == Some(Verdict::Unchecked) {
+                    engine::apply(out, Pg001::DoctorCredentialStale, Some((Verdict::Suspected, differs)));
+                }
+            }
             other => engine::apply(out, Pg001::WrongPassword, other),
+        }
+        // doctor sent exactly what the services send: a stale copy is ruled out.
+        if out.verdict_of(Pg001::DoctorCredentialStale) == Some(Verdict::Unchecked)
+            && let Some(fp) = ours
+        {
+            let same: Vec<String> = engine::links_to(docker, "postgres")
+                .iter()
+                .filter(|l| l.var.password_fingerprint.as_deref() == Some(fp))
+                .map(|l| format!("{} {}", l.client.name, l.var.name))
+                .collect();
+            if !same.is_empty() {
+                engine::apply(
+                    out,
+                    Pg001::DoctorCredentialStale,
+                    Some((Verdict::RuledOut, crate::t!("PG001/same-as-services", names = same.join(", ")))),
+                );
+            }
         }
     }
     escalate(out, [Pg001::ContainerStopped, Pg001::NetworkIsolated, Pg001::WrongPassword]);

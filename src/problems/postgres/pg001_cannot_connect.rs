@@ -17,6 +17,7 @@ crate::causes! {
     BadDatabaseUrl = "bad-database-url",
     NetworkIsolated = "network-isolated",
     DatabaseMissing = "database-missing",
+    DoctorCredentialStale = "doctor-credential-stale",
 }
 
 pub static PROBLEM: Problem = Problem {
@@ -48,7 +49,13 @@ pub fn diagnose(f: &PgFacts) -> Finding {
         out = out.status(Status::Critical, t!("PG001/url-unusable", source = &f.url_source, what = what.clone()));
         out.cause(Cause::BadDatabaseUrl, Confirmed, what.clone());
         out.causes_all(
-            &[Cause::ContainerStopped, Cause::WrongPassword, Cause::NetworkIsolated, Cause::DatabaseMissing],
+            &[
+                Cause::ContainerStopped,
+                Cause::WrongPassword,
+                Cause::NetworkIsolated,
+                Cause::DatabaseMissing,
+                Cause::DoctorCredentialStale,
+            ],
             Unchecked,
             t!("PG001/not-tried-url-unusable"),
         );
@@ -56,6 +63,7 @@ pub fn diagnose(f: &PgFacts) -> Finding {
     }
     let notes: Vec<Text> = f.url_notes.iter().map(|n| n.text.clone()).collect();
     let Some(app) = &f.app else {
+        out.cause(Cause::DoctorCredentialStale, Unchecked, t!("PG001/no-attempt"));
         return out.status(Status::Unknown, t!("PG001/no-attempt"));
     };
     out.fact("address", &app.address);
@@ -71,6 +79,7 @@ pub fn diagnose(f: &PgFacts) -> Finding {
                 t!("PG001/connected", user = &app.user, db = &app.db, ms = app.latency_ms, version = &c.server_version);
             out.cause(Cause::ContainerStopped, RuledOut, t!("PG001/server-answered-ok"));
             out.cause(Cause::WrongPassword, RuledOut, t!("PG001/credentials-accepted"));
+            out.cause(Cause::DoctorCredentialStale, RuledOut, t!("PG001/credentials-accepted"));
             let mut url_evidence = shape_ok;
             if !notes.is_empty() {
                 url_evidence = Text::join(std::iter::once(url_evidence).chain(notes.iter().cloned()), Sep::Clauses);
@@ -244,12 +253,77 @@ pub fn diagnose(f: &PgFacts) -> Finding {
                     (Status::Critical, t!("PG001/connection-failed", address = addr, message = &e.message))
                 }
             };
+            let (status, summary) = own_credential(&mut out, f, status, summary);
             // "<summary> (<how the host was reached>)": the same brackets in both languages.
             let summary = match via {
                 Some(v) => Text::join([summary, " (".into(), v, ")".into()], Sep::Concat),
                 None => summary,
             };
             out.status(status, summary)
+        }
+    }
+}
+
+/// `doctor-credential-stale`: whether the password refused was only doctor's. After a refusal
+/// the probe logs in once with the services' own credential (`stack_login`): accepted, the
+/// stack is fine and the credential doctor read is stale (its own finding, a warning, and
+/// `wrong-password` is ruled out); refused too, the stack's password is wrong. Before the
+/// password was checked, or with no credential of the services, nothing is known yet (the
+/// engine's fingerprints may still tell, see `with_engine_pg001`).
+fn own_credential(out: &mut Finding, f: &PgFacts, status: Status, summary: Text) -> (Status, Text) {
+    let refused =
+        matches!(f.app_error().map(|e| &e.kind), Some(PgErrorKind::WrongPassword | PgErrorKind::PasswordMissing));
+    if !refused {
+        out.cause(Cause::DoctorCredentialStale, Unchecked, t!("PG001/password-not-asked"));
+        return (status, summary);
+    }
+    let ours = f.password_fingerprint.as_deref().unwrap_or("-");
+    let Some(login) = &f.stack_login else {
+        out.cause(Cause::DoctorCredentialStale, Unchecked, t!("PG001/no-stack-credential"));
+        return (status, summary);
+    };
+    out.fact("stack_login_source", &login.source);
+    let theirs = &login.password_fingerprint;
+    match &login.conn.result {
+        Ok(_) => {
+            let evidence = t!(
+                "PG001/own-credential-stale",
+                source = &f.url_source,
+                fingerprint = ours,
+                stack_source = &login.source,
+                stack_fingerprint = theirs,
+                user = &login.conn.user
+            );
+            out.cause(Cause::DoctorCredentialStale, Confirmed, evidence);
+            out.forget(Cause::WrongPassword);
+            out.cause(
+                Cause::WrongPassword,
+                RuledOut,
+                t!("PG001/stack-credential-accepted", stack_source = &login.source),
+            );
+            (Status::Warning, t!("PG001/only-doctor-refused", source = &f.url_source))
+        }
+        Err(e) if matches!(e.kind, PgErrorKind::WrongPassword | PgErrorKind::PasswordMissing) => {
+            out.cause(
+                Cause::DoctorCredentialStale,
+                RuledOut,
+                t!("PG001/stack-credential-refused-too", stack_source = &login.source, user = &login.conn.user),
+            );
+            (status, summary)
+        }
+        Err(e) => {
+            out.cause(
+                Cause::DoctorCredentialStale,
+                Suspected,
+                t!(
+                    "PG001/stack-login-failed",
+                    fingerprint = ours,
+                    stack_source = &login.source,
+                    stack_fingerprint = theirs,
+                    message = &e.message
+                ),
+            );
+            (status, summary)
         }
     }
 }
@@ -265,7 +339,7 @@ mod tests {
     fn healthy_is_ok_with_every_cause_ruled_out() {
         let f = diagnose(&healthy());
         assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
-        assert_eq!(f.causes.len(), 5);
+        assert_eq!(f.causes.len(), 6);
         assert!(f.causes.iter().all(|c| c.verdict == RuledOut), "{:?}", f.causes);
     }
 
