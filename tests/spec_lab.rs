@@ -7,7 +7,7 @@
 mod support;
 
 use serde_json::Value;
-use support::report::{check, evidence, verdict};
+use support::report::{cause, check, evidence, verdict};
 use support::spec_stack::{LOGIN_EMAIL, LOGIN_PASSWORD, Layout, SpecStack};
 
 fn json(out: &support::Output) -> Value {
@@ -219,6 +219,21 @@ fn layout_a_healthy_with_no_configuration_then_each_fault_by_its_row() {
     let rd001 = check(&v, "RD001");
     assert!(!rd001.to_string().contains("docker exec redis "), "{rd001:#}");
     assert!(rd001.to_string().contains("docker exec ai-micro-redis "), "{rd001:#}");
+    // DK002's fix is a command to paste: the stopped role filled in, its compose directory.
+    let fix = cause(&v, "DK002", "container-exited")["remedy"].as_str().unwrap().to_string();
+    assert!(!fix.contains("<service>"), "{fix}");
+    assert!(fix.contains("docker logs ai-micro-redis --tail 100"), "{fix}");
+    assert!(fix.contains("&& docker compose up -d redis"), "{fix}");
+    // The first screen shows it under the root cause, within 25 lines for it.
+    let table = stack.doctor(&["all"]);
+    // (a long command continues with ` \` on the next line: joined, it is the one to paste)
+    let pasted = table.stdout.replace(" \\\n", " ").split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(pasted.contains("&& docker compose up -d redis"), "{}", table.stdout);
+    let root: Vec<&str> =
+        table.stdout.lines().skip_while(|l| !l.contains("DK002")).take_while(|l| !l.is_empty()).collect();
+    assert!(!root.is_empty() && root.len() <= 25, "{} lines for DK002:\n{}", root.len(), table.stdout);
+    assert!(root.iter().any(|l| l.contains("↳") && l.contains("RD001")), "RD001 folds under DK002:\n{}", table.stdout);
+    assert!(table.stdout.lines().count() < 45, "{}", table.stdout);
 }
 
 #[test]

@@ -84,8 +84,12 @@ pub fn run(s: &Settings, g: &Global, target: Target) -> i32 {
         let mut report = Report::build(&command, findings, s.lang, started_at, crate::probe::ms(t.elapsed()));
         if let Some(stack) = &facts.stack {
             // Remedies name the containers and compose directories of this stack.
-            for k in report.checks.iter_mut().flat_map(|c| c.causes.iter_mut()) {
-                k.remedy = crate::stack::commands::personalize(&k.remedy, stack);
+            for c in report.checks.iter_mut() {
+                let roles = crate::stack::commands::check_roles(c, stack);
+                for k in c.causes.iter_mut() {
+                    let filled = crate::stack::commands::fill_service(&k.remedy, &roles);
+                    k.remedy = crate::stack::commands::personalize(&filled, stack);
+                }
             }
         }
         report.select(&s.only, &s.skip);

@@ -115,6 +115,7 @@ pub fn report(r: &Report, style: Style) -> String {
         let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
         for c in &skipped {
             match groups.iter_mut().find(|(why, _)| *why == c.summary) {
+                Some((_, codes)) if codes.contains(&c.code.as_str()) => {}
                 Some((_, codes)) => codes.push(&c.code),
                 None => groups.push((&c.summary, vec![&c.code])),
             }

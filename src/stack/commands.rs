@@ -48,6 +48,44 @@ fn words(text: &str) -> Vec<(usize, &str)> {
 }
 
 /// The runbook's text with the stack's own names in its commands.
+/// The roles a check is about, for the runbook's `<service>` placeholder: the containers DK002
+/// found down, else the role its target starts with (`user-api http://…`).
+pub fn check_roles(check: &crate::report::Check, stack: &Stack) -> Vec<String> {
+    if let Some(down) = check.evidence.get("not_running").and_then(|v| v.as_array()) {
+        return down.iter().filter_map(|v| v.as_str()).map(str::to_string).collect();
+    }
+    let first = check.target.split([' ', '@', '/']).next().unwrap_or("");
+    match stack.member(first) {
+        Some(m) => vec![m.role.clone()],
+        None => Vec::new(),
+    }
+}
+
+/// Fills the runbook's `<service>` with the roles the check is about, so that the command can
+/// be pasted: one role everywhere; several only where a command takes several
+/// (`docker compose up -d a b`), other lines keep the placeholder. `personalize` then turns the
+/// roles into this stack's containers and compose services.
+pub fn fill_service(text: &str, roles: &[String]) -> String {
+    const PH: &str = "<service>";
+    if !text.contains(PH) || roles.is_empty() {
+        return text.to_string();
+    }
+    if roles.len() == 1 {
+        return text.replace(PH, &roles[0]);
+    }
+    let all = roles.join(" ");
+    text.lines()
+        .map(|l| {
+            if l.contains("docker compose up -d <service>") {
+                l.replace("docker compose up -d <service>", &format!("docker compose up -d {all}"))
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 pub fn personalize(text: &str, stack: &Stack) -> String {
     if !text.contains("docker ") {
         return text.to_string();
@@ -156,6 +194,19 @@ fn shell_word(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_service_placeholder_is_filled_with_the_checks_roles() {
+        let one = fill_service("docker logs <service> --tail 100\ndocker compose up -d <service>", &["redis".into()]);
+        assert_eq!(one, "docker logs redis --tail 100\ndocker compose up -d redis");
+        let two = fill_service(
+            "docker logs <service> --tail 100\ndocker compose up -d <service>",
+            &["redis".into(), "postgres".into()],
+        );
+        assert_eq!(two, "docker logs <service> --tail 100\ndocker compose up -d redis postgres");
+        assert_eq!(fill_service("no placeholder", &["x".into()]), "no placeholder");
+        assert_eq!(fill_service("docker compose up -d <service>", &[]), "docker compose up -d <service>");
+    }
     use crate::stack::Member;
 
     fn layout_a() -> Stack {
