@@ -46,11 +46,7 @@ pub fn diagnose(view: &DockerView) -> Finding {
     if links.is_empty() {
         // Nothing to look at is no evidence that the links work: not applicable, said why.
         let running = view.found().iter().filter(|c| c.running).count();
-        let why = if running == 0 {
-            t!("shared/no-running-container")
-        } else {
-            t!("NET001/no-links", count = running)
-        };
+        let why = if running == 0 { t!("shared/no-running-container") } else { t!("NET001/no-links", count = running) };
         out.causes_all(
             &[Cause::NoSharedNetwork, Cause::NameNotResolvable, Cause::PortNotListening],
             Unchecked,

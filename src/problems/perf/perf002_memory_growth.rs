@@ -472,16 +472,30 @@ mod tests {
         d.memory_samples = Some(vec![readings("redis", 1.025, &steps, None)]);
         let f = run(&d);
         assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
-        assert_cause(&f, "memory-growth", Unchecked, "the memory sample was too short to judge growth (redis: 5 readings over 4.1s; at least 3 readings over 30s are needed): run `doctor perf --sample 60s`");
+        assert_cause(
+            &f,
+            "memory-growth",
+            Unchecked,
+            "the memory sample was too short to judge growth (redis: 5 readings over 4.1s; at least 3 readings over 30s are needed): run `doctor perf --sample 60s`",
+        );
         assert!(f.summary.en().contains("too short to judge growth"), "{}", f.summary.en());
-        assert!(f.summary.render(crate::lang::Lang::Ja).contains("短すぎて"), "{}", f.summary.render(crate::lang::Lang::Ja));
+        assert!(
+            f.summary.render(crate::lang::Lang::Ja).contains("短すぎて"),
+            "{}",
+            f.summary.render(crate::lang::Lang::Ja)
+        );
 
         // Long enough, and over 1 MB/min, but 1.2 MB over the minute: noise, not a leak.
         let steps: Vec<u64> = (0..7).map(|i| 3480 * kb + i * 200 * kb).collect();
         d.memory_samples = Some(vec![readings("redis", 10.0, &steps, None)]);
         let f = run(&d);
         assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
-        assert_cause(&f, "memory-growth", RuledOut, "redis +1.2 MB/min over 60s, 4.6 MB now: 1.2 MB over the sample, within noise");
+        assert_cause(
+            &f,
+            "memory-growth",
+            RuledOut,
+            "redis +1.2 MB/min over 60s, 4.6 MB now: 1.2 MB over the sample, within noise",
+        );
 
         // 40 MB in a minute is a lot, but in a 2 GB process it is under 5%: noise.
         let big = ContainerFacts { ..using("admin-api", 2048 * MB, None) };
@@ -516,7 +530,11 @@ mod tests {
             assert_cause(&f, "memory-growth", Confirmed, says);
             let e = f.causes.iter().find(|c| c.id == "memory-growth").unwrap().evidence.clone();
             assert!(!e.en().contains(never), "{service}: {}", e.en());
-            assert!(!e.render(crate::lang::Lang::Ja).is_empty() && e.render(crate::lang::Lang::Ja) != e.en(), "{service}: {}", e.render(crate::lang::Lang::Ja));
+            assert!(
+                !e.render(crate::lang::Lang::Ja).is_empty() && e.render(crate::lang::Lang::Ja) != e.en(),
+                "{service}: {}",
+                e.render(crate::lang::Lang::Ja)
+            );
         }
         // By image, when the container plays no role of the stack.
         assert_eq!(runtime(None, "docker.io/library/redis:7.2"), Runtime::Redis);
