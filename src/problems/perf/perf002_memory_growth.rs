@@ -56,6 +56,14 @@ pub fn diagnose(view: &DockerView, ctx: &crate::problems::Ctx) -> Finding {
         out.fact_texts("memory_growth", growth.series.iter().cloned());
     }
     let killed: Vec<Text> = containers.iter().filter_map(|c| engine::oom_kills(c)).collect();
+    if killed.is_empty() && !containers.iter().any(|c| c.running) {
+        // Stopped containers use no memory: nothing to judge but that none was OOM-killed.
+        let why = t!("shared/no-running-container");
+        out.forget(Cause::MemoryGrowth);
+        out.causes_all(&[Cause::MemoryGrowth, Cause::NearMemoryLimit], Unchecked, why.clone());
+        out.cause(Cause::OomKilled, RuledOut, t!("PERF002/no-oom-kill", count = containers.len()));
+        return out.status(Status::Skipped, why);
+    }
     let mut near: Vec<Text> = Vec::new();
     let mut usage = Vec::new();
     let mut unread = Vec::new();
@@ -542,7 +550,7 @@ mod tests {
         assert_eq!(runtime(None, "busybox"), Runtime::Unknown);
     }
 
-    /// No container at all is no evidence: skipped, saying so.
+    /// No container at all, or none running, is no evidence: skipped, saying so.
     #[test]
     fn no_container_is_skipped_not_ok() {
         let d = engine(vec![]);
@@ -552,5 +560,13 @@ mod tests {
         for (id, v) in verdicts(&f) {
             assert_eq!(v, Unchecked, "{id}");
         }
+        let f = run(&engine(vec![exited("redis", 0), exited("user-api", 0)]));
+        assert_eq!(f.status, Status::Skipped, "{}", f.summary.en());
+        assert!(f.summary.en().contains("no container of the stack is running"), "{}", f.summary.en());
+        assert_cause(&f, "oom-killed", RuledOut, "containers looked at: 2");
+        verdicts(&f);
+        // An OOM-killed container that stays down is the finding itself.
+        let dead = ContainerFacts { oom_killed: true, ..exited("admin-api", 137) };
+        assert_eq!(run(&engine(vec![dead])).status, Status::Critical);
     }
 }
