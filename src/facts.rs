@@ -107,6 +107,10 @@ pub struct Facts {
     pub auth_ms: u64,
     pub web: Option<WebFacts>,
     pub web_ms: u64,
+    /// The run's `--timeout` in milliseconds, so that silence under a too-short one is judged
+    /// as such in a replay too (0: not recorded).
+    #[serde(default)]
+    pub timeout_ms: u64,
     /// `--user-id`, so that a replay reads the same profile evidence.
     #[serde(default)]
     pub user_id: Option<String>,

@@ -285,6 +285,7 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
     let started = Instant::now();
     let use_engine = !s.no_docker && !req.areas.is_empty();
     let Found { discovered, targets } = find_stack(s, req, use_engine).await;
+    let timeout_ms = crate::probe::ms(s.timeout);
     let mut s = s.clone();
     s.timeout = s.timeout.saturating_sub(started.elapsed()).max(s.timeout / 2);
     let s = &s;
@@ -412,6 +413,7 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
         auth_ms,
         web,
         web_ms,
+        timeout_ms,
         user_id: req.user_id.clone(),
         pools: targets.pools.clone(),
         settings: crate::facts::SETTING_VARS
@@ -448,6 +450,7 @@ pub fn diagnose(facts: &Facts, areas: &[Area], ctx: &Ctx) -> Vec<Finding> {
             problems::logs::attach(f, d);
         }
     }
+    problems::timeouts::apply(facts, &mut out);
     out
 }
 
