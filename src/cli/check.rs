@@ -141,34 +141,36 @@ pub fn run(s: &Settings, g: &Global, target: Target) -> i32 {
 
 /// The critical checks a wait is still waiting for, with what they say.
 fn still_critical(report: &Report) -> Vec<String> {
-    report
-        .checks
-        .iter()
-        .filter(|c| c.status == Status::Critical)
-        .map(|c| format!("{} ({})", c.code, c.summary))
-        .collect()
+    with_status(report, Status::Critical)
+}
+
+fn with_status(report: &Report, status: Status) -> Vec<String> {
+    report.checks.iter().filter(|c| c.status == status).map(|c| format!("{} ({})", c.code, c.summary)).collect()
 }
 
 /// "ready after 7.0s (4 runs)", or "gave up after 4.0s (3 runs): still DK002 (...)".
 fn wait_end(lang: crate::lang::Lang, report: &Report, took: Duration, runs: u32) -> String {
     let took = crate::problems::secs(took.as_secs_f64());
-    let runs = if runs == 1 { "1 run".to_string() } else { format!("{runs} runs") };
-    if report.status < Status::Critical {
-        tr(
-            lang,
-            format!("ready after {took} ({runs})"),
-            format!("{took} 後に準備完了（実行 {}）", runs.replace(" runs", " 回").replace(" run", " 回")),
-        )
-    } else {
-        let still = still_critical(report).join("; ");
-        tr(
-            lang,
-            format!("gave up after {took} ({runs}): still {still}"),
-            format!(
-                "{took} 待って打ち切り（実行 {}）: まだ {still}",
-                runs.replace(" runs", " 回").replace(" run", " 回")
-            ),
-        )
+    let (en, ja) = (if runs == 1 { "1 run".to_string() } else { format!("{runs} runs") }, format!("{runs} 回"));
+    match report.status {
+        Status::Critical => {
+            let still = still_critical(report).join("; ");
+            tr(
+                lang,
+                format!("gave up after {took} ({en}): still {still}"),
+                format!("{took} 待って打ち切り（実行 {ja}）: まだ {still}"),
+            )
+        }
+        // Nothing critical is not "ready" when some check could not tell.
+        Status::Unknown => {
+            let unknown = with_status(report, Status::Unknown).join("; ");
+            tr(
+                lang,
+                format!("stopped waiting after {took} ({en}): nothing critical, but doctor could not tell {unknown}"),
+                format!("{took} で待機を終了（実行 {ja}）: 重大なものはないが、判断できなかった: {unknown}"),
+            )
+        }
+        _ => tr(lang, format!("ready after {took} ({en})"), format!("{took} 後に準備完了（実行 {ja}）")),
     }
 }
 
