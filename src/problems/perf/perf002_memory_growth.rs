@@ -136,6 +136,9 @@ const GROWTH_PER_MIN: f64 = 1024.0 * 1024.0;
 const CRITICAL_TO_LIMIT_S: f64 = 3600.0;
 /// Growth is judged only from a sample at least this long...
 pub const MIN_SPAN_S: f64 = 30.0;
+/// The sampler's readings land a little after their slot, never before: a `--sample 30s` may
+/// span a hair under 30s from its first reading to its last, and still counts.
+const SPAN_SLACK_S: f64 = 0.5;
 /// ...with at least this many readings.
 pub const MIN_POINTS: usize = 3;
 /// Noise: a fitted growth over the whole sample below this many bytes...
@@ -232,7 +235,7 @@ fn growth(view: &DockerView) -> Growth {
     let mut status = Status::Ok;
     for s in samples {
         let span = s.span_s();
-        let slope = s.slope().filter(|_| s.points.len() >= MIN_POINTS && span >= MIN_SPAN_S);
+        let slope = s.slope().filter(|_| s.points.len() >= MIN_POINTS && span + SPAN_SLACK_S >= MIN_SPAN_S);
         let Some(slope) = slope else {
             if !s.points.is_empty() {
                 short.push(t!("PERF002/sampled", container = &s.container, count = s.points.len(), span = secs(span)));
