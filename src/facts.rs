@@ -114,6 +114,10 @@ pub struct Facts {
     /// fingerprints), so that a replay judges its expiry as the run did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<crate::jwt::RefreshTokenFacts>,
+    /// The run's `--timeout` in milliseconds, so that silence under a too-short one is judged
+    /// as such in a replay too (0: not recorded).
+    #[serde(default)]
+    pub timeout_ms: u64,
     /// `--user-id`, so that a replay reads the same profile evidence.
     #[serde(default)]
     pub user_id: Option<String>,

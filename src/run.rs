@@ -302,6 +302,7 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
     let started = Instant::now();
     let use_engine = !s.no_docker && !req.areas.is_empty();
     let Found { discovered, targets } = find_stack(s, req, use_engine).await;
+    let timeout_ms = crate::probe::ms(s.timeout);
     let mut s = s.clone();
     s.timeout = s.timeout.saturating_sub(started.elapsed()).max(s.timeout / 2);
     let s = &s;
@@ -430,6 +431,7 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
         web,
         web_ms,
         refresh_token: redis_app.refresh_token.as_deref().map(refresh_token_facts),
+        timeout_ms,
         user_id: req.user_id.clone(),
         pools: targets.pools.clone(),
         settings: crate::facts::SETTING_VARS
@@ -466,6 +468,7 @@ pub fn diagnose(facts: &Facts, areas: &[Area], ctx: &Ctx) -> Vec<Finding> {
             problems::logs::attach(f, d);
         }
     }
+    problems::timeouts::apply(facts, &mut out);
     out
 }
 

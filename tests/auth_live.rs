@@ -31,9 +31,12 @@ const EXPECT: &[(&str, &str)] = &[("JWT_ISSUER", "auth-service"), ("JWT_AUDIENCE
 fn a_healthy_service_and_a_good_token_are_ok() {
     let fx = Fixture::start(&[]);
     let token = fx.token("exp=600");
-    // AU003 needs authdb and Redis, which this test does not start (see stores_live.rs).
-    let (v, out) = auth(&fx, &["--token", "-", "--only", "AU001,AU002"], Some(&token), EXPECT);
+    // AU003 needs authdb and Redis, which this test does not start (see stores_live.rs); a
+    // login that works is AU001's evidence that logins work.
+    let login = [EXPECT, &[("DOCTOR_LOGIN_USERNAME", "testuser"), ("DOCTOR_LOGIN_PASSWORD", "testpass")]].concat();
+    let (v, out) = auth(&fx, &["--token", "-", "--only", "AU001,AU002"], Some(&token), &login);
     assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(check(&v, "AU001")["summary"].as_str().unwrap().contains("logged in"), "{}", out.stdout);
     for id in [
         "signature-mismatch",
         "token-expired",
@@ -48,6 +51,31 @@ fn a_healthy_service_and_a_good_token_are_ok() {
     let sig = token.rsplit('.').next().unwrap();
     assert!(!out.combined().contains(sig), "the signature was printed");
     assert_eq!(check(&v, "AU002")["evidence"]["token"]["kid"], "key-current");
+}
+
+/// The review's false ok: auth-service's /health answers ok while PostgreSQL and Redis are
+/// down, and no login was tried. AU001 says it could not tell, naming what it could not try.
+#[test]
+fn a_healthy_answer_while_the_stores_are_down_is_not_ok_without_a_login() {
+    let fx = Fixture::start(&[]);
+    let dead = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (pg, rd) =
+        (format!("postgresql://postgres:pw@127.0.0.1:{}/authdb", dead()), format!("redis://127.0.0.1:{}", dead()));
+    for lang in ["en", "ja"] {
+        let env = [("DATABASE_URL", pg.as_str()), ("REDIS_URL", rd.as_str()), ("DOCTOR_LANG", lang)];
+        let (v, out) = auth(&fx, &["--only", "AU001"], None, &env);
+        assert_eq!(check(&v, "AU001")["status"], "unknown", "{}", out.stdout);
+        assert_eq!(out.code, 3, "{}", out.stdout);
+        let summary = check(&v, "AU001")["summary"].as_str().unwrap().to_string();
+        let says = if lang == "en" { "no login was tried" } else { "ログインも試行していない" };
+        assert!(summary.contains("PostgreSQL (PG001), Redis (RD001)") && summary.contains(says), "{summary}");
+        assert_eq!(verdict(&v, "AU001", "database-error"), "suspected");
+        assert_eq!(verdict(&v, "AU001", "redis-error"), "suspected");
+    }
+    // A login that works settles it, whatever doctor's own connections say.
+    let env = [("DATABASE_URL", pg.as_str()), ("REDIS_URL", rd.as_str())];
+    let (v, out) = auth(&fx, &["--login-stdin", "--only", "AU001"], Some("testuser\ntestpass\n"), &env);
+    assert_eq!(check(&v, "AU001")["status"], "ok", "{}", out.stdout);
 }
 
 #[test]

@@ -618,11 +618,29 @@ fn perf_sample_measures_memory_growth_and_the_time_to_the_limit() {
         cmd: vec!["sh".into(), "-c".into(), leak.into()],
         ..Default::default()
     });
+    let started = std::time::Instant::now();
     sleeper(&lab, "admin-api", vec![], vec![]);
+    // The review's `perf --sample 5s`: a few seconds judge no leak, and the summary says so.
     let v = json(&doctor_in(&lab, "", &["perf", "--sample", "4s", "--only", "PERF002"], &[]));
+    assert_eq!(verdict(&v, "PERF002", "memory-growth"), "unchecked", "{:#}", check(&v, "PERF002"));
+    assert!(
+        evidence(&v, "PERF002", "memory-growth").contains("too short to judge growth"),
+        "{:#}",
+        check(&v, "PERF002")
+    );
+    assert!(
+        check(&v, "PERF002")["summary"].as_str().unwrap().contains("too short to judge"),
+        "{:#}",
+        check(&v, "PERF002")
+    );
+    // Long enough, on a container past its first minute: confirmed, with where to look for the
+    // runtime of its role (user-api: Python).
+    std::thread::sleep(std::time::Duration::from_secs(62).saturating_sub(started.elapsed()));
+    let v = json(&doctor_in(&lab, "", &["perf", "--sample", "32s", "--only", "PERF002"], &[]));
     assert_eq!(verdict(&v, "PERF002", "memory-growth"), "confirmed", "{:#}", check(&v, "PERF002"));
     let ev = evidence(&v, "PERF002", "memory-growth");
     assert!(ev.contains(&lab.name("user-api")) && ev.contains("/min") && ev.contains("limit in about"), "{ev}");
+    assert!(ev.contains("tracemalloc") && !ev.contains("MEMORY STATS"), "{ev}");
     assert!(!ev.contains(&lab.name("admin-api")), "the flat container is not growing: {ev}");
 
     let v = json(&doctor_in(&lab, "", &["perf", "--only", "PERF002"], &[]));

@@ -54,8 +54,23 @@ pub fn run(s: &Settings, g: &Global, target: Target) -> i32 {
             return 3;
         }
     };
+    if replay.is_none() && crate::probe::ms(s.timeout) < crate::problems::timeouts::TOO_SHORT_MS {
+        let t = crate::config::format_duration(s.timeout);
+        err(&tr(
+            s.lang,
+            format!(
+                "--timeout {t} is too short to judge: a check that gets no answer in time is unknown, not failing; try --timeout 5s"
+            ),
+            format!(
+                "--timeout {t} は判断するには短すぎる: 時間内に応答がないチェックは失敗ではなく不明とする。--timeout 5s を試す"
+            ),
+        ));
+    }
     let began = Instant::now();
+    let mut runs = 0u32;
+    let mut waited: Option<String> = None;
     let report = loop {
+        runs += 1;
         let started_at = run::rfc3339(SystemTime::now());
         let t = Instant::now();
         let (facts, areas, command) = match &replay {
@@ -102,14 +117,10 @@ pub fn run(s: &Settings, g: &Global, target: Target) -> i32 {
         let Some(limit) = wait.filter(|_| replay.is_none()) else { break report };
         let left = limit.saturating_sub(began.elapsed());
         if report.status < Status::Critical || left.is_zero() {
+            waited = Some(wait_end(s.lang, &report, began.elapsed(), runs));
             break report;
         }
-        let pending: Vec<String> = report
-            .checks
-            .iter()
-            .filter(|c| c.status == Status::Critical)
-            .map(|c| format!("{} ({})", c.code, c.summary))
-            .collect();
+        let pending = still_critical(&report);
         err(&tr(
             s.lang,
             format!("waiting ({}s left) for: {}", left.as_secs(), pending.join("; ")),
@@ -125,7 +136,46 @@ pub fn run(s: &Settings, g: &Global, target: Target) -> i32 {
         Format::Junit => out(&render::junit::report(&report)),
         Format::Markdown => out(&render::markdown::report(&report)),
     }
+    // The last line on the terminal says how the wait ended.
+    if let Some(end) = waited {
+        err(&end);
+    }
     report.exit_code
+}
+
+/// The critical checks a wait is still waiting for, with what they say.
+fn still_critical(report: &Report) -> Vec<String> {
+    with_status(report, Status::Critical)
+}
+
+fn with_status(report: &Report, status: Status) -> Vec<String> {
+    report.checks.iter().filter(|c| c.status == status).map(|c| format!("{} ({})", c.code, c.summary)).collect()
+}
+
+/// "ready after 7.0s (4 runs)", or "gave up after 4.0s (3 runs): still DK002 (...)".
+fn wait_end(lang: crate::lang::Lang, report: &Report, took: Duration, runs: u32) -> String {
+    let took = crate::problems::secs(took.as_secs_f64());
+    let (en, ja) = (if runs == 1 { "1 run".to_string() } else { format!("{runs} runs") }, format!("{runs} 回"));
+    match report.status {
+        Status::Critical => {
+            let still = still_critical(report).join("; ");
+            tr(
+                lang,
+                format!("gave up after {took} ({en}): still {still}"),
+                format!("{took} 待って打ち切り（実行 {ja}）: まだ {still}"),
+            )
+        }
+        // Nothing critical is not "ready" when some check could not tell.
+        Status::Unknown => {
+            let unknown = with_status(report, Status::Unknown).join("; ");
+            tr(
+                lang,
+                format!("stopped waiting after {took} ({en}): nothing critical, but doctor could not tell {unknown}"),
+                format!("{took} で待機を終了（実行 {ja}）: 重大なものはないが、判断できなかった: {unknown}"),
+            )
+        }
+        _ => tr(lang, format!("ready after {took} ({en})"), format!("{took} 後に準備完了（実行 {ja}）")),
+    }
 }
 
 fn request(target: &Target) -> Result<(String, Request), String> {

@@ -38,7 +38,7 @@ impl MemorySeries {
     }
 }
 
-/// At least this many samples; one a second, or fewer for long durations.
+/// This many readings over a long duration; one a second over a short one.
 const SAMPLES: u32 = 10;
 
 pub async fn sample(cfg: &DockerProbeConfig, facts: &DockerFacts, duration: Duration) -> Vec<MemorySeries> {
@@ -55,10 +55,13 @@ pub async fn sample(cfg: &DockerProbeConfig, facts: &DockerFacts, duration: Dura
         .iter()
         .map(|(_, name, limit)| MemorySeries { container: name.clone(), limit: *limit, points: Vec::new() })
         .collect();
-    let interval = (duration / SAMPLES).max(Duration::from_secs(1));
+    // Readings on fixed slots from the start to the end of the duration (the last one at its
+    // end), so that the series spans what was asked: `--sample 30s` spans 30s.
+    let interval = (duration / (SAMPLES - 1)).max(Duration::from_secs(1));
+    let slots = if interval > duration / (SAMPLES - 1) { duration.as_secs() as u32 + 1 } else { SAMPLES };
     let start = Instant::now();
-    let end = start + duration;
-    loop {
+    for k in 0..slots {
+        tokio::time::sleep_until(start + interval * k).await;
         let at = Instant::now();
         let readings = futures_util::future::join_all(
             running.iter().map(|(id, _, _)| until(at + cfg.timeout, docker::one_shot(&engine, id))),
@@ -70,11 +73,6 @@ pub async fn sample(cfg: &DockerProbeConfig, facts: &DockerFacts, duration: Dura
                 s.points.push((t, stats_from(&stats, None).mem_used));
             }
         }
-        let next = at + interval;
-        if next > end {
-            break;
-        }
-        tokio::time::sleep_until(next).await;
     }
     series
 }

@@ -17,6 +17,7 @@ pub mod postgres;
 pub mod redis;
 pub mod registry;
 pub mod related;
+pub mod timeouts;
 
 use crate::config::{Thresholds, format_duration};
 use crate::text::Text;

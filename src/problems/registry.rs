@@ -205,4 +205,164 @@ mod tests {
             }
         }
     }
+
+    /// Another change is reworking these five; until it lands they are reported, not asserted.
+    const BEING_REWORKED: &[&str] = &[];
+
+    /// Fact sets where a check's inputs are missing: what ran is said, and what it met.
+    fn missing_inputs() -> Vec<(&'static str, Facts, &'static [&'static str])> {
+        use crate::facts::of::http::HttpErrorKind;
+        use crate::facts::of::postgres::PgErrorKind;
+        use crate::facts::of::redis::RedisErrorKind;
+        use crate::facts::of::web::{ApiFacts, FrontendFacts, WebFacts};
+        use crate::problems::fixtures::{exited, failure, missing};
+        let roles = ["postgres", "redis", "auth-service", "user-api", "admin-api", "user-frontend", "admin-frontend"];
+        let refused = |url: &str| failure("GET", url, HttpErrorKind::Refused, "connection refused");
+        let auth = crate::facts::of::auth::AuthFacts {
+            base_url: "http://localhost:8002".into(),
+            health: Some(refused("http://localhost:8002/health")),
+            jwks: Some(refused("http://localhost:8002/.well-known/jwks.json")),
+            ..Default::default()
+        };
+        let web = WebFacts {
+            apis: ["user-api", "admin-api"]
+                .iter()
+                .map(|s| ApiFacts {
+                    service: s.to_string(),
+                    base_url: "http://localhost:8001".into(),
+                    health: refused("http://localhost:8001/healthz"),
+                    metrics_http: refused("http://localhost:8001/metrics"),
+                    ..Default::default()
+                })
+                .collect(),
+            frontends: ["user-frontend", "admin-frontend"]
+                .iter()
+                .map(|s| FrontendFacts {
+                    service: s.to_string(),
+                    base_url: "http://localhost:3002".into(),
+                    page: refused("http://localhost:3002/"),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let down = |docker| Facts {
+            postgres: Some(crate::problems::postgres::fixtures::failed(PgErrorKind::Refused, None, "refused")),
+            redis: Some(crate::problems::redis::fixtures::failed(RedisErrorKind::Refused, "refused")),
+            docker: Some(docker),
+            auth: Some(auth.clone()),
+            web: Some(web.clone()),
+            ..Default::default()
+        };
+        let mut none_exists = engine(vec![]);
+        none_exists.containers = roles.iter().map(|r| missing(r)).collect();
+        // Connected, but nothing read: the servers answered a login and then no query.
+        let mut pg = crate::problems::postgres::fixtures::healthy();
+        (pg.server, pg.sessions, pg.databases, pg.db_stats, pg.tables, pg.key_indexes, pg.statements) =
+            (None, None, None, None, None, None, None);
+        pg.sessions_seen_by = None;
+        let mut rd = crate::problems::redis::fixtures::healthy();
+        rd.info = None;
+        let connected = Facts { postgres: Some(pg), redis: Some(rd), ..down(none_exists.clone()) };
+        vec![
+            ("--no-docker, nothing gathered", Facts { docker_disabled: true, ..Default::default() }, &[]),
+            ("nothing gathered", Facts::default(), &[]),
+            ("engine down, everything refused", down(engine_down()), &[]),
+            ("engine up, no container exists", down(none_exists), &["DK001"]),
+            (
+                "engine up, every container exited",
+                down(engine(roles.iter().map(|r| exited(r, 0)).collect())),
+                &["DK001"],
+            ),
+            ("connected, nothing read", connected, &["DK001", "PG001", "RD001"]),
+        ]
+    }
+
+    /// No ok without evidence: whatever is missing, a check that could not look is skipped or
+    /// unknown, never ok. Only the checks that did see something (`allowed`) may pass.
+    #[test]
+    fn no_check_is_ok_when_its_inputs_are_missing() {
+        let ctx = ctx();
+        let mut still = Vec::new();
+        for (name, facts, allowed) in missing_inputs() {
+            let findings = crate::run::diagnose(&facts, crate::catalogue::Area::ALL, &ctx);
+            for f in findings.iter().filter(|f| f.status == crate::report::Status::Ok) {
+                if allowed.contains(&f.code) {
+                    continue;
+                }
+                if BEING_REWORKED.contains(&f.code) {
+                    still.push(format!("{} ({name})", f.code));
+                    continue;
+                }
+                panic!("{} is ok with its inputs missing ({name}): {}", f.code, f.summary.en());
+            }
+            // And an ok from nothing: a passing check whose every cause is unchecked judged nothing.
+            for f in findings.iter().filter(|f| f.status == crate::report::Status::Ok) {
+                let judged = f.causes.iter().any(|c| c.verdict != crate::report::Verdict::Unchecked);
+                assert!(
+                    judged || BEING_REWORKED.contains(&f.code),
+                    "{} ({name}): ok with every cause unchecked",
+                    f.code
+                );
+            }
+        }
+        if !still.is_empty() {
+            eprintln!("ok without inputs, left to the change that reworks them: {}", still.join(", "));
+        }
+    }
+
+    /// An ok names what it saw: on a healthy stack each passing check's summary carries the
+    /// figures or answers it judged from (none says only "nothing found" of nothing read).
+    #[test]
+    fn every_ok_names_what_it_saw() {
+        use crate::facts::of::docker::ContainerFacts;
+        use crate::problems::fixtures::{answer, stats};
+        let (_, mut facts) = fact_sets().pop().unwrap();
+        let ok_body = r#"{"status":"ok"}"#;
+        facts.auth = Some(crate::facts::of::auth::AuthFacts {
+            base_url: "http://localhost:8002".into(),
+            health: Some(answer("GET", "http://localhost:8002/health", 200, ok_body)),
+            ..Default::default()
+        });
+        if let Some(w) = facts.web.as_mut() {
+            w.apis[0].base_url = "http://localhost:8001".into();
+            w.apis[0].health = answer("GET", "http://localhost:8001/healthz", 200, ok_body);
+            w.frontends[0].page = answer("GET", "http://localhost:3002/", 200, "<div id=\"__next\">hi</div>");
+        }
+        if let Some(d) = facts.docker.as_mut() {
+            for l in &mut d.containers {
+                let c = l.container.take().unwrap();
+                l.container = Some(ContainerFacts { stats: Some(stats(3.0, 50 << 20)), ..c });
+            }
+        }
+        // What each passing check must name; the checks these fixtures cannot pass are listed.
+        let names: &[(&str, &str)] = &[
+            ("DK001", "7 of 7 containers found"),
+            ("DK002", "all 7 containers running"),
+            ("PG001", "connected as app to authdb"),
+            ("PG002", "of 97 usable slots in use"),
+            ("PG003", "no slow query, missing index or stale statistics found"),
+            ("PG004", "no sign of dropped connections"),
+            ("RD001", "connected in"),
+            ("AU001", "/health answers ok; only the health answer was seen"),
+            ("API001", "/healthz answered in 12 ms"),
+            ("PERF001", "user-api /healthz 12ms"),
+            ("PERF002", "containers looked at: 7"),
+        ];
+        // Not passing on these fixtures: no token (AU002), no frontend or link facts, no Redis
+        // data or traffic (RD002 needs the container, RD003 lookups), no refresh or upload facts.
+        let not_passing_here =
+            ["AU002", "FE001", "FE002", "FE003", "NET001", "NET002", "RD002", "RD003", "AU003", "API002", "API003"];
+        let findings = crate::run::diagnose(&facts, crate::catalogue::Area::ALL, &ctx());
+        for p in ALL {
+            if BEING_REWORKED.contains(&p.code) || not_passing_here.contains(&p.code) {
+                continue;
+            }
+            let (_, says) =
+                names.iter().find(|(c, _)| *c == p.code).unwrap_or_else(|| panic!("{}: not in the table", p.code));
+            let f = findings.iter().find(|f| f.code == p.code).unwrap_or_else(|| panic!("{}: no finding", p.code));
+            assert_eq!(f.status, crate::report::Status::Ok, "{}: {}", p.code, f.summary.en());
+            assert!(f.summary.en().contains(says), "{}: {:?} does not say {says:?}", p.code, f.summary.en());
+        }
+    }
 }

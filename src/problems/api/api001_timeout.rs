@@ -67,11 +67,13 @@ fn judge_health(a: &ApiFacts, ctx: &Ctx) -> (Status, Option<Text>) {
             Status::Critical,
             Some(crate::t!("API001/says-unhealthy", path = &p, code = code, parts = unhealthy_parts(a))),
         ),
-        Reading::Healthy(_) | Reading::NotProbed if h.latency_ms as f64 / 1000.0 >= warn_s(ctx) => (
+        // No request was made: nothing was seen, so no ok.
+        Reading::NotProbed => (Status::Unknown, Some(crate::t!("API001/health-not-asked", service = &a.service))),
+        Reading::Healthy(_) if h.latency_ms as f64 / 1000.0 >= warn_s(ctx) => (
             Status::Warning,
             Some(crate::t!("API001/health-slow", path = &p, ms = h.latency_ms, threshold = secs(warn_s(ctx)))),
         ),
-        Reading::Healthy(_) | Reading::NotProbed => (Status::Ok, None),
+        Reading::Healthy(_) => (Status::Ok, None),
     }
 }
 

@@ -111,6 +111,10 @@ pub fn diagnose(
             (Some(_), true) => out.cause(Cause::DatabaseError, RuledOut, crate::t!("API002/no-database-error-logged")),
             (None, _) => out.cause(Cause::DatabaseError, Unchecked, why),
         }
+        // Nothing read at all (no user id, no logs): nothing to say ok about.
+        if logged.is_none() && status == Status::Ok {
+            return out.status(Status::Skipped, crate::t!("API002/nothing-read"));
+        }
         let summary = if notes.is_empty() { crate::t!("API002/logs-only") } else { Text::join(notes, Sep::Clauses) };
         return out.status(status, summary);
     };
@@ -489,8 +493,9 @@ mod tests {
     #[test]
     fn without_a_user_id_only_the_logs_speak() {
         let f = run(None, None, None, &DockerView::none());
-        assert_eq!(f.status, Status::Ok);
-        assert_eq!(f.summary.en(), "no user id given: only user-api's logs were read");
+        // No user id and no logs either: nothing was read, so it is skipped, never ok.
+        assert_eq!(f.status, Status::Skipped);
+        assert_eq!(f.summary.en(), "not checked: no user id given (--user-id) and user-api's logs could not be read");
         for id in ["profile-missing", "stale-cache", "database-error"] {
             assert_cause(&f, id, Unchecked, "give --user-id ID");
         }

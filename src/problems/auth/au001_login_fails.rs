@@ -45,7 +45,46 @@ fn run(i: &Inputs) -> Vec<Finding> {
     let Some(a) = &i.facts.auth else { return vec![] };
     let app = i.facts.postgres.as_ref().and_then(|p| p.app_data.as_ref());
     let rd = i.facts.redis.as_ref().and_then(|r| r.app.as_ref());
-    vec![i.timed(diagnose(a, app, rd, &i.docker), i.facts.auth_ms)]
+    let mut f = diagnose(a, app, rd, &i.docker);
+    stores_unreached(&mut f, a, i.facts);
+    vec![i.timed(f, i.facts.auth_ms)]
+}
+
+/// Why doctor's own connection to PostgreSQL or Redis says the server is down (refused, no
+/// answer, no such host), as opposed to refusing doctor's credentials.
+fn store_down(facts: &crate::facts::Facts) -> [(Cause, &'static str, &'static str, bool); 2] {
+    use crate::facts::of::postgres::PgErrorKind as P;
+    use crate::facts::of::redis::RedisErrorKind as R;
+    let pg = facts.postgres.as_ref().and_then(|p| p.app.as_ref()).and_then(|c| c.result.as_ref().err());
+    let pg_down = pg.is_some_and(|e| {
+        matches!(e.kind, P::Refused | P::Timeout | P::NameNotResolved | P::Reset | P::NotAcceptingConnections)
+    });
+    let rd = facts.redis.as_ref().and_then(|r| r.conn.as_ref()).and_then(|c| c.result.as_ref().err());
+    let rd_down = rd.is_some_and(|e| matches!(e.kind, R::Refused | R::Timeout | R::NameNotResolved | R::Loading));
+    [(Cause::DatabaseError, "PostgreSQL", "PG001", pg_down), (Cause::RedisError, "Redis", "RD001", rd_down)]
+}
+
+/// Without a login, a health answer is all AU001 saw. When doctor itself finds PostgreSQL or
+/// Redis down, "healthy" would be an ok that nothing tried: the store is suspected and the
+/// check says it could not tell whether logins work.
+fn stores_unreached(out: &mut Finding, a: &AuthFacts, facts: &crate::facts::Facts) {
+    if a.login.is_some() || out.status != Status::Ok {
+        return;
+    }
+    let path = a.health.as_ref().map(|h| health::path(h, &a.health_check)).unwrap_or_default();
+    let mut down = Vec::new();
+    for (id, store, code, is_down) in store_down(facts) {
+        if !is_down || matches!(out.verdict_of(id), Some(Confirmed | Suspected)) {
+            continue;
+        }
+        out.overrule(id, Suspected, crate::t!("AU001/store-unreached", store = store, code = code, path = &path));
+        down.push(format!("{store} ({code})"));
+    }
+    if !down.is_empty() {
+        let summary = crate::t!("AU001/health-only-stores-down", path = &path, stores = down.join(", "));
+        out.status = Status::Unknown;
+        out.summary = summary;
+    }
 }
 
 const CAUSES: [Cause; 6] = [
@@ -131,7 +170,19 @@ pub fn diagnose(f: &AuthFacts, app: Option<&PgAppFacts>, rd: Option<&RedisAppFac
         }
     }
     status = status.max(stores(&mut out, f, app, rd, docker, &mut notes));
-    let summary = if notes.is_empty() { crate::t!("AU001/healthy") } else { Text::join(notes, Sep::Clauses) };
+    let summary = match (&health, notes.is_empty()) {
+        (_, false) => Text::join(notes, Sep::Clauses),
+        // Without a login the health answer is all that was seen: the ok says so.
+        (Health::Healthy, true) if f.login.is_none() => {
+            let path = f.health.as_ref().map(|h| health::path(h, &f.health_check)).unwrap_or_default();
+            crate::t!("AU001/health-only", path = path)
+        }
+        _ => crate::t!("AU001/healthy"),
+    };
+    if matches!(health, Health::NotProbed) && f.login.is_none() {
+        // Nothing was asked of auth-service: no ok from no answer.
+        return out.status(Status::Unknown, crate::t!("AU001/nothing-asked"));
+    }
     out.status(status, summary)
 }
 
@@ -384,12 +435,59 @@ mod tests {
     fn healthy_service_without_credentials_rules_out_only_the_stores() {
         let f = run(&healthy(), None, &DockerView::none());
         assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
-        assert_eq!(f.summary.en(), "auth-service is healthy");
+        assert_eq!(f.summary.en(), "/health answers ok; only the health answer was seen: no login tried");
         assert_cause(&f, "wrong-password", Unchecked, "no login tried: set DOCTOR_LOGIN_USERNAME");
         assert_cause(&f, "user-inactive", Unchecked, "no login tried: set DOCTOR_LOGIN_USERNAME");
         assert_cause(&f, "database-error", RuledOut, "/health answers ok");
         assert_cause(&f, "redis-error", RuledOut, "/health answers ok");
         verdicts(&f);
+    }
+
+    /// The review's false ok: PostgreSQL or Redis down, no login tried, and "auth-service is
+    /// healthy". The health answer alone cannot say logins work while doctor finds a store down.
+    #[test]
+    fn a_healthy_answer_while_a_store_is_down_is_no_ok_without_a_login() {
+        use crate::facts::Facts;
+        use crate::facts::of::postgres::PgErrorKind;
+        use crate::facts::of::redis::RedisErrorKind;
+        use crate::problems::registry::Inputs;
+        let judge = |facts: &Facts| {
+            let docker = DockerView::none();
+            (PROBLEM.run)(&Inputs { facts, docker, earlier: &[], ctx: &ctx() }).remove(0)
+        };
+        let pg_down = crate::problems::postgres::fixtures::failed(PgErrorKind::Refused, None, "connection refused");
+        let rd_down = crate::problems::redis::fixtures::failed(RedisErrorKind::Timeout, "no answer");
+        let facts = Facts { auth: Some(healthy()), postgres: Some(pg_down.clone()), ..Default::default() };
+        let f = judge(&facts);
+        assert_eq!(f.status, Status::Unknown, "{}", f.summary.en());
+        assert_eq!(
+            f.summary.en(),
+            "/health answers ok, but doctor gets no answer from PostgreSQL (PG001) and no login was tried: whether logins work is not known"
+        );
+        assert_cause(
+            &f,
+            "database-error",
+            Suspected,
+            "PostgreSQL does not answer doctor (see PG001), yet /health answers ok",
+        );
+        assert_cause(&f, "redis-error", RuledOut, "/health answers ok");
+        verdicts(&f);
+        let both = Facts { redis: Some(rd_down), ..facts };
+        let f = judge(&both);
+        assert_eq!(f.status, Status::Unknown);
+        assert!(f.summary.en().contains("PostgreSQL (PG001), Redis (RD001)"), "{}", f.summary.en());
+        assert!(f.summary.render(crate::lang::Lang::Ja).contains("ログインできるかどうかは不明"));
+        // Refusing doctor's password is not the server down: the health answer stands, as what it is.
+        let wrong = crate::problems::postgres::fixtures::failed(PgErrorKind::WrongPassword, Some("28P01"), "password");
+        let f = judge(&Facts { auth: Some(healthy()), postgres: Some(wrong), ..Default::default() });
+        assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
+        assert!(f.summary.en().contains("only the health answer was seen"), "{}", f.summary.en());
+        // A login that worked is evidence of its own, whatever doctor's connections say.
+        let f = judge(&Facts { auth: Some(login(200, "{}")), postgres: Some(pg_down), ..Default::default() });
+        assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
+        // Nothing asked of auth-service is nothing seen.
+        let f = judge(&Facts { auth: Some(AuthFacts::default()), ..Default::default() });
+        assert_eq!(f.status, Status::Unknown, "{}", f.summary.en());
     }
 
     #[test]

@@ -196,7 +196,15 @@ pub fn diagnose(f: &AuthFacts, expected: &Expected, docker: &DockerView) -> Find
     let (verifier_status, verifier_notes) = super::verifier_settings::judge(&mut out, docker);
     status = status.max(verifier_status);
     notes.extend(verifier_notes);
-    let summary = if notes.is_empty() { crate::t!("AU002/all-sound") } else { Text::join(notes, Sep::Clauses) };
+    if status == Status::Ok && out.causes.iter().all(|c| c.verdict == Unchecked) {
+        // Nothing was fetched nor given: no ok from no evidence.
+        return out.status(Status::Unknown, crate::t!("AU002/nothing-seen"));
+    }
+    let summary = match (&f.token, &f.jwks_analysis, notes.is_empty()) {
+        (_, _, false) => Text::join(notes, Sep::Clauses),
+        (None, Some(Ok(set)), true) => crate::t!("AU002/jwks-sound-no-token", count = set.keys.len()),
+        _ => crate::t!("AU002/all-sound"),
+    };
     out.status(status, summary)
 }
 
@@ -517,8 +525,10 @@ mod tests {
         assert_cause(&f, "jwks-unreachable", RuledOut, "the JWKS answered with 0 key(s)");
         assert_cause(&f, "keys-missing", Confirmed, "the JWKS publishes no key");
 
+        // Nothing fetched, nothing given: no ok from no evidence.
         let f = run(&AuthFacts::default(), &expected(), &none);
-        assert_eq!(f.status, Status::Ok);
+        assert_eq!(f.status, Status::Unknown, "{}", f.summary.en());
+        assert_eq!(f.summary.en(), "neither the JWKS was fetched nor a token given: nothing to judge");
         assert_cause(&f, "jwks-unreachable", Unchecked, "the JWKS was not fetched");
         assert_cause(&f, "keys-missing", Unchecked, "the JWKS was not fetched");
     }
@@ -527,6 +537,7 @@ mod tests {
     fn without_a_token_only_the_jwks_and_the_settings_speak() {
         let f = run(&served(vec![key("k1", "ab12")]), &expected(), &DockerView::none());
         assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
+        assert_eq!(f.summary.en(), "the JWKS serves 1 sound key(s); no token given, so none was checked");
         for id in ["token-expired", "issuer-mismatch", "audience-mismatch", "signature-mismatch"] {
             assert_cause(&f, id, Unchecked, "give a token with --token JWT");
         }

@@ -44,13 +44,15 @@ pub fn diagnose(view: &DockerView) -> Finding {
     let links: Vec<_> =
         crate::stack::roles::keys().flat_map(|s| engine::links_to(view, s)).filter(|l| !l.browser).collect();
     if links.is_empty() {
-        let why = t!("NET001/no-links");
+        // Nothing to look at is no evidence that the links work: not applicable, said why.
+        let running = view.found().iter().filter(|c| c.running).count();
+        let why = if running == 0 { t!("shared/no-running-container") } else { t!("NET001/no-links", count = running) };
         out.causes_all(
             &[Cause::NoSharedNetwork, Cause::NameNotResolvable, Cause::PortNotListening],
             Unchecked,
             why.clone(),
         );
-        return out.status(Status::Ok, why);
+        return out.status(Status::Skipped, why);
     }
     // A fact, in the run's language as every fact is.
     out.fact_texts("links", links.iter().map(engine::describe_link));
@@ -170,8 +172,8 @@ mod tests {
         // The browser's localhost is the user's machine: not NET001's business.
         let d = engine(vec![frontend("NEXT_PUBLIC_API_URL"), api.clone()]);
         let f = diagnose(&view(&d));
-        assert_eq!(f.status, Status::Ok, "{}", f.summary.en());
-        assert_cause(&f, "name-not-resolvable", Unchecked, "no container of the stack has a *_URL variable");
+        assert_eq!(f.status, Status::Skipped, "{}", f.summary.en());
+        assert_cause(&f, "name-not-resolvable", Unchecked, "none of the 2 running containers has a *_URL variable");
         // A stopped target listens on nothing: said, and left to DK002.
         let stopped = ContainerFacts { networks: vec![net("app")], ..exited("user-api", 0) };
         let d = engine(vec![

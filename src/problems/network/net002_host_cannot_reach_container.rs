@@ -116,13 +116,28 @@ pub fn diagnose(view: &DockerView, stack: Option<&Stack>) -> Finding {
         }
     }
     out.fact("reachable", &fine);
-    let ok = if fine.is_empty() {
-        t!("NET002/nothing-to-look-at")
-    } else {
-        t!("NET002/reachable", services = fine.join(", "))
-    };
+    let looked_at = fine.len() + unpublished.len() + loopback.len() + blocked.len();
+    if fine.is_empty() && looked_at == 0 {
+        // No running service, or none whose connect was tried: no evidence either way.
+        let why = if view.found().iter().any(|c| c.running) {
+            t!("NET002/nothing-to-look-at")
+        } else {
+            t!("shared/no-running-container")
+        };
+        let ids = [Cause::PortNotPublished, Cause::BoundToContainerLoopback, Cause::Firewall];
+        out.causes_all(&ids, Unchecked, why.clone());
+        return out.status(Status::Skipped, why);
+    }
+    let ok = t!("NET002/reachable", services = fine.join(", "));
     let pick = |v: &Vec<Text>, yes| {
-        if v.is_empty() { (RuledOut, ok.clone()) } else { (yes, Text::join(v.clone(), Sep::Clauses)) }
+        if !v.is_empty() {
+            (yes, Text::join(v.clone(), Sep::Clauses))
+        } else if fine.is_empty() {
+            // Only failing services were seen: nothing shows this cause absent.
+            (Unchecked, t!("NET002/none-reachable"))
+        } else {
+            (RuledOut, ok.clone())
+        }
     };
     let (v, e) = pick(&unpublished, Confirmed);
     out.cause(Cause::PortNotPublished, v, e);

@@ -113,6 +113,12 @@ pub fn diagnose(w: &WebFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
     out.cause(Cause::SlowDatabase, v, e);
     let (v, e) = link(&related.cache, related.cache_checked);
     out.cause(Cause::CacheMisses, v, e);
+    // Only the running containers whose CPU was read are evidence against saturation.
+    let read = docker
+        .found()
+        .iter()
+        .filter(|c| c.running && c.stats.as_ref().is_some_and(|s| s.cpu_percent.is_some()))
+        .count();
     let busy: Vec<String> = docker
         .found()
         .iter()
@@ -126,10 +132,15 @@ pub fn diagnose(w: &WebFacts, docker: &DockerView, related: &Related, ctx: &Ctx)
         .collect();
     match docker.unavailable() {
         Some(why) => out.cause(Cause::CpuSaturated, Unchecked, why),
+        None if read == 0 => out.cause(Cause::CpuSaturated, Unchecked, t!("PERF001/no-cpu-read")),
         None if busy.is_empty() => out.cause(
             Cause::CpuSaturated,
             RuledOut,
-            t!("PERF001/no-container-above", threshold = crate::problems::percent(ctx.thresholds.container_cpu_warn)),
+            t!(
+                "PERF001/no-container-above",
+                threshold = crate::problems::percent(ctx.thresholds.container_cpu_warn),
+                count = read
+            ),
         ),
         None => out.cause(Cause::CpuSaturated, Confirmed, busy.join(", ")),
     }
@@ -221,9 +232,14 @@ mod tests {
         assert_eq!(f.summary.en(), "within 500ms: user-api /api/users/profile p95 0.12s, admin-api /health 20ms");
         assert_cause(&f, "slow-database", RuledOut, "nothing found by the checks of this run");
         assert_cause(&f, "cache-misses", RuledOut, "nothing found by the checks of this run");
-        assert_cause(&f, "cpu-saturated", RuledOut, "no container above 80% CPU");
+        assert_cause(&f, "cpu-saturated", RuledOut, "no container above 80% CPU (running containers read: 2)");
         assert_cause(&f, "slow-external-call", Unchecked, "calls to outside services are not visible from outside");
         verdicts(&f);
+        // No container whose CPU was read is no evidence that none is busy.
+        for d in [engine(vec![]), engine(vec![exited("user-api", 0)]), engine(vec![running("user-api")])] {
+            let f = run(&fast(), &d, &checked);
+            assert_cause(&f, "cpu-saturated", Unchecked, "no running container of the stack whose CPU could be read");
+        }
 
         let f = run(&fast(), &docker, &both());
         assert_eq!(f.status, Status::Ok);

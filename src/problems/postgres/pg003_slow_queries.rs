@@ -242,6 +242,10 @@ pub fn diagnose(f: &PgFacts, ctx: &Ctx) -> Finding {
         None => out.cause(Cause::StaleStatistics, Unchecked, t!("PG003/tables-unreadable")),
     }
 
+    if findings.is_empty() && out.causes.iter().all(|c| c.verdict == Unchecked) {
+        // Connected, but no view could be read: nothing was seen, so no ok.
+        return out.status(Status::Unknown, t!("PG003/nothing-read"));
+    }
     if findings.is_empty() {
         let summary = if f.app_connected() { t!("PG003/nothing-found") } else { t!("PG003/cluster-views-only") };
         out.status(Status::Ok, summary)

@@ -33,6 +33,12 @@ fn run(i: &Inputs) -> Vec<Finding> {
     let mut f = diagnose(pg);
     super::with_engine_pg004(&mut f, &i.docker);
     super::with_logs_pg004(&mut f, &i.docker);
+    // Connected, but neither settings nor counters read: the server said nothing of drops.
+    let server_causes = [Cause::IdleInTransactionTimeout, Cause::NetworkUnstable, Cause::ServerRestarted];
+    if f.status == Status::Ok && server_causes.iter().all(|c| f.verdict_of(*c) == Some(Unchecked)) {
+        f.status = Status::Unknown;
+        f.summary = t!("PG004/nothing-read");
+    }
     vec![i.timed(f, i.facts.postgres_ms)]
 }
 
