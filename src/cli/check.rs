@@ -98,12 +98,17 @@ pub fn run(s: &Settings, g: &Global, target: Target) -> i32 {
         let findings = run::diagnose(&facts, &areas, &ctx);
         let mut report = Report::build(&command, findings, s.lang, started_at, crate::probe::ms(t.elapsed()));
         if let Some(stack) = &facts.stack {
-            // Remedies name the containers and compose directories of this stack.
+            // Remedies name the containers and compose directories of this stack, and lose the
+            // commands aimed at containers the engine says do not exist or do not run.
+            let engine_seen = facts.docker.as_ref().is_some_and(|d| d.reachable());
             for c in report.checks.iter_mut() {
                 let roles = crate::stack::commands::check_roles(c, stack);
                 for k in c.causes.iter_mut() {
-                    let filled = crate::stack::commands::fill_service(&k.remedy, &roles);
-                    k.remedy = crate::stack::commands::personalize(&filled, stack);
+                    let mut text = crate::stack::commands::fill_service(&k.remedy, &roles);
+                    if engine_seen {
+                        text = crate::stack::commands::drop_inapplicable(&text, stack);
+                    }
+                    k.remedy = crate::stack::commands::personalize(&text, stack);
                 }
             }
         }

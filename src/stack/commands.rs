@@ -86,6 +86,48 @@ pub fn fill_service(text: &str, roles: &[String]) -> String {
         .join("\n")
 }
 
+/// Drops the remedy lines that cannot work on this stack as the engine sees it: a container
+/// verb aimed at a role with no container (`docker exec redis ...` when no Redis exists), or
+/// `docker exec` into one that is not running. `docker compose up` stays: it creates them.
+/// Only to be used when the engine was asked (without it every role looks absent).
+pub fn drop_inapplicable(text: &str, stack: &Stack) -> String {
+    let absent = |name: &str| {
+        stack
+            .services
+            .iter()
+            .find(|m| m.role == name || m.container.as_deref() == Some(name))
+            .map(|m| if m.container.is_none() { (true, true) } else { (false, m.running == Some(false)) })
+    };
+    let keep = |line: &str| {
+        let w: Vec<&str> = words(line).into_iter().map(|(_, w)| w).collect();
+        for (i, word) in w.iter().enumerate() {
+            if *word != "docker" {
+                continue;
+            }
+            let verb = w.get(i + 1).copied().unwrap_or("");
+            if !CONTAINER_VERBS.contains(&verb) {
+                continue;
+            }
+            let mut j = i + 2;
+            while let Some(x) = w.get(j) {
+                if x.starts_with('-') {
+                    j += if VALUE_OPTIONS.contains(x) { 2 } else { 1 };
+                    continue;
+                }
+                break;
+            }
+            if let Some((missing, stopped)) = w.get(j).and_then(|t| absent(t))
+                && (missing || (stopped && verb == "exec"))
+            {
+                return false;
+            }
+        }
+        true
+    };
+    let kept: Vec<&str> = text.lines().filter(|l| keep(l)).collect();
+    if kept.len() == text.lines().count() { text.to_string() } else { kept.join("\n") }
+}
+
 pub fn personalize(text: &str, stack: &Stack) -> String {
     if !text.contains("docker ") {
         return text.to_string();
@@ -194,6 +236,30 @@ fn shell_word(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commands_into_absent_or_stopped_containers_are_dropped() {
+        let member = |role: &str, container: Option<&str>, running: Option<bool>| super::super::Member {
+            role: role.into(),
+            container: container.map(str::to_string),
+            running,
+            ..Default::default()
+        };
+        let stack = Stack {
+            services: vec![
+                member("redis", None, None),
+                member("postgres", Some("ai-micro-postgres"), Some(false)),
+                member("user-api", Some("ai-micro-api-user"), Some(true)),
+            ],
+            ..Default::default()
+        };
+        let text = "Raise it:\ndocker exec redis redis-cli CONFIG SET maxmemory 2gb\ndocker exec -u postgres postgres psql\ndocker logs postgres --tail 50\ndocker exec user-api env\ndocker compose up -d redis";
+        assert_eq!(
+            drop_inapplicable(text, &stack),
+            "Raise it:\ndocker logs postgres --tail 50\ndocker exec user-api env\ndocker compose up -d redis"
+        );
+        assert_eq!(drop_inapplicable("no command here", &stack), "no command here");
+    }
 
     #[test]
     fn the_service_placeholder_is_filled_with_the_checks_roles() {
