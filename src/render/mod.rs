@@ -6,6 +6,8 @@ pub mod compact;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod nagios;
+pub mod prometheus;
 pub mod stack;
 pub mod table;
 pub mod wrap;
