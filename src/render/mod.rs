@@ -13,6 +13,9 @@ pub mod table;
 pub mod wrap;
 
 #[cfg(test)]
+#[path = "../../tests/support/json_schema.rs"]
+mod json_schema;
+#[cfg(test)]
 mod snapshots;
 
 use crate::lang::Lang;
