@@ -18,6 +18,10 @@ pub enum Format {
     Json,
     Junit,
     Markdown,
+    /// A Nagios plugin's status line with perfdata (`src/render/nagios.rs`).
+    Nagios,
+    /// node_exporter's textfile collector (`src/render/prometheus.rs`).
+    Prometheus,
 }
 
 impl Format {
@@ -28,7 +32,12 @@ impl Format {
             "junit" => Ok(Format::Junit),
             "xml" => Err("unknown format \"xml\": JUnit XML is --format junit".into()),
             "markdown" | "md" => Ok(Format::Markdown),
-            _ => Err(format!("unknown format {s:?}: use table, json, junit or markdown")),
+            "nagios" => Ok(Format::Nagios),
+            "prometheus" | "prom" => Ok(Format::Prometheus),
+            "openmetrics" => {
+                Err("unknown format \"openmetrics\": the Prometheus text format is --format prometheus".into())
+            }
+            _ => Err(format!("unknown format {s:?}: use table, json, junit, markdown, nagios or prometheus")),
         }
     }
 }

@@ -16,7 +16,9 @@ fn doc(args: &[&str]) -> support::Output {
 fn help_teaches_and_exits_0() {
     let out = doc(&["--help"]);
     assert_eq!(out.code, 0);
-    for needle in ["Examples:", "doctor explain", "Exit codes", "--threshold", "postgres", "redis"] {
+    for needle in
+        ["Examples:", "doctor explain", "Exit codes", "--threshold", "postgres", "redis", "nagios", "prometheus"]
+    {
         assert!(out.stdout.contains(needle), "--help lacks {needle}");
     }
     assert_eq!(doc(&["--version"]).code, 0);
@@ -29,6 +31,7 @@ fn usage_errors_exit_3_with_one_clear_message() {
         (vec!["frobnicate"], "frobnicate"),
         (vec!["explain", "PG002", "--format", "yaml"], "unknown format \"yaml\""),
         (vec!["explain", "PG002", "--format", "xml"], "JUnit XML is --format junit"),
+        (vec!["explain", "PG002", "--format", "openmetrics"], "--format prometheus"),
         (vec!["explain", "PG002", "--lang", "fr"], "unknown language \"fr\""),
         (vec!["postgres", "--timeout", "soon"], "not a duration"),
         (vec!["postgres", "--threshold", "nope=1"], "unknown threshold \"nope\""),
@@ -297,6 +300,48 @@ fn fail_on_critical_lets_warnings_pass() {
     let (mut cmd2, _d2) = doctor();
     let out = run(cmd2.current_dir(dir.path()).args(["redis", "--facts", "f.json", "--fail-on", "critical"]));
     assert_eq!(out.code, 0, "{}", out.stdout);
+    // A Nagios plugin's status follows the worst check, --fail-on aside: WARNING, exit 1.
+    let (mut cmd3, _d3) = doctor();
+    let args = ["redis", "--facts", "f.json", "--fail-on", "critical", "--format", "nagios"];
+    let out = run(cmd3.current_dir(dir.path()).args(args));
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.starts_with("DOCTOR WARNING - 1 warning: RD002 "), "{}", out.stdout);
+    assert!(out.stdout.lines().next().unwrap().contains(" | critical=0;;;0 "), "{}", out.stdout);
+}
+
+/// A live run against nothing (every service unreachable): its JSON report validates against
+/// docs/report.schema.json, its Nagios line says CRITICAL and exits 2, and its Prometheus
+/// text has one status gauge per check of the JSON report, in the documented scheme.
+#[test]
+fn monitoring_formats_of_a_live_run_agree_with_the_report() {
+    let (mut cmd, _d) = doctor();
+    let out = run(unreachable_env(&mut cmd).args(["all", "--timeout", "1s", "--format", "json"]));
+    let v = support::report::json(&out); // validates against the schema
+    support::json_schema::assert_report(&v);
+    assert_eq!(out.code, 2);
+    let checks = v["checks"].as_array().unwrap();
+
+    let (mut cmd, _d) = doctor();
+    let out = run(unreachable_env(&mut cmd).args(["all", "--timeout", "1s", "--format", "nagios"]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let first = out.stdout.lines().next().unwrap();
+    assert!(first.starts_with("DOCTOR CRITICAL - ") && first.contains(" | critical="), "{first}");
+    assert!(first.contains("PG001 "), "{first}");
+    assert!(!out.stdout.contains("Replay-Secret-1"), "no secret in the plugin output");
+
+    let (mut cmd, _d) = doctor();
+    let out = run(unreachable_env(&mut cmd).args(["all", "--timeout", "1s", "--format", "prometheus"]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(!out.stdout.contains("Replay-Secret-1"), "no secret in the metrics");
+    let gauges: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("doctor_check_status{")).collect();
+    assert_eq!(gauges.len(), checks.len(), "{}", out.stdout);
+    let pg001 = gauges.iter().find(|l| l.starts_with("doctor_check_status{code=\"PG001\"")).unwrap();
+    assert!(pg001.ends_with(" 2"), "PG001 is critical: {pg001}");
+    assert!(out.stdout.contains("doctor_run_status{command=\"all\"} 2\n"), "{}", out.stdout);
+
+    let (mut cmd, _d) = doctor();
+    let out = run(cmd.args(["stack", "--no-docker", "--format", "prometheus"]));
+    assert_eq!(out.code, 3, "stack has no metrics: {}", out.stderr);
 }
 
 #[test]

@@ -140,12 +140,15 @@ pub fn run(s: &Settings, g: &Global, target: Target) -> i32 {
         Format::Json => out_json(render::json::report(&report)),
         Format::Junit => out(&render::junit::report(&report)),
         Format::Markdown => out(&render::markdown::report(&report)),
+        Format::Nagios => out(&render::nagios::report(&report)),
+        Format::Prometheus => out(&render::prometheus::report(&report)),
     }
     // The last line on the terminal says how the wait ended.
     if let Some(end) = waited {
         err(&end);
     }
-    report.exit_code
+    // A Nagios plugin's exit code is its status word: the worst check's, --fail-on aside.
+    if s.format == Format::Nagios { render::nagios::exit(&report) } else { report.exit_code }
 }
 
 /// The critical checks a wait is still waiting for, with what they say.

@@ -21,7 +21,9 @@ Examples:
   doctor stack                                which container plays each role, and how it is reached
   doctor postgres --admin-url postgresql://postgres:PW@localhost:5432/postgres
   doctor redis --bigkeys                      also rank the largest keys (SCAN, read-only)
-  doctor all --format json > report.json      for scripts; --format junit for CI
+  doctor all --format json > report.json      for scripts (docs/report.schema.json); junit for CI
+  doctor all --format nagios                  a Nagios/Icinga plugin: status line, perfdata, exit code
+  doctor all --format prometheus > doctor.prom   for node_exporter's textfile collector
   doctor explain \"FATAL: sorry, too many clients already\"
   doctor list
 
@@ -42,6 +44,10 @@ stack's own alerting):
 
 Exit codes: 0 all ok, 1 worst is a warning, 2 something is critical,
             3 could not tell (unknown), or the command line or configuration is wrong.
+            --fail-on critical lets warnings exit 0, except under --format nagios, whose
+            status word and exit code always follow the worst check.
+Prometheus gauges (doctor_check_status, doctor_run_status): 0 ok, 1 warning, 2 critical,
+            3 unknown, -1 skipped.
 doctor only reads: it never writes to a database, never runs KEYS or CONFIG SET, and never
 prints a password, token or key.";
 
@@ -61,7 +67,8 @@ pub struct Cli {
 
 #[derive(Args, Debug, Clone)]
 pub struct Global {
-    /// Output format: table (people), json (scripts), junit (CI), markdown (incident ticket)
+    /// Output format: table (people), json (scripts), junit (CI), markdown (incident ticket),
+    /// nagios (a plugin's status line with perfdata), prometheus (node_exporter textfile)
     #[arg(short = 'f', long, global = true, value_name = "FORMAT", env = "DOCTOR_FORMAT")]
     pub format: Option<String>,
     /// Language of every text: en or ja [default: DOCTOR_LANG, else from LC_ALL/LANG]

@@ -9,8 +9,8 @@ use crate::run::{self, Request};
 use std::path::Path;
 
 pub fn run(s: &Settings, write_config: Option<&Path>) -> i32 {
-    if s.format == Format::Junit {
-        err("doctor stack prints table, json or markdown (junit is for the checks)");
+    if matches!(s.format, Format::Junit | Format::Nagios | Format::Prometheus) {
+        err("doctor stack prints table, json or markdown (junit, nagios and prometheus are for the checks)");
         return 3;
     }
     if let Some(p) = write_config

@@ -6,10 +6,15 @@ pub mod compact;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod nagios;
+pub mod prometheus;
 pub mod stack;
 pub mod table;
 pub mod wrap;
 
+#[cfg(test)]
+#[path = "../../tests/support/json_schema.rs"]
+mod json_schema;
 #[cfg(test)]
 mod snapshots;
 

@@ -1,7 +1,7 @@
 //! Renderer snapshots: one sample report (a full PostgreSQL server, a Redis under noeviction)
 //! in every format, so that a change to what people and scripts read shows up in review.
 
-use super::{Style, json, junit, markdown, table};
+use super::{Style, json, json_schema, junit, markdown, nagios, prometheus, table};
 use crate::config::Thresholds;
 use crate::lang::Lang;
 use crate::probe::postgres::ServerFacts;
@@ -128,4 +128,93 @@ fn compact_en_80() {
 #[test]
 fn compact_ja_120() {
     insta::assert_snapshot!(super::compact::report(&sample(Lang::Ja), Style { width: 120, ..Style::plain() }));
+}
+
+#[test]
+fn nagios_en() {
+    insta::assert_snapshot!(nagios::report(&sample(Lang::En)));
+}
+
+#[test]
+fn prometheus_en() {
+    let text = prometheus::report(&sample(Lang::En));
+    prometheus::parse::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    insta::assert_snapshot!(text);
+}
+
+/// The sample in both languages, and with every optional part present (advice, containers),
+/// validates against `docs/report.schema.json`.
+#[test]
+fn reports_validate_against_the_published_schema() {
+    use crate::report::ContainerRow;
+    for lang in [Lang::En, Lang::Ja] {
+        json_schema::assert_report(&json::report(&sample(lang)));
+    }
+    let mut r = sample(Lang::En);
+    assert!(!r.root_causes.is_empty(), "the sample has root causes to validate");
+    r.checks[0].advice.push("Redis persists nothing".into());
+    let row = |state: &str, container: Option<&str>| ContainerRow {
+        service: "postgres".into(),
+        container: container.map(str::to_string),
+        state: state.into(),
+        health: None,
+        restarts: 2,
+        exits_24h: Some(1),
+        exit_code: Some(137),
+        oom_killed: true,
+        uptime_s: Some(60),
+        cpu_percent: Some(12.5),
+        mem_used: Some(1 << 20),
+        mem_limit: None,
+        ports: vec!["5432/tcp".into()],
+    };
+    r.containers =
+        Some(vec![row("running", Some("postgres")), ContainerRow { exits_24h: None, ..row("missing", None) }]);
+    let v = json::report(&r);
+    assert!(v["containers"][1]["container"].is_null() && v["checks"][0]["advice"].is_array());
+    json_schema::assert_report(&v);
+}
+
+/// The validator and the schema can fail: each broken report is refused for its reason.
+#[test]
+fn the_schema_refuses_reports_that_break_the_contract() {
+    let schema = json_schema::report_schema();
+    let good = json::report(&sample(Lang::En));
+    let broken = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = good.clone();
+        f(&mut v);
+        json_schema::validate(&schema, &v).join("\n")
+    };
+    type Break<'a> = &'a dyn Fn(&mut serde_json::Value);
+    let cases: [(Break, &str); 7] = [
+        (&|v| v["checks"][0]["status"] = "fine".into(), "/checks/0/status"),
+        (&|v| v["checks"][1]["causes"][0]["verdict"] = "maybe".into(), "/checks/1/causes/0/verdict"),
+        (&|v| v["checks"][0].as_object_mut().unwrap().remove("ok_title").map(drop).unwrap(), "\"ok_title\" is missing"),
+        (&|v| v["surprise"] = 1.into(), "/surprise"),
+        (&|v| v["exit_code"] = 4.into(), "/exit_code"),
+        (&|v| v["duration_ms"] = (-1).into(), "/duration_ms"),
+        (&|v| v["root_causes"][0]["explains"] = "PG001".into(), "/root_causes/0/explains"),
+    ];
+    for (f, needle) in cases {
+        let e = broken(f);
+        assert!(e.contains(needle), "expected an error at {needle}, got {e:?}");
+    }
+    // A keyword the validator does not implement is an error, not ignored.
+    let e = json_schema::validate(&serde_json::json!({"type": "object", "maxProperties": 1}), &good);
+    assert!(e.iter().any(|e| e.contains("maxProperties")), "{e:?}");
+}
+
+/// The schema's enums are the program's: areas, statuses and verdicts.
+#[test]
+fn the_schema_enums_are_the_programs() {
+    use crate::report::{Status, Verdict};
+    let schema = json_schema::report_schema();
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        v["enum"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(names(&schema["$defs"]["check"]["properties"]["area"]), crate::catalogue::AREAS);
+    let statuses = [Status::Ok, Status::Skipped, Status::Warning, Status::Unknown, Status::Critical];
+    assert_eq!(names(&schema["$defs"]["status"]), statuses.map(|s| s.name()));
+    let verdicts = [Verdict::Confirmed, Verdict::Suspected, Verdict::RuledOut, Verdict::Unchecked];
+    assert_eq!(names(&schema["$defs"]["verdict"]), verdicts.map(|v| v.name()));
 }

@@ -22,6 +22,7 @@
 #![allow(dead_code)]
 
 pub mod fixture;
+pub mod json_schema;
 pub mod lab;
 pub mod report;
 pub mod spec_stack;

@@ -3,9 +3,15 @@
 use super::Output;
 use serde_json::Value;
 
+/// stdout as JSON; a report (`doctor.report/v1`) must also validate against
+/// `docs/report.schema.json`, so every live test that reads one checks the schema too.
 pub fn json(out: &Output) -> Value {
-    serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\n{}", out.stdout, out.stderr))
+    let v: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\n{}", out.stdout, out.stderr));
+    if v["schema"] == "doctor.report/v1" {
+        super::json_schema::assert_report(&v);
+    }
+    v
 }
 
 pub fn check<'a>(v: &'a Value, code: &str) -> &'a Value {
