@@ -245,6 +245,8 @@ pub struct Overrides {
     /// `--env-file`, repeatable; a later file overrides an earlier one.
     pub env_file: Vec<PathBuf>,
     pub config: Option<PathBuf>,
+    /// `--host`: the engine's address, over DOCKER_HOST and the docker contexts.
+    pub docker_host: Option<String>,
     pub thresholds: Vec<String>,
     pub verbose: bool,
     pub quiet: bool,
@@ -286,6 +288,10 @@ pub struct Settings {
     pub sources: Vec<String>,
     /// The directory doctor runs in: the repositories' `.env` files are looked for below it.
     pub cwd: PathBuf,
+    /// The doctor.toml read (`--config`, `DOCTOR_CONFIG`, or found upwards from `cwd`).
+    pub config_file: Option<PathBuf>,
+    /// The engine to ask, as the docker CLI would find it, or why doctor cannot use it.
+    pub engine: Result<crate::probe::docker::Endpoint, crate::probe::docker::Unusable>,
 }
 
 impl Settings {
@@ -345,7 +351,9 @@ impl Settings {
             vars.insert(k.clone(), v.clone());
         }
 
-        let cfg_path = o.config.clone().or_else(|| Some(cwd.join("doctor.toml")).filter(|p| p.is_file()));
+        let home = env.get("HOME").map(PathBuf::from);
+        let cfg_path =
+            config_path(o.config.as_deref(), env.get("DOCTOR_CONFIG").map(String::as_str), cwd, home.as_deref())?;
         let file: FileConfig = match &cfg_path {
             Some(p) => {
                 let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
@@ -437,7 +445,6 @@ impl Settings {
             verbose: o.verbose,
             quiet: o.quiet,
             thresholds,
-            vars,
             env_names: env.keys().cloned().collect(),
             services,
             pg_admin_url,
@@ -456,6 +463,13 @@ impl Settings {
             logs_tail: o.tail.unwrap_or(1000),
             sources,
             cwd: cwd.to_path_buf(),
+            engine: crate::probe::docker::resolve_endpoint(
+                o.docker_host.as_deref(),
+                &|k| vars.get(k).cloned(),
+                home.as_deref().unwrap_or(Path::new("/root")),
+            ),
+            config_file: cfg_path,
+            vars,
         };
         settings.register_secrets();
         Ok(settings)
@@ -481,6 +495,34 @@ impl Settings {
 }
 
 /// Registers the password (or the lone user-info of a `redis://secret@host` URL) of a URL.
+/// Which doctor.toml to read: `--config`, else `DOCTOR_CONFIG` (both must exist), else the
+/// first `doctor.toml` in `cwd` or a parent directory, stopping at `$HOME` or the root, the
+/// way compose finds its project from anywhere below it.
+pub fn config_path(
+    flag: Option<&Path>,
+    var: Option<&str>,
+    cwd: &Path,
+    home: Option<&Path>,
+) -> Result<Option<PathBuf>, String> {
+    if let Some(p) = flag {
+        return Ok(Some(p.to_path_buf()));
+    }
+    if let Some(v) = var.filter(|v| !v.is_empty()) {
+        let p = PathBuf::from(v);
+        return if p.is_file() { Ok(Some(p)) } else { Err(format!("DOCTOR_CONFIG={v}: no such file")) };
+    }
+    for dir in cwd.ancestors() {
+        let p = dir.join("doctor.toml");
+        if p.is_file() {
+            return Ok(Some(p));
+        }
+        if home.is_some_and(|h| h == dir) {
+            break;
+        }
+    }
+    Ok(None)
+}
+
 pub fn register_url_password(text: &str) {
     let Some(i) = text.find("://") else { return };
     let after = &text[i + 3..];

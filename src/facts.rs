@@ -24,8 +24,8 @@ pub mod of {
     }
     pub mod docker {
         pub use crate::probe::docker::{
-            ContainerFacts, ContainerLookup, DEFAULT_HOST, DockerError, DockerErrorKind, DockerFacts, Engine, EnvVar,
-            HealthFacts, Listener, LogFacts, MountFacts, NetFacts, PortFacts, StatsFacts, UrlVar,
+            ContainerFacts, ContainerLookup, DEFAULT_HOST, DockerError, DockerErrorKind, DockerFacts, Engine,
+            EngineSource, EnvVar, HealthFacts, Listener, LogFacts, MountFacts, NetFacts, PortFacts, StatsFacts, UrlVar,
         };
     }
     pub mod docker_events {

@@ -137,19 +137,31 @@ pub fn auth_config(s: &Settings, req: &Request, t: &Targets) -> AuthProbeConfig 
 }
 
 pub fn docker_config(s: &Settings) -> DockerProbeConfig {
+    use crate::probe::docker::EngineSource;
+    let (host, source, context, context_tls) = match &s.engine {
+        Ok(e) if e.source == EngineSource::Default => (None, e.source, None, None),
+        Ok(e) => (Some(e.host.clone()), e.source, e.context.clone(), e.tls_dir.clone()),
+        // Stopped before any probe by the command line; kept as given so nothing is hidden.
+        Err(u) => (Some(u.address.clone()), EngineSource::DockerHost, None, None),
+    };
+    // DOCKER_TLS_VERIFY and DOCKER_CERT_PATH go with an address given directly, as for the CLI.
+    let direct = matches!(source, EngineSource::Flag | EngineSource::DockerHost);
+    let env_tls = s.var("DOCKER_TLS_VERIFY").filter(|v| direct && !v.is_empty() && *v != "0").map(|_| {
+        s.var("DOCKER_CERT_PATH")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| std::path::PathBuf::from(s.var("HOME").unwrap_or("/root")).join(".docker"))
+    });
     DockerProbeConfig {
-        host: s.var("DOCKER_HOST").map(str::to_string),
+        host,
+        source,
+        context,
         pins: s.services.iter().filter_map(|(role, p)| Some((role.clone(), p.container.clone()?))).collect(),
         scope: Scope(s.compose_project.clone()),
         timeout: s.timeout,
         logs_since: s.logs_since,
         logs_tail: s.logs_tail,
         log_limits: crate::triage::Limits::from(&s.thresholds),
-        tls_cert_path: s.var("DOCKER_TLS_VERIFY").filter(|v| !v.is_empty() && *v != "0").map(|_| {
-            s.var("DOCKER_CERT_PATH")
-                .map(std::path::PathBuf::from)
-                .unwrap_or_else(|| std::path::PathBuf::from(s.var("HOME").unwrap_or("/root")).join(".docker"))
-        }),
+        tls_cert_path: context_tls.or(env_tls),
     }
 }
 
@@ -203,6 +215,8 @@ pub async fn find_stack(s: &Settings, req: &Request, use_engine: bool) -> Found 
             Err(_) => Err(DockerFacts {
                 host: redact::url(cfg.host.as_deref().unwrap_or(docker::DEFAULT_HOST)),
                 host_from_env: cfg.host.is_some(),
+                source: cfg.source,
+                context: cfg.context.clone(),
                 engine: Err(docker::DockerError {
                     kind: docker::DockerErrorKind::Timeout,
                     message: "the Docker probe overran its deadline".into(),
@@ -373,6 +387,8 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
             Err(_) => DockerFacts {
                 host: redact::url(cfg.host.as_deref().unwrap_or(docker::DEFAULT_HOST)),
                 host_from_env: cfg.host.is_some(),
+                source: cfg.source,
+                context: cfg.context.clone(),
                 engine: Err(docker::DockerError {
                     kind: docker::DockerErrorKind::Timeout,
                     message: "the Docker probe overran its deadline".into(),

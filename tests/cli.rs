@@ -21,7 +21,23 @@ fn help_teaches_and_exits_0() {
     {
         assert!(out.stdout.contains(needle), "--help lacks {needle}");
     }
-    assert_eq!(doc(&["--version"]).code, 0);
+    let v = doc(&["--version"]);
+    assert_eq!(v.code, 0);
+    // `doctor 0.1.0 (commit <short hash or unknown>, built YYYY-MM-DD)`, the hash HEAD's.
+    let line = v.stdout.trim();
+    let rest = line
+        .strip_prefix(concat!("doctor ", env!("CARGO_PKG_VERSION"), " (commit "))
+        .unwrap_or_else(|| panic!("{line}"));
+    let (commit, date) =
+        rest.strip_suffix(')').and_then(|r| r.split_once(", built ")).unwrap_or_else(|| panic!("{line}"));
+    let head = std::process::Command::new("git").args(["rev-parse", "--short", "HEAD"]).output().ok();
+    match head.filter(|o| o.status.success()) {
+        Some(o) => assert_eq!(commit, String::from_utf8_lossy(&o.stdout).trim(), "{line}"),
+        None => assert_eq!(commit, "unknown", "{line}"),
+    }
+    let d: Vec<&str> = date.split('-').collect();
+    assert!(d.len() == 3 && d[0].len() == 4 && d[1].len() == 2 && d[2].len() == 2, "{line}");
+    assert!(d.iter().all(|p| p.chars().all(|c| c.is_ascii_digit())) && d[0] >= "2025", "{line}");
     assert_eq!(doc(&["postgres", "--help"]).code, 0);
 }
 
@@ -354,4 +370,52 @@ fn completions_and_man_page_come_from_the_same_definitions() {
     let man = doc(&["completions", "man"]);
     assert!(man.stdout.contains(".TH doctor") && man.stdout.contains("explain"));
     assert_eq!(doc(&["completions", "tcsh"]).code, 3);
+}
+
+/// `doctor stack --no-docker --format json` run in `cwd` with this HOME and environment.
+fn stack_in(cwd: &std::path::Path, home: &std::path::Path, env: &[(&str, &str)]) -> support::Output {
+    let (mut cmd, _d) = doctor();
+    run(cmd.current_dir(cwd).env("HOME", home).envs(env.iter().copied()).args([
+        "stack",
+        "--no-docker",
+        "--format",
+        "json",
+    ]))
+}
+
+#[test]
+fn configuration_is_found_upwards_or_from_doctor_config() {
+    let root = tempfile::tempdir().unwrap();
+    let (top, deep) = (root.path().join("stack"), root.path().join("stack/services/auth"));
+    std::fs::create_dir_all(&deep).unwrap();
+    let home = root.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    // A pin that shows in the model proves the file was read, not only named.
+    std::fs::write(top.join("doctor.toml"), "[services.redis]\nurl = \"redis://cache.internal:6380/0\"\n").unwrap();
+    let out = stack_in(&deep, &home, &[]);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", out.stdout, out.stderr));
+    assert_eq!(v["config_file"], top.join("doctor.toml").display().to_string(), "{v:#}");
+    assert!(v.to_string().contains("cache.internal:6380"), "{v:#}");
+
+    // DOCTOR_CONFIG wins over the one found upwards.
+    let other = root.path().join("elsewhere.toml");
+    std::fs::write(&other, "[services.redis]\nurl = \"redis://other.internal:6381/0\"\n").unwrap();
+    let out = stack_in(&deep, &home, &[("DOCTOR_CONFIG", other.to_str().unwrap())]);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["config_file"], other.display().to_string());
+    assert!(v.to_string().contains("other.internal:6381") && !v.to_string().contains("cache.internal"), "{v:#}");
+
+    // The walk stops at $HOME: a doctor.toml above it is not the user's stack.
+    let below_home = home.join("work");
+    std::fs::create_dir_all(&below_home).unwrap();
+    std::fs::write(root.path().join("doctor.toml"), "[services.redis]\nurl = \"redis://above.home:1/0\"\n").unwrap();
+    let v: Value = serde_json::from_str(&stack_in(&below_home, &home, &[]).stdout).unwrap();
+    assert!(v.get("config_file").is_none() && !v.to_string().contains("above.home"), "{v:#}");
+
+    // A DOCTOR_CONFIG that names no file is an error naming it.
+    let missing = root.path().join("nope.toml");
+    let out = stack_in(&deep, &home, &[("DOCTOR_CONFIG", missing.to_str().unwrap())]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains(&format!("DOCTOR_CONFIG={}", missing.display())), "{}", out.stderr);
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
 }

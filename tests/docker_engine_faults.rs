@@ -2,7 +2,8 @@
 //! proxy: an API version the two sides do not share, an engine that answers 500, a container
 //! that disappears between listing and inspecting, and `DOCKER_HOST=tcp://` to a real engine,
 //! plain and with TLS (`DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH`; a socat relay that demands a
-//! client certificate).
+//! client certificate); the engine found as the docker CLI finds it (`DOCKER_CONTEXT`, the
+//! current context of `config.json`) and addresses doctor cannot use (exit 3, one line).
 
 mod support;
 
@@ -226,4 +227,94 @@ fn docker_host_over_tcp_with_tls_verify_reaches_a_real_engine() {
     assert_eq!(verdict(&v, "DK001", "wrong-docker-host"), "confirmed", "{:#}", check(&v, "DK001"));
     let _ = relay.kill();
     let _ = relay.wait();
+}
+
+/// A HOME whose docker CLI config holds the context `name` pointing at `host` (and, when
+/// `current`, makes it the current one, as `docker context use` does).
+fn home_with_context(name: &str, host: &str, current: bool) -> tempfile::TempDir {
+    use sha2::{Digest, Sha256};
+    let home = tempfile::tempdir().unwrap();
+    let id: String = Sha256::digest(name.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let meta = home.path().join(".docker/contexts/meta").join(id);
+    std::fs::create_dir_all(&meta).unwrap();
+    let json = serde_json::json!({"Name": name, "Metadata": {}, "Endpoints": {"docker": {"Host": host, "SkipTLSVerify": false}}});
+    std::fs::write(meta.join("meta.json"), json.to_string()).unwrap();
+    if current {
+        std::fs::write(home.path().join(".docker/config.json"), format!(r#"{{"currentContext":"{name}"}}"#)).unwrap();
+    }
+    home
+}
+
+fn doctor_with_home(home: &Path, env: &[(&str, &str)], args: &[&str]) -> support::Output {
+    let (mut cmd, _d) = doctor();
+    cmd.env("HOME", home).envs(env.iter().copied()).args(args).args(["--timeout", "3s"]);
+    let out = run(&mut cmd);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    out
+}
+
+#[test]
+fn docker_context_and_current_context_reach_the_engine_they_name() {
+    let Some(_lab) = support::lab::Lab::new() else { return };
+    // The real engine under another path: only the context knows it.
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("elsewhere.sock");
+    std::os::unix::fs::symlink("/var/run/docker.sock", &sock).unwrap();
+    let host = format!("unix://{}", sock.display());
+    for (current, env, source, said) in [
+        (false, vec![("DOCKER_CONTEXT", "lab-ctx")], "docker-context", "context lab-ctx from DOCKER_CONTEXT"),
+        (true, vec![], "current-context", "context lab-ctx, the docker CLI's current context"),
+    ] {
+        let home = home_with_context("lab-ctx", &host, current);
+        let out = doctor_with_home(home.path(), &env, &["docker", "--format", "json"]);
+        let v: Value =
+            serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
+        let dk = check(&v, "DK001");
+        assert_eq!(dk["status"], "ok", "{source}: {dk:#}");
+        assert_eq!(dk["evidence"]["host"], host.as_str(), "{dk:#}");
+        assert_eq!(dk["evidence"]["engine_source"], source, "{dk:#}");
+        assert_eq!(dk["evidence"]["context"], "lab-ctx", "{dk:#}");
+        assert!(dk["summary"].as_str().unwrap().contains(said), "{dk:#}");
+
+        let out = doctor_with_home(home.path(), &env, &["stack", "--format", "json"]);
+        let st: Value =
+            serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
+        assert_eq!((st["engine_source"].as_str(), st["context"].as_str()), (Some(source), Some("lab-ctx")), "{st:#}");
+        assert!(st["engine"].as_str().unwrap().starts_with(&host), "{st:#}");
+        let out = doctor_with_home(home.path(), &env, &["stack"]);
+        assert!(out.stdout.contains("engine chosen by: docker context lab-ctx"), "{}", out.stdout);
+    }
+    // The context, not the default socket, is what is asked: one pointing nowhere fails.
+    let home = home_with_context("gone", &format!("unix://{}/nothing.sock", dir.path().display()), true);
+    let out = doctor_with_home(home.path(), &[], &["docker", "--format", "json"]);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(check(&v, "DK001")["status"], "critical", "{:#}", check(&v, "DK001"));
+    assert!(check(&v, "DK001").to_string().contains("docker context gone"), "{:#}", check(&v, "DK001"));
+}
+
+#[test]
+fn an_engine_address_doctor_cannot_use_exits_3_with_one_line() {
+    let home = home_with_context("prod", "ssh://deploy@prod", false);
+    for (env, args, needle) in [
+        (
+            vec![("DOCKER_HOST", "ssh://deploy@production-server")],
+            vec!["docker"],
+            "ssh://deploy@production-server (ssh://",
+        ),
+        (vec![], vec!["all", "--host", "ftp://engine:21"], "ftp://engine:21 (an unknown scheme"),
+        (vec![("DOCKER_CONTEXT", "nope")], vec!["stack"], "context nope (no such docker context"),
+        (vec![("DOCKER_CONTEXT", "prod")], vec!["docker"], "ssh://deploy@prod (ssh://"),
+    ] {
+        let out = doctor_with_home(home.path(), &env, &args);
+        assert_eq!(out.code, 3, "{env:?} {args:?}: {}{}", out.stdout, out.stderr);
+        assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+        assert!(out.stderr.starts_with("doctor cannot use this engine address: "), "{}", out.stderr);
+        assert!(out.stderr.contains(needle), "{needle}: {}", out.stderr);
+        assert!(!out.combined().contains("wrong-docker-host"), "{}", out.combined());
+    }
+    // What does not ask the engine still runs.
+    let out = doctor_with_home(home.path(), &[("DOCKER_HOST", "ssh://x")], &["list"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = doctor_with_home(home.path(), &[("DOCKER_HOST", "ssh://x")], &["docker", "--no-docker"]);
+    assert!(!out.stderr.contains("cannot use this engine address"), "{}", out.stderr);
 }

@@ -354,6 +354,12 @@ fn log_timings(facts: &run::Facts) {
     let mut lines = Vec::new();
     if let Some(st) = &facts.stack {
         lines.push(format!("stack: layout {} on {}", st.layout, st.engine));
+        let context = st.context.as_deref().map(|c| format!(", context {c}")).unwrap_or_default();
+        lines.push(format!("engine chosen by: {}{context}", st.engine_source));
+        lines.push(format!(
+            "configuration: {}",
+            st.config_file.as_deref().unwrap_or("none (no doctor.toml here or above)")
+        ));
         for m in &st.services {
             match (&m.container, &m.found_by) {
                 (Some(c), Some(by)) => lines.push(format!(

@@ -27,7 +27,8 @@ Examples:
   doctor explain \"FATAL: sorry, too many clients already\"
   doctor list
 
-Configuration, strongest first: flags, environment, ./.env (--env-file), ./doctor.toml, then
+Configuration, strongest first: flags, environment, ./.env (--env-file), doctor.toml
+(--config, DOCTOR_CONFIG, or the nearest in this or a parent directory up to $HOME), then
 the stack as found on the Docker engine (any layout of the stack's specification: per-repository
 compose projects, one compose file, or the runbook's names), with the services' own variables
 (their containers' DATABASE_URL, POSTGRES_PASSWORD, REDIS_URL, --requirepass) and the
@@ -49,12 +50,18 @@ Exit codes: 0 all ok, 1 worst is a warning, 2 something is critical,
 Prometheus gauges (doctor_check_status, doctor_run_status): 0 ok, 1 warning, 2 critical,
             3 unknown, -1 skipped.
 doctor only reads: it never writes to a database, never runs KEYS or CONFIG SET, and never
-prints a password, token or key.";
+prints a password, token or key.
+The Docker engine is found as the docker CLI finds it: --host, DOCKER_HOST, DOCKER_CONTEXT, the
+current context of ~/.docker/config.json, else /var/run/docker.sock (ssh:// is not supported).";
+
+/// `doctor --version`: the crate's version, the commit and the UTC build date (build.rs).
+pub const VERSION: &str =
+    concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("DOCTOR_COMMIT"), ", built ", env!("DOCTOR_BUILD_DATE"), ")");
 
 #[derive(Parser, Debug)]
 #[command(
     name = "doctor",
-    version,
+    version = VERSION,
     about = "Diagnoses the ai-micro-service stack: runs the troubleshooting runbook's checks and says which cause applies",
     after_help = AFTER_HELP
 )]
@@ -80,11 +87,16 @@ pub struct Global {
     /// Never contact the Docker engine; container evidence is reported as unchecked
     #[arg(long, global = true)]
     pub no_docker: bool,
+    /// The Docker engine to ask (unix:///path, tcp://host:port) [default: DOCKER_HOST, else
+    /// DOCKER_CONTEXT, else the docker CLI's current context, else /var/run/docker.sock]
+    #[arg(short = 'H', long, global = true, value_name = "ADDRESS")]
+    pub host: Option<String>,
     /// Read the stack's variables from this file (repeatable; a later file wins) [default:
     /// ./.env when present; the repositories' own .env files are read too]
     #[arg(long, global = true, value_name = "PATH")]
     pub env_file: Vec<PathBuf>,
-    /// Stack definition and thresholds [default: ./doctor.toml when present]
+    /// Stack definition and thresholds [default: DOCTOR_CONFIG, else doctor.toml in this or a
+    /// parent directory, up to $HOME]
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Override a threshold, e.g. long_query=30s (repeatable; the list is under --help)
@@ -346,6 +358,7 @@ pub fn run() -> i32 {
         no_docker: g.no_docker,
         env_file: g.env_file.clone(),
         config: g.config.clone(),
+        docker_host: g.host.clone(),
         thresholds: g.threshold.clone(),
         verbose: g.verbose,
         quiet: g.quiet,
@@ -369,6 +382,18 @@ pub fn run() -> i32 {
     }
     if let Command::Completions { shell } = &cli.command {
         return completions(shell);
+    }
+    // An engine address doctor cannot use is the user's setting doctor lacks: one line, exit 3,
+    // before any check could blame it.
+    let asks_engine = !matches!(cli.command, Command::Explain { .. } | Command::List { .. })
+        && !matches!(&cli.command, Command::Triage { container, .. } if container.is_empty());
+    if asks_engine
+        && !settings.no_docker
+        && g.facts.is_none()
+        && let Err(e) = &settings.engine
+    {
+        let _ = writeln!(std::io::stderr().lock(), "{}", redact::scrub(&e.to_string()));
+        return 3;
     }
     match &cli.command {
         Command::Completions { .. } => 0,

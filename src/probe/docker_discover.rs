@@ -48,6 +48,8 @@ pub async fn discover(cfg: &DockerProbeConfig, deadline: Instant) -> Result<Disc
     let mut base = DockerFacts {
         host: redact::url(&host),
         host_from_env: cfg.host.as_deref().is_some_and(|h| !h.is_empty()),
+        source: cfg.source,
+        context: cfg.context.clone(),
         engine: Err(DockerError { kind: DockerErrorKind::Other, message: "not tried".into() }),
         containers: Vec::new(),
         timings: Vec::new(),

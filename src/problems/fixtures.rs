@@ -29,6 +29,8 @@ pub fn engine(containers: Vec<ContainerFacts>) -> DockerFacts {
     DockerFacts {
         host: "unix:///var/run/docker.sock".into(),
         host_from_env: false,
+        source: Default::default(),
+        context: None,
         engine: Ok(Engine {
             version: "27.0.3".into(),
             api_version: "1.46".into(),

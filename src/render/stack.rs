@@ -14,6 +14,7 @@ pub fn table(s: &Stack, lang: Lang, style: Style) -> String {
     } else {
         format!("doctor stack · engine: {} · layout: {}\n", s.engine, s.layout)
     };
+    out.push_str(&origin(s, ja));
     let mut t = Table::new();
     t.load_style(presets::UTF8_FULL_CONDENSED);
     t.set_content_arrangement(ContentArrangement::Dynamic);
@@ -69,7 +70,11 @@ pub fn table(s: &Stack, lang: Lang, style: Style) -> String {
 
 pub fn markdown(s: &Stack, lang: Lang) -> String {
     let ja = lang == Lang::Ja;
-    let mut out = format!("# doctor stack\n\n- engine: {}\n- layout: {}\n\n", s.engine, s.layout);
+    let mut out = format!("# doctor stack\n\n- engine: {}\n- layout: {}\n", s.engine, s.layout);
+    for line in origin(s, ja).lines() {
+        out.push_str(&format!("- {line}\n"));
+    }
+    out.push('\n');
     out.push_str(if ja {
         "| 役割 | コンテナ | 発見方法 | このホストから | 他のコンテナから | 認証情報 |\n"
     } else {
@@ -89,4 +94,29 @@ pub fn markdown(s: &Stack, lang: Lang) -> String {
         ));
     }
     out
+}
+
+/// Where the engine's address and the configuration came from, one line each.
+fn origin(s: &Stack, ja: bool) -> String {
+    let ctx = s.context.as_deref().unwrap_or("?");
+    let from = match (s.engine_source.as_str(), ja) {
+        ("flag", false) => "--host".to_string(),
+        ("flag", true) => "--host で指定".to_string(),
+        ("docker-host", false) => "DOCKER_HOST".to_string(),
+        ("docker-host", true) => "DOCKER_HOST で指定".to_string(),
+        ("docker-context", false) => format!("docker context {ctx} (DOCKER_CONTEXT)"),
+        ("docker-context", true) => format!("docker コンテキスト {ctx}（DOCKER_CONTEXT）"),
+        ("current-context", false) => format!("docker context {ctx} (current in ~/.docker/config.json)"),
+        ("current-context", true) => format!("docker コンテキスト {ctx}（~/.docker/config.json の現在のコンテキスト）"),
+        ("", _) => return String::new(),
+        (_, false) => "the default socket".to_string(),
+        (_, true) => "既定のソケット".to_string(),
+    };
+    let cfg = match (&s.config_file, ja) {
+        (Some(p), false) => format!("configuration: {p}"),
+        (Some(p), true) => format!("設定ファイル: {p}"),
+        (None, false) => "configuration: none (no doctor.toml here or above)".to_string(),
+        (None, true) => "設定ファイル: なし（このディレクトリにも上位にも doctor.toml がない）".to_string(),
+    };
+    if ja { format!("エンジンの指定元: {from}\n{cfg}\n") } else { format!("engine chosen by: {from}\n{cfg}\n") }
 }

@@ -26,6 +26,15 @@ pub struct Stack {
     /// The engine asked and what it is (`unix:///var/run/docker.sock (Docker 20.10.24)`), or
     /// why none was.
     pub engine: String,
+    /// Where the engine's address came from: `flag`, `docker-host`, `docker-context`,
+    /// `current-context` (config.json) or `default`; and the docker context that named it.
+    #[serde(default)]
+    pub engine_source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// The doctor.toml read, if any (`--config`, `DOCTOR_CONFIG`, or found upwards).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_file: Option<String>,
     /// `A`, `B`, `C`, `custom` (pinned by configuration or found by image or port only), or
     /// `none` (no container found, or no engine).
     pub layout: String,

@@ -531,6 +531,12 @@ pub fn build(s: &Settings, flags: &Flags, engine: &EngineView, repo: &RepoEnv) -
             EngineView::NotAsked(w) | EngineView::Unreachable(w) => w.clone(),
             EngineView::Answered { description, .. } => description.clone(),
         },
+        engine_source: match &s.engine {
+            Ok(e) => e.source.id().to_string(),
+            Err(_) => "unusable".to_string(),
+        },
+        context: s.engine.as_ref().ok().and_then(|e| e.context.clone()),
+        config_file: s.config_file.as_ref().map(|p| p.display().to_string()),
         layout: layout_name,
         services: members,
         env_files,

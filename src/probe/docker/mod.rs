@@ -16,11 +16,13 @@
 //! crate uses is re-exported here, so its path stays `probe::docker::X`.
 
 mod container;
+mod endpoint;
 mod exec;
 mod logs;
 mod stats;
 
 pub use container::{container_facts, examine};
+pub use endpoint::{Endpoint, EngineSource, Unusable, resolve as resolve_endpoint};
 pub use logs::log_text;
 pub(super) use stats::one_shot;
 pub use stats::{CpuReading, parse_cpu_reading, parse_inside_stats, parse_proc_net_tcp, stats_from};
@@ -41,8 +43,11 @@ pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 
 #[derive(Debug, Clone)]
 pub struct DockerProbeConfig {
-    /// `DOCKER_HOST` when set.
+    /// The engine's address (`--host`, `DOCKER_HOST` or a context's), `None`: the default socket.
     pub host: Option<String>,
+    /// Where `host` came from, and the docker context when one named it.
+    pub source: EngineSource,
+    pub context: Option<String>,
     /// Containers doctor.toml names, by role: looked up by that name only.
     pub pins: BTreeMap<String, String>,
     /// The compose projects that are the stack's (`compose_project`); empty: any.
@@ -300,6 +305,12 @@ pub struct ContainerLookup {
 pub struct DockerFacts {
     pub host: String,
     pub host_from_env: bool,
+    /// Where the address came from (`flag`, `docker-host`, `docker-context`,
+    /// `current-context`, `default`) and the docker context that named it.
+    #[serde(default)]
+    pub source: EngineSource,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
     pub engine: Result<Engine, DockerError>,
     pub containers: Vec<ContainerLookup>,
     pub timings: Vec<Timing>,

@@ -49,8 +49,11 @@ pub fn diagnose(view: &DockerView) -> Finding {
 fn diagnose_facts(f: &DockerFacts, mut out: Finding) -> Finding {
     out.fact("host", &f.host);
     out.fact("host_from_docker_host", f.host_from_env);
-    let set_by =
-        if f.host_from_env { t!("DK001/host-set", host = &f.host) } else { t!("DK001/host-default", host = &f.host) };
+    out.fact("engine_source", f.source.id());
+    if let Some(c) = &f.context {
+        out.fact("context", c);
+    }
+    let (set_by, via) = where_from(f);
     match &f.engine {
         Ok(e) => {
             out.fact("engine_version", &e.version);
@@ -72,6 +75,7 @@ fn diagnose_facts(f: &DockerFacts, mut out: Finding) -> Finding {
                 version = &e.version,
                 api = &e.api_version,
                 host = &f.host,
+                via = via,
                 found = found,
                 expected = expected
             );
@@ -154,6 +158,28 @@ fn diagnose_facts(f: &DockerFacts, mut out: Finding) -> Finding {
     }
 }
 
+/// How the engine's address was chosen: the evidence line, and the words of the summary.
+fn where_from(f: &DockerFacts) -> (Text, Text) {
+    use crate::facts::of::docker::EngineSource as S;
+    let (host, context) = (&f.host, f.context.as_deref().unwrap_or("?"));
+    match f.source {
+        S::Flag => (t!("DK001/host-flag", host = host), t!("DK001/via-flag")),
+        S::DockerContext => (
+            t!("DK001/host-context", context = context, host = host),
+            t!("DK001/via-docker-context", context = context),
+        ),
+        S::CurrentContext => (
+            t!("DK001/host-current-context", context = context, host = host),
+            t!("DK001/via-current-context", context = context),
+        ),
+        // Facts from before the source was kept: DOCKER_HOST when an address was set.
+        S::DockerHost | S::Default if f.host_from_env => {
+            (t!("DK001/host-set", host = host), t!("DK001/via-docker-host"))
+        }
+        S::DockerHost | S::Default => (t!("DK001/host-default", host = host), t!("DK001/via-default")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +189,8 @@ mod tests {
         DockerFacts {
             host: "unix:///var/run/docker.sock".into(),
             host_from_env: from_env,
+            source: Default::default(),
+            context: None,
             engine,
             containers: vec![],
             timings: vec![],
