@@ -28,7 +28,10 @@ fn doctor_in(lab: &Lab, extra_toml: &str, args: &[&str], env: &[(&str, &str)]) -
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.args(args).args(["--format", "json", "--timeout", "3s"]);
+    cmd.args(args).args(["--format", "json"]);
+    if !args.contains(&"--timeout") {
+        cmd.args(["--timeout", "3s"]);
+    }
     run(&mut cmd)
 }
 
@@ -886,7 +889,9 @@ fn a_crash_at_start_shows_the_line_that_explains_it() {
         ..Default::default()
     });
     lab.wait_until("postgres", "exited", |i| i["State"]["Status"] == "exited");
-    let v = json(&doctor_in(&lab, "", &["docker"], &[]));
+    // A generous timeout: on a busy machine the tail may take a while, and a tail cut short is
+    // (rightly) not shown at all.
+    let v = json(&doctor_in(&lab, "", &["docker", "--timeout", "15s"], &[]));
     let last = &check(&v, "DK002")["evidence"]["last_log_lines"];
     let lines: Vec<&str> =
         last[lab.name("postgres")].as_array().into_iter().flatten().filter_map(|l| l.as_str()).collect();
@@ -902,7 +907,7 @@ fn a_crash_at_start_shows_the_line_that_explains_it() {
             toml.push_str(&format!("[services.{s}]\ncontainer = \"{}\"\n\n", lab.name(s)));
         }
         std::fs::write(dir.path().join("doctor.toml"), toml).unwrap();
-        let out = run(cmd.args(["docker", "--format", format, "--timeout", "3s"]).env("COLUMNS", "120"));
+        let out = run(cmd.args(["docker", "--format", format, "--timeout", "15s"]).env("COLUMNS", "120"));
         assert!(
             out.stdout.contains("initdb: error: directory \"/var/lib/pgx\" exists but is not empty"),
             "{format}:\n{}",

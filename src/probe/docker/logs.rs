@@ -28,19 +28,45 @@ pub(super) async fn last_lines(docker: &Docker, id: &str, deadline: Instant) -> 
     let opts = LogsOptionsBuilder::default().stdout(true).stderr(true).tail(&LAST_TAIL.to_string()).build();
     let mut stream = docker.logs(id, Some(opts));
     let mut text = String::new();
-    while let Some(Some(Ok(chunk))) = until(deadline, stream.next()).await {
-        text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
-        if text.len() > LAST_BYTES_CAP {
-            break;
+    loop {
+        match until(deadline, stream.next()).await {
+            Some(Some(Ok(chunk))) => {
+                text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+                if text.len() > LAST_BYTES_CAP {
+                    break;
+                }
+            }
+            // The end of the tail: its last lines are the ones that say why.
+            Some(None) => break,
+            // Cut short (the deadline, an error): what was read is the start of the tail, not
+            // its end, and would show the wrong lines as the last ones.
+            None | Some(Some(Err(_))) => return Vec::new(),
         }
     }
     tail_lines(&text)
 }
 
-/// The last non-empty lines of a log text, scrubbed and cut.
+/// Words that mark the line saying why a process ended.
+fn says_why(line: &str) -> bool {
+    let l = line.to_ascii_lowercase();
+    ["error", "fatal", "panic", "exception", "traceback", "denied", "cannot", "failed"].iter().any(|w| l.contains(w))
+}
+
+/// The last non-empty lines of a log text, scrubbed and cut. When the last line that says why
+/// (an error, a fatal, a panic) is not among them it comes first: a process's stdout is often
+/// block-buffered and flushed at exit, after its stderr, so the reason (initdb's "directory
+/// exists but is not empty") can sit above lines written earlier.
 fn tail_lines(text: &str) -> Vec<String> {
     let lines: Vec<&str> = text.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()).collect();
-    lines[lines.len().saturating_sub(LAST_LINES)..]
+    let start = lines.len().saturating_sub(LAST_LINES);
+    let mut picked: Vec<&str> = lines[start..].to_vec();
+    if !picked.iter().any(|l| says_why(l))
+        && let Some(why) = lines[..start].iter().rev().find(|l| says_why(l))
+    {
+        picked.remove(0);
+        picked.insert(0, why);
+    }
+    picked
         .iter()
         .map(|l| {
             let l = redact::scrub(l);
@@ -140,5 +166,11 @@ mod tests {
         assert_eq!(got[0], "two");
         assert_eq!(got[3], "POSTGRES_PASSWORD=***");
         assert!(got[4].starts_with("initdb: error: directory"), "{got:?}");
+        // The reason above later stdout lines is kept, first.
+        let log = "initdb: error: directory \"/x\" exists but is not empty\nhint\na\nb\nc\nd\ne\n";
+        let got = super::tail_lines(log);
+        assert_eq!(got.len(), super::LAST_LINES);
+        assert!(got[0].starts_with("initdb: error:"), "{got:?}");
+        assert_eq!(got[1..], ["b", "c", "d", "e"]);
     }
 }
