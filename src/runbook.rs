@@ -46,6 +46,11 @@ pub enum Symptom {
         /// ms`) must reach: below it the same line is a normal one (log_min_duration_statement).
         #[serde(default)]
         at_least: Option<String>,
+        /// A line that only says something while the check fails (`the database system is
+        /// starting up`: every start logs it once while clients retry); on a check that passes
+        /// now it is no evidence of a problem.
+        #[serde(default)]
+        transient: bool,
     },
     Described {
         en: String,
@@ -54,6 +59,11 @@ pub enum Symptom {
 }
 
 impl Symptom {
+    /// Whether this is a transient line of its problem (see `transient`).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Symptom::Literal { transient: true, .. })
+    }
+
     pub fn text(&self, lang: Lang) -> &str {
         match self {
             Symptom::Literal { text, .. } => text,

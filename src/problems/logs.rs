@@ -50,9 +50,15 @@ pub fn attach(f: &mut Finding, docker: &DockerFacts) {
     let mut total = 0;
     // The newest matching line of all: (its time, container, sample).
     let mut newest: Option<(&str, &str, &str)> = None;
+    // Lines that only mean something while the check fails (a start-up's "starting up").
+    let transient = |signature: &str| {
+        f.status == Status::Ok
+            && crate::catalogue::get(f.code)
+                .is_some_and(|p| p.symptoms.iter().any(|s| s.is_transient() && s.wordings().contains(&signature)))
+    };
     for c in docker.containers.iter().filter_map(|l| l.container.as_ref()) {
         let Some(logs) = &c.logs else { continue };
-        for h in logs.hits.iter().filter(|h| h.code == f.code) {
+        for h in logs.hits.iter().filter(|h| h.code == f.code && !transient(&h.signature)) {
             total += h.count;
             let window = secs(logs.since_s as f64);
             lines.push(logged(c, h, &window));
