@@ -82,6 +82,26 @@ pub async fn resolve(host: &str, port: u16, deadline: Instant) -> Resolution {
 
 /// Whether a host name that did not resolve here is one of the stack's container names, which
 /// resolve only inside the compose network: then the published port on this host is tried.
+/// Resolves `host` as a probe does, with its timing recorded, and says whether to fall back to
+/// this host's published port: a container-style name that does not resolve here (`postgres`,
+/// `redis`) is reached through `127.0.0.1` and the same port.
+pub async fn resolve_or_local(
+    host: &str,
+    port: u16,
+    deadline: Instant,
+    timings: &mut Vec<Timing>,
+) -> (Resolution, bool) {
+    let t = Instant::now();
+    let resolution = resolve(host, port, deadline).await;
+    timings.push(Timing {
+        step: "resolve".into(),
+        ms: ms(t.elapsed()),
+        ok: matches!(resolution, Resolution::Resolved { .. }),
+    });
+    let local = matches!(resolution, Resolution::NotFound { .. }) && is_container_style_name(host);
+    (resolution, local)
+}
+
 pub fn is_container_style_name(host: &str) -> bool {
     !host.is_empty() && !host.contains('.') && !host.contains(':') && host != "localhost"
 }

@@ -5,7 +5,7 @@
 //! each session is marked read-only before anything else.
 
 use super::pg_app::{self, PgAppFacts, PgAppRequest};
-use super::{Resolution, Timing, ms, resolve, until};
+use super::{Resolution, Timing, ms, until};
 use crate::redact;
 use crate::urls::{self, PgUrl, SslMode, UrlProblem};
 use serde::{Deserialize, Serialize};
@@ -315,14 +315,9 @@ pub async fn gather(cfg: &PgProbeConfig) -> PgFacts {
         facts.reached_via = Some(format!("{}:{} ({})", r.host, r.port, r.why));
     } else {
         // A container name that does not resolve here: try the port published on this host.
-        let t = Instant::now();
-        let resolution = resolve(&app_url.host, app_url.port, deadline).await;
-        facts.timings.push(Timing {
-            step: "resolve".into(),
-            ms: ms(t.elapsed()),
-            ok: matches!(resolution, Resolution::Resolved { .. }),
-        });
-        if matches!(resolution, Resolution::NotFound { .. }) && super::is_container_style_name(&app_url.host) {
+        let (resolution, local) =
+            super::resolve_or_local(&app_url.host, app_url.port, deadline, &mut facts.timings).await;
+        if local {
             host_override = Some("127.0.0.1".to_string());
             facts.reached_via = Some(format!("127.0.0.1:{}", app_url.port));
             if let Some(a) = admin_url.as_mut().filter(|a| a.host == app_url.host) {

@@ -15,7 +15,7 @@ pub mod refresh_session;
 use bigkeys::scan_bigkeys;
 
 use super::redis_app::{RedisAppFacts, RedisAppRequest};
-use super::{Resolution, Timing, ms, resolve, until};
+use super::{Resolution, Timing, ms, until};
 use crate::redact;
 use crate::urls::{self, RedisUrl, UrlProblem};
 use serde::{Deserialize, Serialize};
@@ -211,14 +211,8 @@ pub async fn gather(cfg: &RedisProbeConfig) -> RedisFacts {
         u.port = r.port;
         facts.reached_via = Some(format!("{}:{} ({})", r.host, r.port, r.why));
     } else {
-        let t = Instant::now();
-        let resolution = resolve(&u.host, u.port, deadline).await;
-        facts.timings.push(Timing {
-            step: "resolve".into(),
-            ms: ms(t.elapsed()),
-            ok: matches!(resolution, Resolution::Resolved { .. }),
-        });
-        if matches!(resolution, Resolution::NotFound { .. }) && super::is_container_style_name(&u.host) {
+        let (resolution, local) = super::resolve_or_local(&u.host, u.port, deadline, &mut facts.timings).await;
+        if local {
             host = "127.0.0.1".into();
             facts.reached_via = Some(format!("127.0.0.1:{}", u.port));
         }
