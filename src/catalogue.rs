@@ -226,9 +226,7 @@ pub(crate) mod tests {
     /// and every key the code says (`t!("KEY", ...)` in `src/`) has its template.
     #[test]
     fn every_message_has_both_languages_and_every_key_said_exists() {
-        let is_ja = |s: &str| {
-            s.chars().any(|c| ('\u{3040}'..='\u{30ff}').contains(&c) || ('\u{4e00}'..='\u{9fff}').contains(&c))
-        };
+        let is_ja = crate::testing::is_japanese;
         let mut all_messages: Vec<(String, &crate::runbook::Text)> = Vec::new();
         for p in all().unwrap() {
             all_messages.extend(p.messages.iter().map(|(k, t)| (format!("{}/{k}", p.code), t)));
@@ -248,34 +246,26 @@ pub(crate) mod tests {
         }
         // Every key the code says exists (a source scan: the keys are literals by design).
         let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
-        let mut stack = vec![std::path::PathBuf::from(src)];
         let mut said = 0;
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).unwrap().flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    stack.push(p);
+        for p in crate::testing::source_files(std::path::Path::new(src)) {
+            // text.rs documents the macro with an example key.
+            if p.extension().is_none_or(|x| x != "rs") || p.ends_with("text.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&p).unwrap();
+            for part in text.split("t!(\"").skip(1) {
+                let Some(key) = part.split('"').next() else { continue };
+                let well_formed = key.split_once('/').is_some_and(|(scope, name)| {
+                    !scope.is_empty()
+                        && scope.chars().all(|c| c.is_ascii_alphanumeric())
+                        && !name.is_empty()
+                        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                });
+                if !well_formed {
                     continue;
                 }
-                // text.rs documents the macro with an example key.
-                if p.extension().is_none_or(|x| x != "rs") || p.ends_with("text.rs") {
-                    continue;
-                }
-                let text = std::fs::read_to_string(&p).unwrap();
-                for part in text.split("t!(\"").skip(1) {
-                    let Some(key) = part.split('"').next() else { continue };
-                    let well_formed = key.split_once('/').is_some_and(|(scope, name)| {
-                        !scope.is_empty()
-                            && scope.chars().all(|c| c.is_ascii_alphanumeric())
-                            && !name.is_empty()
-                            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                    });
-                    if !well_formed {
-                        continue;
-                    }
-                    said += 1;
-                    assert!(message(key).is_some(), "{}: t!(\"{key}\") has no template", p.display());
-                }
+                said += 1;
+                assert!(message(key).is_some(), "{}: t!(\"{key}\") has no template", p.display());
             }
         }
         assert!(said > 0);
@@ -283,9 +273,7 @@ pub(crate) mod tests {
 
     #[test]
     fn every_text_has_both_languages_and_japanese_is_japanese() {
-        let is_ja = |s: &str| {
-            s.chars().any(|c| ('\u{3040}'..='\u{30ff}').contains(&c) || ('\u{4e00}'..='\u{9fff}').contains(&c))
-        };
+        let is_ja = crate::testing::is_japanese;
         for p in all().unwrap() {
             assert!(!p.title.en.trim().is_empty() && is_ja(&p.title.ja), "{} title", p.code);
             assert!(!p.ok_title.en.trim().is_empty() && is_ja(&p.ok_title.ja), "{} ok_title", p.code);

@@ -22,6 +22,8 @@ pub mod root_cause;
 pub mod run;
 pub mod runbook;
 pub mod stack;
+#[cfg(test)]
+mod testing;
 pub mod text;
 pub mod triage;
 pub mod urls;
