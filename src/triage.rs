@@ -17,6 +17,7 @@
 use crate::catalogue;
 use crate::explain::tokens;
 use crate::logline::{self, Level};
+pub use crate::probe::own_logins::OwnLogin;
 use crate::redact;
 use crate::runbook::{Problem, Symptom};
 use serde::{Deserialize, Serialize};
@@ -27,10 +28,12 @@ use std::time::Duration;
 /// Share of a signature's weighted words a line must contain.
 const MIN_COVER: f64 = 0.75;
 
-/// The thresholds a signature may name in `at_least` (the contract's, `--threshold`).
+/// What a scan needs besides the lines: the thresholds a signature may name in `at_least` (the
+/// contract's, `--threshold`), and doctor's own logins, whose refusals are no symptom.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
     pub slow_query: Duration,
+    pub own_logins: Vec<OwnLogin>,
 }
 
 impl Default for Limits {
@@ -41,7 +44,7 @@ impl Default for Limits {
 
 impl From<&crate::config::Thresholds> for Limits {
     fn from(t: &crate::config::Thresholds) -> Self {
-        Limits { slow_query: t.slow_query }
+        Limits { slow_query: t.slow_query, own_logins: Vec::new() }
     }
 }
 
@@ -278,6 +281,7 @@ pub fn scan<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<LogHit> {
 pub fn scan_with<'a>(lines: impl IntoIterator<Item = &'a str>, limits: &Limits) -> Vec<LogHit> {
     let Some(m) = matcher() else { return Vec::new() };
     let mut hits: BTreeMap<(String, String), LogHit> = BTreeMap::new();
+    let mut own_used = vec![false; limits.own_logins.len()];
     for raw in lines {
         let (ts, line) = split_timestamp(raw.trim_end());
         if line.trim().is_empty() {
@@ -288,6 +292,11 @@ pub fn scan_with<'a>(lines: impl IntoIterator<Item = &'a str>, limits: &Limits) 
         let read = logline::read(line);
         // What doctor's own sessions caused (its refused logins among them) is no symptom.
         if read.app.as_deref() == Some(crate::probe::postgres::APPLICATION_NAME) {
+            continue;
+        }
+        // Before authentication PostgreSQL knows no application name: a refused login is doctor's
+        // when doctor tried that user at that moment.
+        if own_refusal(&read.text, ts.or(read.time.as_deref()), &limits.own_logins, &mut own_used) {
             continue;
         }
         let mut read_cut = read.clone();
@@ -311,6 +320,45 @@ pub fn scan_with<'a>(lines: impl IntoIterator<Item = &'a str>, limits: &Limits) 
     let mut v: Vec<LogHit> = hits.into_values().collect();
     v.sort_by(|a, b| b.count.cmp(&a.count).then(a.code.cmp(&b.code)));
     v
+}
+
+/// How long after doctor sent a login its refusal may be logged, and how far the log's clock may
+/// run behind doctor's: a line cannot come before the login that caused it.
+const OWN_LOGIN_AFTER_S: f64 = 2.0;
+const OWN_LOGIN_SKEW_S: f64 = 0.05;
+
+/// Whether `text` is PostgreSQL refusing a password for a user doctor tried just before `at`;
+/// each of doctor's logins accounts for one line at most.
+fn own_refusal(text: &str, at: Option<&str>, own: &[OwnLogin], used: &mut [bool]) -> bool {
+    const REFUSED: &str = "password authentication failed for user \"";
+    let Some(rest) = text.find(REFUSED).map(|i| &text[i + REFUSED.len()..]) else { return false };
+    let Some(user) = rest.split('"').next() else { return false };
+    let Some(at) = at.and_then(parse_log_time) else { return false };
+    let closest = own
+        .iter()
+        .enumerate()
+        .filter(|(i, l)| !used[*i] && l.user == user && at >= l.at - OWN_LOGIN_SKEW_S && at <= l.at + OWN_LOGIN_AFTER_S)
+        .min_by(|(_, a), (_, b)| (a.at - at).abs().total_cmp(&(b.at - at).abs()))
+        .map(|(i, _)| i);
+    match closest {
+        Some(i) => {
+            used[i] = true;
+            true
+        }
+        None => false,
+    }
+}
+
+/// Docker's RFC 3339 time, or PostgreSQL's `2026-12-02 06:53:46.123 UTC` (`%m`) in UTC.
+fn parse_log_time(at: &str) -> Option<f64> {
+    if let Some(t) = crate::clock::parse_rfc3339(at) {
+        return Some(t);
+    }
+    let (stamp, zone) = at.rsplit_once(' ')?;
+    if zone != "UTC" && zone != "GMT" {
+        return None;
+    }
+    crate::clock::parse_rfc3339(&format!("{}Z", stamp.replacen(' ', "T", 1)))
 }
 
 /// What a hit shows of its line: a JSON record as its level and words (its message may sit
@@ -460,5 +508,52 @@ mod tests {
             let own = literal.iter().filter(|t| m.match_line(t).is_some_and(|(c, _, _)| c == p.code)).count();
             assert!(own * 2 >= literal.len(), "{}: only {own} of {} texts triage to it", p.code, literal.len());
         }
+    }
+}
+
+#[cfg(test)]
+mod own_login_tests {
+    use super::*;
+
+    fn limits(own: &[(&str, f64)]) -> Limits {
+        Limits {
+            own_logins: own.iter().map(|(u, at)| OwnLogin { user: u.to_string(), at: *at }).collect(),
+            ..Limits::default()
+        }
+    }
+
+    const T0: f64 = 1_764_658_426.0; // 2025-12-02T06:53:46Z
+
+    fn docker_line(at: &str, user: &str) -> String {
+        format!("{at} 2025-12-02 06:53:46.100 UTC [61] FATAL:  password authentication failed for user \"{user}\"")
+    }
+
+    #[test]
+    fn doctors_own_refused_login_is_left_out_by_user_and_time() {
+        let line = docker_line("2025-12-02T06:53:46.120000000Z", "postgres");
+        // doctor tried `postgres` just before: its own line.
+        assert!(scan_with([line.as_str()], &limits(&[("postgres", T0 + 0.02)])).is_empty());
+        // Nobody tried, another user, another moment, or a login after the line: a symptom.
+        for own in [vec![], vec![("app", T0)], vec![("postgres", T0 - 30.0)], vec![("postgres", T0 + 1.5)]] {
+            let hits = scan_with([line.as_str()], &limits(&own));
+            assert_eq!(hits.len(), 1, "{own:?}");
+            assert_eq!(hits[0].code, "PG001");
+        }
+    }
+
+    #[test]
+    fn each_own_login_accounts_for_one_line_only() {
+        // A service failing with the same user in the same second still shows, once.
+        let a = docker_line("2025-12-02T06:53:46.120000000Z", "postgres");
+        let b = docker_line("2025-12-02T06:53:46.900000000Z", "postgres");
+        let hits = scan_with([a.as_str(), b.as_str()], &limits(&[("postgres", T0)]));
+        assert_eq!(hits.iter().map(|h| h.count).sum::<u64>(), 1, "{hits:?}");
+    }
+
+    #[test]
+    fn a_line_without_docker_time_is_matched_by_its_postgres_prefix() {
+        let line = "2025-12-02 06:53:46.100 UTC [61] FATAL:  password authentication failed for user \"postgres\"";
+        assert!(scan_with([line], &limits(&[("postgres", T0)])).is_empty());
+        assert_eq!(scan_with([line], &limits(&[("postgres", T0 + 10.0)])).len(), 1);
     }
 }

@@ -408,6 +408,53 @@ fn permission_denied_on_the_socket_is_socket_permission() {
     assert_eq!(verdict(&v, "DK001", "socket-permission"), "confirmed", "{:#}", check(&v, "DK001"));
 }
 
+/// PostgreSQL logs a refused password before it knows the session is doctor's (`app=[unknown]`):
+/// doctor remembers its own refused logins (user and time, under `XDG_STATE_HOME`) and leaves
+/// those lines out on the next runs, so fixing a stale `.env` does not leave a PG001 warning
+/// behind for the length of the log window.
+#[test]
+fn doctors_own_refused_logins_are_not_read_back_as_symptoms() {
+    let Some(lab) = Lab::new() else { return };
+    let port = postgres(&lab, vec![]);
+    let state = tempfile::tempdir().unwrap();
+    let state_env = [("XDG_STATE_HOME", state.path().to_str().unwrap())];
+    let stale = format!("postgresql://postgres:Stale-Copy-9e2a@127.0.0.1:{port}/authdb");
+    let v = json(&doctor_in(&lab, "", &["postgres", "--url", &stale], &state_env));
+    assert_eq!(verdict(&v, "PG001", "doctor-credential-stale"), "confirmed", "{:#}", check(&v, "PG001"));
+    lab.wait_log("postgres", "password authentication failed");
+    let record = std::fs::read_to_string(state.path().join("doctor/refused-logins.jsonl")).unwrap();
+    assert!(record.contains("\"postgres\"") && !record.contains("Stale-Copy"), "{record}");
+
+    let url = format!("postgresql://postgres:{PG_PASSWORD}@127.0.0.1:{port}/authdb");
+    // (A login of the next run under way while its logs are read may hide a line logged at that
+    // very moment, not one from a second before.)
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    // Without the record (another machine, say) the line reads as a client's failure...
+    // (The lab's server has authdb only, so PG001 warns of apidb and admindb either way: the
+    // log evidence is what differs.)
+    let logs = |v: &Value| check(v, "PG001")["evidence"]["logs"].as_array().cloned().unwrap_or_default();
+    let v = json(&doctor_in(&lab, "", &["postgres", "--url", &url], &[]));
+    assert!(
+        format!("{:?}", logs(&v)).contains("password authentication failed"),
+        "{:#}\n{}",
+        check(&v, "PG001"),
+        lab.logs("postgres")
+    );
+    // ...with it, the line is doctor's own.
+    let v = json(&doctor_in(&lab, "", &["postgres", "--url", &url], &state_env));
+    assert!(logs(&v).is_empty(), "{:#}", check(&v, "PG001"));
+    assert!(!check(&v, "PG001")["summary"].as_str().unwrap().contains("logged"), "{:#}", check(&v, "PG001"));
+    // A client's own refused login after that is a symptom again.
+    let _ = support::lab::host_psql(port, "postgres", "Wrong-Attempt-2", "authdb", "SELECT 1");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while lab.logs("postgres").matches("password authentication failed").count() < 2 {
+        assert!(std::time::Instant::now() < deadline, "{}", lab.logs("postgres"));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let v = json(&doctor_in(&lab, "", &["postgres", "--url", &url], &state_env));
+    assert!(format!("{:?}", logs(&v)).contains(" 1 time"), "{:#}", check(&v, "PG001"));
+}
+
 #[test]
 fn logged_symptoms_become_evidence_and_triage_maps_them() {
     let Some(lab) = Lab::new() else { return };

@@ -169,7 +169,7 @@ fn a_logged_duration_is_slow_only_from_the_slow_query_threshold() {
         None
     );
     // --threshold slow_query=10ms: the same 12 ms line is slow.
-    let ten_ms = Limits { slow_query: Duration::from_millis(10) };
+    let ten_ms = Limits { slow_query: Duration::from_millis(10), own_logins: Vec::new() };
     assert_eq!(code(&line("12.345"), &ten_ms).as_deref(), Some("PG003"));
     let hits = triage::scan_with([line("12.345").as_str(), line("3.0").as_str()], &ten_ms);
     assert_eq!(hits.iter().map(|h| (h.code.as_str(), h.count)).collect::<Vec<_>>(), [("PG003", 1)]);

@@ -10,6 +10,7 @@ pub mod health;
 pub mod http;
 pub mod inside;
 pub mod memory_sample;
+pub mod own_logins;
 pub mod pg_app;
 pub mod postgres;
 pub mod redis;

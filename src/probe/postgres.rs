@@ -465,6 +465,7 @@ pub(super) async fn connect(
     cfg.connect_timeout(remaining.max(Duration::from_millis(1)));
     let tls = tokio_postgres_rustls::MakeRustlsConnect::new(super::tls::unverified_client_config());
     let started = Instant::now();
+    let own = super::own_logins::attempting(&u.user);
     let outcome = until(deadline, cfg.connect(tls)).await;
     let latency_ms = ms(started.elapsed());
     let address = format!("{}:{}", host, u.port);
@@ -479,8 +480,13 @@ pub(super) async fn connect(
             })),
             None,
         ),
-        Some(Err(e)) => (base(Err(classify(&e))), None),
+        Some(Err(e)) => {
+            let error = classify(&e);
+            super::own_logins::finished(&own, error.kind == PgErrorKind::WrongPassword);
+            (base(Err(error)), None)
+        }
         Some(Ok((client, connection))) => {
+            super::own_logins::finished(&own, false);
             tokio::spawn(async move {
                 let _ = connection.await;
             });

@@ -311,7 +311,7 @@ impl Output {
 }
 
 /// A `Command` for the `doctor` binary with a clean environment: only PATH and HOME are kept,
-/// `NO_COLOR=1` and `DOCTOR_LANG=en` are set, and the current dir is a fresh empty temp dir (so
+/// `NO_COLOR=1`, `DOCTOR_LANG=en` and a private `XDG_STATE_HOME` are set, and the current dir is a fresh empty temp dir (so
 /// no stray `.env` / `doctor.toml` is read). Keep the `TempDir` alive while the command runs;
 /// tests may write config files into it.
 pub fn doctor() -> (Command, TempDir) {
@@ -323,7 +323,12 @@ pub fn doctor() -> (Command, TempDir) {
             cmd.env(key, v);
         }
     }
-    cmd.env("NO_COLOR", "1").env("DOCTOR_LANG", "en").current_dir(dir.path());
+    // doctor's record of its own refused logins stays with this one run (a test that needs it
+    // across runs sets its own): parallel tests must not discount each other's log lines.
+    cmd.env("NO_COLOR", "1")
+        .env("DOCTOR_LANG", "en")
+        .env("XDG_STATE_HOME", dir.path().join(".state"))
+        .current_dir(dir.path());
     (cmd, dir)
 }
 

@@ -107,7 +107,9 @@ pub(super) async fn read_logs(docker: &Docker, id: &str, cfg: &DockerProbeConfig
             }
         }
     }
-    let hits = triage::scan_with(text.lines(), &cfg.log_limits);
+    // doctor's own logins are looked up now, not before: this run's may have been sent meanwhile.
+    let limits = triage::Limits { own_logins: super::super::own_logins::known(), ..cfg.log_limits.clone() };
+    let hits = triage::scan_with(text.lines(), &limits);
     LogFacts { since_s: cfg.logs_since.as_secs(), lines: text.lines().count() as u64, hits, error, last_lines: vec![] }
 }
 
