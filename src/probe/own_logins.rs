@@ -49,10 +49,10 @@ pub fn attempting(user: &str) -> OwnLogin {
 /// Called when a login's outcome is known: a refused one is remembered for the next runs; one
 /// that was not refused can have caused no such line.
 pub fn finished(login: &OwnLogin, was_refused: bool) {
-    if let Ok(mut v) = THIS_RUN.lock() {
-        if let Some(entry) = v.iter_mut().find(|(l, done)| l == login && done.is_none()) {
-            entry.1 = Some(was_refused);
-        }
+    if let Ok(mut v) = THIS_RUN.lock()
+        && let Some(entry) = v.iter_mut().find(|(l, done)| l == login && done.is_none())
+    {
+        entry.1 = Some(was_refused);
     }
     if was_refused {
         remember(login);
