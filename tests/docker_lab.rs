@@ -910,7 +910,8 @@ fn a_crash_at_start_shows_the_line_that_explains_it() {
     );
     // The first screen of `doctor all`: the crash is the root cause, with initdb's line under it.
     let doctor_all = |args: &[&str], env: &[(&str, &str)]| doctor_as(&lab, "", args, env);
-    let screens = first_screen::check("crash-at-start", &["all", "--timeout", "15s"], &doctor_all, &[(lab.prefix(), "dl-<lab>")]);
+    let screens =
+        first_screen::check("crash-at-start", &["all", "--timeout", "15s"], &doctor_all, &[(lab.prefix(), "dl-<lab>")]);
     assert_eq!(screens.exit_code, 2);
     assert_eq!(screens.json["root_causes"][0]["code"], "DK002", "{:#}", screens.json["root_causes"]);
     for (lang, width, text) in &screens.tables {

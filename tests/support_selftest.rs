@@ -198,6 +198,8 @@ fn the_first_screen_normaliser_keeps_decisions_and_drops_run_values() {
         normalise("cd /srv/run-1/ai-micro-redis (run-1)", &[("run-1", "<run>"), ("/srv/run-1", "<root>")]),
         "cd <root>/ai-micro-redis (<run>)"
     );
+    // A container's last log lines: which, not in which order the engine interleaved them.
+    assert_eq!(normalise("a\n  │ ok\n  │ b: error: x\n  │ FATAL: y\nz", &[]), "a\n  │ FATAL: y\n  │ b: error: x\nz");
     // Placeholders a fix must not keep.
     assert_eq!(placeholders("docker compose up -d <service> && a <= b"), vec!["<service>".to_string()]);
     assert_eq!(placeholders("--env-file <compose project dir>/.env"), vec!["<compose project dir>".to_string()]);

@@ -42,7 +42,7 @@ pub fn report(r: &Report, style: Style) -> String {
     let mut printed: Vec<(String, String)> = Vec::new();
     for root in &roots {
         out.push(String::new());
-        let mut block = root_block(root, r.lang, style, width, &mut printed);
+        let (mut block, fix, keep) = root_block(root, r.lang, style, width, &mut printed);
         let deps: Vec<&Check> = crate::root_cause::dependents(&r.checks, root)
             .into_iter()
             .filter(|d| !shown.contains(&(d.code.as_str(), d.target.as_str())))
@@ -61,16 +61,31 @@ pub fn report(r: &Report, style: Style) -> String {
                 ));
             }
         }
-        // The dependents' lines are kept; the details give way to them past the limit.
-        let room = MAX_ROOT_LINES.saturating_sub(dep_lines.len().min(MAX_ROOT_LINES / 2));
+        // Past the limit the fix stays whole, the dependents give way to at most a third of
+        // the block (the rest counted on one line), and the details to both.
+        // (fewer still when the root's own lines and its fix need the room)
+        let fix_len = fix.len().min(MAX_ROOT_LINES / 2);
+        let dep_room = (MAX_ROOT_LINES / 3).min(MAX_ROOT_LINES.saturating_sub(fix_len + keep + 1)).max(3);
+        if dep_lines.len() > dep_room {
+            let more = dep_lines.len() - (dep_room - 1);
+            dep_lines.truncate(dep_room - 1);
+            dep_lines.push(match r.lang {
+                Lang::En => format!("      ↳ … and {more} more (-v)"),
+                Lang::Ja => format!("      ↳ …ほか {more} 件（-v）"),
+            });
+        }
+        // The root's own line, and one more, always stay above it.
+        let fix: Vec<String> = fix.into_iter().take(MAX_ROOT_LINES.saturating_sub(2 + dep_lines.len())).collect();
+        let room = MAX_ROOT_LINES.saturating_sub(fix.len() + dep_lines.len());
         if block.len() > room {
-            block.truncate(room.saturating_sub(1));
+            block.truncate(room.saturating_sub(1).max(2));
             block.push(match r.lang {
                 Lang::En => "    … more with -v".to_string(),
                 Lang::Ja => "    …続きは -v で".to_string(),
             });
         }
-        block.extend(dep_lines.into_iter().take(MAX_ROOT_LINES - block.len().min(MAX_ROOT_LINES)));
+        block.extend(fix);
+        block.extend(dep_lines);
         out.extend(block);
     }
     let others: Vec<&Check> = r
@@ -132,13 +147,22 @@ pub fn report(r: &Report, style: Style) -> String {
 }
 
 /// The root cause: its line, its summary, its confirmed and suspected rows, its fix.
-fn root_block(c: &Check, lang: Lang, style: Style, width: usize, printed: &mut Vec<(String, String)>) -> Vec<String> {
+/// Its details, and its fix apart (the fix is kept whole when the details are cut).
+fn root_block(
+    c: &Check,
+    lang: Lang,
+    style: Style,
+    width: usize,
+    printed: &mut Vec<(String, String)>,
+) -> (Vec<String>, Vec<String>, usize) {
     let mut out = vec![truncate(&one_line_head(c, lang, style), width + color_extra(style, c.status))];
     out.extend(wrap(&c.summary, width, "    "));
     if let Some(t) = c.evidence.get("token") {
         out.extend(wrap_prose(&super::table::token_line(t, lang), width, "    ", "      "));
     }
     out.extend(last_log_lines(c, lang, width));
+    // What it is and the line that explains it stay; the cause rows give way first.
+    let keep = out.len();
     let mut applying: Vec<_> =
         c.causes.iter().filter(|k| matches!(k.verdict, Verdict::Confirmed | Verdict::Suspected)).collect();
     applying.sort_by_key(|k| k.verdict != Verdict::Confirmed);
@@ -150,6 +174,7 @@ fn root_block(c: &Check, lang: Lang, style: Style, width: usize, printed: &mut V
         out.extend(wrap_prose(&format!("{head}{text}"), width, "", &pad).into_iter().take(4));
     }
     // One fix per fact: every confirmed cause's, else the first suspicion's.
+    let mut fix = Vec::new();
     let confirmed: Vec<_> = applying.iter().filter(|k| k.verdict == Verdict::Confirmed).collect();
     let fixes: Vec<_> = if confirmed.is_empty() { applying.iter().take(1).collect() } else { confirmed };
     for k in fixes {
@@ -161,7 +186,7 @@ fn root_block(c: &Check, lang: Lang, style: Style, width: usize, printed: &mut V
             None => {
                 let first = printed.iter().find(|(cmd, _)| remedy_commands(&k.remedy).any(|l| l == cmd));
                 let first = first.map(|(_, o)| o.as_str()).unwrap_or_default();
-                out.extend(wrap_prose(
+                fix.extend(wrap_prose(
                     &match lang {
                         Lang::En => format!("    Fix ({}): the same command as for {first}, above.", k.id),
                         Lang::Ja => format!("    対処（{}）: 上の {first} と同じコマンド。", k.id),
@@ -172,15 +197,15 @@ fn root_block(c: &Check, lang: Lang, style: Style, width: usize, printed: &mut V
                 ));
             }
             Some(text) => {
-                out.push(match lang {
+                fix.push(match lang {
                     Lang::En => format!("    Fix ({}):", k.id),
                     Lang::Ja => format!("    対処（{}）:", k.id),
                 });
-                out.extend(wrap(&text, width, "      "));
+                fix.extend(wrap(&text, width, "      "));
             }
         }
     }
-    out
+    (out, fix, keep)
 }
 
 /// The command lines of a remedy, trimmed.

@@ -78,6 +78,10 @@ pub fn fill_service(text: &str, roles: &[String]) -> String {
         .map(|l| {
             if l.contains("docker compose up -d <service>") {
                 l.replace("docker compose up -d <service>", &format!("docker compose up -d {all}"))
+            } else if l.trim_start().starts_with("docker ") && l.contains(PH) {
+                // A command for one container: once per role (`drop_inapplicable` then drops
+                // those aimed at containers that do not exist).
+                roles.iter().map(|r| l.replace(PH, r)).collect::<Vec<_>>().join("\n")
             } else {
                 l.to_string()
             }
@@ -285,7 +289,10 @@ mod tests {
             "docker logs <service> --tail 100\ndocker compose up -d <service>",
             &["redis".into(), "postgres".into()],
         );
-        assert_eq!(two, "docker logs <service> --tail 100\ndocker compose up -d redis postgres");
+        assert_eq!(
+            two,
+            "docker logs redis --tail 100\ndocker logs postgres --tail 100\ndocker compose up -d redis postgres"
+        );
         assert_eq!(fill_service("no placeholder", &["x".into()]), "no placeholder");
         assert_eq!(fill_service("docker compose up -d <service>", &[]), "docker compose up -d <service>");
     }

@@ -37,7 +37,29 @@ pub fn normalise(text: &str, literals: &[(&str, &str)]) -> String {
     for (lit, word) in lits {
         s = s.replace(lit, word);
     }
-    normalise_generic(&s)
+    sort_log_tails(&normalise_generic(&s))
+}
+
+/// A container's last log lines (`│ …`): only those that say why (`error`, `FATAL`, `PANIC`),
+/// sorted. The engine interleaves a container's stdout and stderr as they arrived, so the order
+/// and the ordinary lines around the reason differ from run to run; the reason does not.
+fn sort_log_tails(text: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let mut run: Vec<&str> = Vec::new();
+    for l in text.split('\n') {
+        if l.trim_start().starts_with("│ ") {
+            if ["error", "FATAL", "PANIC"].iter().any(|w| l.contains(w)) {
+                run.push(l);
+            }
+            continue;
+        }
+        run.sort();
+        out.append(&mut run);
+        out.push(l);
+    }
+    run.sort();
+    out.append(&mut run);
+    out.join("\n")
 }
 
 /// The rules every lab shares:
@@ -73,7 +95,9 @@ pub fn normalise_generic(text: &str) -> String {
         if at_word_start && rest[0].is_ascii_hexdigit() {
             let n = rest.iter().take_while(|c| is_hex(**c)).count();
             let next = rest.get(n).copied().unwrap_or(' ');
-            if (n == 12 || n == 64) && !next.is_ascii_alphanumeric() && rest[..n].iter().any(|c| c.is_ascii_alphabetic())
+            if (n == 12 || n == 64)
+                && !next.is_ascii_alphanumeric()
+                && rest[..n].iter().any(|c| c.is_ascii_alphabetic())
             {
                 out.push_str("<id>");
                 i += n;
@@ -122,7 +146,16 @@ fn ends_path_part(c: char) -> bool {
 fn timestamp_len(c: &[char]) -> Option<usize> {
     let digit = |i: usize| c.get(i).is_some_and(|c| c.is_ascii_digit());
     let is = |i: usize, ch: char| c.get(i) == Some(&ch);
-    let time_at = |s: usize| digit(s) && digit(s + 1) && is(s + 2, ':') && digit(s + 3) && digit(s + 4) && is(s + 5, ':') && digit(s + 6) && digit(s + 7);
+    let time_at = |s: usize| {
+        digit(s)
+            && digit(s + 1)
+            && is(s + 2, ':')
+            && digit(s + 3)
+            && digit(s + 4)
+            && is(s + 5, ':')
+            && digit(s + 6)
+            && digit(s + 7)
+    };
     let frac = |mut n: usize| {
         if is(n, '.') && digit(n + 1) {
             n += 1;
@@ -218,7 +251,11 @@ pub fn assert_snapshot(name: &str, text: &str) {
         return;
     }
     let Ok(stored) = std::fs::read_to_string(&path) else {
-        assert!(!flag("CI"), "snapshot {} is missing (run with UPDATE_SNAPSHOTS=1 and commit it):\n{text}", path.display());
+        assert!(
+            !flag("CI"),
+            "snapshot {} is missing (run with UPDATE_SNAPSHOTS=1 and commit it):\n{text}",
+            path.display()
+        );
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, text).unwrap();
         eprintln!("snapshot {} written", path.display());
@@ -279,7 +316,9 @@ pub fn placeholders(text: &str) -> Vec<String> {
     while let Some(at) = rest.find('<') {
         let tail = &rest[at + 1..];
         match tail.find('>') {
-            Some(end) if end > 0 && !tail[..end].contains(['<', '\n', '=']) && !tail[..end].starts_with([' ', '/', '-']) => {
+            Some(end)
+                if end > 0 && !tail[..end].contains(['<', '\n', '=']) && !tail[..end].starts_with([' ', '/', '-']) =>
+            {
                 out.push(format!("<{}>", &tail[..end]));
                 rest = &tail[end + 1..];
             }
@@ -306,6 +345,9 @@ fn blocks(text: &str) -> Vec<Vec<&str>> {
     out
 }
 
+/// One run of doctor: its arguments and extra environment.
+pub type RunDoctor<'a> = dyn Fn(&[&str], &[(&str, &str)]) -> Output + 'a;
+
 /// What [`check`] saw, for a scenario's own assertions.
 pub struct Screens {
     /// The JSON report.
@@ -326,12 +368,7 @@ impl Screens {
 /// Runs one scenario (`args`, e.g. `["all"]`) through `run` as JSON, JUnit and the compact view
 /// in English and Japanese at 80 and 120 columns, asserts that they tell one story, and stores
 /// the normalised compact views as `tests/snapshots/<name>-<lang>-<width>.txt`.
-pub fn check(
-    name: &str,
-    args: &[&str],
-    run: &dyn Fn(&[&str], &[(&str, &str)]) -> Output,
-    literals: &[(&str, &str)],
-) -> Screens {
+pub fn check(name: &str, args: &[&str], run: &RunDoctor, literals: &[(&str, &str)]) -> Screens {
     let with = |extra: &[&str]| -> Vec<String> { args.iter().chain(extra).map(|s| s.to_string()).collect() };
     let call = |a: &[String], env: &[(&str, &str)]| {
         let a: Vec<&str> = a.iter().map(String::as_str).collect();
@@ -384,6 +421,19 @@ pub fn check(
         .flatten()
         .map(|r| r["code"].as_str().unwrap_or_default().to_string())
         .collect();
+    // The roots with a confirmed or suspected cause that has a remedy: their fix must show.
+    let fixes: Vec<String> = roots
+        .iter()
+        .filter(|code| {
+            checks.iter().filter(|c| c["code"] == code.as_str()).take(1).any(|c| {
+                c["causes"].as_array().into_iter().flatten().any(|k| {
+                    matches!(k["verdict"].as_str(), Some("confirmed" | "suspected"))
+                        && !k["remedy"].as_str().unwrap_or("").trim().is_empty()
+                })
+            })
+        })
+        .cloned()
+        .collect();
     let mut tables = Vec::new();
     for lang in ["en", "ja"] {
         for width in [80usize, 120] {
@@ -392,7 +442,7 @@ pub fn check(
             let what = format!("{name} {lang} {width}");
             assert_eq!(out.code, code, "{what}: exit code\n{}", out.stderr);
             let text = out.stdout.clone();
-            screen(&what, &text, lang, width, &status, &roots);
+            screen(&what, &text, lang, width, &status, &roots, &fixes);
             assert_snapshot(&format!("{name}-{lang}-{width}"), &normalise(&text, literals));
             tables.push((lang, width, text));
         }
@@ -403,7 +453,7 @@ pub fn check(
 /// One compact view: the last line says the run's status (and names the first root cause), no
 /// line is wider than `width`, each root cause takes at most [`MAX_ROOT_LINES`] lines and, when
 /// it has a fix, the fix holds a command with no `<placeholder>`.
-fn screen(what: &str, text: &str, lang: &str, width: usize, status: &str, roots: &[String]) {
+fn screen(what: &str, text: &str, lang: &str, width: usize, status: &str, roots: &[String], fixes: &[String]) {
     for l in text.lines() {
         let w = unicode_width::UnicodeWidthStr::width(l);
         assert!(w <= width, "{what}: a line of {w} columns:\n{l}\n--- screen ---\n{text}");
@@ -422,21 +472,26 @@ fn screen(what: &str, text: &str, lang: &str, width: usize, status: &str, roots:
             .find(|b| b[0].split_whitespace().nth(2) == Some(root.as_str()))
             .unwrap_or_else(|| panic!("{what}: no block for root cause {root}:\n{text}"));
         assert!(block.len() <= MAX_ROOT_LINES, "{what}: {} lines for {root}:\n{}", block.len(), block.join("\n"));
-        let fix_at = block.iter().position(|l| l.trim_start().starts_with("Fix (") || l.trim_start().starts_with("対処（"));
+        let fix_at =
+            block.iter().position(|l| l.trim_start().starts_with("Fix (") || l.trim_start().starts_with("対処（"));
+        assert!(
+            fix_at.is_some() || !fixes.contains(root),
+            "{what}: {root} has a remedy, but no fix on screen:\n{text}"
+        );
         if let Some(at) = fix_at {
             let fix = &block[at..];
-            let commands: Vec<&&str> = fix
-                .iter()
-                .filter(|l| COMMANDS.contains(&l.split_whitespace().next().unwrap_or("")))
-                .collect();
+            let commands: Vec<&&str> =
+                fix.iter().filter(|l| COMMANDS.contains(&l.split_whitespace().next().unwrap_or(""))).collect();
             let refers = fix[0].contains("the same command") || fix[0].contains("と同じコマンド");
             assert!(refers || !commands.is_empty(), "{what}: {root}'s fix holds no command:\n{}", fix.join("\n"));
             // The commands, with their ` \` continuations: what is pasted into the shell.
             let mut pasted = String::new();
             let mut in_command = false;
+            let mut continues = false;
             for l in fix {
                 let first = l.split_whitespace().next().unwrap_or("");
-                in_command = COMMANDS.contains(&first) || (in_command && pasted.ends_with('\\'));
+                in_command = COMMANDS.contains(&first) || (in_command && continues);
+                continues = l.trim_end().ends_with('\\');
                 if in_command {
                     pasted.push_str(l.trim_end());
                     pasted.push('\n');
