@@ -10,7 +10,7 @@ use support::report::{check, evidence, json, verdict};
 
 use serde_json::Value;
 use support::lab::{ContainerSpec, Image, Lab, image};
-use support::{Output, doctor, run};
+use support::{Output, doctor, first_screen, run};
 
 const SERVICES: &[&str] =
     &["postgres", "redis", "auth-service", "user-api", "admin-api", "user-frontend", "admin-frontend", "prometheus"];
@@ -18,6 +18,13 @@ const PG_PASSWORD: &str = "Lab-Pg-Secret-4d1c";
 
 /// Runs doctor with a doctor.toml that names the lab's containers for every service.
 fn doctor_in(lab: &Lab, extra_toml: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut args = args.to_vec();
+    args.extend(["--format", "json"]);
+    doctor_as(lab, extra_toml, &args, env)
+}
+
+/// [`doctor_in`] in the format `args` ask for (the table by default).
+fn doctor_as(lab: &Lab, extra_toml: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     let (mut cmd, dir) = doctor();
     // Top-level keys first: TOML puts everything after a [table] header into that table.
     let mut toml = format!("{extra_toml}\n");
@@ -28,7 +35,7 @@ fn doctor_in(lab: &Lab, extra_toml: &str, args: &[&str], env: &[(&str, &str)]) -
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.args(args).args(["--format", "json"]);
+    cmd.args(args);
     if !args.contains(&"--timeout") {
         cmd.args(["--timeout", "3s"]);
     }
@@ -948,6 +955,15 @@ fn a_crash_at_start_shows_the_line_that_explains_it() {
         "{last:#}\n{}",
         lab.logs("postgres")
     );
+    // The first screen of `doctor all`: the crash is the root cause, with initdb's line under it.
+    let doctor_all = |args: &[&str], env: &[(&str, &str)]| doctor_as(&lab, "", args, env);
+    let screens =
+        first_screen::check("crash-at-start", &["all", "--timeout", "15s"], &doctor_all, &[(lab.prefix(), "dl-<lab>")]);
+    assert_eq!(screens.exit_code, 2);
+    assert_eq!(screens.json["root_causes"][0]["code"], "DK002", "{:#}", screens.json["root_causes"]);
+    for (lang, width, text) in &screens.tables {
+        assert!(text.contains("initdb: error:"), "{lang} {width}:\n{text}");
+    }
     for format in ["table", "markdown"] {
         let (mut cmd, dir) = doctor();
         let mut toml = String::new();
@@ -962,5 +978,25 @@ fn a_crash_at_start_shows_the_line_that_explains_it() {
             out.stdout
         );
         assert!(!out.combined().contains(PG_PASSWORD));
+    }
+}
+
+/// Issue 13, nothing running: the engine answers, no container of the stack exists. One root
+/// cause (DK002) with one fix that creates them; everything that cannot run without them folds
+/// under it or is skipped, and the whole screen stays short.
+#[test]
+fn nothing_running_is_one_root_cause_on_a_short_first_screen() {
+    let Some(lab) = Lab::new() else { return };
+    let run = |args: &[&str], env: &[(&str, &str)]| doctor_as(&lab, "", args, env);
+    let screens = first_screen::check("nothing-running", &["all"], &run, &[(lab.prefix(), "dl-<lab>")]);
+    assert_eq!(screens.exit_code, 2);
+    let roots = screens.json["root_causes"].as_array().unwrap();
+    assert_eq!(roots.len(), 1, "{roots:#?}");
+    assert_eq!(roots[0]["code"], "DK002");
+    assert_eq!(verdict(&screens.json, "DK002", "container-missing"), "confirmed");
+    for (lang, width, text) in &screens.tables {
+        assert!(text.lines().count() <= 40, "{lang} {width}: {} lines:\n{text}", text.lines().count());
+        // Nothing is done inside a container that does not exist.
+        assert!(!text.contains("docker exec") && !text.contains("CONFIG SET"), "{lang} {width}:\n{text}");
     }
 }

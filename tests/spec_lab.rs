@@ -7,6 +7,7 @@
 mod support;
 
 use serde_json::Value;
+use support::first_screen;
 use support::report::{cause, check, evidence, verdict};
 use support::spec_stack::{LOGIN_EMAIL, LOGIN_PASSWORD, Layout, SpecStack};
 
@@ -104,6 +105,42 @@ fn layout_a_healthy_with_no_configuration_then_each_fault_by_its_row() {
             let out = stack.doctor_env(&["all", "--format", format, "--lang", lang, "-v"], &login_env());
             assert_eq!(out.code, 0, "{format} {lang}: {}", out.combined());
             assert_no_secret(&stack, &out, &format!("{format} {lang}"));
+        }
+    }
+
+    // The first screens (issue 13), on the runbook-named stack: healthy, then a stale `.env`.
+    let root = stack.root().display().to_string();
+    let literals = [(root.as_str(), "<root>")];
+    let doctor_login = |args: &[&str], env: &[(&str, &str)]| {
+        let mut all = login_env().to_vec();
+        all.extend_from_slice(env);
+        stack.doctor_env(args, &all)
+    };
+    let screens = first_screen::check("healthy", &["all", "--timeout", "5s"], &doctor_login, &literals);
+    assert_eq!(screens.exit_code, 0);
+
+    // doctor's own copy of `.env` holds an old PostgreSQL password; the stack is fine. PG001
+    // says that only doctor's credential is stale, and no remedy on screen changes the stack.
+    let stale = format!(
+        "DATABASE_URL=postgresql://postgres:Stale-Copy-Pw-0000@127.0.0.1:{}/authdb\n",
+        stack.host_port("postgres")
+    );
+    std::fs::write(stack.root().join(".env"), stale).unwrap();
+    let screens = first_screen::check("stale-env", &["all", "--timeout", "5s"], &doctor_login, &literals);
+    std::fs::remove_file(stack.root().join(".env")).unwrap();
+    let v = &screens.json;
+    assert_eq!(verdict(v, "PG001", "doctor-credential-stale"), "confirmed", "{:#}", check(v, "PG001"));
+    assert_eq!(verdict(v, "PG001", "wrong-password"), "ruled-out", "{:#}", check(v, "PG001"));
+    assert_eq!(check(v, "PG001")["status"], "warning", "{:#}", check(v, "PG001"));
+    for (lang, width, text) in &screens.tables {
+        for changes in ["ALTER USER", "docker compose", "docker restart", "docker start", "CONFIG SET"] {
+            assert!(!text.contains(changes), "{lang} {width}: a remedy that changes a healthy stack:\n{text}");
+        }
+        let pasted = text.replace(" \\\n", " ").split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(pasted.contains("doctor postgres --env-file"), "{lang} {width}:\n{text}");
+        assert!(!text.contains("Stale-Copy-Pw-0000"), "{lang} {width}: the stale password was printed");
+        for secret in SpecStack::secrets() {
+            assert!(!text.contains(secret), "{lang} {width}: {secret} was printed");
         }
     }
 
@@ -236,6 +273,8 @@ fn layout_a_healthy_with_no_configuration_then_each_fault_by_its_row() {
     assert!(!root.is_empty() && root.len() <= 25, "{} lines for DK002:\n{}", root.len(), table.stdout);
     assert!(root.iter().any(|l| l.contains("↳") && l.contains("RD001")), "RD001 folds under DK002:\n{}", table.stdout);
     assert!(table.stdout.lines().count() < 45, "{}", table.stdout);
+    let screens = first_screen::check("redis-stopped", &["all", "--timeout", "5s"], &doctor_login, &literals);
+    assert_eq!(screens.json["root_causes"][0]["code"], "DK002", "{:#}", screens.json["root_causes"]);
 }
 
 #[test]

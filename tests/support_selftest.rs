@@ -163,3 +163,45 @@ fn doctor_runs_in_a_clean_empty_dir() {
     assert!(!out.stdout.is_empty());
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+/// The first-screen normaliser: every value that changes between lab runs becomes one word,
+/// and what doctor decided stays as it was.
+#[test]
+fn the_first_screen_normaliser_keeps_decisions_and_drops_run_values() {
+    use support::first_screen::{normalise, normalise_generic, placeholders};
+    let n = normalise_generic;
+    // Ages, durations, timing figures.
+    assert_eq!(n("redis: exited with exit code 0 547ms ago"), "redis: exited with exit code 0 <t> ago");
+    assert_eq!(n("doctor all · CRITICAL · 2 critical · 212 ms"), "doctor all · CRITICAL · 2 critical · <t>");
+    assert_eq!(n("running for 3m12s, up 1h 2m"), "running for <t>, up <t>");
+    assert_eq!(n("（終了コード 0、14.1s 前）"), "（終了コード 0、<t> 前）");
+    assert_eq!(n("3 more root causes; 5 seconds"), "3 more root causes; 5 seconds");
+    // Sizes and percentages.
+    assert_eq!(n("redis +2.9 MB/min, 3.7 MB now, 12% CPU"), "redis +<n>/min, <n> now, <n> CPU");
+    // Timestamps.
+    assert_eq!(n("at 2026-12-02T18:50:56.123Z, last 06:53:46"), "at <time>, last <time>");
+    assert_eq!(n("2026-12-02 18:50:56.001 UTC [1] LOG"), "<time> UTC [1] LOG");
+    // Published host ports (five digits), not the stack's own ports.
+    assert_eq!(n("127.0.0.1:49153->5432/tcp, localhost:6379"), "127.0.0.1:<port>->5432/tcp, localhost:6379");
+    assert_eq!(n("host.docker.internal:32768 and port 40001"), "host.docker.internal:<port> and port <port>");
+    // Lab prefixes, container ids, temp paths.
+    assert_eq!(n("docker logs dl-3fa9c1-postgres --tail 100"), "docker logs dl-<lab>-postgres --tail 100");
+    assert_eq!(n("id 4f2a9c1b7e3d ok"), "id <id> ok");
+    assert_eq!(n("exit code 137, 123456789012"), "exit code 137, 123456789012", "digits only: not an id");
+    assert_eq!(n("cd /tmp/ai-micro-service-Xy12Ab/ai-micro-redis && x"), "cd /tmp/<tmp>/ai-micro-redis && x");
+    // The words of the stack stay.
+    let plain = "✖ CRITICAL DK002  Docker: a container of the stack is not running · containers";
+    assert_eq!(n(plain), plain);
+    assert_eq!(n("PG001 ×7 … code 28P01, max_connections 100"), "PG001 ×7 … code 28P01, max_connections 100");
+    // Literals first, longest first (a stack's root before the prefix inside it).
+    assert_eq!(
+        normalise("cd /srv/run-1/ai-micro-redis (run-1)", &[("run-1", "<run>"), ("/srv/run-1", "<root>")]),
+        "cd <root>/ai-micro-redis (<run>)"
+    );
+    // A container's last log lines: which, not in which order the engine interleaved them.
+    assert_eq!(normalise("a\n  │ ok\n  │ b: error: x\n  │ FATAL: y\nz", &[]), "a\n  │ FATAL: y\n  │ b: error: x\nz");
+    // Placeholders a fix must not keep.
+    assert_eq!(placeholders("docker compose up -d <service> && a <= b"), vec!["<service>".to_string()]);
+    assert_eq!(placeholders("--env-file <compose project dir>/.env"), vec!["<compose project dir>".to_string()]);
+    assert!(placeholders("cd /srv/x && docker compose up -d redis").is_empty());
+}

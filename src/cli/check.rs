@@ -105,6 +105,7 @@ pub fn run(s: &Settings, g: &Global, target: Target) -> i32 {
                 let roles = crate::stack::commands::check_roles(c, stack);
                 for k in c.causes.iter_mut() {
                     let mut text = crate::stack::commands::fill_service(&k.remedy, &roles);
+                    text = crate::stack::commands::fill_project_dir(&text, &roles, stack);
                     if engine_seen {
                         text = crate::stack::commands::drop_inapplicable(&text, stack);
                     }

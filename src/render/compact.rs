@@ -37,9 +37,12 @@ pub fn report(r: &Report, style: Style) -> String {
     for root in &roots {
         shown.push((&root.code, &root.target));
     }
+    // One fix per fact: a command already printed (by an earlier root, or a cause before) is
+    // not printed again; it remembers which cause printed it first.
+    let mut printed: Vec<(String, String)> = Vec::new();
     for root in &roots {
         out.push(String::new());
-        let mut block = root_block(root, r.lang, style, width);
+        let (mut block, fix, keep) = root_block(root, r.lang, style, width, &mut printed);
         let deps: Vec<&Check> = crate::root_cause::dependents(&r.checks, root)
             .into_iter()
             .filter(|d| !shown.contains(&(d.code.as_str(), d.target.as_str())))
@@ -58,16 +61,31 @@ pub fn report(r: &Report, style: Style) -> String {
                 ));
             }
         }
-        // The dependents' lines are kept; the details give way to them past the limit.
-        let room = MAX_ROOT_LINES.saturating_sub(dep_lines.len().min(MAX_ROOT_LINES / 2));
+        // Past the limit the fix stays whole, the dependents give way to at most a third of
+        // the block (the rest counted on one line), and the details to both.
+        // (fewer still when the root's own lines and its fix need the room)
+        let fix_len = fix.len().min(MAX_ROOT_LINES / 2);
+        let dep_room = (MAX_ROOT_LINES / 3).min(MAX_ROOT_LINES.saturating_sub(fix_len + keep + 1)).max(3);
+        if dep_lines.len() > dep_room {
+            let more = dep_lines.len() - (dep_room - 1);
+            dep_lines.truncate(dep_room - 1);
+            dep_lines.push(match r.lang {
+                Lang::En => format!("      ↳ … and {more} more (-v)"),
+                Lang::Ja => format!("      ↳ …ほか {more} 件（-v）"),
+            });
+        }
+        // The root's own line, and one more, always stay above it.
+        let fix: Vec<String> = fix.into_iter().take(MAX_ROOT_LINES.saturating_sub(2 + dep_lines.len())).collect();
+        let room = MAX_ROOT_LINES.saturating_sub(fix.len() + dep_lines.len());
         if block.len() > room {
-            block.truncate(room.saturating_sub(1));
+            block.truncate(room.saturating_sub(1).max(2));
             block.push(match r.lang {
                 Lang::En => "    … more with -v".to_string(),
                 Lang::Ja => "    …続きは -v で".to_string(),
             });
         }
-        block.extend(dep_lines.into_iter().take(MAX_ROOT_LINES - block.len().min(MAX_ROOT_LINES)));
+        block.extend(fix);
+        block.extend(dep_lines);
         out.extend(block);
     }
     let others: Vec<&Check> = r
@@ -129,13 +147,22 @@ pub fn report(r: &Report, style: Style) -> String {
 }
 
 /// The root cause: its line, its summary, its confirmed and suspected rows, its fix.
-fn root_block(c: &Check, lang: Lang, style: Style, width: usize) -> Vec<String> {
+/// Its details, and its fix apart (the fix is kept whole when the details are cut).
+fn root_block(
+    c: &Check,
+    lang: Lang,
+    style: Style,
+    width: usize,
+    printed: &mut Vec<(String, String)>,
+) -> (Vec<String>, Vec<String>, usize) {
     let mut out = vec![truncate(&one_line_head(c, lang, style), width + color_extra(style, c.status))];
     out.extend(wrap(&c.summary, width, "    "));
     if let Some(t) = c.evidence.get("token") {
         out.extend(wrap_prose(&super::table::token_line(t, lang), width, "    ", "      "));
     }
     out.extend(last_log_lines(c, lang, width));
+    // What it is and the line that explains it stay; the cause rows give way first.
+    let keep = out.len();
     let mut applying: Vec<_> =
         c.causes.iter().filter(|k| matches!(k.verdict, Verdict::Confirmed | Verdict::Suspected)).collect();
     applying.sort_by_key(|k| k.verdict != Verdict::Confirmed);
@@ -147,19 +174,72 @@ fn root_block(c: &Check, lang: Lang, style: Style, width: usize) -> Vec<String> 
         out.extend(wrap_prose(&format!("{head}{text}"), width, "", &pad).into_iter().take(4));
     }
     // One fix per fact: every confirmed cause's, else the first suspicion's.
+    let mut fix = Vec::new();
     let confirmed: Vec<_> = applying.iter().filter(|k| k.verdict == Verdict::Confirmed).collect();
     let fixes: Vec<_> = if confirmed.is_empty() { applying.iter().take(1).collect() } else { confirmed };
     for k in fixes {
         if k.remedy.trim().is_empty() {
             continue;
         }
-        out.push(match lang {
-            Lang::En => format!("    Fix ({}):", k.id),
-            Lang::Ja => format!("    対処（{}）:", k.id),
-        });
-        out.extend(wrap(&k.remedy, width, "      "));
+        let owner = format!("{} {}", c.code, k.id);
+        match new_lines(&k.remedy, &owner, printed) {
+            None => {
+                let first = printed.iter().find(|(cmd, _)| remedy_commands(&k.remedy).any(|l| l == cmd));
+                let first = first.map(|(_, o)| o.as_str()).unwrap_or_default();
+                fix.extend(wrap_prose(
+                    &match lang {
+                        Lang::En => format!("    Fix ({}): the same command as for {first}, above.", k.id),
+                        Lang::Ja => format!("    対処（{}）: 上の {first} と同じコマンド。", k.id),
+                    },
+                    width,
+                    "",
+                    "      ",
+                ));
+            }
+            Some(text) => {
+                fix.push(match lang {
+                    Lang::En => format!("    Fix ({}):", k.id),
+                    Lang::Ja => format!("    対処（{}）:", k.id),
+                });
+                fix.extend(wrap(&text, width, "      "));
+            }
+        }
     }
-    out
+    (out, fix, keep)
+}
+
+/// The command lines of a remedy, trimmed.
+fn remedy_commands(remedy: &str) -> impl Iterator<Item = &str> {
+    remedy.lines().map(str::trim).filter(|l| super::wrap::is_command(l))
+}
+
+/// A remedy without the commands already printed, and its own commands remembered as
+/// `owner`'s; `None` when it has commands and every one of them was printed before (the fix is
+/// the same fact's: it is referred to, not repeated).
+fn new_lines(remedy: &str, owner: &str, printed: &mut Vec<(String, String)>) -> Option<String> {
+    let seen = |l: &str, printed: &[(String, String)]| printed.iter().any(|(cmd, _)| cmd == l);
+    let commands: Vec<&str> = remedy_commands(remedy).collect();
+    if !commands.is_empty() && commands.iter().all(|l| seen(l, printed)) {
+        return None;
+    }
+    let mut kept = Vec::new();
+    let mut dropping = false; // an indented line continues the command before it
+    for line in remedy.lines() {
+        let t = line.trim();
+        if dropping && line.starts_with([' ', '\t']) {
+            continue;
+        }
+        dropping = false;
+        if super::wrap::is_command(t) {
+            if seen(t, printed) {
+                dropping = true;
+                continue;
+            }
+            printed.push((t.to_string(), owner.to_string()));
+        }
+        kept.push(line);
+    }
+    Some(kept.join("\n"))
 }
 
 /// The most containers whose last log lines the root block shows.
@@ -228,5 +308,92 @@ fn last_line(r: &Report, roots: &[&Check], style: Style) -> String {
             };
             format!("{status}: まず {}（{}）から{more}。全行は -v で。", root.code, root.title)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Finding;
+    use crate::report::{CauseReport, RootCause};
+
+    fn cause(id: &str, verdict: Verdict, remedy: &str) -> CauseReport {
+        CauseReport {
+            id: id.into(),
+            verdict,
+            cause: format!("cause {id}"),
+            remedy: remedy.into(),
+            evidence: format!("evidence of {id}"),
+            key: None,
+            args: None,
+        }
+    }
+
+    /// Two root causes (DK002 and PG001, neither explaining the other) whose confirmed and
+    /// suspected causes give the same command: it is printed once, under the first (confirmed)
+    /// cause; a later fix with nothing new refers to it; a fix with one new command prints
+    /// only that one.
+    fn report() -> Report {
+        let findings = vec![
+            Finding::new("DK002", "containers").status(Status::Critical, "redis: exited"),
+            Finding::new("PG001", "postgres@localhost:5432/authdb").status(Status::Critical, "refused"),
+        ];
+        let mut r = Report::build("all", findings, Lang::En, String::new(), 5);
+        let start = "Read why it ended, then start it again:\ndocker logs ai-micro-redis --tail 100\n\
+                     cd /srv/redis && docker compose up -d redis";
+        r.checks[0].causes = vec![
+            cause("container-exited", Verdict::Confirmed, start),
+            cause("restart-loop", Verdict::Confirmed, "Its log says why:\ndocker logs ai-micro-redis --tail 100"),
+        ];
+        r.checks[1].causes = vec![
+            cause("server-down", Verdict::Confirmed, start),
+            cause(
+                "container-stopped",
+                Verdict::Confirmed,
+                "Start it:\ncd /srv/redis && docker compose up -d redis\ndocker start ai-micro-postgres",
+            ),
+        ];
+        r.root_causes = ["DK002", "PG001"]
+            .iter()
+            .zip(&r.checks)
+            .map(|(code, c)| RootCause {
+                code: code.to_string(),
+                target: c.target.clone(),
+                summary: c.summary.clone(),
+                explains: vec![],
+            })
+            .collect();
+        r
+    }
+
+    #[test]
+    fn one_fix_per_fact_the_same_command_is_printed_once() {
+        for lang in [Lang::En, Lang::Ja] {
+            let mut r = report();
+            r.lang = lang;
+            let text = super::report(&r, Style { width: 100, ..Style::plain() });
+            assert_eq!(text.matches("docker logs ai-micro-redis --tail 100").count(), 1, "{text}");
+            assert_eq!(text.matches("docker compose up -d redis").count(), 1, "{text}");
+            // The confirmed cause that came first printed it; the others refer to it.
+            let first = text.find("container-exited").unwrap();
+            assert!(text.find("docker logs ai-micro-redis").unwrap() > first, "{text}");
+            let same = match lang {
+                Lang::En => "the same command as for DK002 container-exited",
+                Lang::Ja => "上の DK002 container-exited と同じコマンド",
+            };
+            assert_eq!(text.matches(same).count(), 2, "restart-loop and server-down refer to it:\n{text}");
+            // A fix with one command of its own keeps it, without the repeated one.
+            assert_eq!(text.matches("docker start ai-micro-postgres").count(), 1, "{text}");
+        }
+    }
+
+    #[test]
+    fn distinct_commands_are_all_printed() {
+        let mut r = report();
+        r.checks[1].causes[0].remedy = "docker logs ai-micro-postgres --tail 100".into();
+        let text = super::report(&r, Style { width: 100, ..Style::plain() });
+        assert_eq!(text.matches("docker logs ai-micro-postgres --tail 100").count(), 1, "{text}");
+        assert_eq!(text.matches("docker logs ai-micro-redis --tail 100").count(), 1, "{text}");
+        assert_eq!(text.matches("the same command").count(), 1, "only restart-loop repeats:\n{text}");
     }
 }

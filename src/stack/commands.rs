@@ -78,12 +78,32 @@ pub fn fill_service(text: &str, roles: &[String]) -> String {
         .map(|l| {
             if l.contains("docker compose up -d <service>") {
                 l.replace("docker compose up -d <service>", &format!("docker compose up -d {all}"))
+            } else if l.trim_start().starts_with("docker ") && l.contains(PH) {
+                // A command for one container: once per role (`drop_inapplicable` then drops
+                // those aimed at containers that do not exist).
+                roles.iter().map(|r| l.replace(PH, r)).collect::<Vec<_>>().join("\n")
             } else {
                 l.to_string()
             }
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Fills the runbook's `<compose project dir>` with the compose directory
+/// (`com.docker.compose.project.working_dir`) of the first of the check's roles that has one,
+/// so that `doctor postgres --env-file <compose project dir>/.env` is a command to paste.
+/// Without a known directory the placeholder stays: doctor cannot fill it.
+pub fn fill_project_dir(text: &str, roles: &[String], stack: &Stack) -> String {
+    const PH: &str = "<compose project dir>";
+    if !text.contains(PH) {
+        return text.to_string();
+    }
+    let dir = roles.iter().find_map(|r| stack.member(r).and_then(|m| m.working_dir.as_deref()));
+    match dir {
+        Some(d) => text.replace(PH, &shell_word(d)),
+        None => text.to_string(),
+    }
 }
 
 /// Drops the remedy lines that cannot work on this stack as the engine sees it: a container
@@ -269,9 +289,27 @@ mod tests {
             "docker logs <service> --tail 100\ndocker compose up -d <service>",
             &["redis".into(), "postgres".into()],
         );
-        assert_eq!(two, "docker logs <service> --tail 100\ndocker compose up -d redis postgres");
+        assert_eq!(
+            two,
+            "docker logs redis --tail 100\ndocker logs postgres --tail 100\ndocker compose up -d redis postgres"
+        );
         assert_eq!(fill_service("no placeholder", &["x".into()]), "no placeholder");
         assert_eq!(fill_service("docker compose up -d <service>", &[]), "docker compose up -d <service>");
+    }
+    #[test]
+    fn the_compose_project_dir_placeholder_is_filled_from_the_roles_label() {
+        let stack = layout_a();
+        let text = "Run it from there:\ndoctor postgres --env-file <compose project dir>/.env";
+        assert_eq!(
+            fill_project_dir(text, &["postgres".into()], &stack),
+            "Run it from there:\ndoctor postgres --env-file /srv/ai-micro-service/ai-micro-postgres/.env"
+        );
+        // A directory with a space is quoted; a role with no directory known keeps the placeholder.
+        assert!(
+            fill_project_dir(text, &["auth-service".into()], &stack).contains("'/srv/ai micro/ai-micro-api-auth'/.env")
+        );
+        assert_eq!(fill_project_dir(text, &["nobody".into()], &stack), text);
+        assert_eq!(fill_project_dir(text, &[], &stack), text);
     }
     use crate::stack::Member;
 

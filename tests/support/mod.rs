@@ -21,6 +21,7 @@
 //! keeps `use support::{PgServer, RedisServer, ...}`.
 #![allow(dead_code)]
 
+pub mod first_screen;
 pub mod fixture;
 pub mod json_schema;
 pub mod lab;
