@@ -3,7 +3,8 @@
 //! that disappears between listing and inspecting, and `DOCKER_HOST=tcp://` to a real engine,
 //! plain and with TLS (`DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH`; a socat relay that demands a
 //! client certificate); the engine found as the docker CLI finds it (`DOCKER_CONTEXT`, the
-//! current context of `config.json`) and addresses doctor cannot use (exit 3, one line).
+//! current context of `config.json`) and addresses doctor cannot use (exit 3, one line: ssh://
+//! without an ssh client, a path in an ssh URL, an unknown scheme). ssh:// itself: ssh_engine.rs.
 
 mod support;
 
@@ -297,13 +298,14 @@ fn an_engine_address_doctor_cannot_use_exits_3_with_one_line() {
     let home = home_with_context("prod", "ssh://deploy@prod", false);
     for (env, args, needle) in [
         (
-            vec![("DOCKER_HOST", "ssh://deploy@production-server")],
+            vec![("DOCKER_HOST", "ssh://deploy@production-server"), ("PATH", "/nonexistent")],
             vec!["docker"],
-            "ssh://deploy@production-server (ssh://",
+            "ssh://deploy@production-server (ssh:// needs the ssh client)",
         ),
         (vec![], vec!["all", "--host", "ftp://engine:21"], "ftp://engine:21 (an unknown scheme"),
         (vec![("DOCKER_CONTEXT", "nope")], vec!["stack"], "context nope (no such docker context"),
-        (vec![("DOCKER_CONTEXT", "prod")], vec!["docker"], "ssh://deploy@prod (ssh://"),
+        (vec![("DOCKER_CONTEXT", "prod"), ("PATH", "/nonexistent")], vec!["docker"], "ssh://deploy@prod (ssh:// needs"),
+        (vec![("DOCKER_HOST", "ssh://deploy@prod/var/run/docker.sock")], vec!["docker"], "only [user@]host[:port]"),
     ] {
         let out = doctor_with_home(home.path(), &env, &args);
         assert_eq!(out.code, 3, "{env:?} {args:?}: {}{}", out.stdout, out.stderr);

@@ -52,7 +52,8 @@ Prometheus gauges (doctor_check_status, doctor_run_status): 0 ok, 1 warning, 2 c
 doctor only reads: it never writes to a database, never runs KEYS or CONFIG SET, and never
 prints a password, token or key.
 The Docker engine is found as the docker CLI finds it: --host, DOCKER_HOST, DOCKER_CONTEXT, the
-current context of ~/.docker/config.json, else /var/run/docker.sock (ssh:// is not supported).";
+current context of ~/.docker/config.json, else /var/run/docker.sock; ssh://[user@]host[:port] runs
+`ssh HOST docker system dial-stdio` as the docker CLI does (BatchMode: keys or an agent, no prompt).";
 
 /// `doctor --version`: the crate's version, the commit and the UTC build date (build.rs).
 pub const VERSION: &str =
@@ -87,7 +88,7 @@ pub struct Global {
     /// Never contact the Docker engine; container evidence is reported as unchecked
     #[arg(long, global = true)]
     pub no_docker: bool,
-    /// The Docker engine to ask (unix:///path, tcp://host:port) [default: DOCKER_HOST, else
+    /// The Docker engine to ask (unix:///path, tcp://host:port, ssh://user@host) [default: DOCKER_HOST, else
     /// DOCKER_CONTEXT, else the docker CLI's current context, else /var/run/docker.sock]
     #[arg(short = 'H', long, global = true, value_name = "ADDRESS")]
     pub host: Option<String>,
@@ -328,6 +329,13 @@ pub fn command() -> clap::Command {
 
 /// Parses the command line and runs it; returns the exit code.
 pub fn run() -> i32 {
+    let code = run_command();
+    // ssh:// engines: their bridges' sessions and private directories end with doctor.
+    crate::probe::docker::ssh::shutdown();
+    code
+}
+
+fn run_command() -> i32 {
     use clap::FromArgMatches;
     let parsed = command().try_get_matches().and_then(|m| Cli::from_arg_matches(&m));
     let cli = match parsed {
