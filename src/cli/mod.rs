@@ -4,6 +4,7 @@
 
 mod check;
 mod explain;
+mod serve;
 mod spinner;
 mod stack;
 mod term;
@@ -176,6 +177,16 @@ pub enum Command {
         /// Read this container's recent logs (repeatable; see --since and --tail)
         #[arg(long, value_name = "NAME")]
         container: Vec<String>,
+    },
+    /// Serve /metrics (Prometheus text) and /healthz (200 or 503) from a cached run of `all`,
+    /// refreshed at most every --interval however many requests come; read-only like every run
+    Serve {
+        /// Where to listen: HOST:PORT (an IP address), :PORT or PORT (a port alone binds to 127.0.0.1)
+        #[arg(long, value_name = "ADDR", default_value = serve::DEFAULT_LISTEN)]
+        listen: String,
+        /// The least time between two runs of the checks
+        #[arg(long, value_name = "DURATION", default_value = "30s")]
+        interval: String,
     },
     /// Print shell completions (bash, zsh, fish, elvish, powershell) or the man page (man)
     Completions {
@@ -406,6 +417,7 @@ fn run_command() -> i32 {
     match &cli.command {
         Command::Completions { .. } => 0,
         Command::Stack { write_config } => stack::run(&settings, write_config.as_deref()),
+        Command::Serve { listen, interval } => serve::run(&settings, listen, interval),
         Command::Explain { query } => explain::explain(&query.join(" "), &settings),
         Command::List { area } => explain::list(area.as_deref(), &settings),
         Command::All => check::run(&settings, g, check::Target::All),
