@@ -290,6 +290,9 @@ pub struct Settings {
     pub cwd: PathBuf,
     /// The doctor.toml read (`--config`, `DOCTOR_CONFIG`, or found upwards from `cwd`).
     pub config_file: Option<PathBuf>,
+    /// How `config_file` was found when not by `--config`, `DOCTOR_CONFIG` or upwards from
+    /// here: `compose-working-dir` (beside the stack's compose files).
+    pub config_via: Option<&'static str>,
     /// The engine to ask, as the docker CLI would find it, or why doctor cannot use it.
     pub engine: Result<crate::probe::docker::Endpoint, crate::probe::docker::Unusable>,
 }
@@ -469,6 +472,7 @@ impl Settings {
                 home.as_deref().unwrap_or(Path::new("/root")),
             ),
             config_file: cfg_path,
+            config_via: None,
             vars,
         };
         settings.register_secrets();
@@ -511,16 +515,28 @@ pub fn config_path(
         let p = PathBuf::from(v);
         return if p.is_file() { Ok(Some(p)) } else { Err(format!("DOCTOR_CONFIG={v}: no such file")) };
     }
-    for dir in cwd.ancestors() {
+    Ok(upwards(cwd, home))
+}
+
+/// The first `doctor.toml` in `dir` or a parent, stopping at `home` or the root.
+pub fn upwards(dir: &Path, home: Option<&Path>) -> Option<PathBuf> {
+    for dir in dir.ancestors() {
         let p = dir.join("doctor.toml");
         if p.is_file() {
-            return Ok(Some(p));
+            return Some(p);
         }
         if home.is_some_and(|h| h == dir) {
             break;
         }
     }
-    Ok(None)
+    None
+}
+
+/// The last place looked, once nothing else named a configuration: the compose working
+/// directories of the stack's containers (`com.docker.compose.project.working_dir`), each with
+/// its parents up to `home`, in the order given.
+pub fn in_working_dirs(dirs: &[String], home: Option<&Path>) -> Option<PathBuf> {
+    dirs.iter().filter(|d| Path::new(d).is_absolute()).find_map(|d| upwards(Path::new(d), home))
 }
 
 pub fn register_url_password(text: &str) {
@@ -565,6 +581,20 @@ pub fn percent_decode(s: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn beside_the_compose_files_means_the_working_dir_or_a_parent_up_to_home() {
+        let root = tempfile::tempdir().unwrap();
+        let home = root.path().join("home/ops");
+        let deploy = home.join("ai-micro/deploy");
+        std::fs::create_dir_all(&deploy).unwrap();
+        let wd = |p: &Path| vec!["relative/dir".to_string(), p.display().to_string()];
+        assert_eq!(in_working_dirs(&wd(&deploy), Some(&home)), None);
+        std::fs::write(root.path().join("home/doctor.toml"), "").unwrap();
+        assert_eq!(in_working_dirs(&wd(&deploy), Some(&home)), None, "above $HOME is not looked at");
+        std::fs::write(home.join("ai-micro/doctor.toml"), "").unwrap();
+        assert_eq!(in_working_dirs(&wd(&deploy), Some(&home)), Some(home.join("ai-micro/doctor.toml")));
+    }
     use super::*;
 
     fn load(o: Overrides, env: &[(&str, &str)], files: &[(&str, &str)]) -> Result<Settings, String> {

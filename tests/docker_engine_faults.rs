@@ -320,3 +320,54 @@ fn an_engine_address_doctor_cannot_use_exits_3_with_one_line() {
     let out = doctor_with_home(home.path(), &[("DOCKER_HOST", "ssh://x")], &["docker", "--no-docker"]);
     assert!(!out.stderr.contains("cannot use this engine address"), "{}", out.stderr);
 }
+
+/// An engine whose one container says its compose project lives in `working_dir`.
+fn engine_with_working_dir(sock: &Path, working_dir: &Path) {
+    static WD: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    WD.set(working_dir.display().to_string()).unwrap();
+    fake_engine(sock, |_, path| match path {
+        "/version" => (200, r#"{"Version":"20.10.24","ApiVersion":"1.41","MinAPIVersion":"1.12","Os":"linux"}"#.into()),
+        "/containers/json" => (
+            200,
+            format!(
+                r#"[{{"Id":"0123456789abcdef","Names":["/stack-redis-1"],"State":"running","Labels":{{"com.docker.compose.project":"stack","com.docker.compose.service":"redis","com.docker.compose.project.working_dir":"{}"}}}}]"#,
+                WD.get().unwrap()
+            ),
+        ),
+        _ => (404, r#"{"message":"No such container: 0123456789abcdef"}"#.into()),
+    });
+}
+
+#[test]
+fn doctor_toml_beside_the_stack_s_compose_files_is_read_when_none_is_found_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("engine.sock");
+    // The compose file's directory is below the project root that holds doctor.toml.
+    let project = dir.path().join("ai-micro");
+    let compose_dir = project.join("deploy");
+    std::fs::create_dir_all(&compose_dir).unwrap();
+    std::fs::write(project.join("doctor.toml"), "[ignore]\nRD001 = \"judged by the beside-compose config\"\n").unwrap();
+    engine_with_working_dir(&sock, &compose_dir);
+    let host = format!("unix://{}", sock.display());
+    let rd001 = |v: &Value| check(v, "RD001").clone();
+
+    let v = doctor_docker(&host, &["redis"]);
+    assert_eq!(rd001(&v)["status"], "skipped", "{:#}", rd001(&v));
+    assert!(rd001(&v).to_string().contains("judged by the beside-compose config"), "{:#}", rd001(&v));
+
+    let (mut cmd, _d) = doctor();
+    let out = run(cmd.env("DOCKER_HOST", &host).args(["stack", "--timeout", "2s"]));
+    let expected =
+        format!("configuration: {} (beside the stack's compose files)", project.join("doctor.toml").display());
+    assert!(out.stdout.contains(&expected), "{}\n{}", out.stdout, out.stderr);
+
+    // One found from the current directory comes first; the compose directory is the last place.
+    let (mut cmd, cwd) = doctor();
+    std::fs::write(cwd.path().join("doctor.toml"), "# nothing ignored\n").unwrap();
+    let out = run(cmd.env("DOCKER_HOST", &host).args(["redis", "--format", "json", "--timeout", "2s"]));
+    let v: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
+    assert_ne!(rd001(&v)["status"], "skipped", "{:#}", rd001(&v));
+    // --no-docker asks no engine, so nothing beside the compose files is read.
+    let v = doctor_docker(&host, &["redis", "--no-docker"]);
+    assert_ne!(rd001(&v)["status"], "skipped", "{:#}", rd001(&v));
+}

@@ -370,8 +370,9 @@ fn log_timings(facts: &run::Facts) {
         lines.push(format!("stack: layout {} on {}", st.layout, st.engine));
         let context = st.context.as_deref().map(|c| format!(", context {c}")).unwrap_or_default();
         lines.push(format!("engine chosen by: {}{context}", st.engine_source));
+        let beside = if st.config_via.is_some() { " (beside the stack's compose files)" } else { "" };
         lines.push(format!(
-            "configuration: {}",
+            "configuration: {}{beside}",
             st.config_file.as_deref().unwrap_or("none (no doctor.toml here or above)")
         ));
         for m in &st.services {

@@ -29,7 +29,8 @@ Examples:
   doctor list
 
 Configuration, strongest first: flags, environment, ./.env (--env-file), doctor.toml
-(--config, DOCTOR_CONFIG, or the nearest in this or a parent directory up to $HOME), then
+(--config, DOCTOR_CONFIG, the nearest in this or a parent directory up to $HOME, else the one
+in or above the compose working directory of the stack's containers), then
 the stack as found on the Docker engine (any layout of the stack's specification: per-repository
 compose projects, one compose file, or the runbook's names), with the services' own variables
 (their containers' DATABASE_URL, POSTGRES_PASSWORD, REDIS_URL, --requirepass) and the
@@ -98,7 +99,7 @@ pub struct Global {
     #[arg(long, global = true, value_name = "PATH")]
     pub env_file: Vec<PathBuf>,
     /// Stack definition and thresholds [default: DOCTOR_CONFIG, else doctor.toml in this or a
-    /// parent directory, up to $HOME]
+    /// parent directory, up to $HOME, else beside the stack's compose files]
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Override a threshold, e.g. long_query=30s (repeatable; the list is under --help)
@@ -414,6 +415,24 @@ fn run_command() -> i32 {
         let _ = writeln!(std::io::stderr().lock(), "{}", redact::scrub(&e.to_string()));
         return 3;
     }
+    // No doctor.toml named or found upwards: the one beside the stack's compose files, if any.
+    let settings = if asks_engine && !settings.no_docker && g.facts.is_none() && settings.config_file.is_none() {
+        match compose_config(&settings) {
+            None => settings,
+            Some(path) => {
+                let o = Overrides { config: Some(path), ..overrides };
+                match Settings::load(&o, &env, &cwd) {
+                    Ok(s) => Settings { config_via: Some("compose-working-dir"), ..s },
+                    Err(e) => {
+                        err(&e);
+                        return 3;
+                    }
+                }
+            }
+        }
+    } else {
+        settings
+    };
     match &cli.command {
         Command::Completions { .. } => 0,
         Command::Stack { write_config } => stack::run(&settings, write_config.as_deref()),
@@ -431,4 +450,14 @@ fn run_command() -> i32 {
         Command::Frontend => check::run(&settings, g, check::Target::Frontend),
         Command::Perf(a) => check::run(&settings, g, check::Target::Perf(a.clone())),
     }
+}
+
+/// The doctor.toml in (or above) the compose working directory of the stack's containers, by
+/// one container list under the discovery budget.
+fn compose_config(s: &Settings) -> Option<PathBuf> {
+    let cfg = crate::run::docker_config(s);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+    let budget = (s.timeout / 2).min(std::time::Duration::from_secs(2));
+    let dirs = rt.block_on(crate::probe::docker_discover::working_dirs(&cfg, tokio::time::Instant::now() + budget));
+    crate::config::in_working_dirs(&dirs, s.var("HOME").map(std::path::Path::new))
 }

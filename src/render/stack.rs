@@ -112,7 +112,10 @@ fn origin(s: &Stack, ja: bool) -> String {
         (_, false) => "the default socket".to_string(),
         (_, true) => "既定のソケット".to_string(),
     };
+    let beside = s.config_via.as_deref() == Some("compose-working-dir");
     let cfg = match (&s.config_file, ja) {
+        (Some(p), false) if beside => format!("configuration: {p} (beside the stack's compose files)"),
+        (Some(p), true) if beside => format!("設定ファイル: {p}（スタックの compose ファイルの場所で見つけた）"),
         (Some(p), false) => format!("configuration: {p}"),
         (Some(p), true) => format!("設定ファイル: {p}"),
         (None, false) => "configuration: none (no doctor.toml here or above)".to_string(),

@@ -35,6 +35,10 @@ pub struct Stack {
     /// The doctor.toml read, if any (`--config`, `DOCTOR_CONFIG`, or found upwards).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_file: Option<String>,
+    /// `compose-working-dir` when that doctor.toml was found beside the stack's compose files
+    /// (the last place looked), else absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_via: Option<String>,
     /// `A`, `B`, `C`, `custom` (pinned by configuration or found by image or port only), or
     /// `none` (no container found, or no engine).
     pub layout: String,
