@@ -225,6 +225,8 @@ struct FileConfig {
     /// `CODE = "reason"`: checks reported as skipped with that reason instead of run.
     #[serde(default)]
     ignore: BTreeMap<String, String>,
+    /// Where the stack's published ports are, when not on this host (`docker` under dind).
+    service_host: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -255,6 +257,8 @@ pub struct Overrides {
     pub only: Vec<String>,
     pub skip: Vec<String>,
     pub fail_on: Option<String>,
+    /// `--service-host`: the host of the stack's published ports.
+    pub service_host: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -275,6 +279,9 @@ pub struct Settings {
     pub pg_admin_url: Option<String>,
     /// The stack's compose projects (names, or prefixes ending in `-`); empty: any.
     pub compose_project: Vec<String>,
+    /// The host of the stack's published ports and where that was set (`--service-host`,
+    /// `DOCTOR_SERVICE_HOST`, `doctor.toml`), when it was.
+    pub service_host: Option<(String, &'static str)>,
     /// Checks to run (`--only`); empty: all.
     pub only: Vec<String>,
     /// Checks not to run, with why (`--skip`, `[ignore]` in doctor.toml).
@@ -451,6 +458,12 @@ impl Settings {
             env_names: env.keys().cloned().collect(),
             services,
             pg_admin_url,
+            service_host: match (&o.service_host, vars.get("DOCTOR_SERVICE_HOST"), &file.service_host) {
+                (Some(h), _, _) => Some((h.clone(), "--service-host")),
+                (None, Some(h), _) if !h.is_empty() => Some((h.clone(), "DOCTOR_SERVICE_HOST")),
+                (None, _, Some(h)) => Some((h.clone(), "doctor.toml service_host")),
+                _ => None,
+            },
             compose_project: match file.compose_project {
                 None => Vec::new(),
                 Some(Projects::One(p)) => vec![p],

@@ -370,6 +370,12 @@ fn log_timings(facts: &run::Facts) {
         lines.push(format!("stack: layout {} on {}", st.layout, st.engine));
         let context = st.context.as_deref().map(|c| format!(", context {c}")).unwrap_or_default();
         lines.push(format!("engine chosen by: {}{context}", st.engine_source));
+        if let Some(a) = &st.away {
+            lines.push(format!(
+                "not on the engine's host: {}",
+                crate::problems::away::why(a).render(crate::lang::Lang::En)
+            ));
+        }
         let beside = if st.config_via.is_some() { " (beside the stack's compose files)" } else { "" };
         lines.push(format!(
             "configuration: {}{beside}",

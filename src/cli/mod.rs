@@ -129,6 +129,11 @@ pub struct Global {
     /// Lowest status that makes the exit code non-zero: warning (default) or critical
     #[arg(long, global = true, value_name = "STATUS")]
     pub fail_on: Option<String>,
+    /// Where the stack's published ports are when doctor is not on the engine's host (`docker`
+    /// under GitLab's dind) [default: DOCTOR_SERVICE_HOST, doctor.toml service_host, else the
+    /// host of a tcp:// or ssh:// engine, else this host]
+    #[arg(long, global = true, value_name = "HOST")]
+    pub service_host: Option<String>,
     /// Write what was gathered (redacted) to FILE, to attach to a bug report
     #[arg(long, global = true, value_name = "FILE")]
     pub dump_facts: Option<PathBuf>,
@@ -387,6 +392,7 @@ fn run_command() -> i32 {
         only: g.only.clone(),
         skip: g.skip.clone(),
         fail_on: g.fail_on.clone(),
+        service_host: g.service_host.clone(),
     };
     let settings = match Settings::load(&overrides, &env, &cwd) {
         Ok(s) => s,

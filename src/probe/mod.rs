@@ -11,6 +11,7 @@ pub mod http;
 pub mod inside;
 pub mod memory_sample;
 pub mod pg_app;
+pub mod position;
 pub mod postgres;
 pub mod redis;
 pub mod redis_app;

@@ -121,5 +121,15 @@ fn origin(s: &Stack, ja: bool) -> String {
         (None, false) => "configuration: none (no doctor.toml here or above)".to_string(),
         (None, true) => "設定ファイル: なし（このディレクトリにも上位にも doctor.toml がない）".to_string(),
     };
-    if ja { format!("エンジンの指定元: {from}\n{cfg}\n") } else { format!("engine chosen by: {from}\n{cfg}\n") }
+    let lang = if ja { crate::lang::Lang::Ja } else { crate::lang::Lang::En };
+    let away = match &s.away {
+        Some(a) if ja => format!("エンジンのホスト外で実行: {}\n", crate::problems::away::why(a).render(lang)),
+        Some(a) => format!("not on the engine's host: {}\n", crate::problems::away::why(a).render(lang)),
+        None => String::new(),
+    };
+    if ja {
+        format!("エンジンの指定元: {from}\n{cfg}\n{away}")
+    } else {
+        format!("engine chosen by: {from}\n{cfg}\n{away}")
+    }
 }

@@ -61,6 +61,9 @@ pub struct DockerProbeConfig {
     /// With `DOCKER_TLS_VERIFY`: the directory of `ca.pem`, `cert.pem` and `key.pem`
     /// (`DOCKER_CERT_PATH`, else `~/.docker`), as the docker CLI reads them.
     pub tls_cert_path: Option<std::path::PathBuf>,
+    /// When doctor is not on the engine's host: the host its published ports are tried on
+    /// (a port published on that host's loopback is then not tried at all).
+    pub service_host: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
