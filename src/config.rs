@@ -225,6 +225,8 @@ struct FileConfig {
     /// `CODE = "reason"`: checks reported as skipped with that reason instead of run.
     #[serde(default)]
     ignore: BTreeMap<String, String>,
+    /// Where the stack's published ports are, when not on this host (`docker` under dind).
+    service_host: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -255,6 +257,8 @@ pub struct Overrides {
     pub only: Vec<String>,
     pub skip: Vec<String>,
     pub fail_on: Option<String>,
+    /// `--service-host`: the host of the stack's published ports.
+    pub service_host: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -275,6 +279,9 @@ pub struct Settings {
     pub pg_admin_url: Option<String>,
     /// The stack's compose projects (names, or prefixes ending in `-`); empty: any.
     pub compose_project: Vec<String>,
+    /// The host of the stack's published ports and where that was set (`--service-host`,
+    /// `DOCTOR_SERVICE_HOST`, `doctor.toml`), when it was.
+    pub service_host: Option<(String, &'static str)>,
     /// Checks to run (`--only`); empty: all.
     pub only: Vec<String>,
     /// Checks not to run, with why (`--skip`, `[ignore]` in doctor.toml).
@@ -290,6 +297,9 @@ pub struct Settings {
     pub cwd: PathBuf,
     /// The doctor.toml read (`--config`, `DOCTOR_CONFIG`, or found upwards from `cwd`).
     pub config_file: Option<PathBuf>,
+    /// How `config_file` was found when not by `--config`, `DOCTOR_CONFIG` or upwards from
+    /// here: `compose-working-dir` (beside the stack's compose files).
+    pub config_via: Option<&'static str>,
     /// The engine to ask, as the docker CLI would find it, or why doctor cannot use it.
     pub engine: Result<crate::probe::docker::Endpoint, crate::probe::docker::Unusable>,
 }
@@ -448,6 +458,12 @@ impl Settings {
             env_names: env.keys().cloned().collect(),
             services,
             pg_admin_url,
+            service_host: match (&o.service_host, vars.get("DOCTOR_SERVICE_HOST"), &file.service_host) {
+                (Some(h), _, _) => Some((h.clone(), "--service-host")),
+                (None, Some(h), _) if !h.is_empty() => Some((h.clone(), "DOCTOR_SERVICE_HOST")),
+                (None, _, Some(h)) => Some((h.clone(), "doctor.toml service_host")),
+                _ => None,
+            },
             compose_project: match file.compose_project {
                 None => Vec::new(),
                 Some(Projects::One(p)) => vec![p],
@@ -469,6 +485,7 @@ impl Settings {
                 home.as_deref().unwrap_or(Path::new("/root")),
             ),
             config_file: cfg_path,
+            config_via: None,
             vars,
         };
         settings.register_secrets();
@@ -511,16 +528,28 @@ pub fn config_path(
         let p = PathBuf::from(v);
         return if p.is_file() { Ok(Some(p)) } else { Err(format!("DOCTOR_CONFIG={v}: no such file")) };
     }
-    for dir in cwd.ancestors() {
+    Ok(upwards(cwd, home))
+}
+
+/// The first `doctor.toml` in `dir` or a parent, stopping at `home` or the root.
+pub fn upwards(dir: &Path, home: Option<&Path>) -> Option<PathBuf> {
+    for dir in dir.ancestors() {
         let p = dir.join("doctor.toml");
         if p.is_file() {
-            return Ok(Some(p));
+            return Some(p);
         }
         if home.is_some_and(|h| h == dir) {
             break;
         }
     }
-    Ok(None)
+    None
+}
+
+/// The last place looked, once nothing else named a configuration: the compose working
+/// directories of the stack's containers (`com.docker.compose.project.working_dir`), each with
+/// its parents up to `home`, in the order given.
+pub fn in_working_dirs(dirs: &[String], home: Option<&Path>) -> Option<PathBuf> {
+    dirs.iter().filter(|d| Path::new(d).is_absolute()).find_map(|d| upwards(Path::new(d), home))
 }
 
 pub fn register_url_password(text: &str) {
@@ -565,6 +594,20 @@ pub fn percent_decode(s: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn beside_the_compose_files_means_the_working_dir_or_a_parent_up_to_home() {
+        let root = tempfile::tempdir().unwrap();
+        let home = root.path().join("home/ops");
+        let deploy = home.join("ai-micro/deploy");
+        std::fs::create_dir_all(&deploy).unwrap();
+        let wd = |p: &Path| vec!["relative/dir".to_string(), p.display().to_string()];
+        assert_eq!(in_working_dirs(&wd(&deploy), Some(&home)), None);
+        std::fs::write(root.path().join("home/doctor.toml"), "").unwrap();
+        assert_eq!(in_working_dirs(&wd(&deploy), Some(&home)), None, "above $HOME is not looked at");
+        std::fs::write(home.join("ai-micro/doctor.toml"), "").unwrap();
+        assert_eq!(in_working_dirs(&wd(&deploy), Some(&home)), Some(home.join("ai-micro/doctor.toml")));
+    }
     use super::*;
 
     fn load(o: Overrides, env: &[(&str, &str)], files: &[(&str, &str)]) -> Result<Settings, String> {

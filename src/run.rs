@@ -136,6 +136,17 @@ pub fn auth_config(s: &Settings, req: &Request, t: &Targets) -> AuthProbeConfig 
     }
 }
 
+/// Whether doctor is away from the engine's host, and where the services are then
+/// ([`crate::stack::position`]).
+pub fn away(s: &Settings) -> Option<crate::stack::position::Away> {
+    let engine = match &s.engine {
+        Ok(e) => e.host.clone(),
+        Err(u) => u.address.clone(),
+    };
+    let explicit = s.service_host.as_ref().map(|(h, from)| (h.as_str(), *from));
+    crate::stack::position::decide(explicit, &engine, &crate::probe::position::look(&engine))
+}
+
 pub fn docker_config(s: &Settings) -> DockerProbeConfig {
     use crate::probe::docker::EngineSource;
     let (host, source, context, context_tls) = match &s.engine {
@@ -162,6 +173,7 @@ pub fn docker_config(s: &Settings) -> DockerProbeConfig {
         logs_tail: s.logs_tail,
         log_limits: crate::triage::Limits::from(&s.thresholds),
         tls_cert_path: context_tls.or(env_tls),
+        service_host: away(s).map(|a| a.service_host),
     }
 }
 
@@ -264,12 +276,22 @@ fn aim(s: &Settings, req: &Request, discovered: Option<&Result<Discovered, Docke
             };
             let layout = crate::stack::discover::layout_of(&d.assigned);
             let repo = env_files::read(&s.cwd, &working_dirs, &s.lookup());
+            let pairs: Vec<(&str, &crate::probe::docker::ContainerFacts)> =
+                found.iter().map(|f| (f.role, f.facts)).collect();
             let view = EngineView::Answered { description: engine, found, layout };
-            return targets::build(s, &flags(req), &view, &repo);
+            let mut t = targets::build(s, &flags(req), &view, &repo);
+            if let Some(mut a) = away(s) {
+                crate::stack::position::aim(&mut t, &mut a, &pairs);
+            }
+            return t;
         }
     };
     let repo = env_files::read(&s.cwd, &working_dirs, &s.lookup());
-    targets::build(s, &flags(req), &view, &repo)
+    let mut t = targets::build(s, &flags(req), &view, &repo);
+    if let Some(mut a) = away(s) {
+        crate::stack::position::aim(&mut t, &mut a, &[]);
+    }
+    t
 }
 
 fn flags(req: &Request) -> Flags<'_> {
@@ -485,6 +507,7 @@ pub fn diagnose(facts: &Facts, areas: &[Area], ctx: &Ctx) -> Vec<Finding> {
         }
     }
     problems::timeouts::apply(facts, &mut out);
+    problems::away::apply(facts, &mut out);
     out
 }
 

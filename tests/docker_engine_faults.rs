@@ -3,7 +3,8 @@
 //! that disappears between listing and inspecting, and `DOCKER_HOST=tcp://` to a real engine,
 //! plain and with TLS (`DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH`; a socat relay that demands a
 //! client certificate); the engine found as the docker CLI finds it (`DOCKER_CONTEXT`, the
-//! current context of `config.json`) and addresses doctor cannot use (exit 3, one line).
+//! current context of `config.json`) and addresses doctor cannot use (exit 3, one line: ssh://
+//! without an ssh client, a path in an ssh URL, an unknown scheme). ssh:// itself: ssh_engine.rs.
 
 mod support;
 
@@ -297,13 +298,14 @@ fn an_engine_address_doctor_cannot_use_exits_3_with_one_line() {
     let home = home_with_context("prod", "ssh://deploy@prod", false);
     for (env, args, needle) in [
         (
-            vec![("DOCKER_HOST", "ssh://deploy@production-server")],
+            vec![("DOCKER_HOST", "ssh://deploy@production-server"), ("PATH", "/nonexistent")],
             vec!["docker"],
-            "ssh://deploy@production-server (ssh://",
+            "ssh://deploy@production-server (ssh:// needs the ssh client)",
         ),
         (vec![], vec!["all", "--host", "ftp://engine:21"], "ftp://engine:21 (an unknown scheme"),
         (vec![("DOCKER_CONTEXT", "nope")], vec!["stack"], "context nope (no such docker context"),
-        (vec![("DOCKER_CONTEXT", "prod")], vec!["docker"], "ssh://deploy@prod (ssh://"),
+        (vec![("DOCKER_CONTEXT", "prod"), ("PATH", "/nonexistent")], vec!["docker"], "ssh://deploy@prod (ssh:// needs"),
+        (vec![("DOCKER_HOST", "ssh://deploy@prod/var/run/docker.sock")], vec!["docker"], "only [user@]host[:port]"),
     ] {
         let out = doctor_with_home(home.path(), &env, &args);
         assert_eq!(out.code, 3, "{env:?} {args:?}: {}{}", out.stdout, out.stderr);
@@ -317,4 +319,55 @@ fn an_engine_address_doctor_cannot_use_exits_3_with_one_line() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     let out = doctor_with_home(home.path(), &[("DOCKER_HOST", "ssh://x")], &["docker", "--no-docker"]);
     assert!(!out.stderr.contains("cannot use this engine address"), "{}", out.stderr);
+}
+
+/// An engine whose one container says its compose project lives in `working_dir`.
+fn engine_with_working_dir(sock: &Path, working_dir: &Path) {
+    static WD: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    WD.set(working_dir.display().to_string()).unwrap();
+    fake_engine(sock, |_, path| match path {
+        "/version" => (200, r#"{"Version":"20.10.24","ApiVersion":"1.41","MinAPIVersion":"1.12","Os":"linux"}"#.into()),
+        "/containers/json" => (
+            200,
+            format!(
+                r#"[{{"Id":"0123456789abcdef","Names":["/stack-redis-1"],"State":"running","Labels":{{"com.docker.compose.project":"stack","com.docker.compose.service":"redis","com.docker.compose.project.working_dir":"{}"}}}}]"#,
+                WD.get().unwrap()
+            ),
+        ),
+        _ => (404, r#"{"message":"No such container: 0123456789abcdef"}"#.into()),
+    });
+}
+
+#[test]
+fn doctor_toml_beside_the_stack_s_compose_files_is_read_when_none_is_found_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("engine.sock");
+    // The compose file's directory is below the project root that holds doctor.toml.
+    let project = dir.path().join("ai-micro");
+    let compose_dir = project.join("deploy");
+    std::fs::create_dir_all(&compose_dir).unwrap();
+    std::fs::write(project.join("doctor.toml"), "[ignore]\nRD001 = \"judged by the beside-compose config\"\n").unwrap();
+    engine_with_working_dir(&sock, &compose_dir);
+    let host = format!("unix://{}", sock.display());
+    let rd001 = |v: &Value| check(v, "RD001").clone();
+
+    let v = doctor_docker(&host, &["redis"]);
+    assert_eq!(rd001(&v)["status"], "skipped", "{:#}", rd001(&v));
+    assert!(rd001(&v).to_string().contains("judged by the beside-compose config"), "{:#}", rd001(&v));
+
+    let (mut cmd, _d) = doctor();
+    let out = run(cmd.env("DOCKER_HOST", &host).args(["stack", "--timeout", "2s"]));
+    let expected =
+        format!("configuration: {} (beside the stack's compose files)", project.join("doctor.toml").display());
+    assert!(out.stdout.contains(&expected), "{}\n{}", out.stdout, out.stderr);
+
+    // One found from the current directory comes first; the compose directory is the last place.
+    let (mut cmd, cwd) = doctor();
+    std::fs::write(cwd.path().join("doctor.toml"), "# nothing ignored\n").unwrap();
+    let out = run(cmd.env("DOCKER_HOST", &host).args(["redis", "--format", "json", "--timeout", "2s"]));
+    let v: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
+    assert_ne!(rd001(&v)["status"], "skipped", "{:#}", rd001(&v));
+    // --no-docker asks no engine, so nothing beside the compose files is read.
+    let v = doctor_docker(&host, &["redis", "--no-docker"]);
+    assert_ne!(rd001(&v)["status"], "skipped", "{:#}", rd001(&v));
 }

@@ -95,31 +95,7 @@ pub fn run(s: &Settings, g: &Global, target: Target) -> i32 {
             err(&e);
             return 3;
         }
-        let findings = run::diagnose(&facts, &areas, &ctx);
-        let mut report = Report::build(&command, findings, s.lang, started_at, crate::probe::ms(t.elapsed()));
-        if let Some(stack) = &facts.stack {
-            // Remedies name the containers and compose directories of this stack, and lose the
-            // commands aimed at containers the engine says do not exist or do not run.
-            let engine_seen = facts.docker.as_ref().is_some_and(|d| d.reachable());
-            for c in report.checks.iter_mut() {
-                let roles = crate::stack::commands::check_roles(c, stack);
-                for k in c.causes.iter_mut() {
-                    let mut text = crate::stack::commands::fill_service(&k.remedy, &roles);
-                    text = crate::stack::commands::fill_project_dir(&text, &roles, stack);
-                    if engine_seen {
-                        text = crate::stack::commands::drop_inapplicable(&text, stack);
-                    }
-                    k.remedy = crate::stack::commands::personalize(&text, stack);
-                }
-            }
-        }
-        report.select(&s.only, &s.skip);
-        report.recompute(s.fail_on);
-        crate::root_cause::rank(&mut report);
-        if areas.contains(&Area::Docker) && command.starts_with("docker") {
-            report.containers =
-                facts.docker.as_ref().filter(|d| d.reachable()).map(crate::problems::docker::glance::rows);
-        }
+        let report = finish(s, &ctx, &facts, &areas, &command, started_at, crate::probe::ms(t.elapsed()));
         let Some(limit) = wait.filter(|_| replay.is_none()) else { break report };
         let left = limit.saturating_sub(began.elapsed());
         if report.status < Status::Critical || left.is_zero() {
@@ -150,6 +126,44 @@ pub fn run(s: &Settings, g: &Global, target: Target) -> i32 {
     }
     // A Nagios plugin's exit code is its status word: the worst check's, --fail-on aside.
     if s.format == Format::Nagios { render::nagios::exit(&report) } else { report.exit_code }
+}
+
+/// One run's facts made into its report: diagnosed, remedies aimed at this stack, `--only`,
+/// `--skip` and `--fail-on` applied, root causes ranked (what `serve` caches too).
+pub(super) fn finish(
+    s: &Settings,
+    ctx: &Ctx,
+    facts: &run::Facts,
+    areas: &[Area],
+    command: &str,
+    started_at: String,
+    took_ms: u64,
+) -> Report {
+    let findings = run::diagnose(facts, areas, ctx);
+    let mut report = Report::build(command, findings, s.lang, started_at, took_ms);
+    if let Some(stack) = &facts.stack {
+        // Remedies name the containers and compose directories of this stack, and lose the
+        // commands aimed at containers the engine says do not exist or do not run.
+        let engine_seen = facts.docker.as_ref().is_some_and(|d| d.reachable());
+        for c in report.checks.iter_mut() {
+            let roles = crate::stack::commands::check_roles(c, stack);
+            for k in c.causes.iter_mut() {
+                let mut text = crate::stack::commands::fill_service(&k.remedy, &roles);
+                text = crate::stack::commands::fill_project_dir(&text, &roles, stack);
+                if engine_seen {
+                    text = crate::stack::commands::drop_inapplicable(&text, stack);
+                }
+                k.remedy = crate::stack::commands::personalize(&text, stack);
+            }
+        }
+    }
+    report.select(&s.only, &s.skip);
+    report.recompute(s.fail_on);
+    crate::root_cause::rank(&mut report);
+    if areas.contains(&Area::Docker) && command.starts_with("docker") {
+        report.containers = facts.docker.as_ref().filter(|d| d.reachable()).map(crate::problems::docker::glance::rows);
+    }
+    report
 }
 
 /// The critical checks a wait is still waiting for, with what they say.
@@ -187,7 +201,7 @@ fn wait_end(lang: crate::lang::Lang, report: &Report, took: Duration, runs: u32)
     }
 }
 
-fn request(target: &Target) -> Result<(String, Request), String> {
+pub(super) fn request(target: &Target) -> Result<(String, Request), String> {
     Ok(match target {
         Target::All => (
             "all".into(),
@@ -357,8 +371,15 @@ fn log_timings(facts: &run::Facts) {
         lines.push(format!("stack: layout {} on {}", st.layout, st.engine));
         let context = st.context.as_deref().map(|c| format!(", context {c}")).unwrap_or_default();
         lines.push(format!("engine chosen by: {}{context}", st.engine_source));
+        if let Some(a) = &st.away {
+            lines.push(format!(
+                "not on the engine's host: {}",
+                crate::problems::away::why(a).render(crate::lang::Lang::En)
+            ));
+        }
+        let beside = if st.config_via.is_some() { " (beside the stack's compose files)" } else { "" };
         lines.push(format!(
-            "configuration: {}",
+            "configuration: {}{beside}",
             st.config_file.as_deref().unwrap_or("none (no doctor.toml here or above)")
         ));
         for m in &st.services {

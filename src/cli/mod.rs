@@ -4,6 +4,7 @@
 
 mod check;
 mod explain;
+mod serve;
 mod spinner;
 mod stack;
 mod term;
@@ -28,7 +29,8 @@ Examples:
   doctor list
 
 Configuration, strongest first: flags, environment, ./.env (--env-file), doctor.toml
-(--config, DOCTOR_CONFIG, or the nearest in this or a parent directory up to $HOME), then
+(--config, DOCTOR_CONFIG, the nearest in this or a parent directory up to $HOME, else the one
+in or above the compose working directory of the stack's containers), then
 the stack as found on the Docker engine (any layout of the stack's specification: per-repository
 compose projects, one compose file, or the runbook's names), with the services' own variables
 (their containers' DATABASE_URL, POSTGRES_PASSWORD, REDIS_URL, --requirepass) and the
@@ -52,7 +54,8 @@ Prometheus gauges (doctor_check_status, doctor_run_status): 0 ok, 1 warning, 2 c
 doctor only reads: it never writes to a database, never runs KEYS or CONFIG SET, and never
 prints a password, token or key.
 The Docker engine is found as the docker CLI finds it: --host, DOCKER_HOST, DOCKER_CONTEXT, the
-current context of ~/.docker/config.json, else /var/run/docker.sock (ssh:// is not supported).";
+current context of ~/.docker/config.json, else /var/run/docker.sock; ssh://[user@]host[:port] runs
+`ssh HOST docker system dial-stdio` as the docker CLI does (BatchMode: keys or an agent, no prompt).";
 
 /// `doctor --version`: the crate's version, the commit and the UTC build date (build.rs).
 pub const VERSION: &str =
@@ -87,7 +90,7 @@ pub struct Global {
     /// Never contact the Docker engine; container evidence is reported as unchecked
     #[arg(long, global = true)]
     pub no_docker: bool,
-    /// The Docker engine to ask (unix:///path, tcp://host:port) [default: DOCKER_HOST, else
+    /// The Docker engine to ask (unix:///path, tcp://host:port, ssh://user@host) [default: DOCKER_HOST, else
     /// DOCKER_CONTEXT, else the docker CLI's current context, else /var/run/docker.sock]
     #[arg(short = 'H', long, global = true, value_name = "ADDRESS")]
     pub host: Option<String>,
@@ -96,7 +99,7 @@ pub struct Global {
     #[arg(long, global = true, value_name = "PATH")]
     pub env_file: Vec<PathBuf>,
     /// Stack definition and thresholds [default: DOCTOR_CONFIG, else doctor.toml in this or a
-    /// parent directory, up to $HOME]
+    /// parent directory, up to $HOME, else beside the stack's compose files]
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Override a threshold, e.g. long_query=30s (repeatable; the list is under --help)
@@ -126,6 +129,11 @@ pub struct Global {
     /// Lowest status that makes the exit code non-zero: warning (default) or critical
     #[arg(long, global = true, value_name = "STATUS")]
     pub fail_on: Option<String>,
+    /// Where the stack's published ports are when doctor is not on the engine's host (`docker`
+    /// under GitLab's dind) [default: DOCTOR_SERVICE_HOST, doctor.toml service_host, else the
+    /// host of a tcp:// or ssh:// engine, else this host]
+    #[arg(long, global = true, value_name = "HOST")]
+    pub service_host: Option<String>,
     /// Write what was gathered (redacted) to FILE, to attach to a bug report
     #[arg(long, global = true, value_name = "FILE")]
     pub dump_facts: Option<PathBuf>,
@@ -175,6 +183,16 @@ pub enum Command {
         /// Read this container's recent logs (repeatable; see --since and --tail)
         #[arg(long, value_name = "NAME")]
         container: Vec<String>,
+    },
+    /// Serve /metrics (Prometheus text) and /healthz (200 or 503) from a cached run of `all`,
+    /// refreshed at most every --interval however many requests come; read-only like every run
+    Serve {
+        /// Where to listen: HOST:PORT (an IP address), :PORT or PORT (a port alone binds to 127.0.0.1)
+        #[arg(long, value_name = "ADDR", default_value = serve::DEFAULT_LISTEN)]
+        listen: String,
+        /// The least time between two runs of the checks
+        #[arg(long, value_name = "DURATION", default_value = "30s")]
+        interval: String,
     },
     /// Print shell completions (bash, zsh, fish, elvish, powershell) or the man page (man)
     Completions {
@@ -328,6 +346,13 @@ pub fn command() -> clap::Command {
 
 /// Parses the command line and runs it; returns the exit code.
 pub fn run() -> i32 {
+    let code = run_command();
+    // ssh:// engines: their bridges' sessions and private directories end with doctor.
+    crate::probe::docker::ssh::shutdown();
+    code
+}
+
+fn run_command() -> i32 {
     use clap::FromArgMatches;
     let parsed = command().try_get_matches().and_then(|m| Cli::from_arg_matches(&m));
     let cli = match parsed {
@@ -367,6 +392,7 @@ pub fn run() -> i32 {
         only: g.only.clone(),
         skip: g.skip.clone(),
         fail_on: g.fail_on.clone(),
+        service_host: g.service_host.clone(),
     };
     let settings = match Settings::load(&overrides, &env, &cwd) {
         Ok(s) => s,
@@ -395,9 +421,28 @@ pub fn run() -> i32 {
         let _ = writeln!(std::io::stderr().lock(), "{}", redact::scrub(&e.to_string()));
         return 3;
     }
+    // No doctor.toml named or found upwards: the one beside the stack's compose files, if any.
+    let settings = if asks_engine && !settings.no_docker && g.facts.is_none() && settings.config_file.is_none() {
+        match compose_config(&settings) {
+            None => settings,
+            Some(path) => {
+                let o = Overrides { config: Some(path), ..overrides };
+                match Settings::load(&o, &env, &cwd) {
+                    Ok(s) => Settings { config_via: Some("compose-working-dir"), ..s },
+                    Err(e) => {
+                        err(&e);
+                        return 3;
+                    }
+                }
+            }
+        }
+    } else {
+        settings
+    };
     match &cli.command {
         Command::Completions { .. } => 0,
         Command::Stack { write_config } => stack::run(&settings, write_config.as_deref()),
+        Command::Serve { listen, interval } => serve::run(&settings, listen, interval),
         Command::Explain { query } => explain::explain(&query.join(" "), &settings),
         Command::List { area } => explain::list(area.as_deref(), &settings),
         Command::All => check::run(&settings, g, check::Target::All),
@@ -411,4 +456,14 @@ pub fn run() -> i32 {
         Command::Frontend => check::run(&settings, g, check::Target::Frontend),
         Command::Perf(a) => check::run(&settings, g, check::Target::Perf(a.clone())),
     }
+}
+
+/// The doctor.toml in (or above) the compose working directory of the stack's containers, by
+/// one container list under the discovery budget.
+fn compose_config(s: &Settings) -> Option<PathBuf> {
+    let cfg = crate::run::docker_config(s);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+    let budget = (s.timeout / 2).min(std::time::Duration::from_secs(2));
+    let dirs = rt.block_on(crate::probe::docker_discover::working_dirs(&cfg, tokio::time::Instant::now() + budget));
+    crate::config::in_working_dirs(&dirs, s.var("HOME").map(std::path::Path::new))
 }

@@ -136,6 +136,23 @@ fn inspected(raw: ContainerInspectResponse, now: f64) -> Inspected {
 }
 
 /// Every container of the engine, running or not, as the pure discovery reads it.
+/// The compose working directories of the containers that would be the stack's (one container
+/// list, no inspect), in role order and once each: where doctor.toml is looked for last.
+pub async fn working_dirs(cfg: &DockerProbeConfig, deadline: Instant) -> Vec<String> {
+    let host = cfg.host.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| docker::DEFAULT_HOST.to_string());
+    let Ok(docker) = docker::connect(&host, cfg.timeout, cfg.tls_cert_path.as_deref()) else { return Vec::new() };
+    let Some(Ok(listed)) = until(deadline, list(&docker)).await else { return Vec::new() };
+    let mut dirs: Vec<String> = Vec::new();
+    for a in discover::assign(&listed, &cfg.pins, &cfg.scope) {
+        if let Some(wd) = a.pick.and_then(|(i, _)| listed[i].working_dir.clone())
+            && !dirs.contains(&wd)
+        {
+            dirs.push(wd);
+        }
+    }
+    dirs
+}
+
 async fn list(docker: &Docker) -> Result<Vec<Listed>, bollard::errors::Error> {
     let opts = ListContainersOptionsBuilder::default().all(true).build();
     let summaries = docker.list_containers(Some(opts)).await?;

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod away;
 pub mod docker;
 pub mod engine;
 #[cfg(test)]

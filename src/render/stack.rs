@@ -112,11 +112,24 @@ fn origin(s: &Stack, ja: bool) -> String {
         (_, false) => "the default socket".to_string(),
         (_, true) => "既定のソケット".to_string(),
     };
+    let beside = s.config_via.as_deref() == Some("compose-working-dir");
     let cfg = match (&s.config_file, ja) {
+        (Some(p), false) if beside => format!("configuration: {p} (beside the stack's compose files)"),
+        (Some(p), true) if beside => format!("設定ファイル: {p}（スタックの compose ファイルの場所で見つけた）"),
         (Some(p), false) => format!("configuration: {p}"),
         (Some(p), true) => format!("設定ファイル: {p}"),
         (None, false) => "configuration: none (no doctor.toml here or above)".to_string(),
         (None, true) => "設定ファイル: なし（このディレクトリにも上位にも doctor.toml がない）".to_string(),
     };
-    if ja { format!("エンジンの指定元: {from}\n{cfg}\n") } else { format!("engine chosen by: {from}\n{cfg}\n") }
+    let lang = if ja { crate::lang::Lang::Ja } else { crate::lang::Lang::En };
+    let away = match &s.away {
+        Some(a) if ja => format!("エンジンのホスト外で実行: {}\n", crate::problems::away::why(a).render(lang)),
+        Some(a) => format!("not on the engine's host: {}\n", crate::problems::away::why(a).render(lang)),
+        None => String::new(),
+    };
+    if ja {
+        format!("エンジンの指定元: {from}\n{cfg}\n{away}")
+    } else {
+        format!("engine chosen by: {from}\n{cfg}\n{away}")
+    }
 }

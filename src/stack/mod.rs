@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config_file;
 pub mod discover;
 pub mod env_files;
+pub mod position;
 pub mod roles;
 pub mod targets;
 
@@ -35,6 +36,14 @@ pub struct Stack {
     /// The doctor.toml read, if any (`--config`, `DOCTOR_CONFIG`, or found upwards).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_file: Option<String>,
+    /// `compose-working-dir` when that doctor.toml was found beside the stack's compose files
+    /// (the last place looked), else absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_via: Option<String>,
+    /// Set when doctor is not on the engine's host: where the services were aimed instead and
+    /// why, and the roles it cannot see from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub away: Option<position::Away>,
     /// `A`, `B`, `C`, `custom` (pinned by configuration or found by image or port only), or
     /// `none` (no container found, or no engine).
     pub layout: String,

@@ -537,6 +537,8 @@ pub fn build(s: &Settings, flags: &Flags, engine: &EngineView, repo: &RepoEnv) -
         },
         context: s.engine.as_ref().ok().and_then(|e| e.context.clone()),
         config_file: s.config_file.as_ref().map(|p| p.display().to_string()),
+        config_via: s.config_via.map(str::to_string),
+        away: None,
         layout: layout_name,
         services: members,
         env_files,

@@ -27,6 +27,7 @@ pub mod json_schema;
 pub mod lab;
 pub mod report;
 pub mod spec_stack;
+pub mod sshd;
 
 mod pg;
 mod redis;

@@ -148,7 +148,7 @@ async fn look_inside(
         let (logs, (first, host_first, second), reach, inside) = tokio::join!(
             read_logs(docker, &id, cfg, deadline),
             look_then_cpu,
-            reach_published(&f.ports, deadline),
+            reach_published(&f.ports, cfg.service_host.as_deref(), deadline),
             look_inside
         );
         f.inside = inside;
@@ -348,13 +348,20 @@ pub fn container_facts(c: &bollard::models::ContainerInspectResponse, now: f64) 
 }
 
 /// Connects from this host to every published TCP port (0.0.0.0 means this host's loopback).
-async fn reach_published(ports: &[PortFacts], deadline: Instant) -> Vec<Option<Result<u64, String>>> {
+/// Away from the engine's host, on `away` instead; a port on that host's loopback is not tried.
+async fn reach_published(
+    ports: &[PortFacts],
+    away: Option<&str>,
+    deadline: Instant,
+) -> Vec<Option<Result<u64, String>>> {
     let tries = ports.iter().map(|p| async move {
         let port = p.host_port.filter(|_| p.proto == "tcp")?;
-        let ip = match p.host_ip.as_deref() {
-            None | Some("0.0.0.0") | Some("") => "127.0.0.1".to_string(),
-            Some("::") => "::1".to_string(),
-            Some(ip) => ip.to_string(),
+        let ip = match (p.host_ip.as_deref(), away) {
+            (Some(ip), Some(_)) if crate::stack::position::is_loopback(ip) => return None,
+            (None | Some("0.0.0.0" | "::" | ""), Some(h)) => h.to_string(),
+            (None | Some("0.0.0.0" | ""), None) => "127.0.0.1".to_string(),
+            (Some("::"), None) => "::1".to_string(),
+            (Some(ip), _) => ip.to_string(),
         };
         let t = Instant::now();
         let addr = if ip.contains(':') { format!("[{ip}]:{port}") } else { format!("{ip}:{port}") };

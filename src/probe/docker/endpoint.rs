@@ -3,7 +3,7 @@
 //! `~/.docker`), else the default socket. A context's endpoint is in
 //! `contexts/meta/<sha256 of its name>/meta.json` and its TLS material in
 //! `contexts/tls/<sha256>/docker/`. Kept apart from connecting so that an address doctor cannot
-//! use (ssh://, an unknown scheme, a context without meta) is told before anything runs, as the
+//! use (ssh:// without an ssh client, an unknown scheme, a context without meta) is told before anything runs, as the
 //! user's setting doctor lacks, never as a cause the runbook confirms.
 
 use serde::{Deserialize, Serialize};
@@ -86,7 +86,9 @@ struct MetaEndpoint {
 /// Resolves the engine. `var` reads the environment; `home` is `$HOME`.
 pub fn resolve(flag: Option<&str>, var: &dyn Fn(&str) -> Option<String>, home: &Path) -> Result<Endpoint, Unusable> {
     let set = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-    let plain = |host: String, source| usable(&host).map(|_| Endpoint { host, source, context: None, tls_dir: None });
+    let path = var("PATH").unwrap_or_default();
+    let plain =
+        |host: String, source| usable(&host, &path).map(|_| Endpoint { host, source, context: None, tls_dir: None });
     if let Some(h) = set(flag.map(str::to_string)) {
         return plain(h, EngineSource::Flag);
     }
@@ -104,7 +106,7 @@ pub fn resolve(flag: Option<&str>, var: &dyn Fn(&str) -> Option<String>, home: &
     if name == "default" {
         return Ok(Endpoint { host: super::DEFAULT_HOST.into(), source, context: Some(name), tls_dir: None });
     }
-    context(&config_dir, &name, source)
+    context(&config_dir, &name, source, &path)
 }
 
 fn current_context(dir: &Path) -> Result<Option<String>, Unusable> {
@@ -117,7 +119,7 @@ fn current_context(dir: &Path) -> Result<Option<String>, Unusable> {
     Ok(c.current_context.filter(|n| !n.is_empty()))
 }
 
-fn context(dir: &Path, name: &str, source: EngineSource) -> Result<Endpoint, Unusable> {
+fn context(dir: &Path, name: &str, source: EngineSource, path: &str) -> Result<Endpoint, Unusable> {
     let id = hex(&Sha256::digest(name.as_bytes()));
     let meta_path = dir.join("contexts/meta").join(&id).join("meta.json");
     let address = format!("context {name}");
@@ -131,7 +133,7 @@ fn context(dir: &Path, name: &str, source: EngineSource) -> Result<Endpoint, Unu
         return Err(Unusable { address, why: format!("{} names no docker endpoint", meta_path.display()) });
     };
     let host = ep.host.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| super::DEFAULT_HOST.into());
-    usable(&host)?;
+    usable(&host, path)?;
     let tls = dir.join("contexts/tls").join(&id).join("docker");
     let tls_dir = tls.join("ca.pem").is_file().then_some(tls);
     if tls_dir.is_some() && ep.skip_tls_verify {
@@ -143,18 +145,21 @@ fn context(dir: &Path, name: &str, source: EngineSource) -> Result<Endpoint, Unu
     Ok(Endpoint { host, source, context: Some(name.to_string()), tls_dir })
 }
 
-/// The schemes doctor connects with (bollard's http, ssl and unix); ssh is not built in.
-fn usable(host: &str) -> Result<(), Unusable> {
+/// The schemes doctor connects with: bollard's http, ssl and unix, and ssh through the `ssh`
+/// client on `path` (see [`super::ssh`]).
+fn usable(host: &str, path: &str) -> Result<(), Unusable> {
     let why = match host.split_once("://").map(|(s, _)| s) {
         Some("unix" | "tcp" | "http" | "https") => return Ok(()),
-        Some("ssh") => {
-            "ssh:// engines are not built into doctor; run it on the engine's host, e.g. `ssh HOST doctor all`"
-        }
-        Some("npipe") => "named pipes exist only on Windows",
-        Some(_) => "an unknown scheme: use unix://, tcp:// or https://",
-        None => "no scheme: write unix:///path or tcp://host:port",
+        Some("ssh") => match super::ssh::parse(host) {
+            Err(e) => e,
+            Ok(_) if super::ssh::client_on(path).is_none() => "ssh:// needs the ssh client".into(),
+            Ok(_) => return Ok(()),
+        },
+        Some("npipe") => "named pipes exist only on Windows".into(),
+        Some(_) => "an unknown scheme: use unix://, tcp://, https:// or ssh://".into(),
+        None => "no scheme: write unix:///path, tcp://host:port or ssh://user@host".into(),
     };
-    Err(Unusable { address: crate::redact::url(host), why: why.into() })
+    Err(Unusable { address: crate::redact::url(host), why })
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -210,8 +215,14 @@ mod tests {
     #[test]
     fn unusable_addresses_say_why() {
         let bare = tempfile::tempdir().unwrap();
-        let e = resolve(None, &env(&[("DOCKER_HOST", "ssh://deploy@prod")]), bare.path()).unwrap_err();
-        assert!(e.to_string().starts_with("doctor cannot use this engine address: ssh://deploy@prod (ssh://"), "{e}");
+        let e = resolve(None, &env(&[("DOCKER_HOST", "ssh://deploy@prod"), ("PATH", "/nonexistent")]), bare.path())
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "doctor cannot use this engine address: ssh://deploy@prod (ssh:// needs the ssh client)"
+        );
+        let e = resolve(None, &env(&[("DOCKER_HOST", "ssh://deploy@prod/x")]), bare.path()).unwrap_err();
+        assert!(e.why.contains("only [user@]host[:port]"), "{e}");
         let e = resolve(Some("ftp://x"), &env(&[]), bare.path()).unwrap_err();
         assert!(e.why.contains("unknown scheme"), "{e}");
         let e = resolve(None, &env(&[("DOCKER_CONTEXT", "nope")]), bare.path()).unwrap_err();

@@ -19,6 +19,7 @@ mod container;
 mod endpoint;
 mod exec;
 mod logs;
+pub mod ssh;
 mod stats;
 
 pub use container::{container_facts, examine};
@@ -60,6 +61,9 @@ pub struct DockerProbeConfig {
     /// With `DOCKER_TLS_VERIFY`: the directory of `ca.pem`, `cert.pem` and `key.pem`
     /// (`DOCKER_CERT_PATH`, else `~/.docker`), as the docker CLI reads them.
     pub tls_cert_path: Option<std::path::PathBuf>,
+    /// When doctor is not on the engine's host: the host its published ports are tried on
+    /// (a port published on that host's loopback is then not tried at all).
+    pub service_host: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -354,7 +358,12 @@ pub(super) fn connect(host: &str, timeout: Duration, tls: Option<&std::path::Pat
         }
     }
     let secs = timeout.as_secs().max(1);
-    let d = if host.starts_with("unix://") {
+    let d = if host.starts_with("ssh://") {
+        // The API over `ssh … docker system dial-stdio`, bridged to a private unix socket.
+        let sock = ssh::socket(host, timeout)
+            .map_err(|e| DockerError { kind: DockerErrorKind::BadScheme, message: redact::scrub(&e) })?;
+        Docker::connect_with_unix(&format!("unix://{}", sock.display()), secs, bollard::API_DEFAULT_VERSION)
+    } else if host.starts_with("unix://") {
         Docker::connect_with_unix(host, secs, bollard::API_DEFAULT_VERSION)
     } else if let Some(dir) = tls.filter(|_| host.starts_with("tcp://") || host.starts_with("https://")) {
         for f in ["ca.pem", "cert.pem", "key.pem"] {
@@ -379,7 +388,21 @@ pub(super) fn connect(host: &str, timeout: Duration, tls: Option<&std::path::Pat
 /// Puts an engine failure in the runbook's terms by walking the error's causes.
 pub fn classify(e: &bollard::errors::Error, host: &str) -> DockerError {
     use bollard::errors::Error as E;
-    let message = redact::scrub(&error_chain(e));
+    let mut message = redact::scrub(&error_chain(e));
+    // Over ssh the socket only closes; what ssh said is the reason.
+    if let Some(said) = host.starts_with("ssh://").then(|| ssh::last_error(host)).flatten() {
+        let lower = said.to_ascii_lowercase();
+        // A refused or denied ssh login says nothing of the engine's socket: left as Other.
+        let kind = if lower.contains("could not resolve hostname") {
+            DockerErrorKind::NameNotResolved
+        } else if lower.contains("timed out") {
+            DockerErrorKind::Timeout
+        } else {
+            DockerErrorKind::Other
+        };
+        message = format!("ssh: {said}");
+        return DockerError { kind, message };
+    }
     let kind = match e {
         E::SocketNotFoundError(_) => DockerErrorKind::NoSocket,
         E::UnsupportedURISchemeError { .. } | E::URLParseError { .. } | E::InvalidURIError { .. } => {

@@ -4,7 +4,8 @@
 //! here succeed; does the process inside listen on the binding's container port (8000 behind
 //! 8002 in the spec's layout), and only on its own loopback? May confirm `port-not-published`
 //! and `bound-to-container-loopback`; `firewall` is suspected when the port is published and
-//! listened on, yet the connect from here fails.
+//! listened on, yet the connect from here fails. Away from the engine's host, a port published
+//! on that host's loopback only is not tried, and said so (problems/away.rs).
 
 use super::{Listening, listening_on};
 use crate::catalogue::Area;
@@ -58,10 +59,17 @@ pub fn diagnose(view: &DockerView, stack: Option<&Stack>) -> Finding {
     }
     let (mut unpublished, mut loopback, mut blocked): (Vec<Text>, Vec<Text>, Vec<Text>) = (vec![], vec![], vec![]);
     let (mut fine, mut unknown): (Vec<String>, Vec<String>) = (vec![], vec![]);
+    // Away from the engine's host, a port on that host's loopback cannot be tried from here.
+    let away = stack.and_then(|s| s.away.as_ref());
+    let mut unseen: Vec<Text> = Vec::new();
     for role in ROLES {
         let Some(port) = host_port(stack, role.key) else { continue };
         let Seen::Found(c) = view.seen(role.key) else { continue };
         if !c.running {
+            continue;
+        }
+        if let Some(why) = away.and_then(|a| crate::problems::away::unseen(a, role.key)) {
+            unseen.push(why);
             continue;
         }
         let bindings: Vec<_> = c.ports.iter().filter(|p| p.host_port == Some(port) && p.proto == "tcp").collect();
@@ -119,7 +127,9 @@ pub fn diagnose(view: &DockerView, stack: Option<&Stack>) -> Finding {
     let looked_at = fine.len() + unpublished.len() + loopback.len() + blocked.len();
     if fine.is_empty() && looked_at == 0 {
         // No running service, or none whose connect was tried: no evidence either way.
-        let why = if view.found().iter().any(|c| c.running) {
+        let why = if !unseen.is_empty() {
+            Text::join(unseen, Sep::Clauses)
+        } else if view.found().iter().any(|c| c.running) {
             t!("NET002/nothing-to-look-at")
         } else {
             t!("shared/no-running-container")

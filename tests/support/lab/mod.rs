@@ -244,6 +244,8 @@ pub struct ContainerSpec {
     pub tmpfs: Vec<String>,
     /// `--add-host` values, e.g. `"host.docker.internal:host-gateway"` (compose's `extra_hosts`).
     pub add_hosts: Vec<String>,
+    /// `-v` values, e.g. `"/lib64:/lib64:ro"` (host files a container of the test's own needs).
+    pub volumes: Vec<String>,
     /// The container's name exactly as given instead of `<prefix>-<name>` (the spec's
     /// `container_name: ai-micro-postgres`). Names are global on the engine: only tests that
     /// hold [`exclusive`] may use it. `name` stays the short name the lab's methods take.
@@ -375,6 +377,9 @@ impl Lab {
         }
         if let Some(u) = &spec.user {
             args.extend(["--user".into(), u.clone()]);
+        }
+        for v in &spec.volumes {
+            args.extend(["-v".into(), v.clone()]);
         }
         for t in &spec.tmpfs {
             args.extend(["--tmpfs".into(), t.clone()]);
