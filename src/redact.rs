@@ -244,6 +244,10 @@ const LOCATION_NAMES: &[&str] = &["google_application_credentials"];
 /// segment `ID` names no setting), `PRIVATE_KEY` and `DOCTOR_REFRESH_TOKEN` stay secret.
 pub fn is_secret_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
+    // The runbook's cause ids name causes, not settings (`wrong-password: the server refused…`).
+    if is_cause_id(name) {
+        return false;
+    }
     let segs = segments(name);
     let secret_word =
         ["password", "passwd", "secret", "credential", "private", "apikey", "api_key"].iter().any(|w| n.contains(w))
@@ -253,6 +257,17 @@ pub fn is_secret_name(name: &str) -> bool {
         return false;
     }
     !(names_a_setting(&segs) || LOCATION_NAMES.contains(&n.as_str()))
+}
+
+fn is_cause_id(name: &str) -> bool {
+    static IDS: OnceLock<Vec<String>> = OnceLock::new();
+    IDS.get_or_init(|| {
+        crate::catalogue::all()
+            .map(|all| all.iter().flat_map(|p| p.causes.iter().map(|c| c.id.to_string())).collect())
+            .unwrap_or_default()
+    })
+    .iter()
+    .any(|id| id == name)
 }
 
 /// A name's segments, lower case: `refreshTokenTTL_sec` → `refresh`, `token`, `ttl`, `sec`.
@@ -799,6 +814,16 @@ fn json_escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cause_id_before_its_evidence_is_no_secret_name() {
+        for line in
+            ["doctor-credential-stale: the server refused doctor's password", "wrong-password: the server said no"]
+        {
+            assert_eq!(scrub(line), line);
+        }
+        assert_eq!(scrub("db_password: hunter2hunter2"), "db_password: ***");
+    }
 
     #[test]
     fn credentials_modes_stay_readable() {

@@ -18,13 +18,15 @@ pub const MAX_ROOT_LINES: usize = 25;
 pub fn report(r: &Report, style: Style) -> String {
     let width = style.width.max(40);
     let mut out: Vec<String> = Vec::new();
-    out.push(format!(
-        "doctor {} · {} · {} · {} ms",
-        r.command,
-        paint(status_label(r.status, r.lang), r.status, style.color),
-        counts(r),
-        r.duration_ms
-    ));
+    let status = paint(status_label(r.status, r.lang), r.status, style.color);
+    let head = format!("doctor {} · {} · {} · {} ms", r.command, status, counts(r), r.duration_ms);
+    if display_width(&head) <= width + color_extra(style, r.status) {
+        out.push(head);
+    } else {
+        // Too wide with every count: the counts on a line of their own, never cut.
+        out.push(format!("doctor {} · {} · {} ms", r.command, status, r.duration_ms));
+        out.extend(wrap(&counts(r), width, "  "));
+    }
     if style.quiet {
         return out.join("\n") + "\n";
     }

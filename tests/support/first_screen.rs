@@ -65,7 +65,7 @@ fn sort_log_tails(text: &str) -> String {
 /// The rules every lab shares:
 /// - `/tmp/<name>` → `/tmp/<tmp>` (tempfile directories);
 /// - `dl-<6 hex>` → `dl-<lab>` (the Docker lab's prefix);
-/// - a word of 12 or 64 hex digits → `<id>` (container ids);
+/// - a word of 12 or 64 hex digits → `<id>` (container ids), 8 after `fingerprint` → `<fp>`;
 /// - `2026-12-02T18:50:56.123Z`, `2026-12-02 18:50:56`, `18:50:56` → `<time>`;
 /// - a port of five digits after `:` or `port ` (published ports; the stack's own are four) →
 ///   `<port>`;
@@ -90,6 +90,26 @@ pub fn normalise_generic(text: &str) -> String {
         if at_word_start && starts_with(rest, "dl-") && rest.len() >= 9 && rest[3..9].iter().all(|c| is_hex(*c)) {
             out.push_str("dl-<lab>");
             i += 9;
+            continue;
+        }
+        // A figure cut short by the screen's width (`host:328…`, `in 313…`).
+        if (prev == ':' || at_word_start) && rest[0].is_ascii_digit() {
+            let n = rest.iter().take_while(|c| c.is_ascii_digit() || **c == '.').count();
+            if rest.get(n) == Some(&'…') {
+                out.push_str("<n>");
+                i += n;
+                continue;
+            }
+        }
+        // A fingerprint (8 hex digits after the word): per-run secrets give new ones each run.
+        if at_word_start
+            && (out.ends_with("fingerprint ") || out.ends_with("リント "))
+            && rest.len() >= 8
+            && rest[..8].iter().all(|c| is_hex(*c))
+            && rest.get(8).is_none_or(|c| !c.is_ascii_alphanumeric())
+        {
+            out.push_str("<fp>");
+            i += 8;
             continue;
         }
         if at_word_start && rest[0].is_ascii_hexdigit() {
