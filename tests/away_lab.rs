@@ -49,6 +49,46 @@ fn relay(gateway: &str, port: u16) -> Option<Relay> {
     Some(r)
 }
 
+/// The lab's engine relayed over tcp on the default bridge's gateway (standing for another host),
+/// a Redis published on that host's loopback only and a user-api published on all its
+/// addresses: the lab, the relay (alive while it is held) and the engine's address.
+fn away_stack(redis_password: &str) -> Option<(Lab, Relay, String)> {
+    let lab = Lab::new()?;
+    if !support::require_or_skip(
+        "socat (the engine relayed on the bridge's gateway)",
+        support::sshd::which("socat").is_some(),
+    ) {
+        return None;
+    }
+    let gateway = bridge_gateway();
+    let port = support::free_port();
+    let relay = relay(&gateway, port)?;
+    lab.run(ContainerSpec {
+        name: "redis".into(),
+        image: image(Image::Redis),
+        env: vec![("REDIS_PASSWORD".into(), redis_password.into())],
+        publish: vec!["127.0.0.1:0:6379".into()],
+        ..Default::default()
+    });
+    lab.run(ContainerSpec {
+        name: "user-api".into(),
+        image: image(Image::Busybox),
+        publish: vec!["0:8000".into()],
+        cmd: vec!["httpd".into(), "-f".into(), "-p".into(), "8000".into()],
+        ..Default::default()
+    });
+    Some((lab, relay, format!("tcp://{gateway}:{port}")))
+}
+
+/// The doctor.toml that pins the away stack's two containers.
+fn pins(lab: &Lab) -> String {
+    format!(
+        "[services.redis]\ncontainer = \"{}\"\n\n[services.user-api]\ncontainer = \"{}\"\n",
+        lab.name("redis"),
+        lab.name("user-api")
+    )
+}
+
 fn json(out: &support::Output) -> Value {
     assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
@@ -66,41 +106,11 @@ fn blamed(v: &Value, code: &str) -> Vec<String> {
 
 #[test]
 fn a_remote_engine_aims_the_services_at_its_host_and_blames_no_url_or_firewall() {
-    let Some(lab) = Lab::new() else { return };
-    if !support::require_or_skip(
-        "socat (the engine relayed on the bridge's gateway)",
-        support::sshd::which("socat").is_some(),
-    ) {
-        return;
-    }
+    let Some((lab, _relay, engine)) = away_stack("Lab-Away-Redis-7c") else { return };
     let gateway = bridge_gateway();
-    let Some(_relay) = relay(&gateway, support::free_port()) else { return };
-    let engine = format!("tcp://{gateway}:{}", _relay_port(&_relay));
-    lab.run(ContainerSpec {
-        name: "redis".into(),
-        image: image(Image::Redis),
-        env: vec![("REDIS_PASSWORD".into(), "Lab-Away-Redis-7c".into())],
-        publish: vec!["127.0.0.1:0:6379".into()],
-        ..Default::default()
-    });
-    lab.run(ContainerSpec {
-        name: "user-api".into(),
-        image: image(Image::Busybox),
-        publish: vec!["0:8000".into()],
-        cmd: vec!["httpd".into(), "-f".into(), "-p".into(), "8000".into()],
-        ..Default::default()
-    });
     lab.wait_redis_ready("redis");
     let (cmd, dir) = doctor();
-    std::fs::write(
-        dir.path().join("doctor.toml"),
-        format!(
-            "[services.redis]\ncontainer = \"{}\"\n\n[services.user-api]\ncontainer = \"{}\"\n",
-            lab.name("redis"),
-            lab.name("user-api")
-        ),
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("doctor.toml"), pins(&lab)).unwrap();
     let doctor_at = |args: &[&str]| {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_doctor"));
         cmd.env_clear()
@@ -156,40 +166,9 @@ fn in_container(lab: &Lab, env: &[(&str, &str)], args: &[&str]) -> support::Outp
 
 #[test]
 fn doctor_in_a_container_on_the_default_bridge_blames_no_url_or_firewall_for_its_place() {
-    let Some(lab) = Lab::new() else { return };
-    if !support::require_or_skip(
-        "socat (the engine relayed on the bridge's gateway)",
-        support::sshd::which("socat").is_some(),
-    ) {
-        return;
-    }
-    let gateway = bridge_gateway();
-    let Some(relay) = relay(&gateway, support::free_port()) else { return };
-    let engine = format!("tcp://{gateway}:{}", _relay_port(&relay));
-    lab.run(ContainerSpec {
-        name: "redis".into(),
-        image: image(Image::Redis),
-        env: vec![("REDIS_PASSWORD".into(), "Lab-Away-Redis-8d".into())],
-        publish: vec!["127.0.0.1:0:6379".into()],
-        ..Default::default()
-    });
-    lab.run(ContainerSpec {
-        name: "user-api".into(),
-        image: image(Image::Busybox),
-        publish: vec!["0:8000".into()],
-        cmd: vec!["httpd".into(), "-f".into(), "-p".into(), "8000".into()],
-        ..Default::default()
-    });
+    let Some((lab, _relay, engine)) = away_stack("Lab-Away-Redis-8d") else { return };
     let work = tempfile::tempdir().unwrap();
-    std::fs::write(
-        work.path().join("doctor.toml"),
-        format!(
-            "[services.redis]\ncontainer = \"{}\"\n\n[services.user-api]\ncontainer = \"{}\"\n",
-            lab.name("redis"),
-            lab.name("user-api")
-        ),
-    )
-    .unwrap();
+    std::fs::write(work.path().join("doctor.toml"), pins(&lab)).unwrap();
     lab.run(ContainerSpec {
         name: "doctor".into(),
         image: image(Image::Busybox),
@@ -224,15 +203,4 @@ fn doctor_in_a_container_on_the_default_bridge_blames_no_url_or_firewall_for_its
         assert!(net002["evidence"]["reachable"].to_string().contains(&lab.name("user-api")), "{why}: {net002:#}");
         assert!(!out.combined().contains("Lab-Away-Redis-8d"));
     }
-}
-
-fn _relay_port(r: &Relay) -> u16 {
-    // The relay's port is the one its command line names.
-    let cmdline = std::fs::read_to_string(format!("/proc/{}/cmdline", r.0.id())).unwrap_or_default();
-    cmdline
-        .split('\0')
-        .find_map(|a| a.strip_prefix("TCP-LISTEN:"))
-        .and_then(|a| a.split(',').next())
-        .and_then(|p| p.parse().ok())
-        .expect("the relay's port")
 }

@@ -44,7 +44,7 @@ impl Discovered {
 
 /// Connects, lists and inspects; `Err` carries the facts of an engine that could not be used.
 pub async fn discover(cfg: &DockerProbeConfig, deadline: Instant) -> Result<Discovered, DockerFacts> {
-    let host = cfg.host.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| docker::DEFAULT_HOST.to_string());
+    let host = engine_host(cfg);
     let mut base = DockerFacts {
         host: redact::url(&host),
         host_from_env: cfg.host.as_deref().is_some_and(|h| !h.is_empty()),
@@ -63,7 +63,14 @@ pub async fn discover(cfg: &DockerProbeConfig, deadline: Instant) -> Result<Disc
             return Err(base);
         }
     };
-    let (version, list) = tokio::join!(until(deadline, docker.version()), until(deadline, list(&docker)));
+    let before = take_listed_before(&host);
+    let listing = async {
+        match before {
+            Some(l) => Some(Ok(l)),
+            None => until(deadline, list(&docker)).await,
+        }
+    };
+    let (version, list) = tokio::join!(until(deadline, docker.version()), listing);
     base.engine = match version {
         None => {
             Err(DockerError { kind: DockerErrorKind::Timeout, message: "the engine did not answer in time".into() })
@@ -135,11 +142,27 @@ fn inspected(raw: ContainerInspectResponse, now: f64) -> Inspected {
     Inspected { raw, facts, env, args }
 }
 
-/// Every container of the engine, running or not, as the pure discovery reads it.
+/// The container list [`working_dirs`] fetched just before the run, handed to the run's
+/// discovery of the same engine once: one list per run, not two (a `--wait` round lists anew).
+static LISTED_BEFORE: std::sync::Mutex<Option<(String, Vec<Listed>)>> = std::sync::Mutex::new(None);
+
+/// The engine's address as the probes dial it (the default socket when none was named).
+fn engine_host(cfg: &DockerProbeConfig) -> String {
+    cfg.host.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| docker::DEFAULT_HOST.to_string())
+}
+
+fn take_listed_before(host: &str) -> Option<Vec<Listed>> {
+    let mut slot = LISTED_BEFORE.lock().ok()?;
+    match slot.take() {
+        Some((h, l)) if h == host => Some(l),
+        _ => None,
+    }
+}
+
 /// The compose working directories of the containers that would be the stack's (one container
 /// list, no inspect), in role order and once each: where doctor.toml is looked for last.
 pub async fn working_dirs(cfg: &DockerProbeConfig, deadline: Instant) -> Vec<String> {
-    let host = cfg.host.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| docker::DEFAULT_HOST.to_string());
+    let host = engine_host(cfg);
     let Ok(docker) = docker::connect(&host, cfg.timeout, cfg.tls_cert_path.as_deref()) else { return Vec::new() };
     let Some(Ok(listed)) = until(deadline, list(&docker)).await else { return Vec::new() };
     let mut dirs: Vec<String> = Vec::new();
@@ -150,9 +173,13 @@ pub async fn working_dirs(cfg: &DockerProbeConfig, deadline: Instant) -> Vec<Str
             dirs.push(wd);
         }
     }
+    if let Ok(mut slot) = LISTED_BEFORE.lock() {
+        *slot = Some((host, listed));
+    }
     dirs
 }
 
+/// Every container of the engine, running or not, as the pure discovery reads it.
 async fn list(docker: &Docker) -> Result<Vec<Listed>, bollard::errors::Error> {
     let opts = ListContainersOptionsBuilder::default().all(true).build();
     let summaries = docker.list_containers(Some(opts)).await?;

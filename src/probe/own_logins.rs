@@ -41,6 +41,8 @@ fn record_path() -> Option<PathBuf> {
 pub fn attempting(user: &str) -> OwnLogin {
     let login = OwnLogin { user: user.to_string(), at: crate::clock::now_unix() };
     if let Ok(mut v) = THIS_RUN.lock() {
+        // A long-lived process (`doctor serve`) forgets what no log window reaches.
+        v.retain(|(l, _)| login.at - l.at < KEEP_S);
         v.push((login.clone(), None));
     }
     login
@@ -94,7 +96,10 @@ fn read_record(path: &std::path::Path) -> Vec<OwnLogin> {
 /// Every login of doctor's that a refused-password line may show: this run's refused ones and
 /// those still under way, and the refused ones of earlier runs.
 pub fn known() -> Vec<OwnLogin> {
-    let mut v = record_path().map(|p| read_record(&p)).unwrap_or_default();
+    // The record is read once per process (every container's log scan asks); what this run adds
+    // to it is in THIS_RUN already.
+    static EARLIER: std::sync::OnceLock<Vec<OwnLogin>> = std::sync::OnceLock::new();
+    let mut v = EARLIER.get_or_init(|| record_path().map(|p| read_record(&p)).unwrap_or_default()).clone();
     if let Ok(this) = THIS_RUN.lock() {
         v.extend(this.iter().filter(|(_, refused)| *refused != Some(false)).map(|(l, _)| l.clone()));
     }
