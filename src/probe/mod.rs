@@ -11,6 +11,7 @@ pub mod http;
 pub mod inside;
 pub mod memory_sample;
 pub mod pg_app;
+pub mod pg_tls;
 pub mod postgres;
 pub mod redis;
 pub mod redis_app;
