@@ -37,11 +37,47 @@ pub fn as_debug_args(line: &str) -> Vec<String> {
         .collect()
 }
 
+/// The README's CI commands: every `doctor all ... --format junit` line of its CI section
+/// (a YAML `run:` key or list dash in front taken off), GitHub's first, then GitLab's.
+pub fn ci_step_lines() -> Vec<String> {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    readme[readme.find("## In CI").expect("the README's CI section")..]
+        .lines()
+        .map(|l| l.trim().trim_start_matches("- ").trim_start_matches("run: ").trim())
+        .filter(|l| l.starts_with("doctor all") && l.contains("--format junit"))
+        .map(str::to_string)
+        .collect()
+}
+
 #[test]
 fn the_readme_shows_how_to_run_doctor_and_in_ci() {
     let lines = cargo_run_lines();
     assert!(lines.iter().any(|l| l == "cargo run --release -- all"), "{lines:#?}");
-    assert!(lines.iter().any(|l| l.contains("--format junit")), "the GitHub Actions step is gone: {lines:#?}");
+    let ci = ci_step_lines();
+    assert_eq!(ci.len(), 2, "the GitHub Actions and GitLab steps: {ci:#?}");
+    // GitLab's job reaches the stack through the dind service's host name.
+    assert!(ci[1].contains("--service-host docker"), "{ci:#?}");
+    // Neither builds doctor: both install an artifact.
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let ci_section = &readme[readme.find("## In CI").unwrap()..];
+    let ci_section = &ci_section[..ci_section[3..].find("\n## ").map_or(ci_section.len(), |i| i + 3)];
+    assert!(!ci_section.contains("cargo "), "a CI recipe builds doctor:\n{ci_section}");
+    assert!(ci_section.contains("scripts/install") && ci_section.contains("/doctor@v"), "{ci_section}");
+}
+
+/// The GitHub Actions step as written, with the binary the composite action installs (here the
+/// one under test) and no stack: it must parse, run every check and write a JUnit report.
+#[test]
+fn the_readme_ci_step_runs_and_writes_junit() {
+    let step = ci_step_lines().into_iter().next().expect("the README's GitHub Actions step");
+    let args: Vec<&str> = step.split_whitespace().skip(1).take_while(|w| !w.starts_with('>')).collect();
+    let (mut cmd, _dir) = support::doctor();
+    // Nothing of the stack here, and a short wait: not ready, and it says so.
+    let args: Vec<String> = args.iter().map(|a| if *a == "2m" { "1s".to_string() } else { a.to_string() }).collect();
+    cmd.args(&args).env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
+    let out = support::run_with_timeout(&mut cmd, std::time::Duration::from_secs(120));
+    assert!((2..=3).contains(&out.code), "`{step}` exited {}:\n{}", out.code, out.combined());
+    assert!(out.stdout.contains("<testsuites") && out.stdout.contains("DK001"), "{}", out.combined());
 }
 
 #[test]

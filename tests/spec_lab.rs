@@ -42,13 +42,14 @@ fn assert_no_secret(stack: &SpecStack, out: &support::Output, what: &str) {
     }
 }
 
-/// The README's GitHub Actions step (the `cargo run` line with `--format junit`).
+/// The README's GitHub Actions step (the first `doctor all` line with `--format junit` of its
+/// CI section, run once the composite action has put doctor on the PATH).
 fn readme_ci_step() -> String {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    readme
+    readme[readme.find("## In CI").expect("the README's CI section")..]
         .lines()
-        .map(str::trim)
-        .find(|l| l.starts_with("cargo run") && l.contains("--format junit"))
+        .map(|l| l.trim().trim_start_matches("- ").trim_start_matches("run: ").trim())
+        .find(|l| l.starts_with("doctor all") && l.contains("--format junit"))
         .expect("the README's CI step")
         .to_string()
 }
@@ -224,21 +225,19 @@ fn layout_a_healthy_with_no_configuration_then_each_fault_by_its_row() {
         }
     });
 
-    // The README's GitHub Actions step, as written (a debug build standing in for --release),
-    // from the stack's directory: the stack is healthy again, so it passes.
+    // The README's GitHub Actions step, as written (the binary under test standing in for the
+    // one the composite action installs), from the stack's directory: the stack is healthy
+    // again, so it passes.
     let step = readme_ci_step();
-    let mut cmd = std::process::Command::new(env!("CARGO"));
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_doctor"));
     cmd.env_clear();
-    for key in ["PATH", "HOME", "CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN"] {
+    for key in ["PATH", "HOME"] {
         if let Some(v) = std::env::var_os(key) {
             cmd.env(key, v);
         }
     }
-    let mut args: Vec<String> =
+    let args: Vec<String> =
         step.split_whitespace().skip(1).take_while(|w| !w.starts_with('>')).map(str::to_string).collect();
-    args.retain(|a| a != "--release");
-    args.insert(1, "--manifest-path".into());
-    args.insert(2, concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml").into());
     cmd.args(&args).current_dir(stack.root()).env("NO_COLOR", "1");
     let out = support::run_with_timeout(&mut cmd, std::time::Duration::from_secs(600));
     assert_eq!(out.code, 0, "`{step}`:\n{}", out.combined());

@@ -4,6 +4,7 @@
 
 mod check;
 mod explain;
+mod manpage;
 mod serve;
 mod spinner;
 mod stack;
@@ -300,10 +301,9 @@ pub fn err(text: &str) {
 fn completions(shell: &str) -> i32 {
     let mut cmd = command();
     if shell == "man" {
-        let mut buf = Vec::new();
-        if clap_mangen::Man::new(cmd).render(&mut buf).is_err() {
+        let Ok(buf) = manpage::render(cmd) else {
             return 3;
-        }
+        };
         out(&String::from_utf8_lossy(&buf));
         return 0;
     }

@@ -12,6 +12,7 @@ pub mod inside;
 pub mod memory_sample;
 pub mod own_logins;
 pub mod pg_app;
+pub mod pg_tls;
 pub mod position;
 pub mod postgres;
 pub mod redis;

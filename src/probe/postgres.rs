@@ -463,7 +463,7 @@ pub(super) async fn connect(
     }
     let remaining = deadline.saturating_duration_since(Instant::now());
     cfg.connect_timeout(remaining.max(Duration::from_millis(1)));
-    let tls = tokio_postgres_rustls::MakeRustlsConnect::new(super::tls::unverified_client_config());
+    let tls = super::pg_tls::MakeRustls::new(super::tls::unverified_client_config());
     let started = Instant::now();
     let own = super::own_logins::attempting(&u.user);
     let outcome = until(deadline, cfg.connect(tls)).await;
