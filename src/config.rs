@@ -291,6 +291,8 @@ pub struct Settings {
     /// How far back container logs are read for symptoms, and at most how many lines.
     pub logs_since: Duration,
     pub logs_tail: u32,
+    /// How far back the engine's events are read for the timeline (`--since`, else 24 h).
+    pub events_since: Duration,
     /// Where each configured value came from, for `-v` and for error messages.
     pub sources: Vec<String>,
     /// The directory doctor runs in: the repositories' `.env` files are looked for below it.
@@ -475,6 +477,10 @@ impl Settings {
             logs_since: match &o.since {
                 Some(d) => parse_duration(d).map_err(|e| format!("--since: {e}"))?,
                 None => Duration::from_secs(600),
+            },
+            events_since: match &o.since {
+                Some(d) => parse_duration(d).map_err(|e| format!("--since: {e}"))?,
+                None => Duration::from_secs(crate::probe::docker_events::LOOKBACK_S as u64),
             },
             logs_tail: o.tail.unwrap_or(1000),
             sources,

@@ -29,7 +29,12 @@ pub mod of {
         };
     }
     pub mod docker_events {
-        pub use crate::probe::docker_events::{ExitEvents, LOOKBACK_S, Logged, OomEvents};
+        pub use crate::probe::docker_events::{
+            ACTIONS, EngineEvent, EventLog, ExitEvents, LOOKBACK_S, Logged, OomEvents, keep_stack,
+        };
+    }
+    pub mod seen_containers {
+        pub use crate::probe::seen_containers::Previous;
     }
     pub mod health {
         pub use crate::probe::health::{HealthBody, HealthFacts};

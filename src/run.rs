@@ -171,6 +171,7 @@ pub fn docker_config(s: &Settings) -> DockerProbeConfig {
         timeout: s.timeout,
         logs_since: s.logs_since,
         logs_tail: s.logs_tail,
+        events_since: s.events_since,
         log_limits: crate::triage::Limits::from(&s.thresholds),
         tls_cert_path: context_tls.or(env_tls),
         service_host: away(s).map(|a| a.service_host),
@@ -235,6 +236,7 @@ pub async fn find_stack(s: &Settings, req: &Request, use_engine: bool) -> Found 
                 }),
                 containers: Vec::new(),
                 timings: Vec::new(),
+                events: None,
                 memory_samples: None,
             }),
         })
@@ -417,6 +419,7 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
                 }),
                 containers: Vec::new(),
                 timings: Vec::new(),
+                events: None,
                 memory_samples: None,
             },
         };

@@ -115,7 +115,8 @@ pub struct Global {
     /// Print only the summary line
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// How far back container logs are searched for the runbook's error texts [default: 10m]
+    /// How far back to look: container logs for the runbook's error texts [default: 10m], the
+    /// engine's events for the timeline [default: 24h]
     #[arg(long, global = true, value_name = "DURATION")]
     pub since: Option<String>,
     /// At most this many recent log lines per container [default: 1000]

@@ -53,6 +53,7 @@ pub async fn discover(cfg: &DockerProbeConfig, deadline: Instant) -> Result<Disc
         engine: Err(DockerError { kind: DockerErrorKind::Other, message: "not tried".into() }),
         containers: Vec::new(),
         timings: Vec::new(),
+        events: None,
         memory_samples: None,
     };
     let t = Instant::now();

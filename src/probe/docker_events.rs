@@ -14,6 +14,11 @@
 //! clock runs behind ours would otherwise hold it open until our `until`), keeping what arrived.
 //! The engine keeps only its last few hundred events in memory, so older ones may be gone: an
 //! empty answer says "none recorded", not "none happened".
+//!
+//! The same read keeps every container event the incident timeline shows ([`ACTIONS`]: creations,
+//! removals, starts, stops, kills, exits, OOM kills, health changes), as [`EngineEvent`]s with the
+//! compose labels that tell a recreation from a first start (service, project, config hash,
+//! image id). `exec_*` events are left out: doctor's own execs would otherwise fill the log.
 
 use super::until;
 use bollard::Docker;
@@ -52,6 +57,62 @@ pub struct ExitEvents {
     pub last_codes: Vec<i64>,
 }
 
+/// The container actions read: what the timeline shows, `oom` and `die` among them.
+pub const ACTIONS: &[&str] =
+    &["create", "destroy", "start", "restart", "stop", "kill", "die", "oom", "pause", "unpause", "health_status"];
+
+/// One container event as the engine logged it; labels reduced to the compose ones.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EngineEvent {
+    /// Unix seconds, to the nanosecond where the engine says.
+    pub at: f64,
+    /// The container's id, cut to 12 characters as `docker ps` shows it.
+    pub id: String,
+    pub name: String,
+    /// `create`, `die`, ...; `health_status` with [`health`](Self::health) set.
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i64>,
+    /// The signal of a `kill` (`15`, `SIGKILL`...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
+    /// `healthy`, `unhealthy`, `starting` for a `health_status` event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
+    /// The image as the container was created from it (a name, or an id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// `com.docker.compose.image`: the image id compose created it from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
+    /// `com.docker.compose.config-hash`: changes with the service's configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+}
+
+/// The engine's container events of the stack over the last `since_s` seconds, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventLog {
+    pub since_s: u64,
+    pub events: Vec<EngineEvent>,
+    /// More events than were read ([`MAX_EVENTS`]), or the read was cut by the deadline.
+    #[serde(default)]
+    pub truncated: bool,
+}
+
+/// What one read of the event log gives: per container id its OOM and exit history, and
+/// every event of [`ACTIONS`].
+#[derive(Debug, Clone, Default)]
+pub struct Read {
+    pub logged: HashMap<String, Logged>,
+    pub events: Vec<EngineEvent>,
+    pub truncated: bool,
+}
+
 /// What the engine logged for one container: OOM event times, and exits (time, exit code).
 #[derive(Debug, Clone, Default)]
 pub struct Logged {
@@ -59,25 +120,35 @@ pub struct Logged {
     pub die: Vec<(f64, Option<i64>)>,
 }
 
-/// `oom` and `die` events per full container id, since `now - LOOKBACK_S`.
-pub async fn read(docker: &Docker, now: f64, deadline: Instant) -> Result<HashMap<String, Logged>, String> {
+/// The container events of [`ACTIONS`] since `now - lookback_s`: `oom` and `die` per full
+/// container id, and every event as an [`EngineEvent`].
+pub async fn read(docker: &Docker, now: f64, lookback_s: i64, deadline: Instant) -> Result<Read, String> {
     let now_s = now as i64;
     // `until` to the nanosecond (the API's `seconds.nanoseconds` form): cut to the second, it
     // would leave out what happened in the last fraction of a second (a restart just now).
     let until_at = format!("{now_s}.{:09}", ((now - now_s as f64) * 1e9).clamp(0.0, 999_999_999.0) as u64);
     let mut filters = HashMap::new();
     filters.insert("type".to_string(), vec!["container".to_string()]);
-    filters.insert("event".to_string(), vec!["oom".to_string(), "die".to_string()]);
-    let opts =
-        EventsOptions { since: Some((now_s - LOOKBACK_S).to_string()), until: Some(until_at), filters: Some(filters) };
+    // `health_status` matches `health_status: healthy` and the others (the engine's fuzzy match).
+    filters.insert("event".to_string(), ACTIONS.iter().map(|a| a.to_string()).collect());
+    let opts = EventsOptions {
+        since: Some((now_s - lookback_s.max(1)).to_string()),
+        until: Some(until_at),
+        filters: Some(filters),
+    };
     let mut stream = docker.events(Some(opts));
     let stop = deadline.min(Instant::now() + MAX_WAIT);
-    let mut seen: HashMap<String, Logged> = HashMap::new();
+    let mut out = Read::default();
     let mut count = 0;
     loop {
         match until(stop, stream.next()).await {
-            // The stream ended (`until` reached) or our own bound did: keep what arrived.
-            None | Some(None) => break,
+            // The stream ended (`until` reached): all was read.
+            Some(None) => break,
+            // Our own bound: keep what arrived.
+            None => {
+                out.truncated = true;
+                break;
+            }
             Some(Some(Err(e))) => {
                 if count == 0 {
                     return Err(super::error_chain(&e));
@@ -87,24 +158,60 @@ pub async fn read(docker: &Docker, now: f64, deadline: Instant) -> Result<HashMa
             Some(Some(Ok(ev))) => {
                 count += 1;
                 if count > MAX_EVENTS {
+                    out.truncated = true;
                     break;
                 }
                 let (id, attributes) = ev.actor.map(|a| (a.id.unwrap_or_default(), a.attributes)).unwrap_or_default();
                 let at = ev.time_nano.map(|n| n as f64 / 1e9).or(ev.time.map(|t| t as f64));
                 let (false, Some(at)) = (id.is_empty(), at) else { continue };
-                let logged = seen.entry(id).or_default();
-                match ev.action.as_deref() {
-                    Some("oom") => logged.oom.push(at),
-                    Some("die") => {
-                        let code = attributes.as_ref().and_then(|a| a.get("exitCode")).and_then(|c| c.parse().ok());
-                        logged.die.push((at, code));
-                    }
+                let attributes = attributes.unwrap_or_default();
+                let action = ev.action.unwrap_or_default();
+                let event = event_from(&id, at, &action, &attributes);
+                let logged = out.logged.entry(id).or_default();
+                match event.action.as_str() {
+                    "oom" => logged.oom.push(at),
+                    "die" => logged.die.push((at, event.exit_code)),
                     _ => {}
                 }
+                out.events.push(event);
             }
         }
     }
-    Ok(seen)
+    out.events.sort_by(|a, b| a.at.total_cmp(&b.at));
+    Ok(out)
+}
+
+/// An event from its actor's attributes (the container's labels, `name`, `image`, `exitCode`,
+/// `signal`); `health_status: healthy` becomes action `health_status` with health `healthy`.
+pub fn event_from(id: &str, at: f64, action: &str, attributes: &HashMap<String, String>) -> EngineEvent {
+    let get = |k: &str| attributes.get(k).filter(|v| !v.is_empty()).cloned();
+    let (action, health) = match action.split_once(':') {
+        Some((a, h)) => (a.trim().to_string(), Some(h.trim().to_string()).filter(|h| !h.is_empty())),
+        None => (action.to_string(), None),
+    };
+    EngineEvent {
+        at,
+        id: id.chars().take(12).collect(),
+        name: get("name").unwrap_or_default(),
+        action,
+        exit_code: get("exitCode").and_then(|c| c.parse().ok()),
+        signal: get("signal"),
+        health,
+        image: get("image"),
+        image_id: get("com.docker.compose.image"),
+        config_hash: get("com.docker.compose.config-hash"),
+        service: get("com.docker.compose.service"),
+        project: get("com.docker.compose.project"),
+    }
+}
+
+/// The events of the stack: of a container named as one of `names`, or of a compose project in
+/// `projects`.
+pub fn keep_stack(events: Vec<EngineEvent>, names: &[String], projects: &[String]) -> Vec<EngineEvent> {
+    events
+        .into_iter()
+        .filter(|e| names.contains(&e.name) || e.project.as_ref().is_some_and(|p| projects.contains(p)))
+        .collect()
 }
 
 /// What the engine logged for the container whose (possibly short) id is `id`.
@@ -149,6 +256,31 @@ mod tests {
         assert_eq!(summarise(&mut [], 10.0), OomEvents::default());
         // A clock that runs ahead of ours gives age zero, not a negative age.
         assert_eq!(summarise(&mut [20.0], 10.0).last_age_s, 0.0);
+    }
+
+    #[test]
+    fn events_keep_compose_labels_and_split_health() {
+        let attrs: HashMap<String, String> = [
+            ("name", "ai-micro-api-user"),
+            ("image", "ai-micro-api-user:latest"),
+            ("com.docker.compose.service", "user-api"),
+            ("com.docker.compose.project", "ai-micro"),
+            ("com.docker.compose.config-hash", "abc"),
+            ("com.docker.compose.image", "sha256:1234"),
+            ("exitCode", "137"),
+            ("SECRET_LABEL", "x"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let e = event_from("0123456789abcdef", 5.0, "die", &attrs);
+        assert_eq!((e.id.as_str(), e.name.as_str(), e.exit_code), ("0123456789ab", "ai-micro-api-user", Some(137)));
+        assert_eq!((e.service.as_deref(), e.project.as_deref()), (Some("user-api"), Some("ai-micro")));
+        assert_eq!((e.config_hash.as_deref(), e.image_id.as_deref()), (Some("abc"), Some("sha256:1234")));
+        let h = event_from("ff", 6.0, "health_status: unhealthy", &HashMap::new());
+        assert_eq!((h.action.as_str(), h.health.as_deref()), ("health_status", Some("unhealthy")));
+        let kept = keep_stack(vec![e.clone(), h], &["other".into()], &["ai-micro".into()]);
+        assert_eq!(kept, vec![e]);
     }
 
     #[test]

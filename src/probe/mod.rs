@@ -18,6 +18,7 @@ pub mod postgres;
 pub mod redis;
 pub mod redis_app;
 pub mod routes;
+pub mod seen_containers;
 pub mod tls;
 pub mod web;
 

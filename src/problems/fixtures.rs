@@ -40,6 +40,7 @@ pub fn engine(containers: Vec<ContainerFacts>) -> DockerFacts {
         }),
         containers: containers.into_iter().map(found).collect(),
         timings: vec![],
+        events: None,
         memory_samples: None,
     }
 }

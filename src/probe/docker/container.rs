@@ -56,21 +56,35 @@ pub async fn examine(d: Discovered, cfg: &DockerProbeConfig, deadline: Instant) 
         }
     });
     let now = clock::now_unix();
+    let lookback_s = cfg.events_since.as_secs().max(1) as i64;
     let events = async {
         let t = Instant::now();
-        let read = docker_events::read(&docker, now, deadline).await;
+        let read = docker_events::read(&docker, now, lookback_s, deadline).await;
         (read, t.elapsed())
     };
     let (containers, (events, events_took)) = tokio::join!(futures_util::future::join_all(lookups), events);
     facts.containers = containers;
     facts.timings.push(Timing { step: "containers".into(), ms: ms(t.elapsed()), ok: true });
-    facts.timings.push(Timing { step: "oom/exit events".into(), ms: ms(events_took), ok: events.is_ok() });
-    if let Ok(events) = &events {
-        for c in facts.containers.iter_mut().filter_map(|l| l.container.as_mut()) {
-            c.oom_events = Some(docker_events::for_container(events, &c.id, now));
-            c.exits = Some(docker_events::exits_of(events, &c.id, now));
+    facts.timings.push(Timing { step: "engine events".into(), ms: ms(events_took), ok: events.is_ok() });
+    crate::probe::seen_containers::compare_and_remember(&mut facts);
+    facts.events = Some(match events {
+        Ok(read) => {
+            for c in facts.containers.iter_mut().filter_map(|l| l.container.as_mut()) {
+                c.oom_events = Some(docker_events::for_container(&read.logged, &c.id, now));
+                c.exits = Some(docker_events::exits_of(&read.logged, &c.id, now));
+            }
+            // The stack's containers by every name they had, and their compose projects.
+            let mut names: Vec<String> = facts.containers.iter().map(|l| l.wanted.clone()).collect();
+            let mut projects = Vec::new();
+            for c in facts.containers.iter().filter_map(|l| l.container.as_ref()) {
+                names.push(c.name.clone());
+                projects.extend(c.compose_project.clone());
+            }
+            let events = docker_events::keep_stack(read.events, &names, &projects);
+            Ok(docker_events::EventLog { since_s: lookback_s as u64, events, truncated: read.truncated })
         }
-    }
+        Err(e) => Err(e),
+    });
     facts
 }
 
@@ -311,6 +325,10 @@ pub fn container_facts(c: &bollard::models::ContainerInspectResponse, now: f64) 
         name: c.name.clone().unwrap_or_default().trim_start_matches('/').to_string(),
         id: c.id.clone().unwrap_or_default().chars().take(12).collect(),
         image: config.image.clone().unwrap_or_default(),
+        image_id: c.image.clone().filter(|i| !i.is_empty()),
+        created_age_s: age(&c.created),
+        config_hash: labels.get("com.docker.compose.config-hash").cloned().filter(|h| !h.is_empty()),
+        previous: None,
         compose_service: labels.get("com.docker.compose.service").cloned(),
         compose_project: labels.get("com.docker.compose.project").cloned(),
         working_dir: labels.get("com.docker.compose.project.working_dir").cloned().filter(|w| !w.is_empty()),

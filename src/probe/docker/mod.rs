@@ -56,6 +56,8 @@ pub struct DockerProbeConfig {
     pub timeout: Duration,
     pub logs_since: Duration,
     pub logs_tail: u32,
+    /// How far back the engine's events are read (the timeline's window).
+    pub events_since: Duration,
     /// What the log scan needs of the thresholds (`slow_query` for a logged duration).
     pub log_limits: crate::triage::Limits,
     /// With `DOCKER_TLS_VERIFY`: the directory of `ca.pem`, `cert.pem` and `key.pem`
@@ -204,6 +206,19 @@ pub struct ContainerFacts {
     pub name: String,
     pub id: String,
     pub image: String,
+    /// The id of the image it was created from (`sha256:…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
+    /// Seconds since it was created (`docker compose up` recreates it on a change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_age_s: Option<f64>,
+    /// `com.docker.compose.config-hash`: changes with the service's configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_hash: Option<String>,
+    /// How it differs from the container of the same name doctor saw last, when that was
+    /// another container (see [`super::seen_containers`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<super::seen_containers::Previous>,
     pub compose_service: Option<String>,
     pub compose_project: Option<String>,
     /// `com.docker.compose.project.working_dir`: the directory of its compose file.
@@ -318,6 +333,10 @@ pub struct DockerFacts {
     pub engine: Result<Engine, DockerError>,
     pub containers: Vec<ContainerLookup>,
     pub timings: Vec<Timing>,
+    /// The engine's container events of the stack over `--since` (the timeline's source);
+    /// `Err` says why they could not be read, `None`: not asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<Result<super::docker_events::EventLog, String>>,
     /// `perf --sample`: memory of every running container over time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_samples: Option<Vec<super::memory_sample::MemorySeries>>,

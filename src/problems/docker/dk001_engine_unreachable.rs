@@ -194,6 +194,7 @@ mod tests {
             engine,
             containers: vec![],
             timings: vec![],
+            events: None,
             memory_samples: None,
         }
     }
