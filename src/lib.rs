@@ -9,6 +9,7 @@ pub mod config;
 pub mod envfile;
 pub mod explain;
 pub mod facts;
+pub mod impact;
 pub mod jwt;
 pub mod lang;
 pub mod logline;
@@ -25,5 +26,6 @@ pub mod stack;
 #[cfg(test)]
 mod testing;
 pub mod text;
+pub mod timeline;
 pub mod triage;
 pub mod urls;

@@ -286,6 +286,10 @@ pub struct Report {
     /// `doctor docker`: every expected container at a glance.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub containers: Option<Vec<ContainerRow>>,
+    /// Since when, and what changed: the stack's containers' events over `--since`, and the
+    /// first and latest error line of each failing check (`None`: the engine was not asked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<crate::timeline::Timeline>,
     /// `--fail-on`: the least status that fails the run (warning unless told critical).
     #[serde(skip)]
     pub fail_on: Status,
@@ -350,6 +354,7 @@ impl Report {
             checks,
             root_causes: Vec::new(),
             containers: None,
+            timeline: None,
             fail_on: Status::Warning,
         };
         r.recompute(Status::Warning);

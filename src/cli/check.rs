@@ -160,6 +160,9 @@ pub(super) fn finish(
     report.select(&s.only, &s.skip);
     report.recompute(s.fail_on);
     crate::root_cause::rank(&mut report);
+    if let Some(d) = facts.docker.as_ref().filter(|d| d.reachable()) {
+        crate::timeline::attach(&mut report, d, facts.stack.as_ref());
+    }
     if areas.contains(&Area::Docker) && command.starts_with("docker") {
         report.containers = facts.docker.as_ref().filter(|d| d.reachable()).map(crate::problems::docker::glance::rows);
     }

@@ -90,6 +90,9 @@ pub fn report(r: &Report, style: Style) -> String {
         block.extend(dep_lines);
         out.extend(block);
     }
+    if !roots.is_empty() {
+        out.extend(timeline_lines(r, width));
+    }
     let others: Vec<&Check> = r
         .checks
         .iter()
@@ -146,6 +149,29 @@ pub fn report(r: &Report, style: Style) -> String {
     out.push(String::new());
     out.extend(wrap_prose(&last_line(r, &roots, style), width + color_extra(style, r.status), "", ""));
     out.join("\n") + "\n"
+}
+
+/// Most timeline lines under the root causes.
+const TIMELINE_LINES: usize = 3;
+
+/// Since when, and what changed: the latest changes and faults the engine logged, a few lines
+/// under the root causes (none when nothing changed or failed).
+fn timeline_lines(r: &Report, width: usize) -> Vec<String> {
+    let Some(t) = &r.timeline else { return Vec::new() };
+    let lines = crate::timeline::short_lines(t, TIMELINE_LINES);
+    let Some(since) = crate::timeline::since(t) else { return Vec::new() };
+    let more = t.notable().filter(|e| e.kind != crate::timeline::Kind::LatestError).count() > lines.len();
+    let mut out = vec![
+        String::new(),
+        match (r.lang, more) {
+            (Lang::En, false) => format!("Since {since} UTC, on the engine:"),
+            (Lang::En, true) => format!("Since {since} UTC, on the engine (latest {}; -v for all):", lines.len()),
+            (Lang::Ja, false) => format!("{since} UTC 以降のエンジンの記録:"),
+            (Lang::Ja, true) => format!("{since} UTC 以降のエンジンの記録（直近 {} 件、全件は -v）:", lines.len()),
+        },
+    ];
+    out.extend(lines.iter().map(|l| truncate(&format!("  • {l}"), width)));
+    out
 }
 
 /// The root cause: its line, its summary, its confirmed and suspected rows, its fix.

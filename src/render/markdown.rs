@@ -49,6 +49,17 @@ pub fn report(r: &Report) -> String {
         }
         m.push('\n');
     }
+    let impact = crate::impact::of(r);
+    if r.status > Status::Skipped {
+        m.push_str(&tr(l, "## Impact\n\n", "## 影響範囲\n\n"));
+        for line in crate::impact::words(&impact, l) {
+            m.push_str(&format!("- {line}\n"));
+        }
+        m.push('\n');
+    }
+    if let Some(t) = &r.timeline {
+        m.push_str(&timeline(t, l));
+    }
     m.push_str(&tr(l, "## Findings\n\n", "## 検出事項\n\n"));
     let mut findings: Vec<_> = r.checks.iter().filter(|c| !matches!(c.status, Status::Ok | Status::Skipped)).collect();
     findings.sort_by_key(|c| std::cmp::Reverse(c.status));
@@ -139,9 +150,69 @@ pub fn report(r: &Report) -> String {
     }
 
     m.push_str(&tr(l, "## Emergency checklist\n\n", "## 緊急対応チェックリスト\n\n"));
-    for item in checklist(l) {
-        m.push_str(&format!("- [ ] {item}\n"));
+    // What this report already did is ticked, with where; the rest is left to the people.
+    let logs_read = r.timeline.is_some();
+    for (i, item) in checklist(l).iter().enumerate() {
+        let done = match i {
+            1 if r.status > Status::Skipped => Some(tr(l, "see Impact above", "上の「影響範囲」を参照")),
+            3 if logs_read => Some(tr(
+                l,
+                "doctor read the containers' logs, the engine's events and the services' figures: see Timeline and Findings",
+                "doctor がコンテナのログ、エンジンのイベント、各サービスの数値を確認済み: タイムラインと検出事項を参照",
+            )),
+            _ => None,
+        };
+        match done {
+            Some(note) => m.push_str(&match l {
+                Lang::En => format!("- [x] {item} ({note})\n"),
+                Lang::Ja => format!("- [x] {item}（{note}）\n"),
+            }),
+            None => m.push_str(&format!("- [ ] {item}\n")),
+        }
     }
+    m
+}
+
+/// The incident's timeline: every entry the engine's events and the logs gave, oldest first.
+fn timeline(t: &crate::timeline::Timeline, l: Lang) -> String {
+    let mut m = tr(l, "## Timeline\n\n", "## タイムライン\n\n");
+    let window = crate::problems::secs(t.since_s as f64);
+    if let Some(why) = &t.unavailable {
+        m.push_str(&format!("{why}\n\n"));
+        return m;
+    }
+    if t.entries.is_empty() {
+        m.push_str(&tr(
+            l,
+            format!("No event of the stack's containers in the last {window}.\n\n"),
+            format!("直近 {window} にスタックのコンテナのイベントはない。\n\n"),
+        ));
+        return m;
+    }
+    m.push_str(&tr(
+        l,
+        format!("The engine's events over the last {window} and the first and latest error lines (UTC; **change**, _fault_):\n\n| time | service | what happened |\n|---|---|---|\n"),
+        format!("直近 {window} のエンジンのイベントと、最初・最新のエラー行（UTC。**変更**、_障害_）:\n\n| 時刻 | サービス | 出来事 |\n|---|---|---|\n"),
+    ));
+    for e in &t.entries {
+        let what = if e.change {
+            format!("**{}**", cell(&e.summary))
+        } else if e.fault {
+            format!("_{}_", cell(&e.summary))
+        } else {
+            cell(&e.summary)
+        };
+        let at = e.at.replace('T', " ").trim_end_matches('Z').to_string();
+        m.push_str(&format!("| {at} | `{}` | {what} |\n", e.service));
+    }
+    if t.truncated {
+        m.push_str(&tr(
+            l,
+            "\nMore events than were read: the oldest may be missing.\n",
+            "\n読み切れないほどイベントがあり、古いものが欠けている可能性がある。\n",
+        ));
+    }
+    m.push('\n');
     m
 }
 

@@ -35,7 +35,37 @@ fn sample(lang: Lang) -> Report {
     }
     let mut r = Report::build("all", findings, lang, "2026-11-28T12:00:00Z".into(), 184);
     crate::root_cause::rank(&mut r);
+    crate::timeline::attach(&mut r, &engine_events(), None);
     r
+}
+
+/// The engine's events of a Redis recreated with a new configuration at 11:50, and a crash of
+/// the user-api at 11:55.
+fn engine_events() -> crate::facts::of::docker::DockerFacts {
+    use crate::facts::of::docker_events::{EngineEvent, EventLog};
+    let at = crate::clock::parse_rfc3339("2026-11-28T11:50:00Z").unwrap();
+    let ev = |dt: f64, id: &str, name: &str, action: &str, hash: &str| EngineEvent {
+        at: at + dt,
+        id: id.into(),
+        name: name.into(),
+        action: action.into(),
+        config_hash: Some(hash.into()),
+        exit_code: (action == "die").then_some(if name.contains("user") { 1 } else { 0 }),
+        ..Default::default()
+    };
+    let mut f = crate::problems::fixtures::engine(vec![]);
+    f.events = Some(Ok(EventLog {
+        since_s: 86_400,
+        events: vec![
+            ev(0.0, "bbbbbbbbbbbb", "0123456789ab_ai-micro-redis", "create", "h2"),
+            ev(0.3, "aaaaaaaaaaaa", "ai-micro-redis", "die", "h1"),
+            ev(0.4, "aaaaaaaaaaaa", "ai-micro-redis", "destroy", "h1"),
+            ev(0.8, "bbbbbbbbbbbb", "ai-micro-redis", "start", "h2"),
+            ev(300.0, "cccccccccccc", "ai-micro-api-user", "die", "u1"),
+        ],
+        truncated: false,
+    }));
+    f
 }
 
 #[test]

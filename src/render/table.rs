@@ -45,6 +45,61 @@ pub fn report(r: &Report, style: Style) -> String {
         out.push('\n');
         out.push_str(&containers(rows, r.lang, style));
     }
+    if let Some(t) = &r.timeline {
+        out.push('\n');
+        out.push_str(&timeline(t, r.lang, style));
+    }
+    out
+}
+
+/// The whole timeline (`-v`): every entry, a change marked `Δ`, a fault `✗`.
+pub fn timeline(t: &crate::timeline::Timeline, lang: Lang, style: Style) -> String {
+    let hours = crate::problems::secs(t.since_s as f64);
+    let mut out = match lang {
+        Lang::En => format!("Timeline (the engine's events over the last {hours}, UTC; Δ change, ✗ fault):\n"),
+        Lang::Ja => format!("タイムライン（直近 {hours} のエンジンのイベント、UTC。Δ 変更、✗ 障害）:\n"),
+    };
+    if let Some(why) = &t.unavailable {
+        out.push_str(&format!("  {why}\n"));
+        return out;
+    }
+    if t.entries.is_empty() {
+        out.push_str(match lang {
+            Lang::En => "  no event of the stack's containers in that time\n",
+            Lang::Ja => "  その間、スタックのコンテナのイベントはない\n",
+        });
+        return out;
+    }
+    let mut table = Table::new();
+    table.load_style(presets::UTF8_FULL_CONDENSED);
+    table.set_content_arrangement(ContentArrangement::Dynamic);
+    table.set_width(style.width.max(60) as u16);
+    if !style.color {
+        table.force_no_tty();
+    }
+    table.set_header(match lang {
+        Lang::En => vec!["", "time", "service", "what happened"],
+        Lang::Ja => vec!["", "時刻", "サービス", "出来事"],
+    });
+    for e in &t.entries {
+        let mark = if e.fault {
+            "✗"
+        } else if e.change {
+            "Δ"
+        } else {
+            ""
+        };
+        let at = e.at.replace('T', " ").trim_end_matches('Z').to_string();
+        table.add_row(vec![Cell::new(mark), Cell::new(at), Cell::new(&e.service), Cell::new(&e.summary)]);
+    }
+    out.push_str(&table.to_string());
+    out.push('\n');
+    if t.truncated {
+        out.push_str(match lang {
+            Lang::En => "  (more events than were read: the oldest may be missing)\n",
+            Lang::Ja => "  （読み切れないほどイベントがあり、古いものが欠けている可能性がある）\n",
+        });
+    }
     out
 }
 
