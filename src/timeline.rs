@@ -62,6 +62,10 @@ pub struct Entry {
     pub change: bool,
     /// The stack failed here.
     pub fault: bool,
+    /// A recreation with something new (image, configuration, variables): it may explain any
+    /// finding about its service, not only one of a container's lifecycle.
+    #[serde(skip)]
+    pub brought_new: bool,
 }
 
 /// The stack's timeline over the last `since_s` seconds, oldest first.
@@ -156,7 +160,13 @@ fn bursts(events: &[EngineEvent]) -> Vec<Burst<'_>> {
         let name = plain_name(&evs.last().map(|e| e.name.clone()).unwrap_or_default()).to_string();
         let mut cur: Vec<&EngineEvent> = Vec::new();
         for e in evs {
-            if cur.last().is_some_and(|l| e.at - l.at > BURST_GAP_S) {
+            // A burst ends with a pause, and with a start unless the `restart` that `docker
+            // restart` logs after its start follows (or the health it then reports).
+            let ends = cur.last().is_some_and(|l| {
+                e.at - l.at > BURST_GAP_S
+                    || (l.action == "start" && !matches!(e.action.as_str(), "restart" | "health_status"))
+            });
+            if ends {
                 out.push(Burst { name: name.clone(), events: std::mem::take(&mut cur) });
             }
             cur.push(e);
@@ -270,6 +280,8 @@ pub fn build(f: &DockerFacts, failing: &[Failing], lang: Lang) -> Timeline {
     let all = bursts(&log.events);
     // Bursts that a recreation (or another entry) already accounts for.
     let mut absorbed = vec![false; all.len()];
+    // Times of recreations that brought nothing new.
+    let mut nothing_new: Vec<f64> = Vec::new();
     for (i, b) in all.iter().enumerate() {
         if absorbed[i] {
             continue;
@@ -288,6 +300,7 @@ pub fn build(f: &DockerFacts, failing: &[Failing], lang: Lang) -> Timeline {
                 summary,
                 change,
                 fault,
+                brought_new: false,
             })
         };
         if let Some(create) = b.first("create") {
@@ -318,6 +331,8 @@ pub fn build(f: &DockerFacts, failing: &[Failing], lang: Lang) -> Timeline {
                 });
                 let words = recreation_words(lang, old_create, create, current);
                 let summary = if words.is_empty() {
+                    // A change, but nothing new: one of the container's lifecycle, as a restart.
+                    nothing_new.push(create.at);
                     tr(lang, "recreated (same image and configuration)", "再作成（イメージ・構成は同じ）")
                 } else {
                     tr(lang, format!("recreated with {}", words.join(", ")), format!("{}で再作成", words.join("、")))
@@ -414,6 +429,7 @@ pub fn build(f: &DockerFacts, failing: &[Failing], lang: Lang) -> Timeline {
                     summary,
                     change: false,
                     fault: true,
+                    brought_new: false,
                 })
             };
             if let Some(t) = first {
@@ -447,6 +463,9 @@ pub fn build(f: &DockerFacts, failing: &[Failing], lang: Lang) -> Timeline {
                 );
             }
         }
+    }
+    for e in entries.iter_mut().filter(|e| e.kind == Kind::Recreated) {
+        e.brought_new = !nothing_new.contains(&e.at_unix);
     }
     entries.sort_by(|a, b| a.at_unix.total_cmp(&b.at_unix));
     Timeline { since_s: log.since_s, entries, unavailable: None, truncated: log.truncated }
@@ -522,7 +541,13 @@ fn self_faults(b: &Burst, lang: Lang, push: &mut impl FnMut(f64, Kind, String, b
 
 /// The change that may explain a failing check about `roles`: the latest change of one of
 /// them before its first error line (any change, when no error line has a time), in words.
-pub fn what_changed(t: &Timeline, roles: &[String], code: &str, lang: Lang, now: f64) -> Option<String> {
+pub fn what_changed<'a>(
+    t: &'a Timeline,
+    roles: &[String],
+    code: &str,
+    lang: Lang,
+    now: f64,
+) -> Option<(String, &'a Entry)> {
     let first_error = t
         .entries
         .iter()
@@ -537,7 +562,7 @@ pub fn what_changed(t: &Timeline, roles: &[String], code: &str, lang: Lang, now:
         .max_by(|a, b| a.at_unix.total_cmp(&b.at_unix))?;
     let ago = secs((now - change.at_unix).max(0.0));
     let before = first_error.map(|f| secs((f - change.at_unix).max(0.0)));
-    Some(match (lang, before) {
+    let said = match (lang, before) {
         (Lang::En, Some(b)) => format!(
             "what changed: {} {} at {} UTC ({ago} ago), {b} before the first {code} error line",
             change.service,
@@ -556,7 +581,26 @@ pub fn what_changed(t: &Timeline, roles: &[String], code: &str, lang: Lang, now:
         (Lang::Ja, None) => {
             format!("直近の変更: {} {}（{} UTC、{ago}前）", change.service, change.summary, hhmm(change.at_unix))
         }
-    })
+    };
+    Some((said, change))
+}
+
+/// Causes a container's lifecycle explains (it stopped, restarted, was removed): a restart by
+/// hand says something of these, not of a missing database or a slow query.
+const LIFECYCLE_CAUSES: &[&str] = &[
+    "container-stopped",
+    "container-missing",
+    "container-exited",
+    "restart-loop",
+    "server-restarted",
+    "frontend-down",
+    "refresh-missing",
+];
+
+/// Whether `change` may explain the cause `id`: a recreation that brought something new may
+/// explain anything about its service; any other change only its lifecycle's causes.
+pub fn explains(change: &Entry, id: &str) -> bool {
+    change.brought_new || LIFECYCLE_CAUSES.contains(&id)
 }
 
 /// The notable entries as short clauses for the first screen ("02:10 user-api recreated with a
@@ -594,13 +638,17 @@ pub fn attach(report: &mut crate::report::Report, docker: &DockerFacts, stack: O
     if let Some(stack) = stack {
         for c in report.checks.iter_mut().filter(|c| !matches!(c.status, Status::Ok | Status::Skipped)) {
             let roles = crate::stack::commands::check_roles(c, stack);
-            let Some(said) = what_changed(&t, &roles, &c.code, lang, now) else { continue };
+            let Some((said, change)) = what_changed(&t, &roles, &c.code, lang, now) else { continue };
             let confirmed = c.causes.iter().any(|k| k.verdict == Verdict::Confirmed);
             let want = if confirmed { Verdict::Confirmed } else { Verdict::Suspected };
-            for k in c.causes.iter_mut().filter(|k| k.verdict == want) {
+            let mut told = false;
+            for k in c.causes.iter_mut().filter(|k| k.verdict == want && explains(change, &k.id)) {
                 k.evidence = if k.evidence.is_empty() { said.clone() } else { format!("{said}; {}", k.evidence) };
+                told = true;
             }
-            c.evidence.insert("what_changed".into(), serde_json::Value::String(said));
+            if told {
+                c.evidence.insert("what_changed".into(), serde_json::Value::String(said));
+            }
         }
     }
     report.timeline = Some(t);

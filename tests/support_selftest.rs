@@ -181,6 +181,9 @@ fn the_first_screen_normaliser_keeps_decisions_and_drops_run_values() {
     // Timestamps.
     assert_eq!(n("at 2026-12-02T18:50:56.123Z, last 06:53:46"), "at <time>, last <time>");
     assert_eq!(n("2026-12-02 18:50:56.001 UTC [1] LOG"), "<time> UTC [1] LOG");
+    assert_eq!(n("Since 07:01 UTC, on the engine:"), "Since <time> UTC, on the engine:");
+    assert_eq!(n("  • 23:59 redis exited"), "  • <time> redis exited");
+    assert_eq!(n("localhost:5432 and 24:00"), "localhost:5432 and 24:00");
     // Published host ports (five digits), not the stack's own ports.
     assert_eq!(n("127.0.0.1:49153->5432/tcp, localhost:6379"), "127.0.0.1:<port>->5432/tcp, localhost:6379");
     assert_eq!(n("host.docker.internal:32768 and port 40001"), "host.docker.internal:<port> and port <port>");

@@ -207,7 +207,8 @@ fn the_change_before_the_first_error_line_is_what_changed() {
     });
     let t = build(&facts(events, Some(c)), &[Failing { code: "API001" }], Lang::En);
     assert_eq!(kinds(&t), vec![Kind::Recreated, Kind::FirstError, Kind::LatestError], "{t:#?}");
-    let said = what_changed(&t, &["user-api".to_string()], "API001", Lang::En, 5400.0).unwrap();
+    let (said, change) = what_changed(&t, &["user-api".to_string()], "API001", Lang::En, 5400.0).unwrap();
+    assert!(explains(change, "any-cause"), "a new image may explain anything");
     assert!(said.starts_with("what changed: user-api recreated with a new image"), "{said}");
     assert!(
         said.contains("1m 40s before the first API001 error line") || said.contains("before the first API001"),
@@ -231,4 +232,14 @@ fn compose_temporary_names_are_plain_names() {
     assert_eq!(plain_name("0123456789ab_ai-micro-api-user"), "ai-micro-api-user");
     assert_eq!(plain_name("my_service"), "my_service");
     assert_eq!(plain_name("0123456789ab_"), "0123456789ab_");
+}
+
+#[test]
+fn a_restart_by_hand_explains_a_restart_not_a_missing_database() {
+    let n = "ai-micro-api-user";
+    let events = vec![die(100.2, "aaaa", n, 0), ev(100.5, "aaaa", n, "start"), ev(100.6, "aaaa", n, "restart")];
+    let t = build(&facts(events, Some(container("aaaa"))), &[], Lang::En);
+    let (_, change) = what_changed(&t, &["user-api".to_string()], "PG004", Lang::En, 200.0).unwrap();
+    assert!(explains(change, "server-restarted"));
+    assert!(!explains(change, "database-missing"));
 }

@@ -66,7 +66,7 @@ fn sort_log_tails(text: &str) -> String {
 /// - `/tmp/<name>` → `/tmp/<tmp>` (tempfile directories);
 /// - `dl-<6 hex>` → `dl-<lab>` (the Docker lab's prefix);
 /// - a word of 12 or 64 hex digits → `<id>` (container ids), 8 after `fingerprint` → `<fp>`;
-/// - `2026-12-02T18:50:56.123Z`, `2026-12-02 18:50:56`, `18:50:56` → `<time>`;
+/// - `2026-12-02T18:50:56.123Z`, `2026-12-02 18:50:56`, `18:50:56`, `18:50` → `<time>`;
 /// - a port of five digits after `:` or `port ` (published ports; the stack's own are four) →
 ///   `<port>`;
 /// - a figure with a unit of time (`547ms`, `1.2 s`, `3m12s`, `2h`) → `<t>`;
@@ -200,6 +200,16 @@ fn timestamp_len(c: &[char]) -> Option<usize> {
     }
     if time_at(0) && !digit(8) {
         return Some(frac(8));
+    }
+    // `07:01` (the timeline's clock times): an hour and a minute, nothing more after them.
+    let hm = |i: usize| c.get(i).and_then(|c| c.to_digit(10));
+    if let (Some(h1), Some(h2), true, Some(m1), Some(_)) = (hm(0), hm(1), is(2, ':'), hm(3), hm(4))
+        && h1 * 10 + h2 < 24
+        && m1 < 6
+        && !digit(5)
+        && !is(5, ':')
+    {
+        return Some(5);
     }
     None
 }
