@@ -280,6 +280,30 @@ pub fn build(f: &DockerFacts, failing: &[Failing], lang: Lang) -> Timeline {
     let all = bursts(&log.events);
     // Bursts that a recreation (or another entry) already accounts for.
     let mut absorbed = vec![false; all.len()];
+    // The container each creation replaced: another id of the same name, removed around that
+    // time (before it, or after it as compose does); the nearest removal not yet paired, as a
+    // name recreated many times has one removal per recreation.
+    let mut replaced_by: Vec<Option<usize>> = vec![None; all.len()];
+    for (i, b) in all.iter().enumerate() {
+        let Some(create) = b.first("create") else { continue };
+        let old = all
+            .iter()
+            .enumerate()
+            .filter(|(j, o)| {
+                *j != i
+                    && !absorbed[*j]
+                    && o.name == b.name
+                    && o.events.first().map(|e| &e.id) != Some(&create.id)
+                    && o.has("destroy")
+                    && (o.end() - create.at).abs() < RECREATE_GAP_S
+            })
+            .min_by(|(_, x), (_, y)| (x.end() - create.at).abs().total_cmp(&(y.end() - create.at).abs()))
+            .map(|(j, _)| j);
+        if let Some(j) = old {
+            absorbed[j] = true;
+        }
+        replaced_by[i] = old;
+    }
     // Times of recreations that brought nothing new.
     let mut nothing_new: Vec<f64> = Vec::new();
     for (i, b) in all.iter().enumerate() {
@@ -304,21 +328,11 @@ pub fn build(f: &DockerFacts, failing: &[Failing], lang: Lang) -> Timeline {
             })
         };
         if let Some(create) = b.first("create") {
-            // The container it replaced: another id of the same name, removed around this time.
-            let old = all.iter().enumerate().find(|(j, o)| {
-                *j != i
-                    && o.name == b.name
-                    && o.events.first().map(|e| &e.id) != b.events.first().map(|e| &e.id)
-                    && o.has("destroy")
-                    && (o.end() - create.at).abs() < RECREATE_GAP_S
-            });
+            let old = replaced_by[i].map(|j| (j, &all[j]));
             let known_before = all.iter().any(|o| {
                 o.name == b.name && o.start() < create.at && o.first("create").is_none_or(|c| c.id != create.id)
             });
             let replaced = old.is_some() || current.and_then(|c| c.previous.as_ref()).is_some_and(|_| known_before);
-            if let Some((j, _)) = old {
-                absorbed[j] = true;
-            }
             if replaced {
                 let old_create = old.and_then(|(_, o)| {
                     // The replaced container's own labels: from any event of it.
@@ -330,10 +344,17 @@ pub fn build(f: &DockerFacts, failing: &[Failing], lang: Lang) -> Timeline {
                         .or(o.events.first().copied())
                 });
                 let words = recreation_words(lang, old_create, create, current);
+                // Said the same only as far as it was compared: without compose's config hash
+                // (a container not made by compose), ports and mounts were not.
+                let hashes = old_create.and_then(|o| o.config_hash.as_ref()).is_some() && create.config_hash.is_some();
                 let summary = if words.is_empty() {
                     // A change, but nothing new: one of the container's lifecycle, as a restart.
                     nothing_new.push(create.at);
-                    tr(lang, "recreated (same image and configuration)", "再作成（イメージ・構成は同じ）")
+                    if hashes {
+                        tr(lang, "recreated (same image and configuration)", "再作成（イメージ・構成は同じ）")
+                    } else {
+                        tr(lang, "recreated (same image and variables)", "再作成（イメージ・変数は同じ）")
+                    }
                 } else {
                     tr(lang, format!("recreated with {}", words.join(", ")), format!("{}で再作成", words.join("、")))
                 };
@@ -377,13 +398,21 @@ pub fn build(f: &DockerFacts, failing: &[Failing], lang: Lang) -> Timeline {
         }
         if b.has("stop") {
             let again = b.events.iter().skip_while(|e| e.action != "stop").any(|e| e.action == "start");
-            let (kind, en, ja) = if again {
-                (Kind::Restarted, "stopped and started again by hand", "手動で停止・再起動")
-            } else {
-                (Kind::Stopped, "stopped (docker stop or compose stop)", "停止（docker stop または compose stop）")
-            };
             let code = exit_words(lang, b.exit_code());
-            push(b.start(), kind, tr(lang, format!("{en}; {code}"), format!("{ja}、{code}")), true, false);
+            let (kind, en, ja) = if again {
+                (
+                    Kind::Restarted,
+                    format!("stopped and started again by hand ({code})"),
+                    format!("手動で停止・再起動（{code}）"),
+                )
+            } else {
+                (
+                    Kind::Stopped,
+                    format!("stopped (docker stop or compose stop; {code})"),
+                    format!("停止（docker stop または compose stop、{code}）"),
+                )
+            };
+            push(b.start(), kind, tr(lang, en, ja), true, false);
             self_faults(b, lang, &mut push, false);
             continue;
         }
@@ -418,7 +447,6 @@ pub fn build(f: &DockerFacts, failing: &[Failing], lang: Lang) -> Timeline {
                 .iter()
                 .filter_map(|h| h.last_at.as_deref().and_then(crate::clock::parse_rfc3339).map(|t| (t, h)))
                 .max_by(|a, b| a.0.total_cmp(&b.0));
-            let count: u64 = hits.iter().map(|h| h.count).sum();
             let mut push = |at: f64, kind: Kind, summary: String| {
                 entries.push(Entry {
                     at: crate::clock::rfc3339(at as i64),
@@ -438,16 +466,8 @@ pub fn build(f: &DockerFacts, failing: &[Failing], lang: Lang) -> Timeline {
                     Kind::FirstError,
                     tr(
                         lang,
-                        format!(
-                            "first {} error line in its logs ({count} in the last {})",
-                            fl.code,
-                            secs(logs.since_s as f64)
-                        ),
-                        format!(
-                            "ログに最初の {} エラー行（直近 {} で {count} 行）",
-                            fl.code,
-                            secs(logs.since_s as f64)
-                        ),
+                        format!("first {} error line in the last {} of its logs", fl.code, secs(logs.since_s as f64)),
+                        format!("直近 {} のログで最初の {} エラー行", secs(logs.since_s as f64), fl.code),
                     ),
                 );
             }
@@ -573,13 +593,13 @@ pub fn what_changed<'a>(
             format!("what changed: {} {} at {} UTC ({ago} ago)", change.service, change.summary, hhmm(change.at_unix))
         }
         (Lang::Ja, Some(b)) => format!(
-            "直近の変更: {} {}（{} UTC、{ago}前。最初の {code} エラー行の {b} 前）",
+            "直近の変更: {} {}（{} UTC、{ago} 前。最初の {code} エラー行の {b} 前）",
             change.service,
             change.summary,
             hhmm(change.at_unix)
         ),
         (Lang::Ja, None) => {
-            format!("直近の変更: {} {}（{} UTC、{ago}前）", change.service, change.summary, hhmm(change.at_unix))
+            format!("直近の変更: {} {}（{} UTC、{ago} 前）", change.service, change.summary, hhmm(change.at_unix))
         }
     };
     Some((said, change))
@@ -643,7 +663,8 @@ pub fn attach(report: &mut crate::report::Report, docker: &DockerFacts, stack: O
             let want = if confirmed { Verdict::Confirmed } else { Verdict::Suspected };
             let mut told = false;
             for k in c.causes.iter_mut().filter(|k| k.verdict == want && explains(change, &k.id)) {
-                k.evidence = if k.evidence.is_empty() { said.clone() } else { format!("{said}; {}", k.evidence) };
+                let sep = if lang == Lang::Ja { "。" } else { "; " };
+                k.evidence = if k.evidence.is_empty() { said.clone() } else { format!("{said}{sep}{}", k.evidence) };
                 told = true;
             }
             if told {

@@ -184,6 +184,8 @@ fn the_first_screen_normaliser_keeps_decisions_and_drops_run_values() {
     assert_eq!(n("Since 07:01 UTC, on the engine:"), "Since <time> UTC, on the engine:");
     assert_eq!(n("  • 23:59 redis exited"), "  • <time> redis exited");
     assert_eq!(n("localhost:5432 and 24:00"), "localhost:5432 and 24:00");
+    let screen = "root\n\nSince 07:01 UTC, on the engine:\n  • 07:01 redis stopped\n  • 07:02 x\n\n✔ 1 ok";
+    assert_eq!(support::first_screen::normalise(screen, &[]), "root\n\n<timeline>\n\n✔ 1 ok");
     // Published host ports (five digits), not the stack's own ports.
     assert_eq!(n("127.0.0.1:49153->5432/tcp, localhost:6379"), "127.0.0.1:<port>->5432/tcp, localhost:6379");
     assert_eq!(n("host.docker.internal:32768 and port 40001"), "host.docker.internal:<port> and port <port>");

@@ -243,3 +243,22 @@ fn a_restart_by_hand_explains_a_restart_not_a_missing_database() {
     assert!(explains(change, "server-restarted"));
     assert!(!explains(change, "database-missing"));
 }
+
+#[test]
+fn a_name_recreated_twice_pairs_each_removal_with_its_creation() {
+    let n = "ai-micro-api-admin";
+    let events = vec![
+        die(100.0, "aaaa", n, 137),
+        ev(100.1, "aaaa", n, "destroy"),
+        ev(101.0, "bbbb", n, "create"),
+        ev(101.2, "bbbb", n, "start"),
+        die(130.0, "bbbb", n, 137),
+        ev(130.1, "bbbb", n, "destroy"),
+        ev(131.0, "cccc", n, "create"),
+        ev(131.2, "cccc", n, "start"),
+    ];
+    let t = build(&facts(events, Some(container("cccc"))), &[], Lang::En);
+    assert_eq!(kinds(&t), vec![Kind::Recreated, Kind::Recreated], "{t:#?}");
+    // No compose config hash to compare: only the image and the variables are said the same.
+    assert!(t.entries[1].summary.contains("same image and variables"), "{}", t.entries[1].summary);
+}
