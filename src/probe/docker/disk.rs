@@ -295,19 +295,22 @@ pub async fn gather(docker: &Docker, socket: Option<&str>, mounted: &[Mounted], 
 }
 
 /// The data root's filesystem, once the path is shown to be the engine's: it holds the
-/// directory of one of the stack's containers (doctor in a container sees another filesystem).
+/// directory of one of the stack's containers, or is closed to this user as dockerd makes it
+/// (mode 710 root; a member of the docker group may not look in). Doctor in a container with
+/// the socket mounted sees no such directory, or another one.
 async fn root_space(root: &str, mounted: &[Mounted], deadline: Instant) -> Result<Space, String> {
-    let holds = |id: &str| Path::new(root).join("containers").join(id).is_dir();
     if !Path::new(root).is_dir() {
         return Err(format!("{root} is not a directory here: doctor is not on the engine's filesystem"));
     }
     let ids: Vec<&str> = mounted.iter().map(|m| m.id.as_str()).filter(|i| !i.is_empty()).collect();
-    if !ids.is_empty() && !ids.iter().any(|i| holds(i)) {
-        let probe = Path::new(root).join("containers");
-        return Err(match std::fs::read_dir(&probe) {
-            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => format!("{}: {e}", probe.display()),
-            _ => format!("{root} here holds none of the stack's containers: doctor is not on the engine's filesystem"),
-        });
+    let looks: Vec<std::io::Result<std::fs::Metadata>> =
+        ids.iter().map(|i| std::fs::metadata(Path::new(root).join("containers").join(i))).collect();
+    let holds = looks.iter().any(|l| l.as_ref().is_ok_and(|m| m.is_dir()));
+    let closed = looks.iter().any(|l| l.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied));
+    if !ids.is_empty() && !holds && !closed {
+        return Err(format!(
+            "{root} here holds none of the stack's containers: doctor is not on the engine's filesystem"
+        ));
     }
     statvfs_until(root, deadline).await
 }

@@ -123,11 +123,13 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
 
     if status == Status::Ok {
         // Ok only from what was seen: a data root measured here, or volumes measured (a remote
-        // engine's logs configuration alone says nothing of its disks).
+        // engine's logs configuration alone says nothing of its disks). Nothing measurable from
+        // here (another host, a data root closed to this user) is skipped with the reason: not
+        // unknown, which would fail every run from a remote or unprivileged seat.
         let Some((_, root)) = root_used.or_else(|| vols.ok.clone().map(|v| (0.0, v))) else {
             let why =
                 out.causes.iter().find(|c| c.verdict == Unchecked).map(|c| c.evidence.clone()).unwrap_or_default();
-            return out.status(Status::Unknown, why);
+            return out.status(Status::Skipped, why);
         };
         let volumes = vols.ok.unwrap_or_else(|| t!("DK003/no-volumes"));
         return out
@@ -457,7 +459,7 @@ mod tests {
         assert!(e.contains("another host (tcp://10.0.0.5:2375)"), "{e}");
         assert!(e.contains("would free about"), "df still answers over the API: {e}");
         assert_eq!(verdict(&f, Cause::VolumeNearlyFull).0, Unchecked);
-        assert_ne!(f.status, Status::Ok);
+        assert_eq!(f.status, Status::Skipped, "nothing measurable from here: {}", f.summary.en());
         // No permission on the data root: unchecked with the reason.
         let d = EngineDisk { root_space: Some(Err("/var/lib/docker/containers: Permission denied".into())), ..disk(0) };
         let f = diagnose(&view(&stack(d, capped())), &ctx());
