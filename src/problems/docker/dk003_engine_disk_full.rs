@@ -87,6 +87,10 @@ pub fn diagnose(view: &DockerView, ctx: &Ctx) -> Finding {
             let said = t!("DK003/root", dir = dir, used = used, free = free, size = size);
             let (v, st) = level(s.used_ratio(), ctx);
             let mut text = vec![said.clone()];
+            if v == Confirmed {
+                // Which failing checks this may explain (`root_cause`): all its runbook names.
+                out.fact("data_root_full", true);
+            }
             if v != RuledOut {
                 text.extend(prune.clone());
                 text.extend(api003_sees(f, ctx));
@@ -191,6 +195,7 @@ fn volumes(disk: &EngineDisk, f: &DockerFacts, ctx: &Ctx, out: &mut Finding) -> 
     }
     let (mut full, mut near, mut fine, mut unseen, mut on_root) = (vec![], vec![], vec![], vec![], vec![]);
     let mut facts = Vec::new();
+    let mut full_for: Vec<String> = Vec::new();
     for v in &disk.volumes {
         match &v.space {
             Some(Ok(_)) if v.on_data_root == Some(true) => on_root.push(v.name.clone()),
@@ -208,7 +213,15 @@ fn volumes(disk: &EngineDisk, f: &DockerFacts, ctx: &Ctx, out: &mut Finding) -> 
                     containers = v.used_by.join(", ")
                 );
                 match level(s.used_ratio(), ctx).0 {
-                    Confirmed => full.push(said),
+                    Confirmed => {
+                        // The roles writing to it: the failing checks of those services it may explain.
+                        let roles = f
+                            .containers
+                            .iter()
+                            .filter(|l| l.container.as_ref().is_some_and(|c| v.used_by.contains(&c.name)));
+                        full_for.extend(roles.map(|l| l.service.clone()));
+                        full.push(said)
+                    }
                     Suspected => near.push(said),
                     _ => fine.push(said),
                 }
@@ -219,6 +232,11 @@ fn volumes(disk: &EngineDisk, f: &DockerFacts, ctx: &Ctx, out: &mut Finding) -> 
     }
     if !facts.is_empty() {
         out.fact("volumes", facts);
+    }
+    if !full_for.is_empty() {
+        full_for.sort();
+        full_for.dedup();
+        out.fact("full_for", full_for);
     }
     let root_note = (!on_root.is_empty()).then(|| t!("DK003/volumes-on-root", names = on_root.join(", ")));
     let all = |lists: &[&Vec<Text>]| {
@@ -403,6 +421,7 @@ mod tests {
         assert!(e.contains("97% used"), "{e}");
         assert!(e.contains("about 1.2 GB of images no container uses, 300 MB of build cache"), "{e}");
         assert!(!e.contains("--volumes"), "{e}");
+        assert_eq!(f.evidence["data_root_full"], true);
         let f = diagnose(&view(&stack(disk(88), capped())), &ctx());
         assert_eq!((f.status, verdict(&f, Cause::DataRootNearlyFull).0), (Status::Warning, Suspected));
     }
@@ -417,6 +436,8 @@ mod tests {
         assert_eq!(v, Confirmed);
         assert!(e.contains("volume pgdata 99% used") && e.contains("used by postgres"), "{e}");
         assert!(e.contains("judged with it: other"), "{e}");
+        assert_eq!(f.evidence["full_for"], serde_json::json!(["postgres"]), "what root_cause reads");
+        assert!(f.evidence.get("data_root_full").is_none());
         assert_eq!(verdict(&f, Cause::DataRootNearlyFull).0, RuledOut);
         // A volume that could not be measured is unchecked, never ruled out.
         let mut d = disk(30);
