@@ -106,6 +106,9 @@ pub struct Thresholds {
     pub container_memory_warn: f64,
     /// API003 and any disk doctor reads: share used.
     pub disk_warn: f64,
+    /// DK003: share used of the engine's data root and of the stack's volumes.
+    pub engine_disk_warn: f64,
+    pub engine_disk_crit: f64,
 }
 
 impl Default for Thresholds {
@@ -130,6 +133,8 @@ impl Default for Thresholds {
             container_cpu_warn: 0.8,
             container_memory_warn: 0.8,
             disk_warn: 0.8,
+            engine_disk_warn: 0.85,
+            engine_disk_crit: 0.95,
         }
     }
 }
@@ -154,6 +159,8 @@ pub const THRESHOLD_NAMES: &[&str] = &[
     "container_cpu_warn",
     "container_memory_warn",
     "disk_warn",
+    "engine_disk_warn",
+    "engine_disk_crit",
 ];
 
 impl Thresholds {
@@ -189,6 +196,8 @@ impl Thresholds {
             "container_cpu_warn" => self.container_cpu_warn = ratio(value)?,
             "container_memory_warn" => self.container_memory_warn = ratio(value)?,
             "disk_warn" => self.disk_warn = ratio(value)?,
+            "engine_disk_warn" => self.engine_disk_warn = ratio(value)?,
+            "engine_disk_crit" => self.engine_disk_crit = ratio(value)?,
             other => {
                 return Err(format!("unknown threshold {other:?}: known are {}", THRESHOLD_NAMES.join(", ")));
             }

@@ -27,6 +27,9 @@ pub mod of {
             ContainerFacts, ContainerLookup, DEFAULT_HOST, DockerError, DockerErrorKind, DockerFacts, Engine,
             EngineSource, EnvVar, HealthFacts, Listener, LogFacts, MountFacts, NetFacts, PortFacts, StatsFacts, UrlVar,
         };
+        pub use crate::probe::docker::{
+            DiskUsage, EngineDisk, LOCAL_DEFAULT_MAX_FILE, LOCAL_DEFAULT_MAX_SIZE, LogVolume, Space, VolumeDisk,
+        };
     }
     pub mod docker_events {
         pub use crate::probe::docker_events::{

@@ -22,7 +22,24 @@ fn explains_check(by: &Check, other: &Check) -> bool {
             .filter_map(|s| s.as_str())
             .any(|s| other_problem.fails_with.iter().any(|f| f == s));
     }
-    crate::catalogue::get(&by.code).is_some_and(|p| p.explains.contains(&other.code))
+    let listed = crate::catalogue::get(&by.code).is_some_and(|p| p.explains.contains(&other.code));
+    if by.code == "DK003" {
+        // A disk only nearly full explains nothing; a full data root, what its runbook lists; a
+        // full volume, only the failures of the services writing to it.
+        if by.status != Status::Critical || !listed {
+            return false;
+        }
+        if by.evidence.get("data_root_full").and_then(|v| v.as_bool()) == Some(true) {
+            return true;
+        }
+        let full_for = by.evidence.get("full_for").and_then(|v| v.as_array());
+        return full_for
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str())
+            .any(|s| other_problem.fails_with.iter().any(|f| f == s));
+    }
+    listed
 }
 
 /// Finds the report's root causes and puts their checks first (run after `--only`/`--skip`).
@@ -109,6 +126,22 @@ mod tests {
         dk.evidence.insert("not_running".into(), serde_json::json!(["user-frontend"]));
         let roots = find(&[dk, check("PG001", Status::Critical)]);
         assert_eq!(roots.len(), 2);
+    }
+
+    #[test]
+    fn a_full_disk_explains_what_writes_to_it_and_a_nearly_full_one_nothing() {
+        let mut dk = check("DK003", Status::Critical);
+        dk.evidence.insert("full_for".into(), serde_json::json!(["postgres"]));
+        let roots = find(&[dk.clone(), check("PG001", Status::Critical), check("AU001", Status::Critical)]);
+        let pg = roots.iter().find(|r| r.code == "DK003").unwrap();
+        assert_eq!(pg.explains, ["PG001"], "a full postgres volume does not explain a login failure");
+        dk.evidence.insert("data_root_full".into(), serde_json::json!(true));
+        let roots = find(&[dk, check("PG001", Status::Critical), check("AU001", Status::Critical)]);
+        assert_eq!(roots.len(), 1);
+        assert_eq!(roots[0].explains, ["PG001", "AU001"]);
+        let mut near = check("DK003", Status::Warning);
+        near.evidence.insert("data_root_full".into(), serde_json::json!(true));
+        assert_eq!(find(&[near, check("PG003", Status::Warning)]).len(), 2);
     }
 
     #[test]

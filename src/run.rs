@@ -237,6 +237,7 @@ pub async fn find_stack(s: &Settings, req: &Request, use_engine: bool) -> Found 
                 containers: Vec::new(),
                 timings: Vec::new(),
                 events: None,
+                disk: None,
                 memory_samples: None,
             }),
         })
@@ -420,6 +421,7 @@ pub async fn gather(s: &Settings, req: &Request) -> Facts {
                 containers: Vec::new(),
                 timings: Vec::new(),
                 events: None,
+                disk: None,
                 memory_samples: None,
             },
         };

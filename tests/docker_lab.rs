@@ -1000,3 +1000,70 @@ fn nothing_running_is_one_root_cause_on_a_short_first_screen() {
         assert!(!text.contains("docker exec") && !text.contains("CONFIG SET"), "{lang} {width}:\n{text}");
     }
 }
+
+/// A busybox sleeper standing in for a service, with mounts and log options of its own.
+fn sleeper_with(lab: &Lab, name: &str, extra: ContainerSpec) {
+    lab.run(ContainerSpec {
+        name: name.into(),
+        image: image(Image::Busybox),
+        cmd: vec!["sleep".into(), "3600".into()],
+        ..extra
+    });
+}
+
+fn capped_logs() -> ContainerSpec {
+    ContainerSpec {
+        log_driver: Some("json-file".into()),
+        log_opts: vec!["max-size=10m".into(), "max-file=3".into()],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_volume_of_the_stack_filled_past_95_percent_is_dk003_volume_nearly_full() {
+    let Some(lab) = Lab::new() else { return };
+    // A small filesystem of its own: an 8 MB tmpfs volume, mounted by the stack's postgres.
+    let vol = lab
+        .volume("pgdata", &["--driver", "local", "--opt", "type=tmpfs", "--opt", "device=tmpfs", "--opt", "o=size=8m"]);
+    sleeper_with(&lab, "postgres", ContainerSpec { volumes: vec![format!("{vol}:/data")], ..capped_logs() });
+    let dk003 = |lab: &Lab| json(&doctor_in(lab, "", &["docker", "--only", "DK003"], &[]));
+    let v = dk003(&lab);
+    assert_eq!(verdict(&v, "DK003", "volume-nearly-full"), "ruled-out", "{:#}", check(&v, "DK003"));
+    let ev = evidence(&v, "DK003", "volume-nearly-full");
+    assert!(ev.contains(&format!("volume {vol} ")) && ev.contains(&lab.name("postgres")), "{ev}");
+    assert_eq!(verdict(&v, "DK003", "container-logs-unbounded"), "ruled-out", "{:#}", check(&v, "DK003"));
+    assert_eq!(check(&v, "DK003")["status"], "ok", "{:#}", check(&v, "DK003"));
+
+    let fill = "dd if=/dev/zero of=/data/fill bs=1024 count=9000 2>/dev/null || head -c 9000000 /dev/zero > /data/fill; df /data";
+    lab.exec("postgres", &["sh", "-c", fill]);
+    let v = dk003(&lab);
+    assert_eq!(verdict(&v, "DK003", "volume-nearly-full"), "confirmed", "{:#}", check(&v, "DK003"));
+    let ev = evidence(&v, "DK003", "volume-nearly-full");
+    assert!(ev.contains(&format!("volume {vol} 100% used")), "{ev}");
+    assert!(ev.contains(&format!("used by {}", lab.name("postgres"))), "{ev}");
+    assert_eq!(check(&v, "DK003")["status"], "critical");
+    // The engine's data root is another filesystem, measured for itself.
+    assert_ne!(verdict(&v, "DK003", "data-root-nearly-full"), "unchecked", "{:#}", check(&v, "DK003"));
+}
+
+#[test]
+fn json_file_logs_without_max_size_are_dk003_container_logs_unbounded() {
+    let Some(lab) = Lab::new() else { return };
+    sleeper_with(&lab, "redis", capped_logs());
+    let dk003 = |lab: &Lab| json(&doctor_in(lab, "", &["docker", "--only", "DK003"], &[]));
+    let v = dk003(&lab);
+    assert_eq!(verdict(&v, "DK003", "container-logs-unbounded"), "ruled-out", "{:#}", check(&v, "DK003"));
+    assert!(evidence(&v, "DK003", "container-logs-unbounded").contains("10m×3"), "{:#}", check(&v, "DK003"));
+
+    sleeper_with(&lab, "postgres", ContainerSpec { log_driver: Some("json-file".into()), ..Default::default() });
+    let v = dk003(&lab);
+    assert_eq!(verdict(&v, "DK003", "container-logs-unbounded"), "confirmed", "{:#}", check(&v, "DK003"));
+    let ev = evidence(&v, "DK003", "container-logs-unbounded");
+    assert!(ev.contains(&lab.name("postgres")) && !ev.contains(&lab.name("redis")), "{ev}");
+    // A design risk while the disk has room: said as advice, the status stays ok.
+    let c = check(&v, "DK003");
+    if verdict(&v, "DK003", "data-root-nearly-full") == "ruled-out" {
+        assert_eq!(c["status"], "ok", "{c:#}");
+        assert!(c["advice"][0].as_str().unwrap_or("").contains("without max-size"), "{c:#}");
+    }
+}

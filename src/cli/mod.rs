@@ -45,6 +45,7 @@ stack's own alerting):
   redis_hit_rate_warn=0.8 redis_hit_rate_crit=0.6 redis_clients_warn=100 redis_clients_crit=200
   response_time_warn=500ms response_time_crit=1s in_progress_warn=100 in_progress_crit=500
   container_cpu_warn=0.8 container_memory_warn=0.8 disk_warn=0.8
+  engine_disk_warn=0.85 engine_disk_crit=0.95
 
 Exit codes: 0 all ok, 1 worst is a warning, 2 something is critical,
             3 could not tell (unknown), or the command line or configuration is wrong.

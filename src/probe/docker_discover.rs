@@ -54,6 +54,7 @@ pub async fn discover(cfg: &DockerProbeConfig, deadline: Instant) -> Result<Disc
         containers: Vec::new(),
         timings: Vec::new(),
         events: None,
+        disk: None,
         memory_samples: None,
     };
     let t = Instant::now();

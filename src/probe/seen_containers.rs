@@ -217,6 +217,7 @@ mod tests {
             }],
             timings: vec![],
             events: None,
+            disk: None,
             memory_samples: None,
         }
     }

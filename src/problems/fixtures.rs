@@ -41,6 +41,7 @@ pub fn engine(containers: Vec<ContainerFacts>) -> DockerFacts {
         containers: containers.into_iter().map(found).collect(),
         timings: vec![],
         events: None,
+        disk: None,
         memory_samples: None,
     }
 }

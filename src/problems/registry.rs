@@ -56,6 +56,7 @@ use super::{api, auth, docker, frontend, network, perf, postgres, redis};
 pub static ALL: &[&Problem] = &[
     &docker::dk001_engine_unreachable::PROBLEM,
     &docker::dk002_container_not_running::PROBLEM,
+    &docker::dk003_engine_disk_full::PROBLEM,
     &postgres::pg001_cannot_connect::PROBLEM,
     &postgres::pg002_too_many_clients::PROBLEM,
     &postgres::pg003_slow_queries::PROBLEM,
@@ -315,6 +316,24 @@ mod tests {
             w.frontends[0].page = answer("GET", "http://localhost:3002/", 200, "<div id=\"__next\">hi</div>");
         }
         if let Some(d) = facts.docker.as_mut() {
+            use crate::facts::of::docker::{DiskUsage, EngineDisk, LogVolume, Space};
+            d.disk = Some(EngineDisk {
+                local: true,
+                root_dir: Ok("/var/lib/docker".into()),
+                root_space: Some(Ok(Space { total: 100 << 30, free: 59 << 30, avail: 59 << 30 })),
+                usage: Ok(DiskUsage::default()),
+                volumes: vec![],
+            });
+            for l in &mut d.containers {
+                if let Some(c) = l.container.as_mut() {
+                    c.log_volume = Some(LogVolume {
+                        driver: "json-file".into(),
+                        max_size: Some(10 << 20),
+                        max_file: Some(3),
+                        bytes: None,
+                    });
+                }
+            }
             for l in &mut d.containers {
                 let c = l.container.take().unwrap();
                 l.container = Some(ContainerFacts { stats: Some(stats(3.0, 50 << 20)), ..c });
@@ -324,6 +343,10 @@ mod tests {
         let names: &[(&str, &str)] = &[
             ("DK001", "7 of 7 containers found"),
             ("DK002", "all 7 containers running"),
+            (
+                "DK003",
+                "data root /var/lib/docker 41% used (59 GB free of 100 GB); the stack's containers mount no named volume; logs capped: 10m×3",
+            ),
             ("PG001", "connected as app to authdb"),
             ("PG002", "of 97 usable slots in use"),
             ("PG003", "no slow query, missing index or stale statistics found"),

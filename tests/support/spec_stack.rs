@@ -145,6 +145,9 @@ impl SpecStack {
                 Layout::A => vec!["host.docker.internal:host-gateway".into()],
                 Layout::B => vec![],
             },
+            // The spec's compose files cap every service's logs (11-operations/04-logging.md).
+            log_driver: Some("json-file".into()),
+            log_opts: vec!["max-size=10m".into(), "max-file=3".into()],
             ..Default::default()
         }
     }

@@ -4,6 +4,7 @@
 //! at once under the run's deadline. The readers it runs live beside it (`stats`, `logs`,
 //! `exec`); this file only decides what runs when.
 
+use super::disk::{self, Mounted};
 use super::exec::{exec_read, read_inside};
 use super::logs::{last_lines, read_logs};
 use super::stats::{
@@ -30,6 +31,18 @@ use tokio::time::Instant;
 pub async fn examine(d: Discovered, cfg: &DockerProbeConfig, deadline: Instant) -> DockerFacts {
     let Discovered { docker, base, listed, assigned, inspected } = d;
     let mut facts = base;
+    // What the disk look needs of the inspects, before they are handed to each container's look.
+    let socket = local_socket(cfg);
+    let ok = || inspected.iter().filter_map(|i| i.as_ref().and_then(|r| r.as_ref().ok()));
+    let mounted: Vec<Mounted> = ok()
+        .map(|i| Mounted {
+            id: i.raw.id.clone().unwrap_or_default(),
+            name: i.facts.name.clone(),
+            volumes: i.facts.mounts.iter().filter(|m| m.kind == "volume").filter_map(|m| m.volume.clone()).collect(),
+        })
+        .collect();
+    let log_paths: Vec<(String, String)> =
+        ok().filter_map(|i| Some((i.facts.name.clone(), i.raw.log_path.clone().filter(|p| !p.is_empty())?))).collect();
     let layout = crate::stack::discover::layout_of(&assigned);
     let t = Instant::now();
     let lookups = assigned.iter().zip(inspected).map(|(a, ins)| {
@@ -62,10 +75,21 @@ pub async fn examine(d: Discovered, cfg: &DockerProbeConfig, deadline: Instant) 
         let read = docker_events::read(&docker, now, lookback_s, deadline).await;
         (read, t.elapsed())
     };
-    let (containers, (events, events_took)) = tokio::join!(futures_util::future::join_all(lookups), events);
+    let disk = async {
+        let t = Instant::now();
+        let d = disk::gather(&docker, socket.as_deref(), &mounted, deadline).await;
+        (d, t.elapsed())
+    };
+    let (containers, (events, events_took), (disk, disk_took)) =
+        tokio::join!(futures_util::future::join_all(lookups), events, disk);
     facts.containers = containers;
     facts.timings.push(Timing { step: "containers".into(), ms: ms(t.elapsed()), ok: true });
     facts.timings.push(Timing { step: "engine events".into(), ms: ms(events_took), ok: events.is_ok() });
+    facts.timings.push(Timing { step: "engine disk".into(), ms: ms(disk_took), ok: disk.usage.is_ok() });
+    if disk.local && matches!(disk.root_space, Some(Ok(_))) {
+        disk::apply_log_sizes(&mut facts, &log_paths);
+    }
+    facts.disk = Some(disk);
     crate::probe::seen_containers::compare_and_remember(&mut facts);
     facts.events = Some(match events {
         Ok(read) => {
@@ -86,6 +110,12 @@ pub async fn examine(d: Discovered, cfg: &DockerProbeConfig, deadline: Instant) 
         Err(e) => Err(e),
     });
     facts
+}
+
+/// The engine's unix socket when it is on this host (`unix://`, or the default socket).
+fn local_socket(cfg: &DockerProbeConfig) -> Option<String> {
+    let host = cfg.host.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| super::DEFAULT_HOST.to_string());
+    host.strip_prefix("unix://").map(str::to_string)
 }
 
 async fn look_inside(
@@ -358,6 +388,7 @@ pub fn container_facts(c: &bollard::models::ContainerInspectResponse, now: f64) 
         ports,
         memory_limit: host_config.memory.filter(|m| *m > 0).map(|m| m as u64),
         mounts,
+        log_volume: super::disk::log_config(c),
         stats: None,
         listening: None,
         logs: None,

@@ -16,6 +16,7 @@
 //! crate uses is re-exported here, so its path stays `probe::docker::X`.
 
 mod container;
+mod disk;
 mod endpoint;
 mod exec;
 mod logs;
@@ -23,6 +24,10 @@ pub mod ssh;
 mod stats;
 
 pub use container::{container_facts, examine};
+pub use disk::{
+    DiskUsage, EngineDisk, LOCAL_DEFAULT_MAX_FILE, LOCAL_DEFAULT_MAX_SIZE, LogVolume, Space, VolumeDisk, parse_size,
+    usage_of,
+};
 pub use endpoint::{Endpoint, EngineSource, Unusable, resolve as resolve_endpoint};
 pub use logs::log_text;
 pub(super) use stats::one_shot;
@@ -257,6 +262,9 @@ pub struct ContainerFacts {
     /// Its mounts (volumes, binds, tmpfs), sorted by destination.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mounts: Vec<MountFacts>,
+    /// Its log driver, the driver's limits and how much its log files take (DK003).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_volume: Option<LogVolume>,
     pub stats: Option<StatsFacts>,
     /// Sockets listening inside the container; `Err` says why they could not be read.
     pub listening: Option<Result<Vec<Listener>, String>>,
@@ -337,6 +345,10 @@ pub struct DockerFacts {
     /// `Err` says why they could not be read, `None`: not asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<Result<super::docker_events::EventLog, String>>,
+    /// The engine's own disk: its data root, `docker system df`, the stack's volumes (DK003);
+    /// `None`: not asked (or facts from a doctor before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk: Option<EngineDisk>,
     /// `perf --sample`: memory of every running container over time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_samples: Option<Vec<super::memory_sample::MemorySeries>>,

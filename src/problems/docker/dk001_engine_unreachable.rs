@@ -195,6 +195,7 @@ mod tests {
             containers: vec![],
             timings: vec![],
             events: None,
+            disk: None,
             memory_samples: None,
         }
     }

@@ -166,9 +166,12 @@ fn owner_alive(tag: &str) -> bool {
 /// `doctor.lab.owner`) is gone: leftovers of test runs that were killed. Objects of live test
 /// processes are left alone. Runs automatically once per process (first [`Lab::new`]).
 pub fn sweep_leftovers() {
+    // Volumes have a name, not an ID.
     let list = |what: &[&str]| -> Vec<String> {
         let mut args = what.to_vec();
-        args.extend(["--filter", "label=doctor.lab=1", "--format", "{{.ID}}\t{{.Label \"doctor.lab.owner\"}}"]);
+        let id = if what[0] == "volume" { "{{.Name}}" } else { "{{.ID}}" };
+        let format = format!("{id}\t{{{{.Label \"doctor.lab.owner\"}}}}");
+        args.extend(["--filter", "label=doctor.lab=1", "--format", &format]);
         docker(&args)
             .unwrap_or_default()
             .lines()
@@ -190,6 +193,13 @@ pub fn sweep_leftovers() {
         eprintln!("lab: removing {} leftover network(s)", networks.len());
         let mut args = vec!["network".to_owned(), "rm".into()];
         args.extend(networks);
+        let _ = docker(&args);
+    }
+    let volumes = list(&["volume", "ls"]);
+    if !volumes.is_empty() {
+        eprintln!("lab: removing {} leftover volume(s)", volumes.len());
+        let mut args = vec!["volume".to_owned(), "rm".into(), "-f".into()];
+        args.extend(volumes);
         let _ = docker(&args);
     }
 }
@@ -246,6 +256,9 @@ pub struct ContainerSpec {
     pub add_hosts: Vec<String>,
     /// `-v` values, e.g. `"/lib64:/lib64:ro"` (host files a container of the test's own needs).
     pub volumes: Vec<String>,
+    /// `--log-driver` (e.g. `json-file`) and its `--log-opt` values (`max-size=10m`).
+    pub log_driver: Option<String>,
+    pub log_opts: Vec<String>,
     /// The container's name exactly as given instead of `<prefix>-<name>` (the spec's
     /// `container_name: ai-micro-postgres`). Names are global on the engine: only tests that
     /// hold [`exclusive`] may use it. `name` stays the short name the lab's methods take.
@@ -260,6 +273,7 @@ pub struct Lab {
     exact: Mutex<Vec<String>>,
     containers: Mutex<Vec<String>>,
     networks: Mutex<Vec<String>>,
+    volumes: Mutex<Vec<String>>,
     reaper: Mutex<Option<Child>>,
 }
 
@@ -286,6 +300,7 @@ impl Lab {
             exact: Mutex::default(),
             containers: Mutex::default(),
             networks: Mutex::default(),
+            volumes: Mutex::default(),
             reaper: Mutex::new(reaper),
         })
     }
@@ -326,6 +341,20 @@ impl Lab {
             docker_ok(&args);
             nets.push(full.clone());
         }
+        full
+    }
+
+    /// Creates the named volume `<prefix>-<short>` with the lab's labels and `docker volume
+    /// create` options (`--driver local --opt type=tmpfs ...`); removed with the lab, after its
+    /// containers.
+    pub fn volume(&self, short: &str, opts: &[&str]) -> String {
+        let full = self.name(short);
+        let mut args = vec!["volume".to_owned(), "create".into()];
+        args.extend(self.label_args());
+        args.extend(opts.iter().map(|o| o.to_string()));
+        args.push(full.clone());
+        self.volumes.lock().unwrap_or_else(PoisonError::into_inner).push(full.clone());
+        docker_ok(&args);
         full
     }
 
@@ -383,6 +412,12 @@ impl Lab {
         }
         for t in &spec.tmpfs {
             args.extend(["--tmpfs".into(), t.clone()]);
+        }
+        if let Some(d) = &spec.log_driver {
+            args.extend(["--log-driver".into(), d.clone()]);
+        }
+        for o in &spec.log_opts {
+            args.extend(["--log-opt".into(), o.clone()]);
         }
         for h in &spec.add_hosts {
             args.extend(["--add-host".into(), h.clone()]);
@@ -631,6 +666,12 @@ impl Drop for Lab {
             args.extend(networks);
             clean &= docker(&args).is_ok();
         }
+        let volumes = std::mem::take(&mut *self.volumes.lock().unwrap_or_else(PoisonError::into_inner));
+        if !volumes.is_empty() {
+            let mut args = vec!["volume".to_owned(), "rm".into(), "-f".into()];
+            args.extend(volumes);
+            clean &= docker(&args).is_ok();
+        }
         if let Some(mut reaper) = self.reaper.lock().unwrap_or_else(PoisonError::into_inner).take() {
             if let Some(mut stdin) = reaper.stdin.take()
                 && clean
@@ -654,6 +695,8 @@ ids=$(timeout 60 "$docker" ps -aq --filter "label=doctor.lab.run=$run")
 [ -n "$ids" ] && timeout 60 "$docker" rm -f -v $ids
 nets=$(timeout 60 "$docker" network ls -q --filter "label=doctor.lab.run=$run")
 [ -n "$nets" ] && timeout 60 "$docker" network rm $nets
+vols=$(timeout 60 "$docker" volume ls -q --filter "label=doctor.lab.run=$run")
+[ -n "$vols" ] && timeout 60 "$docker" volume rm -f $vols
 exit 0"#;
     Command::new("/bin/sh")
         .args(["-c", script, "doctor-lab-reaper"])
