@@ -5,7 +5,6 @@
 use super::Style;
 use crate::lang::Lang;
 use crate::stack::Stack;
-use comfy_table::{ContentArrangement, Table, presets};
 
 pub fn table(s: &Stack, lang: Lang, style: Style) -> String {
     let ja = lang == Lang::Ja;
@@ -15,13 +14,7 @@ pub fn table(s: &Stack, lang: Lang, style: Style) -> String {
         format!("doctor stack · engine: {} · layout: {}\n", s.engine, s.layout)
     };
     out.push_str(&origin(s, ja));
-    let mut t = Table::new();
-    t.load_style(presets::UTF8_FULL_CONDENSED);
-    t.set_content_arrangement(ContentArrangement::Dynamic);
-    t.set_width(style.width.max(60) as u16);
-    if !style.color {
-        t.force_no_tty();
-    }
+    let mut t = super::table::new_table(style);
     t.set_header(if ja {
         vec!["役割", "コンテナ", "発見方法", "このホストから", "他のコンテナから", "認証情報"]
     } else {

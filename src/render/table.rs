@@ -70,13 +70,7 @@ pub fn timeline(t: &crate::timeline::Timeline, lang: Lang, style: Style) -> Stri
         });
         return out;
     }
-    let mut table = Table::new();
-    table.load_style(presets::UTF8_FULL_CONDENSED);
-    table.set_content_arrangement(ContentArrangement::Dynamic);
-    table.set_width(style.width.max(60) as u16);
-    if !style.color {
-        table.force_no_tty();
-    }
+    let mut table = new_table(style);
     table.set_header(match lang {
         Lang::En => vec!["", "time", "service", "what happened"],
         Lang::Ja => vec!["", "時刻", "サービス", "出来事"],
@@ -103,9 +97,9 @@ pub fn timeline(t: &crate::timeline::Timeline, lang: Lang, style: Style) -> Stri
     out
 }
 
-/// The stack at a glance (`doctor docker`).
-pub fn containers(rows: &[crate::report::ContainerRow], lang: Lang, style: Style) -> String {
-    use crate::problems::{bytes, secs};
+/// A table as every renderer of this crate draws one: condensed lines, as wide as the
+/// screen (60 columns at least), no colour codes when there is no colour.
+pub fn new_table(style: Style) -> Table {
     let mut t = Table::new();
     t.load_style(presets::UTF8_FULL_CONDENSED);
     t.set_content_arrangement(ContentArrangement::Dynamic);
@@ -113,6 +107,13 @@ pub fn containers(rows: &[crate::report::ContainerRow], lang: Lang, style: Style
     if !style.color {
         t.force_no_tty();
     }
+    t
+}
+
+/// The stack at a glance (`doctor docker`).
+pub fn containers(rows: &[crate::report::ContainerRow], lang: Lang, style: Style) -> String {
+    use crate::problems::{bytes, secs};
+    let mut t = new_table(style);
     t.set_header(match lang {
         Lang::En => vec!["service", "container", "state", "health", "restarts", "up", "CPU", "memory / limit", "ports"],
         Lang::Ja => vec!["サービス", "コンテナ", "状態", "ヘルス", "再起動", "稼働", "CPU", "メモリ / 制限", "ポート"],
