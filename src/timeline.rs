@@ -43,6 +43,9 @@ pub enum Kind {
     Unpaused,
     FirstError,
     LatestError,
+    /// A disk under the engine found nearly full by this run (DK003): a state, not an event,
+    /// put at the run's time.
+    DiskNearlyFull,
 }
 
 /// One thing that happened, at one time.
@@ -671,6 +674,23 @@ pub fn attach(report: &mut crate::report::Report, docker: &DockerFacts, stack: O
                 c.evidence.insert("what_changed".into(), serde_json::Value::String(said));
             }
         }
+    }
+    let mut t = t;
+    // A disk that fills has no event of its own: DK003's measure joins the timeline as of now.
+    for c in
+        report.checks.iter().filter(|c| c.code == "DK003" && matches!(c.status, Status::Warning | Status::Critical))
+    {
+        t.entries.push(Entry {
+            at: crate::clock::rfc3339(now as i64),
+            at_unix: now,
+            service: tr(lang, "engine", "エンジン"),
+            container: String::new(),
+            kind: Kind::DiskNearlyFull,
+            summary: tr(lang, format!("measured now: {}", c.summary), format!("今回の測定: {}", c.summary)),
+            change: false,
+            fault: true,
+            brought_new: false,
+        });
     }
     report.timeline = Some(t);
 }

@@ -1042,6 +1042,12 @@ fn a_volume_of_the_stack_filled_past_95_percent_is_dk003_volume_nearly_full() {
     assert!(ev.contains(&format!("volume {vol} 100% used")), "{ev}");
     assert!(ev.contains(&format!("used by {}", lab.name("postgres"))), "{ev}");
     assert_eq!(check(&v, "DK003")["status"], "critical");
+    // In the timeline too, as of this run (a disk that fills logs no event).
+    let full: Vec<&Value> =
+        v["timeline"]["entries"].as_array().unwrap().iter().filter(|e| e["kind"] == "disk-nearly-full").collect();
+    assert_eq!(full.len(), 1, "{:#}", v["timeline"]);
+    assert!(full[0]["summary"].as_str().unwrap().contains(&vol), "{:#}", full[0]);
+    assert_eq!(full[0]["fault"], true);
     // The engine's data root is another filesystem, measured for itself.
     assert_ne!(verdict(&v, "DK003", "data-root-nearly-full"), "unchecked", "{:#}", check(&v, "DK003"));
 }
