@@ -207,3 +207,36 @@ fn a_stack_just_started_has_a_timeline_without_change_or_fault() {
     let out = doctor_at(&lab, state.path(), &["postgres", "--url", &url]);
     assert!(!out.stdout.contains("on the engine:"), "{}", out.stdout);
 }
+
+#[test]
+fn a_compose_recreation_with_a_new_image_is_named_from_its_labels_on_a_first_run() {
+    // No earlier doctor run: the on-call's first look after the incident. Compose's own labels
+    // (its image id and config hash, on every event of the container) tell the story.
+    let Some(lab) = Lab::new() else { return };
+    let state = tempfile::tempdir().unwrap();
+    let first = image(Image::Busybox);
+    let rebuilt = Rebuilt::of(&first, &lab);
+    let id_of = |img: &str| docker(&["image", "inspect", "-f", "{{.Id}}", img]);
+    let user_api = |img: &str, hash: &str| ContainerSpec {
+        name: "user-api".into(),
+        image: img.into(),
+        labels: vec![
+            ("com.docker.compose.service".into(), "user-api".into()),
+            ("com.docker.compose.project".into(), lab.prefix().into()),
+            ("com.docker.compose.config-hash".into(), hash.into()),
+            ("com.docker.compose.image".into(), id_of(img)),
+        ],
+        cmd: vec!["sleep".into(), "3600".into()],
+        ..Default::default()
+    };
+    lab.run(user_api(&first, "hash-one"));
+    lab.remove("user-api");
+    lab.run(user_api(&rebuilt.0, "hash-two"));
+    let v = json(&doctor_at(&lab, state.path(), &["docker", "--format", "json"]));
+    let recreated = of_kind(&v, "recreated");
+    assert_eq!(recreated.len(), 1, "{:#}", v["timeline"]);
+    let said = recreated[0]["summary"].as_str().unwrap();
+    let short = |img: &str| id_of(img).trim_start_matches("sha256:").chars().take(12).collect::<String>();
+    assert!(said.contains(&format!("a new image ({} → {})", short(&first), short(&rebuilt.0))), "{said}");
+    assert!(said.contains("a new configuration"), "{said}");
+}
