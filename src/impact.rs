@@ -45,11 +45,15 @@ pub struct Impact {
     pub unknown: bool,
 }
 
-/// The services a failing check is about: the containers it names as down, else its area's
+/// The services a failing check is about: the containers it names as down or writing to a full
+/// disk, else its area's
 /// service, else the role its target starts with.
 fn services_of(c: &Check) -> Vec<String> {
-    if let Some(down) = c.evidence.get("not_running").and_then(|v| v.as_array()) {
-        return down.iter().filter_map(|v| v.as_str()).map(str::to_string).collect();
+    // DK002's containers down, DK003's services writing to a full volume.
+    for key in ["not_running", "full_for"] {
+        if let Some(roles) = c.evidence.get(key).and_then(|v| v.as_array()) {
+            return roles.iter().filter_map(|v| v.as_str()).map(str::to_string).collect();
+        }
     }
     match c.area.as_str() {
         "postgres" => return vec!["postgres".into()],

@@ -26,6 +26,9 @@ Examples:
   doctor all --format json > report.json      for scripts (docs/report.schema.json); junit for CI
   doctor all --format nagios                  a Nagios/Icinga plugin: status line, perfdata, exit code
   doctor all --format prometheus > doctor.prom   for node_exporter's textfile collector
+  doctor all --format markdown > incident.md  an incident report: impact, timeline, findings,
+                                              remedies, the runbook's checklist
+  doctor all -v --since 2h                    every row, and the whole timeline of the last 2h
   doctor explain \"FATAL: sorry, too many clients already\"
   doctor list
 
@@ -55,6 +58,12 @@ Prometheus gauges (doctor_check_status, doctor_run_status): 0 ok, 1 warning, 2 c
             3 unknown, -1 skipped.
 doctor only reads: it never writes to a database, never runs KEYS or CONFIG SET, and never
 prints a password, token or key.
+Since when, and what changed: every report carries the engine's events of the stack's
+containers over --since (recreations with a new image, configuration or variables; restarts,
+stops and removals by hand; exits, OOM kills, health) with each failing check's first error
+line, and a change before a check's errors is the first words of its evidence. To name the
+variables a recreation changed, doctor keeps what it saw of each container (names, and short
+hashes of non-secret values; never a value) in $XDG_STATE_HOME/doctor/containers.json.
 The Docker engine is found as the docker CLI finds it: --host, DOCKER_HOST, DOCKER_CONTEXT, the
 current context of ~/.docker/config.json, else /var/run/docker.sock; ssh://[user@]host[:port] runs
 `ssh HOST docker system dial-stdio` as the docker CLI does (BatchMode: keys or an agent, no prompt).";
