@@ -51,8 +51,9 @@ pub struct Impact {
 fn services_of(c: &Check) -> Vec<String> {
     // DK002's containers down, DK003's services writing to a full volume.
     for key in ["not_running", "full_for"] {
-        if let Some(roles) = c.evidence.get(key).and_then(|v| v.as_array()) {
-            return roles.iter().filter_map(|v| v.as_str()).map(str::to_string).collect();
+        let named = c.services_in(key);
+        if !named.is_empty() {
+            return named.into_iter().map(str::to_string).collect();
         }
     }
     match c.area.as_str() {

@@ -268,6 +268,14 @@ pub struct Check {
     pub advice: Vec<String>,
 }
 
+impl Check {
+    /// The roles a check names under `key` of its evidence (DK002's `not_running`, DK003's
+    /// `full_for`); empty when it names none.
+    pub fn services_in(&self, key: &str) -> Vec<&str> {
+        self.evidence.get(key).and_then(|v| v.as_array()).into_iter().flatten().filter_map(|s| s.as_str()).collect()
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub schema: &'static str,

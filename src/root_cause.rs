@@ -14,13 +14,11 @@ use crate::report::{Check, Report, RootCause, Status};
 /// check the codes its runbook `explains`.
 fn explains_check(by: &Check, other: &Check) -> bool {
     let Some(other_problem) = crate::catalogue::get(&other.code) else { return false };
+    // `other` fails with one of the services `by` names under `key`.
+    let fails_with =
+        |key: &str| by.services_in(key).into_iter().any(|s| other_problem.fails_with.iter().any(|f| f == s));
     if by.code == "DK002" {
-        let down = by.evidence.get("not_running").and_then(|v| v.as_array());
-        return down
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s.as_str())
-            .any(|s| other_problem.fails_with.iter().any(|f| f == s));
+        return fails_with("not_running");
     }
     let listed = crate::catalogue::get(&by.code).is_some_and(|p| p.explains.contains(&other.code));
     if by.code == "DK003" {
@@ -32,12 +30,7 @@ fn explains_check(by: &Check, other: &Check) -> bool {
         if by.evidence.get("data_root_full").and_then(|v| v.as_bool()) == Some(true) {
             return true;
         }
-        let full_for = by.evidence.get("full_for").and_then(|v| v.as_array());
-        return full_for
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s.as_str())
-            .any(|s| other_problem.fails_with.iter().any(|f| f == s));
+        return fails_with("full_for");
     }
     listed
 }

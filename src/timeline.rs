@@ -69,6 +69,9 @@ pub struct Entry {
     /// finding about its service, not only one of a container's lifecycle.
     #[serde(skip)]
     pub brought_new: bool,
+    /// The failing check whose error line this is (first-error, latest-error).
+    #[serde(skip)]
+    pub check: Option<String>,
 }
 
 /// The stack's timeline over the last `since_s` seconds, oldest first.
@@ -84,15 +87,11 @@ pub struct Timeline {
 }
 
 impl Timeline {
-    /// The entries worth a line on the first screen: changes and faults.
+    /// The entries worth a line on the first screen: changes and faults (the latest error
+    /// line is left to the check's own evidence).
     pub fn notable(&self) -> impl Iterator<Item = &Entry> {
-        self.entries.iter().filter(|e| e.change || e.fault)
+        self.entries.iter().filter(|e| (e.change || e.fault) && e.kind != Kind::LatestError)
     }
-}
-
-/// A failing check's log lines, for the timeline: which code, and what the containers logged.
-pub struct Failing<'a> {
-    pub code: &'a str,
 }
 
 /// `abc123def456_ai-micro-api-user` (compose's temporary name while it recreates) is
@@ -259,7 +258,7 @@ fn recreation_words(
 
 /// The stack's timeline: the engine's events of its containers over `--since`, grouped into
 /// what happened, with the first and latest log line of each failing check in `failing`.
-pub fn build(f: &DockerFacts, failing: &[Failing], lang: Lang) -> Timeline {
+pub fn build(f: &DockerFacts, failing: &[&str], lang: Lang) -> Timeline {
     let log = match &f.events {
         None => {
             return Timeline {
@@ -328,6 +327,7 @@ pub fn build(f: &DockerFacts, failing: &[Failing], lang: Lang) -> Timeline {
                 change,
                 fault,
                 brought_new: false,
+                check: None,
             })
         };
         if let Some(create) = b.first("create") {
@@ -437,11 +437,11 @@ pub fn build(f: &DockerFacts, failing: &[Failing], lang: Lang) -> Timeline {
         self_faults(b, lang, &mut push, false);
     }
     // The first and latest matching log line of each failing check, by container.
-    for fl in failing {
+    for code in failing {
         for c in f.containers.iter().filter_map(|l| l.container.as_ref()) {
             let Some(logs) = &c.logs else { continue };
             let service = service_of(f, &c.name, None);
-            let hits: Vec<_> = logs.hits.iter().filter(|h| h.code == fl.code).collect();
+            let hits: Vec<_> = logs.hits.iter().filter(|h| h.code == *code).collect();
             let first = hits
                 .iter()
                 .filter_map(|h| h.first_at.as_deref().and_then(crate::clock::parse_rfc3339))
@@ -461,6 +461,7 @@ pub fn build(f: &DockerFacts, failing: &[Failing], lang: Lang) -> Timeline {
                     change: false,
                     fault: true,
                     brought_new: false,
+                    check: Some(code.to_string()),
                 })
             };
             if let Some(t) = first {
@@ -469,8 +470,8 @@ pub fn build(f: &DockerFacts, failing: &[Failing], lang: Lang) -> Timeline {
                     Kind::FirstError,
                     tr(
                         lang,
-                        format!("first {} error line in the last {} of its logs", fl.code, secs(logs.since_s as f64)),
-                        format!("直近 {} のログで最初の {} エラー行", secs(logs.since_s as f64), fl.code),
+                        format!("first {} error line in the last {} of its logs", *code, secs(logs.since_s as f64)),
+                        format!("直近 {} のログで最初の {} エラー行", secs(logs.since_s as f64), *code),
                     ),
                 );
             }
@@ -480,8 +481,8 @@ pub fn build(f: &DockerFacts, failing: &[Failing], lang: Lang) -> Timeline {
                     Kind::LatestError,
                     tr(
                         lang,
-                        format!("latest {} error line: {}", fl.code, h.sample),
-                        format!("最新の {} エラー行: {}", fl.code, h.sample),
+                        format!("latest {} error line: {}", *code, h.sample),
+                        format!("最新の {} エラー行: {}", *code, h.sample),
                     ),
                 );
             }
@@ -574,7 +575,7 @@ pub fn what_changed<'a>(
     let first_error = t
         .entries
         .iter()
-        .filter(|e| e.kind == Kind::FirstError && e.summary.contains(code))
+        .filter(|e| e.kind == Kind::FirstError && e.check.as_deref() == Some(code))
         .map(|e| e.at_unix)
         .reduce(f64::min);
     let change = t
@@ -629,7 +630,7 @@ pub fn explains(change: &Entry, id: &str) -> bool {
 /// The notable entries as short clauses for the first screen ("02:10 user-api recreated with a
 /// new image"), the newest `max`, oldest first.
 pub fn short_lines(t: &Timeline, max: usize) -> Vec<String> {
-    let notable: Vec<&Entry> = t.notable().filter(|e| e.kind != Kind::LatestError).collect();
+    let notable: Vec<&Entry> = t.notable().collect();
     let skip = notable.len().saturating_sub(max);
     notable[skip..].iter().map(|e| format!("{} {} {}", hhmm(e.at_unix), e.service, e.summary)).collect()
 }
@@ -647,16 +648,15 @@ mod tests;
 pub fn attach(report: &mut crate::report::Report, docker: &DockerFacts, stack: Option<&crate::stack::Stack>) {
     use crate::report::{Status, Verdict};
     let lang = report.lang;
-    let failing: Vec<String> = report
+    let mut failing: Vec<&str> = report
         .checks
         .iter()
         .filter(|c| !matches!(c.status, Status::Ok | Status::Skipped))
-        .map(|c| c.code.clone())
+        .map(|c| c.code.as_str())
         .collect();
-    let mut codes = failing.clone();
-    codes.dedup();
-    let asked: Vec<Failing> = codes.iter().map(|c| Failing { code: c }).collect();
-    let t = build(docker, &asked, lang);
+    failing.sort_unstable();
+    failing.dedup();
+    let mut t = build(docker, &failing, lang);
     let now = crate::clock::parse_rfc3339(&report.started_at).unwrap_or_else(crate::clock::now_unix);
     if let Some(stack) = stack {
         for c in report.checks.iter_mut().filter(|c| !matches!(c.status, Status::Ok | Status::Skipped)) {
@@ -675,7 +675,6 @@ pub fn attach(report: &mut crate::report::Report, docker: &DockerFacts, stack: O
             }
         }
     }
-    let mut t = t;
     // A disk that fills has no event of its own: DK003's measure joins the timeline as of now.
     for c in
         report.checks.iter().filter(|c| c.code == "DK003" && matches!(c.status, Status::Warning | Status::Critical))
@@ -690,6 +689,7 @@ pub fn attach(report: &mut crate::report::Report, docker: &DockerFacts, stack: O
             change: false,
             fault: true,
             brought_new: false,
+            check: None,
         });
     }
     report.timeline = Some(t);

@@ -29,12 +29,18 @@ pub struct OwnLogin {
 /// This run's logins and whether each was refused (`None` while it is under way).
 static THIS_RUN: Mutex<Vec<(OwnLogin, Option<bool>)>> = Mutex::new(Vec::new());
 
-fn record_path() -> Option<PathBuf> {
+/// doctor's own state directory: `$XDG_STATE_HOME/doctor/`, else `~/.local/state/doctor/`
+/// (also where [`super::seen_containers`] keeps its record).
+pub fn state_dir() -> Option<PathBuf> {
     let base = match std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
         Some(d) => PathBuf::from(d),
         None => PathBuf::from(std::env::var_os("HOME").filter(|v| !v.is_empty())?).join(".local/state"),
     };
-    Some(base.join("doctor").join("refused-logins.jsonl"))
+    Some(base.join("doctor"))
+}
+
+fn record_path() -> Option<PathBuf> {
+    Some(state_dir()?.join("refused-logins.jsonl"))
 }
 
 /// Called just before a login is sent.

@@ -77,11 +77,7 @@ struct Entry {
 type Record = BTreeMap<String, BTreeMap<String, Entry>>;
 
 fn record_path() -> Option<PathBuf> {
-    let base = match std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(std::env::var_os("HOME").filter(|v| !v.is_empty())?).join(".local/state"),
-    };
-    Some(base.join("doctor").join("containers.json"))
+    Some(super::own_logins::state_dir()?.join("containers.json"))
 }
 
 fn value_hash(value: &str) -> String {

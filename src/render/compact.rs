@@ -160,7 +160,7 @@ fn timeline_lines(r: &Report, width: usize) -> Vec<String> {
     let Some(t) = &r.timeline else { return Vec::new() };
     let lines = crate::timeline::short_lines(t, TIMELINE_LINES);
     let Some(since) = crate::timeline::since(t) else { return Vec::new() };
-    let more = t.notable().filter(|e| e.kind != crate::timeline::Kind::LatestError).count() > lines.len();
+    let more = t.notable().count() > lines.len();
     let mut out = vec![
         String::new(),
         match (r.lang, more) {

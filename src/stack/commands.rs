@@ -51,8 +51,8 @@ fn words(text: &str) -> Vec<(usize, &str)> {
 /// The roles a check is about, for the runbook's `<service>` placeholder: the containers DK002
 /// found down, else the role its target starts with (`user-api http://…`).
 pub fn check_roles(check: &crate::report::Check, stack: &Stack) -> Vec<String> {
-    if let Some(down) = check.evidence.get("not_running").and_then(|v| v.as_array()) {
-        return down.iter().filter_map(|v| v.as_str()).map(str::to_string).collect();
+    if check.evidence.get("not_running").is_some_and(|v| v.is_array()) {
+        return check.services_in("not_running").into_iter().map(str::to_string).collect();
     }
     let first = check.target.split([' ', '@', '/']).next().unwrap_or("");
     match stack.member(first) {
